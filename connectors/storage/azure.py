@@ -1,0 +1,276 @@
+"""The real storage adapter: the pipeline's BlobStore, TableStore and QueueSender on Azure Storage.
+
+One class per service, created once per process from an app setting: a connection string (Azurite,
+development) or, in Azure, the identity-based settings `<PREFIX>__blobServiceUri`,
+`__queueServiceUri`, `__tableServiceUri` with a managed identity — the same settings the Functions
+host reads for the trigger bindings. Queue messages are base64, as host.json's messageEncoding says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
+from typing import IO, Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core import MatchConditions
+
+from pipeline.ports import Conflict, Entity, NotFound, Stale
+
+
+class StorageAccount:
+    """Clients for one storage account, from the app settings under `prefix`."""
+
+    def __init__(self, prefix: str, settings: Mapping[str, str] | None = None) -> None:
+        self.prefix = prefix
+        self.settings = dict(os.environ if settings is None else settings)
+        self.connection_string = self.settings.get(prefix)
+        if not self.connection_string and not self.settings.get(f"{prefix}__blobServiceUri"):
+            raise RuntimeError(
+                f"storage is not configured: set {prefix} to a connection string, or "
+                f"{prefix}__blobServiceUri/__queueServiceUri/__tableServiceUri for a managed identity"
+            )
+
+    @cached_property
+    def credential(self) -> Any:
+        from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+        client_id = self.settings.get(f"{self.prefix}__clientId")
+        if self.settings.get(f"{self.prefix}__credential") == "managedidentity":
+            return ManagedIdentityCredential(client_id=client_id)
+        return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+    @cached_property
+    def blob_service(self) -> Any:
+        from azure.storage.blob import BlobServiceClient
+
+        if self.connection_string:
+            return BlobServiceClient.from_connection_string(self.connection_string)
+        return BlobServiceClient(self.settings[f"{self.prefix}__blobServiceUri"], credential=self.credential)
+
+    @cached_property
+    def table_service(self) -> Any:
+        from azure.data.tables import TableServiceClient
+
+        if self.connection_string:
+            return TableServiceClient.from_connection_string(self.connection_string)
+        return TableServiceClient(self.settings[f"{self.prefix}__tableServiceUri"], credential=self.credential)
+
+    def queue_client(self, queue: str) -> Any:
+        from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        policies = {
+            "message_encode_policy": TextBase64EncodePolicy(),
+            "message_decode_policy": TextBase64DecodePolicy(),
+        }
+        if self.connection_string:
+            return QueueClient.from_connection_string(self.connection_string, queue, **policies)
+        return QueueClient(
+            self.settings[f"{self.prefix}__queueServiceUri"], queue, credential=self.credential, **policies
+        )
+
+    def create_all(self, *, queues: Sequence[str], tables: Sequence[str], containers: Sequence[str]) -> None:
+        """What infra/ creates in Azure; locally, the stack creates it on start."""
+        for name in containers:
+            try:
+                self.blob_service.create_container(name)
+            except ResourceExistsError:
+                pass
+        for name in tables:
+            self.table_service.create_table_if_not_exists(name)
+        for name in queues:
+            try:
+                self.queue_client(name).create_queue()
+            except ResourceExistsError:
+                pass
+
+
+class AzureBlobs:
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+
+    def _blob(self, container: str, path: str) -> Any:
+        return self.account.blob_service.get_blob_client(container, path)
+
+    def put(
+        self,
+        container: str,
+        path: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        from azure.storage.blob import ContentSettings
+
+        self._blob(container, path).upload_blob(
+            data,
+            overwrite=True,
+            metadata=dict(metadata or {}) or None,
+            content_settings=ContentSettings(content_type=content_type) if content_type else None,
+        )
+
+    def get(self, container: str, path: str) -> bytes:
+        try:
+            return bytes(self._blob(container, path).download_blob().readall())
+        except ResourceNotFoundError:
+            raise NotFound(f"{container}/{path}") from None
+
+    def open(self, container: str, path: str) -> IO[bytes]:
+        try:
+            downloader = self._blob(container, path).download_blob()
+        except ResourceNotFoundError:
+            raise NotFound(f"{container}/{path}") from None
+        return _ChunkReader(downloader.chunks())
+
+    def metadata(self, container: str, path: str) -> dict[str, str]:
+        try:
+            return dict(self._blob(container, path).get_blob_properties().metadata or {})
+        except ResourceNotFoundError:
+            raise NotFound(f"{container}/{path}") from None
+
+    def list(self, container: str, prefix: str = "") -> Iterator[str]:
+        client = self.account.blob_service.get_container_client(container)
+        for blob in client.list_blobs(name_starts_with=prefix or None):
+            yield blob.name
+
+
+class _ChunkReader:
+    """A read-only file object over the SDK's chunk iterator: streams instead of loading the blob."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            rest = self._buffer + b"".join(self._chunks)
+            self._buffer = b""
+            return rest
+        while len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> _ChunkReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_TYPED = "__json"  # properties Table Storage cannot hold natively are stored as JSON text
+
+
+def _to_table(entity: Entity) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in entity.items():
+        if key == "etag" or value is None:
+            continue
+        if isinstance(value, (dict, list, tuple)):
+            out[key + _TYPED] = json.dumps(value, ensure_ascii=False)
+        else:
+            out[key] = value
+    return out
+
+
+def _from_table(entity: Any) -> Entity:
+    out: Entity = {}
+    for key, value in entity.items():
+        if key.endswith(_TYPED):
+            out[key[: -len(_TYPED)]] = json.loads(value)
+        else:
+            out[key] = value
+    out["etag"] = entity.metadata.get("etag")
+    return out
+
+
+class AzureTables:
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        self._clients: dict[str, Any] = {}
+
+    def _table(self, table: str) -> Any:
+        client = self._clients.get(table)
+        if client is None:
+            client = self._clients[table] = self.account.table_service.get_table_client(table)
+        return client
+
+    def insert(self, table: str, entity: Entity) -> str:
+        try:
+            meta = self._table(table).create_entity(_to_table(entity))
+        except ResourceExistsError:
+            raise Conflict(f"{table}/{entity['PartitionKey']}/{entity['RowKey']}") from None
+        return str(meta["etag"])
+
+    def get(self, table: str, partition: str, row: str) -> Entity | None:
+        try:
+            return _from_table(self._table(table).get_entity(partition, row))
+        except ResourceNotFoundError:
+            return None
+
+    def update(self, table: str, entity: Entity, *, etag: str) -> str:
+        from azure.data.tables import UpdateMode
+
+        try:
+            meta = self._table(table).update_entity(
+                _to_table(entity), mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise Stale(f"{table}/{entity['PartitionKey']}/{entity['RowKey']}") from None
+        return str(meta["etag"])
+
+    def upsert(self, table: str, entity: Entity) -> None:
+        from azure.data.tables import UpdateMode
+
+        self._table(table).upsert_entity(_to_table(entity), mode=UpdateMode.REPLACE)
+
+    def insert_many(self, table: str, entities: Sequence[Entity]) -> None:
+        by_partition: dict[str, list[Entity]] = {}
+        for entity in entities:
+            by_partition.setdefault(entity["PartitionKey"], []).append(entity)
+        client = self._table(table)
+        for rows in by_partition.values():
+            for start in range(0, len(rows), 100):  # a transaction holds at most 100 entities
+                client.submit_transaction([("upsert", _to_table(e)) for e in rows[start : start + 100]])
+
+    def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]:
+        params: dict[str, Any] = {"pk": partition}
+        query = "PartitionKey eq @pk"
+        if row_prefix:
+            # Everything that starts with the prefix sorts between prefix and prefix + U+FFFF.
+            params.update(lo=row_prefix, hi=row_prefix + "\uffff")
+            query += " and RowKey ge @lo and RowKey lt @hi"
+        return [_from_table(e) for e in self._table(table).query_entities(query, parameters=params)]
+
+    def delete(self, table: str, partition: str, row: str) -> None:
+        self._table(table).delete_entity(partition, row)
+
+
+class AzureQueues:
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        self._clients: dict[str, Any] = {}
+
+    def send(self, queue: str, message: str, *, delay_seconds: int = 0) -> None:
+        client = self._clients.get(queue)
+        if client is None:
+            client = self._clients[queue] = self.account.queue_client(queue)
+        client.send_message(message, visibility_timeout=delay_seconds or None)

@@ -1,0 +1,157 @@
+"""The composition root: the Azure Functions that start and chain Bilagsbro's pipeline.
+
+HTTP (vendors) and, later, blob (SFTP drops) and timer (pulled sources) triggers receive documents;
+one queue-triggered function per stage moves each document received → translated → adapted →
+delivered. Functions only decode their trigger, call pipeline code and map the outcome; stores and
+connectors are built once per process, lazily, to keep cold start light.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from pipeline import names
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by pipeline.api
+log = logging.getLogger("bilagsbro")
+CONNECTION = names.STORAGE_CONNECTION
+
+
+@functools.cache
+def _stack() -> tuple[Any, Any]:
+    """Stores and connectors for this process (the Functions host reuses it across invocations)."""
+    import connectors
+    from connectors.secrets import secret_store
+    from connectors.storage.azure import AzureBlobs, AzureTables, StorageAccount
+    from pipeline.ports import Stores
+    from pipeline.stages import Connectors
+
+    account = StorageAccount(CONNECTION)
+    stores = Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store())
+    return stores, Connectors(targets=connectors.TARGETS, sources=connectors.SOURCES, sniffers=connectors.SNIFFERS)
+
+
+def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
+    from pipeline import api
+
+    stores, connectors = _stack()
+    parts = urlsplit(req.url)
+    request = api.Request(
+        method=req.method,
+        path_params=dict(req.route_params),
+        query=dict(req.params),
+        headers={k.lower(): v for k, v in req.headers.items()},
+        body=req.get_body(),
+        base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
+    )
+    response = getattr(api, handler_name)(stores, connectors, request)
+    for queue, messages in response.messages.items():
+        if messages:
+            outputs[queue].set(messages)
+    return func.HttpResponse(response.encoded(), status_code=response.status, headers=response.headers,
+                             mimetype=response.content_type.split(";")[0], charset="utf-8")
+
+
+# Received: the vendor API ---------------------------------------------------------------------------
+
+
+@app.route(route="v1/documents", methods=["POST"])
+@app.queue_output(arg_name="received", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
+def receive_documents(req: func.HttpRequest, received: func.Out[list[str]]) -> func.HttpResponse:
+    return _http("post_documents", req, {names.QUEUE_RECEIVED: received})
+
+
+@app.route(route="v1/files", methods=["POST"])
+@app.queue_output(arg_name="received", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
+def receive_file(req: func.HttpRequest, received: func.Out[list[str]]) -> func.HttpResponse:
+    return _http("post_file", req, {names.QUEUE_RECEIVED: received})
+
+
+@app.route(route="v1/documents/{id}", methods=["GET"])
+def document_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_document", req, {})
+
+
+@app.route(route="v1/documents/{id}/retry", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def document_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    return _http("retry_document", req, {names.QUEUE_TRANSLATED: translated})
+
+
+@app.route(route="v1/receipts/{id}", methods=["GET"])
+def receipt_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_receipt", req, {})
+
+
+@app.route(route="v1/admin/tenants", methods=["POST"])
+def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("create_tenant", req, {})
+
+
+@app.route(route="docs", methods=["GET"])
+def api_docs(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("docs_html", req, {})
+
+
+@app.route(route="openapi.json", methods=["GET"])
+def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("docs_json", req, {})
+
+
+# The stages ---------------------------------------------------------------------------------------
+
+
+def _stage(stage: str, msg: func.QueueMessage, out: func.Out[list[str]] | None) -> None:
+    from pipeline.stages import run
+
+    stores, connectors = _stack()
+    messages = run(stage, stores, connectors, msg.get_body(), dequeue_count=msg.dequeue_count)
+    if out is not None and messages:
+        out.set(messages)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
+@app.queue_output(arg_name="out", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def translate(msg: func.QueueMessage, out: func.Out[list[str]]) -> None:
+    _stage("translate", msg, out)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+@app.queue_output(arg_name="out", queue_name=names.QUEUE_ADAPTED, connection=CONNECTION)
+def adapt(msg: func.QueueMessage, out: func.Out[list[str]]) -> None:
+    _stage("adapt", msg, out)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_ADAPTED, connection=CONNECTION)
+def deliver(msg: func.QueueMessage) -> None:
+    _stage("deliver", msg, None)
+
+
+# Poison queues: a message that failed maxDequeueCount times; its document's trace says why.
+
+
+def _poisoned(queue: str, msg: func.QueueMessage) -> None:
+    from pipeline.stages import poisoned
+
+    stores, _ = _stack()
+    poisoned(stores, queue, msg.get_body(), dequeue_count=msg.dequeue_count)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_RECEIVED + names.POISON_SUFFIX, connection=CONNECTION)
+def received_poison(msg: func.QueueMessage) -> None:
+    _poisoned(names.QUEUE_RECEIVED, msg)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_TRANSLATED + names.POISON_SUFFIX, connection=CONNECTION)
+def translated_poison(msg: func.QueueMessage) -> None:
+    _poisoned(names.QUEUE_TRANSLATED, msg)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_ADAPTED + names.POISON_SUFFIX, connection=CONNECTION)
+def adapted_poison(msg: func.QueueMessage) -> None:
+    _poisoned(names.QUEUE_ADAPTED, msg)

@@ -1,0 +1,219 @@
+"""The vendor HTTP API under /api/v1, as plain functions: request in, response and queue messages out.
+
+function_app.py only translates between these and the Functions host's HTTP types, so the same
+handlers serve Azure and the local host, and tests can call them directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import openapi
+from pipeline.envelope import Envelope, new_traceparent
+from pipeline.errors import ConfigError, Problem
+from pipeline.history import DOCUMENTS, blob_ref, document_path, exchanges
+from pipeline.intake import receive_documents, receive_file
+from pipeline.names import QUEUE_RECEIVED, QUEUE_TRANSLATED
+from pipeline.ports import NotFound, Stores
+from pipeline.stages import Connectors
+from pipeline.tenants import TenantRegistry
+from pipeline.trace import TraceEntry, TraceLog, status
+
+MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
+MAX_FILE_BODY = 100 * 1024 * 1024  # the Functions HTTP limit
+
+
+@dataclass
+class Request:
+    method: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    base_url: str = ""
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json; charset=utf-8"
+    messages: dict[str, list[str]] = field(default_factory=dict)  # queue name → messages to send
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        return json.dumps(self.body, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def error(status: int, message: str, problems: list[Problem] | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"error": message, **extra}
+    if problems is not None:
+        body["problems"] = [p.as_dict() for p in problems]
+    headers = {"WWW-Authenticate": 'Bearer realm="bilagsbro"'} if status == 401 else {}
+    return Response(status, body, headers)
+
+
+def _authenticate(stores: Stores, request: Request, role: str = "tenant") -> tuple[str | None, Response | None]:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None, error(401, "missing API key: send 'Authorization: Bearer <API key>'")
+    found = TenantRegistry(stores.tables).authenticate(key.strip())
+    if found is None:
+        return None, error(401, "the API key is not valid (wrong, revoked or for another environment)")
+    if found[0] != role:
+        return None, error(403, f"this key cannot do that: it needs a {role} key")
+    return found[1], None
+
+
+def _status_url(request: Request, document_id: str) -> str:
+    return f"{request.base_url}/api/v1/documents/{document_id}"
+
+
+def post_documents(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    if len(request.body) > MAX_DOCUMENTS_BODY:
+        return error(413, f"body of {len(request.body)} bytes exceeds {MAX_DOCUMENTS_BODY}: split it or "
+                          "send a file to /api/v1/files")
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type:
+        return error(415, f"send application/json, not {content_type}; files go to /api/v1/files?format=...")
+    intake = receive_documents(stores, tenant, request.body, content_type=content_type)
+    documents = [{**d, "status_url": _status_url(request, d["id"])} for d in intake.accepted]
+    body: dict[str, Any] = {
+        "receipt": intake.receipt,
+        "documents": documents,
+        "problems": [p.as_dict() for p in intake.problems],
+    }
+    messages = {QUEUE_RECEIVED: [e.to_json() for e in intake.envelopes]}
+    if not intake.problems:
+        return Response(202, body, messages=messages)
+    malformed = any(p.code in ("malformed-json", "encoding", "empty", "too-many") for p in intake.problems)
+    body["error"] = (
+        f"{len(intake.problems)} problem(s); {len(documents)} document(s) accepted and being processed, "
+        "the others were not"
+    )
+    return Response(400 if malformed else 422, body, messages=messages)
+
+
+def post_file(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    if len(request.body) > MAX_FILE_BODY:
+        return error(413, f"file of {len(request.body)} bytes exceeds {MAX_FILE_BODY}; use the SFTP folder")
+    format = request.query.get("format") or None
+    file_name = request.query.get("name") or f"upload.{format or 'dat'}"
+    intake = receive_file(stores, tenant, request.body, file_name=file_name, format=format,
+                          known_formats=connectors.sources)
+    body = {
+        "receipt": intake.receipt,
+        "status_url": f"{request.base_url}/api/v1/receipts/{intake.receipt}",
+        "original": intake.original,
+        "problems": [p.as_dict() for p in intake.problems],
+    }
+    if intake.problems:
+        body["error"] = "the file was kept but cannot be translated"
+        return Response(400, body)
+    return Response(202, body, messages={QUEUE_RECEIVED: [e.to_json() for e in intake.envelopes]})
+
+
+def get_document(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    document_id = request.path_params.get("id", "")
+    trace = TraceLog(stores.tables).read(tenant, document_id)
+    if not trace or not document_id.startswith("d-"):
+        return error(404, f"no document {document_id} for this API key's tenant")
+    reference = next((t.get("reference") for t in trace if t.get("reference")), None)
+    body: dict[str, Any] = {"id": document_id, "reference": reference, "status": status(trace), "trace": trace}
+    if request.query.get("include") == "exchanges":
+        body["exchanges"] = exchanges(stores.blobs, tenant, document_id)
+    return Response(200, body)
+
+
+def get_receipt(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    receipt = request.path_params.get("id", "")
+    trace = TraceLog(stores.tables).read(tenant, receipt)
+    if not trace or not receipt.startswith("r-"):
+        return error(404, f"no receipt {receipt} for this API key's tenant")
+    documents = [
+        {**d, "status_url": _status_url(request, d["id"])}
+        for row in trace for d in row["detail"].get("documents", [])
+    ]
+    problems = [p for row in trace for p in row["detail"].get("problems", [])]
+    return Response(200, {"receipt": receipt, "status": status(trace), "documents": documents,
+                          "problems": problems, "trace": trace})
+
+
+def retry_document(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Send a document through adapt and deliver again, e.g. after a preflight problem was fixed."""
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    document_id = request.path_params.get("id", "")
+    trace_log = TraceLog(stores.tables)
+    trace = trace_log.read(tenant, document_id)
+    if not trace or not document_id.startswith("d-"):
+        return error(404, f"no document {document_id} for this API key's tenant")
+    path = document_path(tenant, document_id)
+    try:
+        stores.blobs.metadata(DOCUMENTS, path)
+    except NotFound:
+        return error(409, "this document never reached the shared form (or is older than 90 days)")
+    if status(trace) == "delivered":
+        return error(409, "already delivered; nothing to retry")
+    first = trace[0]
+    attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
+    envelope = Envelope(tenant=tenant, document=document_id, receipt=first["detail"].get("receipt", ""),
+                        blob=blob_ref(DOCUMENTS, path), traceparent=new_traceparent(), attempt=attempt)
+    trace_log.write(TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
+                               reference=first.get("reference"), attempt=attempt))
+    return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
+                    messages={QUEUE_TRANSLATED: [envelope.to_json()]})
+
+
+def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    _, denied = _authenticate(stores, request, role="admin")
+    if denied:
+        return denied
+    try:
+        body = json.loads(request.body or b"{}")
+        name = str(body["name"]).strip()
+        if not name:
+            raise KeyError("name")
+    except (ValueError, KeyError, TypeError):
+        return error(400, 'send {"name": "...", "organization_number": "..."}',
+                     [Problem("name is required", field="name")])
+    registry = TenantRegistry(stores.tables)
+    try:
+        tenant = registry.add(name, organization_number=body.get("organization_number"))
+    except (ConfigError, ValueError) as exc:
+        return error(422, str(exc))
+    return Response(201, {"tenant_id": tenant.id, "name": tenant.name, "api_key": registry.issue_key(tenant.id)})
+
+
+def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    return Response(200, openapi.spec(request.base_url))
+
+
+def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    return Response(200, openapi.html(request.base_url), content_type="text/html; charset=utf-8")

@@ -1,0 +1,118 @@
+"""Errors split by remedy, and problems as values.
+
+A caller decides what to do from the class alone: `ConfigError` (fix settings or credentials, do not
+retry), `DataError` (fix the source data, do not retry, report it), `TransientError` (retry with
+backoff). Each carries the context an operator needs to act without reading logs.
+
+`Problem` is not an exception: parsers and preflight return lists of them, so a file with 3 bad rows
+out of 500 still yields 497 documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the input, located as precisely as the source allows."""
+
+    message: str
+    field: str | None = None
+    file: str | None = None
+    line: int | None = None
+    reference: str | None = None  # the voucher's reference, when known
+    code: str = "invalid"  # a stable, machine-readable kind: invalid, unbalanced, missing-account, ...
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.file, self.line) if p is not None)
+        parts = [where, f"voucher {self.reference}" if self.reference else "", self.field or ""]
+        prefix = ", ".join(p for p in parts if p)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class BilagsbroError(Exception):
+    """Root of every error Bilagsbro raises on purpose."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tenant: str | None = None,
+        reference: str | None = None,
+        connector: str | None = None,
+        status: int | None = None,
+        provider_message: str | None = None,
+        request_id: str | None = None,
+        problems: tuple[Problem, ...] = (),
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tenant = tenant
+        self.reference = reference
+        self.connector = connector
+        self.status = status
+        self.provider_message = provider_message
+        self.request_id = request_id
+        self.problems = tuple(problems)
+        self.retry_after = retry_after
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def context(self) -> dict[str, Any]:
+        """What goes into a trace entry: never secrets, always enough to act on."""
+        ctx: dict[str, Any] = {"kind": self.kind, "message": self.message}
+        for name in ("tenant", "reference", "connector", "status", "provider_message", "request_id"):
+            value = getattr(self, name)
+            if value is not None:
+                ctx[name] = value
+        if self.problems:
+            ctx["problems"] = [p.as_dict() for p in self.problems]
+        return ctx
+
+    def __str__(self) -> str:
+        extra = [f"{k}={v}" for k, v in self.context().items() if k not in ("kind", "message", "problems")]
+        return self.message + (f" ({', '.join(extra)})" if extra else "")
+
+
+class ConfigError(BilagsbroError):
+    """Settings or credentials are wrong or missing: an operator must fix them; retrying won't help."""
+
+
+class DataError(BilagsbroError):
+    """The document itself is wrong for the target: the source (or the tenant's rules) must change."""
+
+
+class TransientError(BilagsbroError):
+    """A passing fault (timeout, 429, 5xx): retry with backoff."""
+
+    retryable = True
+
+
+class OutcomeUnknown(TransientError):
+    """A request may or may not have taken effect (timeout after sending, 5xx after commit).
+
+    The retry must look the reference up in the target before posting again.
+    """
+
+
+@dataclass
+class ProblemList:
+    """Collects problems while a stage keeps going; raises once with all of them."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, message: str, **where: Any) -> None:
+        self.problems.append(Problem(message, **where))
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)

@@ -1,0 +1,94 @@
+"""History: where originals, shared-form documents and target exchanges are kept for 90 days.
+
+Paths are deterministic from tenant and ids, so any stage, the status API and a replay can find a
+document's content without an index. The containers carry a 90-day lifecycle rule (infra/).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_EXCHANGES, CONTAINER_RECEIVED
+from pipeline.ports import BlobStore, Exchange
+
+_REDACT = {"authorization", "cookie", "set-cookie", "x-api-key", "proxy-authorization"}
+
+
+def new_id(prefix: str) -> str:
+    """Sortable by time, unguessable: ids are also what a tenant uses to ask for status."""
+    return f"{prefix}{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}{secrets.token_hex(6)}"
+
+
+def original_path(tenant: str, receipt: str, file_name: str) -> str:
+    return f"{tenant}/{receipt[2:10]}/{receipt}/{quote(file_name, safe='')}"
+
+
+def document_path(tenant: str, document_id: str, form: str = "shared") -> str:
+    """`shared` is the document as translated; `adapted` is it in the tenant's terms for its target."""
+    return f"{tenant}/{document_id}/{form}.json"
+
+
+def blob_ref(container: str, path: str) -> str:
+    return f"{container}/{path}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    container, _, path = ref.partition("/")
+    return container, path
+
+
+RECEIVED = CONTAINER_RECEIVED
+DOCUMENTS = CONTAINER_DOCUMENTS
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("[redacted]" if k.lower() in _REDACT else v) for k, v in headers.items()}
+
+
+def _body(data: bytes) -> dict[str, Any]:
+    try:
+        return {"text": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+class BlobExchangeLog:
+    """Every request to a target and its response, per document, as one JSON blob each."""
+
+    def __init__(self, blobs: BlobStore, tenant: str, document_id: str) -> None:
+        self.blobs = blobs
+        self.prefix = f"{tenant}/{document_id}/"
+        self.count = 0
+
+    def record(self, exchange: Exchange) -> None:
+        self.count += 1
+        record = {
+            "at": exchange.at.isoformat(),
+            "method": exchange.method,
+            "url": exchange.url,
+            "request": {"headers": redact_headers(exchange.request_headers), **_body(exchange.request_body)},
+            "response": {
+                "status": exchange.status,
+                "headers": redact_headers(exchange.response_headers),
+                **_body(exchange.response_body),
+            },
+            "elapsed_ms": round(exchange.elapsed_ms, 1),
+            **({"error": exchange.error} if exchange.error else {}),
+        }
+        name = f"{self.prefix}{exchange.at:%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}.json"
+        self.blobs.put(
+            CONTAINER_EXCHANGES,
+            name,
+            json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"),
+            content_type="application/json; charset=utf-8",
+        )
+
+
+def exchanges(blobs: BlobStore, tenant: str, document_id: str) -> list[dict[str, Any]]:
+    prefix = f"{tenant}/{document_id}/"
+    return [json.loads(blobs.get(CONTAINER_EXCHANGES, name)) for name in blobs.list(CONTAINER_EXCHANGES, prefix)]

@@ -1,0 +1,228 @@
+"""Receiving: store what arrives unchanged, then split it into documents for the stages.
+
+The original bytes are written to Blob Storage before anything parses them, so a rejected request
+or a file of unknown format is never lost. Shared-form JSON from the API is checked here as well,
+so a vendor gets every problem in the 4xx answer; files are only checked for a known format and
+translated by the next stage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from pipeline.envelope import Envelope, new_traceparent
+from pipeline.errors import Problem
+from pipeline.history import RECEIVED, DOCUMENTS, blob_ref, document_path, new_id, original_path
+from pipeline.model import Document, Origin
+from pipeline.ports import Stores
+from pipeline.trace import TraceEntry, TraceLog
+
+DOCUMENT = TypeAdapter(Document)
+MAX_DOCUMENTS_PER_REQUEST = 5000
+
+
+@dataclass
+class Intake:
+    """What the API answers: the receipt, each accepted document, every problem."""
+
+    receipt: str
+    original: str
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    envelopes: list[Envelope] = field(default_factory=list)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _items(text: str) -> Iterator[tuple[int, Any]]:
+    """Yields (line, value) for a JSON object, an array of objects, or {"documents": [...]}.
+
+    Decoding element by element is how each document gets its line in the request body.
+    """
+    decoder = json.JSONDecoder(parse_float=str, parse_int=str)
+    start = len(text) - len(text.lstrip())
+    if text[start:start + 1] != "[":
+        value, _ = decoder.raw_decode(text, start)
+        if isinstance(value, dict) and isinstance(value.get("documents"), list):
+            # Re-decode with positions: find the array after the "documents" key.
+            key = text.find('"documents"')
+            bracket = text.find("[", key)
+            yield from _array(text, bracket, decoder)
+        else:
+            yield _line_of(text, start), value
+        return
+    yield from _array(text, start, decoder)
+
+
+def _array(text: str, start: int, decoder: json.JSONDecoder) -> Iterator[tuple[int, Any]]:
+    pos = start + 1
+    ws = " \t\r\n"
+    while True:
+        while pos < len(text) and text[pos] in ws:
+            pos += 1
+        if pos < len(text) and text[pos] == "]":
+            return
+        value, end = decoder.raw_decode(text, pos)
+        yield _line_of(text, pos), value
+        pos = end
+        while pos < len(text) and text[pos] in ws:
+            pos += 1
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+            continue
+        if pos < len(text) and text[pos] == "]":
+            return
+        raise json.JSONDecodeError("expected ',' or ']' between documents", text, pos)
+
+
+def _problems_of(error: ValidationError, *, index: int, line: int, reference: str | None) -> list[Problem]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        loc = [str(p) for p in detail["loc"]]
+        # The discriminated union puts the type name first: drop it, the vendor knows the type.
+        if loc and loc[0] in ("voucher", "sales_invoice", "payment"):
+            loc = loc[1:]
+        path = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".")
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problems.append(
+            Problem(message, field=path or None, line=line, reference=reference, file=f"documents[{index}]")
+        )
+    return problems
+
+
+def _doc_problems(item: Any, index: int, line: int) -> tuple[Document | None, list[Problem]]:
+    if not isinstance(item, dict):
+        return None, [Problem("a document must be a JSON object", file=f"documents[{index}]", line=line)]
+    reference = item.get("reference") if isinstance(item.get("reference"), str) else None
+    if "type" not in item:
+        return None, [Problem("type is required: voucher, sales_invoice or payment", field="type",
+                              file=f"documents[{index}]", line=line, reference=reference)]
+    if "origin" in item:
+        return None, [Problem("origin is set by Bilagsbro, not by the sender", field="origin",
+                              file=f"documents[{index}]", line=line, reference=reference)]
+    try:
+        return DOCUMENT.validate_python(item), []
+    except ValidationError as exc:
+        return None, _problems_of(exc, index=index, line=line, reference=reference)
+
+
+def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type: str = "") -> Intake:
+    """Shared-form JSON from the API: keep the body, check every document, accept the good ones."""
+    receipt = new_id("r-")
+    original = original_path(tenant, receipt, "request.json")
+    stores.blobs.put(
+        RECEIVED, original, body, content_type=content_type or "application/json",
+        metadata={"tenant": tenant, "format": "api", "receipt": receipt},
+    )
+    intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, original))
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        intake.problems.append(Problem(f"the body is not UTF-8 (byte {exc.start})", code="encoding"))
+        return intake
+    if not text.strip():
+        intake.problems.append(Problem("the body is empty: send one document or a list", code="empty"))
+        return intake
+    items: list[tuple[int, Any]] = []
+    try:
+        for item in _items(text):
+            items.append(item)
+            if len(items) > MAX_DOCUMENTS_PER_REQUEST:
+                intake.problems.append(Problem(
+                    f"more than {MAX_DOCUMENTS_PER_REQUEST} documents in one request: split it", code="too-many"))
+                return intake
+    except json.JSONDecodeError as exc:
+        intake.problems.append(
+            Problem(f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno, code="malformed-json")
+        )
+        return intake
+
+    seen: dict[str, int] = {}
+    good: list[tuple[int, int, Document]] = []
+    for index, (line, item) in enumerate(items):
+        document, problems = _doc_problems(item, index, line)
+        if document is not None and document.reference in seen:
+            problems = [Problem(
+                f"reference repeats documents[{seen[document.reference]}] in the same request",
+                field="reference", file=f"documents[{index}]", line=line, reference=document.reference,
+                code="duplicate-reference")]
+            document = None
+        if document is None:
+            intake.problems.extend(problems)
+            continue
+        seen[document.reference] = index
+        good.append((index, line, document))
+
+    trace = TraceLog(stores.tables)
+    for index, line, document in good:
+        document = document.model_copy(update={"origin": Origin(format="api", file=receipt, line=line)})
+        intake.envelopes.append(_accept(stores, trace, tenant, receipt, document, intake, index=index))
+    return intake
+
+
+def _accept(stores: Stores, trace: TraceLog, tenant: str, receipt: str, document: Document,
+            intake: Intake, *, index: int) -> Envelope:
+    document_id = new_id("d-")
+    path = document_path(tenant, document_id)
+    stores.blobs.put(
+        DOCUMENTS, path, document.model_dump_json(exclude_none=True).encode("utf-8"),
+        content_type="application/json; charset=utf-8",
+    )
+    envelope = Envelope(
+        tenant=tenant, document=document_id, receipt=receipt, blob=blob_ref(DOCUMENTS, path),
+        traceparent=new_traceparent(),
+    )
+    trace.write(TraceEntry(
+        tenant, document_id, "received",
+        {"receipt": receipt, "original": intake.original, "index": index, "type": document.type,
+         "shared_form": envelope.blob},
+        reference=document.reference, receipt=receipt, trace_id=envelope.traceparent.split("-")[1],
+    ))
+    intake.accepted.append({"id": document_id, "reference": document.reference, "type": document.type})
+    return envelope
+
+
+def receive_file(
+    stores: Stores, tenant: str, data: bytes, *, file_name: str, format: str | None,
+    known_formats: Mapping[str, object], source: str = "api",
+) -> Intake:
+    """A raw file (API upload or SFTP drop): keep it, then hand it whole to the translate stage."""
+    receipt = new_id("r-")
+    safe_name = file_name.replace("/", "_").replace("\\", "_")[:200] or "file"
+    original = original_path(tenant, receipt, safe_name)
+    stores.blobs.put(RECEIVED, original, data, metadata={
+        "tenant": tenant, "format": format or "", "receipt": receipt, "via": source,
+    })
+    intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, original))
+    trace = TraceLog(stores.tables)
+    if format is not None and format not in known_formats:
+        problem = Problem(
+            f"unknown format {format!r}; known: {', '.join(sorted(known_formats))}",
+            field="format", file=safe_name, code="unknown-format",
+        )
+        intake.problems.append(problem)
+        trace.write(TraceEntry(tenant, receipt, "rejected", {
+            "original": intake.original, "file": safe_name, "problems": [problem.as_dict()]}, receipt=receipt))
+        return intake
+    if not data:
+        problem = Problem("the file is empty", file=safe_name, code="empty")
+        intake.problems.append(problem)
+        trace.write(TraceEntry(tenant, receipt, "rejected", {
+            "original": intake.original, "file": safe_name, "problems": [problem.as_dict()]}, receipt=receipt))
+        return intake
+    envelope = Envelope(
+        tenant=tenant, document=receipt, receipt=receipt, blob=intake.original, kind="file",
+        format=format, traceparent=new_traceparent(),
+    )
+    trace.write(TraceEntry(tenant, receipt, "received", {
+        "original": intake.original, "file": safe_name, "format": format or "detect", "bytes": len(data),
+        "via": source}, receipt=receipt, trace_id=envelope.traceparent.split("-")[1]))
+    intake.envelopes.append(envelope)
+    return intake

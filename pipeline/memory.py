@@ -1,0 +1,127 @@
+"""In-memory fakes of the ports, for unit tests of pure logic (end-to-end tests use Azurite)."""
+
+from __future__ import annotations
+
+import copy
+import io
+import itertools
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO
+
+from pipeline.ports import Conflict, Entity, Exchange, NotFound, Stale
+
+_etags = itertools.count(1)
+
+
+class MemoryBlobs:
+    def __init__(self) -> None:
+        self.blobs: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
+
+    def put(
+        self,
+        container: str,
+        path: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        self.blobs[(container, path)] = (bytes(data), dict(metadata or {}))
+
+    def get(self, container: str, path: str) -> bytes:
+        try:
+            return self.blobs[(container, path)][0]
+        except KeyError:
+            raise NotFound(f"{container}/{path}") from None
+
+    def open(self, container: str, path: str) -> IO[bytes]:
+        return io.BytesIO(self.get(container, path))
+
+    def metadata(self, container: str, path: str) -> dict[str, str]:
+        self.get(container, path)
+        return dict(self.blobs[(container, path)][1])
+
+    def list(self, container: str, prefix: str = "") -> Iterator[str]:
+        return iter(sorted(p for c, p in self.blobs if c == container and p.startswith(prefix)))
+
+
+class MemoryTables:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str, str], Entity] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, table: str, entity: Entity) -> tuple[str, str, str]:
+        return (table, entity["PartitionKey"], entity["RowKey"])
+
+    def insert(self, table: str, entity: Entity) -> str:
+        with self._lock:
+            key = self._key(table, entity)
+            if key in self.rows:
+                raise Conflict(f"{table}/{key[1]}/{key[2]}")
+            etag = str(next(_etags))
+            self.rows[key] = {**copy.deepcopy(entity), "etag": etag}
+            return etag
+
+    def get(self, table: str, partition: str, row: str) -> Entity | None:
+        found = self.rows.get((table, partition, row))
+        return copy.deepcopy(found) if found else None
+
+    def update(self, table: str, entity: Entity, *, etag: str) -> str:
+        with self._lock:
+            key = self._key(table, entity)
+            current = self.rows.get(key)
+            if current is None or current["etag"] != etag:
+                raise Stale(f"{table}/{key[1]}/{key[2]}")
+            new = str(next(_etags))
+            self.rows[key] = {**{k: v for k, v in copy.deepcopy(entity).items() if k != "etag"}, "etag": new}
+            return new
+
+    def upsert(self, table: str, entity: Entity) -> None:
+        with self._lock:
+            clean = {k: v for k, v in copy.deepcopy(entity).items() if k != "etag"}
+            self.rows[self._key(table, entity)] = {**clean, "etag": str(next(_etags))}
+
+    def insert_many(self, table: str, entities: Sequence[Entity]) -> None:
+        for entity in entities:
+            self.upsert(table, entity)
+
+    def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]:
+        return [
+            copy.deepcopy(e)
+            for (t, p, r), e in sorted(self.rows.items())
+            if t == table and p == partition and r.startswith(row_prefix)
+        ]
+
+    def delete(self, table: str, partition: str, row: str) -> None:
+        self.rows.pop((table, partition, row), None)
+
+
+class MemoryQueues:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, int]] = []
+
+    def send(self, queue: str, message: str, *, delay_seconds: int = 0) -> None:
+        self.sent.append((queue, message, delay_seconds))
+
+
+class MemorySecrets:
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self.values = dict(values or {})
+
+    def get(self, name: str) -> str:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise NotFound(f"secret {name}") from None
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+class MemoryExchanges:
+    def __init__(self) -> None:
+        self.exchanges: list[Exchange] = []
+
+    def record(self, exchange: Exchange) -> None:
+        self.exchanges.append(exchange)

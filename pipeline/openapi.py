@@ -1,0 +1,149 @@
+"""The published contract: the shared form's JSON Schema and the vendor API's OpenAPI document.
+
+Both are generated from the model itself, so they cannot drift from what the code accepts;
+docs/shared-form.schema.json is the committed copy (a test fails when it differs).
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from pipeline.model import Document
+
+VERSION = "1.0.0"
+
+
+def shared_form_schema() -> dict[str, Any]:
+    schema = TypeAdapter(Document).json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://bilagsbro.no/schema/shared-form/v1.json",
+        "title": "Bilagsbro shared form: one document",
+        "description": (
+            "A voucher, sales invoice (a credit note credits another) or payment. Amounts are decimal "
+            "strings with at most two decimals, signed: debit positive, credit negative. A line's amount "
+            "is gross (VAT included); vat_code is the SAF-T standard VAT code."
+        ),
+        **schema,
+    }
+
+
+def _components() -> dict[str, Any]:
+    schema = TypeAdapter(Document).json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.pop("$defs", {})
+    components["Document"] = schema
+    problem = {
+        "type": "object",
+        "properties": {k: {"type": "string"} for k in ("message", "field", "file", "reference", "code")}
+        | {"line": {"type": "integer"}},
+        "required": ["message"],
+    }
+    components["Problem"] = problem
+    components["Error"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"},
+                       "problems": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    return components
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def spec(base_url: str = "") -> dict[str, Any]:
+    errors = {
+        "400": {"description": "Malformed request: every problem listed", "content": _json("Error")},
+        "401": {"description": "Missing or invalid API key", "content": _json("Error")},
+        "413": {"description": "Body too large", "content": _json("Error")},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Bilagsbro vendor API",
+            "version": VERSION,
+            "description": (
+                "Send vouchers, sales invoices and payments once; Bilagsbro delivers them to the tenant's "
+                "accounting system. Authenticate with `Authorization: Bearer <API key>`. Every document "
+                "passes received → translated → adapted → delivered; its status URL shows each step."
+            ),
+        },
+        "servers": [{"url": base_url or "/"}],
+        "components": {
+            "schemas": _components(),
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"apiKey": []}],
+        "paths": {
+            "/api/v1/documents": {"post": {
+                "summary": "Send one document or a list (shared form)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": "#/components/schemas/Document"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
+                    {"type": "object", "properties": {"documents": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/Document"}}}},
+                ]}}}},
+                "responses": {
+                    "202": {"description": "Accepted: a receipt and a status URL per document"},
+                    "422": {"description": "Some or all documents rejected (every problem listed, with "
+                                           "documents[i], line and field); the accepted ones proceed"},
+                    **errors,
+                },
+            }},
+            "/api/v1/files": {"post": {
+                "summary": "Send a raw file in a known format",
+                "parameters": [
+                    {"name": "format", "in": "query", "schema": {"type": "string"},
+                     "description": "e.g. gbat10, sie4, visma-business, saft-cash-register; omit to detect"},
+                    {"name": "name", "in": "query", "schema": {"type": "string"}, "description": "file name"},
+                ],
+                "requestBody": {"required": True, "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"202": {"description": "Kept and queued: a receipt with a status URL"}, **errors},
+            }},
+            "/api/v1/documents/{id}": {"get": {
+                "summary": "A document's status and its trace (every step, with errors and causes)",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                               {"name": "include", "in": "query", "schema": {"enum": ["exchanges"]}}],
+                "responses": {"200": {"description": "Status and trace"}, "404": {"description": "Not yours"}},
+            }},
+            "/api/v1/documents/{id}/retry": {"post": {
+                "summary": "Adapt and deliver again after a problem was fixed (never posts twice)",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"202": {"description": "Resubmitted"}, "409": {"description": "Nothing to retry"}},
+            }},
+            "/api/v1/receipts/{id}": {"get": {
+                "summary": "A received file: the documents found in it and every problem, with lines",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "Receipt status"}, "404": {"description": "Not yours"}},
+            }},
+            "/api/v1/admin/tenants": {"post": {
+                "summary": "Create a tenant (admin key); answers its id and first API key, shown once",
+                "responses": {"201": {"description": "Created"}, "403": {"description": "Not an admin key"}},
+            }},
+        },
+    }
+
+
+def html(base_url: str = "") -> str:
+    """A readable page for /api/docs that works offline (no CDN-hosted Swagger UI)."""
+    document = spec(base_url)
+    rows = []
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            responses = ", ".join(f"{code} {r['description']}" for code, r in op["responses"].items())
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{_html.escape(path)}</code></td>"
+                f"<td>{_html.escape(op['summary'])}<br><small>{_html.escape(responses)}</small></td></tr>"
+            )
+    schema = _html.escape(json.dumps(shared_form_schema(), indent=1, ensure_ascii=False))
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Bilagsbro API</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto}}td{{padding:.3rem;vertical-align:top}}
+pre{{background:#f4f4f4;padding:1rem;overflow:auto;max-height:30rem}}</style></head><body>
+<h1>Bilagsbro vendor API {VERSION}</h1><p>{_html.escape(document['info']['description'])}</p>
+<p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).</p>
+<table>{''.join(rows)}</table><h2>The shared form (JSON Schema)</h2><pre>{schema}</pre></body></html>"""

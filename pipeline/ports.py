@@ -1,0 +1,174 @@
+"""The ports: the small Protocols through which the pipeline reaches storage, secrets and targets.
+
+Each has one real adapter (Azure SDK, in connectors/storage and connectors/secrets) and one
+in-memory fake (pipeline/memory.py) for unit tests of pure logic. Connectors for accounting systems
+implement `Target`; file formats implement `Source`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol, runtime_checkable
+
+from pipeline.errors import Problem
+from pipeline.model import Document
+
+Entity = dict[str, Any]
+"""A Table Storage entity: PartitionKey, RowKey, properties; `etag` when read back."""
+
+
+class Conflict(Exception):
+    """The entity already exists (insert) — someone else claimed it first."""
+
+
+class Stale(Exception):
+    """The entity changed since it was read (ETag mismatch) — re-read and decide again."""
+
+
+class NotFound(Exception):
+    """No such blob or entity."""
+
+
+class BlobStore(Protocol):
+    def put(
+        self,
+        container: str,
+        path: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+    def get(self, container: str, path: str) -> bytes: ...
+
+    def open(self, container: str, path: str) -> IO[bytes]:
+        """A streaming reader, so a 100 MB file never sits whole in memory."""
+        ...
+
+    def metadata(self, container: str, path: str) -> dict[str, str]: ...
+
+    def list(self, container: str, prefix: str = "") -> Iterator[str]: ...
+
+
+class TableStore(Protocol):
+    def insert(self, table: str, entity: Entity) -> str:
+        """Create; raises Conflict if (PartitionKey, RowKey) exists. Returns the ETag."""
+        ...
+
+    def get(self, table: str, partition: str, row: str) -> Entity | None: ...
+
+    def update(self, table: str, entity: Entity, *, etag: str) -> str:
+        """Replace only if unchanged since read; raises Stale otherwise. Returns the new ETag."""
+        ...
+
+    def upsert(self, table: str, entity: Entity) -> None: ...
+
+    def insert_many(self, table: str, entities: Sequence[Entity]) -> None:
+        """Insert or replace, in transactions of up to 100 per partition."""
+        ...
+
+    def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]: ...
+
+    def delete(self, table: str, partition: str, row: str) -> None: ...
+
+
+class QueueSender(Protocol):
+    """For messages outside an output binding: delayed retries and re-drives."""
+
+    def send(self, queue: str, message: str, *, delay_seconds: int = 0) -> None: ...
+
+
+class SecretStore(Protocol):
+    """Key Vault in Azure; a local stand-in in development. Values never reach logs or traces."""
+
+    def get(self, name: str) -> str: ...
+
+    def set(self, name: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request to a target and its response, kept 90 days for audit and replay."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int | None
+    response_headers: dict[str, str]
+    response_body: bytes
+    elapsed_ms: float
+    at: dt.datetime
+    error: str | None = None
+
+
+class ExchangeLog(Protocol):
+    def record(self, exchange: Exchange) -> None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a target says about a delivered document."""
+
+    remote_id: str  # the target's id for what we created
+    draft: bool  # True when it sits in a draft / voucher inbox, not the ledger
+    url: str | None = None
+    not_accepted: tuple[str, ...] = ()  # our fields the target has no place for, e.g. "lines[2].kid"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TargetContext:
+    """Everything a target connector may use; built per tenant by the composition root."""
+
+    tenant: str
+    settings: Mapping[str, Any]  # non-secret settings (base URL, company id, direct_posting, ...)
+    secrets: SecretStore
+    blobs: BlobStore
+    exchanges: ExchangeLog
+    cache: dict[str, Any] = field(default_factory=dict)  # per-tenant lookups (accounts, VAT types, ...)
+
+
+@runtime_checkable
+class Target(Protocol):
+    """An accounting system (or file) we deliver to."""
+
+    name: str
+
+    def preflight(self, documents: Sequence[Document]) -> list[Problem]:
+        """Every account, VAT code, customer, dimension the documents need, checked at once."""
+        ...
+
+    def render(self, document: Document) -> Any:
+        """The exact payload deliver() would send: for dry runs and the trace."""
+        ...
+
+    def deliver(self, document: Document) -> Delivery:
+        """Create it in the target (as a draft unless the tenant opted in to direct posting)."""
+        ...
+
+    def find(self, reference: str) -> Delivery | None:
+        """Look a reference up in the target: how a retry with an unknown outcome avoids a double."""
+        ...
+
+
+class TargetFactory(Protocol):
+    def __call__(self, context: TargetContext) -> Target: ...
+
+
+class Source(Protocol):
+    """A file format: bytes in, shared-form documents and problems out, streaming."""
+
+    def __call__(self, data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterable[Document | Problem]: ...
+
+
+@dataclass
+class Stores:
+    """The ports a stage needs, bundled by the composition root."""
+
+    blobs: BlobStore
+    tables: TableStore
+    secrets: SecretStore

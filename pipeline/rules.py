@@ -1,0 +1,87 @@
+"""Tenant rules: typed data that maps the shared form to the terms of the tenant's accounting system.
+
+Rules are small pure functions applied in order to a document and the tenant's rules (data). Every
+rule keeps a balanced voucher balanced: they rename accounts, codes and dimensions, never amounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.model import Document, InvoiceLine, Payment, Posting, SalesInvoice, Voucher
+
+
+class Rules(BaseModel):
+    """Per-tenant exceptions to the standard mapping (NS 4102 accounts, SAF-T VAT codes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account_map: dict[str, str] = Field(default_factory=dict, description="source account → target account")
+    vat_map: dict[str, str] = Field(default_factory=dict, description="SAF-T VAT code → target VAT code")
+    voucher_types: dict[str, str] = Field(default_factory=dict, description="source series → target type")
+    dimensions: dict[str, str] = Field(
+        default_factory=dict, description="our dimension name → the target's (e.g. 'store' → 'department')"
+    )
+
+
+Rule = Callable[[Document, Rules], Document]
+
+
+def _map_posting(line: Posting, rules: Rules) -> Posting:
+    changes: dict[str, object] = {}
+    if line.account in rules.account_map:
+        changes["account"] = rules.account_map[line.account]
+    if line.vat_code is not None and line.vat_code in rules.vat_map:
+        changes["vat_code"] = rules.vat_map[line.vat_code]
+    if rules.dimensions and line.dimensions:
+        changes["dimensions"] = {rules.dimensions.get(k, k): v for k, v in line.dimensions.items()}
+    return line.model_copy(update=changes) if changes else line
+
+
+def _map_invoice_line(line: InvoiceLine, rules: Rules) -> InvoiceLine:
+    changes: dict[str, object] = {}
+    if line.account is not None and line.account in rules.account_map:
+        changes["account"] = rules.account_map[line.account]
+    if line.vat_code in rules.vat_map:
+        changes["vat_code"] = rules.vat_map[line.vat_code]
+    if rules.dimensions and line.dimensions:
+        changes["dimensions"] = {rules.dimensions.get(k, k): v for k, v in line.dimensions.items()}
+    return line.model_copy(update=changes) if changes else line
+
+
+def map_lines(document: Document, rules: Rules) -> Document:
+    if isinstance(document, Voucher):
+        return document.model_copy(update={"lines": tuple(_map_posting(x, rules) for x in document.lines)})
+    if isinstance(document, SalesInvoice):
+        return document.model_copy(
+            update={
+                "lines": tuple(_map_invoice_line(x, rules) for x in document.lines),
+                "receivable_account": rules.account_map.get(document.receivable_account, document.receivable_account),
+            }
+        )
+    if isinstance(document, Payment):
+        return document.model_copy(
+            update={
+                "bank_account": rules.account_map.get(document.bank_account, document.bank_account),
+                "receivable_account": rules.account_map.get(document.receivable_account, document.receivable_account),
+            }
+        )
+    return document
+
+
+def map_voucher_type(document: Document, rules: Rules) -> Document:
+    if isinstance(document, Voucher) and document.voucher_type in rules.voucher_types:
+        return document.model_copy(update={"voucher_type": rules.voucher_types[document.voucher_type]})
+    return document
+
+
+RULES: tuple[Rule, ...] = (map_lines, map_voucher_type)
+
+
+def apply(document: Document, rules: Rules) -> Document:
+    """The document in the tenant's terms; model_copy skips validation, so re-validate at the end."""
+    for rule in RULES:
+        document = rule(document, rules)
+    return type(document).model_validate(document.model_dump())

@@ -1,0 +1,308 @@
+"""The stages after receipt: translated → adapted → delivered, and what happens when one fails.
+
+Each stage takes an envelope, reads the content it points to, writes its own step to the trace log
+and returns the envelopes for the next queue. A stage never retries by itself: a `TransientError`
+(or any unexpected exception) propagates so the queue redelivers the message; a `DataError` or
+`ConfigError` is written to the trace and ends the document's journey until someone fixes the
+cause and asks for a retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from pipeline.envelope import Envelope, trace_id
+from pipeline.errors import BilagsbroError, ConfigError, DataError, Problem
+from pipeline.history import DOCUMENTS, BlobExchangeLog, blob_ref, document_path, new_id, split_ref
+from pipeline.intake import DOCUMENT
+from pipeline.ledger import deliver_once
+from pipeline.model import Document, Origin
+from pipeline.ports import Stores, Target, TargetContext, TargetFactory
+from pipeline.rules import apply
+from pipeline.tenants import Tenant, TenantRegistry
+from pipeline.trace import TraceEntry, TraceLog
+
+log = logging.getLogger("bilagsbro.pipeline")
+
+SourceParser = Callable[..., Iterable[Any]]
+Sniffer = Callable[[bytes, str], bool]
+
+
+@dataclass
+class Connectors:
+    """What the composition root plugs in: the registries of sources and targets."""
+
+    targets: Mapping[str, TargetFactory]
+    sources: Mapping[str, SourceParser] = field(default_factory=dict)
+    sniffers: Mapping[str, Sniffer] = field(default_factory=dict)
+    # Per tenant and target, lookups the connector may cache (accounts, VAT types, ...).
+    caches: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def detect(self, head: bytes, file_name: str) -> str | None:
+        for name, sniff in self.sniffers.items():
+            if sniff(head, file_name):
+                return name
+        return None
+
+    def target_for(self, stores: Stores, tenant: Tenant, document_id: str) -> Target:
+        factory = self.targets.get(tenant.target)
+        if factory is None:
+            raise ConfigError(f"tenant {tenant.id} points to unknown target {tenant.target!r}", tenant=tenant.id)
+        context = TargetContext(
+            tenant=tenant.id,
+            settings=tenant.target_settings,
+            secrets=stores.secrets,
+            blobs=stores.blobs,
+            exchanges=BlobExchangeLog(stores.blobs, tenant.id, document_id),
+            cache=self.caches.setdefault((tenant.id, tenant.target), {}),
+        )
+        return factory(context)
+
+
+def _load(stores: Stores, ref: str) -> Document:
+    container, path = split_ref(ref)
+    return DOCUMENT.validate_json(stores.blobs.get(container, path))
+
+
+def _entry(env: Envelope, step: str, detail: dict[str, Any], reference: str | None = None) -> TraceEntry:
+    return TraceEntry(env.tenant, env.document, step, detail, reference=reference, receipt=env.receipt,
+                      attempt=env.attempt, trace_id=trace_id(env.traceparent))
+
+
+# translated ---------------------------------------------------------------------------------------
+
+
+def translate(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
+    if env.kind == "file":
+        return _translate_file(stores, connectors, env)
+    document = _load(stores, env.blob)  # checked at the API edge; re-read in the shared form
+    TraceLog(stores.tables).write(_entry(env, "translated", {"shared_form": env.blob, "type": document.type},
+                                         document.reference))
+    return [env.next()]
+
+
+def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,
+               options: Mapping[str, Any]) -> tuple[str | None, list[Document], list[Problem]]:
+    """Parse a file with its format (given or detected); problems are values, never exceptions."""
+    if format is None:
+        head = data.read(65536)
+        format = connectors.detect(head, file_name)
+        data = _Rewound(head, data)
+        if format is None:
+            return None, [], [Problem("could not tell the file's format; name it with ?format=",
+                                      file=file_name, code="unknown-format")]
+    parser = connectors.sources.get(format)
+    if parser is None:
+        return format, [], [Problem(f"unknown format {format!r}", file=file_name, code="unknown-format")]
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for item in parser(data, file_name=file_name, options=options):
+        (problems if isinstance(item, Problem) else documents).append(item)
+    return format, documents, problems
+
+
+class _Rewound:
+    """Puts the sniffed head back in front of the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            out, self.head = self.head + self.rest.read(), b""
+            return out
+        if self.head:
+            out, self.head = self.head[:size], self.head[size:]
+            if len(out) < size:
+                out += self.rest.read(size - len(out))
+            return out
+        return self.rest.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            ch = self.read(1)
+            if not ch:
+                break
+            out += ch
+            if ch == b"\n":
+                break
+        return bytes(out)
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+
+def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
+    container, path = split_ref(env.blob)
+    file_name = path.rsplit("/", 1)[-1]
+    tenant = TenantRegistry(stores.tables).get(env.tenant)
+    options = dict(tenant.sources.get(env.format or "", {}))
+    options.setdefault("vat_map", {})
+    trace = TraceLog(stores.tables)
+    with stores.blobs.open(container, path) as data:
+        format, documents, problems = parse_file(connectors, data, file_name=file_name, format=env.format,
+                                                 options=options)
+    envelopes: list[Envelope] = []
+    accepted: list[dict[str, str]] = []
+    for document in documents:
+        if document.origin is None:
+            document = document.model_copy(update={"origin": Origin(format=format or "", file=file_name)})
+        document_id = new_id("d-")
+        doc_path = document_path(env.tenant, document_id)
+        stores.blobs.put(DOCUMENTS, doc_path, document.model_dump_json(exclude_none=True).encode("utf-8"),
+                         content_type="application/json; charset=utf-8")
+        child = Envelope(tenant=env.tenant, document=document_id, receipt=env.receipt,
+                         blob=blob_ref(DOCUMENTS, doc_path), traceparent=env.traceparent).next()
+        origin = document.origin.model_dump(exclude_none=True) if document.origin else {}
+        trace.write_many([
+            _entry(child, "received", {"receipt": env.receipt, "original": env.blob, **origin}, document.reference),
+            _entry(child, "translated", {"shared_form": child.blob, "type": document.type, "format": format},
+                   document.reference),
+        ])
+        envelopes.append(child)
+        accepted.append({"id": document_id, "reference": document.reference})
+    step = "translated" if documents or not problems else "rejected"
+    trace.write(_entry(env, step, {
+        "format": format, "documents": accepted, "problems": [p.as_dict() for p in problems]}))
+    return envelopes
+
+
+# adapted ------------------------------------------------------------------------------------------
+
+
+def adapt(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
+    document = _load(stores, env.blob)
+    trace = TraceLog(stores.tables)
+    try:
+        tenant = TenantRegistry(stores.tables).get(env.tenant)
+        adapted = apply(document, tenant.rules)
+        target = connectors.target_for(stores, tenant, env.document)
+        problems = target.preflight([adapted])
+    except (ConfigError, DataError) as exc:
+        trace.write(_entry(env, "failed", {"stage": "adapt", "error": exc.context()}, document.reference))
+        return []
+    except ValueError as exc:  # a rule produced something the model refuses
+        trace.write(_entry(env, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}},
+                           document.reference))
+        return []
+    if problems:
+        trace.write(_entry(env, "blocked", {
+            "stage": "preflight", "target": tenant.target,
+            "problems": [p.as_dict() for p in problems],
+            "remedy": "fix the accounting system or the tenant's rules, then POST .../retry",
+        }, document.reference))
+        return []
+    path = document_path(env.tenant, env.document, "adapted")
+    stores.blobs.put(DOCUMENTS, path, adapted.model_dump_json(exclude_none=True).encode("utf-8"),
+                     content_type="application/json; charset=utf-8")
+    trace.write(_entry(env, "adapted", {
+        "target": tenant.target, "adapted": blob_ref(DOCUMENTS, path), "preflight": "ok",
+        "payload": _jsonable(target.render(adapted)),
+    }, document.reference))
+    return [env.next(blob=blob_ref(DOCUMENTS, path), target=tenant.target)]
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# delivered ----------------------------------------------------------------------------------------
+
+
+def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
+    document = _load(stores, env.blob)
+    trace = TraceLog(stores.tables)
+    tenant = TenantRegistry(stores.tables).get(env.tenant)
+    if env.target and env.target != tenant.target:
+        # The tenant switched systems after this was adapted: adapt again for the new one.
+        trace.write(_entry(env, "resubmitted", {"reason": f"target changed from {env.target} to {tenant.target}"},
+                           document.reference))
+        return []
+    try:
+        target = connectors.target_for(stores, tenant, env.document)
+        outcome = deliver_once(stores.tables, target, document, tenant=env.tenant, target_name=tenant.target,
+                               document_id=env.document)
+    except (ConfigError, DataError) as exc:
+        trace.write(_entry(env, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()},
+                           document.reference))
+        return []
+    delivery = outcome.delivery
+    detail = {
+        "target": tenant.target, "remote_id": delivery.remote_id, "draft": delivery.draft,
+        **({"url": delivery.url} if delivery.url else {}),
+        **({"not_accepted": list(delivery.not_accepted)} if delivery.not_accepted else {}),
+        **({"looked_up_first": True} if outcome.looked_up else {}),
+        **delivery.details,
+    }
+    step = "duplicate" if outcome.duplicate and not outcome.looked_up else "delivered"
+    if step == "duplicate":
+        detail["note"] = "this reference was delivered before; nothing was posted again"
+    trace.write(_entry(env, step, detail, document.reference))
+    return []
+
+
+# failures -----------------------------------------------------------------------------------------
+
+
+STAGES = {"translate": translate, "adapt": adapt, "deliver": deliver}
+
+
+def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes,
+        *, dequeue_count: int | None = None) -> list[str]:
+    """Run one stage on one queue message; what the trigger functions call.
+
+    Returns the next stage's messages. A retryable failure is written to the trace and re-raised so
+    the queue redelivers the message (after maxDequeueCount it goes to the poison queue).
+    """
+    env = Envelope.from_json(message)
+    try:
+        return [e.to_json() for e in STAGES[stage](stores, connectors, env)]
+    except BilagsbroError as exc:
+        _trace_retry(stores, env, stage, exc.context(), dequeue_count)
+        raise
+    except Exception as exc:
+        _trace_retry(stores, env, stage, {"kind": type(exc).__name__, "message": str(exc)[:500]}, dequeue_count)
+        raise
+
+
+def _trace_retry(stores: Stores, env: Envelope, stage: str, error: dict[str, Any], dequeue_count: int | None) -> None:
+    log.warning("stage %s failed for %s/%s (try %s): %s", stage, env.tenant, env.document, dequeue_count,
+                error.get("message"))
+    try:
+        TraceLog(stores.tables).write(_entry(env, "retrying", {
+            "stage": stage, "try": dequeue_count, "error": error}))
+    except Exception:  # the trace must never hide the original failure
+        log.exception("could not write the trace for %s", env.document)
+
+
+def poisoned(stores: Stores, queue: str, message: str | bytes, *, dequeue_count: int | None = None) -> None:
+    """A message gave up after maxDequeueCount tries: say so, with the last error, in the trace."""
+    try:
+        env = Envelope.from_json(message)
+    except (ValueError, TypeError):
+        log.error("unreadable message in %s-poison: %r", queue, message[:200])
+        return
+    trace = TraceLog(stores.tables)
+    last = next((r for r in reversed(trace.read(env.tenant, env.document)) if r["step"] == "retrying"), None)
+    trace.write(_entry(env, "poisoned", {
+        "queue": queue,
+        "gave_up_at": dt.datetime.now(dt.UTC).isoformat(),
+        "last_error": (last or {}).get("detail", {}).get("error", "unknown"),
+        "remedy": "fix the cause, then POST /api/v1/documents/{id}/retry",
+    }))
+    log.error("document %s/%s poisoned in %s", env.tenant, env.document, queue)

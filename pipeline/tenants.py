@@ -1,0 +1,137 @@
+"""Tenants and their API keys: who may send documents, and where their documents go.
+
+API keys are random 256-bit tokens shown once; only their SHA-256 is stored (a slow password hash
+buys nothing for keys with that much entropy, and a point lookup by hash keeps every request to one
+storage read). Target settings hold no secrets: those are names of entries in the secret store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipeline.errors import ConfigError
+from pipeline.names import TABLE_APIKEYS, TABLE_TENANTS
+from pipeline.ports import Conflict, TableStore
+from pipeline.rules import Rules
+
+KEY_PREFIX = "bb_"
+_TENANT_PARTITION = "tenant"
+_KEY_PARTITION = "key"
+
+
+class Tenant(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    organization_number: str | None = None
+    target: str = Field("file", description="Name of the accounting system in the target registry")
+    target_settings: dict[str, Any] = Field(default_factory=dict, description="Non-secret settings")
+    rules: Rules = Field(default_factory=Rules)
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Pulled sources, e.g. omnium")
+    created_at: str = ""
+
+    @field_validator("organization_number")
+    @classmethod
+    def _org(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = re.sub(r"\s", "", value)
+        if not re.fullmatch(r"\d{9}", digits):
+            raise ValueError(f"organization number {value!r} is not nine digits")
+        return digits
+
+
+def new_tenant_id(name: str) -> str:
+    """Readable and safe everywhere a tenant id goes: table keys, blob paths, Key Vault names."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a"))
+    return f"{slug.strip('-')[:30] or 'tenant'}-{secrets.token_hex(3)}"
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def secret_name(tenant: str, target: str, key: str) -> str:
+    """The secret store name for one credential of one tenant's connection."""
+    return re.sub(r"[^0-9A-Za-z-]", "-", f"{tenant}--{target}--{key}")[:127]
+
+
+class TenantRegistry:
+    def __init__(self, tables: TableStore) -> None:
+        self.tables = tables
+
+    def add(self, name: str, *, organization_number: str | None = None, tenant_id: str | None = None) -> Tenant:
+        tenant = Tenant(
+            id=tenant_id or new_tenant_id(name),
+            name=name,
+            organization_number=organization_number,
+            created_at=dt.datetime.now(dt.UTC).isoformat(),
+        )
+        try:
+            self.tables.insert(TABLE_TENANTS, self._entity(tenant))
+        except Conflict:
+            raise ConfigError(f"tenant {tenant.id} exists already", tenant=tenant.id) from None
+        return tenant
+
+    def save(self, tenant: Tenant) -> None:
+        self.tables.upsert(TABLE_TENANTS, self._entity(tenant))
+
+    def get(self, tenant_id: str) -> Tenant:
+        entity = self.tables.get(TABLE_TENANTS, _TENANT_PARTITION, tenant_id)
+        if entity is None:
+            raise ConfigError(f"no tenant {tenant_id}", tenant=tenant_id)
+        return Tenant.model_validate(entity["Tenant"])
+
+    def all(self) -> list[Tenant]:
+        return [Tenant.model_validate(e["Tenant"]) for e in self.tables.query(TABLE_TENANTS, _TENANT_PARTITION)]
+
+    @staticmethod
+    def _entity(tenant: Tenant) -> dict[str, Any]:
+        return {
+            "PartitionKey": _TENANT_PARTITION,
+            "RowKey": tenant.id,
+            "Name": tenant.name,
+            "Tenant": tenant.model_dump(mode="json"),
+        }
+
+    # API keys -------------------------------------------------------------------------------------
+
+    def issue_key(self, tenant_id: str | None, *, role: str = "tenant") -> str:
+        """A new key, returned once. role 'admin' keys manage tenants and carry no tenant."""
+        if role not in ("tenant", "admin"):
+            raise ValueError(f"unknown role {role}")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        self.tables.insert(
+            TABLE_APIKEYS,
+            {
+                "PartitionKey": _KEY_PARTITION,
+                "RowKey": hash_key(key),
+                "Tenant": tenant_id or "",
+                "Role": role,
+                "Hint": key[:7] + "…",
+                "CreatedAt": dt.datetime.now(dt.UTC).isoformat(),
+                "Revoked": False,
+            },
+        )
+        return key
+
+    def authenticate(self, api_key: str | None) -> tuple[str, str] | None:
+        """(role, tenant id) for a valid key, else None."""
+        if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > 200:
+            return None
+        entity = self.tables.get(TABLE_APIKEYS, _KEY_PARTITION, hash_key(api_key))
+        if entity is None or entity.get("Revoked"):
+            return None
+        return str(entity.get("Role", "tenant")), str(entity.get("Tenant", ""))
+
+    def revoke(self, api_key: str) -> None:
+        entity = self.tables.get(TABLE_APIKEYS, _KEY_PARTITION, hash_key(api_key))
+        if entity is not None:
+            self.tables.update(TABLE_APIKEYS, {**entity, "Revoked": True}, etag=entity["etag"])

@@ -1,0 +1,105 @@
+"""The trace log: per document, per step, what went in, what came out, and why it turned out so.
+
+One Table Storage partition per document (`<tenant>|<document id>`), one row per step in time order,
+so "why did it turn out this way?" is one partition read. A receipt (an inbound request or file) has
+its own partition too, for problems that belong to no single document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.names import TABLE_TRACE
+from pipeline.ports import Entity, TableStore
+
+# The steps a document passes, in order; anything else is an outcome of one of them.
+STEPS = ("received", "translated", "adapted", "delivered")
+# What a document's state is after its latest trace row.
+STATUS_OF = {
+    "received": "received",
+    "translated": "translated",
+    "adapted": "adapted",
+    "delivered": "delivered",
+    "duplicate": "delivered",
+    "blocked": "blocked",  # preflight found problems: fix the rules or the target, then retry
+    "rejected": "rejected",  # the document's data is wrong: the source must send it again
+    "failed": "failed",  # a configuration problem or a refusal by the target
+    "retrying": "retrying",  # a passing fault: the queue will try again
+    "poisoned": "failed",  # retries exhausted
+    "resubmitted": "resubmitted",
+}
+
+_seq = itertools.count()
+_lock = threading.Lock()
+
+
+def _row_key() -> str:
+    # Nanoseconds plus a process-local counter: unique and sortable even within one clock tick.
+    with _lock:
+        return f"{time.time_ns():020d}-{next(_seq) % 100000:05d}"
+
+
+def partition(tenant: str, document_id: str) -> str:
+    return f"{tenant}|{document_id}"
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    tenant: str
+    document_id: str
+    step: str
+    detail: dict[str, Any]
+    reference: str | None = None
+    receipt: str | None = None
+    attempt: int = 1
+    trace_id: str | None = None
+
+    def entity(self) -> Entity:
+        return {
+            "PartitionKey": partition(self.tenant, self.document_id),
+            "RowKey": _row_key(),
+            "Step": self.step,
+            "At": dt.datetime.now(dt.UTC).isoformat(),
+            "Reference": self.reference,
+            "Receipt": self.receipt,
+            "Attempt": self.attempt,
+            "TraceId": self.trace_id,
+            "Detail": self.detail,
+        }
+
+
+class TraceLog:
+    def __init__(self, tables: TableStore) -> None:
+        self.tables = tables
+
+    def write(self, entry: TraceEntry) -> None:
+        self.tables.insert(TABLE_TRACE, entry.entity())
+
+    def write_many(self, entries: Sequence[TraceEntry]) -> None:
+        self.tables.insert_many(TABLE_TRACE, [e.entity() for e in entries])
+
+    def read(self, tenant: str, document_id: str) -> list[dict[str, Any]]:
+        rows = self.tables.query(TABLE_TRACE, partition(tenant, document_id))
+        return [
+            {
+                "step": r["Step"],
+                "at": r["At"],
+                "attempt": r.get("Attempt", 1),
+                **({"reference": r["Reference"]} if r.get("Reference") else {}),
+                **({"trace_id": r["TraceId"]} if r.get("TraceId") else {}),
+                "detail": r.get("Detail") or {},
+            }
+            for r in rows
+        ]
+
+
+def status(trace: list[dict[str, Any]]) -> str:
+    if not trace:
+        return "unknown"
+    return STATUS_OF.get(trace[-1]["step"], trace[-1]["step"])
