@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import Problem
-from pipeline.history import RECEIVED, DOCUMENTS, blob_ref, document_path, new_id, original_path
+from pipeline.history import DOCUMENTS, RECEIVED, blob_ref, document_path, new_id, original_path
 from pipeline.model import Document, Origin
 from pipeline.ports import Stores
 from pipeline.trace import TraceEntry, TraceLog

@@ -83,7 +83,9 @@ def deliver_once(
     except Conflict:
         entry = tables.get(TABLE_LEDGER, partition, row)
         if entry is None:  # deleted in between: rare; let the queue retry
-            raise TransientError("ledger entry vanished while claiming", tenant=tenant, reference=document.reference)
+            raise TransientError(
+                "ledger entry vanished while claiming", tenant=tenant, reference=document.reference
+            ) from None
         if entry["State"] == "delivered":
             return LedgerOutcome(_delivered(entry), duplicate=True, looked_up=False)
         if entry["State"] == "claimed":
@@ -93,7 +95,7 @@ def deliver_once(
                     tenant=tenant,
                     reference=document.reference,
                     connector=target_name,
-                )
+                ) from None
             # The earlier attempt's outcome is unknown: ask the target before posting again.
             looked_up = True
             found = target.find(document.reference)

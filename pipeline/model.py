@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -64,7 +65,7 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_parse_amount),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always"),
-    Field(json_schema_extra={"type": "string", "pattern": _AMOUNT.pattern}),
+    WithJsonSchema({"type": "string", "pattern": _AMOUNT.pattern, "examples": ["1250.00", "-1250.00"]}),
 ]
 """A signed amount in the document's currency: debit positive, credit negative, two decimals."""
 
@@ -274,7 +275,7 @@ class Payment(_Document):
         return self
 
 
-Document = Annotated[Union[Voucher, SalesInvoice, Payment], Field(discriminator="type")]
+Document = Annotated[Voucher | SalesInvoice | Payment, Field(discriminator="type")]
 """Any shared-form document, told apart by its `type`."""
 
 DOCUMENT_TYPES: dict[str, type[BaseModel]] = {

@@ -147,3 +147,7 @@ pre{{background:#f4f4f4;padding:1rem;overflow:auto;max-height:30rem}}</style></h
 <h1>Bilagsbro vendor API {VERSION}</h1><p>{_html.escape(document['info']['description'])}</p>
 <p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).</p>
 <table>{''.join(rows)}</table><h2>The shared form (JSON Schema)</h2><pre>{schema}</pre></body></html>"""
+
+
+if __name__ == "__main__":  # python -m pipeline.openapi > docs/shared-form.schema.json
+    print(json.dumps(shared_form_schema(), indent=2, ensure_ascii=False))

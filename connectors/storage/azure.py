@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import IO, Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from pipeline.ports import Conflict, Entity, NotFound, Stale
 

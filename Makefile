@@ -1,0 +1,44 @@
+# The README names these targets. Set-up is part of every target that needs it: on a fresh machine
+# `make demo` and `make test` are all it takes (Python 3.11, Node 20 and npm on PATH).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo serve test lint bench schema clean
+
+setup: $(STAMP) node_modules/.installed
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup  ## the main job: local stack, demo tenant, sample documents delivered, traces shown
+	$(VENV)/bin/bilagsbro demo
+
+serve: setup
+	$(VENV)/bin/bilagsbro serve
+
+test: setup  ## everything CI runs
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) bench/bench_stack.py
+	$(PY) bench/bench_cold_start.py
+
+schema: setup  ## regenerate docs/shared-form.schema.json from the model
+	$(PY) -m pipeline.openapi > docs/shared-form.schema.json
+
+clean:
+	rm -rf $(VENV) node_modules .bilagsbro

@@ -1,0 +1,7 @@
+"""`python -m bilagsbro` is the `bilagsbro` command."""
+
+import sys
+
+from bilagsbro.cli import main
+
+sys.exit(main())

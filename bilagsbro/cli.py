@@ -1,0 +1,198 @@
+"""`bilagsbro`: run the local stack, manage tenants, dry-run files and show the demo.
+
+Every command prints JSON where a program may read it (`tenant add`, `dry-run --json`) and plain
+Norwegian-safe text otherwise. Commands that need storage find it the way `bilagsbro.stack` says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bilagsbro.stack import local_stack
+
+    with local_stack(args.port) as host:
+        print(f"Bilagsbro local stack on http://127.0.0.1:{host.port}/api  (docs: /api/docs)", flush=True)
+        print("Create a tenant: bilagsbro tenant add --name 'Min Butikk AS'   Stop: Ctrl+C", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping")
+    return 0
+
+
+def _with_stores(fn: Any) -> Any:
+    from bilagsbro.stack import find_storage, prepare, stores_for
+
+    storage = find_storage()
+    try:
+        prepare(storage.connection_string)
+        return fn(stores_for(storage.connection_string))
+    finally:
+        storage.stop()
+
+
+def cmd_tenant_add(args: argparse.Namespace) -> int:
+    from pipeline.tenants import TenantRegistry
+
+    def add(stores: Any) -> dict[str, str]:
+        registry = TenantRegistry(stores.tables)
+        tenant = registry.add(args.name, organization_number=args.org_number)
+        return {"tenant_id": tenant.id, "name": tenant.name, "api_key": registry.issue_key(tenant.id)}
+
+    _print_json(_with_stores(add))
+    return 0
+
+
+def cmd_tenant_list(args: argparse.Namespace) -> int:
+    from pipeline.tenants import TenantRegistry
+
+    _print_json(_with_stores(lambda s: [
+        {"tenant_id": t.id, "name": t.name, "target": t.target} for t in TenantRegistry(s.tables).all()]))
+    return 0
+
+
+def cmd_admin_key(args: argparse.Namespace) -> int:
+    from pipeline.tenants import TenantRegistry
+
+    _print_json({"admin_key": _with_stores(lambda s: TenantRegistry(s.tables).issue_key(None, role="admin"))})
+    return 0
+
+
+def _connectors() -> Any:
+    import connectors
+    from pipeline.stages import Connectors
+
+    return Connectors(targets=connectors.TARGETS, sources=connectors.SOURCES, sniffers=connectors.SNIFFERS)
+
+
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    """Everything but delivery: documents, problems, and with --tenant the payloads for its target."""
+    from pipeline.intake import receive_documents  # noqa: F401  (same model path as the API)
+    from pipeline.stages import parse_file
+
+    path = Path(args.file)
+    if not path.exists():
+        print(f"no such file: {path}", file=sys.stderr)
+        return 2
+    conns = _connectors()
+    if args.format and args.format != "api" and args.format not in conns.sources:
+        print(f"unknown format {args.format!r}; known: api, {', '.join(sorted(conns.sources))}", file=sys.stderr)
+        return 2
+    if args.format == "api" or (args.format is None and path.suffix == ".json"):
+        documents, problems = _dry_run_json(path.read_bytes())
+        format = "api"
+    else:
+        with path.open("rb") as data:
+            format, documents, problems = parse_file(conns, data, file_name=path.name, format=args.format,
+                                                     options={"vat_map": {}})
+    payloads: list[Any] = []
+    if args.tenant:
+        payloads, more = _render_for_tenant(args.tenant, documents, conns)
+        problems += more
+    result: dict[str, Any] = {
+        "format": format,
+        "documents": [d.model_dump(mode="json", exclude_none=True) for d in documents],
+        "problems": [p.as_dict() for p in problems],
+    }
+    if args.tenant:
+        result["payloads"] = payloads
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{path.name}: {len(documents)} document(s), {len(problems)} problem(s) [format {format}]")
+        for d in documents:
+            print(f"  ✓ {d.type} {d.reference} {d.date}" + (f" — {d.description}" if d.description else ""))
+        for p in problems:
+            print(f"  ✗ {p}")
+        for payload in payloads:
+            print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    return 1 if problems else 0
+
+
+def _dry_run_json(body: bytes) -> tuple[list[Any], list[Any]]:
+    from pipeline.intake import DOCUMENT, receive_documents
+    from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
+    from pipeline.ports import Stores
+
+    stores = Stores(MemoryBlobs(), MemoryTables(), MemorySecrets())
+    intake = receive_documents(stores, "dry-run", body)
+    documents = [DOCUMENT.validate_json(stores.blobs.get(*e.blob.split("/", 1))) for e in intake.envelopes]
+    return documents, intake.problems
+
+
+def _render_for_tenant(tenant_id: str, documents: list[Any], conns: Any) -> tuple[list[Any], list[Any]]:
+    from pipeline.rules import apply
+    from pipeline.tenants import TenantRegistry
+
+    def render(stores: Any) -> tuple[list[Any], list[Any]]:
+        tenant = TenantRegistry(stores.tables).get(tenant_id)
+        target = conns.target_for(stores, tenant, "dry-run")
+        adapted = [apply(d, tenant.rules) for d in documents]
+        problems = target.preflight(adapted) if adapted else []
+        return [{"reference": d.reference, "target": tenant.target, "payload": target.render(d)}
+                for d in adapted], problems
+
+    return _with_stores(render)  # type: ignore[no-any-return]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bilagsbro.demo import run_demo
+
+    return run_demo(port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bilagsbro", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the local stack (starts Azurite when none is reachable)")
+    serve.add_argument("--port", type=int, default=7071)
+    serve.set_defaults(fn=cmd_serve)
+
+    tenant = sub.add_parser("tenant", help="tenants and their API keys").add_subparsers(dest="action", required=True)
+    add = tenant.add_parser("add", help="create a tenant; prints its id and API key (shown once)")
+    add.add_argument("--name", required=True)
+    add.add_argument("--org-number")
+    add.set_defaults(fn=cmd_tenant_add)
+    tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
+
+    admin = sub.add_parser("admin-key", help="issue an admin API key (manages tenants over HTTP)")
+    admin.set_defaults(fn=cmd_admin_key)
+
+    dry = sub.add_parser("dry-run", help="parse and check a file without delivering anything")
+    dry.add_argument("file")
+    dry.add_argument("--format", help="source format; detected when omitted ('api' for shared-form JSON)")
+    dry.add_argument("--tenant", help="also show the exact payloads for this tenant's accounting system")
+    dry.add_argument("--json", action="store_true")
+    dry.set_defaults(fn=cmd_dry_run)
+
+    demo = sub.add_parser("demo", help="start the stack, create a demo tenant, send samples, show the trace")
+    demo.add_argument("--port", type=int, default=0)
+    demo.set_defaults(fn=cmd_demo)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except Exception as exc:  # one clear line for operators; tracebacks only with BILAGSBRO_DEBUG
+        import os
+
+        if os.environ.get("BILAGSBRO_DEBUG"):
+            raise
+        print(f"bilagsbro: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Index function_app as the Functions host would: names, triggers, queues and connections."""
+
+from __future__ import annotations
+
+import functools
+
+from bilagsbro.stack import load_function_app
+from pipeline import names
+
+
+@functools.cache
+def _functions():
+    # A fresh module, indexed once, as the worker does (get_functions() refuses a second indexing).
+    indexed = load_function_app().app.get_functions()
+    functions = {f.get_function_name(): f for f in indexed}
+    assert len(functions) == len(indexed)
+    return functions
+
+
+def _bindings(fn):
+    return [b.get_dict_repr() for b in fn.get_bindings()]
+
+
+def test_http_functions_and_routes():
+    functions = _functions()
+    routes = {
+        name: (f.get_trigger().get_dict_repr()["route"], tuple(str(getattr(m, "value", m)) for m in f.get_trigger().get_dict_repr()["methods"]))
+        for name, f in functions.items() if f.get_trigger().get_dict_repr()["type"] == "httpTrigger"
+    }
+    assert routes["receive_documents"] == ("v1/documents", ("POST",))
+    assert routes["receive_file"] == ("v1/files", ("POST",))
+    assert routes["document_status"] == ("v1/documents/{id}", ("GET",))
+    assert routes["document_retry"] == ("v1/documents/{id}/retry", ("POST",))
+    assert routes["api_docs"] == ("docs", ("GET",))
+    for name in ("receive_documents", "receive_file"):
+        outputs = [b for b in _bindings(functions[name]) if b["type"] == "queue"]
+        assert outputs == [{**outputs[0], "queueName": names.QUEUE_RECEIVED, "connection": names.STORAGE_CONNECTION}]
+
+
+def test_stages_are_queue_chained():
+    functions = _functions()
+    chain = {}
+    for name in ("translate", "adapt", "deliver"):
+        bindings = _bindings(functions[name])
+        trigger = next(b for b in bindings if b["type"] == "queueTrigger")
+        outputs = [b["queueName"] for b in bindings if b["type"] == "queue"]
+        assert trigger["connection"] == names.STORAGE_CONNECTION
+        chain[name] = (trigger["queueName"], outputs)
+    assert chain == {
+        "translate": (names.QUEUE_RECEIVED, [names.QUEUE_TRANSLATED]),
+        "adapt": (names.QUEUE_TRANSLATED, [names.QUEUE_ADAPTED]),
+        "deliver": (names.QUEUE_ADAPTED, []),
+    }
+
+
+def test_every_poison_queue_has_a_handler():
+    functions = _functions()
+    watched = {
+        b["queueName"] for f in functions.values() for b in _bindings(f) if b["type"] == "queueTrigger"
+    }
+    assert set(names.POISON_QUEUES) <= watched
+    assert all(len(q) <= 63 for q in names.QUEUES)
