@@ -64,5 +64,6 @@ def _wait(client: httpx.Client, documents: list[dict[str, Any]], timeout: float)
 
 
 def _summary(detail: dict[str, Any]) -> str:
-    keep = ("target", "remote_id", "draft", "not_accepted", "format", "problems", "error", "note", "original")
+    keep = ("target", "remote_id", "draft", "not_accepted", "format", "problems", "error", "note", "original",
+            "shared_form", "adapted", "last_error")
     return json.dumps({k: v for k, v in detail.items() if k in keep}, ensure_ascii=False)[:160]

@@ -78,7 +78,7 @@ def apply_settings(settings: dict[str, str]) -> None:
 
 @contextmanager
 def local_stack(port: int = 0, *, data_dir: Path = DATA_DIR, in_memory: bool = False,
-                record: bool = True) -> Iterator[Any]:
+                record: bool = True, host_json: Path | None = None) -> Iterator[Any]:
     """Azurite + storage + the local host on `port` (0: a free one). Yields the LocalHost."""
     from bilagsbro.localhost import LocalHost
 
@@ -87,7 +87,8 @@ def local_stack(port: int = 0, *, data_dir: Path = DATA_DIR, in_memory: bool = F
         prepare(storage.connection_string)
         settings = settings_for(storage.connection_string, data_dir)
         apply_settings(settings)
-        host = LocalHost(load_function_app().app, settings=settings, host_json=PROJECT_ROOT / "host.json", port=port)
+        host = LocalHost(load_function_app().app, settings=settings,
+                         host_json=host_json or PROJECT_ROOT / "host.json", port=port)
         host.start()
         stack_file = data_dir / STACK_FILE
         if record:
