@@ -29,11 +29,10 @@ def _stack() -> tuple[Any, Any]:
     from connectors.secrets import secret_store
     from connectors.storage.azure import AzureBlobs, AzureTables, StorageAccount
     from pipeline.ports import Stores
-    from pipeline.stages import Connectors
 
     account = StorageAccount(CONNECTION)
     stores = Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store())
-    return stores, Connectors(targets=connectors.TARGETS, sources=connectors.SOURCES, sniffers=connectors.SNIFFERS)
+    return stores, connectors.registry()
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
@@ -93,6 +92,16 @@ def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
     return _http("create_tenant", req, {})
 
 
+@app.route(route="v1/admin/tenants/{id}/connection", methods=["PUT"])
+def tenant_connection(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("put_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/rules", methods=["PUT"])
+def tenant_rules(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("put_rules", req, {})
+
+
 @app.route(route="docs", methods=["GET"])
 def api_docs(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_html", req, {})
@@ -101,6 +110,25 @@ def api_docs(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="openapi.json", methods=["GET"])
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_json", req, {})
+
+
+# Received: SFTP drops ------------------------------------------------------------------------------
+
+
+@app.blob_trigger(arg_name="drop", path=names.CONTAINER_SFTP + "/{name}", connection=names.SFTP_CONNECTION,
+                  source=func.BlobSource.EVENT_GRID)
+@app.queue_output(arg_name="received", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
+def receive_drop(drop: func.InputStream, received: func.Out[list[str]]) -> None:
+    """A completed upload (Event Grid: SftpCommit, PutBlob, PutBlockList) in a tenant's inbound folder."""
+    from pipeline.intake import receive_drop as receive
+
+    stores, connectors = _stack()
+    name = (drop.name or "").removeprefix(names.CONTAINER_SFTP + "/")
+    intake = receive(stores, name, drop.read(), known_formats=connectors.sources)
+    if intake is None:
+        log.warning("ignored %s: not in a tenant's inbound folder", name)
+    elif intake.envelopes:
+        received.set([e.to_json() for e in intake.envelopes])
 
 
 # The stages ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ _send = RequestsTransport.send
 
 def _counting_send(self, request, **kwargs):  # every storage operation passes through here
     url = request.url
-    service = "blob" if ":%s/" % PORTS.get("blob") in url else "queue" if ":%s/" % PORTS.get("queue") in url else "table"
+    service = next((name for name, port in PORTS.items() if f":{port}/" in url), "other")
     with _lock:
         COUNTS[f"{service} {request.method}"] += 1
     return _send(self, request, **kwargs)

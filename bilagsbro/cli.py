@@ -72,9 +72,8 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
 
 def _connectors() -> Any:
     import connectors
-    from pipeline.stages import Connectors
 
-    return Connectors(targets=connectors.TARGETS, sources=connectors.SOURCES, sniffers=connectors.SNIFFERS)
+    return connectors.registry()
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:

@@ -11,6 +11,18 @@ TARGETS = {
     "file": file.connect,
 }
 
+# What a connection to each target needs from the customer (kept in the secret store).
+CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "file": (),
+}
+
 # Source formats by name; SNIFFERS tell a file's format from its first bytes when none is given.
 SOURCES: dict = {}
 SNIFFERS: dict = {}
+
+
+def registry():  # -> pipeline.stages.Connectors; imported lazily to keep cold start light
+    """Every registry above, bundled the way the stages take them."""
+    from pipeline.stages import Connectors
+
+    return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, credentials=CREDENTIALS)

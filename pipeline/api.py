@@ -211,6 +211,89 @@ def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> R
     return Response(201, {"tenant_id": tenant.id, "name": tenant.name, "api_key": registry.issue_key(tenant.id)})
 
 
+def _admin_tenant(stores: Stores, request: Request) -> tuple[Any, Response | None]:
+    _, denied = _authenticate(stores, request, role="admin")
+    if denied:
+        return None, denied
+    try:
+        return TenantRegistry(stores.tables).get(request.path_params.get("id", "")), None
+    except ConfigError as exc:
+        return None, error(404, exc.message)
+
+
+def _json_body(request: Request) -> tuple[dict[str, Any] | None, Response | None]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as exc:
+        return None, error(400, f"malformed JSON: {exc}")
+    if not isinstance(body, dict):
+        return None, error(400, "send a JSON object")
+    return body, None
+
+
+def put_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Connect a tenant to an accounting system, then test the connection (a green light or why not)."""
+    from pipeline.connections import connect, describe
+
+    tenant, denied = _admin_tenant(stores, request)
+    if denied:
+        return denied
+    body, bad = _json_body(request)
+    if bad:
+        return bad
+    assert body is not None
+    target = str(body.get("target", ""))
+    if target not in connectors.targets:
+        return error(422, f"unknown target {target!r}; known: {', '.join(sorted(connectors.targets))}",
+                     [Problem("unknown target", field="target")])
+    try:
+        tenant = connect(
+            TenantRegistry(stores.tables), stores.secrets, tenant.id, target,
+            settings=dict(body.get("settings") or {}), credentials=dict(body.get("credentials") or {}),
+            required=tuple(connectors.credentials.get(target, ())), direct_posting=bool(body.get("direct_posting")),
+        )
+    except ConfigError as exc:
+        return error(422, exc.message)
+    return Response(200, {**describe(tenant), "check": check_connection(stores, connectors, tenant)})
+
+
+def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dict[str, Any]:
+    from pipeline.errors import BilagsbroError
+
+    try:
+        target = connectors.target_for(stores, tenant, "connection-test")
+        check = getattr(target, "check", None)
+        details = check() if check else {}
+    except (BilagsbroError, NotFound) as exc:
+        context = exc.context() if isinstance(exc, BilagsbroError) else {"message": str(exc)}
+        return {"ok": False, "error": context}
+    return {"ok": True, **(details or {})}
+
+
+def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Replace a tenant's rules; validated first, effective on the next voucher, every change kept."""
+    import datetime as dt
+
+    from pydantic import ValidationError
+
+    from pipeline.names import TABLE_STATE
+    from pipeline.rules import Rules
+
+    tenant, denied = _admin_tenant(stores, request)
+    if denied:
+        return denied
+    try:
+        rules = Rules.model_validate_json(request.body or b"{}")
+    except ValidationError as exc:
+        return error(422, "rules are not valid", [
+            Problem(str(e["msg"]), field=".".join(str(p) for p in e["loc"])) for e in exc.errors()])
+    TenantRegistry(stores.tables).save(tenant.model_copy(update={"rules": rules}))
+    stores.tables.insert(TABLE_STATE, {
+        "PartitionKey": f"{tenant.id}|rules-history", "RowKey": dt.datetime.now(dt.UTC).isoformat(),
+        "Before": tenant.rules.model_dump(), "After": rules.model_dump()})
+    return Response(200, {"tenant_id": tenant.id, "rules": rules.model_dump()})
+
+
 def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
     return Response(200, openapi.spec(request.base_url))
 

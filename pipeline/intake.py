@@ -226,3 +226,30 @@ def receive_file(
         "via": source}, receipt=receipt, trace_id=envelope.traceparent.split("-")[1]))
     intake.envelopes.append(envelope)
     return intake
+
+
+def parse_drop_path(blob_name: str) -> tuple[str, str | None, str] | None:
+    """`<tenant>/inbound/<format>/<file>` or `<tenant>/inbound/<file>` → (tenant, format, file)."""
+    parts = blob_name.strip("/").split("/")
+    if len(parts) == 4 and parts[1] == "inbound":
+        return parts[0], parts[2], parts[3]
+    if len(parts) == 3 and parts[1] == "inbound":
+        return parts[0], None, parts[2]
+    return None
+
+
+def receive_drop(stores: Stores, blob_name: str, data: bytes, *, known_formats: Mapping[str, object]) -> Intake | None:
+    """A completed SFTP upload. Files outside a tenant's inbound folder are left where they are."""
+    from pipeline.errors import ConfigError
+    from pipeline.tenants import TenantRegistry
+
+    where = parse_drop_path(blob_name)
+    if where is None:
+        return None
+    tenant, format, file_name = where
+    try:
+        TenantRegistry(stores.tables).get(tenant)
+    except ConfigError:
+        return None
+    return receive_file(stores, tenant, data, file_name=file_name, format=format,
+                        known_formats=known_formats, source="sftp")

@@ -40,6 +40,8 @@ class Connectors:
     targets: Mapping[str, TargetFactory]
     sources: Mapping[str, SourceParser] = field(default_factory=dict)
     sniffers: Mapping[str, Sniffer] = field(default_factory=dict)
+    # Per target, the credentials a connection needs (they go to the secret store).
+    credentials: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Per tenant and target, lookups the connector may cache (accounts, VAT types, ...).
     caches: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 

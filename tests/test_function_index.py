@@ -60,3 +60,12 @@ def test_every_poison_queue_has_a_handler():
     }
     assert set(names.POISON_QUEUES) <= watched
     assert all(len(q) <= 63 for q in names.QUEUES)
+
+
+def test_sftp_drops_start_the_pipeline_through_an_event_grid_blob_trigger():
+    bindings = _bindings(_functions()["receive_drop"])
+    trigger = next(b for b in bindings if b["type"] == "blobTrigger")
+    assert trigger["path"] == f"{names.CONTAINER_SFTP}/{{name}}"
+    assert trigger["source"] == "EventGrid"  # Flex Consumption supports only the Event Grid source
+    assert trigger["connection"] == names.SFTP_CONNECTION
+    assert [b["queueName"] for b in bindings if b["type"] == "queue"] == [names.QUEUE_RECEIVED]
