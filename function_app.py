@@ -82,6 +82,11 @@ def document_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> fu
     return _http("retry_document", req, {names.QUEUE_TRANSLATED: translated})
 
 
+@app.route(route="v1/receipts", methods=["GET"])
+def receipt_list(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_receipts", req, {})
+
+
 @app.route(route="v1/receipts/{id}", methods=["GET"])
 def receipt_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_receipt", req, {})

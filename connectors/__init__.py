@@ -5,6 +5,7 @@ The registries are literal dicts, no import-time discovery: adding a connector i
 
 from __future__ import annotations
 
+from connectors.sources import shared_form
 from connectors.targets import file
 
 TARGETS = {
@@ -17,8 +18,13 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 }
 
 # Source formats by name; SNIFFERS tell a file's format from its first bytes when none is given.
-SOURCES: dict = {}
-SNIFFERS: dict = {}
+SOURCES = {
+    "shared-form": shared_form.parse,
+}
+# Tried in order: the most specific first, shared-form (any JSON) last.
+SNIFFERS = {
+    "shared-form": shared_form.sniff,
+}
 
 
 def registry():  # -> pipeline.stages.Connectors; imported lazily to keep cold start light

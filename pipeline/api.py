@@ -15,7 +15,7 @@ from pipeline import openapi
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import ConfigError, Problem
 from pipeline.history import DOCUMENTS, blob_ref, document_path, exchanges
-from pipeline.intake import receive_documents, receive_file
+from pipeline.intake import FATAL, receive_documents, receive_file
 from pipeline.names import QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import NotFound, Stores
 from pipeline.stages import Connectors
@@ -98,7 +98,7 @@ def post_documents(stores: Stores, connectors: Connectors, request: Request) -> 
     messages = {QUEUE_RECEIVED: [e.to_json() for e in intake.envelopes]}
     if not intake.problems:
         return Response(202, body, messages=messages)
-    malformed = any(p.code in ("malformed-json", "encoding", "empty", "too-many") for p in intake.problems)
+    malformed = any(p.code in FATAL for p in intake.problems)
     body["error"] = (
         f"{len(intake.problems)} problem(s); {len(documents)} document(s) accepted and being processed, "
         "the others were not"
@@ -161,6 +161,17 @@ def get_receipt(stores: Stores, connectors: Connectors, request: Request) -> Res
     problems = [p for row in trace for p in row["detail"].get("problems", [])]
     return Response(200, {"receipt": receipt, "status": status(trace), "documents": documents,
                           "problems": problems, "trace": trace})
+
+
+def list_receipts(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The tenant's latest files (uploads and SFTP drops), each with its status URL."""
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    rows = TraceLog(stores.tables).receipts(tenant)
+    return Response(200, {"receipts": [
+        {**r, "status_url": f"{request.base_url}/api/v1/receipts/{r['receipt']}"} for r in rows]})
 
 
 def retry_document(stores: Stores, connectors: Connectors, request: Request) -> Response:

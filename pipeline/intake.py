@@ -113,6 +113,48 @@ def _doc_problems(item: Any, index: int, line: int) -> tuple[Document | None, li
         return None, _problems_of(exc, index=index, line=line, reference=reference)
 
 
+FATAL = ("encoding", "empty", "too-many", "malformed-json")
+
+
+def parse_shared_form(body: bytes, file: str | None = None) -> tuple[list[tuple[int, int, Document]], list[Problem]]:
+    """Shared-form JSON → (index, line, document) for each good document, and every problem."""
+    problems: list[Problem] = []
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [Problem(f"the body is not UTF-8 (byte {exc.start})", file=file, code="encoding")]
+    if not text.strip():
+        return [], [Problem("the body is empty: send one document or a list", file=file, code="empty")]
+    items: list[tuple[int, Any]] = []
+    try:
+        for item in _items(text):
+            items.append(item)
+            if len(items) > MAX_DOCUMENTS_PER_REQUEST:
+                return [], [Problem(f"more than {MAX_DOCUMENTS_PER_REQUEST} documents in one request: split it",
+                                    file=file, code="too-many")]
+    except json.JSONDecodeError as exc:
+        return [], [Problem(f"malformed JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno,
+                            code="malformed-json")]
+    seen: dict[str, int] = {}
+    good: list[tuple[int, int, Document]] = []
+    for index, (line, item) in enumerate(items):
+        document, found = _doc_problems(item, index, line)
+        if document is not None and document.reference in seen:
+            found = [Problem(
+                f"reference repeats documents[{seen[document.reference]}] in the same request",
+                field="reference", file=f"documents[{index}]", line=line, reference=document.reference,
+                code="duplicate-reference")]
+            document = None
+        if document is None:
+            problems.extend(p if file is None else Problem(
+                p.message, field=f"{p.file}.{p.field}" if p.field else p.file, file=file, line=p.line,
+                reference=p.reference, code=p.code) for p in found)
+            continue
+        seen[document.reference] = index
+        good.append((index, line, document))
+    return good, problems
+
+
 def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type: str = "") -> Intake:
     """Shared-form JSON from the API: keep the body, check every document, accept the good ones."""
     receipt = new_id("r-")
@@ -122,43 +164,10 @@ def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type:
         metadata={"tenant": tenant, "format": "api", "receipt": receipt},
     )
     intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, original))
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        intake.problems.append(Problem(f"the body is not UTF-8 (byte {exc.start})", code="encoding"))
+    good, problems = parse_shared_form(body)
+    intake.problems.extend(problems)
+    if any(p.code in FATAL for p in problems):
         return intake
-    if not text.strip():
-        intake.problems.append(Problem("the body is empty: send one document or a list", code="empty"))
-        return intake
-    items: list[tuple[int, Any]] = []
-    try:
-        for item in _items(text):
-            items.append(item)
-            if len(items) > MAX_DOCUMENTS_PER_REQUEST:
-                intake.problems.append(Problem(
-                    f"more than {MAX_DOCUMENTS_PER_REQUEST} documents in one request: split it", code="too-many"))
-                return intake
-    except json.JSONDecodeError as exc:
-        intake.problems.append(
-            Problem(f"malformed JSON: {exc.msg} (column {exc.colno})", line=exc.lineno, code="malformed-json")
-        )
-        return intake
-
-    seen: dict[str, int] = {}
-    good: list[tuple[int, int, Document]] = []
-    for index, (line, item) in enumerate(items):
-        document, problems = _doc_problems(item, index, line)
-        if document is not None and document.reference in seen:
-            problems = [Problem(
-                f"reference repeats documents[{seen[document.reference]}] in the same request",
-                field="reference", file=f"documents[{index}]", line=line, reference=document.reference,
-                code="duplicate-reference")]
-            document = None
-        if document is None:
-            intake.problems.extend(problems)
-            continue
-        seen[document.reference] = index
-        good.append((index, line, document))
 
     trace = TraceLog(stores.tables)
     for index, line, document in good:
@@ -202,6 +211,8 @@ def receive_file(
     })
     intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, original))
     trace = TraceLog(stores.tables)
+    trace.index_receipt(tenant, receipt, {"file": safe_name, "format": format or "detect", "via": source,
+                                          "bytes": len(data)})
     if format is not None and format not in known_formats:
         problem = Problem(
             f"unknown format {format!r}; known: {', '.join(sorted(known_formats))}",

@@ -84,6 +84,15 @@ class TraceLog:
     def write_many(self, entries: Sequence[TraceEntry]) -> None:
         self.tables.insert_many(TABLE_TRACE, [e.entity() for e in entries])
 
+    def index_receipt(self, tenant: str, receipt: str, detail: dict[str, Any]) -> None:
+        """Files (uploads, SFTP drops) are listed per tenant, newest last, so none goes unseen."""
+        self.tables.insert(TABLE_TRACE, {"PartitionKey": f"{tenant}|receipts", "RowKey": receipt,
+                                         "At": dt.datetime.now(dt.UTC).isoformat(), "Detail": detail})
+
+    def receipts(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.tables.query(TABLE_TRACE, f"{tenant}|receipts")[-limit:]
+        return [{"receipt": r["RowKey"], "at": r["At"], **(r.get("Detail") or {})} for r in rows]
+
     def read(self, tenant: str, document_id: str) -> list[dict[str, Any]]:
         rows = self.tables.query(TABLE_TRACE, partition(tenant, document_id))
         return [
