@@ -158,7 +158,8 @@ def start_azurite(
     fd, output_name = tempfile.mkstemp(prefix="azurite-", suffix=".log")
     with os.fdopen(fd, "wb") as output_file:
         process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=output_file, stderr=subprocess.STDOUT, start_new_session=True
+            args, stdin=subprocess.DEVNULL, stdout=output_file, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() also ends node's children
         )
     azurite = Azurite(process, ports, Path(output_name))  # type: ignore[arg-type]
     with _running_lock:
@@ -174,7 +175,8 @@ def start_azurite(
         if time.monotonic() > deadline:
             text = azurite.output()
             azurite.stop()
-            raise TimeoutError(f"Azurite did not open ports {ports} in {_START_TIMEOUT_SECONDS:.0f} s:\n{text}")
+            seconds = _START_TIMEOUT_SECONDS
+            raise TimeoutError(f"Azurite not listening on {ports} after {seconds:.0f} s:\n{text}")
         time.sleep(0.05)
 
 

@@ -18,9 +18,17 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
+def _logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every queue poll at INFO
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bilagsbro.stack import local_stack
 
+    _logging()
     with local_stack(args.port) as host:
         print(f"Bilagsbro local stack on http://127.0.0.1:{host.port}/api  (docs: /api/docs)", flush=True)
         print("Create a tenant: bilagsbro tenant add --name 'Min Butikk AS'   Stop: Ctrl+C", flush=True)

@@ -82,11 +82,14 @@ def parse_schedule(expression: str) -> Schedule:
         parts = ["0", *parts]
     if len(parts) != 6:
         raise ValueError(f"NCRONTAB {expression!r} must have 6 fields (or 5), got {len(parts)}")
-    values = [_parse_field(part, *spec, expression=expression) for part, spec in zip(parts, _FIELDS, strict=True)]
+    values = [_parse_field(part, *spec, expression=expression)
+              for part, spec in zip(parts, _FIELDS, strict=True)]
     return Schedule(expression, *values)
 
 
-def _parse_field(text: str, name: str, low: int, high: int, names: tuple[str, ...], *, expression: str) -> frozenset[int]:
+def _parse_field(
+    text: str, name: str, low: int, high: int, names: tuple[str, ...], *, expression: str
+) -> frozenset[int]:
     def number(token: str) -> int:
         lowered = token.lower()
         if lowered in names:

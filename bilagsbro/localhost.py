@@ -36,7 +36,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.functions.blob import InputStream
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
@@ -84,7 +85,7 @@ class QueueOptions:
         batch = min(int(section.get("batchSize", 16)), 32)
         encoding = str(section.get("messageEncoding", "base64")).lower()
         if encoding not in ("base64", "none"):
-            raise ValueError(f"host.json extensions.queues.messageEncoding {encoding!r} is not base64 or none")
+            raise ValueError(f"host.json extensions.queues.messageEncoding {encoding!r}: use base64 or none")
         return cls(
             max_polling_interval=timespan(section.get("maxPollingInterval"), 2.0),
             visibility_timeout=timespan(section.get("visibilityTimeout"), 0.0),
@@ -187,20 +188,30 @@ class LocalHost:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Condition()
         self._activity = 0  # bumped on every dispatch and completion, for wait_idle's consistent snapshot
+        self._clients_lock = threading.Lock()
         self._queue_clients: dict[tuple[str, str], QueueClient] = {}
         self._blob_clients: dict[str, BlobServiceClient] = {}
         self._watches = [
-            _QueueWatch(f, f.trigger["queueName"], self._queue_client(f.trigger["connection"], f.trigger["queueName"]))
+            _QueueWatch(f, name, self._queue_client(f.trigger["connection"], name))
             for f in self._of_type("queueTrigger")
+            if (name := f.trigger["queueName"])
         ]
+        options = self.queue_options
         self._pool = ThreadPoolExecutor(
-            max_workers=max(4, len(self._watches) * (self.queue_options.batch_size + self.queue_options.new_batch_threshold)),
+            # At most batchSize + newBatchThreshold invocations per queue function, as in the real host,
+            # plus extensions.blobs.maxDegreeOfParallelism for blob triggers.
+            max_workers=len(self._watches) * (options.batch_size + options.new_batch_threshold)
+            + int(blobs.get("maxDegreeOfParallelism", 8)),
             thread_name_prefix="localhost-invoke",
         )
-        self._blob_functions = [f for f in self._of_type("blobTrigger")]
+        self._blob_functions = self._of_type("blobTrigger")
         self._blob_pending: set[tuple[str, str, str, str]] = set()  # (function, container, blob, etag)
         self._blob_done: set[tuple[str, str, str, str]] = set()
         self._blob_attempts: dict[tuple[str, str, str, str], int] = {}
+        # Resolve %Setting% schedules now, so a missing setting fails here rather than in a thread.
+        self._schedules = {f.name: parse_schedule(self._setting_or_literal(str(f.trigger["schedule"])))
+                           for f in self._of_type("timerTrigger")}
+        self._started = self._stopped = False
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -212,22 +223,32 @@ class LocalHost:
     def _of_type(self, trigger_type: str) -> list[Function]:
         return [f for f in self.functions.values() if f.trigger_type == trigger_type]
 
+    def _setting_or_literal(self, text: str) -> str:
+        if match := re.fullmatch(r"%(.+)%", text):
+            if match.group(1) not in self.settings:
+                raise KeyError(f"setting {match.group(1)!r} (named by {text!r}) is missing from the settings")
+            return self.settings[match.group(1)]
+        return text
+
     def _connection(self, name: str) -> str:
         value = self.settings.get(name) or self.settings.get(f"AzureWebJobs{name}")
         if not value:
-            raise KeyError(f"setting {name!r} (a storage connection string) is missing from the local settings")
+            raise KeyError(f"setting {name!r} (a storage connection string) is missing from the settings")
         return value
 
     def _queue_client(self, connection: str, queue_name: str) -> QueueClient:
         key = (connection, queue_name)
-        if key not in self._queue_clients:
-            self._queue_clients[key] = QueueClient.from_connection_string(self._connection(connection), queue_name)
-        return self._queue_clients[key]
+        with self._clients_lock:  # output bindings ask from many invocation threads
+            if key not in self._queue_clients:
+                url = self._connection(connection)
+                self._queue_clients[key] = QueueClient.from_connection_string(url, queue_name)
+            return self._queue_clients[key]
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Create trigger queues, then start the HTTP server, queue pollers, timers and blob watcher."""
+        self._started = True
         for watch in self._watches:
             _create_queue(watch.client)
         self._spawn(self._server.serve_forever, "localhost-http")
@@ -247,10 +268,14 @@ class LocalHost:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop polling and serving, and wait for in-flight invocations to finish."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         for watch in self._watches:
             watch.wake.set()
-        self._server.shutdown()
+        if self._started:
+            self._server.shutdown()  # blocks until serve_forever returns, so only once started
         self._server.server_close()
         for thread in self._threads:
             thread.join(timeout)
@@ -283,11 +308,8 @@ class LocalHost:
             with self._lock:
                 before, busy = self._activity, self._busy()
             if not busy:
-                busy = [
-                    f"queue {w.queue_name} holds {count}"
-                    for w in self._watches
-                    if (count := w.client.get_queue_properties().approximate_message_count)
-                ]
+                busy = [f"queue {w.queue_name} holds {count}" for w in self._watches
+                        if (count := _approximate_count(w.client))]
                 with self._lock:
                     if not busy and self._activity == before and not self._busy():
                         return
@@ -336,11 +358,14 @@ class LocalHost:
             if isinstance(item, func.QueueMessage):
                 item = item.get_body()
             if not isinstance(item, (str, bytes)):
-                raise TypeError(f"queue output {binding['name']!r} got {type(item).__name__}; set str, bytes or a list")
+                raise TypeError(
+                    f"queue output {binding['name']!r} got {type(item).__name__}; set str, bytes or a list")
             self._send_wire(client, self.queue_options.encode(item))
 
-    def send_message(self, queue_name: str, body: str | bytes, connection: str = "AzureWebJobsStorage") -> None:
-        """Enqueue like an output binding would: host.json's encoding, and the queue's poller woken at once."""
+    def send_message(
+        self, queue_name: str, body: str | bytes, connection: str = "AzureWebJobsStorage"
+    ) -> None:
+        """Enqueue like an output binding: host.json's encoding, and the queue's poller woken at once."""
         self._send_wire(self._queue_client(connection, queue_name), self.queue_options.encode(body))
 
     def _send_wire(self, client: QueueClient, wire: str) -> None:
@@ -438,10 +463,7 @@ class LocalHost:
     # -- timers ---------------------------------------------------------------------------------------
 
     def _run_timer(self, function: Function) -> None:
-        expression = str(function.trigger["schedule"])
-        if match := re.fullmatch(r"%(.+)%", expression):
-            expression = self._connection(match.group(1))
-        schedule = parse_schedule(expression)
+        schedule = self._schedules[function.name]
         last: dt.datetime | None = None
         if function.trigger.get("runOnStartup"):
             self._fire_timer(function, past_due=False, last=None, upcoming=schedule.next_after(_now()))
@@ -481,9 +503,11 @@ class LocalHost:
             connection = "AzureWebJobsStorage"
         else:
             connection = (function or self._blob_functions[0]).trigger["connection"]
-        if connection not in self._blob_clients:
-            self._blob_clients[connection] = BlobServiceClient.from_connection_string(self._connection(connection))
-        return self._blob_clients[connection]
+        with self._clients_lock:
+            if connection not in self._blob_clients:
+                url = self._connection(connection)
+                self._blob_clients[connection] = BlobServiceClient.from_connection_string(url)
+            return self._blob_clients[connection]
 
     def _receipts(self) -> Any:
         return self._blob_service().get_container_client(RECEIPTS_CONTAINER)
@@ -545,31 +569,31 @@ class LocalHost:
 
     def _process_blob(self, function: Function, key: tuple[str, str, str, str]) -> None:
         _, container, name, etag = key
-        done = False
         try:
             client = self._blob_service(function).get_blob_client(container, name)
-            while not done:
+            try:
+                # This version only: a newer one gets its own event, as with Event Grid.
+                download = client.download_blob(
+                    etag=f'"{etag}"', match_condition=MatchConditions.IfNotModified)
+                data = download.readall()
+            except (ResourceNotFoundError, ResourceModifiedError):
+                return  # deleted or replaced before we got to it
+            props = download.properties
+            properties = {"ETag": props.etag, "Length": props.size,
+                          "ContentType": props.content_settings.content_type,
+                          "LastModified": props.last_modified.isoformat()}
+            # Retries follow at once; the real host spaces them through its internal queue.
+            while True:
+                stream = InputStream(data=data, name=f"{container}/{name}", uri=client.url, length=len(data),
+                                     blob_properties=properties, metadata=dict(props.metadata or {}))
                 try:
-                    download = client.download_blob()
-                    data = download.readall()
-                    props = download.properties
-                    stream = InputStream(
-                        data=data, name=f"{container}/{name}", uri=client.url, length=len(data),
-                        blob_properties={"ETag": props.etag, "Length": props.size,
-                                         "ContentType": props.content_settings.content_type,
-                                         "LastModified": props.last_modified.isoformat()},
-                        metadata=dict(props.metadata or {}),
-                    )
                     self._invoke(function, stream, f"blob={container}/{name}")
-                    done = True
-                except ResourceNotFoundError:
-                    return  # deleted before we got to it
+                    break
                 except Exception:
-                    attempts = self._blob_attempts.get(key, 0) + 1
-                    self._blob_attempts[key] = attempts
-                    if attempts >= self.poison_blob_threshold:
+                    self._blob_attempts[key] = self._blob_attempts.get(key, 0) + 1
+                    if self._blob_attempts[key] >= self.poison_blob_threshold:
                         self._poison_blob(function, key)
-                        done = True
+                        break
             self._receipts().upload_blob(self._receipt_name(key), b"", overwrite=True)
             with self._lock:
                 self._blob_done.add(key)
@@ -591,7 +615,9 @@ class LocalHost:
 
     # -- HTTP -----------------------------------------------------------------------------------------
 
-    def handle_http(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def handle_http(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         """Route one request to its function; returns (status, headers, body)."""
         url = urlsplit(target)
         path = url.path.rstrip("/") or "/"
@@ -652,7 +678,7 @@ def _index(built: Any) -> Function:
         raise NotImplementedError(f"local host does not run {trigger['type']} ({built.get_function_name()})")
     if trigger["type"] == "blobTrigger" and str(trigger.get("source")) != "EventGrid":
         raise NotImplementedError(
-            f"{built.get_function_name()}: only blob triggers with source=EventGrid run locally (Flex needs it)")
+            f"{built.get_function_name()}: only blob triggers with source=EventGrid run locally (as on Flex)")
     user_function = built.get_user_function()
     wants_context = "context" in inspect.signature(user_function).parameters
     return Function(built.get_function_name(), user_function, trigger, queue_outputs, wants_context)
@@ -682,8 +708,9 @@ def _compile_route(prefix: str, function: Function) -> tuple[re.Pattern[str], se
         else:
             pieces = re.split(r"(\{\w+(?::[^}]*)?\})", segment)
             regex += "/" + "".join(
-                rf"(?P<{m.group(1)}>[^/]+?)" if (m := re.fullmatch(r"\{(\w+)(?::[^}]*)?\}", p)) else re.escape(p)
-                for p in pieces
+                rf"(?P<{m.group(1)}>[^/]+?)" if (m := re.fullmatch(r"\{(\w+)(?::[^}]*)?\}", piece))
+                else re.escape(piece)
+                for piece in pieces
             )
     methods = {str(m).upper() for m in function.trigger.get("methods") or []}
     # ASP.NET routing, which the host uses, matches literals case-insensitively.
@@ -716,12 +743,11 @@ def _handler_for(host: LocalHost) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > host.max_body_bytes:
-                self.close_connection = True  # the body stays unread
+            body = self._read_body()
+            if body is None:
+                self.close_connection = True  # the rest of the body stays unread
                 self._write(413, {}, b"")
                 return
-            body = self.rfile.read(length) if length else b""
             try:
                 status, headers, payload = host.handle_http(self.command, self.path, dict(self.headers), body)
             except Exception:
@@ -729,8 +755,30 @@ def _handler_for(host: LocalHost) -> type[BaseHTTPRequestHandler]:
                 status, headers, payload = 500, {}, b""
             self._write(status, headers, payload)
 
+        def _read_body(self) -> bytes | None:
+            """The request body, or None when it is over the limit."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks, size = [], 0
+                while (length := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                    size += length
+                    if size > host.max_body_bytes:
+                        return None
+                    chunks.append(self.rfile.read(length))
+                    self.rfile.readline()  # the CRLF after each chunk
+                while self.rfile.readline().strip():  # trailers, up to the empty line
+                    pass
+                return b"".join(chunks)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > host.max_body_bytes:
+                return None
+            return self.rfile.read(length) if length else b""
+
         def _write(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
-            self.send_response(status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "")
+            try:
+                phrase = HTTPStatus(status).phrase
+            except ValueError:
+                phrase = ""
+            self.send_response(status, phrase)
             for name, value in headers.items():
                 if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                     self.send_header(name, value)
@@ -747,6 +795,13 @@ def _handler_for(host: LocalHost) -> type[BaseHTTPRequestHandler]:
             log.debug("HTTP " + format, *args)
 
     return Handler
+
+
+def _approximate_count(client: QueueClient) -> int:
+    try:
+        return int(client.get_queue_properties().approximate_message_count or 0)
+    except ResourceNotFoundError:
+        return 0
 
 
 def _create_queue(client: QueueClient) -> None:

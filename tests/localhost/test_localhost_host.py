@@ -76,6 +76,7 @@ def call(host: LocalHost, method: str, path: str, body: bytes | None = None,
 def test_indexes_every_toy_function(host: LocalHost) -> None:
     assert {name: f.trigger_type for name, f in host.functions.items()} == {
         "receive_order": "httpTrigger", "read_file": "httpTrigger", "boom": "httpTrigger",
+        "echo": "httpTrigger",
         "translate": "queueTrigger", "always_fails": "queueTrigger", "yearly": "timerTrigger",
         "every_second": "timerTrigger", "on_upload": "blobTrigger",
     }
@@ -120,6 +121,26 @@ def test_catch_all_route_and_routing_errors(host: LocalHost) -> None:
     assert headers["allow"] == "POST"
 
 
+def test_async_function_with_context_and_chunked_body(host: LocalHost) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=10)
+    try:
+        chunks = iter([b"bl\xc3", b"\xa5", "bær".encode()])  # å split across chunks
+        connection.request("POST", "/api/echo", body=chunks, encode_chunked=True)
+        response = connection.getresponse()
+        assert (response.status, response.read().decode("utf-8")) == (200, "echo: blåbær")
+    finally:
+        connection.close()
+
+
+def test_chunked_body_over_the_limit_is_413(host: LocalHost) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=10)
+    try:
+        connection.request("POST", "/api/echo", body=iter([b"x" * 600, b"y" * 600]), encode_chunked=True)
+        assert connection.getresponse().status == 413
+    finally:
+        connection.close()
+
+
 def test_body_over_the_limit_is_413(host: LocalHost, azurite: Azurite) -> None:
     assert call(host, "POST", "/api/orders/t1", b"x" * (BODY_LIMIT + 1))[0] == 413
     assert call(host, "POST", "/api/orders/t1", b'{"customer": "Ola"}')[0] == 202
@@ -132,7 +153,7 @@ def test_failing_http_function_sends_no_output(host: LocalHost, azurite: Azurite
     assert count(azurite, "toy-boom") == 0
 
 
-def test_outputs_are_base64_on_the_wire_and_sdk_writers_interoperate(host: LocalHost, azurite: Azurite) -> None:
+def test_outputs_are_base64_on_the_wire_and_sdk_writers_agree(host: LocalHost, azurite: Azurite) -> None:
     writer = QueueClient.from_connection_string(azurite.connection_string, "toy-received",
                                                 message_encode_policy=TextBase64EncodePolicy())
     writer.send_message(json.dumps({"tenant": "t3", "customer": "Øystein Åsen"}, ensure_ascii=False))

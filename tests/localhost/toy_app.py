@@ -28,6 +28,11 @@ def read_file(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(f"path={req.route_params.get('path', '')}")
 
 
+@app.route(route="echo", methods=["POST"])
+async def echo(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return func.HttpResponse(f"{context.function_name}: {req.get_body().decode('utf-8')}")
+
+
 @app.route(route="boom", methods=["POST"])
 @app.queue_output(arg_name="out", queue_name="toy-boom", connection="TOY_STORAGE")
 def boom(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
