@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -50,7 +51,9 @@ class Tenant(BaseModel):
 
 def new_tenant_id(name: str) -> str:
     """Readable and safe everywhere a tenant id goes: table keys, blob paths, Key Vault names."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a"))
+    folded = name.lower().replace("æ", "ae").replace("ø", "o")
+    folded = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", folded)
     return f"{slug.strip('-')[:30] or 'tenant'}-{secrets.token_hex(3)}"
 
 
