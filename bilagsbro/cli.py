@@ -78,6 +78,30 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_connect(args: argparse.Namespace) -> int:
+    """Point a tenant at an accounting system; credentials go to the secret store, then a connection test."""
+    import connectors
+    from pipeline.api import check_connection
+    from pipeline.connections import connect, describe
+    from pipeline.tenants import TenantRegistry
+
+    if args.target not in connectors.TARGETS:
+        print(f"unknown target {args.target!r}; known: {', '.join(sorted(connectors.TARGETS))}", file=sys.stderr)
+        return 2
+    settings = {"base_url": args.base_url, "company_id": args.company_id}
+    credentials = {"consumer_token": args.consumer_token, "employee_token": args.employee_token}
+
+    def run(stores: Any) -> dict[str, Any]:
+        tenant = connect(TenantRegistry(stores.tables), stores.secrets, args.tenant, args.target,
+                         settings=settings, credentials={k: v for k, v in credentials.items() if v},
+                         required=connectors.CREDENTIALS.get(args.target, ()), direct_posting=args.direct_posting)
+        return {**describe(tenant), "check": check_connection(stores, connectors.registry(), tenant)}
+
+    result = _with_stores(run)
+    _print_json(result)
+    return 0 if result["check"]["ok"] else 1
+
+
 def _connectors() -> Any:
     import connectors
 
@@ -174,6 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--org-number")
     add.set_defaults(fn=cmd_tenant_add)
     tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
+
+    conn = sub.add_parser("connect", help="connect a tenant to its accounting system, then test the connection")
+    conn.add_argument("tenant")
+    conn.add_argument("target", help="e.g. tripletex, file")
+    conn.add_argument("--base-url", help="the system's API (production, its test environment, or a sandbox)")
+    conn.add_argument("--consumer-token", help="Tripletex: our integration's consumer token")
+    conn.add_argument("--employee-token", help="Tripletex: the customer's employee token")
+    conn.add_argument("--company-id", help="Tripletex: a client company id (accounting firms)")
+    conn.add_argument("--direct-posting", action="store_true", help="post to the ledger, not as drafts")
+    conn.set_defaults(fn=cmd_connect)
 
     admin = sub.add_parser("admin-key", help="issue an admin API key (manages tenants over HTTP)")
     admin.set_defaults(fn=cmd_admin_key)

@@ -180,8 +180,26 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
         accepted.append({"id": document_id, "reference": document.reference})
     step = "translated" if documents or not problems else "rejected"
     trace.write(_entry(env, step, {
-        "format": format, "documents": accepted, "problems": [p.as_dict() for p in problems]}))
+        "format": format, "documents": accepted, "problems": [p.as_dict() for p in problems],
+        "preflight": _preflight_file(stores, connectors, tenant, env, documents)}))
     return envelopes
+
+
+def _preflight_file(stores: Stores, connectors: Connectors, tenant: Tenant, env: Envelope,
+                    documents: list[Document]) -> dict[str, Any]:
+    """One report for the whole file: every missing account, customer, VAT code at once.
+
+    Each document is checked again in adapt (the accounting system may change in between); this
+    report is for the person who sent the file.
+    """
+    if not documents:
+        return {"checked": 0, "problems": []}
+    try:
+        target = connectors.target_for(stores, tenant, env.receipt)
+        problems = target.preflight([apply(d, tenant.rules) for d in documents])
+    except (BilagsbroError, ValueError) as exc:
+        return {"checked": 0, "unavailable": str(exc)[:300]}
+    return {"target": tenant.target, "checked": len(documents), "problems": [p.as_dict() for p in problems]}
 
 
 # adapted ------------------------------------------------------------------------------------------
