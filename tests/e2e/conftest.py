@@ -18,7 +18,9 @@ from bilagsbro.azurite import AzuriteNotInstalled, find_azurite
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+# Package scope: the stack (and its threads) stop before other packages run, so their background
+# work cannot disturb, e.g., Hypothesis's check of the global random state.
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory):
     try:
         find_azurite()
