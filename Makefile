@@ -27,6 +27,7 @@ serve: setup
 
 test: setup  ## everything CI runs
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: setup

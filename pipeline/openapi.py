@@ -34,7 +34,7 @@ def shared_form_schema() -> dict[str, Any]:
 
 def _components() -> dict[str, Any]:
     schema = TypeAdapter(Document).json_schema(ref_template="#/components/schemas/{model}")
-    components = schema.pop("$defs", {})
+    components: dict[str, Any] = schema.pop("$defs", {})
     components["Document"] = schema
     problem = {
         "type": "object",

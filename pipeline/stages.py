@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from pipeline.envelope import Envelope, trace_id
 from pipeline.errors import BilagsbroError, ConfigError, DataError, Problem
@@ -94,7 +94,7 @@ def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, forma
     if format is None:
         head = data.read(65536)
         format = connectors.detect(head, file_name)
-        data = _Rewound(head, data)
+        data = cast(IO[bytes], _Rewound(head, data))
         if format is None:
             return None, [], [Problem("could not tell the file's format; name it with ?format=",
                                       file=file_name, code="unknown-format")]

@@ -111,4 +111,4 @@ class TraceLog:
 def status(trace: list[dict[str, Any]]) -> str:
     if not trace:
         return "unknown"
-    return STATUS_OF.get(trace[-1]["step"], trace[-1]["step"])
+    return str(STATUS_OF.get(trace[-1]["step"], trace[-1]["step"]))
