@@ -13,10 +13,11 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
 from pipeline.envelope import Envelope, trace_id
+from pipeline.telemetry import stage_span
 from pipeline.errors import BilagsbroError, ConfigError, DataError, Problem
 from pipeline.history import DOCUMENTS, BlobExchangeLog, blob_ref, document_path, new_id, split_ref
 from pipeline.intake import DOCUMENT
@@ -291,7 +292,10 @@ def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes
     """
     env = Envelope.from_json(message)
     try:
-        return [e.to_json() for e in STAGES[stage](stores, connectors, env)]
+        with stage_span(stage, env) as traceparent:
+            # The stage's own span is the parent of whatever it sends on.
+            return [replace(e, traceparent=traceparent).to_json() if trace_id(e.traceparent) == trace_id(traceparent)
+                    else e.to_json() for e in STAGES[stage](stores, connectors, env)]
     except BilagsbroError as exc:
         _trace_retry(stores, env, stage, exc.context(), dequeue_count)
         raise
