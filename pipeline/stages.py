@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
 from pipeline.envelope import Envelope, trace_id
-from pipeline.telemetry import stage_span
 from pipeline.errors import BilagsbroError, ConfigError, DataError, Problem
 from pipeline.history import DOCUMENTS, BlobExchangeLog, blob_ref, document_path, new_id, split_ref
 from pipeline.intake import DOCUMENT
@@ -25,6 +24,7 @@ from pipeline.ledger import deliver_once
 from pipeline.model import Document, Origin
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
 from pipeline.rules import apply
+from pipeline.telemetry import stage_span
 from pipeline.tenants import Tenant, TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog
 
