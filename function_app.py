@@ -27,11 +27,12 @@ def _stack() -> tuple[Any, Any]:
     """Stores and connectors for this process (the Functions host reuses it across invocations)."""
     import connectors
     from connectors.secrets import secret_store
-    from connectors.storage.azure import AzureBlobs, AzureTables, StorageAccount
+    from connectors.storage.azure import AzureBlobs, AzureQueues, AzureTables, StorageAccount
     from pipeline.ports import Stores
 
     account = StorageAccount(CONNECTION)
-    stores = Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store())
+    stores = Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store(),
+                    queues=AzureQueues(account))
     return stores, connectors.registry()
 
 
@@ -134,6 +135,23 @@ def receive_drop(drop: func.InputStream, received: func.Out[list[str]]) -> None:
         log.warning("ignored %s: not in a tenant's inbound folder", name)
     elif intake.envelopes:
         received.set([e.to_json() for e in intake.envelopes])
+
+
+# Received: scheduled pulls (Omnium OMS) -------------------------------------------------------------
+
+
+@app.timer_trigger(arg_name="timer", schedule="%OMNIUM_PULL_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def pull_orders(timer: func.TimerRequest) -> None:
+    """Every tenant with a pulled source: take what changed since the last run (timers run in UTC)."""
+    import datetime as dt
+
+    import connectors
+    from pipeline.scheduled import pull_all
+
+    stores, _ = _stack()
+    for report in pull_all(stores, connectors.pulled(), now=dt.datetime.now(dt.UTC)):
+        log.info("pulled %s for %s: %d document(s), %d problem(s)%s", report.source, report.tenant,
+                 len(report.documents), len(report.problems), f", error {report.error}" if report.error else "")
 
 
 # The stages ---------------------------------------------------------------------------------------

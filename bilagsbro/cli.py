@@ -102,6 +102,58 @@ def cmd_connect(args: argparse.Namespace) -> int:
     return 0 if result["check"]["ok"] else 1
 
 
+def cmd_source_add(args: argparse.Namespace) -> int:
+    """A pulled source for a tenant: settings in the tenant, the client secret in the secret store."""
+    from pipeline.tenants import TenantRegistry, secret_name
+
+    booking = json.loads(args.booking) if args.booking else {}
+    if args.mode:
+        booking["mode"] = args.mode
+
+    def add(stores: Any) -> dict[str, Any]:
+        registry = TenantRegistry(stores.tables)
+        tenant = registry.get(args.tenant)
+        name = secret_name(tenant.id, args.source, "client-secret")
+        stores.secrets.set(name, args.client_secret)
+        settings = {"base_url": args.base_url, "client_id": args.client_id, "client_secret_name": name,
+                    **({"stores": args.stores.split(",")} if args.stores else {}),
+                    **({"start": args.start} if args.start else {}), "booking": booking}
+        from connectors.sources.omnium import BookingOptions
+
+        BookingOptions.from_options(booking)  # refuse unknown options now, not at the first pull
+        registry.save(tenant.model_copy(update={"sources": {**tenant.sources, args.source: settings}}))
+        return {"tenant_id": tenant.id, "source": args.source,
+                "settings": {k: v for k, v in settings.items() if k != "client_secret_name"},
+                "schedule": "OMNIUM_PULL_SCHEDULE (default every 5 minutes, UTC)"}
+
+    _print_json(_with_stores(add))
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """One pull now, as the timer would run it."""
+    import datetime as dt
+
+    import connectors
+    from pipeline.scheduled import pull_tenant
+    from pipeline.tenants import TenantRegistry
+
+    def run(stores: Any) -> dict[str, Any]:
+        tenant = TenantRegistry(stores.tables).get(args.tenant)
+        if args.source not in tenant.sources:
+            raise ValueError(f"tenant {tenant.id} has no {args.source} source: bilagsbro source add first")
+        report = pull_tenant(stores, connectors.pulled()[args.source], tenant, now=dt.datetime.now(dt.UTC))
+        result = report.result
+        return {"receipt": report.receipt, "received": result.received if result else 0,
+                "skipped": result.skipped if result else None,
+                "documents": report.documents, "problems": [p.as_dict() for p in report.problems],
+                **({"error": report.error} if report.error else {})}
+
+    out = _with_stores(run)
+    _print_json(out)
+    return 1 if out.get("error") else 0
+
+
 def _connectors() -> Any:
     import connectors
 
@@ -208,6 +260,24 @@ def main(argv: list[str] | None = None) -> int:
     conn.add_argument("--company-id", help="Tripletex: a client company id (accounting firms)")
     conn.add_argument("--direct-posting", action="store_true", help="post to the ledger, not as drafts")
     conn.set_defaults(fn=cmd_connect)
+
+    source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
+    sadd = source.add_parser("add", help="pull a tenant's orders on a timer (Omnium OMS)")
+    sadd.add_argument("tenant")
+    sadd.add_argument("source", choices=["omnium"])
+    sadd.add_argument("--base-url", required=True, help="e.g. https://api.omnium.no or a sandbox")
+    sadd.add_argument("--client-id", required=True)
+    sadd.add_argument("--client-secret", required=True, help="kept in the secret store, never in settings")
+    sadd.add_argument("--stores", help="comma-separated store ids; all when omitted")
+    sadd.add_argument("--mode", choices=["daily", "order"], help="daily summary per store (default) or per order")
+    sadd.add_argument("--start", help="ISO time the first pull starts from (default: a day back)")
+    sadd.add_argument("--booking", help="JSON booking options (accounts per VAT rate and payment method, ...)")
+    sadd.set_defaults(fn=cmd_source_add)
+
+    pull = sub.add_parser("pull", help="pull a tenant's source now, as the timer does")
+    pull.add_argument("tenant")
+    pull.add_argument("source")
+    pull.set_defaults(fn=cmd_pull)
 
     admin = sub.add_parser("admin-key", help="issue an admin API key (manages tenants over HTTP)")
     admin.set_defaults(fn=cmd_admin_key)

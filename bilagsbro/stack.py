@@ -59,6 +59,8 @@ def settings_for(connection_string: str, data_dir: Path = DATA_DIR) -> dict[str,
         names.SFTP_CONNECTION: connection_string,
         "AzureWebJobsStorage": connection_string,
         "BILAGSBRO_LOCAL_SECRETS": str(data_dir / "secrets.json"),
+        # Every five minutes, on the minute (UTC), as in Azure; `bilagsbro pull` runs one now.
+        "OMNIUM_PULL_SCHEDULE": os.environ.get("OMNIUM_PULL_SCHEDULE", "0 */5 * * * *"),
     }
 
 
@@ -123,9 +125,10 @@ _loads = itertools.count(1)
 def stores_for(connection_string: str, data_dir: Path = DATA_DIR) -> Any:
     """Stores on this storage, for CLI commands that act on a tenant without going through HTTP."""
     from connectors.secrets import secret_store
-    from connectors.storage.azure import AzureBlobs, AzureTables, StorageAccount
+    from connectors.storage.azure import AzureBlobs, AzureQueues, AzureTables, StorageAccount
     from pipeline.ports import Stores
 
     settings = settings_for(connection_string, data_dir)
     account = StorageAccount(names.STORAGE_CONNECTION, settings)
-    return Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store(settings))
+    return Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store(settings),
+                  queues=AzureQueues(account))

@@ -27,6 +27,13 @@ SNIFFERS = {
 }
 
 
+def pulled():
+    """Sources a timer pulls from; imported on first use, they bring httpx along."""
+    from connectors.sources import omnium
+
+    return {"omnium": omnium.PULLED}
+
+
 def registry():  # -> pipeline.stages.Connectors; imported lazily to keep cold start light
     """Every registry above, bundled the way the stages take them."""
     from pipeline.stages import Connectors

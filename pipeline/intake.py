@@ -172,11 +172,11 @@ def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type:
     trace = TraceLog(stores.tables)
     for index, line, document in good:
         document = document.model_copy(update={"origin": Origin(format="api", file=receipt, line=line)})
-        intake.envelopes.append(_accept(stores, trace, tenant, receipt, document, intake, index=index))
+        intake.envelopes.append(accept(stores, trace, tenant, receipt, document, intake, index=index))
     return intake
 
 
-def _accept(stores: Stores, trace: TraceLog, tenant: str, receipt: str, document: Document,
+def accept(stores: Stores, trace: TraceLog, tenant: str, receipt: str, document: Document,
             intake: Intake, *, index: int) -> Envelope:
     document_id = new_id("d-")
     path = document_path(tenant, document_id)

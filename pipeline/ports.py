@@ -172,3 +172,35 @@ class Stores:
     blobs: BlobStore
     tables: TableStore
     secrets: SecretStore
+    queues: QueueSender | None = None  # for work that must be queued before it returns (scheduled pulls)
+
+
+class PulledSource(Protocol):
+    """A source we fetch from on a timer (Omnium OMS): what the scheduled pull needs to know of it.
+
+    Items are the source's raw records (an order). Sources that book daily summaries group items by
+    period — (store, business day) — and the summary is made once that period has closed.
+    """
+
+    name: str
+
+    def feed(self, settings: Mapping[str, Any], secrets: SecretStore, *, tenant: str) -> Any:
+        """A `pipeline.pull.ChangeFeed` (closeable) for one tenant."""
+        ...
+
+    def identity(self, item: Mapping[str, Any]) -> str:
+        """Id and version of an item, safe in a blob name: a repeated item overwrites itself."""
+        ...
+
+    def dump(self, item: Mapping[str, Any]) -> bytes: ...
+
+    def load(self, data: bytes) -> dict[str, Any]: ...
+
+    def periods(self, item: Mapping[str, Any], options: Mapping[str, Any]) -> set[tuple[str, dt.date]]:
+        """The summaries this item contributes to; empty when the tenant books one voucher per item."""
+        ...
+
+    def period_end(self, day: dt.date) -> dt.datetime: ...
+
+    def documents(self, items: Sequence[Mapping[str, Any]], options: Mapping[str, Any],
+                  periods: Sequence[tuple[str, dt.date]] | None = None) -> list[Document | Problem]: ...

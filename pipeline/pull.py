@@ -219,6 +219,8 @@ def pull(
     lease (default: the real UTC clock); `now` only places the window. Exceptions from the feed or from
     `receive` propagate after the lease is released; the watermark then stands at the last batch received.
     """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime (timers run in UTC)")
     clock = clock or (lambda: dt.datetime.now(dt.UTC))
     holder = holder or uuid.uuid4().hex
     end = now.astimezone(dt.UTC) - safety_margin

@@ -69,3 +69,10 @@ def test_sftp_drops_start_the_pipeline_through_an_event_grid_blob_trigger():
     assert trigger["source"] == "EventGrid"  # Flex Consumption supports only the Event Grid source
     assert trigger["connection"] == names.SFTP_CONNECTION
     assert [b["queueName"] for b in bindings if b["type"] == "queue"] == [names.QUEUE_RECEIVED]
+
+
+def test_a_timer_pulls_omnium_orders_on_a_schedule_from_settings():
+    trigger = _functions()["pull_orders"].get_trigger().get_dict_repr()
+    assert trigger["type"] == "timerTrigger"
+    assert trigger["schedule"] == "%OMNIUM_PULL_SCHEDULE%"  # UTC; the business day is Europe/Oslo in code
+    assert trigger["runOnStartup"] is False and trigger["useMonitor"] is True

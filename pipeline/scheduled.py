@@ -1,0 +1,150 @@
+"""Scheduled pulls into the pipeline: what a timer does for every tenant with a pulled source.
+
+`pipeline.pull` decides *what* to take (watermark, lease, overlap); this module decides what happens
+to it: every raw record is stored unchanged (the original), then turned into shared-form documents —
+one per record, or one daily summary per (store, business day) once that day has closed — which are
+queued for the translate stage **before** the watermark moves past them, so a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.envelope import Envelope
+from pipeline.errors import BilagsbroError, Problem
+from pipeline.history import RECEIVED, blob_ref, new_id
+from pipeline.intake import Intake, accept
+from pipeline.model import Document
+from pipeline.names import QUEUE_RECEIVED, TABLE_STATE
+from pipeline.ports import PulledSource, Stores
+from pipeline.pull import PullResult, pull
+from pipeline.tenants import Tenant, TenantRegistry
+from pipeline.trace import TraceEntry, TraceLog
+
+log = logging.getLogger("bilagsbro.pipeline")
+_CLOSED = "~closed"
+
+
+@dataclass
+class PullReport:
+    tenant: str
+    source: str
+    receipt: str
+    result: PullResult | None = None
+    documents: list[dict[str, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+
+def _day_partition(tenant: str, source: str) -> str:
+    return f"{tenant}|{source}|periods"
+
+
+def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt.datetime) -> PullReport:
+    settings = tenant.sources.get(source.name, {})
+    options = dict(settings.get("booking", {}))
+    receipt = new_id("r-")
+    report = PullReport(tenant.id, source.name, receipt)
+    trace = TraceLog(stores.tables)
+    intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, f"{tenant.id}/{source.name}/"))
+
+    def queue(documents: list[Document | Problem]) -> None:
+        envelopes: list[Envelope] = []
+        for item in documents:
+            if isinstance(item, Problem):
+                report.problems.append(item)
+                continue
+            envelopes.append(accept(stores, trace, tenant.id, receipt, item, intake, index=len(intake.accepted)))
+        assert stores.queues is not None, "scheduled pulls need a queue sender"
+        for envelope in envelopes:
+            stores.queues.send(QUEUE_RECEIVED, envelope.to_json())
+
+    def receive(batch: list[dict[str, Any]]) -> None:
+        per_item: list[dict[str, Any]] = []
+        for item in batch:
+            identity = source.identity(item)
+            path = f"{tenant.id}/{source.name}/{identity}.json"
+            stores.blobs.put(RECEIVED, path, source.dump(item), content_type="application/json; charset=utf-8",
+                             metadata={"tenant": tenant.id, "format": source.name, "receipt": receipt})
+            periods = source.periods(item, options)
+            if not periods:
+                per_item.append(item)
+            rows = [{"PartitionKey": _day_partition(tenant.id, source.name),
+                     "RowKey": f"{store}|{day.isoformat()}|{identity}", "Blob": path}
+                    for store, day in periods]
+            if rows:
+                stores.tables.insert_many(TABLE_STATE, rows)
+        if per_item:
+            queue(source.documents(per_item, options))
+
+    try:
+        feed = source.feed(settings, stores.secrets, tenant=tenant.id)
+        try:
+            start = settings.get("start")  # where the very first run begins (an ISO time); default a day back
+            report.result = pull(feed, tables=stores.tables, tenant=tenant.id, source=source.name,
+                                 receive=receive, now=now,
+                                 start=dt.datetime.fromisoformat(start).astimezone(dt.UTC) if start else None)
+        finally:
+            getattr(feed, "close", lambda: None)()
+        if report.result.window_end is not None:
+            _close_periods(stores, source, tenant, options, report.result.window_end, queue)
+    except BilagsbroError as exc:
+        report.error = exc.context()
+    report.documents = intake.accepted
+    trace.write(TraceEntry(tenant.id, receipt, "received" if report.error is None else "failed", {
+        "source": source.name, "via": "timer",
+        "pull": _result_detail(report.result), "documents": report.documents,
+        "problems": [p.as_dict() for p in report.problems], **({"error": report.error} if report.error else {}),
+    }, receipt=receipt))
+    if report.documents or report.problems or report.error:
+        trace.index_receipt(tenant.id, receipt, {"file": f"{source.name} pull", "format": source.name,
+                                                 "via": "timer", "bytes": 0})
+    return report
+
+
+def _close_periods(stores: Stores, source: PulledSource, tenant: Tenant, options: Mapping[str, Any],
+                   window_end: dt.datetime, queue: Any) -> None:
+    """Summaries for every (store, day) that has ended before the window's end and is not yet made."""
+    rows = stores.tables.query(TABLE_STATE, _day_partition(tenant.id, source.name))
+    periods: dict[tuple[str, str], list[str]] = {}
+    closed: set[tuple[str, str]] = set()
+    for row in rows:
+        store, day, identity = row["RowKey"].split("|", 2)
+        if identity == _CLOSED:
+            closed.add((store, day))
+        else:
+            periods.setdefault((store, day), []).append(row["Blob"])
+    for (store, day), blobs in sorted(periods.items()):
+        date = dt.date.fromisoformat(day)
+        if (store, day) in closed or source.period_end(date) > window_end:
+            continue
+        items = [source.load(stores.blobs.get(RECEIVED, blob)) for blob in blobs]
+        queue(source.documents(items, options, [(store, date)]))
+        stores.tables.upsert(TABLE_STATE, {"PartitionKey": _day_partition(tenant.id, source.name),
+                                           "RowKey": f"{store}|{day}|{_CLOSED}", "Items": len(items)})
+
+
+def _result_detail(result: PullResult | None) -> dict[str, Any]:
+    if result is None:
+        return {}
+    return {"received": result.received, "batches": result.batches, "late": result.late,
+            "dropped": result.dropped, "window_start": str(result.window_start), "window_end": str(result.window_end),
+            **({"skipped": result.skipped} if result.skipped else {}),
+            **({"lease_lost": True} if result.lease_lost else {})}
+
+
+def pull_all(stores: Stores, sources: Mapping[str, PulledSource], *, now: dt.datetime) -> list[PullReport]:
+    """What the timer runs: every tenant's every pulled source, one failing tenant stopping no other."""
+    reports = []
+    for tenant in TenantRegistry(stores.tables).all():
+        for name in tenant.sources:
+            if name in sources:
+                report = pull_tenant(stores, sources[name], tenant, now=now)
+                if report.error:
+                    log.warning("pull %s for %s failed: %s", name, tenant.id, report.error.get("message"))
+                reports.append(report)
+    return reports
