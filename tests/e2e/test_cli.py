@@ -61,3 +61,30 @@ def test_tenant_add_prints_id_and_key_that_the_api_accepts(stack):
 
     stored = stack.stores.tables.query(TABLE_APIKEYS, "key")
     assert all(created["api_key"] not in json.dumps(row, default=str) for row in stored)  # hashed, never clear
+
+
+@pytest.mark.e2e
+def test_source_add_and_pull_now(stack):
+    from sandboxes.omnium import OmniumSandbox
+
+    env = {"BILAGSBRO_STORAGE": stack.settings["BILAGSBRO_STORAGE"],
+           "BILAGSBRO_HOME": str(Path(stack.settings["BILAGSBRO_LOCAL_SECRETS"]).parent)}
+    tenant = json.loads(bilagsbro("tenant", "add", "--name", "Fjellsport AS", env=env).stdout)["tenant_id"]
+    with OmniumSandbox() as omnium:
+        omnium.seed_orders(n=50, stores=["tromsø-1"], days=2, seed=3)
+        added = bilagsbro("source", "add", tenant, "omnium", "--base-url", omnium.base_url, "--client-id",
+                          omnium.client_id, "--client-secret", omnium.client_secret, "--mode", "order",
+                          "--start", "2020-01-01T00:00:00+00:00", env=env)
+        assert added.returncode == 0, added.stderr
+        assert omnium.client_secret not in added.stdout  # the secret went to the secret store only
+        pulled = bilagsbro("pull", tenant, "omnium", env=env)
+        assert pulled.returncode == 0, pulled.stderr
+        report = json.loads(pulled.stdout)
+        assert report["received"] == 50
+        references = {d["reference"] for d in report["documents"]}
+        assert len(references) == len(report["documents"]) >= 45  # cancelled orders are not booked
+        again = json.loads(bilagsbro("pull", tenant, "omnium", env=env).stdout)
+        assert again["received"] == 0 and again["documents"] == []
+    bad = bilagsbro("source", "add", tenant, "omnium", "--base-url", "http://x", "--client-id", "a",
+                    "--client-secret", "b", "--booking", '{"colour": "red"}', env=env)
+    assert bad.returncode == 2 and "unknown Omnium booking option" in bad.stderr
