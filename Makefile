@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint bench schema clean
+.PHONY: setup demo serve test lint bench schema infra-check clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -28,6 +28,7 @@ serve: setup
 test: setup  ## everything CI runs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	sh infra/check.sh
 	$(PY) -m pytest
 
 lint: setup
@@ -38,8 +39,11 @@ bench: setup
 	$(PY) bench/bench_stack.py
 	$(PY) bench/bench_cold_start.py
 
+infra-check:  ## checkov on infra/ (its own venv, .venv-checkov/)
+	sh infra/check.sh
+
 schema: setup  ## regenerate docs/shared-form.schema.json from the model
 	$(PY) -m pipeline.openapi > docs/shared-form.schema.json
 
 clean:
-	rm -rf $(VENV) node_modules .bilagsbro
+	rm -rf $(VENV) .venv-checkov node_modules .bilagsbro
