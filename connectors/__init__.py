@@ -5,7 +5,7 @@ The registries are literal dicts, no import-time discovery: adding a connector i
 
 from __future__ import annotations
 
-from connectors.sources import shared_form
+from connectors.sources import saft_cash_register, saft_financial, shared_form
 from connectors.targets import file
 
 TARGETS = {
@@ -19,10 +19,14 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 
 # Source formats by name; SNIFFERS tell a file's format from its first bytes when none is given.
 SOURCES = {
+    "saft-cash-register": saft_cash_register.parse,
+    "saft-financial": saft_financial.parse,
     "shared-form": shared_form.parse,
 }
 # Tried in order: the most specific first, shared-form (any JSON) last.
 SNIFFERS = {
+    "saft-cash-register": saft_cash_register.sniff,
+    "saft-financial": saft_financial.sniff,
     "shared-form": shared_form.sniff,
 }
 
