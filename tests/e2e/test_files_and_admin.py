@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ from pipeline.names import CONTAINER_DELIVERIES, CONTAINER_SFTP
 from pipeline.tenants import TenantRegistry
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 FILE = json.dumps([
     {"type": "voucher", "reference": "fil-1", "date": "2026-11-20", "description": "Kiosk Ålesund",
@@ -90,3 +93,27 @@ def test_admin_api_creates_tenants_connects_and_sets_rules(stack):
             time.sleep(0.1)
     delivered = json.loads(stack.stores.blobs.get(CONTAINER_DELIVERIES, f"{tenant_id}/posted/regel-1.json"))
     assert [line["account"] for line in delivered["lines"]] == ["1920", "3010"]  # the rule applied
+
+
+def test_the_official_saft_cash_register_example_dropped_over_sftp_is_booked(stack, tenant, client):
+    example = ROOT.parent / "shared" / "specs" / "saf-t" / "examples" / "cash-register-example-999999999.xml"
+    if not example.exists():
+        pytest.skip("../shared/specs absent: the official SAF-T Cash Register example is not available")
+    name = f"{tenant[0].id}/inbound/kasse-eksport.xml"  # no format folder: detected from the content
+    stack.stores.blobs.put(CONTAINER_SFTP, name, example.read_bytes())
+    stack.emit_blob_created(CONTAINER_SFTP, name, api="PutBlockList")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        receipts = [r for r in client.get("/api/v1/receipts").json()["receipts"] if r["file"] == "kasse-eksport.xml"]
+        if receipts:
+            break
+        time.sleep(0.1)
+    body = wait_receipt(client, receipts[0]["receipt"])
+    assert body["trace"][-1]["detail"]["format"] == "saft-cash-register"
+    [document] = body["documents"]
+    status = client.get(document["status_url"]).json()
+    assert status["status"] == "delivered"
+    voucher = json.loads(stack.stores.blobs.get(CONTAINER_DELIVERIES, status["trace"][-1]["detail"]["remote_id"]
+                                                .split("/", 1)[1]))
+    assert sum(Decimal(line["amount"]) for line in voucher["lines"]) == 0
+    assert voucher["date"] == "2020-01-01"
