@@ -5,16 +5,24 @@ The registries are literal dicts, no import-time discovery: adding a connector i
 
 from __future__ import annotations
 
-from connectors.sources import saft_cash_register, saft_financial, shared_form
-from connectors.targets import file
+from typing import TYPE_CHECKING
 
-TARGETS = {
+from connectors.sources import saft_cash_register, saft_financial, shared_form
+from connectors.targets import file, tripletex
+
+if TYPE_CHECKING:
+    from pipeline.ports import PulledSource, TargetFactory
+    from pipeline.stages import Connectors
+
+TARGETS: dict[str, TargetFactory] = {
     "file": file.connect,
+    "tripletex": tripletex.connect,
 }
 
 # What a connection to each target needs from the customer (kept in the secret store).
 CREDENTIALS: dict[str, tuple[str, ...]] = {
     "file": (),
+    "tripletex": ("consumer_token", "employee_token"),
 }
 
 # Source formats by name; SNIFFERS tell a file's format from its first bytes when none is given.
@@ -31,14 +39,14 @@ SNIFFERS = {
 }
 
 
-def pulled():
+def pulled() -> dict[str, PulledSource]:
     """Sources a timer pulls from; imported on first use, they bring httpx along."""
     from connectors.sources import omnium
 
     return {"omnium": omnium.PULLED}
 
 
-def registry():  # -> pipeline.stages.Connectors; imported lazily to keep cold start light
+def registry() -> Connectors:  # pipeline.stages is imported lazily to keep cold start light
     """Every registry above, bundled the way the stages take them."""
     from pipeline.stages import Connectors
 

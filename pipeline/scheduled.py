@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt
     trace = TraceLog(stores.tables)
     intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, f"{tenant.id}/{source.name}/"))
 
-    def queue(documents: list[Document | Problem]) -> None:
+    def queue(documents: Sequence[Document | Problem]) -> None:
         envelopes: list[Envelope] = []
         for item in documents:
             if isinstance(item, Problem):
