@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from connectors.sources import saft_cash_register, saft_financial, shared_form
+from connectors.sources import (
+    gbat10,
+    saft_cash_register,
+    saft_financial,
+    shared_form,
+    sie4,
+    visma_business,
+    visma_global,
+)
 from connectors.targets import file, tripletex
 
 if TYPE_CHECKING:
@@ -27,6 +35,10 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 
 # Source formats by name; SNIFFERS tell a file's format from its first bytes when none is given.
 SOURCES = {
+    "gbat10": gbat10.parse,
+    "visma-business": visma_business.parse,
+    "visma-global": visma_global.parse,
+    "sie4": sie4.parse,
     "saft-cash-register": saft_cash_register.parse,
     "saft-financial": saft_financial.parse,
     "shared-form": shared_form.parse,
@@ -35,6 +47,10 @@ SOURCES = {
 SNIFFERS = {
     "saft-cash-register": saft_cash_register.sniff,
     "saft-financial": saft_financial.sniff,
+    "sie4": sie4.sniff,
+    "visma-business": visma_business.sniff,
+    "visma-global": visma_global.sniff,
+    "gbat10": gbat10.sniff,
     "shared-form": shared_form.sniff,
 }
 

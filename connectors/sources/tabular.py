@@ -1,0 +1,408 @@
+"""One reader for every tabular voucher format, driven by a declared `Layout` instead of code per format.
+
+A format module (gbat10, visma_business, visma_global, sie4) declares how rows come out of its text
+(`records`), which column holds each shared-form field (`Columns`), its dates, decimals, sign
+convention and voucher boundaries. This reader turns rows into postings, groups them into vouchers
+as it streams — a voucher is yielded as soon as its last row is seen — and turns every bad row into a
+`Problem` with its line, dropping only the voucher that row belongs to.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import IO, Any, Literal
+
+from pydantic import ValidationError
+
+from pipeline.errors import Problem
+from pipeline.model import Address, Document, Origin, Party, Posting, Voucher
+from pipeline.norway.accounts import STANDARD
+from pipeline.norway.amounts import parse_amount
+from pipeline.norway.text import UndecodableText, open_text
+from pipeline.norway.vat import UnknownVatCode, lookup
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of a source file: its first line and its fields by name; `error` spoils its voucher."""
+
+    line: int
+    fields: Mapping[str, str]
+    error: str | None = None
+    error_field: str | None = None
+
+    def get(self, name: str | None) -> str:
+        """The field's value; readers strip values once, when they make the record."""
+        return self.fields.get(name, "") if name else ""
+
+
+RecordReader = Callable[[IO[str], "Layout", Mapping[str, Any]], Iterator["Record | Problem"]]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which source column holds each shared-form field; None where the format has no such column."""
+
+    voucher_number: str | None
+    date: str
+    amount: str
+    account: str | None = None  # signed formats: one account per row
+    debit_account: str | None = None  # debit/credit formats: a row may hold both sides
+    credit_account: str | None = None
+    debit_account_type: str | None = None  # Visma's AcCl: 1 customer, 2 supplier, 3 general ledger
+    credit_account_type: str | None = None
+    vat_code: str | None = None
+    debit_vat_code: str | None = None
+    credit_vat_code: str | None = None
+    debit_saft_vat_code: str | None = None  # formats that already carry the SAF-T standard code
+    credit_saft_vat_code: str | None = None
+    saft_vat_code: str | None = None
+    vat_amount: str | None = None
+    voucher_type: str | None = None
+    voucher_text: str | None = None
+    text: str | None = None
+    customer_number: str | None = None
+    supplier_number: str | None = None
+    party_name: str | None = None
+    party_address: str | None = None
+    party_postal_code: str | None = None
+    party_city: str | None = None
+    party_organisation_number: str | None = None
+    invoice_number: str | None = None
+    kid: str | None = None
+    due_date: str | None = None
+    currency: str | None = None
+    dimensions: Mapping[str, str] = field(default_factory=dict)  # dimension name → column
+    voucher_line: str | None = None  # where the voucher starts, when a heading line precedes its rows (SIE)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything the generic reader needs to know about one tabular format."""
+
+    format: str
+    columns: Columns
+    records: RecordReader
+    date_formats: tuple[str, ...] = ("%Y%m%d",)
+    decimal: str | None = "."
+    sign: Literal["signed", "debit_credit"] = "signed"
+    boundary: Literal["key", "balance"] = "key"  # key: a new voucher where voucher_key changes
+    voucher_key: tuple[str, ...] = ()
+    default_vat_map: Mapping[str, str] = field(default_factory=dict)
+    no_vat: frozenset[str] = frozenset({""})  # format VAT codes meaning "no VAT code on this line"
+    customer_types: frozenset[str] = frozenset({"1"})
+    supplier_types: frozenset[str] = frozenset({"2"})
+    empty_dates: frozenset[str] = frozenset({"", "0"})
+    declaration: Callable[[bytes], str | None] | None = None  # the file's own encoding declaration
+    prepare: Callable[[Record], Record | None] | None = None  # format quirks; None drops the row
+    prefixed_dimensions: bool = False  # rows carry "dimension:<name>" fields (SIE object lists)
+
+
+# -- rows out of text ---------------------------------------------------------------------------
+
+
+def delimited(delimiter: str, columns: tuple[str, ...] | None = None, *, min_fields: int = 1,
+              ) -> RecordReader:
+    """Rows of a delimited file: positional `columns`, or named by the file's first row when None."""
+
+    def read(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
+        reader = csv.reader(text, delimiter=delimiter, quotechar='"', strict=False)
+        names = columns
+        end = 0
+        for row in reader:
+            start, end = end + 1, reader.line_num
+            row = [value.strip() for value in row]
+            while row and not row[-1]:  # trailing delimiters are common and harmless
+                row.pop()
+            if not row:
+                continue
+            if names is None:
+                names = tuple(name.strip() for name in row)
+                continue
+            fields = dict(zip(names, row, strict=False))
+            if not min_fields <= len(row) <= len(names):
+                bound = f"at least {min_fields}" if len(row) < min_fields else f"at most {len(names)}"
+                yield Record(start, fields, f"{len(row)} fields where {layout.format} has {bound}", "columns")
+            else:
+                yield Record(start, fields)
+
+    return read
+
+
+# -- values -------------------------------------------------------------------------------------
+
+
+class RowError(ValueError):
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _date(record: Record, column: str | None, layout: Layout, *, required: bool) -> dt.date | None:
+    value = record.get(column)
+    if value in layout.empty_dates:
+        if required:
+            raise RowError("date is missing", column)
+        return None
+    parsed = _parse_date(value, layout.date_formats)
+    if parsed is not None:
+        return parsed
+    raise RowError(f"{value!r} is not a date ({' or '.join(layout.date_formats)})", column)
+
+
+@functools.lru_cache(maxsize=4096)  # a file holds few distinct dates; strptime is slow
+def _parse_date(value: str, formats: tuple[str, ...]) -> dt.date | None:
+    for date_format in formats:
+        try:
+            return dt.datetime.strptime(value, date_format).date()
+        except ValueError:
+            continue
+    return None
+
+
+_PLAIN = re.compile(r"-?\d{1,15}(?:\.\d{1,2})?")  # what machine formats write: the fast path
+
+
+def _amount(record: Record, column: str, layout: Layout) -> Decimal:
+    value = record.get(column)
+    if layout.decimal == "." and _PLAIN.fullmatch(value):
+        return Decimal(value).quantize(CENT)
+    try:
+        amount = parse_amount(value, decimal=layout.decimal)
+    except ValueError as exc:
+        raise RowError(str(exc), column) from None
+    if amount != amount.quantize(CENT):
+        raise RowError(f"amount {value!r} has more than two decimals", column)
+    if abs(amount) >= Decimal("1e15"):
+        raise RowError(f"amount {value!r} is too large", column)
+    return amount.quantize(CENT)
+
+
+def _vat(record: Record, own: str | None, saft: str | None, layout: Layout,
+         vat_map: Mapping[str, str]) -> str | None:
+    standard = record.get(saft)
+    if standard:
+        try:
+            return lookup(standard).code
+        except UnknownVatCode as exc:
+            raise RowError(str(exc), saft) from None
+    code = record.get(own)
+    if code in layout.no_vat and code not in vat_map:
+        return None
+    if code not in vat_map:
+        raise RowError(f"VAT code {code!r} has no SAF-T standard code: add it to the vat_map option", own)
+    mapped = vat_map[code]
+    if not mapped:
+        return None
+    try:
+        return lookup(str(mapped)).code
+    except UnknownVatCode as exc:
+        raise RowError(f"vat_map maps {code!r} to {mapped!r}: {exc}", own) from None
+
+
+def _party(record: Record, c: Columns, number: str) -> Party:
+    street, postal, city = record.get(c.party_address), record.get(c.party_postal_code), record.get(c.party_city)
+    address = Address(lines=(street,) if street else (), postal_code=postal or None, city=city or None) \
+        if (street or postal or city) else None
+    try:
+        return Party(number=number, name=record.get(c.party_name) or None, address=address,
+                     organization_number=record.get(c.party_organisation_number) or None)
+    except ValidationError as exc:
+        raise RowError("; ".join(str(e["msg"]) for e in exc.errors()), c.party_organisation_number) from None
+
+
+def vat_map_of(layout: Layout, options: Mapping[str, Any]) -> dict[str, str]:
+    """The format's default VAT map overlaid with the tenant's `vat_map` option."""
+    return {**layout.default_vat_map, **options.get("vat_map", {})}
+
+
+def postings(record: Record, layout: Layout, options: Mapping[str, Any],
+             vat_map: Mapping[str, str] | None = None) -> list[Posting]:
+    """The postings one row stands for: one (signed) or up to two (debit and credit accounts)."""
+    c = layout.columns
+    if vat_map is None:
+        vat_map = vat_map_of(layout, options)
+    amount = _amount(record, c.amount, layout)
+    sides: list[tuple[str | None, str | None, str | None, str | None, Decimal]]
+    if layout.sign == "signed":
+        sides = [(c.account, None, c.vat_code, c.saft_vat_code, amount)]
+    else:
+        sides = [(c.debit_account, c.debit_account_type, c.debit_vat_code, c.debit_saft_vat_code, amount),
+                 (c.credit_account, c.credit_account_type, c.credit_vat_code, c.credit_saft_vat_code, -amount)]
+    common: dict[str, Any] = {
+        "description": record.get(c.text) or record.get(c.voucher_text) or None,
+        "kid": record.get(c.kid) or None,
+        "invoice_number": record.get(c.invoice_number) or None,
+        "due_date": _date(record, c.due_date, layout, required=False),
+        "dimensions": {name: record.get(col) for name, col in c.dimensions.items() if record.get(col)},
+    }
+    if layout.prefixed_dimensions:  # formats whose rows name their own dimensions ("dimension:project")
+        common["dimensions"] |= {k.removeprefix("dimension:"): v for k, v in record.fields.items()
+                                 if k.startswith("dimension:") and v}
+    result: list[Posting] = []
+    for account_column, type_column, vat_column, saft_column, side_amount in sides:
+        account = record.get(account_column)
+        if layout.sign == "debit_credit" and account in ("", "0"):
+            continue
+        if not account:
+            raise RowError("account is missing", account_column)
+        extra: dict[str, Any] = {}
+        kind = record.get(type_column)
+        if kind in layout.customer_types:
+            extra["customer"] = _party(record, c, account)
+            account = options.get("customer_ledger", STANDARD.customer_ledger)
+        elif kind in layout.supplier_types:
+            extra["supplier"] = _party(record, c, account)
+            account = options.get("supplier_ledger", STANDARD.supplier_ledger)
+        elif record.get(c.customer_number):
+            extra["customer"] = _party(record, c, record.get(c.customer_number))
+        elif record.get(c.supplier_number):
+            extra["supplier"] = _party(record, c, record.get(c.supplier_number))
+        vat_code = _vat(record, vat_column, saft_column, layout, vat_map)
+        if vat_code is not None and c.vat_amount and record.get(c.vat_amount):
+            vat_amount = abs(_amount(record, c.vat_amount, layout))
+            if vat_amount:
+                extra["vat_amount"] = -vat_amount if side_amount < 0 else vat_amount
+        try:
+            result.append(Posting(account=account, amount=side_amount, vat_code=vat_code, **common, **extra))
+        except ValidationError as exc:
+            raise RowError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}"
+                                     for e in exc.errors()), None) from None
+    if layout.sign == "debit_credit" and not result:
+        raise RowError("neither a debit nor a credit account", c.debit_account)
+    return result
+
+
+# -- vouchers -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    first: Record
+    rows: list[Record] = field(default_factory=list)
+    total: Decimal = Decimal("0")
+    line: int = 0  # the voucher's first line in the file
+
+
+def _reference(pending: _Pending, layout: Layout, file_name: str, options: Mapping[str, Any]) -> str:
+    number = pending.first.get(layout.columns.voucher_number)
+    prefix = str(options.get("reference_prefix", ""))
+    return f"{prefix}{number}" if number else f"{prefix}{file_name}:{pending.line}"
+
+
+def _finish(pending: _Pending, layout: Layout, file_name: str, options: Mapping[str, Any],
+            seen: set[str], vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
+    reference = _reference(pending, layout, file_name, options)
+    where: dict[str, Any] = {"file": file_name, "reference": reference}
+    problems: list[Problem] = []
+    lines: list[Posting] = []
+    for record in pending.rows:
+        if record.error:
+            problems.append(Problem(record.error, field=record.error_field, line=record.line, **where))
+            continue
+        try:
+            lines.extend(postings(record, layout, options, vat_map))
+        except RowError as exc:
+            problems.append(Problem(str(exc), field=exc.field, line=record.line, **where))
+    date: dt.date | None = None
+    try:
+        date = _date(pending.first, layout.columns.date, layout, required=True)
+    except RowError as exc:
+        problems.append(Problem(str(exc), field=exc.field, line=pending.line, **where))
+    if problems or date is None:
+        yield from problems
+        return
+    if reference in seen:
+        yield Problem(f"voucher {reference} appears again further down the file; vouchers must be "
+                      "contiguous", line=pending.line, code="duplicate", **where)
+        return
+    seen.add(reference)
+    total = sum((p.amount for p in lines), Decimal("0"))
+    if total != 0:
+        larger, smaller = ("debits", "credits") if total > 0 else ("credits", "debits")
+        yield Problem(f"voucher {reference} does not balance: {larger} exceed {smaller} by {abs(total):.2f}",
+                      line=pending.line, code="unbalanced", **where)
+        return
+    first = pending.first
+    try:
+        yield Voucher(
+            reference=reference, date=date,
+            description=first.get(layout.columns.voucher_text) or first.get(layout.columns.text) or None,
+            voucher_type=first.get(layout.columns.voucher_type) or None,
+            currency=first.get(layout.columns.currency) or "NOK",
+            lines=tuple(lines),
+            origin=Origin(format=layout.format, file=file_name, line=pending.line),
+        )
+    except ValidationError as exc:
+        yield Problem("; ".join(f"{'.'.join(map(str, e['loc'])) or 'voucher'}: {e['msg']}"
+                                for e in exc.errors()), line=pending.line, **where)
+
+
+def read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[str, Any],
+         ) -> Iterator[Document | Problem]:
+    """Stream `data` as `layout` says: each voucher (or its problems) as soon as its last row is read."""
+    try:
+        text, _ = open_text(data, options.get("encoding"), newline="", declaration=layout.declaration)
+    except (UndecodableText, ValueError) as exc:
+        yield Problem(str(exc), file=file_name, code="encoding")
+        return
+    seen: set[str] = set()
+    vat_map = vat_map_of(layout, options)
+    pending: _Pending | None = None
+    key: tuple[str, ...] | None = None
+    rows = layout.records(text, layout, options)
+    broken = False  # reading stopped early: the voucher in hand may be missing rows
+    while True:
+        try:
+            item = next(rows, None)
+        except UnicodeDecodeError as exc:
+            line = pending.rows[-1].line + 1 if pending and pending.rows else None
+            yield Problem(f"text stops being {exc.encoding} at or after this line ({exc.reason}); "
+                          "nothing after it was read", file=file_name, line=line, code="encoding")
+            item, broken = None, True
+        except csv.Error as exc:
+            yield Problem(f"not a readable {layout.format} file: {exc}", file=file_name, code="invalid")
+            item, broken = None, True
+        if item is None:
+            break
+        if isinstance(item, Problem):
+            yield item if item.file else replace(item, file=file_name)
+            continue
+        record = layout.prepare(item) if layout.prepare and item.error is None else item
+        if record is None:
+            continue
+        record_key = tuple(record.get(k) for k in layout.voucher_key)
+        if pending is not None and layout.boundary == "key" and record_key != key:
+            yield from _finish(pending, layout, file_name, options, seen, vat_map)
+            pending = None
+        if pending is None:
+            start = record.get(layout.columns.voucher_line)
+            pending, key = _Pending(record, line=int(start) if start.isdigit() else record.line), record_key
+        pending.rows.append(record)
+        if layout.boundary == "balance" and record.error is None:
+            try:
+                pending.total += sum((p.amount for p in postings(record, layout, options, vat_map)), Decimal(0))
+            except RowError:
+                pass
+            if pending.total == 0 and len(pending.rows) > 1:
+                yield from _finish(pending, layout, file_name, options, seen, vat_map)
+                pending = None
+    if pending is not None and broken:
+        yield Problem(f"voucher {_reference(pending, layout, file_name, options)} was not read to its end",
+                      file=file_name, line=pending.line, code="incomplete",
+                      reference=_reference(pending, layout, file_name, options))
+    elif pending is not None:
+        yield from _finish(pending, layout, file_name, options, seen, vat_map)
+
+
+def with_error(record: Record, message: str, field: str | None = None) -> Record:
+    """The same row, marked bad: its voucher is reported, not delivered."""
+    return replace(record, error=message, error_field=field)

@@ -1,0 +1,140 @@
+"""Visma Business batch voucher import (`@WaBnd` / `@WaVo`): header-driven sections read by the tabular reader.
+
+Format: Visma Business user docs, "Import data in batch" and "Import file commands"
+(http://doc.visma.net/userdoc/business/15.10/nb-no/products/business/reference/r_import_file_commands.html),
+reference/norway-standards.md §5.1. `@Table(Field,…)` names the fields of the rows that follow;
+values are separated by spaces or commas, text in quotes. Amounts are positive with DbAcNo/CrAcNo
+choosing the side; DbAcCl/CrAcCl 1 = customer, 2 = supplier, 3 = general ledger; a customer or
+supplier named in an earlier `@Actor(=CustNo, Nm, Ad1, …, BsNo)` section gets its name and address. VAT codes are the
+company's own (DbTxCd/CrTxCd): map them with `vat_map`; 0 means none.
+
+Encoding: ANSI (Windows-1252) unless `@CONVERT_FROM_OEM_TO_ANSI(1)` says OEM; OEM is read as CP865
+(Nordic; CP850 shares æøå) unless the `oem_codepage` option says otherwise. Variants handled: Moment's
+`@WaVo` on its own line followed by a comma-separated field line, and `@FIRM_BEGIN`/`@FIRM_END`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import IO, Any
+
+from connectors.sources.tabular import Columns, Layout, Record, read
+from pipeline.errors import Problem
+from pipeline.model import Document
+from pipeline.norway.text import looks_utf8
+
+NAME = "visma-business"
+
+_COMMAND = re.compile(r"@\s*(\w+)\s*(?:\((.*)\))?\s*$")
+_TOKEN = re.compile(r'"((?:[^"]|"")*)"|([^\s,"]+)|,(?=\s*,)|,\s*$')
+_OEM = re.compile(rb"@CONVERT_FROM_OEM_TO_ANSI\s*\(\s*1\s*\)", re.IGNORECASE)
+
+
+def tokens(line: str) -> list[str]:
+    """`1 20181002 "Blåbær, 1 kg" 0` → ['1', '20181002', 'Blåbær, 1 kg', '0']; ",," keeps a blank field."""
+    values: list[str] = []
+    for match in _TOKEN.finditer(line):
+        quoted, bare = match.group(1), match.group(2)
+        if quoted is not None:
+            values.append(quoted.replace('""', '"'))
+        elif bare is not None:
+            values.append(bare)
+        else:
+            values.append("")
+    return values
+
+
+def _declaration(head: bytes) -> str | None:
+    if _OEM.search(head) and not looks_utf8(head):
+        return "cp865"
+    return None
+
+
+def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
+    table: str | None = None
+    names: tuple[str, ...] | None = None
+    batch_date = ""
+    actors: dict[str, dict[str, str]] = {}  # @Actor rows by customer or supplier number
+    for number, raw in enumerate(text, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        command = _COMMAND.match(line)
+        if line.startswith("@"):
+            if command is None:
+                yield Problem(f"unreadable command {line[:40]!r}", line=number, code="invalid")
+                table = None
+                continue
+            name, arguments = command.group(1), command.group(2)
+            if arguments is not None and name in ("WaBnd", "WaVo", "Actor"):
+                table, names = name, tuple(f.strip().lstrip("=") for f in arguments.split(","))
+            elif arguments is None and name != table:
+                table, names = name, None  # Moment: the field list comes on the next line
+            elif arguments is not None:
+                table = None  # a file command: @IMPORT_METHOD(3), @FIRM_BEGIN(1), ...
+            continue
+        if table is None:
+            yield Problem(f"row outside a table section: {line[:40]!r}", line=number, code="invalid")
+            continue
+        if names is None:
+            names = tuple(f.strip().lstrip("=") for f in line.split(","))
+            continue
+        values = [value.strip() for value in tokens(line)]
+        if table == "WaBnd":
+            batch_date = dict(zip(names, values, strict=False)).get("ValDt", "")
+            continue
+        if table == "Actor":
+            actor = dict(zip(names, values, strict=False))
+            actors[actor.get("CustNo") or actor.get("SupNo") or ""] = actor
+            continue
+        if table != "WaVo":
+            continue  # other associates: not vouchers
+        fields = dict(zip(names, values, strict=False))
+        for side in ("Db", "Cr"):
+            account = fields.get(f"{side}AcNo", "")
+            if fields.get(f"{side}AcCl") in ("1", "2") and account and account in actors:
+                actor = actors[account]
+                fields.update({"_name": actor.get("Nm", ""), "_address": actor.get("Ad1", ""),
+                               "_postal_code": actor.get("PNo", actor.get("Pno", "")),
+                               "_city": actor.get("PArea", actor.get("Parea", "")),
+                               "_organisation_number": actor.get("BsNo", "")})
+        if fields.get("VoDt", "0") in ("", "0") and batch_date:
+            fields["VoDt"] = batch_date  # the batch's value date stands in for a missing voucher date
+        if len(values) != len(names):
+            yield Record(number, fields, f"{len(values)} values where the @WaVo heading names {len(names)}",
+                         "columns")
+        else:
+            yield Record(number, fields)
+
+
+LAYOUT = Layout(
+    format=NAME,
+    columns=Columns(
+        voucher_number="VoNo", date="VoDt", amount="Am", debit_account="DbAcNo", credit_account="CrAcNo",
+        debit_account_type="DbAcCl", credit_account_type="CrAcCl", debit_vat_code="DbTxCd",
+        credit_vat_code="CrTxCd", vat_amount="VatAm", voucher_type="VoTp", text="Txt",
+        invoice_number="InvoNo", kid="CID", due_date="DueDt", party_name="_name", party_address="_address",
+        party_postal_code="_postal_code", party_city="_city", party_organisation_number="_organisation_number",
+        # R1, R2, …: the company's organisational units; which is which is set up per company.
+        dimensions={"department": "R1", "project": "R2"},
+    ),
+    records=_records,
+    sign="debit_credit",
+    voucher_key=("VoNo", "VoDt"),
+    no_vat=frozenset({"", "0"}),
+    declaration=_declaration,
+)
+
+
+def sniff(head: bytes, file_name: str) -> bool:
+    return b"@WaVo" in head or b"@WABND" in head.upper()
+
+
+def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Document | Problem]:
+    layout = LAYOUT
+    oem = options.get("oem_codepage")
+    if oem:
+        layout = replace(LAYOUT, declaration=lambda head: str(oem) if _declaration(head) else None)
+    return read(layout, data, file_name=file_name, options=options)

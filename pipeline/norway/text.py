@@ -1,0 +1,226 @@
+"""Bytes to text with æ, ø and å intact, whichever of UTF-8, Windows-1252, CP865, CP850 or CP437 wrote them.
+
+Heuristics: reference/norway-standards.md §6.3. A declared encoding wins; a BOM wins; text that is
+valid UTF-8 is UTF-8 (Norwegian Windows-1252 practically never is); otherwise each 8-bit candidate is
+scored — Norwegian letters count for it, box drawing, Greek and control characters against it. A
+strict Windows-1252 failure on 0x8F or 0x9D (CP865's Å and Ø) rules Windows-1252 out by itself.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import IO
+
+SNIFF_BYTES = 64 * 1024
+
+ALIASES: dict[str, str] = {
+    "utf8": "utf-8", "utf-8": "utf-8", "utf-8-sig": "utf-8-sig",
+    "ansi": "cp1252", "windows-1252": "cp1252", "cp1252": "cp1252", "latin-1": "cp1252",
+    "iso-8859-1": "cp1252", "iso-8859-15": "iso8859-15",
+    "oem": "cp865", "cp865": "cp865", "ibm865": "cp865", "cp850": "cp850", "ibm850": "cp850",
+    "cp437": "cp437", "ibm437": "cp437",
+    # SIE's "#FORMAT PC8" names CP437, which has no ø/Ø; CP865 equals CP437 for every Swedish
+    # letter and also has ø/Ø, so PC8 is read as CP865 (reference §5.4).
+    "pc8": "cp865",
+}
+"""Encoding names as sources declare them, to the Python codec we decode with."""
+
+CANDIDATES = ("cp1252", "cp865", "cp850")
+"""The 8-bit code pages we choose between, preferred in this order on a tie."""
+
+_NORWEGIAN = set("æøåÆØÅ")
+_ALLOWED_CONTROLS = set("\t\n\r\f\x1a")  # 0x1A: the DOS end-of-file mark old exporters append
+
+
+class UndecodableText(ValueError):
+    """Bytes that are not text in any encoding we accept; `offset` is the first bad byte."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(f"{message} (at byte offset {offset})")
+        self.offset = offset
+
+
+def canonical_encoding(name: str) -> str:
+    """The codec for a declared name ("ANSI", "PC8", "Windows-1252"); raises ValueError if unknown."""
+    key = name.strip().lower().replace("_", "-")
+    if key in ALIASES:
+        return ALIASES[key]
+    try:
+        return codecs.lookup(key).name
+    except LookupError:
+        raise ValueError(f"unknown text encoding {name!r}") from None
+
+
+def _control_at(text: str) -> int | None:
+    for i, ch in enumerate(text):
+        if (ch < " " and ch not in _ALLOWED_CONTROLS) or "\x7f" <= ch <= "\x9f":
+            return i
+    return None
+
+
+def _score(text: str) -> int:
+    score = 0
+    for ch in text:
+        if ch < "\x80":
+            continue
+        if ch in _NORWEGIAN:
+            score += 3
+        elif "\u2500" <= ch <= "\u259f" or "\u0370" <= ch <= "\u03ff" or ch in "∞∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ƒ₧⌐¬":
+            score -= 4  # box drawing, Greek and maths: what OEM bytes look like in the wrong code page
+        elif ch.isalpha():
+            score += 1
+    return score
+
+
+def _byte_offset(data: bytes, text: str, index: int, encoding: str) -> int:
+    return len(text[:index].encode(encoding)) if encoding != "utf-8-sig" else 3 + len(
+        text[:index].encode("utf-8"))
+
+
+def _detect(data: bytes, *, final: bool) -> tuple[str, str]:
+    """(encoding, text of `data`); `final` False means `data` may end inside a character."""
+    if data.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        try:
+            return "utf-8", codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
+        except UnicodeDecodeError:
+            pass
+        best: tuple[int, int, str, str] | None = None
+        for rank, candidate in enumerate(CANDIDATES):
+            try:
+                text = data.decode(candidate)
+            except UnicodeDecodeError:
+                continue  # Windows-1252's holes at 0x81 0x8D 0x8F 0x90 0x9D
+            key = (_score(text), -rank, candidate, text)
+            if best is None or key[:2] > best[:2]:
+                best = key
+        assert best is not None  # CP865 and CP850 decode every byte
+        return best[2], best[3]
+    try:
+        return encoding, codecs.getincrementaldecoder(encoding)().decode(data, final=final)
+    except UnicodeDecodeError as exc:
+        raise UndecodableText(f"text starts with a {encoding} byte order mark but is not {encoding}",
+                              exc.start) from None
+
+
+def decode(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
+    """(text, encoding): the text in NFC with its line ends untouched, and the codec that read it.
+
+    Raises `UndecodableText` for bytes that are not valid in the declared encoding, or that hold
+    control characters (binary data) in every encoding we accept.
+    """
+    if declared is not None:
+        encoding = canonical_encoding(declared)
+        if encoding == "utf-8" and data.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise UndecodableText(f"text is not {declared} as declared", exc.start) from None
+    else:
+        encoding, text = _detect(data, final=True)
+    bad = _control_at(text)
+    if bad is not None:
+        raise UndecodableText(f"binary data, not text: control character U+{ord(text[bad]):04X}",
+                              _byte_offset(data, text, bad, encoding))
+    return unicodedata.normalize("NFC", text), encoding
+
+
+class _Rejoined(io.RawIOBase):
+    """The sniffed head followed by the rest of a stream that cannot seek back."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        chunk = self._rest.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def open_text(stream: IO[bytes], declared: str | None = None, *, newline: str | None = None,
+              declaration: Callable[[bytes], str | None] | None = None) -> tuple[IO[str], str]:
+    """(text stream, encoding) for a big byte stream: sniffs the first 64 KiB, never reads it all.
+
+    `declaration` finds an encoding the file declares in its own head (SIE `#FORMAT PC8`, Visma's
+    OEM flag). Bytes that turn out undecodable further on raise UnicodeDecodeError while reading;
+    the parsers report that as a problem at the line they reached.
+    """
+    head = stream.read(SNIFF_BYTES)
+    final = len(head) < SNIFF_BYTES
+    if declared is None and declaration is not None:
+        declared = declaration(head)
+    if declared is not None:
+        encoding = canonical_encoding(declared)
+        if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
+            encoding = "utf-8-sig"
+        try:
+            sample = codecs.getincrementaldecoder(encoding)().decode(head, final=final)
+        except UnicodeDecodeError as exc:
+            raise UndecodableText(f"text is not {declared} as declared", exc.start) from None
+    else:
+        encoding, sample = _detect(head, final=final)
+    bad = _control_at(sample)
+    if bad is not None:
+        raise UndecodableText(f"binary data, not text: control character U+{ord(sample[bad]):04X}",
+                              _byte_offset(head, sample, bad, encoding))
+    raw = _Rejoined(head, stream)
+    text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 16), encoding=encoding, errors="strict",
+                            newline=newline)
+    return text, encoding
+
+
+def unencodable(text: str, encoding: str) -> Iterable[str]:
+    """The characters of `text` that `encoding` cannot write (č, đ, ŋ, emoji in Windows-1252)."""
+    codec = canonical_encoding(encoding)
+    seen: list[str] = []
+    for ch in text:
+        if ch not in seen:
+            try:
+                ch.encode(codec)
+            except UnicodeEncodeError:
+                seen.append(ch)
+    return seen
+
+
+def looks_utf8(head: bytes) -> bool:
+    """Whether `head` is UTF-8 with at least one non-ASCII character (so a declaration must be wrong)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return not head.isascii()
+
+
+_MOJIBAKE = re.compile("Ã[¦¸¥†˜…]")
+
+
+def repair_double_encoding(text: str) -> str | None:
+    """'LeverandÃ¸rgjeld' → 'Leverandørgjeld': UTF-8 that was read as Windows-1252 once and saved again.
+
+    None when `text` shows no such damage or cannot be repaired; the caller logs that a repair happened.
+    """
+    if not _MOJIBAKE.search(text):
+        return None
+    try:
+        return text.encode("cp1252").decode("utf-8")
+    except UnicodeError:
+        return None

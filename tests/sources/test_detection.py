@@ -1,0 +1,29 @@
+"""Format detection: every golden input is recognised from its first 64 KiB, whatever its name says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import connectors
+
+HERE = Path(__file__).parent
+FORMATS = {"gbat10": "gbat10", "visma_business": "visma-business", "visma_global": "visma-global",
+           "sie4": "sie4", "saft_cash_register": "saft-cash-register", "saft_financial": "saft-financial"}
+CASES = [(f, FORMATS[d.name]) for d in sorted(HERE.iterdir()) if d.name in FORMATS
+         for f in sorted(d.iterdir()) if not f.name.endswith((".json", ".py"))]
+
+
+@pytest.mark.parametrize("path, expected", CASES, ids=[f"{p.parent.name}/{p.name}" for p, _ in CASES])
+def test_detected_from_content_not_name(path, expected):
+    assert connectors.registry().detect(path.read_bytes()[:65536], "upload.dat") == expected
+
+
+def test_every_registered_source_can_be_detected():
+    assert set(connectors.SOURCES) == set(connectors.SNIFFERS)
+    assert {fmt for _, fmt in CASES} == set(connectors.SOURCES) - {"shared-form"}
+
+
+def test_unknown_bytes_are_not_claimed_by_any_format():
+    assert connectors.registry().detect(b"\x00\x01\x02 lotus 1-2-3", "salg.wk1") is None

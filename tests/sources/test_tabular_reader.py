@@ -1,0 +1,102 @@
+"""The generic tabular reader's promises that golden files cannot show: streaming, options, late encoding faults."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from connectors.sources import gbat10, sie4, visma_business
+from pipeline.errors import Problem
+from pipeline.model import Voucher
+
+
+def _gbat10(n: int, text: str = "Salg") -> bytes:
+    return "".join(f"GBAT10;{i};20250101;1;1;2025;1920;;10.00\nGBAT10;{i};20250101;1;1;2025;3000;;-10.00;;;;;;;;;;;;"
+                   f"{text}\n" for i in range(1, n + 1)).encode("cp1252")
+
+
+class CountingStream(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        n = super().readinto(buffer)
+        self.bytes_read += n
+        return n
+
+
+def test_first_voucher_arrives_before_the_file_is_read() -> None:
+    body = _gbat10(50_000)
+    stream = CountingStream(body)
+    first = next(iter(gbat10.parse(stream, file_name="big.csv", options={})))
+    assert isinstance(first, Voucher) and first.reference == "1"
+    assert stream.bytes_read < len(body) / 4
+
+
+def test_text_that_stops_being_the_sniffed_encoding_is_a_problem_at_its_line() -> None:
+    body = _gbat10(2000) + _gbat10(1, text="Øl")  # ASCII for > 64 KiB, then one Windows-1252 byte
+    items = list(gbat10.parse(io.BytesIO(body), file_name="late.csv", options={}))
+    vouchers = [i for i in items if isinstance(i, Voucher)]
+    problems = [i for i in items if isinstance(i, Problem)]
+    assert len(body) > 64 * 1024 and len(vouchers) >= 1500
+    assert [p.code for p in problems] == ["encoding", "incomplete"] and problems[0].file == "late.csv"
+    assert problems[0].line is not None and problems[0].line > 2
+
+
+def test_binary_data_is_one_problem() -> None:
+    [problem] = list(gbat10.parse(io.BytesIO(b"GBAT10;\x00\x01\x02\xff"), file_name="x.csv", options={}))
+    assert isinstance(problem, Problem) and problem.code == "encoding" and "byte offset 7" in problem.message
+
+
+def test_reference_prefix_and_vat_map_to_unknown_code() -> None:
+    body = b"GBAT10;7;20250101;1;1;2025;1920;;10.00\nGBAT10;7;20250101;1;1;2025;3000;M25;-10.00\n"
+    [voucher] = gbat10.parse(io.BytesIO(body), file_name="x", options={"reference_prefix": "extenda-",
+                                                                       "vat_map": {"M25": "3"}})
+    assert isinstance(voucher, Voucher) and voucher.reference == "extenda-7" and voucher.lines[1].vat_code == "3"
+    [problem] = gbat10.parse(io.BytesIO(body), file_name="x", options={"vat_map": {"M25": "4"}})
+    assert isinstance(problem, Problem) and "'4' is not a SAF-T standard VAT code" in problem.message
+    assert problem.line == 2 and problem.field == "Mva-kode"
+
+
+def test_sie_dimensions_follow_the_option() -> None:
+    body = b'#VER "" 9 20250101\n{\n#TRANS 1930 {1 "10" 2 "B"} 5.00\n#TRANS 3000 {} -5.00\n}\n'
+    [voucher] = sie4.parse(io.BytesIO(body), file_name="x.si", options={"sie_dimensions": {"2": "cost_bearer"}})
+    assert isinstance(voucher, Voucher) and voucher.reference == "9"
+    assert voucher.lines[0].dimensions == {"cost_bearer": "B"}
+
+
+def test_sie_tokens_and_objects() -> None:
+    assert sie4.tokens('#TRANS 1930 {1 "10"} -25.00 "Kaffe \\"svart\\""') == [
+        "#TRANS", "1930", '{1 "10"}', "-25.00", 'Kaffe "svart"']
+    assert sie4.objects('{1 "10" 6 "P 1"}') == {"1": "10", "6": "P 1"}
+
+
+def test_visma_business_tokens_and_oem_codepage_option() -> None:
+    assert visma_business.tokens('1 20181002 "Blåbær, 1 kg" 0') == ["1", "20181002", "Blåbær, 1 kg", "0"]
+    assert visma_business.tokens('1,,"a ""b"""') == ["1", "", 'a "b"']
+    body = ("@CONVERT_FROM_OEM_TO_ANSI(1)\n@WaVo(VoNo,VoDt,Txt,DbAcNo,CrAcNo,Am)\n"
+            '1 20250101 "ÁØ" 7000 1920 5.00\n').encode("cp850")
+    [voucher] = visma_business.parse(io.BytesIO(body), file_name="x", options={"oem_codepage": "cp850"})
+    assert isinstance(voucher, Voucher) and voucher.description == "ÁØ"
+
+
+def test_balance_boundary_closes_a_voucher_where_its_rows_sum_to_zero() -> None:
+    from dataclasses import replace
+
+    from connectors.sources.tabular import read
+
+    layout = replace(gbat10.LAYOUT, boundary="balance", voucher_key=())
+    body = (b"GBAT10;;20250101;1;1;2025;1920;;10.00\nGBAT10;;20250101;1;1;2025;3000;;-4.00\n"
+            b"GBAT10;;20250101;1;1;2025;3001;;-6.00\nGBAT10;;20250102;1;1;2025;1920;;7.00\n"
+            b"GBAT10;;20250102;1;1;2025;3000;;-7.00\nGBAT10;;20250103;1;1;2025;1920;;1.00\n")
+    first, second, third = read(layout, io.BytesIO(body), file_name="z.csv", options={})
+    assert isinstance(first, Voucher) and first.reference == "z.csv:1" and len(first.lines) == 3
+    assert isinstance(second, Voucher) and second.reference == "z.csv:4"
+    assert isinstance(third, Problem) and third.code == "unbalanced" and third.line == 6
+    assert third.message == "voucher z.csv:6 does not balance: debits exceed credits by 1.00"
