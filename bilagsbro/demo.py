@@ -1,7 +1,9 @@
 """`bilagsbro demo`: the whole product in one command on a fresh machine.
 
-Starts Azurite and the local host, creates a demo tenant, sends the sample documents over HTTP as a
-vendor would, and prints each document's four logged steps as the stack delivers them.
+Starts Azurite, the local Functions host and a Tripletex sandbox; creates two demo tenants — a shop
+on Tripletex and a subscription business on the open-format file target — sends the sample
+documents over HTTP as a vendor would, and prints each document's four logged steps and what landed
+in the accounting system.
 """
 
 from __future__ import annotations
@@ -20,35 +22,63 @@ FINAL = {"delivered", "blocked", "rejected", "failed"}
 
 def run_demo(port: int = 0, timeout: float = 120.0) -> int:
     from bilagsbro.stack import local_stack, stores_for
+    from pipeline.connections import connect
     from pipeline.tenants import TenantRegistry
+    from sandboxes.tripletex import TripletexSandbox
 
     data_dir = Path(tempfile.mkdtemp(prefix="bilagsbro-demo-"))
-    with local_stack(port, data_dir=data_dir, in_memory=True, record=False) as host:
+    with TripletexSandbox() as tripletex, local_stack(port, data_dir=data_dir, in_memory=True, record=False) as host:
         base = f"http://127.0.0.1:{host.port}"
         stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data_dir)
         registry = TenantRegistry(stores.tables)
-        tenant = registry.add("Demo Butikk Ærø AS", organization_number="999999999")
-        key = registry.issue_key(tenant.id)
-        print(f"Local stack on {base}/api   tenant {tenant.id} ({tenant.name}) → target {tenant.target}")
-        headers = {"Authorization": f"Bearer {key}"}
-        body = (SAMPLES / "documents.json").read_bytes()
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            response = client.post("/api/v1/documents", content=body,
-                                   headers={"Content-Type": "application/json"})
-            print(f"POST /api/v1/documents → {response.status_code}")
-            receipt = response.json()
-            for problem in receipt.get("problems", []):
-                print(f"  problem: {problem}")
-            documents = receipt.get("documents", [])
-            statuses = _wait(client, documents, timeout)
-        for document in documents:
-            status = statuses[document["id"]]
-            print(f"\n{document['type']} {document['reference']}  [{status['status']}]  {document['status_url']}")
-            for step in status["trace"]:
-                print(f"  {step['at'][11:23]}  {step['step']:<11} {_summary(step['detail'])}")
-        delivered = sum(1 for s in statuses.values() if s["status"] == "delivered")
-        print(f"\n{delivered} of {len(documents)} documents delivered with their four steps logged.")
-        return 0 if documents and delivered == len(documents) else 1
+        shop = registry.add("Demo Butikk Ærø AS", organization_number="999999999")
+        connect(registry, stores.secrets, shop.id, "tripletex",
+                settings={"base_url": tripletex.base_url},
+                credentials={"consumer_token": tripletex.consumer_token, "employee_token": tripletex.employee_token},
+                required=("consumer_token", "employee_token"))
+        subscriptions = registry.add("Demo Abonnement Øst AS")
+        print(f"Local stack on {base}/api   Tripletex sandbox on {tripletex.base_url}")
+        print(f"  {shop.id} ({shop.name}) → tripletex (drafts)")
+        print(f"  {subscriptions.id} ({subscriptions.name}) → file")
+        ok = True
+        for tenant, sample in ((shop, "documents.json"), (subscriptions, "invoices.json")):
+            ok &= _send_and_show(base, registry.issue_key(tenant.id), tenant.name, SAMPLES / sample, timeout)
+        drafts = [v for v in tripletex.vouchers if not v.get("sentToLedger", False)]
+        print(f"\nIn the Tripletex sandbox: {len(tripletex.vouchers)} voucher(s), {len(drafts)} as drafts:")
+        for voucher in tripletex.vouchers:
+            print(f"  #{voucher['id']} {voucher.get('externalVoucherNumber')}  {voucher.get('description')}")
+            for posting in voucher.get("postings", []):
+                print(f"      row {posting.get('row')}: account {_id(posting.get('account'))} "
+                      f"{posting.get('amountGross')} vatType {_id(posting.get('vatType'))}"
+                      f"{'  customer ' + str(_id(posting.get('customer'))) if posting.get('customer') else ''}"
+                      f"{'  department ' + str(_id(posting.get('department'))) if posting.get('department') else ''}"
+                      f"{'  project ' + str(_id(posting.get('project'))) if posting.get('project') else ''}"
+                      f"{'  invoice ' + posting['invoiceNumber'] if posting.get('invoiceNumber') else ''}")
+        return 0 if ok else 1
+
+
+def _id(ref: Any) -> Any:
+    return ref.get("id") if isinstance(ref, dict) else ref
+
+
+def _send_and_show(base: str, key: str, name: str, sample: Path, timeout: float) -> bool:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        response = client.post("/api/v1/documents", content=sample.read_bytes(),
+                               headers={"Content-Type": "application/json"})
+        print(f"\n{name}: POST /api/v1/documents ({sample.name}) → {response.status_code}")
+        receipt = response.json()
+        for problem in receipt.get("problems", []):
+            print(f"  problem: {problem}")
+        documents = receipt.get("documents", [])
+        statuses = _wait(client, documents, timeout)
+    for document in documents:
+        status = statuses[document["id"]]
+        print(f"\n  {document['type']} {document['reference']}  [{status['status']}]  {document['status_url']}")
+        for step in status["trace"]:
+            print(f"    {step['at'][11:23]}  {step['step']:<11} {_summary(step['detail'])}")
+    delivered = sum(1 for s in statuses.values() if s["status"] == "delivered")
+    print(f"\n  {delivered} of {len(documents)} documents delivered with their four steps logged.")
+    return bool(documents) and delivered == len(documents)
 
 
 def _wait(client: httpx.Client, documents: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
@@ -66,4 +96,4 @@ def _wait(client: httpx.Client, documents: list[dict[str, Any]], timeout: float)
 def _summary(detail: dict[str, Any]) -> str:
     keep = ("target", "remote_id", "draft", "not_accepted", "format", "problems", "error", "note", "original",
             "shared_form", "adapted", "last_error")
-    return json.dumps({k: v for k, v in detail.items() if k in keep}, ensure_ascii=False)[:160]
+    return json.dumps({k: v for k, v in detail.items() if k in keep}, ensure_ascii=False)[:200]

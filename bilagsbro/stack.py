@@ -89,7 +89,8 @@ def local_stack(port: int = 0, *, data_dir: Path = DATA_DIR, in_memory: bool = F
         prepare(storage.connection_string)
         settings = settings_for(storage.connection_string, data_dir)
         apply_settings(settings)
-        host = LocalHost(load_function_app().app, settings=settings,
+        app_module = load_function_app()
+        host = LocalHost(app_module.app, settings=settings,
                          host_json=host_json or PROJECT_ROOT / "host.json", port=port)
         host.start()
         stack_file = data_dir / STACK_FILE
@@ -100,6 +101,8 @@ def local_stack(port: int = 0, *, data_dir: Path = DATA_DIR, in_memory: bool = F
             yield host
         finally:
             host.stop()
+            if app_module._stack.cache_info().currsize:  # close the connectors' HTTP clients
+                app_module._stack()[1].close()
             if record:
                 stack_file.unlink(missing_ok=True)
     finally:

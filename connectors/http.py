@@ -151,6 +151,7 @@ def send(
     sleep: Sleep = time.sleep,
     tries: int = MAX_TRIES,
     cap: float = MAX_SLEEP,
+    exchanges: ExchangeLog | None = None,
 ) -> httpx.Response:
     """Send with bounded retries; a 2xx/3xx response comes back, everything else raises our error."""
     idempotent = method.upper() in IDEMPOTENT
@@ -158,7 +159,9 @@ def send(
     for attempt in range(tries):
         last = attempt == tries - 1
         try:
-            response = client.request(method, url, params=params, content=content, headers=headers)
+            # The exchange log travels with the request: one pooled client serves many documents at once.
+            response = client.request(method, url, params=params, content=content, headers=headers,
+                                      extensions={EXCHANGE_LOG: exchanges} if exchanges is not None else None)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached the server: safe to retry for any method.
             if last:
@@ -229,12 +232,15 @@ def redact_headers(headers: httpx.Headers) -> dict[str, str]:
     return {k: (REDACTED if k.lower() in hidden else v) for k, v in headers.items()}
 
 
+EXCHANGE_LOG = "bilagsbro.exchanges"  # request extension naming the log of the document being delivered
+
+
 class RecordingTransport(httpx.BaseTransport):
     """Wraps a transport so that every exchange — including failed ones — lands in the exchange log."""
 
     def __init__(
         self,
-        exchanges: ExchangeLog,
+        exchanges: ExchangeLog | None,
         inner: httpx.BaseTransport | None = None,
         *,
         secret_params: Collection[str] = (),
@@ -260,7 +266,10 @@ class RecordingTransport(httpx.BaseTransport):
 
     def _record(self, request: httpx.Request, body: bytes, response: httpx.Response | None, content: bytes,
                 at: dt.datetime, started: float, *, error: str | None = None) -> None:
-        self.exchanges.record(Exchange(
+        log = request.extensions.get(EXCHANGE_LOG, self.exchanges)
+        if log is None:
+            return
+        log.record(Exchange(
             method=request.method,
             url=redact_url(request.url, self.secret_params),
             request_headers=redact_headers(request.headers),

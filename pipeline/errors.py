@@ -98,6 +98,10 @@ class TransientError(BilagsbroError):
     retryable = True
 
 
+class ClaimHeld(TransientError):
+    """Another attempt holds the ledger claim for this reference right now: look again later."""
+
+
 class OutcomeUnknown(TransientError):
     """A request may or may not have taken effect (timeout after sending, 5xx after commit).
 

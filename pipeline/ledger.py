@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from pipeline.errors import BilagsbroError, TransientError
+from pipeline.errors import BilagsbroError, ClaimHeld, TransientError
 from pipeline.model import Document
 from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Conflict, Delivery, Entity, Stale, TableStore, Target
@@ -49,6 +49,17 @@ def _lease_expired(entry: Entity, now: dt.datetime) -> bool:
     if until.tzinfo is None:
         until = until.replace(tzinfo=dt.UTC)
     return bool(until <= now)
+
+
+def _seconds_left(entry: Entity, now: dt.datetime) -> float:
+    until = entry.get("LeaseUntil")
+    if isinstance(until, str):
+        until = dt.datetime.fromisoformat(until)
+    if not isinstance(until, dt.datetime):
+        return 0.0
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=dt.UTC)
+    return max(0.0, (until - now).total_seconds())
 
 
 def _delivered(entry: Entity) -> Delivery:
@@ -90,11 +101,12 @@ def deliver_once(
             return LedgerOutcome(_delivered(entry), duplicate=True, looked_up=False)
         if entry["State"] == "claimed":
             if not _lease_expired(entry, now):
-                raise TransientError(
+                raise ClaimHeld(
                     "another attempt is delivering this reference right now; will look again",
                     tenant=tenant,
                     reference=document.reference,
                     connector=target_name,
+                    retry_after=_seconds_left(entry, now),
                 ) from None
             # The earlier attempt's outcome is unknown: ask the target before posting again.
             looked_up = True

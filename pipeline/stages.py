@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
 from pipeline.envelope import Envelope, trace_id
-from pipeline.errors import BilagsbroError, ConfigError, DataError, Problem
+from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, Problem
 from pipeline.history import DOCUMENTS, BlobExchangeLog, blob_ref, document_path, new_id, split_ref
 from pipeline.intake import DOCUMENT
 from pipeline.ledger import deliver_once
 from pipeline.model import Document, Origin
+from pipeline.names import QUEUE_ADAPTED
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
 from pipeline.rules import apply
 from pipeline.telemetry import stage_span
@@ -29,6 +31,7 @@ from pipeline.tenants import Tenant, TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog
 
 log = logging.getLogger("bilagsbro.pipeline")
+CLAIM_RECHECK_SECONDS = 5
 
 SourceParser = Callable[..., Iterable[Any]]
 Sniffer = Callable[[bytes, str], bool]
@@ -45,6 +48,19 @@ class Connectors:
     credentials: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Per tenant and target, lookups the connector may cache (accounts, VAT types, ...).
     caches: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Close what connectors keep between messages (HTTP clients and sessions): on host shutdown."""
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for item in list(value.values()):
+                    walk(item)
+            elif callable(getattr(value, "close", None)) and not isinstance(value, type):
+                value.close()
+
+        walk(self.caches)
+        self.caches.clear()
 
     def detect(self, head: bytes, file_name: str) -> str | None:
         for name, sniff in self.sniffers.items():
@@ -260,6 +276,16 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
                                document_id=env.document)
     except (ConfigError, DataError) as exc:
         trace.write(_entry(env, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()},
+                           document.reference))
+        return []
+    except ClaimHeld as exc:
+        if stores.queues is None:
+            raise
+        # A duplicate arrived while the first copy is being posted: look again once that may be done,
+        # without spending this message's tries (the queue redelivers after a delay of our choosing).
+        delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(exc.retry_after or CLAIM_RECHECK_SECONDS)))
+        stores.queues.send(QUEUE_ADAPTED, env.to_json(), delay_seconds=delay)
+        trace.write(_entry(env, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay},
                            document.reference))
         return []
     delivery = outcome.delivery

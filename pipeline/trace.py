@@ -31,6 +31,7 @@ STATUS_OF = {
     "rejected": "rejected",  # the document's data is wrong: the source must send it again
     "failed": "failed",  # a configuration problem or a refusal by the target
     "retrying": "retrying",  # a passing fault: the queue will try again
+    "waiting": "retrying",  # another copy of the same reference is being delivered; looking again soon
     "poisoned": "failed",  # retries exhausted
     "resubmitted": "resubmitted",
 }

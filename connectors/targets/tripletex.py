@@ -285,11 +285,12 @@ class SessionAuth(httpx.Auth):
     def __repr__(self) -> str:  # never the tokens
         return f"SessionAuth(company_id={self._company_id!r})"
 
-    def _create_request(self) -> httpx.Request:
+    def _create_request(self, cause: httpx.Request) -> httpx.Request:
         expires = dt.date.today() + dt.timedelta(days=SESSION_DAYS)
+        # Same extensions as the request that needed the session: its exchange log records this one too.
         return httpx.Request("PUT", f"{self._base_url}/token/session/:create", params={
             "consumerToken": self._consumer_token, "employeeToken": self._employee_token,
-            "expirationDate": expires.isoformat()})
+            "expirationDate": expires.isoformat()}, extensions=dict(cause.extensions))
 
     def _session(self, response: httpx.Response) -> str:
         if response.status_code >= 400:
@@ -312,12 +313,12 @@ class SessionAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         token = self._token
         if token is None:
-            token = self._token = self._session((yield self._create_request()))
+            token = self._token = self._session((yield self._create_request(request)))
         self._sign(request, token)
         response = yield request
         if response.status_code == 401:
             # The session expired (or was revoked): one new session, one more try.
-            token = self._token = self._session((yield self._create_request()))
+            token = self._token = self._session((yield self._create_request(request)))
             self._sign(request, token)
             yield request
 
@@ -370,7 +371,8 @@ class TripletexTarget:
             key = (self.settings.base_url, self.settings.company_id, self.settings.timeout, id(auth))
             client = clients.get(key)
             if client is None or client.is_closed:
-                transport = RecordingTransport(self.context.exchanges, self._transport or httpx.HTTPTransport(),
+                # No default log: each request names its document's log (see connectors.http.send).
+                transport = RecordingTransport(None, self._transport or httpx.HTTPTransport(),
                                                secret_params=SECRET_PARAMS, secret_fields=SECRET_FIELDS)
                 client = clients[key] = httpx.Client(
                     base_url=self.settings.base_url + "/", auth=auth, transport=transport,
@@ -384,7 +386,7 @@ class TripletexTarget:
         headers = {"Content-Type": "application/json; charset=utf-8"} if content is not None else None
         response = send(self.client, method, path.lstrip("/"), params=params, content=content,
                         headers=headers, connector=NAME, tenant=self.context.tenant, reference=reference,
-                        sleep=self._sleep)
+                        sleep=self._sleep, exchanges=self.context.exchanges)
         if not response.content:
             return None
         return response.json(parse_float=Decimal)
