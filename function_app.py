@@ -108,6 +108,11 @@ def tenant_rules(req: func.HttpRequest) -> func.HttpResponse:
     return _http("put_rules", req, {})
 
 
+@app.route(route="v1/admin/tenants/{id}/formats/{format}", methods=["PUT"])
+def tenant_format(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("put_format_options", req, {})
+
+
 @app.route(route="docs", methods=["GET"])
 def api_docs(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_html", req, {})

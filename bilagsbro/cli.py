@@ -130,6 +130,22 @@ def cmd_source_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_format(args: argparse.Namespace) -> int:
+    """A file format's options for a tenant (its VAT codes → SAF-T codes, accounts, ...)."""
+    import connectors
+    from pipeline.connections import set_format_options
+    from pipeline.tenants import TenantRegistry
+
+    if args.format not in connectors.SOURCES:
+        print(f"unknown format {args.format!r}; known: {', '.join(sorted(connectors.SOURCES))}", file=sys.stderr)
+        return 2
+    options = json.loads(Path(args.options).read_text("utf-8"))
+    _with_stores(lambda s: set_format_options(TenantRegistry(s.tables), args.tenant, args.format, options,
+                                              connectors.SOURCES[args.format]))
+    _print_json({"tenant_id": args.tenant, "format": args.format, "options": options})
+    return 0
+
+
 def cmd_pull(args: argparse.Namespace) -> int:
     """One pull now, as the timer would run it."""
     import datetime as dt
@@ -177,9 +193,10 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         documents, problems = _dry_run_json(path.read_bytes())
         format = "api"
     else:
+        options = _dry_run_options(args, conns, path)
         with path.open("rb") as data:
             format, documents, problems = parse_file(conns, data, file_name=path.name, format=args.format,
-                                                     options={"vat_map": {}})
+                                                     options=options)
     payloads: list[Any] = []
     if args.tenant:
         payloads, more = _render_for_tenant(args.tenant, documents, conns)
@@ -202,6 +219,21 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         for payload in payloads:
             print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     return 1 if problems else 0
+
+
+def _dry_run_options(args: argparse.Namespace, conns: Any, path: Path) -> dict[str, Any]:
+    if args.options:
+        return dict(json.loads(Path(args.options).read_text("utf-8")))
+    if not args.tenant:
+        return {}
+    from pipeline.tenants import TenantRegistry
+
+    format = args.format
+    if format is None:
+        with path.open("rb") as data:
+            format = conns.detect(data.read(65536), path.name)
+    tenant = _with_stores(lambda s: TenantRegistry(s.tables).get(args.tenant))
+    return dict(tenant.sources.get(format or "", {}))
 
 
 def _dry_run_json(body: bytes) -> tuple[list[Any], list[Any]]:
@@ -274,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     sadd.add_argument("--booking", help="JSON booking options (accounts per VAT rate and payment method, ...)")
     sadd.set_defaults(fn=cmd_source_add)
 
+    fmt = sub.add_parser("format", help="a tenant's options for a file format (VAT map, accounts, ...)")
+    fmt.add_argument("tenant")
+    fmt.add_argument("format")
+    fmt.add_argument("--options", required=True, help="a JSON file, e.g. {\"vat_map\": {\"3\": \"3\"}}")
+    fmt.set_defaults(fn=cmd_format)
+
     pull = sub.add_parser("pull", help="pull a tenant's source now, as the timer does")
     pull.add_argument("tenant")
     pull.add_argument("source")
@@ -286,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     dry.add_argument("file")
     dry.add_argument("--format", help="source format; detected when omitted ('api' for shared-form JSON)")
     dry.add_argument("--tenant", help="also show the exact payloads for this tenant's accounting system")
+    dry.add_argument("--options", help="a JSON file of format options (default: the tenant's, with --tenant)")
     dry.add_argument("--json", action="store_true")
     dry.set_defaults(fn=cmd_dry_run)
 

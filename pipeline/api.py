@@ -305,6 +305,27 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
     return Response(200, {"tenant_id": tenant.id, "rules": rules.model_dump()})
 
 
+def put_format_options(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Options of one file format for a tenant, e.g. {"vat_map": {"3": "3", "1": "1"}} for GBAT10."""
+    from pipeline.connections import set_format_options
+
+    tenant, denied = _admin_tenant(stores, request)
+    if denied:
+        return denied
+    format = request.path_params.get("format", "")
+    if format not in connectors.sources:
+        return error(404, f"unknown format {format!r}; known: {', '.join(sorted(connectors.sources))}")
+    body, bad = _json_body(request)
+    if bad:
+        return bad
+    assert body is not None
+    try:
+        set_format_options(TenantRegistry(stores.tables), tenant.id, format, body, connectors.sources[format])
+    except ConfigError as exc:
+        return error(422, exc.message)
+    return Response(200, {"tenant_id": tenant.id, "format": format, "options": body})
+
+
 def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
     return Response(200, openapi.spec(request.base_url))
 

@@ -44,6 +44,24 @@ def connect(
     return updated
 
 
+def set_format_options(registry: TenantRegistry, tenant_id: str, format: str, options: Mapping[str, Any],
+                       parser: Any) -> Tenant:
+    """A file format's options for one tenant (its VAT codes → SAF-T codes, accounts, ...), checked by
+    running the format's parser over an empty file: invalid options fail now, not on the next file."""
+    import io
+
+    from pipeline.errors import BilagsbroError
+
+    try:
+        list(parser(io.BytesIO(b""), file_name="options-check", options=dict(options)))
+    except BilagsbroError as exc:
+        raise ConfigError(f"options for {format} are not valid: {exc.message}", tenant=tenant_id) from None
+    tenant = registry.get(tenant_id)
+    updated = tenant.model_copy(update={"sources": {**tenant.sources, format: dict(options)}})
+    registry.save(updated)
+    return updated
+
+
 def describe(tenant: Tenant) -> dict[str, Any]:
     """What an operator may see of a connection: settings and which secrets exist, never their values."""
     settings = dict(tenant.target_settings)

@@ -117,3 +117,28 @@ def test_the_official_saft_cash_register_example_dropped_over_sftp_is_booked(sta
                                                 .split("/", 1)[1]))
     assert sum(Decimal(line["amount"]) for line in voucher["lines"]) == 0
     assert voucher["date"] == "2020-01-01"
+
+
+def test_a_windows_1252_gbat10_drop_with_the_tenants_vat_map_arrives_with_æøå_intact(stack, tenant, client):
+    registry = TenantRegistry(stack.stores.tables)
+    admin = registry.issue_key(None, role="admin")
+    fixture = ROOT / "tests" / "sources" / "gbat10" / "windows1252_aeoeaa"
+    options = json.loads(fixture.with_suffix(".options.json").read_text("utf-8"))
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {admin}"}) as c:
+        assert c.put(f"/api/v1/admin/tenants/{tenant[0].id}/formats/lotus", json=options).status_code == 404
+        assert c.put(f"/api/v1/admin/tenants/{tenant[0].id}/formats/gbat10", json=options).status_code == 200
+    name = f"{tenant[0].id}/inbound/gbat10/bilag-æøå.csv"
+    stack.stores.blobs.put(CONTAINER_SFTP, name, fixture.with_suffix(".csv").read_bytes())
+    stack.emit_blob_created(CONTAINER_SFTP, name, api="SftpCommit")
+    deadline = time.monotonic() + 60
+    receipts: list = []
+    while time.monotonic() < deadline and not receipts:
+        receipts = [r for r in client.get("/api/v1/receipts").json()["receipts"] if r["format"] == "gbat10"]
+        time.sleep(0.1)
+    body = wait_receipt(client, receipts[0]["receipt"])
+    expected = json.loads(fixture.with_suffix(".expected.json").read_text("utf-8"))
+    assert [d["reference"] for d in body["documents"]] == [d["reference"] for d in expected["documents"]]
+    delivered = json.loads(stack.stores.blobs.get(
+        CONTAINER_DELIVERIES, f"{tenant[0].id}/drafts/{body['documents'][0]['reference']}.json"))
+    assert delivered["description"] == expected["documents"][0]["description"]
+    assert any(ch in delivered["description"] for ch in "æøåÆØÅ")
