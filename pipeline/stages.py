@@ -23,7 +23,7 @@ from pipeline.history import DOCUMENTS, BlobExchangeLog, blob_ref, document_path
 from pipeline.intake import DOCUMENT
 from pipeline.ledger import deliver_once
 from pipeline.model import Document, Origin
-from pipeline.names import QUEUE_ADAPTED
+from pipeline.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
 from pipeline.rules import apply
 from pipeline.telemetry import stage_span
@@ -266,9 +266,14 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
     trace = TraceLog(stores.tables)
     tenant = TenantRegistry(stores.tables).get(env.tenant)
     if env.target and env.target != tenant.target:
-        # The tenant switched systems after this was adapted: adapt again for the new one.
-        trace.write(_entry(env, "resubmitted", {"reason": f"target changed from {env.target} to {tenant.target}"},
-                           document.reference))
+        # The tenant switched systems after this was adapted: adapt the shared form again for the new one.
+        shared = blob_ref(DOCUMENTS, document_path(env.tenant, env.document))
+        trace.write(_entry(env, "resubmitted", {"reason": f"target changed from {env.target} to {tenant.target}",
+                                                "next": "adapt"}, document.reference))
+        if stores.queues is None:
+            raise ConfigError("the tenant switched targets and no queue sender is configured to re-adapt",
+                              tenant=env.tenant)
+        stores.queues.send(QUEUE_TRANSLATED, replace(env, blob=shared, target=None).to_json())
         return []
     try:
         target = connectors.target_for(stores, tenant, env.document)

@@ -112,3 +112,20 @@ def test_malformed_json_is_400_with_line(stack):
     assert response.status == 400
     assert response.body["problems"][0]["line"] == 3
     assert response.body["problems"][0]["code"] == "malformed-json"
+
+
+def test_a_document_adapted_for_the_old_target_is_adapted_again_after_a_switch(stack):
+    from pipeline.memory import MemoryQueues
+    from pipeline.names import QUEUE_TRANSLATED
+
+    stores, conns, tenant, key = stack
+    stores.queues = MemoryQueues()
+    response = post(stores, conns, key, VOUCHER)
+    [translated] = run("translate", stores, conns, response.messages[QUEUE_RECEIVED][0])
+    [adapted] = run("adapt", stores, conns, translated)
+    registry = TenantRegistry(stores.tables)
+    registry.save(registry.get(tenant.id).model_copy(update={"target": "other"}))
+    assert run("deliver", stores, conns, adapted) == []
+    [(queue, message, _)] = stores.queues.sent
+    assert queue == QUEUE_TRANSLATED and json.loads(message)["blob"].endswith("/shared.json")
+    assert "target" not in json.loads(message)
