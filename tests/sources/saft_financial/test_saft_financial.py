@@ -1,10 +1,8 @@
-"""SAF-T Financial: golden files, the official examples against their stated totals, and robustness."""
+"""SAF-T Financial: the official examples against their stated totals, and robustness."""
 
 from __future__ import annotations
 
 import io
-import json
-import os
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -26,26 +24,6 @@ CASES = sorted(HERE.glob("*.xml"))
 
 def run(data: bytes, file_name: str, options: dict | None = None) -> list:
     return list(saft_financial.parse(io.BytesIO(data), file_name=file_name, options=options or {}))
-
-
-def as_json(results: list) -> dict:
-    return {
-        "documents": [
-            r.model_dump(mode="json", exclude_none=True) for r in results if not isinstance(r, Problem)
-        ],
-        "problems": [r.as_dict() for r in results if isinstance(r, Problem)],
-    }
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_golden(case: Path) -> None:
-    options_file = case.with_suffix(".options.json")
-    options = json.loads(options_file.read_text()) if options_file.exists() else {}
-    got = as_json(run(case.read_bytes(), case.name, options))
-    expected_file = case.with_suffix(".expected.json")
-    if os.environ.get("BILAGSBRO_REGENERATE_GOLDEN"):  # then check the diff by hand before committing
-        expected_file.write_text(json.dumps(got, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    assert got == json.loads(expected_file.read_text(encoding="utf-8"))
 
 
 def test_sniff() -> None:

@@ -1,6 +1,7 @@
-"""Golden files for the tabular sources: each `<case>.<ext>` parses to exactly `<case>.expected.json`.
+"""Golden files for every file source: each `<case>.<ext>` parses to exactly `<case>.expected.json`
+(with `<case>.options.json` as the tenant's options where present).
 
-Regenerate with `UPDATE_GOLDEN=1 pytest tests/sources/test_tabular_golden.py`, then read the diff.
+Regenerate with `UPDATE_GOLDEN=1 pytest tests/sources/test_golden.py`, then read the diff by hand.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from typing import Any
 
 import pytest
 
-from connectors.sources import gbat10, sie4, visma_business, visma_global
+from connectors.sources import gbat10, saft_cash_register, saft_financial, sie4, visma_business, visma_global
 from pipeline.errors import Problem
 
 HERE = Path(__file__).parent
-FORMATS = {"gbat10": gbat10, "visma_business": visma_business, "visma_global": visma_global, "sie4": sie4}
+TABULAR = {"gbat10": gbat10, "visma_business": visma_business, "visma_global": visma_global, "sie4": sie4}
+FORMATS = {**TABULAR, "saft_cash_register": saft_cash_register, "saft_financial": saft_financial}
 CASES = sorted(
     (name, path) for name in FORMATS for path in (HERE / name).iterdir()
-    if path.is_file() and not path.name.endswith(".json")
+    if path.is_file() and not path.name.endswith((".json", ".py"))
 )
+TABULAR_CASES = [(name, path) for name, path in CASES if name in TABULAR]
 
 
 def _run(module: Any, path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -47,8 +50,8 @@ def test_golden(name: str, path: Path) -> None:
     assert result == json.loads(expected_path.read_text("utf-8"))
 
 
-@pytest.mark.parametrize(("name", "path"), CASES, ids=[f"{n}/{p.name}" for n, p in CASES])
+@pytest.mark.parametrize(("name", "path"), TABULAR_CASES, ids=[f"{n}/{p.name}" for n, p in TABULAR_CASES])
 def test_sniff_recognises_its_own_files(name: str, path: Path) -> None:
     head = path.read_bytes()[:4096]
-    assert FORMATS[name].sniff(head, path.name)
-    assert not any(m.sniff(head, path.name) for n, m in FORMATS.items() if n != name)
+    assert TABULAR[name].sniff(head, path.name)
+    assert not any(m.sniff(head, path.name) for n, m in TABULAR.items() if n != name)
