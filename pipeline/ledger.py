@@ -40,18 +40,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _lease_expired(entry: Entity, now: dt.datetime) -> bool:
-    until = entry.get("LeaseUntil")
-    if until is None:
-        return True
-    if isinstance(until, str):
-        until = dt.datetime.fromisoformat(until)
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=dt.UTC)
-    return bool(until <= now)
-
-
 def _seconds_left(entry: Entity, now: dt.datetime) -> float:
+    """What remains of a claim's lease; 0 when it has expired (or there is none)."""
     until = entry.get("LeaseUntil")
     if isinstance(until, str):
         until = dt.datetime.fromisoformat(until)
@@ -100,13 +90,14 @@ def deliver_once(
         if entry["State"] == "delivered":
             return LedgerOutcome(_delivered(entry), duplicate=True, looked_up=False)
         if entry["State"] == "claimed":
-            if not _lease_expired(entry, now):
+            held_for = _seconds_left(entry, now)
+            if held_for > 0:
                 raise ClaimHeld(
                     "another attempt is delivering this reference right now; will look again",
                     tenant=tenant,
                     reference=document.reference,
                     connector=target_name,
-                    retry_after=_seconds_left(entry, now),
+                    retry_after=held_for,
                 ) from None
             # The earlier attempt's outcome is unknown: ask the target before posting again.
             looked_up = True
