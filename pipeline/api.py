@@ -14,9 +14,9 @@ from typing import Any
 from pipeline import openapi
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import ConfigError, Problem
-from pipeline.history import DOCUMENTS, blob_ref, document_path, exchanges
+from pipeline.history import blob_ref, document_path, exchanges
 from pipeline.intake import FATAL, receive_documents, receive_file
-from pipeline.names import QUEUE_RECEIVED, QUEUE_TRANSLATED
+from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import NotFound, Stores
 from pipeline.stages import Connectors
 from pipeline.tenants import TenantRegistry
@@ -187,7 +187,7 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
         return error(404, f"no document {document_id} for this API key's tenant")
     path = document_path(tenant, document_id)
     try:
-        stores.blobs.metadata(DOCUMENTS, path)
+        stores.blobs.metadata(CONTAINER_DOCUMENTS, path)
     except NotFound:
         return error(409, "this document never reached the shared form (or is older than 90 days)")
     if status(trace) == "delivered":
@@ -195,7 +195,7 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
     first = trace[0]
     attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
     envelope = Envelope(tenant=tenant, document=document_id, receipt=first["detail"].get("receipt", ""),
-                        blob=blob_ref(DOCUMENTS, path), traceparent=new_traceparent(), attempt=attempt)
+                        blob=blob_ref(CONTAINER_DOCUMENTS, path), traceparent=new_traceparent(), attempt=attempt)
     trace_log.write(TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
                                reference=first.get("reference"), attempt=attempt))
     return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},

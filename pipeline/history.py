@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
-from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_EXCHANGES, CONTAINER_RECEIVED
+from pipeline.names import CONTAINER_EXCHANGES
 from pipeline.ports import BlobStore, Exchange
 
 _REDACT = {"authorization", "cookie", "set-cookie", "x-api-key", "proxy-authorization"}
@@ -40,10 +40,6 @@ def blob_ref(container: str, path: str) -> str:
 def split_ref(ref: str) -> tuple[str, str]:
     container, _, path = ref.partition("/")
     return container, path
-
-
-RECEIVED = CONTAINER_RECEIVED
-DOCUMENTS = CONTAINER_DOCUMENTS
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -17,8 +17,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import Problem
-from pipeline.history import DOCUMENTS, RECEIVED, blob_ref, document_path, new_id, original_path
+from pipeline.history import blob_ref, document_path, new_id, original_path
 from pipeline.model import Document, Origin
+from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_RECEIVED
 from pipeline.ports import Stores
 from pipeline.trace import TraceEntry, TraceLog
 
@@ -160,10 +161,10 @@ def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type:
     receipt = new_id("r-")
     original = original_path(tenant, receipt, "request.json")
     stores.blobs.put(
-        RECEIVED, original, body, content_type=content_type or "application/json",
+        CONTAINER_RECEIVED, original, body, content_type=content_type or "application/json",
         metadata={"tenant": tenant, "format": "api", "receipt": receipt},
     )
-    intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, original))
+    intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, original))
     good, problems = parse_shared_form(body)
     intake.problems.extend(problems)
     if any(p.code in FATAL for p in problems):
@@ -181,11 +182,11 @@ def accept(stores: Stores, trace: TraceLog, tenant: str, receipt: str, document:
     document_id = new_id("d-")
     path = document_path(tenant, document_id)
     stores.blobs.put(
-        DOCUMENTS, path, document.model_dump_json(exclude_none=True).encode("utf-8"),
+        CONTAINER_DOCUMENTS, path, document.model_dump_json(exclude_none=True).encode("utf-8"),
         content_type="application/json; charset=utf-8",
     )
     envelope = Envelope(
-        tenant=tenant, document=document_id, receipt=receipt, blob=blob_ref(DOCUMENTS, path),
+        tenant=tenant, document=document_id, receipt=receipt, blob=blob_ref(CONTAINER_DOCUMENTS, path),
         traceparent=new_traceparent(),
     )
     trace.write(TraceEntry(
@@ -206,10 +207,10 @@ def receive_file(
     receipt = new_id("r-")
     safe_name = file_name.replace("/", "_").replace("\\", "_")[:200] or "file"
     original = original_path(tenant, receipt, safe_name)
-    stores.blobs.put(RECEIVED, original, data, metadata={
+    stores.blobs.put(CONTAINER_RECEIVED, original, data, metadata={
         "tenant": tenant, "format": format or "", "receipt": receipt, "via": source,
     })
-    intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, original))
+    intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, original))
     trace = TraceLog(stores.tables)
     trace.index_receipt(tenant, receipt, {"file": safe_name, "format": format or "detect", "via": source,
                                           "bytes": len(data)})

@@ -16,10 +16,10 @@ from typing import Any
 
 from pipeline.envelope import Envelope
 from pipeline.errors import BilagsbroError, Problem
-from pipeline.history import RECEIVED, blob_ref, new_id
+from pipeline.history import blob_ref, new_id
 from pipeline.intake import Intake, accept
 from pipeline.model import Document
-from pipeline.names import QUEUE_RECEIVED, TABLE_STATE
+from pipeline.names import CONTAINER_RECEIVED, QUEUE_RECEIVED, TABLE_STATE
 from pipeline.ports import PulledSource, Stores
 from pipeline.pull import PullResult, pull
 from pipeline.tenants import Tenant, TenantRegistry
@@ -50,7 +50,7 @@ def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt
     receipt = new_id("r-")
     report = PullReport(tenant.id, source.name, receipt)
     trace = TraceLog(stores.tables)
-    intake = Intake(receipt=receipt, original=blob_ref(RECEIVED, f"{tenant.id}/{source.name}/"))
+    intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, f"{tenant.id}/{source.name}/"))
 
     def queue(documents: Sequence[Document | Problem]) -> None:
         envelopes: list[Envelope] = []
@@ -68,7 +68,7 @@ def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt
         for item in batch:
             identity = source.identity(item)
             path = f"{tenant.id}/{source.name}/{identity}.json"
-            stores.blobs.put(RECEIVED, path, source.dump(item), content_type="application/json; charset=utf-8",
+            stores.blobs.put(CONTAINER_RECEIVED, path, source.dump(item), content_type="application/json; charset=utf-8",
                              metadata={"tenant": tenant.id, "format": source.name, "receipt": receipt})
             periods = source.periods(item, options)
             if not periods:
@@ -122,7 +122,7 @@ def _close_periods(stores: Stores, source: PulledSource, tenant: Tenant, options
         date = dt.date.fromisoformat(day)
         if (store, day) in closed or source.period_end(date) > window_end:
             continue
-        items = [source.load(stores.blobs.get(RECEIVED, blob)) for blob in blobs]
+        items = [source.load(stores.blobs.get(CONTAINER_RECEIVED, blob)) for blob in blobs]
         queue(source.documents(items, options, [(store, date)]))
         stores.tables.upsert(TABLE_STATE, {"PartitionKey": _day_partition(tenant.id, source.name),
                                            "RowKey": f"{store}|{day}|{_CLOSED}", "Items": len(items)})

@@ -19,11 +19,11 @@ from typing import IO, Any, cast
 
 from pipeline.envelope import Envelope, trace_id
 from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, Problem
-from pipeline.history import DOCUMENTS, BlobExchangeLog, blob_ref, document_path, new_id, split_ref
+from pipeline.history import BlobExchangeLog, blob_ref, document_path, new_id, split_ref
 from pipeline.intake import DOCUMENT
 from pipeline.ledger import deliver_once
 from pipeline.model import Document, Origin
-from pipeline.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
+from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
 from pipeline.rules import apply
 from pipeline.telemetry import stage_span
@@ -183,10 +183,10 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
             document = document.model_copy(update={"origin": Origin(format=format or "", file=file_name)})
         document_id = new_id("d-")
         doc_path = document_path(env.tenant, document_id)
-        stores.blobs.put(DOCUMENTS, doc_path, document.model_dump_json(exclude_none=True).encode("utf-8"),
+        stores.blobs.put(CONTAINER_DOCUMENTS, doc_path, document.model_dump_json(exclude_none=True).encode("utf-8"),
                          content_type="application/json; charset=utf-8")
         child = Envelope(tenant=env.tenant, document=document_id, receipt=env.receipt,
-                         blob=blob_ref(DOCUMENTS, doc_path), traceparent=env.traceparent).next()
+                         blob=blob_ref(CONTAINER_DOCUMENTS, doc_path), traceparent=env.traceparent).next()
         origin = document.origin.model_dump(exclude_none=True) if document.origin else {}
         trace.write_many([
             _entry(child, "received", {"receipt": env.receipt, "original": env.blob, **origin}, document.reference),
@@ -245,13 +245,13 @@ def adapt(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelop
         }, document.reference))
         return []
     path = document_path(env.tenant, env.document, "adapted")
-    stores.blobs.put(DOCUMENTS, path, adapted.model_dump_json(exclude_none=True).encode("utf-8"),
+    stores.blobs.put(CONTAINER_DOCUMENTS, path, adapted.model_dump_json(exclude_none=True).encode("utf-8"),
                      content_type="application/json; charset=utf-8")
     trace.write(_entry(env, "adapted", {
-        "target": tenant.target, "adapted": blob_ref(DOCUMENTS, path), "preflight": "ok",
+        "target": tenant.target, "adapted": blob_ref(CONTAINER_DOCUMENTS, path), "preflight": "ok",
         "payload": _jsonable(target.render(adapted)),
     }, document.reference))
-    return [env.next(blob=blob_ref(DOCUMENTS, path), target=tenant.target)]
+    return [env.next(blob=blob_ref(CONTAINER_DOCUMENTS, path), target=tenant.target)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -267,7 +267,7 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
     tenant = TenantRegistry(stores.tables).get(env.tenant)
     if env.target and env.target != tenant.target:
         # The tenant switched systems after this was adapted: adapt the shared form again for the new one.
-        shared = blob_ref(DOCUMENTS, document_path(env.tenant, env.document))
+        shared = blob_ref(CONTAINER_DOCUMENTS, document_path(env.tenant, env.document))
         trace.write(_entry(env, "resubmitted", {"reason": f"target changed from {env.target} to {tenant.target}",
                                                 "next": "adapt"}, document.reference))
         if stores.queues is None:
