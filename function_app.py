@@ -26,14 +26,9 @@ CONNECTION = names.STORAGE_CONNECTION
 def _stack() -> tuple[Any, Any]:
     """Stores and connectors for this process (the Functions host reuses it across invocations)."""
     import connectors
-    from connectors.secrets import secret_store
-    from connectors.storage.azure import AzureBlobs, AzureQueues, AzureTables, StorageAccount
-    from pipeline.ports import Stores
+    from connectors.storage.azure import stores
 
-    account = StorageAccount(CONNECTION)
-    stores = Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store(),
-                    queues=AzureQueues(account))
-    return stores, connectors.registry()
+    return stores(), connectors.registry()
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:

@@ -127,11 +127,6 @@ _loads = itertools.count(1)
 
 def stores_for(connection_string: str, data_dir: Path = DATA_DIR) -> Any:
     """Stores on this storage, for CLI commands that act on a tenant without going through HTTP."""
-    from connectors.secrets import secret_store
-    from connectors.storage.azure import AzureBlobs, AzureQueues, AzureTables, StorageAccount
-    from pipeline.ports import Stores
+    from connectors.storage.azure import stores
 
-    settings = settings_for(connection_string, data_dir)
-    account = StorageAccount(names.STORAGE_CONNECTION, settings)
-    return Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store(settings),
-                  queues=AzureQueues(account))
+    return stores(settings_for(connection_string, data_dir))

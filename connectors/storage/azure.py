@@ -17,7 +17,8 @@ from typing import IO, Any
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from pipeline.ports import Conflict, Entity, NotFound, Stale
+from pipeline.names import STORAGE_CONNECTION
+from pipeline.ports import Conflict, Entity, NotFound, Stale, Stores
 
 
 class StorageAccount:
@@ -274,3 +275,13 @@ class AzureQueues:
         if client is None:
             client = self._clients[queue] = self.account.queue_client(queue)
         client.send_message(message, visibility_timeout=delay_seconds or None)
+
+
+def stores(settings: Mapping[str, str] | None = None) -> Stores:
+    """The pipeline's ports on the data account and secret store these app settings name."""
+    from connectors.secrets import secret_store
+
+    settings = dict(os.environ if settings is None else settings)
+    account = StorageAccount(STORAGE_CONNECTION, settings)
+    return Stores(blobs=AzureBlobs(account), tables=AzureTables(account), secrets=secret_store(settings),
+                  queues=AzureQueues(account))
