@@ -178,7 +178,6 @@ def _connectors() -> Any:
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
     """Everything but delivery: documents, problems, and with --tenant the payloads for its target."""
-    from pipeline.intake import receive_documents  # noqa: F401  (same model path as the API)
     from pipeline.stages import parse_file
 
     path = Path(args.file)
@@ -190,7 +189,7 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         print(f"unknown format {args.format!r}; known: api, {', '.join(sorted(conns.sources))}", file=sys.stderr)
         return 2
     if args.format == "api" or (args.format is None and path.suffix == ".json"):
-        documents, problems = _dry_run_json(path.read_bytes())
+        documents, problems = _dry_run_json(path)
         format = "api"
     else:
         options = _dry_run_options(args, conns, path)
@@ -236,26 +235,24 @@ def _dry_run_options(args: argparse.Namespace, conns: Any, path: Path) -> dict[s
     return dict(tenant.sources.get(format or "", {}))
 
 
-def _dry_run_json(body: bytes) -> tuple[list[Any], list[Any]]:
-    from pipeline.intake import DOCUMENT, receive_documents
-    from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-    from pipeline.ports import Stores
+def _dry_run_json(path: Path) -> tuple[list[Any], list[Any]]:
+    """The API's own checks (pipeline.intake), on a file."""
+    from pipeline.intake import parse_shared_form
+    from pipeline.model import Origin
 
-    stores = Stores(MemoryBlobs(), MemoryTables(), MemorySecrets())
-    intake = receive_documents(stores, "dry-run", body)
-    documents = [DOCUMENT.validate_json(stores.blobs.get(*e.blob.split("/", 1))) for e in intake.envelopes]
-    return documents, intake.problems
+    good, problems = parse_shared_form(path.read_bytes())
+    documents = [d.model_copy(update={"origin": Origin(format="api", file=path.name, line=line)})
+                 for _, line, d in good]
+    return documents, problems
 
 
 def _render_for_tenant(tenant_id: str, documents: list[Any], conns: Any) -> tuple[list[Any], list[Any]]:
-    from pipeline.rules import apply
+    from pipeline.stages import preflight
     from pipeline.tenants import TenantRegistry
 
     def render(stores: Any) -> tuple[list[Any], list[Any]]:
         tenant = TenantRegistry(stores.tables).get(tenant_id)
-        target = conns.target_for(stores, tenant, "dry-run")
-        adapted = [apply(d, tenant.rules) for d in documents]
-        problems = target.preflight(adapted) if adapted else []
+        target, adapted, problems = preflight(stores, conns, tenant, documents, "dry-run")
         return [{"reference": d.reference, "target": tenant.target, "payload": target.render(d)}
                 for d in adapted], problems
 

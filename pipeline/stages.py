@@ -202,6 +202,17 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
     return envelopes
 
 
+def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents: list[Document],
+              trace_as: str) -> tuple[Target, list[Document], list[Problem]]:
+    """The documents in the tenant's terms and everything its accounting system would refuse in them.
+
+    `trace_as` names the history folder any requests the check makes are kept under.
+    """
+    target = connectors.target_for(stores, tenant, trace_as)
+    adapted = [apply(d, tenant.rules) for d in documents]
+    return target, adapted, (target.preflight(adapted) if adapted else [])
+
+
 def _preflight_file(stores: Stores, connectors: Connectors, tenant: Tenant, env: Envelope,
                     documents: list[Document]) -> dict[str, Any]:
     """One report for the whole file: every missing account, customer, VAT code at once.
@@ -212,8 +223,7 @@ def _preflight_file(stores: Stores, connectors: Connectors, tenant: Tenant, env:
     if not documents:
         return {"checked": 0, "problems": []}
     try:
-        target = connectors.target_for(stores, tenant, env.receipt)
-        problems = target.preflight([apply(d, tenant.rules) for d in documents])
+        _, _, problems = preflight(stores, connectors, tenant, documents, env.receipt)
     except (BilagsbroError, ValueError) as exc:
         return {"checked": 0, "unavailable": str(exc)[:300]}
     return {"target": tenant.target, "checked": len(documents), "problems": [p.as_dict() for p in problems]}
