@@ -334,9 +334,9 @@ def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes
     env = Envelope.from_json(message)
     try:
         with stage_span(stage, env) as traceparent:
-            # The stage's own span is the parent of whatever it sends on.
-            return [replace(e, traceparent=traceparent).to_json() if trace_id(e.traceparent) == trace_id(traceparent)
-                    else e.to_json() for e in STAGES[stage](stores, connectors, env)]
+            # Every envelope a stage returns continues its document's trace; the stage's own span is
+            # the parent of whatever it sends on.
+            return [replace(e, traceparent=traceparent).to_json() for e in STAGES[stage](stores, connectors, env)]
     except BilagsbroError as exc:
         _trace_retry(stores, env, stage, exc.context(), dequeue_count)
         raise
