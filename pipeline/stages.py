@@ -10,6 +10,7 @@ cause and asks for a retry.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from pipeline.trace import TraceEntry, TraceLog
 
 log = logging.getLogger("bilagsbro.pipeline")
 CLAIM_RECHECK_SECONDS = 5
+SNIFF_BYTES = 65536  # what format detection looks at
 
 SourceParser = Callable[..., Iterable[Any]]
 Sniffer = Callable[[bytes, str], bool]
@@ -109,9 +111,9 @@ def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, forma
                options: Mapping[str, Any]) -> tuple[str | None, list[Document], list[Problem]]:
     """Parse a file with its format (given or detected); problems are values, never exceptions."""
     if format is None:
-        head = data.read(65536)
-        format = connectors.detect(head, file_name)
-        data = cast(IO[bytes], _Rewound(head, data))
+        # Peek, don't read: the parser gets the stream from its first byte.
+        data = io.BufferedReader(cast(Any, data), buffer_size=SNIFF_BYTES)
+        format = connectors.detect(data.peek(SNIFF_BYTES)[:SNIFF_BYTES], file_name)
         if format is None:
             return None, [], [Problem("could not tell the file's format; name it with ?format=",
                                       file=file_name, code="unknown-format")]
@@ -123,47 +125,6 @@ def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, forma
     for item in parser(data, file_name=file_name, options=options):
         (problems if isinstance(item, Problem) else documents).append(item)
     return format, documents, problems
-
-
-class _Rewound:
-    """Puts the sniffed head back in front of the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self.head, self.rest = head, rest
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            out, self.head = self.head + self.rest.read(), b""
-            return out
-        if self.head:
-            out, self.head = self.head[:size], self.head[size:]
-            if len(out) < size:
-                out += self.rest.read(size - len(out))
-            return out
-        return self.rest.read(size)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readline(self, size: int = -1) -> bytes:
-        out = bytearray()
-        while size < 0 or len(out) < size:
-            ch = self.read(1)
-            if not ch:
-                break
-            out += ch
-            if ch == b"\n":
-                break
-        return bytes(out)
-
-    @property
-    def closed(self) -> bool:
-        return False
 
 
 def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
