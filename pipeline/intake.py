@@ -52,29 +52,44 @@ def _items(text: str) -> Iterator[tuple[int, Any]]:
     if text[start:start + 1] != "[":
         value, _ = decoder.raw_decode(text, start)
         if isinstance(value, dict) and isinstance(value.get("documents"), list):
-            # Re-decode with positions: find the array after the "documents" key.
-            key = text.find('"documents"')
-            bracket = text.find("[", key)
-            yield from _array(text, bracket, decoder)
+            yield from _array(text, _member(text, start, decoder, "documents"), decoder)
         else:
             yield _line_of(text, start), value
         return
     yield from _array(text, start, decoder)
 
 
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _member(text: str, start: int, decoder: json.JSONDecoder, name: str) -> int:
+    """Where the value of member `name` of the (already valid) object at `start` begins; the last one
+    wins, as it does for the decoder."""
+    pos, found = _skip_space(text, start + 1), -1
+    while text[pos] != "}":
+        key, pos = decoder.raw_decode(text, pos)
+        pos = _skip_space(text, _skip_space(text, pos) + 1)  # past the ':'
+        if key == name:
+            found = pos
+        _, pos = decoder.raw_decode(text, pos)
+        pos = _skip_space(text, pos)
+        if text[pos] == ",":
+            pos = _skip_space(text, pos + 1)
+    return found
+
+
 def _array(text: str, start: int, decoder: json.JSONDecoder) -> Iterator[tuple[int, Any]]:
     pos = start + 1
-    ws = " \t\r\n"
     while True:
-        while pos < len(text) and text[pos] in ws:
-            pos += 1
+        pos = _skip_space(text, pos)
         if pos < len(text) and text[pos] == "]":
             return
         value, end = decoder.raw_decode(text, pos)
         yield _line_of(text, pos), value
-        pos = end
-        while pos < len(text) and text[pos] in ws:
-            pos += 1
+        pos = _skip_space(text, end)
         if pos < len(text) and text[pos] == ",":
             pos += 1
             continue

@@ -129,3 +129,16 @@ def test_a_document_adapted_for_the_old_target_is_adapted_again_after_a_switch(s
     [(queue, message, _)] = stores.queues.sent
     assert queue == QUEUE_TRANSLATED and json.loads(message)["blob"].endswith("/shared.json")
     assert "target" not in json.loads(message)
+
+
+def test_a_documents_envelope_is_read_from_its_own_member(stack):
+    stores, conns, tenant, key = stack
+    bad = {**VOUCHER, "reference": "skjev", "lines": [VOUCHER["lines"][0]]}
+    body = {"source": "documents", "batch": [1, 2], "documents": [VOUCHER, bad]}
+    response = post(stores, conns, key, body)
+    assert [d["reference"] for d in response.body["documents"]] == ["kasse7-2026-11-20"]
+    [problem] = response.body["problems"]
+    text = json.dumps(body, ensure_ascii=False, indent=1).splitlines()
+    assert problem["reference"] == "skjev" and problem["file"] == "documents[1]"
+    assert text[problem["line"] - 1].strip() == "{"  # the line where that document starts
+    assert '"reference": "skjev"' in "\n".join(text[problem["line"]:problem["line"] + 12])
