@@ -745,8 +745,14 @@ def _handler_for(host: LocalHost) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             body = self._read_body()
             if body is None:
+                # The real host never invokes the function: reading the body fails while it binds `req`,
+                # and it answers 500 with no body, not 413 (Azure/azure-functions-host#10519, open;
+                # HttpRequestBodySizeMiddleware sets Kestrel's MaxRequestBodySize from this setting). The
+                # app keeps its own, lower limits so that a client meets a JSON 413 first.
+                log.warning("HTTP %s %s: body over %s (%d bytes); answered 500 as the Functions host does",
+                            self.command, self.path, BODY_LIMIT_SETTING, host.max_body_bytes)
                 self.close_connection = True  # the rest of the body stays unread
-                self._write(413, {}, b"")
+                self._write(500, {}, b"")
                 return
             try:
                 status, headers, payload = host.handle_http(self.command, self.path, dict(self.headers), body)
