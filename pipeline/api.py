@@ -246,8 +246,10 @@ def _json_body(request: Request) -> tuple[dict[str, Any] | None, Response | None
     content_type = request.headers.get("content-type", "")
     if content_type and "json" not in content_type:
         return None, error(415, f"send application/json, not {content_type}")
+    if not request.body.strip():
+        return None, error(400, "the body is empty: send a JSON object", [Problem("the body is empty", code="empty")])
     try:
-        body = json.loads(request.body or b"{}")
+        body = json.loads(request.body)
     except UnicodeDecodeError as exc:
         return None, error(400, f"the body is not UTF-8 (byte {exc.start})",
                            [Problem("the body is not UTF-8", code="encoding")])
