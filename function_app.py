@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from pipeline import names
+from pipeline import names, redaction
 
+redaction.install()  # before anything logs: no token, secret or API key in any log line, at any level
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by pipeline.api
 log = logging.getLogger("bilagsbro")
 CONNECTION = names.STORAGE_CONNECTION
@@ -27,12 +28,15 @@ def _stack() -> tuple[Any, Any]:
     """Stores and connectors for this process (the Functions host reuses it across invocations)."""
     import connectors
     from connectors.storage.azure import stores
+    from pipeline.telemetry import redact_spans
 
+    # The worker has configured Azure Monitor by the first invocation; its httpx spans carry full URLs.
+    redact_spans()
     return stores(), connectors.registry()
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import api
+    from pipeline import admin, api
 
     stores, connectors = _stack()
     parts = urlsplit(req.url)
@@ -44,7 +48,8 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         body=req.get_body(),
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
-    response = getattr(api, handler_name)(stores, connectors, request)
+    handler = getattr(api, handler_name, None) or getattr(admin, handler_name)
+    response = handler(stores, connectors, request)
     for queue, messages in response.messages.items():
         if messages:
             outputs[queue].set(messages)
@@ -96,6 +101,31 @@ def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["PUT"])
 def tenant_connection(req: func.HttpRequest) -> func.HttpResponse:
     return _http("put_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/connection", methods=["GET"])
+def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys", methods=["GET"])
+def tenant_keys(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_api_keys", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys", methods=["POST"])
+def tenant_key_issue(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("issue_api_key", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys/{key_id}/revoke", methods=["POST"])
+def tenant_key_revoke(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("revoke_api_key", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys/{key_id}/rotate", methods=["POST"])
+def tenant_key_rotate(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("rotate_api_key", req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules", methods=["PUT"])
