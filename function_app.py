@@ -28,16 +28,22 @@ def _stack() -> tuple[Any, Any]:
     """Stores and connectors for this process (the Functions host reuses it across invocations)."""
     import connectors
     from connectors.storage.azure import stores
+
+    return stores(), connectors.registry()
+
+
+def _redacted_spans() -> None:
+    """Azure Monitor's httpx spans carry full URLs, tokens in query strings included: redact their attributes.
+    Called per invocation (a no-op once done) since the worker may configure telemetry after this module loads."""
     from pipeline.telemetry import redact_spans
 
-    # The worker has configured Azure Monitor by the first invocation; its httpx spans carry full URLs.
     redact_spans()
-    return stores(), connectors.registry()
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
     from pipeline import admin, api
 
+    _redacted_spans()
     stores, connectors = _stack()
     parts = urlsplit(req.url)
     request = api.Request(
@@ -178,6 +184,7 @@ def pull_orders(timer: func.TimerRequest) -> None:
     import connectors
     from pipeline.scheduled import pull_all
 
+    _redacted_spans()
     stores, _ = _stack()
     for report in pull_all(stores, connectors.pulled(), now=dt.datetime.now(dt.UTC)):
         log.info("pulled %s for %s: %d document(s), %d problem(s)%s", report.source, report.tenant,
@@ -190,6 +197,7 @@ def pull_orders(timer: func.TimerRequest) -> None:
 def _stage(stage: str, msg: func.QueueMessage, out: func.Out[list[str]] | None) -> None:
     from pipeline.stages import run
 
+    _redacted_spans()
     stores, connectors = _stack()
     messages = run(stage, stores, connectors, msg.get_body(), dequeue_count=msg.dequeue_count)
     if out is not None and messages:

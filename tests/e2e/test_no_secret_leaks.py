@@ -208,6 +208,8 @@ def test_the_demo_and_an_end_to_end_run_at_debug_leave_no_secret_anywhere(own_az
                 "target": "tripletex", "settings": {"base_url": tripletex.base_url, "timeout": 5},
                 "credentials": {"consumer_token": consumer, "employee_token": wrong}})
             assert refused.status_code == 422, refused.text
+            pending = boss.get(f"/api/v1/admin/tenants/{tenant}/connection").json()["pending"]
+            assert pending["state"] == "failed" and pending["check"]["error"]["status"] == 403
             connected = boss.put(f"/api/v1/admin/tenants/{tenant}/connection", json={
                 "target": "tripletex", "settings": {"base_url": tripletex.base_url, "timeout": 5},
                 "credentials": {"consumer_token": consumer, "employee_token": employee}})
