@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bilagsbro.secret_input import add_secret_options, flag, read_secret, refused_argument
+
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
@@ -78,62 +80,6 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- secrets: from a file, an environment variable or a prompt; never from the command line ------------------
-
-
-def _flag(credential: str) -> str:
-    return credential.replace("_", "-")
-
-
-def _secret(args: argparse.Namespace, credential: str, label: str) -> str | None:
-    """`--<name>-file PATH` ('-': standard input), `--<name>-env VAR`, else a prompt without echo when
-    standard input is a terminal; None when none was given (the active value is kept, if there is one)."""
-    import getpass
-    import os
-    import stat
-
-    attribute = credential.replace("-", "_")
-    path, variable = getattr(args, f"{attribute}_file", None), getattr(args, f"{attribute}_env", None)
-    if path and variable:
-        raise ValueError(f"give --{_flag(credential)}-file or --{_flag(credential)}-env, not both")
-    if path == "-":
-        value = sys.stdin.readline()
-    elif path:
-        file = Path(path)
-        if file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            print(f"bilagsbro: warning: {path} can be read by others than you (chmod 600 it)", file=sys.stderr)
-        value = file.read_text("utf-8")
-    elif variable:
-        if variable not in os.environ:
-            raise ValueError(f"--{_flag(credential)}-env names {variable}, which is not set")
-        value = os.environ[variable]
-    elif sys.stdin.isatty():
-        value = getpass.getpass(f"{label} (input hidden; Enter keeps the current one): ")
-    else:
-        return None
-    value = value.rstrip("\r\n")
-    if (path or variable) and not value:
-        raise ValueError(f"the {label} given by --{_flag(credential)}-{'file' if path else 'env'} is empty")
-    return value or None
-
-
-def _secret_options(parser: argparse.ArgumentParser, credential: str, label: str) -> None:
-    flag = _flag(credential)
-    group = parser.add_argument_group(label)
-    group.add_argument(f"--{flag}-file", metavar="PATH", help=f"read the {label} from this file ('-': stdin)")
-    group.add_argument(f"--{flag}-env", metavar="VAR", help=f"read the {label} from this environment variable")
-
-
-def _removed_secret_arguments(argv: list[str], credentials: set[str]) -> str | None:
-    """Secrets as plain arguments show in the process list (`ps`, /proc) and shell history: refused."""
-    for item in argv:
-        flag = item.split("=", 1)[0]
-        if flag.startswith("--") and flag[2:].replace("-", "_") in credentials:
-            return (f"{flag} was removed: a secret on the command line shows in the process list. "
-                    f"Use {flag}-file PATH, {flag}-env VAR, or leave it out to be prompted (input hidden)")
-    return None
-
-
 def _credentials() -> dict[str, tuple[str, ...]]:
     import connectors
 
@@ -152,7 +98,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return 2
     settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id}.items() if v}
     credentials = {name: value for name in connectors.CREDENTIALS.get(args.target, ())
-                   if (value := _secret(args, name, f"{args.target} {name.replace('_', ' ')}"))}
+                   if (value := read_secret(args, name, f"{args.target} {name.replace('_', ' ')}"))}
 
     def run(stores: Any) -> dict[str, Any]:
         outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
@@ -163,7 +109,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     try:
         result = _with_stores(run)
     except ConfigError as exc:
-        flags = ", ".join(f"--{_flag(n)}-file/-env" for n in connectors.CREDENTIALS.get(args.target, ()))
+        flags = ", ".join(f"--{flag(n)}-file/-env" for n in connectors.CREDENTIALS.get(args.target, ()))
         print(f"bilagsbro: {exc.message} (give {flags}, or run in a terminal to be prompted)", file=sys.stderr)
         return 2
     _print_json(result)
@@ -185,7 +131,7 @@ def cmd_source_add(args: argparse.Namespace) -> int:
     if args.mode:
         booking["mode"] = args.mode
     BookingOptions.from_options(booking)  # refuse unknown options now, not at the first pull
-    secret = _secret(args, "client_secret", f"{args.source} client secret")
+    secret = read_secret(args, "client_secret", f"{args.source} client secret")
     settings = {"base_url": args.base_url, "client_id": args.client_id,
                 **({"stores": args.stores.split(",")} if args.stores else {}),
                 **({"start": args.start} if args.start else {}), "booking": booking}
@@ -397,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
     credentials = _credentials()
-    removed = _removed_secret_arguments(argv, {n for names in credentials.values() for n in names})
+    removed = refused_argument(argv, {n for names in credentials.values() for n in names})
     if removed:
         print(f"bilagsbro: {removed}", file=sys.stderr)
         return 2
@@ -428,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     for target, names in sorted(credentials.items()):
         if target != "omnium":
             for name in names:
-                _secret_options(conn, name, f"{target} {name.replace('_', ' ')}")
+                add_secret_options(conn, name, f"{target} {name.replace('_', ' ')}")
     conn.set_defaults(fn=cmd_connect)
 
     source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
@@ -437,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     sadd.add_argument("source", choices=["omnium"])
     sadd.add_argument("--base-url", required=True, help="e.g. https://api.omnium.no or a sandbox")
     sadd.add_argument("--client-id", required=True)
-    _secret_options(sadd, "client_secret", "Omnium client secret (kept in the secret store, never in settings)")
+    add_secret_options(sadd, "client_secret", "Omnium client secret (kept in the secret store, never in settings)")
     sadd.add_argument("--stores", help="comma-separated store ids; all when omitted")
     sadd.add_argument("--mode", choices=["daily", "order"], help="daily summary per store (default) or per order")
     sadd.add_argument("--start", help="ISO time the first pull starts from (default: a day back)")
