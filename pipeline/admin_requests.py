@@ -29,7 +29,10 @@ class Connection(BaseModel):
 
     target: StrictStr = Field(..., description="An accounting system in the target registry, e.g. tripletex")
     settings: dict[str, StrictStr | StrictInt | StrictBool | None] = Field(
-        default_factory=dict, description="Non-secret settings, e.g. base_url and company_id")
+        default_factory=dict, description="Non-secret settings, e.g. base_url and company_id; null removes one; "
+                                          "those not given stay as they are")
     credentials: dict[str, StrictStr] = Field(
-        default_factory=dict, description="Secrets (tokens, keys): kept in the secret store, never shown again")
-    direct_posting: StrictBool = Field(False, description="Post directly instead of as drafts (opt-in)")
+        default_factory=dict, description="Secrets (tokens, keys): kept in the secret store, never shown again; "
+                                          "in force only once the connection test passes with them")
+    direct_posting: StrictBool | None = Field(
+        None, description="Post directly instead of as drafts (opt-in); omitted: as the connection in force has it")

@@ -239,14 +239,17 @@ def _admin_tenant(stores: Stores, request: Request) -> tuple[Any, Response | Non
         return None, error(404, exc.message)
 
 
-def _json_body(request: Request) -> tuple[dict[str, Any] | None, Response | None]:
-    """The admin API's JSON object: 413 when too big, 415 when not JSON, 400 when malformed."""
+def _json_body(request: Request, *, required: bool = False) -> tuple[dict[str, Any] | None, Response | None]:
+    """The admin API's JSON object: 413 when too big, 415 when not JSON, 400 when malformed, or when
+    missing and `required` (an optional body left out reads as {})."""
     if len(request.body) > MAX_ADMIN_BODY:
         return None, error(413, f"body of {len(request.body)} bytes exceeds {MAX_ADMIN_BODY}")
     content_type = request.headers.get("content-type", "")
     if content_type and "json" not in content_type:
         return None, error(415, f"send application/json, not {content_type}")
     if not request.body.strip():
+        if not required:
+            return {}, None
         return None, error(400, "the body is empty: send a JSON object", [Problem("the body is empty", code="empty")])
     try:
         body = json.loads(request.body)
@@ -275,7 +278,7 @@ def _admin_body(request: Request, model: Any) -> tuple[Any, Response | None]:
     """The body as `model`: unknown fields and wrong types are a 422 naming each field."""
     from pydantic import ValidationError
 
-    body, bad = _json_body(request)
+    body, bad = _json_body(request, required=True)
     if bad:
         return None, bad
     try:
@@ -285,9 +288,10 @@ def _admin_body(request: Request, model: Any) -> tuple[Any, Response | None]:
 
 
 def put_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Connect a tenant to an accounting system, then test the connection (a green light or why not)."""
+    """Connect a tenant to an accounting system: the new settings and credentials are tested first and take
+    over only when the test passes (200); a failed test leaves the working connection as it was (422)."""
     from pipeline.admin_requests import Connection
-    from pipeline.connections import connect, describe
+    from pipeline.connections import change, describe
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
@@ -301,27 +305,26 @@ def put_connection(stores: Stores, connectors: Connectors, request: Request) -> 
         return error(422, f"unknown target {target!r}; known: {', '.join(sorted(connectors.targets))}",
                      [Problem("unknown target", field="target")])
     try:
-        tenant = connect(
-            TenantRegistry(stores.tables), stores.secrets, tenant.id, target,
-            settings=body.settings, credentials=body.credentials,
-            required=tuple(connectors.credentials.get(target, ())), direct_posting=body.direct_posting,
-        )
+        outcome = change(stores, connectors, tenant.id, target, settings=body.settings, credentials=body.credentials,
+                         direct_posting=body.direct_posting)
     except ConfigError as exc:
         return error(422, exc.message)
-    return Response(200, {**describe(tenant), "check": check_connection(stores, connectors, tenant)})
+    answer = {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check}
+    if outcome.superseded:
+        return Response(409, {**answer, "error": "another change of this connection came in while this one was "
+                                                 "tested; it decides (GET the connection to see which is in force)"})
+    if not outcome.activated:
+        reason = (outcome.check.get("error") or {}).get("message", "the connection test failed")
+        return Response(422, {**answer, "error": f"connection test failed: {reason}. The new settings are kept as "
+                                                 f"pending; {tenant.id} goes on with its current connection"})
+    return Response(200, answer)
 
 
 def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dict[str, Any]:
-    from pipeline.errors import BilagsbroError
+    """The connection test of the tenant's connection as it is (pipeline.connections.check)."""
+    from pipeline.connections import check
 
-    try:
-        target = connectors.target_for(stores, tenant, "connection-test")
-        check = getattr(target, "check", None)
-        details = check() if check else {}
-    except (BilagsbroError, NotFound) as exc:
-        context = exc.context() if isinstance(exc, BilagsbroError) else {"message": str(exc)}
-        return {"ok": False, "error": context}
-    return {"ok": True, **(details or {})}
+    return check(stores, connectors, tenant)
 
 
 def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
@@ -336,7 +339,7 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
     tenant, denied = _admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _json_body(request)
+    body, bad = _json_body(request, required=True)
     if bad:
         return bad
     try:
@@ -360,7 +363,7 @@ def put_format_options(stores: Stores, connectors: Connectors, request: Request)
     format = request.path_params.get("format", "")
     if format not in connectors.sources:
         return error(404, f"unknown format {format!r}; known: {', '.join(sorted(connectors.sources))}")
-    body, bad = _json_body(request)
+    body, bad = _json_body(request, required=True)
     if bad:
         return bad
     assert body is not None

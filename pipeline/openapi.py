@@ -113,11 +113,30 @@ def _components() -> dict[str, Any]:
                                      ["id", "status", "status_url"])
     components["NewTenantKey"] = _obj({"tenant_id": _STR, "name": _STR, "api_key": {
         "type": "string", "description": "Shown once; only its SHA-256 is kept"}}, ["tenant_id", "name", "api_key"])
-    components["ConnectionStatus"] = _obj({
+    connection_view = {
         "tenant_id": _STR, "target": _STR, "settings": {"type": "object"},
-        "credentials": {"type": "array", "items": _STR, "description": "Names of the stored secrets, never values"},
+        "credentials": {"type": "array", "items": _STR, "description": "Which secrets are stored, never values"},
+        "secret_names": {"type": "object", "additionalProperties": _STR},
+        "pending": {"type": "object", "description": "A change not in force yet, and why"},
+    }
+    components["Connection"] = _obj(connection_view, ["tenant_id", "target", "settings", "credentials"])
+    components["ConnectionStatus"] = _obj({
+        **connection_view, "activated": {"type": "boolean"},
         "check": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
-    }, ["tenant_id", "target", "settings", "credentials", "check"])
+    }, ["tenant_id", "target", "settings", "credentials", "activated", "check"])
+    optional = {"type": ["string", "null"]}
+    components["ApiKey"] = _obj({
+        "key_id": _STR, "tenant_id": optional, "role": _STR, "hint": _STR, "label": optional, "created_at": _STR,
+        "status": {"type": "string", "enum": ["active", "expiring", "expired", "revoked"]},
+        "expires_at": _STR, "revoked_at": _STR, "replaced_by": _STR, "replaces": _STR,
+    }, ["key_id", "role", "hint", "created_at", "status"])
+    components["ApiKeys"] = _obj({"tenant_id": _STR, "keys": {"type": "array", "items": _ref("ApiKey")}},
+                                 ["tenant_id", "keys"])
+    secret_key = {"type": "string", "description": "Shown once; only its SHA-256 is kept"}
+    components["IssuedKey"] = _obj({"api_key": secret_key, "key": _ref("ApiKey")}, ["api_key", "key"])
+    components["RevokedKey"] = _obj({"key": _ref("ApiKey")}, ["key"])
+    components["RotatedKey"] = _obj({"api_key": secret_key, "key": _ref("ApiKey"), "replaces": _ref("ApiKey")},
+                                    ["api_key", "key", "replaces"])
     components["TenantRules"] = _obj({"tenant_id": _STR, "rules": _ref("Rules")}, ["tenant_id", "rules"])
     components["FormatOptions"] = _obj({"tenant_id": _STR, "format": _STR, "options": {"type": "object"}},
                                        ["tenant_id", "format", "options"])
@@ -177,11 +196,12 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
     if targets:
         connection = {"allOf": [_ref("Connection"), {"properties": {"target": {"enum": targets}}}]}
 
-    def admin(summary: str, body: dict[str, Any], ok: tuple[int, str, str], *extra: dict[str, Any]) -> dict[str, Any]:
+    def admin(summary: str, body: dict[str, Any], ok: tuple[int, str, str], *extra: dict[str, Any],
+              conflict: bool = False) -> dict[str, Any]:
         return {"summary": summary, "security": ADMIN,
                 "parameters": [_path_id("The tenant's id"), *extra],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                "responses": _answers(*admin_errors, ok=ok)}
+                "responses": _answers(*admin_errors, *((409,) if conflict else ()), ok=ok)}
 
     return {
         "openapi": "3.1.0",
@@ -253,9 +273,15 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewTenant")}}},
                 "responses": _answers(400, 401, 403, 413, 415, 422, ok=(201, "Created", "NewTenantKey")),
             }},
-            "/api/v1/admin/tenants/{id}/connection": {"put": admin(
-                "Connect the tenant to its accounting system, then test the connection",
-                connection, (200, "Connected; `check` says whether the test passed", "ConnectionStatus"))},
+            "/api/v1/admin/tenants/{id}/connection": {
+                "put": {**admin("Connect the tenant to its accounting system: the new settings and credentials "
+                                "take over only when the connection test passes (a failed test: 422, and the "
+                                "working connection stays in force)", connection,
+                                (200, "Connected and tested", "ConnectionStatus"), conflict=True)},
+                "get": {"summary": "The connection in force, and a change still pending with why its test failed",
+                        "security": ADMIN, "parameters": [_path_id("The tenant's id")],
+                        "responses": _answers(401, 403, 404, ok=(200, "Connection", "Connection"))},
+            },
             "/api/v1/admin/tenants/{id}/rules": {"put": admin(
                 "Replace the tenant's rules (validated; effective on the next voucher; every change kept)",
                 _ref("Rules"), (200, "The rules now in force", "TenantRules"))},
@@ -273,7 +299,44 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
                 "responses": {"200": {"description": "OpenAPI 3.1",
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
+            **_admin_key_paths(),
         },
+    }
+
+
+def _admin_key_paths() -> dict[str, Any]:
+    """A tenant's API keys (admin key): listed by id and hint, issued, revoked, rotated with an overlap."""
+    tenant = _path_id("The tenant's id")
+    key = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    label = {"label": {"type": "string", "maxLength": 100, "description": "what the key is for, e.g. the till"}}
+    # These routes answer 400, not 422, for a field they do not know (pipeline/admin.py).
+    optional_body = (400, 401, 403, 404, 413, 415)
+
+    def body(properties: dict[str, Any]) -> dict[str, Any]:
+        return {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "properties": properties}}}}
+
+    return {
+        "/api/v1/admin/tenants/{id}/keys": {
+            "get": {"summary": "The tenant's API keys by id and hint (never the key), with their state",
+                    "security": ADMIN, "parameters": [tenant],
+                    "responses": _answers(401, 403, 404, ok=(200, "Keys", "ApiKeys"))},
+            "post": {"summary": "Issue another API key; the key is in this answer only",
+                     "security": ADMIN, "parameters": [tenant], "requestBody": body(label),
+                     "responses": _answers(*optional_body, ok=(201, "Issued", "IssuedKey"))},
+        },
+        "/api/v1/admin/tenants/{id}/keys/{key_id}/revoke": {"post": {
+            "summary": "Revoke a key: the next request with it answers 401",
+            "security": ADMIN, "parameters": [tenant, key],
+            "responses": _answers(401, 403, 404, ok=(200, "Revoked", "RevokedKey")),
+        }},
+        "/api/v1/admin/tenants/{id}/keys/{key_id}/rotate": {"post": {
+            "summary": "A new key now; the old one keeps working through the overlap (default 24 h)",
+            "security": ADMIN, "parameters": [tenant, key],
+            "requestBody": body({"overlap_hours": {"type": "number", "minimum": 0, "maximum": 720}, **label}),
+            "responses": _answers(*optional_body, 409, ok=(201, "The new key, shown once, and the old key's end",
+                                                          "RotatedKey")),
+        }},
     }
 
 
