@@ -224,7 +224,7 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
             },
         },
         "security": TENANT,
-        "paths": {
+        "paths": _identify({
             "/api/v1/documents": {"post": {
                 "summary": "Send one document, a JSON array of them, or {\"documents\": [...]} (shared form)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
@@ -300,7 +300,7 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
             **_admin_key_paths(),
-        },
+        }),
     }
 
 
@@ -308,7 +308,8 @@ def _admin_key_paths() -> dict[str, Any]:
     """A tenant's API keys (admin key): listed by id and hint, issued, revoked, rotated with an overlap."""
     tenant = _path_id("The tenant's id")
     key = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    label = {"label": {"type": "string", "maxLength": 100, "description": "what the key is for, e.g. the till"}}
+    label = {"label": {"type": ["string", "null"], "maxLength": 100,
+                       "description": "what the key is for, e.g. the till"}}
     # These routes answer 400, not 422, for a field they do not know (pipeline/admin.py).
     optional_body = (400, 401, 403, 404, 413, 415)
 
@@ -338,6 +339,51 @@ def _admin_key_paths() -> dict[str, Any]:
                                                           "RotatedKey")),
         }},
     }
+
+
+# The function in function_app.py that serves each operation (a test holds the two together), and what
+# one operation's answer feeds into the next (OpenAPI links: schemathesis follows them statefully).
+OPERATIONS = {
+    ("/api/v1/documents", "post"): "receive_documents",
+    ("/api/v1/files", "post"): "receive_file",
+    ("/api/v1/documents/{id}", "get"): "document_status",
+    ("/api/v1/documents/{id}/retry", "post"): "document_retry",
+    ("/api/v1/receipts", "get"): "receipt_list",
+    ("/api/v1/receipts/{id}", "get"): "receipt_status",
+    ("/api/v1/admin/tenants", "post"): "tenant_create",
+    ("/api/v1/admin/tenants/{id}/connection", "put"): "tenant_connection",
+    ("/api/v1/admin/tenants/{id}/connection", "get"): "tenant_connection_status",
+    ("/api/v1/admin/tenants/{id}/keys", "get"): "tenant_keys",
+    ("/api/v1/admin/tenants/{id}/keys", "post"): "tenant_key_issue",
+    ("/api/v1/admin/tenants/{id}/keys/{key_id}/revoke", "post"): "tenant_key_revoke",
+    ("/api/v1/admin/tenants/{id}/keys/{key_id}/rotate", "post"): "tenant_key_rotate",
+    ("/api/v1/admin/tenants/{id}/rules", "put"): "tenant_rules",
+    ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
+    ("/api/docs", "get"): "api_docs",
+    ("/api/openapi.json", "get"): "api_openapi",
+}
+_TENANT_ID = {"id": "$response.body#/tenant_id"}
+LINKS = {
+    "receive_documents": ("202", {"document_status": {"id": "$response.body#/documents/0/id"},
+                                  "document_retry": {"id": "$response.body#/documents/0/id"}}),
+    "receive_file": ("202", {"receipt_status": {"id": "$response.body#/receipt"}}),
+    "tenant_create": ("201", {"tenant_rules": _TENANT_ID, "tenant_connection_status": _TENANT_ID,
+                              "tenant_keys": _TENANT_ID}),
+    "tenant_key_issue": ("201", {"tenant_key_rotate": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"},
+                                 "tenant_key_revoke": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"}}),
+}
+
+
+def _identify(paths: dict[str, Any]) -> dict[str, Any]:
+    """Each operation's operationId (its function's name) and the links from its answer."""
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            op["operationId"] = OPERATIONS.get((path, method), f"{method}_{path}")
+            status, links = LINKS.get(op["operationId"], ("", {}))
+            if links:
+                op["responses"][status]["links"] = {
+                    target: {"operationId": target, "parameters": parameters} for target, parameters in links.items()}
+    return paths
 
 
 def html(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[str] = ()) -> str:

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
-def _declared_routes() -> set[tuple[str, str]]:
-    """(path, method) of every HTTP function, as the host serves it (host.json routePrefix)."""
+def _declared_routes() -> set[tuple[str, str, str]]:
+    """(path, method, function) of every HTTP function, as the host serves it (host.json routePrefix)."""
     prefix = json.loads((ROOT / "host.json").read_text("utf-8"))["extensions"]["http"].get("routePrefix", "api")
     routes = set()
     for function in load_function_app().app.get_functions():
@@ -25,7 +25,8 @@ def _declared_routes() -> set[tuple[str, str]]:
         if trigger["type"] != "httpTrigger":
             continue
         for method in trigger["methods"]:
-            routes.add((f"/{prefix}/{trigger['route']}", str(getattr(method, "value", method)).lower()))
+            routes.add((f"/{prefix}/{trigger['route']}", str(getattr(method, "value", method)).lower(),
+                        function.get_function_name()))
     return routes
 
 
@@ -34,11 +35,13 @@ def _document() -> dict:
     return spec("http://localhost", formats=registry.sources, targets=registry.targets)
 
 
-def _documented_routes(document: dict) -> set[tuple[str, str]]:
-    return {(path, method) for path, ops in document["paths"].items() for method in ops if method in METHODS}
+def _documented_routes(document: dict) -> set[tuple[str, str, str]]:
+    return {(path, method, op["operationId"]) for path, ops in document["paths"].items()
+            for method, op in ops.items() if method in METHODS}
 
 
 def test_every_declared_route_is_documented_and_every_documented_route_is_declared():
+    """Path, method and the serving function's name (the operationId), both ways."""
     declared, documented = _declared_routes(), _documented_routes(_document())
     assert declared - documented == set(), "routes function_app.py serves that the OpenAPI document lacks"
     assert documented - declared == set(), "routes the OpenAPI document promises that nothing serves"
@@ -47,7 +50,7 @@ def test_every_declared_route_is_documented_and_every_documented_route_is_declar
 def test_the_drift_check_would_catch_a_missing_route():
     document = _document()
     del document["paths"]["/api/v1/receipts"]
-    assert ("/api/v1/receipts", "get") in _declared_routes() - _documented_routes(document)
+    assert ("/api/v1/receipts", "get", "receipt_list") in _declared_routes() - _documented_routes(document)
 
 
 def test_every_secured_operation_documents_401_and_403_and_each_error_has_a_json_body():
@@ -85,3 +88,13 @@ def test_the_served_document_is_the_one_built_here():
     request = api.Request("GET", {}, {}, {}, b"", "http://localhost")
     served = api.docs_json(None, connectors.registry(), request)  # type: ignore[arg-type]
     assert served.status == 200 and served.body == _document()
+
+
+def test_every_link_names_an_operation_and_a_response_that_exists():
+    document = _document()
+    operations = {op["operationId"] for ops in document["paths"].values() for op in ops.values()}
+    for ops in document["paths"].values():
+        for op in ops.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    assert link["operationId"] in operations

@@ -55,16 +55,44 @@ def loopback_only(monkeypatch):
     return refused
 
 
+def _a_delivered_document(url: str, key: str) -> tuple[str, str]:
+    """A shared-form file with one voucher, sent and delivered: its document's id and its receipt's."""
+    import json
+    import time
+
+    import httpx
+
+    from .test_documents_over_http import voucher, wait_for
+
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        body = json.dumps([voucher("schemathesis-ekte-bilag")], ensure_ascii=False).encode("utf-8")
+        receipt = client.post("/api/v1/files", params={"format": "shared-form", "name": "ekte.json"},
+                              content=body).json()["receipt"]
+        deadline = time.monotonic() + 60
+        while not (found := client.get(f"/api/v1/receipts/{receipt}").json()["documents"]):
+            assert time.monotonic() < deadline, "the file was not translated within a minute"
+            time.sleep(0.1)
+        assert wait_for(client, found[0]["id"])["status"] == "delivered"
+    return found[0]["id"], receipt
+
+
 def test_schemathesis_finds_no_server_error_undocumented_status_or_schema_break(stack, tmp_path, loopback_only):
     from pipeline.tenants import TenantRegistry
 
     registry = TenantRegistry(stack.stores.tables)
-    tenant = registry.add("Schemathesis Prøvebutikk AS")
+    sender = registry.add("Schemathesis Prøvebutikk AS")
+    # The admin routes act on another tenant: the fuzzer rotates and revokes that one's keys, not its own.
+    managed = registry.add("Schemathesis Forvaltet AS")
+    registry.issue_key(managed.id)
+    sender_key = registry.issue_key(sender.id)
+    document_id, receipt_id = _a_delivered_document(stack.url, sender_key)
     env = {
         **os.environ,
-        "BILAGSBRO_TEST_TENANT_KEY": registry.issue_key(tenant.id),
+        "BILAGSBRO_TEST_DOCUMENT_ID": document_id,
+        "BILAGSBRO_TEST_RECEIPT_ID": receipt_id,
+        "BILAGSBRO_TEST_TENANT_KEY": sender_key,
         "BILAGSBRO_TEST_ADMIN_KEY": registry.issue_key(None, role="admin"),
-        "BILAGSBRO_TEST_TENANT_ID": tenant.id,
+        "BILAGSBRO_TEST_TENANT_ID": managed.id,
         "NO_COLOR": "1",
     }
     command = Path(sys.executable).with_name("schemathesis")
