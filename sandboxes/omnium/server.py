@@ -72,6 +72,7 @@ class Faults:
     """Switches tests flip to make the sandbox misbehave the way the real service sometimes does."""
 
     burst_429: int = 0  # answer the next N authorised requests 429
+    token_429: int = 0  # answer the next N token requests 429 (the token endpoint is rate limited too)
     retry_after: str = "0"  # the Retry-After header on injected and concurrency 429s (seconds)
     expire_tokens_after: int | None = None  # after N more authorised requests, every issued token expires
     fail_after_pages: int | None = None  # the page request after N more pages answers 500 once (a crash)
@@ -371,6 +372,11 @@ class OmniumSandbox:
         url = urlsplit(target)
         path = url.path.rstrip("/")
         if method == "POST" and path.lower() == "/api/token":
+            with self._lock:
+                if self.faults.token_429 > 0:
+                    self.faults.token_429 -= 1
+                    return 429, {"Retry-After": self.faults.retry_after}, _encode(
+                        {"title": "Too Many Requests", "status": 429, "detail": "Rate limit exceeded"})
             return self._token(parse_qs(url.query))
         if not self._authorised(headers.get("authorization")):
             return 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, _encode(
