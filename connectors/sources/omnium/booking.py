@@ -15,7 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.errors import ConfigError, Problem
-from pipeline.model import Origin, Party, Posting, Voucher
+from pipeline.model import Address, Origin, Party, Posting, Voucher
+from pipeline.norway.identifiers import normalise_organisation_number, valid_organisation_number
+from pipeline.norway.phone import is_mobile, normalise_phone
 
 NAME = "omnium"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -44,6 +46,11 @@ class BookingOptions:
     gift_card_product_types: tuple[str, ...] = ("GiftCard",)
     gift_card_payment_methods: tuple[str, ...] = ("GiftCard",)
     receivable_account: str = "1500"  # what is neither paid nor refunded yet
+    # The customer on receivable lines that name none: every daily summary's, and a per-order voucher's when
+    # the order has no customer. A customer number in the accounting system ("Kontantsalg"/"Samlekunde"):
+    # an accounting system with a customer sub-ledger (Tripletex) takes no line on 1500 without one.
+    collective_customer: str | None = None
+    collective_customer_name: str = "Samlekunde"
     rounding_account: str = "7790"
     max_rounding: Decimal = Decimal("1.00")
     excluded_statuses: tuple[str, ...] = ("Cancelled",)
@@ -168,6 +175,7 @@ class _Entries:
     department: str | None
     amounts: dict[tuple[str, str | None, str], list[Decimal]] = field(default_factory=lambda: defaultdict(lambda: [ZERO, ZERO]))
     extra: list[Posting] = field(default_factory=list)
+    customers: Mapping[str, Party] = field(default_factory=dict)  # account → the customer on its lines
 
     def add(self, account: str, amount: Decimal, description: str, vat_code: str | None = None, vat: Decimal = ZERO) -> None:
         if amount == 0 and vat == 0:
@@ -180,7 +188,8 @@ class _Entries:
         dims = {"department": self.department} if self.department else {}
         lines = [
             Posting(account=account, amount=amount, description=description, vat_code=code,
-                    vat_amount=vat if code is not None else None, dimensions=dims)
+                    vat_amount=vat if code is not None else None, dimensions=dims,
+                    customer=self.customers.get(account))
             for (account, code, description), (amount, vat) in self.amounts.items()
             if amount != 0
         ]
@@ -283,12 +292,57 @@ def _close(entries: _Entries, *, total: Decimal, lines_gross: Decimal, received:
                                      customer=customer))
 
 
-def _customer(order: Mapping[str, Any]) -> Party | None:
-    number = order.get("customerNumber") or order.get("customerId")
-    name = order.get("customerName")
-    if not (number or name):
+def _collective(o: BookingOptions) -> Party | None:
+    if not o.collective_customer:
         return None
-    return Party(number=number or None, name=name or None, email=order.get("customerEmail") or None)
+    return Party(number=o.collective_customer, name=o.collective_customer_name)
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _as_phone(value: str) -> str | None:
+    """An Omnium customer id that is a phone number: '+4740000000' (Omnium's own example), '004740000000',
+    or eight digits beginning with 4 or 9 (a Norwegian mobile number: "typically the customer's phone number")."""
+    phone = normalise_phone(value)
+    if phone is None:
+        return None
+    digits = value.strip()
+    if digits.startswith(("+", "00")) or is_mobile(phone):
+        return phone
+    return None
+
+
+def _customer(order: Mapping[str, Any]) -> Party | None:
+    """The order's customer as a party the accounting system can find (or create) by number, organisation
+    number, e-mail or phone. Omnium's `customerId` (and often `customerNumber`) is typically the customer's
+    phone number or e-mail: such an id is read as what it is, not as a customer number."""
+    billing = order.get("billingAddress") or {}
+    email = _text(order.get("customerEmail")) or _text(billing.get("email"))
+    phone_text = _text(order.get("customerPhone")) or _text(billing.get("phone"))
+    phone = normalise_phone(phone_text) if phone_text else None
+    number = None
+    for value in (_text(order.get("customerNumber")), _text(order.get("customerId"))):
+        if value is None:
+            continue
+        if "@" in value:
+            email = email or value
+        elif (as_phone := _as_phone(value)) is not None:
+            phone = phone or as_phone
+        else:
+            number = number or value
+    org_text = _text(billing.get("organizationalNumber"))
+    organization = normalise_organisation_number(org_text) if org_text and valid_organisation_number(org_text) else None
+    name = _text(order.get("customerName")) or _text(billing.get("organization")) or _text(billing.get("name"))
+    if not (number or name or email or phone or organization):
+        return None
+    lines = tuple(line for line in (_text(billing.get("line1")), _text(billing.get("line2"))) if line)
+    address = Address(lines=lines, postal_code=_text(billing.get("postalCode")), city=_text(billing.get("city")),
+                      country=_text(billing.get("countryCode")) or "NO") if lines or billing.get("city") else None
+    return Party(number=number, name=name, organization_number=organization, email=email, phone=phone,
+                 address=address)
 
 
 def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Voucher | Problem]:
@@ -308,7 +362,7 @@ def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Vo
         gross = _sale_entries(entries, order, reference, -1)
         received = _payment_entries(entries, form.get("payments") or ())
         _close(entries, total=_dec(form.get("total")), lines_gross=gross, received=received, sign=-1,
-               reference=reference, customer=_customer(order))
+               reference=reference, customer=_customer(order) or _collective(o))
         created = parse_time(order["created"])
         out.append(Voucher(reference=reference, date=business_day(created), voucher_type=o.voucher_type,
                            description=f"Omnium ordre {order.get('orderNumber') or order_id} ({store})",
@@ -326,7 +380,7 @@ def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Vo
             gross = _sale_entries(entries, returned, ref, +1)
             refunded = _payment_entries(entries, returned.get("payments") or ())
             _close(entries, total=_dec(returned.get("total")), lines_gross=gross, received=refunded, sign=+1,
-                   reference=ref, customer=_customer(order))
+                   reference=ref, customer=_customer(order) or _collective(o))
             out.append(Voucher(reference=ref, date=business_day(parse_time(returned["created"])),
                                voucher_type=o.voucher_type, lines=entries.postings(), origin=ORIGIN,
                                description=f"Omnium retur {returned.get('rmaNumber') or return_id} på ordre {order_id}"))
@@ -362,7 +416,9 @@ def daily_summaries(
         if wanted is not None and key not in wanted:
             return None
         if key not in groups:
-            groups[key] = _Entries(o, o.department_by_store.get(key[0]))
+            collective = _collective(o)
+            groups[key] = _Entries(o, o.department_by_store.get(key[0]),
+                                   customers={o.receivable_account: collective} if collective else {})
         return groups[key]
 
     for order in latest_versions(orders):
