@@ -14,10 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.sources.omnium.customers import collective_customer, order_customer
 from pipeline.errors import ConfigError, Problem
-from pipeline.model import Address, Origin, Party, Posting, Voucher
-from pipeline.norway.identifiers import normalise_organisation_number, valid_organisation_number
-from pipeline.norway.phone import is_mobile, normalise_phone
+from pipeline.model import Origin, Party, Posting, Voucher
 
 NAME = "omnium"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -292,59 +291,6 @@ def _close(entries: _Entries, *, total: Decimal, lines_gross: Decimal, received:
                                      customer=customer))
 
 
-def _collective(o: BookingOptions) -> Party | None:
-    if not o.collective_customer:
-        return None
-    return Party(number=o.collective_customer, name=o.collective_customer_name)
-
-
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
-
-
-def _as_phone(value: str) -> str | None:
-    """An Omnium customer id that is a phone number: '+4740000000' (Omnium's own example), '004740000000',
-    or eight digits beginning with 4 or 9 (a Norwegian mobile number: "typically the customer's phone number")."""
-    phone = normalise_phone(value)
-    if phone is None:
-        return None
-    digits = value.strip()
-    if digits.startswith(("+", "00")) or is_mobile(phone):
-        return phone
-    return None
-
-
-def _customer(order: Mapping[str, Any]) -> Party | None:
-    """The order's customer as a party the accounting system can find (or create) by number, organisation
-    number, e-mail or phone. Omnium's `customerId` (and often `customerNumber`) is typically the customer's
-    phone number or e-mail: such an id is read as what it is, not as a customer number."""
-    billing = order.get("billingAddress") or {}
-    email = _text(order.get("customerEmail")) or _text(billing.get("email"))
-    phone_text = _text(order.get("customerPhone")) or _text(billing.get("phone"))
-    phone = normalise_phone(phone_text) if phone_text else None
-    number = None
-    for value in (_text(order.get("customerNumber")), _text(order.get("customerId"))):
-        if value is None:
-            continue
-        if "@" in value:
-            email = email or value
-        elif (as_phone := _as_phone(value)) is not None:
-            phone = phone or as_phone
-        else:
-            number = number or value
-    org_text = _text(billing.get("organizationalNumber"))
-    organization = normalise_organisation_number(org_text) if org_text and valid_organisation_number(org_text) else None
-    name = _text(order.get("customerName")) or _text(billing.get("organization")) or _text(billing.get("name"))
-    if not (number or name or email or phone or organization):
-        return None
-    lines = tuple(line for line in (_text(billing.get("line1")), _text(billing.get("line2"))) if line)
-    address = Address(lines=lines, postal_code=_text(billing.get("postalCode")), city=_text(billing.get("city")),
-                      country=_text(billing.get("countryCode")) or "NO") if lines or billing.get("city") else None
-    return Party(number=number, name=name, organization_number=organization, email=email, phone=phone,
-                 address=address)
-
-
 def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Voucher | Problem]:
     """Mode "order": the sale of one order, and one voucher per return order form on it."""
     o = options
@@ -362,7 +308,7 @@ def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Vo
         gross = _sale_entries(entries, order, reference, -1)
         received = _payment_entries(entries, form.get("payments") or ())
         _close(entries, total=_dec(form.get("total")), lines_gross=gross, received=received, sign=-1,
-               reference=reference, customer=_customer(order) or _collective(o))
+               reference=reference, customer=order_customer(order) or collective_customer(o))
         created = parse_time(order["created"])
         out.append(Voucher(reference=reference, date=business_day(created), voucher_type=o.voucher_type,
                            description=f"Omnium ordre {order.get('orderNumber') or order_id} ({store})",
@@ -380,7 +326,7 @@ def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Vo
             gross = _sale_entries(entries, returned, ref, +1)
             refunded = _payment_entries(entries, returned.get("payments") or ())
             _close(entries, total=_dec(returned.get("total")), lines_gross=gross, received=refunded, sign=+1,
-                   reference=ref, customer=_customer(order) or _collective(o))
+                   reference=ref, customer=order_customer(order) or collective_customer(o))
             out.append(Voucher(reference=ref, date=business_day(parse_time(returned["created"])),
                                voucher_type=o.voucher_type, lines=entries.postings(), origin=ORIGIN,
                                description=f"Omnium retur {returned.get('rmaNumber') or return_id} på ordre {order_id}"))
@@ -416,7 +362,7 @@ def daily_summaries(
         if wanted is not None and key not in wanted:
             return None
         if key not in groups:
-            collective = _collective(o)
+            collective = collective_customer(o)
             groups[key] = _Entries(o, o.department_by_store.get(key[0]),
                                    customers={o.receivable_account: collective} if collective else {})
         return groups[key]

@@ -16,7 +16,7 @@ API: https://tripletex.no/v2-docs/ (spec: https://tripletex.no/v2/openapi.json, 
   numbers), else organisation number, else e-mail, else mobile phone (`phoneNumberMobile`); a name alone
   is not matched (ambiguous), nor is an identifier several customers share. Suppliers alike
   (`supplierNumber`; no phone filter). With the connection setting `create_customers`, a missing customer
-  is created (`POST /customer`) exactly once: see `customers.py`.
+  is created (`POST /customer`) exactly once: see `parties.py`.
 - Only NOK vouchers: for another currency Tripletex needs the NOK amount (`amountGross`) beside the
   currency amount, and the shared form carries no exchange rate.
 """
@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import re
 import time
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -35,7 +34,7 @@ from typing import Any
 import httpx
 
 from connectors.http import RecordingTransport, Sleep, error_from_response, send
-from connectors.targets.tripletex import customers
+from connectors.targets.tripletex import parties
 from connectors.targets.tripletex.mapping import (
     DIMENSIONS,
     EXTERNAL_NUMBER_MAX,
@@ -65,7 +64,6 @@ from connectors.targets.tripletex.mapping import (
 )
 from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.model import Document, Party, Voucher
-from pipeline.norway.phone import national_number, normalise_phone
 from pipeline.ports import Delivery, TargetContext
 
 __all__ = [
@@ -220,56 +218,6 @@ class TripletexTarget:
             for record in self._list(path, {param: ",".join(chunk)}):
                 found[str(record.get(key))] = record
 
-    def _parties(self, path: str, number_param: str, number_key: str, parties: Iterable[Party],
-                 found: dict[str, dict[str, Any]]) -> None:
-        """Resolve parties by their keys, best first: numbers in one bulk lookup, then per party its
-        organisation number, e-mail and (customers) mobile phone, stopping at the first that matches."""
-        def unresolved(party: Party) -> bool:
-            record = matched(party, found)
-            return record is None or bool(record.get("_ambiguous"))
-
-        pending = [p for p in parties if unresolved(p)]
-        # Only numeric customer numbers can exist in Tripletex (customerNumber is an integer).
-        numbers = [k.split(":", 1)[1] for p in pending for k in party_keys(p) if k.startswith("number:")]
-        by_number: dict[str, dict[str, Any]] = {}
-        self._by_numbers(path, number_param, number_key, [n for n in numbers if n.isdigit()], by_number)
-        for number, record in by_number.items():
-            found[f"number:{number}"] = record
-        for party in pending:
-            for key in party_keys(party):
-                if not unresolved(party):
-                    break
-                kind, _, value = key.partition(":")
-                if kind == "number" or (kind == "phone" and path != "customer"):
-                    continue  # numbers: looked up above; suppliers cannot be searched by phone
-                matches = self._search_party(path, kind, value)
-                if len(matches) == 1:
-                    found[key] = matches[0]
-                elif matches:  # never pick one of several: report them (and never create yet another)
-                    found[key] = {"_ambiguous": sorted(int(m["id"]) for m in matches), "_key": key}
-                    break
-
-    def _search_party(self, path: str, kind: str, value: str) -> list[dict[str, Any]]:
-        """`GET /customer` (or `/supplier`) by one identifier, keeping only exact matches."""
-        if kind == "org":
-            return [m for m in self._list(path, {"organizationNumber": value})
-                    if re.sub(r"\s", "", str(m.get("organizationNumber") or "")) == value]
-        if kind == "email":
-            return [m for m in self._list(path, {"email": value}) if str(m.get("email", "")).lower() == value]
-        # phoneNumberMobile is the only phone filter (spec 2.72.00); whether it matches exactly or by
-        # containment is not documented [unverified]: we ask for the forms a Norwegian mobile number is
-        # written in — E.164, the eight digits, and 3-2-3 groups ("912 34 567", Språkrådet's rule) — and
-        # keep those whose mobile or other number is the same number.
-        national = national_number(value)
-        forms = [value] + ([national, f"{national[:3]} {national[3:5]} {national[5:]}"] if national else [])
-        by_id: dict[int, dict[str, Any]] = {}
-        for form in forms:
-            for record in self._list(path, {"phoneNumberMobile": form}):
-                by_id[int(record["id"])] = record
-        return [m for m in by_id.values()
-                if value in (normalise_phone(str(m.get("phoneNumberMobile") or "")),
-                             normalise_phone(str(m.get("phoneNumber") or "")))]
-
     def _dimension(self, path: str, param: str, key: str, numbers: Iterable[str],
                    found: dict[str, dict[str, Any]]) -> None:
         for number in sorted({n for n in numbers if n not in found}):
@@ -285,10 +233,10 @@ class TripletexTarget:
         self._by_numbers("ledger/account", "number", "number", (line.account for line in lines), register.accounts)
         self._by_numbers("ledger/vatType", "number", "number",
                          (line.vat_code for line in lines if line.vat_code is not None), register.vat_types)
-        self._parties("customer", "customerAccountNumber", "customerNumber",
-                      (line.customer for line in lines if line.customer is not None), register.customers)
-        self._parties("supplier", "supplierNumber", "supplierNumber",
-                      (line.supplier for line in lines if line.supplier is not None), register.suppliers)
+        parties.find(self, "customer", [line.customer for line in lines if line.customer is not None],
+                     register.customers)
+        parties.find(self, "supplier", [line.supplier for line in lines if line.supplier is not None],
+                     register.suppliers)
         self._dimension("department", "departmentNumber", "departmentNumber",
                         (line.dimensions["department"] for line in lines if "department" in line.dimensions),
                         register.departments)
@@ -302,12 +250,12 @@ class TripletexTarget:
         """The tenant's cached register (what `resolve` has found so far)."""
         return self._cache
 
-    def find_parties(self, parties: Sequence[Party], register: Register) -> None:
-        """Look customers up in Tripletex now, whatever the cache holds: how `customers` looks before it creates."""
-        self._parties("customer", "customerAccountNumber", "customerNumber", parties, register.customers)
+    def find_parties(self, found: Sequence[Party], register: Register) -> None:
+        """Look customers up in Tripletex now, whatever the cache holds: how `parties` looks before it creates."""
+        parties.find(self, "customer", found, register.customers)
 
     def create_customer(self, body: Mapping[str, Any], *, reference: str | None = None) -> dict[str, Any]:
-        """`POST /customer`; only `customers.ensure` calls this (it makes creation happen once)."""
+        """`POST /customer`; only `parties.ensure` calls this (it makes creation happen once)."""
         return dict(self._request("POST", "customer", body=body, reference=reference)["value"])
 
     def forget(self) -> None:
@@ -355,7 +303,7 @@ class TripletexTarget:
             for line in voucher.lines:
                 if line.customer is not None and matched(line.customer, register.customers) is None \
                         and creatable(line.customer) is None:
-                    customers.ensure(self, line.customer, reference=voucher.reference)
+                    parties.ensure(self, line.customer, reference=voucher.reference)
         problems = problems_for(voucher, register)
         if problems:
             raise DataError(f"Tripletex lacks what voucher {voucher.reference} needs: "

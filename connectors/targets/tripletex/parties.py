@@ -1,6 +1,10 @@
-"""Creating a customer Tripletex lacks, exactly once, however many workers need it at the same moment.
+"""Customers and suppliers in Tripletex: found by what identifies them, and a missing customer created once.
 
-Per-order vouchers for a new customer often arrive together (an order and its return; two orders in one
+**Finding** (`find`): by customer (supplier) number in one bulk lookup, then per party by organisation
+number, e-mail and — customers only — mobile phone, best first, stopping at the first that matches. An
+identifier two or more records share is never guessed: it is kept as ambiguous, for preflight to report.
+
+**Creating** (`ensure`). Per-order vouchers for a new customer often arrive together (an order and its return; two orders in one
 pull), and Tripletex has no idempotency key for `POST /customer`: two workers that both looked up, found
 nothing and created would leave two customers. So, for a party the connection may create (setting
 `create_customers`, off by default; `mapping.creatable`):
@@ -22,6 +26,8 @@ why only parties with an organisation number, e-mail, phone or numeric customer 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -29,12 +35,65 @@ from connectors.targets.tripletex.mapping import NAME, Register, customer_payloa
 from pipeline.errors import ClaimHeld, ConfigError, DataError, TransientError
 from pipeline.model import Party
 from pipeline.names import TABLE_LEDGER
+from pipeline.norway.phone import national_number, normalise_phone
 from pipeline.ports import Conflict, Entity, Stale
 
 if TYPE_CHECKING:
     from connectors.targets.tripletex import TripletexTarget
 
 LEASE = dt.timedelta(minutes=1)
+NUMBER_PARAMS = {"customer": ("customerAccountNumber", "customerNumber"), "supplier": ("supplierNumber", "supplierNumber")}
+
+
+def find(target: TripletexTarget, path: str, wanted: Iterable[Party], found: dict[str, dict[str, Any]]) -> None:
+    """Resolve parties into `found` (the register's customers or suppliers, by key)."""
+    def unresolved(party: Party) -> bool:
+        record = matched(party, found)
+        return record is None or bool(record.get("_ambiguous"))
+
+    pending = [p for p in wanted if unresolved(p)]
+    # Only numeric customer numbers can exist in Tripletex (customerNumber is an integer).
+    numbers = [k.split(":", 1)[1] for p in pending for k in party_keys(p) if k.startswith("number:")]
+    by_number: dict[str, dict[str, Any]] = {}
+    param, key_field = NUMBER_PARAMS[path]
+    target._by_numbers(path, param, key_field, [n for n in numbers if n.isdigit()], by_number)
+    for number, record in by_number.items():
+        found[f"number:{number}"] = record
+    for party in pending:
+        for key in party_keys(party):
+            if not unresolved(party):
+                break
+            kind, _, value = key.partition(":")
+            if kind == "number" or (kind == "phone" and path != "customer"):
+                continue  # numbers: looked up above; suppliers cannot be searched by phone
+            matches = _search(target, path, kind, value)
+            if len(matches) == 1:
+                found[key] = matches[0]
+            elif matches:  # never pick one of several: report them (and never create yet another)
+                found[key] = {"_ambiguous": sorted(int(m["id"]) for m in matches), "_key": key}
+                break
+
+
+def _search(target: TripletexTarget, path: str, kind: str, value: str) -> list[dict[str, Any]]:
+    """`GET /customer` (or `/supplier`) by one identifier, keeping only exact matches."""
+    if kind == "org":
+        return [m for m in target._list(path, {"organizationNumber": value})
+                if re.sub(r"\s", "", str(m.get("organizationNumber") or "")) == value]
+    if kind == "email":
+        return [m for m in target._list(path, {"email": value}) if str(m.get("email", "")).lower() == value]
+    # phoneNumberMobile is the only phone filter (spec 2.72.00); whether it matches exactly or by
+    # containment is not documented [unverified]: we ask for the forms a Norwegian mobile number is
+    # written in — E.164, the eight digits, and 3-2-3 groups ("912 34 567", Språkrådet's rule) — and
+    # keep those whose mobile or other number is the same number.
+    national = national_number(value)
+    forms = [value] + ([national, f"{national[:3]} {national[3:5]} {national[5:]}"] if national else [])
+    by_id: dict[int, dict[str, Any]] = {}
+    for form in forms:
+        for record in target._list(path, {"phoneNumberMobile": form}):
+            by_id[int(record["id"])] = record
+    return [m for m in by_id.values()
+            if value in (normalise_phone(str(m.get("phoneNumberMobile") or "")),
+                         normalise_phone(str(m.get("phoneNumber") or "")))]
 
 
 def _now() -> dt.datetime:
