@@ -83,6 +83,39 @@ def in_the_past(minutes):
     return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)
 
 
+def test_the_hosts_own_tick_firing_while_a_pull_runs_makes_no_summary_short(stack):
+    """The flaky failure above, made certain: the local host fires `pull_orders` on its own schedule too.
+
+    Here that tick comes while the first run is reading its third page of orders. It finds the lease held;
+    before the fix it went on to summarise every ended day from the orders stored so far (Cash 508.00 where
+    5189.00 was due), and the running pull then found those days closed.
+    """
+    with OmniumSandbox() as omnium:
+        omnium.seed_orders(n=400, stores=["oslo-1", "bergen-2"], days=3, seed=7)
+        tenant = omnium_tenant(stack, omnium, "Sykkel og Ski Geilo AS", mode="daily")
+        fired = []
+
+        def the_hosts_own_tick(pages: int) -> None:
+            if pages == 3 and not fired:
+                fired.append(True)
+                stack.invoke_timer("pull_orders")
+
+        omnium.faults.page_hook = the_hosts_own_tick
+        tick(stack)
+        totals = omnium.totals()
+    assert fired
+    books = delivered_files(stack, tenant)
+    expected = {f"omnium-{store}-{day.isoformat()}" for (store, day), t in totals.items() if t.orders}
+    assert set(books) == expected
+    for reference, voucher in books.items():
+        match = SUMMARY.match(reference)
+        day = totals[(match["store"], dt.date.fromisoformat(match["day"]))]
+        paid = {line["description"].removeprefix("Betaling "): Decimal(line["amount"])
+                for line in voucher["lines"] if line.get("description", "").startswith("Betaling ")}
+        assert paid == {method: amount for method, amount in day.payments.items() if amount}, reference
+
+
+
 def test_a_late_and_a_changed_order_after_the_day_was_booked_are_supplements_that_add_up_to_the_day(stack):
     with OmniumSandbox() as omnium:
         omnium.seed_orders(n=150, stores=["oslo-1", "bergen-2"], days=2, seed=17)
