@@ -105,6 +105,7 @@ class OmniumSandbox:
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self._fragments: dict[str, str] = {}  # order id → its JSON, rendered once per version
         self._tokens: dict[str, dt.datetime] = {}
+        self.issued: list[str] = []  # every access token ever handed out (tests look for them in logs)
         self._scrolls: dict[str, tuple[list[str], int, int]] = {}  # id → (ids left, take, total hits)
         self._in_flight = 0
         self._pages = 0
@@ -258,6 +259,7 @@ class OmniumSandbox:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = self.clock() + self.token_lifetime
+            self.issued.append(token)
         if (query.get("returnAsJson") or ["false"])[0].lower() == "true":
             body = {"accessToken": token, "tokenType": "Bearer",
                     "expiresIn": int(self.token_lifetime.total_seconds())}

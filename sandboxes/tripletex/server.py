@@ -128,6 +128,7 @@ class TripletexSandbox:
         self.rate_period = rate_period
         self.faults = Faults()
         self.sessions: set[str] = set()
+        self.issued: list[str] = []  # every session token ever handed out (tests look for them in logs)
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()  # (method, path) → count
         self._window_start = time.monotonic()
         self._window_used = 0
@@ -313,6 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Error(403, 9000, "Invalid or expired token")
         token = secrets.token_urlsafe(24)
         self.box.sessions.add(token)
+        self.box.issued.append(token)
         return {"id": len(self.box.sessions), "version": 1, "expirationDate": query["expirationDate"],
                 "token": token, "consumerToken": {"id": 1}, "employeeToken": {"id": 1}}
 

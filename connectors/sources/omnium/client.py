@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from connectors.sources.omnium.booking import NAME, order_key
+from pipeline import redaction
 from pipeline.errors import BilagsbroError, ConfigError, DataError, TransientError
 from pipeline.ports import NotFound, SecretStore
 
@@ -90,6 +91,7 @@ class OmniumToken(httpx.Auth):
         body = response.json()
         with self._lock:
             self._token = body["accessToken"]
+            redaction.remember(self._token)
             self._expires = self._clock() + dt.timedelta(seconds=int(body.get("expiresIn", 0)))
             self.renewals += 1
 

@@ -62,6 +62,7 @@ from connectors.targets.tripletex.mapping import (
     problems_for,
     voucher_payload,
 )
+from pipeline import redaction
 from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.model import Document, Party, Voucher
 from pipeline.ports import Delivery, TargetContext
@@ -108,13 +109,16 @@ class SessionAuth(httpx.Auth):
                                   request_id=error.request_id)
             raise error
         try:
-            return str(response.json()["value"]["token"])
+            token = str(response.json()["value"]["token"])
         except (ValueError, KeyError, TypeError):
             raise ConfigError("Tripletex session answer has no token; is base_url the API (…/v2)?",
                               connector=NAME, status=response.status_code) from None
+        redaction.remember(token)  # issued to us: a secret like the tokens that bought it
+        return token
 
     def _sign(self, request: httpx.Request, token: str) -> None:
         basic = base64.b64encode(f"{self._company_id}:{token}".encode()).decode("ascii")
+        redaction.remember(basic)
         request.headers["Authorization"] = f"Basic {basic}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
