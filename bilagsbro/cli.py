@@ -97,6 +97,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
         print(f"unknown target {args.target!r}; known: {', '.join(sorted(connectors.TARGETS))}", file=sys.stderr)
         return 2
     settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id}.items() if v}
+    if args.create_customers is not None:
+        settings["create_customers"] = args.create_customers
     credentials = {name: value for name in connectors.CREDENTIALS.get(args.target, ())
                    if (value := read_secret(args, name, f"{args.target} {name.replace('_', ' ')}"))}
 
@@ -359,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
                          help="post to the ledger, not as drafts")
     posting.add_argument("--drafts", dest="direct_posting", action="store_false",
                          help="post as drafts (the default for a new connection)")
+    customers = conn.add_mutually_exclusive_group()
+    customers.add_argument("--create-customers", dest="create_customers", action="store_true", default=None,
+                           help="Tripletex: create a customer it lacks (exactly once) instead of blocking the voucher")
+    customers.add_argument("--no-create-customers", dest="create_customers", action="store_false",
+                           help="Tripletex: a missing customer blocks the voucher (the default)")
     for target, names in sorted(credentials.items()):
         if target != "omnium":
             for name in names:

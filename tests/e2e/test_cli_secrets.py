@@ -164,3 +164,19 @@ def test_key_commands_list_issue_revoke_and_rotate(stack, env):
     assert bilagsbro("key", "list", env=env).returncode == 2  # neither a tenant nor --admin
     admins = json.loads(bilagsbro("key", "list", "--admin", env=env).stdout)["keys"]
     assert all(k["role"] == "admin" for k in admins)
+
+
+def test_connect_can_let_tripletex_customers_be_created_and_take_it_back(stack, env, tripletex, tmp_path):
+    tenant = json.loads(bilagsbro("tenant", "add", "--name", "Kundeklubben Hamar AS", env=env).stdout)["tenant_id"]
+    tokens = {"TT_CONSUMER": tripletex.consumer_token, "TT_EMPLOYEE": tripletex.employee_token}
+    base = ["connect", tenant, "tripletex", "--base-url", tripletex.base_url,
+            "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE"]
+    allowed = bilagsbro(*base, "--create-customers", env={**env, **tokens})
+    assert allowed.returncode == 0, allowed.stderr
+    assert TenantRegistry(stack.stores.tables).get(tenant).target_settings["create_customers"] is True
+    kept = bilagsbro("connect", tenant, "tripletex", "--consumer-token-env", "TT_CONSUMER", env={**env, **tokens})
+    assert kept.returncode == 0, kept.stderr  # a token rotation keeps the setting
+    assert TenantRegistry(stack.stores.tables).get(tenant).target_settings["create_customers"] is True
+    refused = bilagsbro(*base, "--no-create-customers", env={**env, **tokens})
+    assert refused.returncode == 0, refused.stderr
+    assert TenantRegistry(stack.stores.tables).get(tenant).target_settings["create_customers"] is False

@@ -139,3 +139,11 @@ def test_a_quantity_is_an_exact_decimal_and_never_raises_anything_but_a_validati
     else:
         with pytest.raises(ValidationError, match="quantity"):
             DOC.validate_python(invoice)
+
+
+def test_a_party_may_be_known_by_its_phone_alone_kept_in_one_form() -> None:
+    from pipeline.model import Party
+
+    assert Party(phone="912 34 567").phone == "+4791234567"
+    with pytest.raises(ValidationError, match="not a telephone number"):
+        Party(phone="ring meg")
