@@ -11,6 +11,7 @@ company's own (DbTxCd/CrTxCd): map them with `vat_map`; 0 means none.
 Encoding: ANSI (Windows-1252) unless `@CONVERT_FROM_OEM_TO_ANSI(1)` says OEM; OEM is read as CP865
 (Nordic; CP850 shares æøå) unless the `oem_codepage` option says otherwise. Variants handled: Moment's
 `@WaVo` on its own line followed by a comma-separated field line, and `@FIRM_BEGIN`/`@FIRM_END`.
+The guesses a file relies on are warned about (`GUESSES`, docs/formats.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import IO, Any
 
+from connectors.sources.guesses import Guess, filled, noting
 from connectors.sources.tabular import Columns, Layout, Record, read
 from pipeline.errors import Problem
 from pipeline.model import Document
@@ -102,11 +104,28 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
                                "_organisation_number": actor.get("BsNo", "")})
         if fields.get("VoDt", "0") in ("", "0") and batch_date:
             fields["VoDt"] = batch_date  # the batch's value date stands in for a missing voucher date
+            fields["_VoDt_from_batch"] = "1"
         if len(values) != len(names):
             yield Record(number, fields, f"{len(values)} values where the @WaVo heading names {len(names)}",
                          "columns")
         else:
             yield Record(number, fields)
+
+
+GUESSES = (
+    Guess("visma-business-r1-r2", "R1",
+          "organisational unit R1 is the department and R2 the project",
+          "the customer's set-up of organisational units (each company sets its own)",
+          lambda r, options: filled(r, "R1", "R2")),
+    Guess("visma-business-batch-date", "VoDt",
+          "a row without VoDt is dated by its batch's value date (@WaBnd ValDt)",
+          "a real file with rows without VoDt, and the voucher Visma Business books from it",
+          lambda r, options: r.get("_VoDt_from_batch") == "1"),
+    Guess("visma-business-currency", "Cur",
+          "Am is in the company's currency; Cur, ExRt and CurAm are not read",
+          "a real file with foreign-currency rows",
+          lambda r, options: filled(r, "Cur", "CurAm")),
+)
 
 
 LAYOUT = Layout(
@@ -120,7 +139,7 @@ LAYOUT = Layout(
         # R1, R2, …: the company's organisational units; which is which is set up per company.
         dimensions={"department": "R1", "project": "R2"},
     ),
-    records=_records,
+    records=noting(_records, GUESSES),
     sign="debit_credit",
     voucher_key=("VoNo", "VoDt"),
     no_vat=frozenset({"", "0"}),
