@@ -13,9 +13,9 @@ in a year-end export, a guess the reader had to make). Only errors fail a run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Severity = Literal["error", "warning"]
+SEVERITIES = ("error", "warning")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,11 @@ class Problem:
     line: int | None = None
     reference: str | None = None  # the voucher's reference, when known
     code: str = "invalid"  # a stable, machine-readable kind: invalid, unbalanced, missing-account, ...
-    severity: Severity = "error"  # "warning": nothing was left out; the reader tells what it noticed
+    severity: str = "error"  # or "warning": nothing was left out; the reader tells what it noticed
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"a problem's severity is one of {SEVERITIES}, not {self.severity!r}")
 
     @property
     def is_error(self) -> bool:

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from connectors.sources.guesses import Guess, filled, noting
-from connectors.sources.tabular import Columns, Layout, Record, delimited, read, vat_map_of, with_error
+from connectors.sources.guesses import Guess, noting
+from connectors.sources.tabular import Columns, Layout, Record, delimited, read, with_error
 from pipeline.errors import Problem
 from pipeline.model import Document
 
@@ -58,7 +58,7 @@ GUESSES = (
           "although Mamut's column list calls Saldo the net amount",
           "a real Extenda Go file: does it write such lines, or separate VAT lines?",
           lambda r, options: not r.get("Brutto") and r.get("Mva-kode") not in ("", "0")
-          and bool(vat_map_of(LAYOUT, options).get(r.get("Mva-kode"), "?"))),
+          and bool(options.get("vat_map", {}).get(r.get("Mva-kode"), "?"))),  # mapped to "": no VAT
     Guess("gbat10-brutto", "Brutto",
           "Brutto T means the amount is BruttoSum with VAT included and F that the line is not imported, "
           "as Moment documents it (Mamut's own page is cut off there)",
@@ -89,7 +89,7 @@ LAYOUT = Layout(
 
 
 def sniff(head: bytes, file_name: str) -> bool:
-    return head.lstrip(b"\xef\xbb\xbf").upper().startswith(b"GBAT10;")
+    return head.lstrip(b"\xef\xbb\xbf").upper().startswith((b"GBAT10;", b'"GBAT10";'))  # quoted by some writers
 
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Document | Problem]:

@@ -25,7 +25,7 @@ account, and NS 4102 2700–2719 and 2740) — are removed. We fold only when th
 to the voucher's total tax. When they do not (reverse charge posts output and input VAT that cancel;
 a system that posts VAT elsewhere), the voucher comes through as the file has it — net amounts,
 explicit VAT postings, and no `vat_code` on any line (a code would claim the amount is gross) — together
-with a `Problem` of code `vat-unfolded` for that reference, so an operator sees the VAT codes were lost.
+with a warning of code `vat-unfolded` for that reference, so an operator sees the VAT codes were lost.
 
 A transaction that does not balance, or has a bad date or amount, is a `Problem` at its line and is left
 out; the others come through. The file's own `NumberOfEntries`, `TotalDebit` and `TotalCredit` are checked
@@ -314,6 +314,7 @@ def _transaction(
             field=path,
             line=element.sourceline,
             code="vat-unfolded",
+            severity="warning",  # the voucher is delivered, as the file books it
             **where,
         )
 
@@ -440,9 +441,9 @@ def _check_totals(totals: _Totals, file_name: str, line: int | None) -> Iterator
         "TotalCredit": totals.credit,
     }
     for name, raw in totals.unreadable.items():
-        stated = f"states {name} {raw!r}, which is not a number" if raw else f"leaves {name} empty"
+        said = f"states {name} {raw!r}, which is not a number" if raw else f"leaves {name} empty"
         yield Problem(
-            f"the file {stated}: that total was not checked",
+            f"the file {said}: that total was not checked",
             field=f"GeneralLedgerEntries/{name}",
             file=file_name,
             line=line,

@@ -54,7 +54,7 @@ SIE_TYPES = {"1": "type 1 (year-end balances)", "2": "type 2 (period balances)",
              "3": "type 3 (balances per object)", "4": "type 4 (vouchers)"}
 BALANCES = frozenset({"#IB", "#UB", "#OIB", "#OUB", "#RES", "#PSALDO", "#PBUDGET"})
 
-_TOKEN = re.compile(r'"((?:\\.|[^"\\])*)"|(\{[^}]*\})|(\S+)')
+_TOKEN = re.compile(r'("((?:\\.|[^"\\])*)")|(\{[^}]*\})|(\S+)')
 _ESCAPE = re.compile(r'\\(["\\])')  # only \" and \\: BL writes "1110\1002 Hus 1:1" and means the backslash
 _FORMAT = re.compile(rb"^[ \t]*#FORMAT[ \t]+\"?([\w-]+)", re.MULTILINE | re.IGNORECASE)
 _ACCOUNT = re.compile(r"\d+", re.ASCII)
@@ -62,14 +62,10 @@ _ACCOUNT = re.compile(r"\d+", re.ASCII)
 
 def tokens(line: str) -> list[str]:
     """`#TRANS 1930 {1 "10"} -25.00 "Kaffe \\"svart\\""` → ['#TRANS', '1930', '{1 "10"}', '-25.00', 'Kaffe "svart"']."""
-    values: list[str] = []
-    for match in _TOKEN.finditer(line):
-        quoted, objects, bare = match.groups()
-        if quoted is not None:
-            values.append(_ESCAPE.sub(r"\1", quoted))
-        else:
-            values.append(objects if objects is not None else bare)
-    return values
+    if '"' not in line and "{" not in line:
+        return line.split()
+    return [(_ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted) if quote else objects or bare
+            for quote, quoted, objects, bare in _TOKEN.findall(line)]
 
 
 def objects(text: str) -> dict[str, str]:
@@ -114,7 +110,7 @@ class _Block:
             amount = str(Decimal(amount).quantize(Decimal("0.01")))  # 100 and 100.00 are one amount
         except (InvalidOperation, ValueError):
             pass
-        objects_ = " ".join(sorted(tokens(parts[2].strip()[1:-1]))) if len(parts) > 2 else ""
+        objects_ = " ".join(sorted(tokens(parts[2][1:-1]))) if len(parts) > 2 and parts[2] != "{}" else ""
         day, text = (parts[4] if len(parts) > 4 else ""), (parts[5] if len(parts) > 5 else "")
         # A row's date and text default to the voucher's: writing them out or leaving them is one voucher
         self._feed(parts[1] if len(parts) > 1 else "", objects_, amount, "" if day == self.date else day,
@@ -241,7 +237,7 @@ def _row(block: _Block, number: int, parts: list[str], file: _File, dimensions: 
                   "account")
         return
     try:
-        for dimension, value in objects(parts[2]).items():
+        for dimension, value in (objects(parts[2]).items() if parts[2] != "{}" else ()):
             if dimension in dimensions:
                 fields[f"dimension:{dimensions[dimension]}"] = value
     except ValueError as exc:

@@ -30,12 +30,15 @@ from pipeline.norway.text import looks_utf8
 NAME = "visma-business"
 
 _COMMAND = re.compile(r"@\s*(\w+)\s*(?:\((.*)\))?\s*$")
-_TOKEN = re.compile(r'"((?:[^"]|"")*)"|([^\s,"]+)|,(?=\s*,)|,\s*$')
+_TOKEN = re.compile(r'"((?:[^"]|"")*)"|([^\s,"]+)|^(?=\s*,)|,(?=\s*,)|,\s*$')
 _OEM = re.compile(rb"@CONVERT_FROM_OEM_TO_ANSI\s*\(\s*1\s*\)", re.IGNORECASE)
 
 
 def tokens(line: str) -> list[str]:
-    """`1 20181002 "Blåbær, 1 kg" 0` → ['1', '20181002', 'Blåbær, 1 kg', '0']; ",," keeps a blank field."""
+    """`1 20181002 "Blåbær, 1 kg" 0` → ['1', '20181002', 'Blåbær, 1 kg', '0']; ",," keeps a blank field.
+
+    "0 or blank can be left out": with commas a row may also start or end with a blank field.
+    """
     values: list[str] = []
     for match in _TOKEN.finditer(line):
         quoted, bare = match.group(1), match.group(2)
@@ -94,6 +97,9 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
         if table != "WaVo":
             continue  # other associates: not vouchers
         fields = dict(zip(names, values, strict=False))
+        for unit in LAYOUT.columns.dimensions.values():
+            if fields.get(unit) == "0":
+                fields[unit] = ""  # "Fields that are 0 or blank can be left out": 0 is no unit, not unit 0
         for side in ("Db", "Cr"):
             account = fields.get(f"{side}AcNo", "")
             if fields.get(f"{side}AcCl") in ("1", "2") and account and account in actors:
