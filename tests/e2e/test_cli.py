@@ -62,6 +62,29 @@ def test_dry_run_fails_on_errors_only(tmp_path):
     assert problem["code"] == "no-vouchers" and "SIE type 2" in problem["message"] and "severity" not in problem
 
 
+def test_dry_run_with_a_tenant_adds_payloads_and_preflight_problems(monkeypatch, capsys):
+    """With --tenant the documents are held for the batch preflight; the report keeps its shape."""
+    from bilagsbro import cli
+    from pipeline.errors import Problem
+
+    seen = []
+
+    def render(tenant_id, documents, conns):
+        seen.extend(documents)
+        return ([{"reference": d.reference, "target": "file", "payload": {"n": i}} for i, d in enumerate(documents)],
+                [Problem("account 6570 is missing in the accounting system", reference=documents[0].reference,
+                         code="missing-account")])
+
+    monkeypatch.setattr(cli, "_render_for_tenant", render)
+    monkeypatch.setattr(cli, "_dry_run_options", lambda args, conns, path: {})
+    code = cli.main(["dry-run", str(SIE / "year_end_empty_vouchers.se"), "--tenant", "t-1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1  # the preflight's problem is an error
+    assert [d["reference"] for d in report["documents"]] == [d.reference for d in seen] and len(seen) == 2
+    assert [p["code"] for p in report["problems"]] == ["empty-voucher", "empty-voucher", "missing-account"]
+    assert [p["payload"] for p in report["payloads"]] == [{"n": 0}, {"n": 1}]
+
+
 def test_dry_run_of_a_big_sie_file_streams_in_flat_memory(tmp_path):
     """The 3.4 MB, 17,700-voucher export that made dry-run peak at 360 MB: now well under 100 MB.
 
