@@ -145,7 +145,7 @@ class _File:
     accounts: set[str] = field(default_factory=set)
     balances: bool = False  # an export (4E): #KONTO is the whole chart
     vouchers: int = 0
-    seen: dict[bytes, int] = field(default_factory=dict)  # content hash → line of the first such block
+    seen: set[int] = field(default_factory=set)  # 64 bits of each block's content hash: ~60 bytes a voucher
 
 
 def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
@@ -257,12 +257,12 @@ def _finish(block: _Block, file: _File) -> Iterator[Record | Problem]:
         yield Problem(f"voucher {block.name} has only one line of 0.00", code="empty-voucher",
                       severity="warning", **where)
         return
-    digest = block.content.digest()
+    digest = int.from_bytes(block.content.digest()[:8], "big")
     if digest in file.seen:
-        yield Problem(f"voucher {block.name} repeats the voucher at line {file.seen[digest]} row for row; "
+        yield Problem(f"voucher {block.name} repeats an earlier one row for row; "
                       "the copy is left out", code="duplicate", **where)
         return
-    file.seen[digest] = block.line
+    file.seen.add(digest)
     for row in block.rows:
         yield Record(row.line, {**row.fields, "voucher": reference}, row.error, row.error_field)
 

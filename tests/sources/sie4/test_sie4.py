@@ -99,7 +99,7 @@ def test_a_duplicate_is_only_a_block_that_really_repeats() -> None:
     assert len(_vouchers(items)) == 2
     [duplicate] = _problems(items)
     assert duplicate.code == "duplicate" and duplicate.is_error and duplicate.line == 16
-    assert duplicate.message == "voucher B 1 of 2024-01-31 repeats the voucher at line 6 row for row; the copy is left out"
+    assert duplicate.message == "voucher B 1 of 2024-01-31 repeats an earlier one row for row; the copy is left out"
 
 
 # -- accounts, types, currency, empty vouchers --------------------------------------------------------
