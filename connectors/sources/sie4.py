@@ -58,6 +58,7 @@ _TOKEN = re.compile(r'("((?:\\.|[^"\\])*)")|(\{[^}]*\})|(\S+)')
 _ESCAPE = re.compile(r'\\(["\\])')  # only \" and \\: BL writes "1110\1002 Hus 1:1" and means the backslash
 _FORMAT = re.compile(rb"^[ \t]*#FORMAT[ \t]+\"?([\w-]+)", re.MULTILINE | re.IGNORECASE)
 _ACCOUNT = re.compile(r"\d+", re.ASCII)
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def tokens(line: str) -> list[str]:
@@ -142,6 +143,7 @@ class _File:
 
     sie_type: str = ""
     currency: str | None = None
+    unreadable_currency: str | None = None  # a #VALUTA that is no currency code: no voucher can be read
     accounts: set[str] = field(default_factory=set)
     balances: bool = False  # an export (4E): #KONTO is the whole chart
     vouchers: int = 0
@@ -169,7 +171,13 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
         if label == "#SIETYP" and len(parts) > 1:
             file.sie_type = parts[1]
         elif label == "#VALUTA" and len(parts) > 1 and file.vouchers == 0:
-            file.currency = parts[1].upper()
+            if _CURRENCY.fullmatch(parts[1].upper()):
+                file.currency = parts[1].upper()
+            elif not options.get("currency"):  # the tenant's option stands in for it
+                file.unreadable_currency = parts[1]
+                yield Problem(f"the file's currency #VALUTA {parts[1]!r} is not a currency code (ISO 4217, "
+                              "e.g. SEK or NOK): no voucher was read; the format option currency can say it",
+                              field="#VALUTA", line=number, code="invalid")
         elif label == "#KONTO" and len(parts) > 1:
             file.accounts.add(parts[1])
         elif label in BALANCES:
@@ -185,7 +193,8 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
         elif label == "{" and block is not None and not block.opened:
             block.opened = True
         elif label == "}" and block is not None and block.opened:
-            yield from _finish(block, file)
+            if file.currency or file.unreadable_currency is None:
+                yield from _finish(block, file)
             block = None
         elif label == "#TRANS" and block is not None and block.opened:
             _row(block, number, parts, file, dimensions)
@@ -193,7 +202,7 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
             continue
         elif label in ("{", "}") or (label and not label.startswith("#")):
             yield Problem(f"unexpected {line[:30]!r} outside a voucher", line=number, code="invalid")
-    if block is not None:
+    if block is not None and (file.currency or file.unreadable_currency is None):
         yield from _broken(block, "the file ends inside this voucher (truncated?)")
     if file.vouchers == 0:
         yield _no_vouchers(file.sie_type)
@@ -214,7 +223,7 @@ def _no_vouchers(sie_type: str) -> Problem:
 def _currency(file: _File, options: Mapping[str, Any], line: int) -> Iterator[Problem]:
     if file.currency is None and options.get("currency"):
         file.currency = str(options["currency"]).upper()
-    elif file.currency is None:
+    elif file.currency is None and file.unreadable_currency is None:
         yield Problem(f"the file does not state its currency: amounts are read as "
                       f"{DEFAULT_CURRENCY}, the SIE default; set the format option currency (e.g. NOK) "
                       "if they are in another currency", field="#VALUTA", line=line,

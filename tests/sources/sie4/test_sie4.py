@@ -157,3 +157,11 @@ def test_empty_vouchers_are_warnings_in_a_bookkeepers_words() -> None:
 def test_a_backslash_that_escapes_nothing_is_kept() -> None:
     assert sie4.tokens('#TRANS 7820 {} 1666.00 20240131 "1110\\1002 Hus 1:1"')[-1] == "1110\\1002 Hus 1:1"
     assert sie4.tokens('"a \\"b\\" c\\\\"') == ['a "b" c\\']
+
+
+def test_a_valuta_that_is_no_currency_code_is_one_problem_not_one_per_voucher() -> None:
+    body = HEAD + "#VALUTA kronor\n" + "".join(_depreciation(f"2024{m:02d}28") for m in range(1, 4))
+    [problem] = _parse(body)
+    assert isinstance(problem, Problem) and problem.is_error and problem.line == 6 and problem.field == "#VALUTA"
+    assert problem.message.startswith("the file's currency #VALUTA 'kronor' is not a currency code")
+    assert [v.currency for v in _vouchers(_parse(body, currency="NOK"))] == ["NOK"] * 3  # the option says it
