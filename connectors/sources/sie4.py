@@ -28,8 +28,10 @@ As other programs write it:
 - SIE types 1–3 carry balances only: such a file is one `no-vouchers` problem naming its `#SIETYP`.
 - Currency: `#VALUTA`'s; without it the `currency` option (e.g. NOK for Norwegian producers), else SEK,
   the SIE default — [unverified: the 4B text that the currency is SEK when `#VALUTA` is missing could
-  not be read here; secondary sources (iCalcreator's Sie4Sdk, the 4B label list) show only that
-  `#VALUTA` is optional and names the accounting currency] — with an `assumed-currency` warning.
+  not be read here; a secondary source (iCalcreator's Sie4Sdk, whose comments quote the 4B labels:
+  "Redovisningsvaluta, #VALUTA valutakod, valfri") shows only that `#VALUTA` is optional and names the
+  accounting currency] — with an `assumed-currency` warning. A `#VALUTA` that is no currency code is
+  one problem, and no voucher is read unless the option says the currency.
 - An empty voucher (no rows, or one row of 0.00), common in year-end exports, is a warning, not an error.
 """
 
