@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
 from pipeline.trace import STATUS_OF
 
@@ -77,8 +78,9 @@ def _components() -> dict[str, Any]:
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
     components["Problem"] = {
-        **_obj({k: _STR for k in ("message", "field", "file", "reference", "code")} | {"line": {"type": "integer"}},
-               ["message"]),
+        **_obj({k: _STR for k in ("message", "field", "file", "reference", "code")} | {
+            "line": {"type": "integer"},
+            "severity": {"type": "string", "enum": list(SEVERITIES), "description": "Absent: error"}}, ["message"]),
         "description": "One thing wrong, located as precisely as the input allows (file, line, field, voucher)",
     }
     problems = {"type": "array", "items": _ref("Problem")}
