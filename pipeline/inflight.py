@@ -109,12 +109,13 @@ def hop_of(tables: TableStore, tenant: str, document: str) -> int:
 
 
 def record(tables: TableStore, entries: Sequence[TraceEntry], *, hop: int | None, then: Sequence[Envelope] = (),
-           queue: str | None = None, again: bool = False) -> list[Envelope]:
+           queue: str | None = None, again: bool = False, delay: float = 0.0) -> list[Envelope]:
     """Write a document's trace rows together with where it goes next; returns `then`, stamped.
 
     `hop` is that of the message being handled (None: none, or one from before hops). The messages in
     `then` all go to `queue` with the next hop; none means the journey ends here and its index row
     goes. `again` says the handled message itself comes back (the queue retries it): same hop.
+    `delay`: seconds before the messages become visible (a delayed send); the stall counts from then.
     """
     current = hop or 0
     if again:
@@ -124,7 +125,7 @@ def record(tables: TableStore, entries: Sequence[TraceEntry], *, hop: int | None
         waiting = [replace(e, hop=current, requeued=None) for e in then]
     first = entries[0]
     TraceLog(tables).write_many(entries, state={
-        "Step": entries[-1].step, "At": iso(now()), "Hop": current,
+        "Step": entries[-1].step, "At": iso(now() + dt.timedelta(seconds=delay)), "Hop": current,
         "Queue": queue if waiting else None, "Next": [e.to_json() for e in waiting]})
     if not waiting:
         tables.delete(TABLE_INFLIGHT, first.tenant, first.document_id)

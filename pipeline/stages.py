@@ -97,9 +97,10 @@ def _entry(env: Envelope, step: str, detail: dict[str, Any], reference: str | No
 
 
 def _step(stores: Stores, env: Envelope, step: str, detail: dict[str, Any], reference: str | None = None, *,
-          then: Sequence[Envelope] = (), queue: str | None = None) -> list[Envelope]:
+          then: Sequence[Envelope] = (), queue: str | None = None, delay: float = 0.0) -> list[Envelope]:
     """A stage's step in the trace and where the document goes next (to `queue`); nothing next ends it."""
-    return record(stores.tables, [_entry(env, step, detail, reference)], hop=env.hop, then=then, queue=queue)
+    return record(stores.tables, [_entry(env, step, detail, reference)], hop=env.hop, then=then, queue=queue,
+                  delay=delay)
 
 
 # translated ---------------------------------------------------------------------------------------
@@ -270,9 +271,11 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
             raise
         # A duplicate arrived while the first copy is being posted: look again once that may be done,
         # without spending this message's tries (the queue redelivers after a delay of our choosing).
+        if overtaken(stores.tables, env, dequeue_count=2):
+            return []  # the copy holding the claim has finished meanwhile: this one has nothing left to do
         delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(exc.retry_after or CLAIM_RECHECK_SECONDS)))
         [again] = _step(stores, env, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay},
-                        document.reference, then=[env], queue=QUEUE_ADAPTED)
+                        document.reference, then=[env], queue=QUEUE_ADAPTED, delay=delay)
         stores.queues.send(QUEUE_ADAPTED, again.to_json(), delay_seconds=delay)
         return []
     delivery = outcome.delivery

@@ -53,7 +53,9 @@ def sweep(stores: Stores, *, at: dt.datetime | None = None, stall: dt.timedelta 
     at = at or now()
     report = SweepReport()
     backlog: dict[str, dt.datetime | None] = {}
-    for row in stores.tables.due(TABLE_INFLIGHT, iso(at), limit=limit):
+    # Journeys are opened due after the default STALL; a shorter stall (tests) looks at them that much sooner.
+    horizon = at + max(dt.timedelta(0), STALL - stall)
+    for row in stores.tables.due(TABLE_INFLIGHT, iso(horizon), limit=limit):
         report.looked += 1
         try:
             _look(stores, row, at, stall, backlog, report)
@@ -91,7 +93,8 @@ def _look(stores: Stores, row: Entity, at: dt.datetime, stall: dt.timedelta,
         tables.delete(TABLE_INFLIGHT, tenant, document)
         report.cleared += 1
         return
-    moved = max(parse(state.get("At")) or since, since)
+    # Its last sign of life: its last step, or the copy we sent last (which may still be waiting).
+    moved = max(parse(state.get("At")) or since, since, parse(row.get("RequeuedAt")) or since)
     lease = parse(row.get("LeaseUntil"))
     if lease is not None and lease > at:
         _push(stores, row, lease)
@@ -123,7 +126,8 @@ def _look(stores: Stores, row: Entity, at: dt.datetime, stall: dt.timedelta,
         log.error("document %s poisoned: stalled after %d requeues", name, requeued)
         return
     # Claim the requeue on the index row first (ETag): two sweepers never both send.
-    _push(stores, row, at + stall * max(1, 2 ** (requeued - 1)), Requeued=requeued + 1, LeaseUntil=None)
+    _push(stores, row, at + stall * max(1, 2 ** (requeued - 1)), Requeued=requeued + 1, RequeuedAt=iso(at),
+          LeaseUntil=None)
     for envelope in waiting:
         queues.send(queue, replace(envelope, requeued=requeued + 1).to_json())
     # A note in the trace, never a step: status() skips it (pipeline/trace.py INFORMATIONAL).
