@@ -138,7 +138,14 @@ def overtaken(tables: TableStore, env: Envelope, dequeue_count: int | None) -> b
     Only a message that may be such a copy is looked at (one read): redelivered ones (the host that
     had it died, or it failed before) and the sweeper's own copies. The rest cost nothing.
     """
-    if env.hop is None or ((dequeue_count or 1) <= 1 and not env.requeued):
+    if (dequeue_count or 1) <= 1 and not env.requeued:
+        return False
+    return behind(tables, env)
+
+
+def behind(tables: TableStore, env: Envelope) -> bool:
+    """True when the document has moved past this message's hop (one read)."""
+    if env.hop is None:
         return False
     state = state_of(tables, env.tenant, env.document)
     return state is not None and env.hop < int(state.get("Hop") or 0)

@@ -21,7 +21,7 @@ from typing import IO, Any, cast
 from pipeline.envelope import Envelope, trace_id
 from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, Problem
 from pipeline.history import BlobExchangeLog, blob_ref, document_path, split_ref
-from pipeline.inflight import open_journeys, overtaken, record, stage_lease
+from pipeline.inflight import behind, open_journeys, overtaken, record, stage_lease
 from pipeline.intake import DOCUMENT
 from pipeline.ledger import deliver_once
 from pipeline.model import Document, Origin
@@ -271,7 +271,7 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
             raise
         # A duplicate arrived while the first copy is being posted: look again once that may be done,
         # without spending this message's tries (the queue redelivers after a delay of our choosing).
-        if overtaken(stores.tables, env, dequeue_count=2):
+        if behind(stores.tables, env):
             return []  # the copy holding the claim has finished meanwhile: this one has nothing left to do
         delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(exc.retry_after or CLAIM_RECHECK_SECONDS)))
         [again] = _step(stores, env, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay},
@@ -343,7 +343,7 @@ def poisoned(stores: Stores, queue: str, message: str | bytes, *, dequeue_count:
     except (ValueError, TypeError):
         log.error("unreadable message in %s-poison: %r", queue, message[:200])
         return
-    if overtaken(stores.tables, env, dequeue_count=2):  # a later copy got it further: nothing to report
+    if behind(stores.tables, env):  # a later copy got it further: nothing to report
         log.info("ignored a poisoned copy for %s/%s: its document has moved on", env.tenant, env.document)
         return
     trace = TraceLog(stores.tables)

@@ -123,7 +123,7 @@ def _look(stores: Stores, row: Entity, at: dt.datetime, stall: dt.timedelta,
         }, receipt=first.receipt, attempt=first.attempt, trace_id=trace_id(first.traceparent))],
                hop=int(state.get("Hop") or 0))
         report.poisoned.append(name)
-        log.error("document %s poisoned: stalled after %d requeues", name, requeued)
+        log.error("document %s poisoned in %s: stalled after %d requeues", name, queue, requeued)
         return
     # Claim the requeue on the index row first (ETag): two sweepers never both send.
     _push(stores, row, at + stall * max(1, 2 ** (requeued - 1)), Requeued=requeued + 1, RequeuedAt=iso(at),

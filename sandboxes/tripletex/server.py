@@ -155,7 +155,7 @@ class TripletexSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
+        self._server = _Server(self._address, Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="tripletex-sandbox", daemon=True)
@@ -216,6 +216,15 @@ class TripletexSandbox:
                        "X-Rate-Limit-Remaining": str(max(0, self.rate_limit - self._window_used)),
                        "X-Rate-Limit-Reset": str(reset)}
             return headers, allowed
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished mid-request (a killed host) is no error of the sandbox's: stay quiet."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
