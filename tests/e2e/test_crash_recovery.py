@@ -23,6 +23,7 @@ from bilagsbro.azurite import AzuriteNotInstalled, find_azurite, start_azurite
 from bilagsbro.localhost import KILL_BEFORE_OUTPUT
 from bilagsbro.process import HostProcess
 from pipeline.connections import connect
+from pipeline.ledger import ledger_entry
 from pipeline.names import TABLE_INFLIGHT
 from pipeline.tenants import TenantRegistry
 from pipeline.trace import TraceLog, status
@@ -106,8 +107,6 @@ def assert_exactly_once(sandbox: TripletexSandbox, references: list[str]) -> Non
 
 def documents_of(world: dict[str, Any], references: list[str]) -> dict[str, str]:
     """reference → status, from each delivered document's trace (found through the ledger)."""
-    from pipeline.ledger import ledger_entry
-
     trace, found = TraceLog(world["stores"].tables), {}
     for reference in references:
         entry = ledger_entry(world["stores"].tables, tenant=world["tenant"].id, target_name="tripletex",
@@ -177,3 +176,28 @@ def test_thirty_vouchers_through_tripletex_faults_and_a_sigkill_mid_flight_arriv
     assert_exactly_once(tripletex, references)
     assert set(documents_of(world, references).values()) == {"delivered"}
     assert faults.fired  # the faults did happen
+
+
+def test_a_host_killed_while_tripletex_holds_its_post_leaves_the_voucher_there_once(world, tripletex):
+    """The worst moment: the POST has reached Tripletex, the host dies before it hears back, the ledger
+    says `claimed`, and the message stays invisible for ten minutes. The sweeper sends it again; the copy
+    waits out the dead claim's lease (30 s, no longer renewed), looks the reference up, finds it."""
+    host = world["host"]
+    host.start()
+    tripletex.faults.slow_seconds = 3.0
+    tripletex.faults.add(r"^/ledger/voucher$", "POST", "slow")  # commits after the host is gone
+    with client(world) as http:
+        assert http.post("/api/v1/documents", json=sale("midt-i-posten")).status_code == 202
+    deadline = time.monotonic() + SETTLE
+    while tripletex.count("POST", "/v2/ledger/voucher") == 0:
+        assert time.monotonic() < deadline and host.alive
+        time.sleep(0.02)
+    host.kill()
+    host.start()
+    settle(world, tripletex, ["midt-i-posten"])
+    assert_exactly_once(tripletex, ["midt-i-posten"])
+    assert tripletex.count("POST", "/v2/ledger/voucher") == 1  # looked up, not posted again
+    entry = ledger_entry(world["stores"].tables, tenant=world["tenant"].id, target_name="tripletex", reference="midt-i-posten")
+    trace = TraceLog(world["stores"].tables).read(world["tenant"].id, entry["DocumentId"])
+    assert trace[-1]["step"] == "delivered" and trace[-1]["detail"].get("looked_up_first") is True
+    assert "requeued" in [t["step"] for t in trace]
