@@ -198,7 +198,7 @@ def pull_orders(timer: func.TimerRequest) -> None:
 def sweep(timer: func.TimerRequest) -> None:
     """A crash between a step and its queue message, or a host that died mid-stage: send it again.
 
-    docs/decisions/0002-nothing-lost-nothing-stuck.md; SWEEP_STALL_SECONDS overrides the stall (45 s).
+    docs/decisions/0004-nothing-lost-nothing-stuck.md; SWEEP_STALL_SECONDS overrides the stall (45 s).
     """
     import datetime as dt
     import os

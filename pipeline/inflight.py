@@ -3,7 +3,7 @@
 Queue output bindings send only after a function returns, so a host that dies after a step's trace
 row but before its message leaves would leave the document at that step forever; a host that dies
 while a stage runs holds its message invisible for ten minutes. Two rows per document fix both (the
-why and the numbers: docs/decisions/0002-nothing-lost-nothing-stuck.md):
+why and the numbers: docs/decisions/0004-nothing-lost-nothing-stuck.md):
 
 - an **index row** in TABLE_INFLIGHT (PartitionKey tenant, RowKey document id), written before the
   document's first trace row and removed by the step that ends its journey: what the sweeper reads,
