@@ -191,6 +191,29 @@ def pull_orders(timer: func.TimerRequest) -> None:
                  len(report.documents), len(report.problems), f", error {report.error}" if report.error else "")
 
 
+# Nothing lost, nothing stuck: documents whose progress stalled are queued again ----------------------
+
+
+@app.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=False)
+def sweep(timer: func.TimerRequest) -> None:
+    """A crash between a step and its queue message, or a host that died mid-stage: send it again.
+
+    docs/decisions/0003-nothing-lost-nothing-stuck.md; SWEEP_STALL_SECONDS overrides the stall (45 s).
+    """
+    import datetime as dt
+    import os
+
+    from pipeline.inflight import STALL
+    from pipeline.sweeper import sweep as sweep_once
+
+    stores, _ = _stack()
+    stall = os.environ.get("SWEEP_STALL_SECONDS")
+    report = sweep_once(stores, stall=dt.timedelta(seconds=float(stall)) if stall else STALL)
+    if report.requeued or report.poisoned:
+        log.warning("sweep: %d sent again, %d poisoned, %d still moving, %d cleared", len(report.requeued),
+                    len(report.poisoned), report.deferred, report.cleared)
+
+
 # The stages ---------------------------------------------------------------------------------------
 
 

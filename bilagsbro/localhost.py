@@ -20,8 +20,10 @@ import datetime as dt
 import inspect
 import json
 import logging
+import os
 import random
 import re
+import signal
 import threading
 import time
 import uuid
@@ -54,7 +56,15 @@ COMPLETED_BLOB_APIS = frozenset({"PutBlob", "PutBlockList", "FlushWithClose", "S
 RECEIPTS_CONTAINER = "azure-webjobs-hosts"
 BLOB_POISON_QUEUE = "webjobs-blobtrigger-poison"
 BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"  # bytes; the real host's setting, 100 MB default
-LEASE_SECONDS = 600  # how long a received message stays invisible while the host works on it
+# How long a received message stays invisible while the host works on it. The real host hard-codes ten
+# minutes and renews it halfway while the function runs (QueueListener in
+# Microsoft.Azure.WebJobs.Extensions.Storage.Queues: "Update a message's visibility when it is halfway to
+# expiring"); host.json cannot change it (Azure/azure-webjobs-sdk#2434). A host that dies holds its
+# messages that long: the sweeper (pipeline/sweeper.py), not this number, brings them back sooner.
+LEASE_SECONDS = 600
+# A fault hook for tests of crash recovery: the named functions kill this process (SIGKILL) after they
+# return and before their output bindings send, the window in which a real host can die too.
+KILL_BEFORE_OUTPUT = "BILAGSBRO_LOCALHOST_KILL_BEFORE_OUTPUT"
 _FIRST_BACKOFF = 0.1
 
 
@@ -171,8 +181,12 @@ class LocalHost:
         host_json: Path,
         port: int = 7071,
         blob_scan_interval: float = 1.0,
+        message_lease: float = LEASE_SECONDS,
     ) -> None:
         self.settings = dict(settings)
+        self.message_lease = message_lease
+        self._kill_before_output = {n.strip() for n in os.environ.get(KILL_BEFORE_OUTPUT, "").split(",") if n.strip()}
+        self._leased: dict[str, list[Any]] = {}  # message id → [client, pop receipt, monotonic renewal time]
         config = json.loads(Path(host_json).read_text(encoding="utf-8"))
         extensions = config.get("extensions", {})
         self.route_prefix = str(extensions.get("http", {}).get("routePrefix", "api")).strip("/")
@@ -254,6 +268,8 @@ class LocalHost:
         self._spawn(self._server.serve_forever, "localhost-http")
         for watch in self._watches:
             self._spawn(lambda w=watch: self._poll(w), f"localhost-queue-{watch.queue_name}")
+        if self._watches:
+            self._spawn(self._renew_leases, "localhost-visibility")
         for function in self._of_type("timerTrigger"):
             self._spawn(lambda f=function: self._run_timer(f), f"localhost-timer-{function.name}")
         if self._blob_functions:
@@ -335,6 +351,9 @@ class LocalHost:
             result = function.user_function(**kwargs)
             if inspect.isawaitable(result):
                 result = asyncio.run(_await(result))
+            if function.name in self._kill_before_output:
+                log.warning("%s: killing the host before the output bindings send (fault hook)", function.name)
+                os.kill(os.getpid(), signal.SIGKILL)
             for binding in function.queue_outputs:
                 self._send_output(binding, outs[binding["name"]].get())
         except BaseException:
@@ -393,7 +412,7 @@ class LocalHost:
             try:
                 messages = list(watch.client.receive_messages(
                     messages_per_page=options.batch_size, max_messages=options.batch_size,
-                    visibility_timeout=LEASE_SECONDS,
+                    visibility_timeout=int(self.message_lease),
                 ))
             except ResourceNotFoundError:
                 _create_queue(watch.client)
@@ -434,16 +453,19 @@ class LocalHost:
                 expiration_time=message.expires_on, time_next_visible=message.next_visible_on,
             )
             label = f"queue={watch.queue_name}, id={message.id}, dequeue_count={message.dequeue_count}"
+            with self._lock:
+                self._leased[message.id] = [client, message.pop_receipt, time.monotonic() + self.message_lease / 2]
             try:
                 self._invoke(watch.function, trigger_value, label)
             except Exception:
+                message.pop_receipt = self._release(message.id)
                 if message.dequeue_count >= options.max_dequeue_count:
                     self._poison(watch, message)
                 else:
                     client.update_message(message.id, pop_receipt=message.pop_receipt,
                                           visibility_timeout=int(options.visibility_timeout))
                 return
-            client.delete_message(message.id, message.pop_receipt)
+            client.delete_message(message.id, self._release(message.id))
         except Exception:
             # Storage failed while settling; the lease runs out and the message comes back.
             log.exception("Settling message %s on %s failed", message.id, watch.queue_name)
@@ -452,6 +474,28 @@ class LocalHost:
                 watch.in_flight -= 1
                 self._activity += 1
                 self._lock.notify_all()
+
+    def _release(self, message_id: str) -> str:
+        """Stop renewing a message's visibility; its pop receipt now (each renewal changes it)."""
+        with self._lock:
+            return str(self._leased.pop(message_id)[1])
+
+    def _renew_leases(self) -> None:
+        """Keep messages whose functions still run invisible, renewing halfway, as the real host does."""
+        while not self._stop.wait(min(1.0, self.message_lease / 4)):
+            with self._lock:
+                due = [(i, entry) for i, entry in self._leased.items() if entry[2] <= time.monotonic()]
+            for message_id, entry in due:
+                with self._lock:
+                    if self._leased.get(message_id) is not entry:
+                        continue  # finished meanwhile
+                    try:
+                        receipt = entry[0].update_message(message_id, pop_receipt=entry[1],
+                                                          visibility_timeout=int(self.message_lease))
+                        entry[1], entry[2] = receipt.pop_receipt, time.monotonic() + self.message_lease / 2
+                    except Exception:
+                        log.exception("Renewing the visibility of message %s failed", message_id)
+                        entry[2] = time.monotonic() + 1.0
 
     def _poison(self, watch: _QueueWatch, message: Any) -> None:
         poison = self._queue_client(watch.function.trigger["connection"], f"{watch.queue_name}-poison")

@@ -61,6 +61,9 @@ def settings_for(connection_string: str, data_dir: Path = DATA_DIR) -> dict[str,
         "BILAGSBRO_LOCAL_SECRETS": str(data_dir / "secrets.json"),
         # Every five minutes, on the minute (UTC), as in Azure; `bilagsbro pull` runs one now.
         "OMNIUM_PULL_SCHEDULE": os.environ.get("OMNIUM_PULL_SCHEDULE", "0 */5 * * * *"),
+        # Every 15 seconds: a stalled document goes on within about a minute (docs/decisions/0004).
+        "SWEEP_SCHEDULE": os.environ.get("SWEEP_SCHEDULE", "*/15 * * * * *"),
+        **({"SWEEP_STALL_SECONDS": os.environ["SWEEP_STALL_SECONDS"]} if os.environ.get("SWEEP_STALL_SECONDS") else {}),
     }
 
 

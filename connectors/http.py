@@ -4,7 +4,8 @@
 - `send` retries what is safe to retry: 429 for every method (the request was refused, nothing
   committed); 5xx, timeouts and connect errors for idempotent methods only. A 5xx or timeout after a
   POST was sent raises `OutcomeUnknown`, so the idempotency ledger looks the reference up before
-  posting again.
+  posting again. Before each try of a non-idempotent request, a delivery that has lost its ledger
+  lease stops (`pipeline.ledger.before_post`).
 - `RecordingTransport` puts every request and response in the tenant's `ExchangeLog`, with the
   Authorization header, token query parameters and token fields in JSON bodies redacted, and any other
   secret value this process knows (`pipeline.redaction`) blanked out wherever it appears.
@@ -24,6 +25,7 @@ import httpx
 
 from pipeline import redaction
 from pipeline.errors import BilagsbroError, ConfigError, DataError, OutcomeUnknown, TransientError
+from pipeline.ledger import before_post
 from pipeline.ports import Exchange, ExchangeLog
 
 REDACTED = "[redacted]"
@@ -160,6 +162,8 @@ def send(
     where: dict[str, Any] = {"connector": connector, "tenant": tenant, "reference": reference}
     for attempt in range(tries):
         last = attempt == tries - 1
+        if not idempotent:
+            before_post()  # a delivery that lost its ledger lease (e.g. waiting out 429s) must not post now
         try:
             # The exchange log travels with the request: one pooled client serves many documents at once.
             response = client.request(method, url, params=params, content=content, headers=headers,

@@ -15,6 +15,7 @@ from pipeline import openapi
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import ConfigError, Problem
 from pipeline.history import blob_ref, document_path, exchanges
+from pipeline.inflight import hop_of, open_journeys, record
 from pipeline.intake import FATAL, receive_documents, receive_file
 from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import NotFound, Stores
@@ -203,8 +204,10 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
     attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
     envelope = Envelope(tenant=tenant, document=document_id, receipt=first["detail"].get("receipt", ""),
                         blob=blob_ref(CONTAINER_DOCUMENTS, path), traceparent=new_traceparent(), attempt=attempt)
-    trace_log.write(TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
-                               reference=first.get("reference"), attempt=attempt))
+    open_journeys(stores.tables, tenant, [document_id])  # a new journey: swept like any other
+    [envelope] = record(stores.tables, [TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
+                                                   reference=first.get("reference"), attempt=attempt)],
+                        hop=hop_of(stores.tables, tenant, document_id), then=[envelope], queue=QUEUE_TRANSLATED)
     return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
                     messages={QUEUE_TRANSLATED: [envelope.to_json()]})
 

@@ -46,6 +46,10 @@ class Envelope:
     format: str | None = None  # source format, for kind == "file"
     target: str | None = None  # target name, once adapted
     attempt: int = 1  # how many times the document has been sent through this step (retries, replays)
+    # The number of the hand-off that sent this message (pipeline/inflight.py): a message whose hop is
+    # below the document's current one is a stale copy. None in messages from before hops existed.
+    hop: int | None = None
+    requeued: int | None = None  # set on the copies the sweeper sends when the original was lost
     v: int = 1
 
     def to_json(self) -> str:

@@ -16,8 +16,9 @@ from typing import Any
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import Problem
 from pipeline.history import blob_ref, document_path, new_id, original_path
+from pipeline.inflight import open_journeys, record
 from pipeline.model import Document, Origin
-from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_RECEIVED
+from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_RECEIVED, QUEUE_RECEIVED
 from pipeline.ports import Stores
 from pipeline.shared_form import DOCUMENT, FATAL, MAX_DOCUMENTS_PER_REQUEST, parse_shared_form
 from pipeline.trace import TraceEntry, TraceLog
@@ -55,15 +56,24 @@ def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type:
         return intake
 
     trace = TraceLog(stores.tables)
-    for index, line, document in good:
+    ids = [new_id("d-") for _ in good]
+    open_journeys(stores.tables, tenant, ids)  # before any trace row: a crash from here on loses nothing
+    for (index, line, document), document_id in zip(good, ids, strict=True):
         document = document.model_copy(update={"origin": Origin(format=FORMAT, file=receipt, line=line)})
-        intake.envelopes.append(accept(stores, trace, tenant, receipt, document, intake, index=index))
+        intake.envelopes.append(accept(stores, trace, tenant, receipt, document, intake, index=index,
+                                       document_id=document_id))
     return intake
 
 
 def accept(stores: Stores, trace: TraceLog, tenant: str, receipt: str, document: Document,
-            intake: Intake, *, index: int) -> Envelope:
-    document_id = new_id("d-")
+           intake: Intake, *, index: int, document_id: str | None = None) -> Envelope:
+    """Keep one document in the shared form and start its journey; the envelope is for QUEUE_RECEIVED.
+
+    Give `document_id` when its journey was opened already (many at once, as the API does).
+    """
+    if document_id is None:
+        document_id = new_id("d-")
+        open_journeys(stores.tables, tenant, [document_id])
     path = document_path(tenant, document_id)
     stores.blobs.put(
         CONTAINER_DOCUMENTS, path, document.model_dump_json(exclude_none=True).encode("utf-8"),
@@ -73,12 +83,12 @@ def accept(stores: Stores, trace: TraceLog, tenant: str, receipt: str, document:
         tenant=tenant, document=document_id, receipt=receipt, blob=blob_ref(CONTAINER_DOCUMENTS, path),
         traceparent=new_traceparent(),
     )
-    trace.write(TraceEntry(
+    [envelope] = record(trace.tables, [TraceEntry(
         tenant, document_id, "received",
         {"receipt": receipt, "original": intake.original, "index": index, "type": document.type,
          "shared_form": envelope.blob},
         reference=document.reference, receipt=receipt, trace_id=envelope.traceparent.split("-")[1],
-    ))
+    )], hop=None, then=[envelope], queue=QUEUE_RECEIVED)
     intake.accepted.append({"id": document_id, "reference": document.reference, "type": document.type})
     return envelope
 
@@ -119,9 +129,11 @@ def receive_file(
         tenant=tenant, document=receipt, receipt=receipt, blob=intake.original, kind="file",
         format=format, traceparent=new_traceparent(),
     )
-    trace.write(TraceEntry(tenant, receipt, "received", {
+    open_journeys(stores.tables, tenant, [receipt])  # the file's own journey, until it is split
+    [envelope] = record(stores.tables, [TraceEntry(tenant, receipt, "received", {
         "original": intake.original, "file": safe_name, "format": format or "detect", "bytes": len(data),
-        "via": source}, receipt=receipt, trace_id=envelope.traceparent.split("-")[1]))
+        "via": source}, receipt=receipt, trace_id=envelope.traceparent.split("-")[1])],
+        hop=None, then=[envelope], queue=QUEUE_RECEIVED)
     intake.envelopes.append(envelope)
     return intake
 

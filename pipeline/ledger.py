@@ -8,20 +8,32 @@ posting again. ETag concurrency guards every change of state.
 States: `claimed` (a worker holds a lease while it posts; an expired lease means "outcome unknown"),
 `delivered` (the target has it: remote id kept), `failed` (the target definitively refused it; a
 later retry, after the data or settings were fixed, may claim it again).
+
+The lease must outlive the delivery, however long the target keeps it waiting (429s, slow answers,
+backoff), or a second attempt would find it expired, look the reference up before the first one has
+posted, and post again. So a delivery renews its lease every third of it while it runs, and a
+delivery whose lease was lost anyway (a renewal found someone else's claim, or renewals failed until
+it ran out) stops before its next POST: `before_post` is what connectors call first. A dead worker
+stops renewing, so its claim expires within one LEASE and the next attempt looks up first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from contextlib import nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from pipeline.errors import BilagsbroError, ClaimHeld, TransientError
+from pipeline.leases import KEEPER
 from pipeline.model import Document
 from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Conflict, Delivery, Entity, Stale, TableStore, Target
 
-LEASE = dt.timedelta(minutes=2)
+LEASE = dt.timedelta(seconds=30)  # renewed every LEASE / 3 while the delivery runs
 
 
 def ledger_key(tenant: str, target: str, reference: str) -> tuple[str, str]:
@@ -123,27 +135,89 @@ def deliver_once(
                 connector=target_name,
             ) from None
 
+    held = Claim(tables, claim, etag, lease, what=document.reference, tenant=tenant, connector=target_name)
+    every = lease.total_seconds() / 3
+    token = _CLAIM.set(held)
     try:
-        delivery = target.deliver(document)
+        with KEEPER.hold(held.renew, after=every, every=every, what=f"ledger claim {document.reference}") \
+                if every > 0 else nullcontext():
+            delivery = target.deliver(document)
     except BilagsbroError as exc:
         failed = {**claim, "LeaseUntil": _now().isoformat(), "Error": str(exc)[:1000]}
         if not exc.retryable:
             failed["State"] = "failed"
         # A retryable error leaves the claim with an expired lease: the retry looks the reference up
         # first, which also covers a 5xx or timeout after the target committed.
-        tables.update(TABLE_LEDGER, failed, etag=etag)
+        held.settle(failed)
         raise
     except Exception:
-        tables.update(TABLE_LEDGER, {**claim, "LeaseUntil": _now().isoformat()}, etag=etag)
+        held.settle({**claim, "LeaseUntil": _now().isoformat()})
         raise
-    _record_delivered(tables, claim, delivery, etag=etag, document_id=document_id)
+    finally:
+        _CLAIM.reset(token)
+    held.settle(_delivered_entity(claim, delivery, document_id), delivered=True)
     return LedgerOutcome(delivery, duplicate=False, looked_up=looked_up)
 
 
-def _record_delivered(
-    tables: TableStore, entry: Entity, delivery: Delivery, *, etag: str, document_id: object
-) -> None:
-    done = {
+class Claim:
+    """A claim being delivered under: renewed from the lease keeper's thread, settled once by its owner."""
+
+    def __init__(self, tables: TableStore, entity: Entity, etag: str, lease: dt.timedelta, *, what: str,
+                 **context: Any) -> None:
+        self.tables, self.entity, self.etag, self.lease = tables, entity, etag, lease
+        self.what, self.context = what, context
+        self.until = _now() + lease
+        self.lost = self.closed = False
+        self._lock = threading.Lock()
+
+    def renew(self) -> bool:
+        with self._lock:
+            if self.closed or self.lost:
+                return not self.lost
+            until = _now() + self.lease
+            entity = {**self.entity, "LeaseUntil": until.isoformat()}
+            try:
+                self.etag = self.tables.update(TABLE_LEDGER, entity, etag=self.etag)
+            except Stale:
+                self.lost = True  # our lease ran out and another attempt claimed the reference
+                return False
+            self.entity, self.until = entity, until
+            return True
+
+    def check(self) -> None:
+        """Raise rather than post when this claim no longer protects the reference."""
+        if self.lease <= dt.timedelta(0):
+            return  # not renewed (tests of the unknown-outcome path): nothing to lose
+        if self.lost or _now() >= self.until:
+            raise TransientError(
+                f"the ledger lease on {self.what} was lost before posting (another attempt may be delivering "
+                "it); not posting now, the retry looks it up first", reference=self.what, **self.context)
+
+    def settle(self, entity: Entity, *, delivered: bool = False) -> None:
+        with self._lock:
+            self.closed = True
+            clean = {k: v for k, v in entity.items() if k != "etag"}
+            try:
+                self.tables.update(TABLE_LEDGER, clean, etag=self.etag)
+            except Stale:
+                # Someone re-claimed after our lease expired. Delivered: the target holds it once either
+                # way (they looked it up first), so say so; anything else is theirs to settle now.
+                if delivered:
+                    self.tables.upsert(TABLE_LEDGER, clean)
+
+
+_CLAIM: ContextVar[Claim | None] = ContextVar("bilagsbro_ledger_claim", default=None)
+
+
+def before_post() -> None:
+    """What a connector calls before each request that may create something in the target."""
+    claim = _CLAIM.get()
+    if claim is not None:
+        claim.check()
+
+
+def _delivered_entity(entry: Entity, delivery: Delivery, document_id: object) -> Entity:
+    return {
         **{k: v for k, v in entry.items() if k != "etag"},
         "State": "delivered",
         "RemoteId": delivery.remote_id,
@@ -152,6 +226,12 @@ def _record_delivered(
         "DeliveredAt": _now().isoformat(),
         "Error": None,
     }
+
+
+def _record_delivered(
+    tables: TableStore, entry: Entity, delivery: Delivery, *, etag: str, document_id: object
+) -> None:
+    done = _delivered_entity(entry, delivery, document_id)
     try:
         tables.update(TABLE_LEDGER, done, etag=etag)
     except Stale:

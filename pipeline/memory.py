@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import io
 import itertools
 import threading
@@ -95,15 +96,25 @@ class MemoryTables:
         ]
 
     def delete(self, table: str, partition: str, row: str) -> None:
-        self.rows.pop((table, partition, row), None)
+        with self._lock:
+            self.rows.pop((table, partition, row), None)
+
+    def due(self, table: str, before: str, *, limit: int = 1000) -> list[Entity]:
+        found = [copy.deepcopy(e) for (t, _, _), e in sorted(self.rows.items())
+                 if t == table and str(e.get("Due", "")) <= before]
+        return found[:limit]
 
 
 class MemoryQueues:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, int]] = []
+        self.waiting: dict[str, dt.datetime] = {}  # queue → when its oldest visible message was sent
 
     def send(self, queue: str, message: str, *, delay_seconds: int = 0) -> None:
         self.sent.append((queue, message, delay_seconds))
+
+    def oldest(self, queue: str) -> dt.datetime | None:
+        return self.waiting.get(queue)
 
 
 class MemorySecrets:

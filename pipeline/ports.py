@@ -72,13 +72,26 @@ class TableStore(Protocol):
 
     def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]: ...
 
-    def delete(self, table: str, partition: str, row: str) -> None: ...
+    def delete(self, table: str, partition: str, row: str) -> None:
+        """Remove; an entity that is not there is no error."""
+        ...
+
+    def due(self, table: str, before: str, *, limit: int = 1000) -> list[Entity]:
+        """Entities of any partition whose `Due` (ISO-8601 UTC text) is at or before `before`.
+
+        A scan of the whole table: only for small index tables (TABLE_INFLIGHT).
+        """
+        ...
 
 
 class QueueSender(Protocol):
     """For messages outside an output binding: delayed retries and re-drives."""
 
     def send(self, queue: str, message: str, *, delay_seconds: int = 0) -> None: ...
+
+    def oldest(self, queue: str) -> dt.datetime | None:
+        """When the oldest message now visible in `queue` was sent (a peek); None when none is visible."""
+        ...
 
 
 class SecretStore(Protocol):

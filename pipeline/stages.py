@@ -14,17 +14,18 @@ import io
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 
 from pipeline.envelope import Envelope, trace_id
 from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, Problem
-from pipeline.history import BlobExchangeLog, blob_ref, document_path, new_id, split_ref
+from pipeline.history import BlobExchangeLog, blob_ref, document_path, split_ref
+from pipeline.inflight import behind, open_journeys, overtaken, record, stage_lease
 from pipeline.intake import DOCUMENT
 from pipeline.ledger import deliver_once
 from pipeline.model import TARGET_TERMS, Document, Origin
-from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_ADAPTED, QUEUE_TRANSLATED
+from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_ADAPTED, QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
 from pipeline.rules import apply
 from pipeline.telemetry import stage_span
@@ -98,6 +99,13 @@ def _entry(env: Envelope, step: str, detail: dict[str, Any], reference: str | No
                       attempt=env.attempt, trace_id=trace_id(env.traceparent))
 
 
+def _step(stores: Stores, env: Envelope, step: str, detail: dict[str, Any], reference: str | None = None, *,
+          then: Sequence[Envelope] = (), queue: str | None = None, delay: float = 0.0) -> list[Envelope]:
+    """A stage's step in the trace and where the document goes next (to `queue`); nothing next ends it."""
+    return record(stores.tables, [_entry(env, step, detail, reference)], hop=env.hop, then=then, queue=queue,
+                  delay=delay)
+
+
 # translated ---------------------------------------------------------------------------------------
 
 
@@ -105,9 +113,8 @@ def translate(stores: Stores, connectors: Connectors, env: Envelope) -> list[Env
     if env.kind == "file":
         return _translate_file(stores, connectors, env)
     document = _load(stores, env.blob)  # checked at the API edge; re-read in the shared form
-    TraceLog(stores.tables).write(_entry(env, "translated", {"shared_form": env.blob, "type": document.type},
-                                         document.reference))
-    return [env.next()]
+    return _step(stores, env, "translated", {"shared_form": env.blob, "type": document.type}, document.reference,
+                 then=[env.next()], queue=QUEUE_TRANSLATED)
 
 
 def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,
@@ -136,34 +143,40 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
     tenant = TenantRegistry(stores.tables).get(env.tenant)
     options = dict(tenant.sources.get(env.format or "", {}))
     options.setdefault("vat_map", {})
-    trace = TraceLog(stores.tables)
     with stores.blobs.open(container, path) as data:
         format, documents, problems = parse_file(connectors, data, file_name=file_name, format=env.format,
                                                  options=options)
     envelopes: list[Envelope] = []
     accepted: list[dict[str, str]] = []
-    for document in documents:
+    for n, document in enumerate(documents):
         if document.origin is None:
             document = document.model_copy(update={"origin": Origin(format=format or "", file=file_name)})
-        document_id = new_id("d-")
+        document_id = child_id(env.receipt, n)  # the same on a second run after a crash: nothing doubles
         doc_path = document_path(env.tenant, document_id)
         stores.blobs.put(CONTAINER_DOCUMENTS, doc_path, document.model_dump_json(exclude_none=True).encode("utf-8"),
                          content_type="application/json; charset=utf-8")
         child = Envelope(tenant=env.tenant, document=document_id, receipt=env.receipt,
                          blob=blob_ref(CONTAINER_DOCUMENTS, doc_path), traceparent=env.traceparent).next()
         origin = document.origin.model_dump(exclude_none=True) if document.origin else {}
-        trace.write_many([
+        [child] = record(stores.tables, [
             _entry(child, "received", {"receipt": env.receipt, "original": env.blob, **origin}, document.reference),
             _entry(child, "translated", {"shared_form": child.blob, "type": document.type, "format": format},
                    document.reference),
-        ])
+        ], hop=None, then=[child], queue=QUEUE_TRANSLATED)
         envelopes.append(child)
         accepted.append({"id": document_id, "reference": document.reference})
+    # The file's own journey has guarded its documents until here; from now on each has its own.
+    open_journeys(stores.tables, env.tenant, [a["id"] for a in accepted])
     step = "translated" if documents or not problems else "rejected"
-    trace.write(_entry(env, step, {
+    _step(stores, env, step, {
         "format": format, "documents": accepted, "problems": [p.as_dict() for p in problems],
-        "preflight": _preflight_file(stores, connectors, tenant, env, documents)}))
+        "preflight": _preflight_file(stores, connectors, tenant, env, documents)})
     return envelopes
+
+
+def child_id(receipt: str, index: int) -> str:
+    """The id of a file's `index`th document: unguessable (the receipt's) and the same on every run."""
+    return f"d-{receipt.removeprefix('r-')}-{index:06d}"
 
 
 def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents: list[Document],
@@ -198,34 +211,33 @@ def _preflight_file(stores: Stores, connectors: Connectors, tenant: Tenant, env:
 
 def adapt(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
     document = _load(stores, env.blob)
-    trace = TraceLog(stores.tables)
     try:
         tenant = TenantRegistry(stores.tables).get(env.tenant)
         adapted = apply(document, tenant.rules)
         target = connectors.target_for(stores, tenant, env.document)
         problems = target.preflight([adapted])
     except (ConfigError, DataError) as exc:
-        trace.write(_entry(env, "failed", {"stage": "adapt", "error": exc.context()}, document.reference))
+        _step(stores, env, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
         return []
     except ValueError as exc:  # a rule produced something the model refuses
-        trace.write(_entry(env, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}},
-                           document.reference))
+        _step(stores, env, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}},
+              document.reference)
         return []
     if problems:
-        trace.write(_entry(env, "blocked", {
+        _step(stores, env, "blocked", {
             "stage": "preflight", "target": tenant.target,
             "problems": [p.as_dict() for p in problems],
             "remedy": "fix the accounting system or the tenant's rules, then POST .../retry",
-        }, document.reference))
+        }, document.reference)
         return []
     path = document_path(env.tenant, env.document, "adapted")
     stores.blobs.put(CONTAINER_DOCUMENTS, path, adapted.model_dump_json(exclude_none=True).encode("utf-8"),
                      content_type="application/json; charset=utf-8")
-    trace.write(_entry(env, "adapted", {
+    return _step(stores, env, "adapted", {
         "target": tenant.target, "adapted": blob_ref(CONTAINER_DOCUMENTS, path), "preflight": "ok",
         "payload": _jsonable(target.render(adapted)),
-    }, document.reference))
-    return [env.next(blob=blob_ref(CONTAINER_DOCUMENTS, path), target=tenant.target)]
+    }, document.reference, then=[env.next(blob=blob_ref(CONTAINER_DOCUMENTS, path), target=tenant.target)],
+        queue=QUEUE_ADAPTED)
 
 
 def _jsonable(value: Any) -> Any:
@@ -237,35 +249,37 @@ def _jsonable(value: Any) -> Any:
 
 def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
     document = _load(stores, env.blob, TARGET_TERMS)  # adapted: in the target's VAT codes
-    trace = TraceLog(stores.tables)
     tenant = TenantRegistry(stores.tables).get(env.tenant)
     if env.target and env.target != tenant.target:
         # The tenant switched systems after this was adapted: adapt the shared form again for the new one.
         shared = blob_ref(CONTAINER_DOCUMENTS, document_path(env.tenant, env.document))
-        trace.write(_entry(env, "resubmitted", {"reason": f"target changed from {env.target} to {tenant.target}",
-                                                "next": "adapt"}, document.reference))
         if stores.queues is None:
             raise ConfigError("the tenant switched targets and no queue sender is configured to re-adapt",
                               tenant=env.tenant)
-        stores.queues.send(QUEUE_TRANSLATED, replace(env, blob=shared, target=None).to_json())
+        [again] = _step(stores, env, "resubmitted", {
+            "reason": f"target changed from {env.target} to {tenant.target}", "next": "adapt"}, document.reference,
+            then=[replace(env, blob=shared, target=None)], queue=QUEUE_TRANSLATED)
+        stores.queues.send(QUEUE_TRANSLATED, again.to_json())
         return []
     try:
         target = connectors.target_for(stores, tenant, env.document)
         outcome = deliver_once(stores.tables, target, document, tenant=env.tenant, target_name=tenant.target,
                                document_id=env.document)
     except (ConfigError, DataError) as exc:
-        trace.write(_entry(env, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()},
-                           document.reference))
+        _step(stores, env, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()},
+              document.reference)
         return []
     except ClaimHeld as exc:
         if stores.queues is None:
             raise
         # A duplicate arrived while the first copy is being posted: look again once that may be done,
         # without spending this message's tries (the queue redelivers after a delay of our choosing).
+        if behind(stores.tables, env):
+            return []  # the copy holding the claim has finished meanwhile: this one has nothing left to do
         delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(exc.retry_after or CLAIM_RECHECK_SECONDS)))
-        stores.queues.send(QUEUE_ADAPTED, env.to_json(), delay_seconds=delay)
-        trace.write(_entry(env, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay},
-                           document.reference))
+        [again] = _step(stores, env, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay},
+                        document.reference, then=[env], queue=QUEUE_ADAPTED, delay=delay)
+        stores.queues.send(QUEUE_ADAPTED, again.to_json(), delay_seconds=delay)
         return []
     delivery = outcome.delivery
     detail = {
@@ -278,7 +292,7 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
     step = "duplicate" if outcome.duplicate and not outcome.looked_up else "delivered"
     if step == "duplicate":
         detail["note"] = "this reference was delivered before; nothing was posted again"
-    trace.write(_entry(env, step, detail, document.reference))
+    _step(stores, env, step, detail, document.reference)
     return []
 
 
@@ -286,6 +300,7 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
 
 
 STAGES = {"translate": translate, "adapt": adapt, "deliver": deliver}
+INPUT = {"translate": QUEUE_RECEIVED, "adapt": QUEUE_TRANSLATED, "deliver": QUEUE_ADAPTED}
 
 
 def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes,
@@ -296,8 +311,13 @@ def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes
     the queue redelivers the message (after maxDequeueCount it goes to the poison queue).
     """
     env = Envelope.from_json(message)
+    if overtaken(stores.tables, env, dequeue_count):
+        # A copy (the sweeper's, or the original back after its host died) already moved it on.
+        log.info("dropped a %s message for %s/%s: hop %s is behind its document", stage, env.tenant, env.document,
+                 env.hop)
+        return []
     try:
-        with stage_span(stage, env) as traceparent:
+        with stage_lease(stores.tables, env), stage_span(stage, env) as traceparent:
             # Every envelope a stage returns continues its document's trace; the stage's own span is
             # the parent of whatever it sends on.
             return [replace(e, traceparent=traceparent).to_json() for e in STAGES[stage](stores, connectors, env)]
@@ -312,9 +332,9 @@ def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes
 def _trace_retry(stores: Stores, env: Envelope, stage: str, error: dict[str, Any], dequeue_count: int | None) -> None:
     log.warning("stage %s failed for %s/%s (try %s): %s", stage, env.tenant, env.document, dequeue_count,
                 error.get("message"))
-    try:
-        TraceLog(stores.tables).write(_entry(env, "retrying", {
-            "stage": stage, "try": dequeue_count, "error": error}))
+    try:  # the queue brings this very message back: the document waits on it still
+        record(stores.tables, [_entry(env, "retrying", {"stage": stage, "try": dequeue_count, "error": error})],
+               hop=env.hop, then=[env], queue=INPUT[stage], again=True)
     except Exception:  # the trace must never hide the original failure
         log.exception("could not write the trace for %s", env.document)
 
@@ -326,12 +346,15 @@ def poisoned(stores: Stores, queue: str, message: str | bytes, *, dequeue_count:
     except (ValueError, TypeError):
         log.error("unreadable message in %s-poison: %r", queue, message[:200])
         return
+    if behind(stores.tables, env):  # a later copy got it further: nothing to report
+        log.info("ignored a poisoned copy for %s/%s: its document has moved on", env.tenant, env.document)
+        return
     trace = TraceLog(stores.tables)
     last = next((r for r in reversed(trace.read(env.tenant, env.document)) if r["step"] == "retrying"), None)
-    trace.write(_entry(env, "poisoned", {
+    _step(stores, env, "poisoned", {
         "queue": queue,
         "gave_up_at": dt.datetime.now(dt.UTC).isoformat(),
         "last_error": (last or {}).get("detail", {}).get("error", "unknown"),
         "remedy": "fix the cause, then POST /api/v1/documents/{id}/retry",
-    }))
+    })
     log.error("document %s/%s poisoned in %s", env.tenant, env.document, queue)

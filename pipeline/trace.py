@@ -36,6 +36,11 @@ STATUS_OF = {
     "poisoned": "failed",  # retries exhausted
     "resubmitted": "resubmitted",
 }
+# Notes, not steps: they say what happened around a document without changing its status.
+INFORMATIONAL = frozenset({"requeued"})  # the sweeper sent its message again (pipeline/sweeper.py)
+
+# Where a document is headed now (pipeline/inflight.py): a row of its own partition, never a step.
+STATE_ROW = "~state"
 
 _seq = itertools.count()
 _lock = threading.Lock()
@@ -80,11 +85,18 @@ class TraceLog:
     def __init__(self, tables: TableStore) -> None:
         self.tables = tables
 
-    def write(self, entry: TraceEntry) -> None:
-        self.tables.insert(TABLE_TRACE, entry.entity())
+    def write(self, entry: TraceEntry, *, state: Entity | None = None) -> None:
+        if state is None:
+            self.tables.insert(TABLE_TRACE, entry.entity())
+        else:
+            self.write_many([entry], state=state)
 
-    def write_many(self, entries: Sequence[TraceEntry]) -> None:
-        self.tables.insert_many(TABLE_TRACE, [e.entity() for e in entries])
+    def write_many(self, entries: Sequence[TraceEntry], *, state: Entity | None = None) -> None:
+        """One partition's rows in one transaction; `state` (pipeline/inflight.py) rides along in it."""
+        rows = [e.entity() for e in entries]
+        if state is not None and rows:
+            rows.append({**state, "PartitionKey": rows[0]["PartitionKey"], "RowKey": STATE_ROW})
+        self.tables.insert_many(TABLE_TRACE, rows)
 
     def index_receipt(self, tenant: str, receipt: str, detail: dict[str, Any]) -> None:
         """Files (uploads, SFTP drops) are listed per tenant, newest last, so none goes unseen."""
@@ -96,7 +108,8 @@ class TraceLog:
         return [{"receipt": r["RowKey"], "at": r["At"], **(r.get("Detail") or {})} for r in rows]
 
     def read(self, tenant: str, document_id: str) -> list[dict[str, Any]]:
-        rows = self.tables.query(TABLE_TRACE, partition(tenant, document_id))
+        rows = [r for r in self.tables.query(TABLE_TRACE, partition(tenant, document_id))
+                if r["RowKey"] != STATE_ROW]
         return [
             {
                 "step": r["Step"],
@@ -111,6 +124,7 @@ class TraceLog:
 
 
 def status(trace: list[dict[str, Any]]) -> str:
-    if not trace:
+    steps = [t["step"] for t in trace if t["step"] not in INFORMATIONAL]
+    if not steps:
         return "unknown"
-    return str(STATUS_OF.get(trace[-1]["step"], trace[-1]["step"]))
+    return str(STATUS_OF.get(steps[-1], steps[-1]))

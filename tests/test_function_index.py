@@ -76,3 +76,14 @@ def test_a_timer_pulls_omnium_orders_on_a_schedule_from_settings():
     assert trigger["type"] == "timerTrigger"
     assert trigger["schedule"] == "%OMNIUM_PULL_SCHEDULE%"  # UTC; the business day is Europe/Oslo in code
     assert trigger["runOnStartup"] is False and trigger["useMonitor"] is True
+
+
+def test_a_timer_sweeps_stalled_documents_on_a_schedule_from_settings():
+    from bilagsbro.cron import parse_schedule
+    from bilagsbro.stack import settings_for
+
+    trigger = _functions()["sweep"].get_trigger().get_dict_repr()
+    assert trigger["type"] == "timerTrigger" and trigger["schedule"] == "%SWEEP_SCHEDULE%"
+    assert trigger["runOnStartup"] is False
+    schedule = parse_schedule(settings_for("UseDevelopmentStorage=true")["SWEEP_SCHEDULE"])
+    assert len(schedule.seconds) == 4 and schedule.minutes == frozenset(range(60))  # every 15 s

@@ -8,6 +8,7 @@ host reads for the trigger bindings. Queue messages are base64, as host.json's m
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -262,7 +263,17 @@ class AzureTables:
         return [_from_table(e) for e in self._table(table).query_entities(query, parameters=params)]
 
     def delete(self, table: str, partition: str, row: str) -> None:
-        self._table(table).delete_entity(partition, row)
+        self._table(table).delete_entity(partition, row)  # the SDK ignores a 404 here
+
+    def due(self, table: str, before: str, *, limit: int = 1000) -> list[Entity]:
+        found = []
+        pages = self._table(table).query_entities("Due le @before", parameters={"before": before},
+                                                  results_per_page=min(limit, 1000))
+        for entity in pages:
+            found.append(_from_table(entity))
+            if len(found) >= limit:
+                break
+        return found
 
 
 class AzureQueues:
@@ -275,6 +286,14 @@ class AzureQueues:
         if client is None:
             client = self._clients[queue] = self.account.queue_client(queue)
         client.send_message(message, visibility_timeout=delay_seconds or None)
+
+    def oldest(self, queue: str) -> dt.datetime | None:
+        client = self._clients.get(queue)
+        if client is None:
+            client = self._clients[queue] = self.account.queue_client(queue)
+        # Up to 32 from the front: the service keeps roughly, not strictly, the order they were sent in.
+        sent = [m.inserted_on for m in client.peek_messages(max_messages=32) if m.inserted_on is not None]
+        return min(sent) if sent else None
 
 
 def stores(settings: Mapping[str, str] | None = None) -> Stores:

@@ -128,6 +128,10 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+    // Timer schedules (NCRONTAB, UTC) that function_app.py names as %SETTING%; without them the app
+    // does not index. sweep: a document whose progress stalled is queued again (docs/decisions/0004).
+    SWEEP_SCHEDULE: '*/15 * * * * *'
+    OMNIUM_PULL_SCHEDULE: '0 */5 * * * *'
   }
 }
 

@@ -18,6 +18,7 @@ import base64
 import collections
 import datetime as dt
 import json
+import random
 import re
 import secrets
 import threading
@@ -32,7 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sandboxes.tripletex.company import Company, Invalid
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
-FAULT_KINDS = ("commit_then_500", "timeout", "429", "503", "401")
+FAULT_KINDS = ("commit_then_500", "timeout", "429", "503", "401", "slow")
 
 
 def encode(value: Any) -> bytes:
@@ -58,6 +59,7 @@ class Fault:
     kind: str
     times: int
     commit: bool = True  # for "timeout": store the voucher before stalling (True) or not (False)
+    chance: float = 1.0  # each matching request draws: the fault fires with this probability
 
 
 @dataclass
@@ -65,19 +67,28 @@ class Faults:
     """Misbehaviour on demand: `sandbox.faults.add(r"^/ledger/voucher$", "POST", "commit_then_500", times=1)`.
 
     The regex is searched in the path after `/v2`; faults fire in the order added, each `times` times.
+    With `chance` below 1 a fault fires on that share of the matching requests (drawn from `seed`),
+    until it has fired `times` times. "slow" answers normally, after `slow_seconds`.
     """
 
     timeout_seconds: float = 2.0  # how long a "timeout" stalls: longer than the client's timeout
     reset_seconds: int = 1  # X-Rate-Limit-Reset and Retry-After on injected 429s
+    slow_seconds: float = 1.0  # how long a "slow" answer takes (shorter than the client's timeout)
+    seed: int = 9
     active: list[Fault] = field(default_factory=list)
     fired: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, method, path)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _draws: random.Random = field(default_factory=random.Random)
 
-    def add(self, path_regex: str, method: str, kind: str, *, times: int = 1, commit: bool = True) -> None:
+    def __post_init__(self) -> None:
+        self._draws.seed(self.seed)
+
+    def add(self, path_regex: str, method: str, kind: str, *, times: int = 1, commit: bool = True,
+            chance: float = 1.0) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
         with self._lock:
-            self.active.append(Fault(re.compile(path_regex), method.upper(), kind, times, commit))
+            self.active.append(Fault(re.compile(path_regex), method.upper(), kind, times, commit, chance))
 
     def clear(self) -> None:
         with self._lock:
@@ -87,6 +98,8 @@ class Faults:
         with self._lock:
             for fault in self.active:
                 if fault.method == method and fault.path.search(path) and fault.times > 0:
+                    if fault.chance < 1.0 and self._draws.random() >= fault.chance:
+                        continue
                     fault.times -= 1
                     self.fired.append((fault.kind, method, path))
                     return fault
@@ -145,7 +158,7 @@ class TripletexSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
+        self._server = _Server(self._address, Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="tripletex-sandbox", daemon=True)
@@ -208,6 +221,15 @@ class TripletexSandbox:
             return headers, allowed
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished mid-request (a killed host) is no error of the sandbox's: stay quiet."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     box: TripletexSandbox
     protocol_version = "HTTP/1.1"
@@ -254,6 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not allowed:
                 raise _Error(429, 0, "Too Many Requests", headers={"Retry-After": rate_headers["X-Rate-Limit-Reset"]})
             fault = box.faults.take(method, route)
+            if fault is not None and fault.kind == "slow":
+                time.sleep(box.faults.slow_seconds)
             if fault is not None and fault.kind in ("429", "503", "401"):
                 self._inject(fault)
             body = self._parse(raw) if raw else None

@@ -233,3 +233,14 @@ def test_secret_output_is_flagged(broken: Path) -> None:
         "main.bicep: output STORAGE_CONNECTION_STRING mentions ['connectionString/listKeys']",
         "main.bicep: output vaultSecret mentions ['secret']",
     ]
+
+
+def test_every_setting_a_trigger_names_is_an_app_setting(templates: list[checks.Template]) -> None:
+    """A timer on `%SETTING%` whose setting is missing in Azure fails to index the whole app."""
+    from bilagsbro.stack import load_function_app
+
+    named = {m.group(1) for f in load_function_app().app.get_functions()
+             for value in f.get_trigger().get_dict_repr().values()
+             if isinstance(value, str) and (m := re.fullmatch(r"%(.+)%", value))}
+    assert {"SWEEP_SCHEDULE", "OMNIUM_PULL_SCHEDULE"} <= named
+    assert named - set(checks.app_settings(templates)) == set()
