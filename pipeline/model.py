@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 CENT = Decimal("0.01")
+_LIMIT = Decimal("1e15")  # what _AMOUNT allows: at most 15 digits before the point
 _AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
 
 
@@ -44,6 +45,8 @@ def _parse_amount(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("amount must be a finite decimal")
+        if value.copy_abs() >= _LIMIT:  # before quantize, which raises past the context's 28 digits
+            raise ValueError(f"amount {value:.2e} has more than 15 digits before the decimal point")
         if value != value.quantize(CENT):
             raise ValueError(f"amount {value} has more than two decimals")
         return value.quantize(CENT)

@@ -52,7 +52,9 @@ def parse_amount(text: str, *, decimal: str | None = None) -> Decimal:
         )
     digits = re.sub(r"\D", "", whole)
     value = Decimal(digits + ("." + fraction if separator else ""))
-    return -value if negative and value else value
+    # copy_negate, not unary minus: minus rounds to the context's 28 digits, so a long value would
+    # change silently; the caller decides how many digits an amount may have.
+    return value.copy_negate() if negative and value else value
 
 
 def format_amount(value: Decimal, *, places: int = 2, thousands: str = "\u00a0", decimal: str = ",") -> str:
