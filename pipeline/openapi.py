@@ -43,6 +43,21 @@ def _components() -> dict[str, Any]:
         "required": ["message"],
     }
     components["Problem"] = problem
+    components["Report"] = {
+        "type": "object",
+        "properties": {
+            "receipt": {"type": "string"}, "status": {"type": "string"}, "file": {"type": ["string", "null"]},
+            "format": {"type": ["string", "null"]},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "documents": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "reference": {"type": "string"}, "type": {"type": "string"},
+                "line": {"type": "integer"}, "status_url": {"type": "string"}}}},
+            "problems": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/Problem"},
+                {"type": "object", "properties": {"stage": {"enum": ["translate", "preflight"]}}}]}},
+        },
+        "required": ["receipt", "documents", "problems", "counts"],
+    }
     components["Error"] = {
         "type": "object",
         "properties": {"error": {"type": "string"},
@@ -117,9 +132,28 @@ def spec(base_url: str = "") -> dict[str, Any]:
                 "responses": {"202": {"description": "Resubmitted"}, "409": {"description": "Nothing to retry"}},
             }},
             "/api/v1/receipts/{id}": {"get": {
-                "summary": "A received file: the documents found in it and every problem, with lines",
+                "summary": "A received file: counts, the first documents and problems (with lines), the "
+                           "whole-file preflight, and links to the whole report",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "Receipt status"}, "404": {"description": "Not yours"}},
+                "responses": {"200": {"description": "Receipt status; `complete` false when the lists show "
+                                                     "only the first entries (see `report`)"},
+                              "401": errors["401"], "404": {"description": "Not yours"}},
+            }},
+            "/api/v1/receipts/{id}/report": {"get": {
+                "summary": "A received file's whole report: every document found and every problem "
+                           "(stage translate or preflight), with file, line, voucher and field",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The whole report", "content": _json("Report")},
+                              "401": errors["401"], "404": {"description": "Not yours"},
+                              "409": {"description": "Still being translated", "content": _json("Error")}},
+            }},
+            "/api/v1/receipts/{id}/report.csv": {"get": {
+                "summary": "A received file's problems for a spreadsheet: UTF-8 with BOM, semicolon separated, "
+                           "columns stage;file;line;voucher;field;code;message",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                              "401": errors["401"], "404": {"description": "Not yours"},
+                              "409": {"description": "Still being translated", "content": _json("Error")}},
             }},
             "/api/v1/admin/tenants": {"post": {
                 "summary": "Create a tenant (admin key); answers its id and first API key, shown once",
