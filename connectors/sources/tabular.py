@@ -21,6 +21,7 @@ from typing import IO, Any, Literal
 from pydantic import ValidationError
 
 from pipeline.errors import ConfigError, Problem
+from pipeline.errors import shown as _shown
 from pipeline.model import Address, Document, Origin, Party, Posting, Voucher
 from pipeline.norway.accounts import STANDARD
 from pipeline.norway.amounts import parse_amount
@@ -168,7 +169,7 @@ def _date(record: Record, column: str | None, layout: Layout, *, required: bool)
     parsed = _parse_date(value, layout.date_formats)
     if parsed is not None:
         return parsed
-    raise RowError(f"{value!r} is not a date ({' or '.join(layout.date_formats)})", column)
+    raise RowError(f"{_shown(value)} is not a date ({' or '.join(layout.date_formats)})", column)
 
 
 @functools.lru_cache(maxsize=4096)  # a file holds few distinct dates; strptime is slow
@@ -201,9 +202,7 @@ def _amount(record: Record, column: str, layout: Layout) -> Decimal:
     return amount.quantize(CENT)
 
 
-def _shown(value: str) -> str:
-    """A value as a problem quotes it: a 10,000-digit amount must not make a 10 KB message."""
-    return repr(value) if len(value) <= 40 else f"{value[:20]!r}…({len(value)} characters)"
+
 
 
 def _vat(record: Record, own: str | None, saft: str | None, layout: Layout,
@@ -413,7 +412,9 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
                           "nothing after it was read", file=file_name, line=line, code="encoding")
             item, broken = None, True
         except csv.Error as exc:
-            yield Problem(f"not a readable {layout.format} file: {exc}", file=file_name, code="invalid")
+            line = pending.rows[-1].line + 1 if pending and pending.rows else None
+            yield Problem(f"not a readable {layout.format} file at or after this line: {exc}; nothing after it "
+                          "was read", file=file_name, line=line, code="invalid")
             item, broken = None, True
         if item is None:
             break

@@ -97,3 +97,10 @@ def test_a_huge_decimal_in_the_shared_form_is_a_validation_error_not_a_crash() -
 
     with pytest.raises(ValidationError, match="more than 15 digits"):
         Posting(account="1920", amount=Decimal("1" + "0" * 40))
+
+
+@pytest.mark.parametrize("data", [b"[" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+                                  b'[{"type": "voucher", "lines": ' + b"[" * 5000 + b"]" * 5000 + b"}]"])
+def test_json_nested_too_deeply_is_a_problem_not_a_crash(data: bytes) -> None:
+    [problem] = parse("shared-form", data)
+    assert isinstance(problem, Problem) and problem.code == "malformed-json"
