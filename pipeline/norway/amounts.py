@@ -61,7 +61,7 @@ def format_amount(value: Decimal, *, places: int = 2, thousands: str = "\u00a0",
     """Norwegian display form: `format_amount(Decimal("-1234.5"))` → "-1 234,50" (no-break space)."""
     if not value.is_finite():
         raise ValueError("amount must be finite")
-    text = f"{abs(value):,.{places}f}"
+    text = f"{value.copy_abs():,.{places}f}"  # copy_abs: abs() rounds to the context's 28 digits
     whole, _, fraction = text.partition(".")
     whole = whole.replace(",", thousands)
     sign = "-" if value < 0 and text.strip("0.,") else ""

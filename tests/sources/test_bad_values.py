@@ -104,3 +104,7 @@ def test_a_huge_decimal_in_the_shared_form_is_a_validation_error_not_a_crash() -
 def test_json_nested_too_deeply_is_a_problem_not_a_crash(data: bytes) -> None:
     [problem] = parse("shared-form", data)
     assert isinstance(problem, Problem) and problem.code == "malformed-json"
+
+
+def test_an_amount_of_40_digits_is_shown_exactly_not_rounded() -> None:
+    assert amounts.format_amount(Decimal("-" + "1" * 40), thousands="") == "-" + "1" * 40 + ",00"
