@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from pipeline import names
+from pipeline import names, redaction
 
+redaction.install()  # before anything logs: no token, secret or API key in any log line, at any level
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by pipeline.api
 log = logging.getLogger("bilagsbro")
 CONNECTION = names.STORAGE_CONNECTION
@@ -31,9 +32,18 @@ def _stack() -> tuple[Any, Any]:
     return stores(), connectors.registry()
 
 
-def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import api
+def _redacted_spans() -> None:
+    """Azure Monitor's httpx spans carry full URLs, tokens in query strings included: redact their attributes.
+    Called per invocation (a no-op once done) since the worker may configure telemetry after this module loads."""
+    from pipeline.telemetry import redact_spans
 
+    redact_spans()
+
+
+def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
+    from pipeline import admin, api
+
+    _redacted_spans()
     stores, connectors = _stack()
     parts = urlsplit(req.url)
     request = api.Request(
@@ -44,7 +54,8 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         body=req.get_body(),
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
-    response = getattr(api, handler_name)(stores, connectors, request)
+    handler = getattr(api, handler_name, None) or getattr(admin, handler_name)
+    response = handler(stores, connectors, request)
     for queue, messages in response.messages.items():
         if messages:
             outputs[queue].set(messages)
@@ -108,6 +119,31 @@ def tenant_connection(req: func.HttpRequest) -> func.HttpResponse:
     return _http("put_connection", req, {})
 
 
+@app.route(route="v1/admin/tenants/{id}/connection", methods=["GET"])
+def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys", methods=["GET"])
+def tenant_keys(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_api_keys", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys", methods=["POST"])
+def tenant_key_issue(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("issue_api_key", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys/{key_id}/revoke", methods=["POST"])
+def tenant_key_revoke(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("revoke_api_key", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/keys/{key_id}/rotate", methods=["POST"])
+def tenant_key_rotate(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("rotate_api_key", req, {})
+
+
 @app.route(route="v1/admin/tenants/{id}/rules", methods=["PUT"])
 def tenant_rules(req: func.HttpRequest) -> func.HttpResponse:
     return _http("put_rules", req, {})
@@ -158,6 +194,7 @@ def pull_orders(timer: func.TimerRequest) -> None:
     import connectors
     from pipeline.scheduled import pull_all
 
+    _redacted_spans()
     stores, _ = _stack()
     for report in pull_all(stores, connectors.pulled(), now=dt.datetime.now(dt.UTC)):
         log.info("pulled %s for %s: %d document(s), %d problem(s)%s", report.source, report.tenant,
@@ -170,6 +207,7 @@ def pull_orders(timer: func.TimerRequest) -> None:
 def _stage(stage: str, msg: func.QueueMessage, out: func.Out[list[str]] | None) -> None:
     from pipeline.stages import run
 
+    _redacted_spans()
     stores, connectors = _stack()
     messages = run(stage, stores, connectors, msg.get_body(), dequeue_count=msg.dequeue_count)
     if out is not None and messages:

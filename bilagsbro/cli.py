@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bilagsbro.secret_input import add_secret_options, flag, read_secret, refused_argument
+
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
@@ -78,55 +80,120 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_connect(args: argparse.Namespace) -> int:
-    """Point a tenant at an accounting system; credentials go to the secret store, then a connection test."""
+def _credentials() -> dict[str, tuple[str, ...]]:
     import connectors
-    from pipeline.api import check_connection
-    from pipeline.connections import connect, describe
-    from pipeline.tenants import TenantRegistry
+
+    return {**connectors.CREDENTIALS, "omnium": ("client_secret",)}
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    """Point a tenant at an accounting system: new credentials are tested first and take over only if the
+    test passes; otherwise they stay pending and the tenant goes on with its current connection."""
+    import connectors
+    from pipeline.connections import change, describe
+    from pipeline.errors import ConfigError
 
     if args.target not in connectors.TARGETS:
         print(f"unknown target {args.target!r}; known: {', '.join(sorted(connectors.TARGETS))}", file=sys.stderr)
         return 2
-    settings = {"base_url": args.base_url, "company_id": args.company_id}
-    credentials = {"consumer_token": args.consumer_token, "employee_token": args.employee_token}
+    settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id}.items() if v}
+    if args.create_customers is not None:
+        settings["create_customers"] = args.create_customers
+    credentials = {name: value for name in connectors.CREDENTIALS.get(args.target, ())
+                   if (value := read_secret(args, name, f"{args.target} {name.replace('_', ' ')}"))}
 
     def run(stores: Any) -> dict[str, Any]:
-        tenant = connect(TenantRegistry(stores.tables), stores.secrets, args.tenant, args.target,
-                         settings=settings, credentials={k: v for k, v in credentials.items() if v},
-                         required=connectors.CREDENTIALS.get(args.target, ()), direct_posting=args.direct_posting)
-        return {**describe(tenant), "check": check_connection(stores, connectors.registry(), tenant)}
+        outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
+                         credentials=credentials, direct_posting=args.direct_posting)
+        return {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check,
+                **({"superseded": True} if outcome.superseded else {})}
 
-    result = _with_stores(run)
+    try:
+        result = _with_stores(run)
+    except ConfigError as exc:
+        flags = ", ".join(f"--{flag(n)}-file/-env" for n in connectors.CREDENTIALS.get(args.target, ()))
+        print(f"bilagsbro: {exc.message} (give {flags}, or run in a terminal to be prompted)", file=sys.stderr)
+        return 2
     _print_json(result)
-    return 0 if result["check"]["ok"] else 1
+    if not result["activated"]:
+        print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection "
+              "(the new settings are kept as pending)", file=sys.stderr)
+    return 0 if result["activated"] else 1
 
 
 def cmd_source_add(args: argparse.Namespace) -> int:
-    """A pulled source for a tenant: settings in the tenant, the client secret in the secret store."""
-    from pipeline.tenants import TenantRegistry, secret_name
+    """A pulled source for a tenant: settings in the tenant, the client secret in the secret store, in force
+    once a read from the source with them succeeds."""
+    import connectors
+    from connectors.sources.omnium import BookingOptions
+    from pipeline.connections import change_source
+    from pipeline.errors import ConfigError
 
     booking = json.loads(args.booking) if args.booking else {}
     if args.mode:
         booking["mode"] = args.mode
+    BookingOptions.from_options(booking)  # refuse unknown options now, not at the first pull
+    secret = read_secret(args, "client_secret", f"{args.source} client secret")
+    settings = {"base_url": args.base_url, "client_id": args.client_id,
+                **({"stores": args.stores.split(",")} if args.stores else {}),
+                **({"start": args.start} if args.start else {}), "booking": booking}
 
     def add(stores: Any) -> dict[str, Any]:
-        registry = TenantRegistry(stores.tables)
-        tenant = registry.get(args.tenant)
-        name = secret_name(tenant.id, args.source, "client-secret")
-        stores.secrets.set(name, args.client_secret)
-        settings = {"base_url": args.base_url, "client_id": args.client_id, "client_secret_name": name,
-                    **({"stores": args.stores.split(",")} if args.stores else {}),
-                    **({"start": args.start} if args.start else {}), "booking": booking}
-        from connectors.sources.omnium import BookingOptions
-
-        BookingOptions.from_options(booking)  # refuse unknown options now, not at the first pull
-        registry.save(tenant.model_copy(update={"sources": {**tenant.sources, args.source: settings}}))
-        return {"tenant_id": tenant.id, "source": args.source,
-                "settings": {k: v for k, v in settings.items() if k != "client_secret_name"},
+        outcome = change_source(stores, connectors.pulled()[args.source], args.tenant, args.source,
+                                settings=settings, secret_setting="client_secret_name", secret=secret)
+        in_force = outcome.tenant.sources.get(args.source, {})
+        return {"tenant_id": args.tenant, "source": args.source, "activated": outcome.activated,
+                "check": outcome.check,
+                "settings": {k: v for k, v in in_force.items() if k != "client_secret_name"},
                 "schedule": "OMNIUM_PULL_SCHEDULE (default every 5 minutes, UTC)"}
 
-    _print_json(_with_stores(add))
+    try:
+        result = _with_stores(add)
+    except ConfigError as exc:
+        print(f"bilagsbro: {exc.message} (give --client-secret-file or --client-secret-env, or run in a terminal "
+              "to be prompted)", file=sys.stderr)
+        return 2
+    _print_json(result)
+    return 0 if result["activated"] else 1
+
+
+# -- API keys ---------------------------------------------------------------------------------------------
+
+
+def _key_owner(args: argparse.Namespace) -> str | None:
+    if args.admin == bool(args.tenant):
+        raise ValueError("name a TENANT, or --admin for the admin keys")
+    return None if args.admin else str(args.tenant)
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    """List (by id and hint), issue, revoke or rotate a tenant's API keys (or, with --admin, admin keys)."""
+    from pipeline.apikeys import ApiKeys, parse_overlap
+    from pipeline.errors import ConfigError
+    from pipeline.ports import NotFound
+    from pipeline.tenants import TenantRegistry
+
+    owner = _key_owner(args)
+
+    def run(stores: Any) -> Any:
+        keys = ApiKeys(stores.tables)
+        if owner is not None:
+            TenantRegistry(stores.tables).get(owner)  # a typo in the tenant id is an error, not an empty list
+        if args.action == "list":
+            return {"tenant_id": owner, "keys": [k.as_dict() for k in keys.owned_by(owner)]}
+        if args.action == "issue":
+            key, view = keys.issue(owner, role="admin" if owner is None else "tenant", label=args.label)
+            return {"api_key": key, "key": view.as_dict()}
+        if args.action == "revoke":
+            return {"key": keys.revoke(owner, args.key_id).as_dict()}
+        key, new, old = keys.rotate(owner, args.key_id, overlap=parse_overlap(args.overlap), label=args.label)
+        return {"api_key": key, "key": new.as_dict(), "replaces": old.as_dict()}
+
+    try:
+        _print_json(_with_stores(run))
+    except (NotFound, ConfigError) as exc:
+        print(f"bilagsbro: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -266,6 +333,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline import redaction
+
+    redaction.install()  # before anything logs: no secret in any log line, at any level
+    import os
+
+    if os.environ.get("BILAGSBRO_LOG_LEVEL"):  # e.g. DEBUG: every library's log on stderr, redacted alike
+        import logging
+
+        logging.basicConfig(level=os.environ["BILAGSBRO_LOG_LEVEL"].upper(), stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    credentials = _credentials()
+    removed = refused_argument(argv, {n for names in credentials.values() for n in names})
+    if removed:
+        print(f"bilagsbro: {removed}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="bilagsbro", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -284,10 +367,21 @@ def main(argv: list[str] | None = None) -> int:
     conn.add_argument("tenant")
     conn.add_argument("target", help="e.g. tripletex, file")
     conn.add_argument("--base-url", help="the system's API (production, its test environment, or a sandbox)")
-    conn.add_argument("--consumer-token", help="Tripletex: our integration's consumer token")
-    conn.add_argument("--employee-token", help="Tripletex: the customer's employee token")
     conn.add_argument("--company-id", help="Tripletex: a client company id (accounting firms)")
-    conn.add_argument("--direct-posting", action="store_true", help="post to the ledger, not as drafts")
+    posting = conn.add_mutually_exclusive_group()
+    posting.add_argument("--direct-posting", dest="direct_posting", action="store_true", default=None,
+                         help="post to the ledger, not as drafts")
+    posting.add_argument("--drafts", dest="direct_posting", action="store_false",
+                         help="post as drafts (the default for a new connection)")
+    customers = conn.add_mutually_exclusive_group()
+    customers.add_argument("--create-customers", dest="create_customers", action="store_true", default=None,
+                           help="Tripletex: create a customer it lacks (exactly once) instead of blocking the voucher")
+    customers.add_argument("--no-create-customers", dest="create_customers", action="store_false",
+                           help="Tripletex: a missing customer blocks the voucher (the default)")
+    for target, names in sorted(credentials.items()):
+        if target != "omnium":
+            for name in names:
+                add_secret_options(conn, name, f"{target} {name.replace('_', ' ')}")
     conn.set_defaults(fn=cmd_connect)
 
     source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
@@ -296,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     sadd.add_argument("source", choices=["omnium"])
     sadd.add_argument("--base-url", required=True, help="e.g. https://api.omnium.no or a sandbox")
     sadd.add_argument("--client-id", required=True)
-    sadd.add_argument("--client-secret", required=True, help="kept in the secret store, never in settings")
+    add_secret_options(sadd, "client_secret", "Omnium client secret (kept in the secret store, never in settings)")
     sadd.add_argument("--stores", help="comma-separated store ids; all when omitted")
     sadd.add_argument("--mode", choices=["daily", "order"], help="daily summary per store (default) or per order")
     sadd.add_argument("--start", help="ISO time the first pull starts from (default: a day back)")
@@ -324,6 +418,22 @@ def main(argv: list[str] | None = None) -> int:
     dry.add_argument("--options", help="a JSON file of format options (default: the tenant's, with --tenant)")
     dry.add_argument("--json", action="store_true")
     dry.set_defaults(fn=cmd_dry_run)
+
+    key = sub.add_parser("key", help="a tenant's API keys: list, issue, revoke, rotate").add_subparsers(
+        dest="action", required=True)
+    for action, text in (("list", "keys by id and hint (never the key) with their state"),
+                         ("issue", "another key (shown once)"), ("revoke", "stop a key at once"),
+                         ("rotate", "a new key now; the old one works until the overlap ends")):
+        command = key.add_parser(action, help=text)
+        command.add_argument("tenant", nargs="?", help="the tenant (or --admin)")
+        if action in ("revoke", "rotate"):
+            command.add_argument("key_id", help="from `bilagsbro key list`")
+        command.add_argument("--admin", action="store_true", help="the admin keys instead of a tenant's")
+        if action in ("issue", "rotate"):
+            command.add_argument("--label", help="what the key is for, e.g. the till system")
+        if action == "rotate":
+            command.add_argument("--overlap", default="24h", help="how long the old key keeps working: 24h, 90m, 2d, 0")
+        command.set_defaults(fn=cmd_key)
 
     demo = sub.add_parser("demo", help="start the stack, create a demo tenant, send samples, show the trace")
     demo.add_argument("--port", type=int, default=0)

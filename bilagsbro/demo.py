@@ -9,8 +9,13 @@ in the accounting system.
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +26,53 @@ FINAL = {"delivered", "blocked", "rejected", "failed"}
 
 
 def run_demo(port: int = 0, timeout: float = 120.0) -> int:
+    """The demo in a scratch folder (its secrets file included) that is gone when it ends, however it ends:
+    done, failed, Ctrl+C, or terminated."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bilagsbro-demo-"))
+    try:
+        with _interrupted_by_termination():
+            return _run(data_dir, port, timeout)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def _interrupted_by_termination() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the demo as Ctrl+C does, so the `finally` above cleans up (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run(data_dir: Path, port: int, timeout: float) -> int:
+    import connectors
     from bilagsbro.stack import local_stack, stores_for
-    from pipeline.connections import connect
+    from pipeline.connections import change
     from pipeline.tenants import TenantRegistry
     from sandboxes.tripletex import TripletexSandbox
 
-    data_dir = Path(tempfile.mkdtemp(prefix="bilagsbro-demo-"))
     with TripletexSandbox() as tripletex, local_stack(port, data_dir=data_dir, in_memory=True, record=False) as host:
         base = f"http://127.0.0.1:{host.port}"
         stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data_dir)
         registry = TenantRegistry(stores.tables)
         shop = registry.add("Demo Butikk Ærø AS", organization_number="999999999")
-        connect(registry, stores.secrets, shop.id, "tripletex",
-                settings={"base_url": tripletex.base_url},
-                credentials={"consumer_token": tripletex.consumer_token, "employee_token": tripletex.employee_token},
-                required=("consumer_token", "employee_token"))
+        connection = change(stores, connectors.registry(), shop.id, "tripletex",
+                            settings={"base_url": tripletex.base_url}, credentials={"consumer_token": tripletex.consumer_token,
+                                         "employee_token": tripletex.employee_token})
         subscriptions = registry.add("Demo Abonnement Øst AS")
         print(f"Local stack on {base}/api   Tripletex sandbox on {tripletex.base_url}")
-        print(f"  {shop.id} ({shop.name}) → tripletex (drafts)")
+        print(f"  {shop.id} ({shop.name}) → tripletex (drafts); connection test: "
+              f"{'passed, ' + str(connection.check.get('company')) if connection.activated else connection.check}")
         print(f"  {subscriptions.id} ({subscriptions.name}) → file")
         ok = True
         for tenant, sample in ((shop, "documents.json"), (subscriptions, "invoices.json")):

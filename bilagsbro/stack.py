@@ -83,7 +83,9 @@ def local_stack(port: int = 0, *, data_dir: Path = DATA_DIR, in_memory: bool = F
                 record: bool = True, host_json: Path | None = None) -> Iterator[Any]:
     """Azurite + storage + the local host on `port` (0: a free one). Yields the LocalHost."""
     from bilagsbro.localhost import LocalHost
+    from pipeline import redaction
 
+    redaction.install()  # the local host logs what the Functions host would: redacted alike
     storage = find_storage(data_dir, in_memory=in_memory)
     try:
         prepare(storage.connection_string)

@@ -17,6 +17,7 @@ from connectors.sources import (
     visma_global,
 )
 from connectors.targets import file, tripletex
+from pipeline import redaction
 
 if TYPE_CHECKING:
     from pipeline.ports import PulledSource, TargetFactory
@@ -32,6 +33,15 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
     "file": (),
     "tripletex": ("consumer_token", "employee_token"),
 }
+
+# The names under which each connector sends secrets — query parameters, JSON fields, headers — in one
+# place. pipeline.redaction blanks their values out of every log line (names containing token, secret,
+# password, api key, authorization or cookie are covered for every connector without being listed).
+SECRET_NAMES: dict[str, tuple[str, ...]] = {
+    "tripletex": (*tripletex.SECRET_PARAMS, *tripletex.SECRET_FIELDS),  # consumerToken, employeeToken, ...
+    "omnium": ("clientId", "clientSecret", "accessToken"),  # POST /api/Token?clientId&clientSecret
+}
+redaction.declare(name for names in SECRET_NAMES.values() for name in names)
 
 # Source formats by name; SNIFFERS tell a file's format from its first bytes when none is given.
 SOURCES = {

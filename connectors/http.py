@@ -6,7 +6,8 @@
   POST was sent raises `OutcomeUnknown`, so the idempotency ledger looks the reference up before
   posting again.
 - `RecordingTransport` puts every request and response in the tenant's `ExchangeLog`, with the
-  Authorization header, token query parameters and token fields in JSON bodies redacted.
+  Authorization header, token query parameters and token fields in JSON bodies redacted, and any other
+  secret value this process knows (`pipeline.redaction`) blanked out wherever it appears.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
+from pipeline import redaction
 from pipeline.errors import BilagsbroError, ConfigError, DataError, OutcomeUnknown, TransientError
 from pipeline.ports import Exchange, ExchangeLog
 
@@ -232,6 +234,20 @@ def redact_headers(headers: httpx.Headers) -> dict[str, str]:
     return {k: (REDACTED if k.lower() in hidden else v) for k, v in headers.items()}
 
 
+def _scrub_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: redaction.scrub(v) for k, v in headers.items()}
+
+
+def _scrub_body(body: bytes) -> bytes:
+    """Second net: any secret value this process knows, wherever the connector's field list missed it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    clean = redaction.scrub(text)
+    return body if clean == text else clean.encode("utf-8")
+
+
 EXCHANGE_LOG = "bilagsbro.exchanges"  # request extension naming the log of the document being delivered
 
 
@@ -271,12 +287,12 @@ class RecordingTransport(httpx.BaseTransport):
             return
         log.record(Exchange(
             method=request.method,
-            url=redact_url(request.url, self.secret_params),
-            request_headers=redact_headers(request.headers),
-            request_body=redact_body(body, self.secret_fields),
+            url=redaction.scrub(redact_url(request.url, self.secret_params)),
+            request_headers=_scrub_headers(redact_headers(request.headers)),
+            request_body=_scrub_body(redact_body(body, self.secret_fields)),
             status=response.status_code if response is not None else None,
-            response_headers=redact_headers(response.headers) if response is not None else {},
-            response_body=redact_body(content, self.secret_fields),
+            response_headers=_scrub_headers(redact_headers(response.headers)) if response is not None else {},
+            response_body=_scrub_body(redact_body(content, self.secret_fields)),
             elapsed_ms=(time.perf_counter() - started) * 1000,
             at=at,
             error=error,

@@ -1,7 +1,8 @@
 """Where connection secrets live: Key Vault in Azure, a local stand-in file only for development.
 
 Secrets are read by name without a version, so rotating one (writing a new version in Key Vault)
-takes effect on the next read without a redeploy. Values never reach logs, traces or Table Storage.
+takes effect on the next read without a redeploy. Values never reach logs, traces or Table Storage: every
+value read or written is handed to `pipeline.redaction`, which blanks it out of every log record.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline import redaction
 from pipeline.ports import NotFound, SecretStore
 
 KEYVAULT_SETTING = "BILAGSBRO_KEYVAULT_URL"
@@ -38,11 +40,14 @@ class KeyVaultSecrets:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return str(self.client.get_secret(check_name(name)).value)
+            value = str(self.client.get_secret(check_name(name)).value)
         except ResourceNotFoundError:
             raise NotFound(f"secret {name}") from None
+        redaction.remember(value)
+        return value
 
     def set(self, name: str, value: str) -> None:
+        redaction.remember(value)
         self.client.set_secret(check_name(name), value)
 
 
@@ -60,11 +65,14 @@ class LocalSecrets:
 
     def get(self, name: str) -> str:
         try:
-            return self._read()[check_name(name)]
+            value = self._read()[check_name(name)]
         except KeyError:
             raise NotFound(f"secret {name}") from None
+        redaction.remember(value)
+        return value
 
     def set(self, name: str, value: str) -> None:
+        redaction.remember(value)
         with self._lock:
             values = self._read()
             values[check_name(name)] = value

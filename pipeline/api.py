@@ -327,8 +327,9 @@ def _json_body(request: Request) -> tuple[dict[str, Any] | None, Response | None
 
 
 def put_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Connect a tenant to an accounting system, then test the connection (a green light or why not)."""
-    from pipeline.connections import connect, describe
+    """Connect a tenant to an accounting system: the new settings and credentials are tested first and take
+    over only when the test passes (200); a failed test leaves the working connection as it was (422)."""
+    from pipeline.connections import change, describe
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
@@ -342,27 +343,27 @@ def put_connection(stores: Stores, connectors: Connectors, request: Request) -> 
         return error(422, f"unknown target {target!r}; known: {', '.join(sorted(connectors.targets))}",
                      [Problem("unknown target", field="target")])
     try:
-        tenant = connect(
-            TenantRegistry(stores.tables), stores.secrets, tenant.id, target,
-            settings=dict(body.get("settings") or {}), credentials=dict(body.get("credentials") or {}),
-            required=tuple(connectors.credentials.get(target, ())), direct_posting=bool(body.get("direct_posting")),
-        )
+        outcome = change(stores, connectors, tenant.id, target, settings=dict(body.get("settings") or {}),
+                         credentials=dict(body.get("credentials") or {}),
+                         direct_posting=None if body.get("direct_posting") is None else bool(body["direct_posting"]))
     except ConfigError as exc:
         return error(422, exc.message)
-    return Response(200, {**describe(tenant), "check": check_connection(stores, connectors, tenant)})
+    answer = {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check}
+    if outcome.superseded:
+        return Response(409, {**answer, "error": "another change of this connection came in while this one was "
+                                                 "tested; it decides (GET the connection to see which is in force)"})
+    if not outcome.activated:
+        reason = (outcome.check.get("error") or {}).get("message", "the connection test failed")
+        return Response(422, {**answer, "error": f"connection test failed: {reason}. The new settings are kept as "
+                                                 f"pending; {tenant.id} goes on with its current connection"})
+    return Response(200, answer)
 
 
 def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dict[str, Any]:
-    from pipeline.errors import BilagsbroError
+    """The connection test of the tenant's connection as it is (pipeline.connections.check)."""
+    from pipeline.connections import check
 
-    try:
-        target = connectors.target_for(stores, tenant, "connection-test")
-        check = getattr(target, "check", None)
-        details = check() if check else {}
-    except (BilagsbroError, NotFound) as exc:
-        context = exc.context() if isinstance(exc, BilagsbroError) else {"message": str(exc)}
-        return {"ok": False, "error": context}
-    return {"ok": True, **(details or {})}
+    return check(stores, connectors, tenant)
 
 
 def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:

@@ -1,17 +1,110 @@
-"""Connecting a tenant to its accounting system: credentials to the secret store, the rest to settings.
+"""Connecting a tenant to its accounting system (and its pulled sources): credentials to the secret store,
+the rest to settings, and new credentials in force only once a connection test has passed with them.
 
-What each system needs is declared by its connector (`CREDENTIALS`, `SETTINGS`); this module keeps
-the secret values out of Table Storage and traces — the tenant's settings hold only secret *names*.
+What each system needs is declared by its connector (`CREDENTIALS`); the tenant's settings hold only secret
+*names*. A change of connection is made in three steps, so a typo never takes down a working connection:
+
+1. **pending** — the tenant row records the change (ETag-guarded: of two changes at once, the later wins and
+   the earlier can no longer be promoted), and each new credential is written under its *other slot*: a
+   credential active as `<tenant>--<target>--<key>--a` gets its new value as `…--b`, and back again next time.
+   The active names are never written to, so deliveries go on with the old values throughout.
+2. **check** — the target's connection test runs with the pending settings and names, on a cache of its own.
+3. **active** — passed: the tenant's settings point at the new names (one conditional write of the tenant
+   row). Failed: nothing changes but the pending record, which says why.
+
+Slots, not fresh names per change: Key Vault keeps a deleted name (soft delete, purge protection) for 90 days
+and refuses to create it again meanwhile, so names are reused, never deleted; each write is a new version.
+The value that stays in the inactive slot is the previous credential until the next change overwrites it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from secrets import token_hex
 from typing import Any
 
-from pipeline.errors import ConfigError
-from pipeline.ports import SecretStore
+from pipeline.errors import BilagsbroError, ConfigError
+from pipeline.history import BlobExchangeLog
+from pipeline.ports import NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
+from pipeline.stages import Connectors
 from pipeline.tenants import Tenant, TenantRegistry, secret_name
+
+SLOTS = ("a", "b")
+CHECK_DOCUMENT = "connection-test"  # the exchanges of connection tests are kept under this id
+
+
+def next_slot_name(active: str | None, tenant: str, system: str, key: str) -> str:
+    """The name a credential's new value goes to: the slot its active name does not use."""
+    slot = "b" if active and active.endswith("--a") else "a"
+    return secret_name(tenant, system, key, slot)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The outcome of a connection change: the tenant as it is now, and whether the new settings took."""
+
+    tenant: Tenant
+    activated: bool
+    check: dict[str, Any]
+    superseded: bool = False  # another change of the same connection came in while this one was checked
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _pending_names(tenant: Tenant, system: str, active: Mapping[str, str],
+                   credentials: Mapping[str, str]) -> dict[str, str]:
+    """Each given credential's other slot; the others carried over by their active names."""
+    names = {key: name for key, name in active.items() if not credentials.get(key)}
+    for key, value in credentials.items():
+        if value:
+            names[key] = next_slot_name(active.get(key), tenant.id, system, key)
+    return names
+
+
+def _write(secrets: SecretStore, names: Mapping[str, str], credentials: Mapping[str, str]) -> None:
+    for key, value in credentials.items():
+        if value:
+            secrets.set(names[key], value)
+
+
+def _claim(registry: TenantRegistry, tenant_id: str, key: str, record: dict[str, Any]) -> Tenant:
+    """Record a pending change on the tenant row; its id tells, after the check, whether it is still the latest."""
+    while True:
+        tenant, etag = registry.read(tenant_id)
+        try:
+            registry.replace(tenant.model_copy(update={"pending": {**tenant.pending, key: record}}), etag)
+            return tenant
+        except Stale:
+            continue  # the row changed under us (rules, another change): record on what is there now
+
+
+def _settle(registry: TenantRegistry, tenant_id: str, key: str, record: dict[str, Any], result: dict[str, Any],
+            promote: Callable[[Tenant], Tenant]) -> Change:
+    """Passed: promote (one conditional write). Failed: keep what is active, record why. Superseded: leave it."""
+    while True:
+        tenant, etag = registry.read(tenant_id)
+        if (tenant.pending.get(key) or {}).get("id") != record["id"]:
+            return Change(tenant, activated=False, check=result, superseded=True)
+        others = {k: v for k, v in tenant.pending.items() if k != key}
+        if result["ok"]:
+            updated = promote(tenant).model_copy(update={"pending": others})
+        else:
+            failed = {**record, "state": "failed", "checked_at": _now(), "check": result}
+            updated = tenant.model_copy(update={"pending": {**others, key: failed}})
+        try:
+            registry.replace(updated, etag)
+        except Stale:
+            continue
+        return Change(updated, activated=bool(result["ok"]), check=result)
+
+
+def _record(**what: Any) -> dict[str, Any]:
+    return {**what, "id": token_hex(6), "since": _now(), "state": "checking"}
 
 
 def connect(
@@ -23,35 +116,156 @@ def connect(
     settings: Mapping[str, Any],
     credentials: Mapping[str, str],
     required: tuple[str, ...] = (),
-    direct_posting: bool = False,
+    direct_posting: bool | None = None,
 ) -> Tenant:
-    """Point the tenant at `target`; each credential goes to the secret store under its own name."""
-    missing = [name for name in required if not credentials.get(name)]
+    """Point the tenant at `target` at once, without a connection test: for set-up code (the demo's sandbox,
+    tests). Operators' paths — the admin API and the CLI — use `change`, which tests first."""
+    tenant = registry.get(tenant_id)
+    active = _active_names(tenant, target)
+    missing = [name for name in required if not credentials.get(name) and name not in active]
     if missing:
         raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
-    tenant = registry.get(tenant_id)
-    names: dict[str, str] = {}
-    for key, value in credentials.items():
-        if value:
-            names[key] = secret_name(tenant_id, target, key)
-            secrets.set(names[key], value)
-    updated = tenant.model_copy(update={
-        "target": target,
-        "target_settings": {**{k: v for k, v in settings.items() if v is not None},
-                            "direct_posting": direct_posting, "secrets": names},
-    })
+    names = _pending_names(tenant, target, active, credentials)
+    _write(secrets, names, credentials)
+    updated = tenant.model_copy(update={"target": target, "target_settings": _target_settings(
+        tenant, target, settings, direct_posting, names)})
     registry.save(updated)
     return updated
+
+
+def _active_names(tenant: Tenant, target: str) -> dict[str, str]:
+    if tenant.target != target:
+        return {}
+    return {str(k): str(v) for k, v in (tenant.target_settings.get("secrets") or {}).items()}
+
+
+def _target_settings(tenant: Tenant, target: str, settings: Mapping[str, Any], direct_posting: bool | None,
+                     names: Mapping[str, str]) -> dict[str, Any]:
+    """The settings a change leads to: what it names, over the active connection's when the target stays the
+    same (a token rotation keeps the base URL); None removes a setting."""
+    active = dict(tenant.target_settings) if tenant.target == target else {}
+    active.pop("secrets", None)
+    merged = {**active, **settings}
+    if direct_posting is not None:
+        merged["direct_posting"] = direct_posting
+    merged.setdefault("direct_posting", False)
+    return {**{k: v for k, v in merged.items() if v is not None}, "secrets": dict(names)}
+
+
+def change(
+    stores: Stores,
+    connectors: Connectors,
+    tenant_id: str,
+    target: str,
+    *,
+    settings: Mapping[str, Any],
+    credentials: Mapping[str, str],
+    direct_posting: bool | None = None,
+) -> Change:
+    """Connect the tenant to `target` with new settings and credentials, in force only if the check passes.
+
+    Settings and credentials not given are carried over from the active connection to the same target.
+    """
+    registry = TenantRegistry(stores.tables)
+    tenant = registry.get(tenant_id)
+    active = _active_names(tenant, target)
+    missing = [n for n in connectors.credentials.get(target, ()) if not credentials.get(n) and n not in active]
+    if missing:
+        raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
+    names = _pending_names(tenant, target, active, credentials)
+    target_settings = _target_settings(tenant, target, settings, direct_posting, names)
+    record = _record(target=target, settings=target_settings)
+    tenant = _claim(registry, tenant_id, "connection", record)
+    _write(stores.secrets, names, credentials)
+    result = check(stores, connectors, tenant.model_copy(update={"target": target, "target_settings": target_settings}))
+    change = _settle(registry, tenant_id, "connection", record, result,
+                     lambda t: t.model_copy(update={"target": target, "target_settings": target_settings}))
+    if change.activated:
+        _forget(connectors, tenant_id)
+    return change
+
+
+def check(stores: Stores, connectors: Connectors, tenant: Tenant) -> dict[str, Any]:
+    """The target's connection test (`check()`, where it has one) on a cache of its own, so a candidate's
+    session and lookups never mix with those deliveries use."""
+    factory = connectors.targets.get(tenant.target)
+    if factory is None:
+        return {"ok": False, "error": {"message": f"unknown target {tenant.target!r}"}}
+    cache: dict[str, Any] = {}
+    context = TargetContext(tenant=tenant.id, settings=tenant.target_settings, secrets=stores.secrets,
+                            blobs=stores.blobs, exchanges=BlobExchangeLog(stores.blobs, tenant.id, CHECK_DOCUMENT),
+                            cache=cache)
+    try:
+        target = factory(context)
+        test = getattr(target, "check", None)
+        details = test() if test else {}
+    except (BilagsbroError, NotFound) as exc:
+        return {"ok": False, "error": exc.context() if isinstance(exc, BilagsbroError) else {"message": str(exc)}}
+    finally:
+        Connectors(targets={}, caches={(tenant.id, tenant.target): cache}).close()
+    return {"ok": True, **(details or {})}
+
+
+def _forget(connectors: Connectors, tenant_id: str) -> None:
+    """Drop this process's sessions and lookups of the tenant: they belong to the connection just replaced."""
+    stale = {k: v for k, v in connectors.caches.items() if k[0] == tenant_id}
+    for key in stale:
+        connectors.caches.pop(key, None)
+    Connectors(targets={}, caches=stale).close()
+
+
+# -- pulled sources (Omnium): the same pending → check → active ------------------------------------------
+
+
+def change_source(
+    stores: Stores,
+    source: PulledSource,
+    tenant_id: str,
+    name: str,
+    *,
+    settings: Mapping[str, Any],
+    secret_setting: str,
+    secret: str | None,
+    now: dt.datetime | None = None,
+) -> Change:
+    """Add or change a pulled source; a new secret (named by `settings[secret_setting]` once in force) is
+    written under its other slot and takes effect only when a read from the source succeeds with it."""
+    registry = TenantRegistry(stores.tables)
+    tenant = registry.get(tenant_id)
+    current = tenant.sources.get(name) or {}
+    active = {secret_setting: str(current[secret_setting])} if current.get(secret_setting) else {}
+    given = {secret_setting: secret} if secret else {}
+    if not given and not active:
+        raise ConfigError(f"{name} needs its secret", tenant=tenant_id, connector=name)
+    names = _pending_names(tenant, name, active, given)
+    candidate = {**settings, secret_setting: names[secret_setting]}
+    record = _record(source=name, settings=candidate)
+    _claim(registry, tenant_id, name, record)
+    _write(stores.secrets, names, given)
+    result = check_source(stores, source, tenant_id, candidate, now=now)
+    return _settle(registry, tenant_id, name, record, result,
+                   lambda t: t.model_copy(update={"sources": {**t.sources, name: candidate}}))
+
+
+def check_source(stores: Stores, source: PulledSource, tenant_id: str, settings: Mapping[str, Any], *,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
+    """A pulled source's connection test: one read of what changed in the last minute (auth and all)."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        feed = source.feed(settings, stores.secrets, tenant=tenant_id)
+        try:
+            feed.changed(now - dt.timedelta(minutes=1), now)
+        finally:
+            feed.close()
+    except (BilagsbroError, NotFound) as exc:
+        return {"ok": False, "error": exc.context() if isinstance(exc, BilagsbroError) else {"message": str(exc)}}
+    return {"ok": True, "source": source.name}
 
 
 def set_format_options(registry: TenantRegistry, tenant_id: str, format: str, options: Mapping[str, Any],
                        parser: Any) -> Tenant:
     """A file format's options for one tenant (its VAT codes → SAF-T codes, accounts, ...), checked by
     running the format's parser over an empty file: invalid options fail now, not on the next file."""
-    import io
-
-    from pipeline.errors import BilagsbroError
-
     try:
         list(parser(io.BytesIO(b""), file_name="options-check", options=dict(options)))
     except BilagsbroError as exc:
@@ -63,8 +277,12 @@ def set_format_options(registry: TenantRegistry, tenant_id: str, format: str, op
 
 
 def describe(tenant: Tenant) -> dict[str, Any]:
-    """What an operator may see of a connection: settings and which secrets exist, never their values."""
+    """What an operator may see of a connection: settings, which secrets exist and under which names (never
+    their values), and a change still pending with why it is not in force."""
     settings = dict(tenant.target_settings)
     secret_names = settings.pop("secrets", {})
-    return {"tenant_id": tenant.id, "target": tenant.target, "settings": settings,
-            "credentials": sorted(secret_names)}
+    described: dict[str, Any] = {"tenant_id": tenant.id, "target": tenant.target, "settings": settings,
+                                 "credentials": sorted(secret_names), "secret_names": dict(secret_names)}
+    if "connection" in tenant.pending:
+        described["pending"] = tenant.pending["connection"]
+    return described

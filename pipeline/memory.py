@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
+from pipeline import redaction
 from pipeline.ports import Conflict, Entity, Exchange, NotFound, Stale
 
 _etags = itertools.count(1)
@@ -152,11 +153,14 @@ class MemorySecrets:
 
     def get(self, name: str) -> str:
         try:
-            return self.values[name]
+            value = self.values[name]
         except KeyError:
             raise NotFound(f"secret {name}") from None
+        redaction.remember(value)  # as the real adapters do
+        return value
 
     def set(self, name: str, value: str) -> None:
+        redaction.remember(value)
         self.values[name] = value
 
 

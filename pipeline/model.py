@@ -108,13 +108,28 @@ class Party(BaseModel):
         None, description="Norwegian organisation number (9 digits) for businesses"
     )
     email: str | None = None
+    phone: str | None = Field(
+        None, description="Telephone number; kept as E.164 (`+4791234567`), eight digits read as Norwegian"
+    )
     address: Address | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> Party:
-        if not (self.number or self.name or self.organization_number or self.email):
-            raise ValueError("a customer or supplier needs a number, name, organization_number or email")
+        if not (self.number or self.name or self.organization_number or self.email or self.phone):
+            raise ValueError("a customer or supplier needs a number, name, organization_number, email or phone")
         return self
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from pipeline.norway.phone import normalise_phone
+
+        normalised = normalise_phone(value)
+        if normalised is None:
+            raise ValueError(f"phone {value!r} is not a telephone number (+ and country code, or eight digits)")
+        return normalised
 
     @field_validator("organization_number")
     @classmethod

@@ -159,7 +159,49 @@ def spec(base_url: str = "") -> dict[str, Any]:
                 "summary": "Create a tenant (admin key); answers its id and first API key, shown once",
                 "responses": {"201": {"description": "Created"}, "403": {"description": "Not an admin key"}},
             }},
+            **_admin_key_paths(),
         },
+    }
+
+
+def _admin_key_paths() -> dict[str, Any]:
+    """A tenant's API keys (admin key): listed by id and hint, issued, revoked, rotated with an overlap."""
+    tenant = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    key = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    admin = {"401": {"description": "Missing or invalid API key", "content": _json("Error")},
+             "403": {"description": "Not an admin key", "content": _json("Error")},
+             "404": {"description": "No such tenant (or key)", "content": _json("Error")}}
+    label = {"label": {"type": "string", "maxLength": 100, "description": "what the key is for, e.g. the till"}}
+    return {
+        "/api/v1/admin/tenants/{id}/connection": {"get": {
+            "summary": "The connection in force, and a change still pending with why its test failed",
+            "parameters": [tenant], "responses": {"200": {"description": "Connection"}, **admin},
+        }},
+        "/api/v1/admin/tenants/{id}/keys": {
+            "get": {"summary": "The tenant's API keys by id and hint (never the key), with their state",
+                    "parameters": [tenant], "responses": {"200": {"description": "Keys"}, **admin}},
+            "post": {"summary": "Issue another API key; the key is in this answer only",
+                     "parameters": [tenant],
+                     "requestBody": {"content": {"application/json": {"schema": {
+                         "type": "object", "additionalProperties": False, "properties": label}}}},
+                     "responses": {"201": {"description": "Issued"},
+                                   "400": {"description": "Malformed", "content": _json("Error")}, **admin}},
+        },
+        "/api/v1/admin/tenants/{id}/keys/{key_id}/revoke": {"post": {
+            "summary": "Revoke a key: the next request with it answers 401",
+            "parameters": [tenant, key], "responses": {"200": {"description": "Revoked"}, **admin},
+        }},
+        "/api/v1/admin/tenants/{id}/keys/{key_id}/rotate": {"post": {
+            "summary": "A new key now; the old one keeps working through the overlap (default 24 h)",
+            "parameters": [tenant, key],
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"overlap_hours": {"type": "number", "minimum": 0, "maximum": 720}, **label}}}}},
+            "responses": {"201": {"description": "The new key, shown once, and the old key's end"},
+                          "400": {"description": "Malformed", "content": _json("Error")},
+                          "409": {"description": "The key is revoked or expired", "content": _json("Error")},
+                          **admin},
+        }},
     }
 
 

@@ -142,6 +142,7 @@ class TargetContext:
     blobs: BlobStore
     exchanges: ExchangeLog
     cache: dict[str, Any] = field(default_factory=dict)  # per-tenant lookups (accounts, VAT types, ...)
+    tables: TableStore | None = None  # for claims workers must share (e.g. creating a customer only once)
 
 
 @runtime_checkable

@@ -212,12 +212,19 @@ def pull(
     holder: str | None = None,
     clock: Callable[[], dt.datetime] | None = None,
     max_seen: int = MAX_SEEN,
+    settle: Callable[[PullResult, Callable[[], bool]], None] | None = None,
 ) -> PullResult:
     """Takes what changed in the feed since the watermark, up to `now - safety_margin`, batch by batch.
 
     `start` is where the very first run begins (default: one day before the window end). `clock` times the
     lease (default: the real UTC clock); `now` only places the window. Exceptions from the feed or from
     `receive` propagate after the lease is released; the watermark then stands at the last batch received.
+
+    `settle(result, renew)` runs once the whole window has been received, **while the lease is still held**:
+    work that needs everything up to the window's end (closing daily summaries) belongs there, never after
+    a run that was skipped, stopped half way or lost its lease. `renew()` extends the lease (an ETag-guarded
+    update) and answers False when another run has taken over; call it before each step that must not run
+    twice at once.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (timers run in UTC)")
@@ -235,6 +242,19 @@ def pull(
         since = state.watermark[0] - overlap
     result = PullResult(window_start=since, window_end=end, watermark=state.watermark)
     cursor, page = since, 0
+
+    def renew() -> bool:
+        nonlocal entity, etag
+        if result.lease_lost:
+            return False
+        entity = {**entity, "LeaseHolder": holder, "LeaseUntil": _iso(clock() + lease)}
+        try:
+            etag = tables.update(TABLE_STATE, entity, etag=etag)
+        except Stale:
+            result.lease_lost = True
+            return False
+        return True
+
     try:
         while cursor <= end:
             records = feed.changed(cursor, end, page=page)
@@ -275,6 +295,8 @@ def pull(
                 cursor, page = last, 0
             else:  # a whole page shares one timestamp: page through it by number
                 page += 1
+        if settle is not None and renew():
+            settle(result, renew)
         return result
     finally:
         if not result.lease_lost:

@@ -4,29 +4,31 @@
 to it: every raw record is stored unchanged (the original), then turned into shared-form documents —
 one per record, or one daily summary per (store, business day) once that day has closed — which are
 queued for the translate stage **before** the watermark moves past them, so a crash loses nothing.
+What was booked is remembered (`pipeline.bookings`): a record that arrives after its day was summarised,
+or changes after it was booked, is booked once more as the difference only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.bookings import Books, Received
 from pipeline.envelope import Envelope
 from pipeline.errors import BilagsbroError, Problem
 from pipeline.history import blob_ref, new_id
 from pipeline.intake import Intake, accept
 from pipeline.model import Document
-from pipeline.names import CONTAINER_RECEIVED, QUEUE_RECEIVED, TABLE_STATE
+from pipeline.names import CONTAINER_RECEIVED, QUEUE_RECEIVED
 from pipeline.ports import PulledSource, Stores
 from pipeline.pull import PullResult, pull
 from pipeline.tenants import Tenant, TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog
 
 log = logging.getLogger("bilagsbro.pipeline")
-_CLOSED = "~closed"
 
 
 @dataclass
@@ -38,10 +40,6 @@ class PullReport:
     documents: list[dict[str, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     error: dict[str, Any] | None = None
-
-
-def _day_partition(tenant: str, source: str) -> str:
-    return f"{tenant}|{source}|periods"
 
 
 def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt.datetime) -> PullReport:
@@ -63,35 +61,41 @@ def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt
         for envelope in envelopes:
             stores.queues.send(QUEUE_RECEIVED, envelope.to_json())
 
-    def receive(batch: list[dict[str, Any]]) -> None:
-        per_item: list[dict[str, Any]] = []
-        for item in batch:
-            identity = source.identity(item)
-            path = f"{tenant.id}/{source.name}/{identity}.json"
-            stores.blobs.put(CONTAINER_RECEIVED, path, source.dump(item), content_type="application/json; charset=utf-8",
-                             metadata={"tenant": tenant.id, "format": source.name, "receipt": receipt})
-            periods = source.periods(item, options)
-            if not periods:
-                per_item.append(item)
-            rows = [{"PartitionKey": _day_partition(tenant.id, source.name),
-                     "RowKey": f"{store}|{day.isoformat()}|{identity}", "Blob": path}
-                    for store, day in periods]
-            if rows:
-                stores.tables.insert_many(TABLE_STATE, rows)
-        if per_item:
-            queue(source.documents(per_item, options))
-
+    books = Books(stores, source, tenant.id, options, queue)
     try:
         feed = source.feed(settings, stores.secrets, tenant=tenant.id)
+
+        def receive(batch: list[dict[str, Any]]) -> None:
+            summed: list[tuple[Received, set[tuple[str, dt.date]]]] = []
+            single: list[Received] = []
+            for item in batch:
+                identity = source.identity(item)
+                path = f"{tenant.id}/{source.name}/{identity}.json"
+                stores.blobs.put(CONTAINER_RECEIVED, path, source.dump(item),
+                                 content_type="application/json; charset=utf-8",
+                                 metadata={"tenant": tenant.id, "format": source.name, "receipt": receipt})
+                version = Received(item, feed.key(item), identity, path)
+                periods = source.periods(item, options)
+                if periods:
+                    summed.append((version, periods))
+                else:
+                    single.append(version)
+            books.index(summed)
+            books.book_records(single)
+
+        def settle(result: PullResult, renew: Callable[[], bool]) -> None:
+            # Only here — the whole window received, the lease held — may a day be summarised: a run that
+            # was skipped, stopped half way or lost its lease has not seen all of the day's orders.
+            assert result.window_end is not None
+            books.settle(result.window_end, renew)
+
         try:
             start = settings.get("start")  # where the very first run begins (an ISO time); default a day back
             report.result = pull(feed, tables=stores.tables, tenant=tenant.id, source=source.name,
-                                 receive=receive, now=now,
+                                 receive=receive, now=now, settle=settle,
                                  start=dt.datetime.fromisoformat(start).astimezone(dt.UTC) if start else None)
         finally:
             getattr(feed, "close", lambda: None)()
-        if report.result.window_end is not None:
-            _close_periods(stores, source, tenant, options, report.result.window_end, queue)
     except BilagsbroError as exc:
         report.error = exc.context()
     report.documents = intake.accepted
@@ -104,28 +108,6 @@ def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt
         trace.index_receipt(tenant.id, receipt, {"file": f"{source.name} pull", "format": source.name,
                                                  "via": "timer", "bytes": 0})
     return report
-
-
-def _close_periods(stores: Stores, source: PulledSource, tenant: Tenant, options: Mapping[str, Any],
-                   window_end: dt.datetime, queue: Any) -> None:
-    """Summaries for every (store, day) that has ended before the window's end and is not yet made."""
-    rows = stores.tables.query(TABLE_STATE, _day_partition(tenant.id, source.name))
-    periods: dict[tuple[str, str], list[str]] = {}
-    closed: set[tuple[str, str]] = set()
-    for row in rows:
-        store, day, identity = row["RowKey"].split("|", 2)
-        if identity == _CLOSED:
-            closed.add((store, day))
-        else:
-            periods.setdefault((store, day), []).append(row["Blob"])
-    for (store, day), blobs in sorted(periods.items()):
-        date = dt.date.fromisoformat(day)
-        if (store, day) in closed or source.period_end(date) > window_end:
-            continue
-        items = [source.load(stores.blobs.get(CONTAINER_RECEIVED, blob)) for blob in blobs]
-        queue(source.documents(items, options, [(store, date)]))
-        stores.tables.upsert(TABLE_STATE, {"PartitionKey": _day_partition(tenant.id, source.name),
-                                           "RowKey": f"{store}|{day}|{_CLOSED}", "Items": len(items)})
 
 
 def _result_detail(result: PullResult | None) -> dict[str, Any]:

@@ -83,6 +83,7 @@ class Connectors:
             blobs=stores.blobs,
             exchanges=BlobExchangeLog(stores.blobs, tenant.id, document_id),
             cache=self.caches.setdefault((tenant.id, tenant.target), {}),
+            tables=stores.tables,
         )
         return factory(context)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.propagate import extract
@@ -38,3 +39,33 @@ def stage_span(stage: str, env: Envelope) -> Iterator[str]:
             yield f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
         else:
             yield child_traceparent(env.traceparent)
+
+
+_redacted_providers: set[int] = set()
+
+
+def redact_spans(provider: trace.TracerProvider | None = None) -> bool:
+    """Secrets out of span attributes too: the httpx instrumentation that Azure Monitor switches on puts each
+    request's full URL in `url.full`, query string and all (Tripletex's session request carries both tokens
+    there). A span processor rewrites string attributes through `pipeline.redaction` as each span starts,
+    before any exporter sees it. Idempotent; False while no SDK tracer provider is configured (nothing records).
+    """
+    provider = provider or trace.get_tracer_provider()
+    add = getattr(provider, "add_span_processor", None)
+    if add is None:
+        return False
+    if id(provider) in _redacted_providers:
+        return True
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from pipeline.redaction import redact
+
+    class RedactingProcessor(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            for key, value in dict(span.attributes or {}).items():
+                if isinstance(value, str) and (clean := redact(value)) != value:
+                    span.set_attribute(key, clean)
+
+    add(RedactingProcessor())
+    _redacted_providers.add(id(provider))
+    return True

@@ -2,13 +2,13 @@
 
 API keys are random 256-bit tokens shown once; only their SHA-256 is stored (a slow password hash
 buys nothing for keys with that much entropy, and a point lookup by hash keeps every request to one
-storage read). Target settings hold no secrets: those are names of entries in the secret store.
+storage read); listing, revoking and rotating them is `pipeline.apikeys`. Target settings hold no
+secrets: those are names of entries in the secret store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import secrets
 import unicodedata
@@ -16,14 +16,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.apikeys import PARTITION, ApiKeys, hash_key, key_id
 from pipeline.errors import ConfigError
 from pipeline.names import TABLE_APIKEYS, TABLE_TENANTS
 from pipeline.ports import Conflict, TableStore
 from pipeline.rules import Rules
 
-KEY_PREFIX = "bb_"
 _TENANT_PARTITION = "tenant"
-_KEY_PARTITION = "key"
 
 
 class Tenant(BaseModel):
@@ -36,6 +35,9 @@ class Tenant(BaseModel):
     target_settings: dict[str, Any] = Field(default_factory=dict, description="Non-secret settings")
     rules: Rules = Field(default_factory=Rules)
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Pulled sources, e.g. omnium")
+    pending: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Connection changes not in force yet (pipeline.connections): "
+                                          "'connection' or a source's name → target/settings, state, check")
     created_at: str = ""
 
     @field_validator("organization_number")
@@ -57,13 +59,11 @@ def new_tenant_id(name: str) -> str:
     return f"{slug.strip('-')[:30] or 'tenant'}-{secrets.token_hex(3)}"
 
 
-def hash_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
-
-
-def secret_name(tenant: str, target: str, key: str) -> str:
-    """The secret store name for one credential of one tenant's connection."""
-    return re.sub(r"[^0-9A-Za-z-]", "-", f"{tenant}--{target}--{key}")[:127]
+def secret_name(tenant: str, target: str, key: str, slot: str | None = None) -> str:
+    """The secret store name for one credential of one tenant's connection (in one of its two slots,
+    pipeline.connections): Key Vault's 1-127 letters, digits and hyphens."""
+    name = re.sub(r"[^0-9A-Za-z-]", "-", f"{tenant}--{target}--{key}")
+    return f"{name[:124]}--{slot}" if slot else name[:127]
 
 
 class TenantRegistry:
@@ -92,6 +92,17 @@ class TenantRegistry:
             raise ConfigError(f"no tenant {tenant_id}", tenant=tenant_id)
         return Tenant.model_validate(entity["Tenant"])
 
+    def read(self, tenant_id: str) -> tuple[Tenant, str]:
+        """The tenant and its row's ETag, for a change that must not overwrite another (`replace`)."""
+        entity = self.tables.get(TABLE_TENANTS, _TENANT_PARTITION, tenant_id)
+        if entity is None:
+            raise ConfigError(f"no tenant {tenant_id}", tenant=tenant_id)
+        return Tenant.model_validate(entity["Tenant"]), str(entity["etag"])
+
+    def replace(self, tenant: Tenant, etag: str) -> str:
+        """Write the tenant only if its row is unchanged since `read`; raises Stale otherwise."""
+        return self.tables.update(TABLE_TENANTS, self._entity(tenant), etag=etag)
+
     def all(self) -> list[Tenant]:
         return [Tenant.model_validate(e["Tenant"]) for e in self.tables.query(TABLE_TENANTS, _TENANT_PARTITION)]
 
@@ -104,37 +115,17 @@ class TenantRegistry:
             "Tenant": tenant.model_dump(mode="json"),
         }
 
-    # API keys -------------------------------------------------------------------------------------
+    # API keys (pipeline.apikeys) ----------------------------------------------------------------------
 
-    def issue_key(self, tenant_id: str | None, *, role: str = "tenant") -> str:
+    def issue_key(self, tenant_id: str | None, *, role: str = "tenant", label: str | None = None) -> str:
         """A new key, returned once. role 'admin' keys manage tenants and carry no tenant."""
-        if role not in ("tenant", "admin"):
-            raise ValueError(f"unknown role {role}")
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        self.tables.insert(
-            TABLE_APIKEYS,
-            {
-                "PartitionKey": _KEY_PARTITION,
-                "RowKey": hash_key(key),
-                "Tenant": tenant_id or "",
-                "Role": role,
-                "Hint": key[:7] + "…",
-                "CreatedAt": dt.datetime.now(dt.UTC).isoformat(),
-                "Revoked": False,
-            },
-        )
-        return key
+        return ApiKeys(self.tables).issue(tenant_id, role=role, label=label)[0]
 
     def authenticate(self, api_key: str | None) -> tuple[str, str] | None:
         """(role, tenant id) for a valid key, else None."""
-        if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > 200:
-            return None
-        entity = self.tables.get(TABLE_APIKEYS, _KEY_PARTITION, hash_key(api_key))
-        if entity is None or entity.get("Revoked"):
-            return None
-        return str(entity.get("Role", "tenant")), str(entity.get("Tenant", ""))
+        return ApiKeys(self.tables).authenticate(api_key)
 
     def revoke(self, api_key: str) -> None:
-        entity = self.tables.get(TABLE_APIKEYS, _KEY_PARTITION, hash_key(api_key))
-        if entity is not None:
-            self.tables.update(TABLE_APIKEYS, {**entity, "Revoked": True}, etag=entity["etag"])
+        row = self.tables.get(TABLE_APIKEYS, PARTITION, hash_key(api_key))
+        if row is not None:
+            ApiKeys(self.tables).revoke(str(row.get("Tenant") or "") or None, key_id(str(row["RowKey"])))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline import redaction
 from pipeline.names import TABLE_TRACE
 from pipeline.ports import Entity, TableStore
 
@@ -71,7 +72,7 @@ class TraceEntry:
             "Receipt": self.receipt,
             "Attempt": self.attempt,
             "TraceId": self.trace_id,
-            "Detail": self.detail,
+            "Detail": redaction.scrub_json(self.detail),  # an error echoing a credential keeps it out of the table
         }
 
 

@@ -71,6 +71,7 @@ class DayTotals:
     payments: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: Decimal("0.00")))
     returns: Decimal = Decimal("0.00")  # sum of returnOrderForm.total for returns created that day
     returns_by_rate: dict[Decimal, Decimal] = field(default_factory=lambda: defaultdict(lambda: Decimal("0.00")))
+    unpaid: Decimal = Decimal("0.00")  # sales not paid (yet): what a summary puts on the receivable account
 
 
 def _line(rng: random.Random, line_id: str, product: tuple[str, str, str, str, str]) -> dict[str, Any]:
@@ -256,6 +257,45 @@ def add_return(order: dict[str, Any], at: dt.datetime, rng: random.Random) -> di
     return form_
 
 
+def pay_only(order: dict[str, Any], paid: Decimal) -> None:
+    """Capture only `paid` of the order's total, in one payment by its first method; the rest stays open."""
+    form = order["orderForm"]
+    method = form["payments"][-1]["paymentMethodName"] if form["payments"] else "Klarna"
+    at = order["created"]
+    form["payments"] = [_payment(order["id"], 1, method, paid, "Capture", at)] if paid else []
+
+
+def change_quantity(order: dict[str, Any], at: dt.datetime, *, extra: int = 1) -> Decimal:
+    """A line's quantity changed after the sale (an item added at the till, a web order amended): the line,
+    the order's totals and its last captured payment follow. Returns the change of the order total."""
+    form = order["orderForm"]
+    line = next(item for item in form["lineItems"] if item["productType"] != "GiftCard")
+    rate = line["taxRate"]
+    line["quantity"] += extra
+    line["extendedPrice"] = line["discountedPrice"] = line["placedPrice"] * line["quantity"] - line["discounted"]
+    line["taxTotal"] = vat_part(line["extendedPrice"], rate)
+    line["extendedPriceExclTax"] = line["extendedPrice"] - line["taxTotal"]
+    sub_total = sum((item["extendedPrice"] for item in form["lineItems"]), Decimal("0.00"))
+    shipping_total = form["shippingTotal"]
+    payments = [p for p in form["payments"] if p["transactionType"] == "Capture"]
+    roundoff = Decimal("0.00")
+    if payments and payments[-1]["paymentMethodName"] == "Cash":
+        roundoff = (sub_total + shipping_total).quantize(Decimal("1"), rounding=ROUND_HALF_UP) - (
+            sub_total + shipping_total)
+    total = sub_total + shipping_total + roundoff
+    delta = total - form["total"]
+    form["subTotal"], form["grossRoundoff"], form["total"] = sub_total, roundoff or None, total
+    form["taxTotal"] = sum((item["taxTotal"] for item in form["lineItems"]), Decimal("0.00")) + sum(
+        (s["shippingTax"] for s in form["shipments"]), Decimal("0.00"))
+    form["totalExclTax"] = total - form["taxTotal"]
+    if payments:
+        payments[-1]["amount"] += delta
+    order["netTotal"] = total - sum((r["total"] for r in order["returnOrderForms"]), Decimal("0.00"))
+    order["netTotalExclTax"] = form["totalExclTax"]
+    order["modified"] = at
+    return delta
+
+
 def seed(
     rng: random.Random,
     *,
@@ -317,8 +357,11 @@ def totals(orders: Iterable[dict[str, Any]]) -> dict[tuple[str, dt.date], DayTot
         for shipment in form["shipments"]:
             day.sales_by_rate[shipment["shipmentTaxRate"]] += shipment["shippingTotal"]
             day.vat_by_rate[shipment["shipmentTaxRate"]] += shipment["shippingTax"]
+        day.unpaid += form["total"]
         for payment in form["payments"]:
-            day.payments[payment["paymentMethodName"]] += payment["amount"]
+            signed = payment["amount"] if payment["transactionType"] == "Capture" else -payment["amount"]
+            day.payments[payment["paymentMethodName"]] += signed
+            day.unpaid -= signed
         for returned in order["returnOrderForms"]:
             rday = days[(returned["storeId"], business_day(returned["created"]))]
             rday.returns += returned["total"]

@@ -23,7 +23,7 @@ import random
 import re
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +72,7 @@ class Faults:
     """Switches tests flip to make the sandbox misbehave the way the real service sometimes does."""
 
     burst_429: int = 0  # answer the next N authorised requests 429
+    token_429: int = 0  # answer the next N token requests 429 (the token endpoint is rate limited too)
     retry_after: str = "0"  # the Retry-After header on injected and concurrency 429s (seconds)
     expire_tokens_after: int | None = None  # after N more authorised requests, every issued token expires
     fail_after_pages: int | None = None  # the page request after N more pages answers 500 once (a crash)
@@ -104,6 +105,7 @@ class OmniumSandbox:
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self._fragments: dict[str, str] = {}  # order id → its JSON, rendered once per version
         self._tokens: dict[str, dt.datetime] = {}
+        self.issued: list[str] = []  # every access token ever handed out (tests look for them in logs)
         self._scrolls: dict[str, tuple[list[str], int, int]] = {}  # id → (ids left, take, total hits)
         self._in_flight = 0
         self._pages = 0
@@ -175,13 +177,20 @@ class OmniumSandbox:
         store: str = gen.STORES[0],
         created: dt.datetime | None = None,
         modified: dt.datetime | None = None,
+        paid: Decimal | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One new order; pass `modified` in the past to play a late commit or a skewed clock."""
+        """One new order; pass `modified` in the past to play a late commit or a skewed clock (or, with a
+        `created` long before `modified`, an offline till syncing late). `paid` leaves the rest of the total
+        open (an invoice, a partly paid order); `fields` overrides order fields (the customer's, say)."""
         with self._lock:
             at = created or self.clock()
             order = gen.generate_order(self._rng, self._next_number, store, at)
             self._next_number += 1
             order["modified"] = modified or at
+            if paid is not None:
+                gen.pay_only(order, paid)
+            order.update(fields or {})
             self._put(order)
             return order
 
@@ -195,6 +204,35 @@ class OmniumSandbox:
             order["modified"] = at
             order["versionId"] = str(int(order["versionId"]) + 1)
             order.setdefault("orderNotes", []).append({"comment": f"Endret {gen.wire_time(at)}"})
+            self._put(order)
+            return order
+
+    def replace_order(self, order: dict[str, Any]) -> None:
+        """Store an order edited by hand (a test's odd case) as it now is."""
+        with self._lock:
+            self._put(order)
+
+    def change_order(self, order_id: str, *, at: dt.datetime | None = None, extra: int = 1) -> Decimal:
+        """Change an order's amounts (one more of its first line; its last payment follows): a new version.
+        Returns the change of the order total."""
+        with self._lock:
+            order = self.orders[order_id]
+            delta = gen.change_quantity(order, at or self.clock(), extra=extra)
+            order["versionId"] = str(int(order["versionId"]) + 1)
+            self._put(order)
+            return delta
+
+    def cancel_order(self, order_id: str, *, at: dt.datetime | None = None) -> dict[str, Any]:
+        """Cancel an order after the fact (its payments refunded): it no longer counts in any day's totals."""
+        with self._lock:
+            order = self.orders[order_id]
+            at = at or self.clock()
+            order["status"] = "Cancelled"
+            for number, payment in enumerate(list(order["orderForm"]["payments"]), 1):
+                order["orderForm"]["payments"].append({**payment, "id": f"{payment['id']}-R{number}",
+                                                       "transactionType": "Credit", "created": at})
+            order["modified"] = at
+            order["versionId"] = str(int(order["versionId"]) + 1)
             self._put(order)
             return order
 
@@ -221,6 +259,7 @@ class OmniumSandbox:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = self.clock() + self.token_lifetime
+            self.issued.append(token)
         if (query.get("returnAsJson") or ["false"])[0].lower() == "true":
             body = {"accessToken": token, "tokenType": "Bearer",
                     "expiresIn": int(self.token_lifetime.total_seconds())}
@@ -335,6 +374,11 @@ class OmniumSandbox:
         url = urlsplit(target)
         path = url.path.rstrip("/")
         if method == "POST" and path.lower() == "/api/token":
+            with self._lock:
+                if self.faults.token_429 > 0:
+                    self.faults.token_429 -= 1
+                    return 429, {"Retry-After": self.faults.retry_after}, _encode(
+                        {"title": "Too Many Requests", "status": 429, "detail": "Rate limit exceeded"})
             return self._token(parse_qs(url.query))
         if not self._authorised(headers.get("authorization")):
             return 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, _encode(

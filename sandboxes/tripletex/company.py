@@ -35,6 +35,17 @@ POSTING_FIELDS = {
     "postingRuleId", "voucher",
 }
 
+CUSTOMER_FIELDS = {
+    "id", "version", "name", "organizationNumber", "globalLocationNumber", "supplierNumber", "customerNumber",
+    "isSupplier", "isInactive", "accountManager", "department", "email", "invoiceEmail", "overdueNoticeEmail",
+    "bankAccounts", "phoneNumber", "phoneNumberMobile", "description", "language", "displayName",
+    "isPrivateIndividual", "singleCustomerInvoice", "invoiceSendMethod", "emailAttachmentType", "postalAddress",
+    "physicalAddress", "deliveryAddress", "category1", "category2", "category3", "invoicesDueIn",
+    "invoicesDueInType", "currency", "bankAccountPresentation", "ledgerAccount", "isFactoring",
+    "invoiceSendSMSNotification", "invoiceSMSNotificationNumber", "isAutomaticSoftReminderEnabled",
+    "isAutomaticReminderEnabled", "isAutomaticNoticeOfDebtCollectionEnabled", "discountPercentage", "website",
+}
+
 # A subset of NS 4102 as a new Tripletex company has it; 1500 and 2400 are sub-ledger accounts.
 CHART: tuple[tuple[int, str, str], ...] = (
     (1500, "Kundefordringer", "CUSTOMER"),
@@ -152,12 +163,45 @@ class Company:
             return vat
 
     def add_customer(self, number: int, name: str, *, organization_number: str | None = None,
-                     email: str | None = None, inactive: bool = False) -> dict[str, Any]:
+                     email: str | None = None, phone: str | None = None, mobile: str | None = None,
+                     inactive: bool = False) -> dict[str, Any]:
         with self.lock:
             customer = {"id": self._next_id(), "version": 0, "customerNumber": number, "name": name,
                         "organizationNumber": organization_number or "", "email": email or "",
-                        "isCustomer": True, "isInactive": inactive}
+                        "phoneNumber": phone or "", "phoneNumberMobile": mobile or "",
+                        "isCustomer": True, "isInactive": inactive, "isPrivateIndividual": not organization_number}
             self.customers[customer["id"]] = customer
+            return customer
+
+    def create_customer(self, body: Any) -> dict[str, Any]:
+        """`POST /customer` as Tripletex validates it: a name; a customer number (given, or the next free
+        one) used by no other customer [unverified: Tripletex's exact rule and wording]."""
+        if not isinstance(body, dict):
+            raise Invalid([], code=16000, message="Json mapping error: expected an object")
+        unknown = sorted(set(body) - CUSTOMER_FIELDS)
+        if unknown:
+            raise Invalid([{"field": k, "message": "Feltet eksisterer ikke i objektet."} for k in unknown],
+                          code=16000, message="Json mapping error")
+        messages: list[dict[str, str]] = []
+        if not str(body.get("name") or "").strip():
+            messages.append({"field": "name", "message": "Kan ikke være null."})
+        with self.lock:
+            taken = {c["customerNumber"] for c in self.customers.values()}
+            number = body.get("customerNumber")
+            if number is not None and (not isinstance(number, int) or number in taken):
+                messages.append({"field": "customerNumber", "message": f"Kundenummeret {number} er i bruk."})
+            if messages:
+                raise Invalid(messages)
+            if number is None:
+                number = max((n for n in taken if n >= 10000), default=9999) + 1
+            customer = self.add_customer(number, str(body["name"]).strip(),
+                                         organization_number=body.get("organizationNumber"),
+                                         email=body.get("email"), phone=body.get("phoneNumber"),
+                                         mobile=body.get("phoneNumberMobile"))
+            customer["isPrivateIndividual"] = bool(body.get("isPrivateIndividual", customer["isPrivateIndividual"]))
+            if isinstance(body.get("postalAddress"), dict):
+                customer["postalAddress"] = {k: body["postalAddress"].get(k) for k in
+                                             ("addressLine1", "addressLine2", "postalCode", "city")}
             return customer
 
     def add_supplier(self, number: int, name: str, *, organization_number: str | None = None,

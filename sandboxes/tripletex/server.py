@@ -7,7 +7,9 @@ Contract (official spec `../shared/specs/tripletex/openapi.json`, reference/targ
 - Errors `{"status","code","message","link","developerMessage","validationMessages","requestId"}` and an
   `x-tlx-request-id` header on every response; `X-Rate-Limit-Limit/-Remaining/-Reset` on every
   authorised response, and 429 for the rest of the period once the limit is hit.
-- 201 from creating POSTs.
+- 201 from creating POSTs (`POST /ledger/voucher`, `POST /customer`).
+- `GET /customer` filters: customerAccountNumber (a list), organizationNumber, email, invoiceEmail,
+  phoneNumberMobile, isInactive — those the spec declares that the connector uses.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class TripletexSandbox:
         self.rate_period = rate_period
         self.faults = Faults()
         self.sessions: set[str] = set()
+        self.issued: list[str] = []  # every session token ever handed out (tests look for them in logs)
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()  # (method, path) → count
         self._window_start = time.monotonic()
         self._window_used = 0
@@ -311,6 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Error(403, 9000, "Invalid or expired token")
         token = secrets.token_urlsafe(24)
         self.box.sessions.add(token)
+        self.box.issued.append(token)
         return {"id": len(self.box.sessions), "version": 1, "expirationDate": query["expirationDate"],
                 "token": token, "consumerToken": {"id": 1}, "employeeToken": {"id": 1}}
 
@@ -341,9 +345,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "/ledger/account": (company.accounts, {"number": ("number", "in"), "isInactive": ("isInactive", "bool"),
                                                        "ledgerType": ("ledgerType", "eq")}),
                 "/ledger/vatType": (company.vat_types, {"number": ("number", "in")}),
+                # [unverified] phoneNumberMobile's match ("Phone number mobile" in the spec): exact here,
+                # the stricter reading; the connector works with a containing match too.
                 "/customer": (company.customers, {"customerAccountNumber": ("customerNumber", "in"),
                                                   "organizationNumber": ("organizationNumber", "eq"),
-                                                  "email": ("email", "eq"), "isInactive": ("isInactive", "bool")}),
+                                                  "email": ("email", "eq"), "invoiceEmail": ("invoiceEmail", "eq"),
+                                                  "phoneNumberMobile": ("phoneNumberMobile", "eq"),
+                                                  "isInactive": ("isInactive", "bool")}),
                 "/supplier": (company.suppliers, {"supplierNumber": ("supplierNumber", "in"),
                                                   "organizationNumber": ("organizationNumber", "eq"),
                                                   "email": ("email", "eq"), "isInactive": ("isInactive", "bool")}),
@@ -368,6 +376,13 @@ class _Handler(BaseHTTPRequestHandler):
                 if voucher is None:
                     raise _Error(404, 6000, f"Voucher {match.group(1)} finnes ikke.")
                 return 200, {"value": voucher}
+        if method == "POST" and route == "/customer":
+            try:
+                with company.lock:
+                    customer = company.create_customer(body)
+            except Invalid as exc:
+                raise _Error(422, exc.code, exc.message, validation=exc.messages) from None
+            return 201, {"value": customer}
         if method == "POST" and route == "/ledger/voucher":
             send = query.get("sendToLedger", "true").lower()
             if send not in ("true", "false"):

@@ -73,8 +73,8 @@ def test_source_add_and_pull_now(stack):
     with OmniumSandbox() as omnium:
         omnium.seed_orders(n=50, stores=["tromsø-1"], days=2, seed=3)
         added = bilagsbro("source", "add", tenant, "omnium", "--base-url", omnium.base_url, "--client-id",
-                          omnium.client_id, "--client-secret", omnium.client_secret, "--mode", "order",
-                          "--start", "2020-01-01T00:00:00+00:00", env=env)
+                          omnium.client_id, "--client-secret-env", "OMNIUM_SECRET", "--mode", "order",
+                          "--start", "2020-01-01T00:00:00+00:00", env={**env, "OMNIUM_SECRET": omnium.client_secret})
         assert added.returncode == 0, added.stderr
         assert omnium.client_secret not in added.stdout  # the secret went to the secret store only
         pulled = bilagsbro("pull", tenant, "omnium", env=env)
@@ -86,5 +86,6 @@ def test_source_add_and_pull_now(stack):
         again = json.loads(bilagsbro("pull", tenant, "omnium", env=env).stdout)
         assert again["received"] == 0 and again["documents"] == []
     bad = bilagsbro("source", "add", tenant, "omnium", "--base-url", "http://x", "--client-id", "a",
-                    "--client-secret", "b", "--booking", '{"colour": "red"}', env=env)
+                    "--client-secret-env", "OMNIUM_SECRET", "--booking", '{"colour": "red"}',
+                    env={**env, "OMNIUM_SECRET": "b"})
     assert bad.returncode == 2 and "unknown Omnium booking option" in bad.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.norway import accounts, amounts, identifiers, kid, text, vat
+from pipeline.norway import accounts, amounts, identifiers, kid, phone, text, vat
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
 
@@ -202,3 +202,18 @@ def test_double_encoding_repair_and_unencodable_characters() -> None:
     assert text.repair_double_encoding("Leverandørgjeld") is None
     assert list(text.unencodable("Čáhcesuolu – 5 €", "cp1252")) == ["Č"]
     assert list(text.unencodable("Čáhcesuolu – 5 €", "cp865")) == ["Č", "–", "€"]
+
+
+@pytest.mark.parametrize(("written", "e164"), [
+    ("+47 912 34 567", "+4791234567"), ("0047 91234567", "+4791234567"), ("912 34 567", "+4791234567"),
+    ("22 12 34 56", "+4722123456"), ("+46 70-123 45 67", "+46701234567"), ("+47 1234", None),
+    ("1234567", None), ("kari@nordmann.no", None), ("+47 912 34 5678", None),
+])
+def test_phone_numbers_are_kept_in_one_form(written: str, e164: str | None) -> None:
+    assert phone.normalise_phone(written) == e164
+
+
+def test_mobile_numbers_begin_with_4_or_9() -> None:
+    assert phone.is_mobile("+4791234567") and phone.is_mobile("+4741234567")
+    assert not phone.is_mobile("+4722123456") and not phone.is_mobile("+46701234567")
+    assert phone.national_number("+4791234567") == "91234567" and phone.national_number("+46701234567") is None

@@ -135,3 +135,32 @@ def test_a_raw_order_survives_the_round_trip_through_the_raw_store_exactly(sandb
             assert omnium.read_order(stored) == order
             texts.append(stored.decode("utf-8"))
     assert all(letter in "".join(texts).lower() for letter in "æøå")
+
+
+def test_a_429_on_the_token_request_backs_off_like_any_other_call(sandbox, client, waits):
+    sandbox.faults.token_429 = 2
+    sandbox.faults.retry_after = "4"
+
+    assert client.search({"take": 1})["totalHits"] == 0
+
+    assert waits == [4.0, 4.0]  # Retry-After honoured, through the injectable sleep
+    assert [(path, status) for _, path, status in sandbox.requests] == [
+        ("/api/Token", 429), ("/api/Token", 429), ("/api/Token", 200), ("/api/Orders/Search", 200)]
+
+
+def test_a_429_on_renewing_an_expired_token_backs_off_too_and_a_token_that_stays_limited_is_transient(
+        sandbox, make_client):
+    waits: list[float] = []
+    client = make_client(sleep=waits.append, max_attempts=3)
+    client.search({"take": 1})
+    sandbox.expire_tokens()
+    sandbox.faults.token_429 = 1
+    sandbox.faults.retry_after = "2"
+    assert client.search({"take": 1})["totalHits"] == 0
+    assert waits == [2.0] and client.auth.renewals == 2
+
+    sandbox.expire_tokens()
+    sandbox.faults.token_429 = 10
+    with pytest.raises(TransientError) as limited:
+        client.search({"take": 1})
+    assert limited.value.status == 429 and limited.value.message == "Omnium token request failed with HTTP 429"

@@ -162,3 +162,50 @@ def test_unknown_options_are_a_config_error():
     options = omnium.BookingOptions.from_options({"payment_accounts": {"Vipps": "1581"}, "sales_accounts": {25: "3001"}})
     assert options.payment_accounts == {"Cash": "1900", "Vipps": "1581"}
     assert options.sales_accounts["25"] == "3001" and options.sales_accounts["15"] == "3010"
+
+
+def partly_paid(**fields) -> dict:
+    """The order with only the gift card paid: 1,327.90 stays open on the receivable account."""
+    unpaid = order()
+    unpaid["orderForm"]["payments"] = unpaid["orderForm"]["payments"][:1]
+    unpaid.update(fields)
+    return unpaid
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"customerId": "+4791234567", "customerNumber": "+4791234567", "customerEmail": None},
+     {"phone": "+4791234567", "name": "Åse Ødegård"}),
+    ({"customerId": "91234567", "customerEmail": None}, {"phone": "+4791234567", "name": "Åse Ødegård"}),
+    ({"customerId": "ase@example.no", "customerNumber": "ase@example.no", "customerEmail": None},
+     {"email": "ase@example.no", "name": "Åse Ødegård"}),
+    ({"customerId": "C7", "customerPhone": "+47 412 34 567"},
+     {"number": "C7", "email": "ase@example.no", "phone": "+4741234567", "name": "Åse Ødegård"}),
+    ({"customerId": "10042", "customerType": "B2B", "customerName": "Fjordkafé Ålesund AS",
+      "billingAddress": {"organizationalNumber": "NO 988 077 917 MVA", "line1": "Kaiveien 2", "postalCode": "6004",
+                         "city": "Ålesund", "countryCode": "NO"}},
+     {"number": "10042", "organization_number": "988077917", "email": "ase@example.no",
+      "name": "Fjordkafé Ålesund AS",
+      "address": {"lines": ["Kaiveien 2"], "postal_code": "6004", "city": "Ålesund", "country": "NO"}}),
+])
+def test_an_omnium_customer_id_that_is_a_phone_number_or_an_e_mail_is_read_as_one(fields, expected):
+    [voucher] = omnium.documents([partly_paid(**fields)], {"mode": "order"})
+    [receivable] = [line for line in voucher.lines if line.account == "1500"]
+    assert receivable.amount == Decimal("1327.90") and receivable.description == "Utestående"
+    assert receivable.customer.model_dump(mode="json", exclude_none=True) == expected
+
+
+def test_an_unpaid_order_without_a_customer_goes_to_the_collective_customer_and_so_does_every_daily_summary():
+    anonymous = partly_paid(customerId=None, customerName=None, customerEmail=None)
+    [without] = omnium.documents([anonymous], {"mode": "order"})
+    assert [line.customer for line in without.lines if line.account == "1500"] == [None]
+
+    options = {"mode": "order", "collective_customer": "10000", "collective_customer_name": "Kontantsalg"}
+    [voucher] = omnium.documents([anonymous], options)
+    [receivable] = [line for line in voucher.lines if line.account == "1500"]
+    assert receivable.customer.number == "10000" and receivable.customer.name == "Kontantsalg"
+
+    [summary] = omnium.documents([partly_paid(), anonymous | {"id": "NO2"}],
+                                 {"mode": "daily", "collective_customer": "10000"})
+    [receivable] = [line for line in summary.lines if line.account == "1500"]
+    assert receivable.amount == Decimal("2655.80") and receivable.customer.number == "10000"
+    assert receivable.customer.name == "Samlekunde"

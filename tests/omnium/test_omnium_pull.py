@@ -281,3 +281,16 @@ def test_an_order_changed_while_the_pull_pages_does_not_shift_another_order_out_
     assert max(Counter(o["id"] for o in inbox.orders).values()) == 1
     run(client, tables, inbox, now=NOW + dt.timedelta(minutes=5))  # the changed version, taken next time
     assert [o["id"] for o in inbox.batches[-1]] == [first]
+
+
+def test_a_pull_that_meets_429_on_the_token_request_backs_off_and_takes_every_order(sandbox, client, waits):
+    sandbox.seed_orders(300, days=2, seed=13)
+    sandbox.faults.token_429 = 3
+    sandbox.faults.retry_after = "5"
+    inbox = Inbox()
+
+    result = run(client, MemoryTables(), inbox)
+
+    assert result.received == 300
+    assert_exactly_once(inbox, sandbox)
+    assert waits == [5.0, 5.0, 5.0]

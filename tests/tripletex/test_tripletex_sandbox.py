@@ -161,3 +161,22 @@ def test_fields_selects_what_comes_back(api: httpx.Client) -> None:
     who = api.get("token/session/>whoAmI", params={"fields": "companyId,company(id,name)"}).json()["value"]
     assert set(who) == {"companyId", "company"}
     assert "ledgerType" in api.get("ledger/account", params={"fields": "*"}).json()["values"][0]
+
+
+def test_customers_are_created_as_tripletex_validates_them_and_found_by_mobile_phone(
+        api: httpx.Client, sandbox: TripletexSandbox) -> None:
+    created = api.post("customer", json={"name": "Åse Ødegård", "phoneNumberMobile": "+4791234567",
+                                         "isPrivateIndividual": True})
+    assert created.status_code == 201
+    customer = created.json()["value"]
+    assert customer["name"] == "Åse Ødegård" and customer["customerNumber"] >= 10000 and customer["id"]
+    found = api.get("customer", params={"phoneNumberMobile": "+4791234567"}).json()["values"]
+    assert [c["id"] for c in found] == [customer["id"]]
+    assert api.get("customer", params={"phoneNumberMobile": "91234567"}).json()["values"] == []  # exact match
+
+    nameless = api.post("customer", json={"email": "x@example.no"})
+    assert nameless.status_code == 422 and nameless.json()["validationMessages"][0]["field"] == "name"
+    taken = api.post("customer", json={"name": "Dublett", "customerNumber": 10001})
+    assert taken.status_code == 422 and taken.json()["validationMessages"][0]["field"] == "customerNumber"
+    invented = api.post("customer", json={"name": "X", "mobil": "1"})
+    assert invented.status_code == 422 and invented.json()["code"] == 16000

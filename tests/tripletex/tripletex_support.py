@@ -23,7 +23,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from connectors.targets import tripletex
-from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets
+from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
 from pipeline.ports import TargetContext
 from sandboxes.tripletex import TripletexSandbox
 
@@ -175,7 +175,7 @@ class Harness:
         if settings:
             context = TargetContext(tenant=context.tenant, settings={**context.settings, **settings},
                                     secrets=context.secrets, blobs=context.blobs, exchanges=context.exchanges,
-                                    cache=context.cache)
+                                    cache=context.cache, tables=context.tables)
         return tripletex.TripletexTarget(context, transport=self.transport, sleep=self.waits.append)
 
     def close(self) -> None:
@@ -196,6 +196,6 @@ def harness(sandbox: TripletexSandbox, check: SpecCheck | None, *, tenant: str =
         settings={"base_url": sandbox.base_url, "timeout": timeout,
                   "secrets": {"consumer_token": "tripletex-consumer", "employee_token": "tripletex-employee"},
                   **settings},
-        secrets=secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(),
+        secrets=secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), tables=MemoryTables(),
     )
     return Harness(sandbox, context, SpecCheckingTransport(check))

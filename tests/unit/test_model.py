@@ -88,3 +88,11 @@ def test_money_survives_json_round_trip_and_balances(amounts):
     again = DOC.validate_json(v.model_dump_json())
     assert [line.amount for line in again.lines] == [Decimal(x["amount"]) for x in lines]
     assert sum(line.amount for line in again.lines) == 0
+
+
+def test_a_party_may_be_known_by_its_phone_alone_kept_in_one_form() -> None:
+    from pipeline.model import Party
+
+    assert Party(phone="912 34 567").phone == "+4791234567"
+    with pytest.raises(ValidationError, match="not a telephone number"):
+        Party(phone="ring meg")

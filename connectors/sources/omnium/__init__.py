@@ -2,17 +2,17 @@
 
 API: https://docs.omnium.no/docs/GettingStartedWithAPI/api-developer-guide (swagger at
 https://api.omnium.no/documentation/orders; facts we rely on: /work/shared/reference/target-apis.md §9).
-The package: `booking` (options and the pure mapping, orders → vouchers), `client` (token auth as an
-`httpx.Auth` flow, Search/Scroll, `connect`: settings + secret → client), and here the scheduled pull's view
-of Omnium (`PULLED`).
+The package: `booking` (options and the pure mapping, orders → vouchers), `customers` (an order's customer
+as a party: its id read as a phone number or e-mail where it is one), `client` (token auth as an `httpx.Auth`
+flow, Search/Scroll, `connect`: settings + secret → client), and here the scheduled pull's view of Omnium
+(`PULLED`).
 
 Two ways into the books, chosen per tenant (`options["mode"]`):
 - `"order"`: one sales voucher per order, reference `omnium-<order id>`, dated the Oslo business day the order
   was created; and one voucher per return order form, reference `omnium-<order id>-retur-<return id>`, dated
-  the day of the return. A *changed* order maps to the same reference again: the ledger (keyed on reference)
-  reports it as already delivered and nothing is posted twice. We do not invent correction postings: the
-  events Omnium records explicitly (returns) get their own vouchers; any other later edit of a posted order
-  is reported by the ledger as a duplicate for an operator to look at.
+  the day of the return. A *changed* order maps to the same references again; the scheduled pull
+  (`pipeline.bookings`) nets each against what was booked and posts only a difference, as a correction
+  `<reference>-korr-<n>` — a change that moves no money posts nothing.
 - `"daily"` (default): one voucher per store per Europe/Oslo business day, reference
   `omnium-<store>-<yyyy-mm-dd>`: sales per account and VAT code (gross, credit negative, with the VAT as
   Omnium computed it per line), discounts as debit lines on the same accounts (or `discount_account`),
@@ -20,9 +20,14 @@ Two ways into the books, chosen per tenant (`options["mode"]`):
   card is prepaid by the customer and is not revenue until redeemed; redeeming one is a payment method that
   debits the same account), payments per payment method (debit), and returns of that day as debit lines
   on the sales accounts with the refunds as credits. Orders count on the day they were created; returns on
-  the day they were created. A day's summary is built once (by the caller, after the day has closed); an
-  order changed after that keeps its summary (same reference, ledger duplicate) — a return on it lands in
-  the summary of the return's own day.
+  the day they were created. A day's summary is made once the day has closed; an order that arrives later
+  (an offline till) or changes after that is booked as a supplement `omnium-<store>-<yyyy-mm-dd>-2`, `-3`, …
+  holding only the difference (`pipeline.bookings`), so a store-day's vouchers always add up to its orders.
+- Whatever is neither paid nor refunded goes to `receivable_account` (1500) with a customer: the order's own
+  (its `customerId`/`customerNumber` read as a phone number or e-mail where it is one), or the tenant's
+  `collective_customer` — on every daily summary, and on an order without a customer.
+
+See docs/sources/omnium.md for the operator's view.
 
 Money is Decimal end to end: the client parses JSON numbers with `parse_float=Decimal`. A voucher balances
 by construction; the only balancing line is `rounding_account`, for Omnium's `grossRoundoff` (cash paid in

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.sources.omnium.customers import collective_customer, order_customer
 from pipeline.errors import ConfigError, Problem
 from pipeline.model import Origin, Party, Posting, Voucher
 
@@ -44,6 +45,11 @@ class BookingOptions:
     gift_card_product_types: tuple[str, ...] = ("GiftCard",)
     gift_card_payment_methods: tuple[str, ...] = ("GiftCard",)
     receivable_account: str = "1500"  # what is neither paid nor refunded yet
+    # The customer on receivable lines that name none: every daily summary's, and a per-order voucher's when
+    # the order has no customer. A customer number in the accounting system ("Kontantsalg"/"Samlekunde"):
+    # an accounting system with a customer sub-ledger (Tripletex) takes no line on 1500 without one.
+    collective_customer: str | None = None
+    collective_customer_name: str = "Samlekunde"
     rounding_account: str = "7790"
     max_rounding: Decimal = Decimal("1.00")
     excluded_statuses: tuple[str, ...] = ("Cancelled",)
@@ -168,6 +174,7 @@ class _Entries:
     department: str | None
     amounts: dict[tuple[str, str | None, str], list[Decimal]] = field(default_factory=lambda: defaultdict(lambda: [ZERO, ZERO]))
     extra: list[Posting] = field(default_factory=list)
+    customers: Mapping[str, Party] = field(default_factory=dict)  # account → the customer on its lines
 
     def add(self, account: str, amount: Decimal, description: str, vat_code: str | None = None, vat: Decimal = ZERO) -> None:
         if amount == 0 and vat == 0:
@@ -180,7 +187,8 @@ class _Entries:
         dims = {"department": self.department} if self.department else {}
         lines = [
             Posting(account=account, amount=amount, description=description, vat_code=code,
-                    vat_amount=vat if code is not None else None, dimensions=dims)
+                    vat_amount=vat if code is not None else None, dimensions=dims,
+                    customer=self.customers.get(account))
             for (account, code, description), (amount, vat) in self.amounts.items()
             if amount != 0
         ]
@@ -283,14 +291,6 @@ def _close(entries: _Entries, *, total: Decimal, lines_gross: Decimal, received:
                                      customer=customer))
 
 
-def _customer(order: Mapping[str, Any]) -> Party | None:
-    number = order.get("customerNumber") or order.get("customerId")
-    name = order.get("customerName")
-    if not (number or name):
-        return None
-    return Party(number=number or None, name=name or None, email=order.get("customerEmail") or None)
-
-
 def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Voucher | Problem]:
     """Mode "order": the sale of one order, and one voucher per return order form on it."""
     o = options
@@ -308,7 +308,7 @@ def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Vo
         gross = _sale_entries(entries, order, reference, -1)
         received = _payment_entries(entries, form.get("payments") or ())
         _close(entries, total=_dec(form.get("total")), lines_gross=gross, received=received, sign=-1,
-               reference=reference, customer=_customer(order))
+               reference=reference, customer=order_customer(order) or collective_customer(o))
         created = parse_time(order["created"])
         out.append(Voucher(reference=reference, date=business_day(created), voucher_type=o.voucher_type,
                            description=f"Omnium ordre {order.get('orderNumber') or order_id} ({store})",
@@ -326,7 +326,7 @@ def order_vouchers(order: Mapping[str, Any], options: BookingOptions) -> list[Vo
             gross = _sale_entries(entries, returned, ref, +1)
             refunded = _payment_entries(entries, returned.get("payments") or ())
             _close(entries, total=_dec(returned.get("total")), lines_gross=gross, received=refunded, sign=+1,
-                   reference=ref, customer=_customer(order))
+                   reference=ref, customer=order_customer(order) or collective_customer(o))
             out.append(Voucher(reference=ref, date=business_day(parse_time(returned["created"])),
                                voucher_type=o.voucher_type, lines=entries.postings(), origin=ORIGIN,
                                description=f"Omnium retur {returned.get('rmaNumber') or return_id} på ordre {order_id}"))
@@ -362,7 +362,9 @@ def daily_summaries(
         if wanted is not None and key not in wanted:
             return None
         if key not in groups:
-            groups[key] = _Entries(o, o.department_by_store.get(key[0]))
+            collective = collective_customer(o)
+            groups[key] = _Entries(o, o.department_by_store.get(key[0]),
+                                   customers={o.receivable_account: collective} if collective else {})
         return groups[key]
 
     for order in latest_versions(orders):

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from connectors.sources.omnium.booking import NAME, order_key
+from pipeline import redaction
 from pipeline.errors import BilagsbroError, ConfigError, DataError, TransientError
 from pipeline.ports import NotFound, SecretStore
 
@@ -90,6 +91,7 @@ class OmniumToken(httpx.Auth):
         body = response.json()
         with self._lock:
             self._token = body["accessToken"]
+            redaction.remember(self._token)
             self._expires = self._clock() + dt.timedelta(seconds=int(body.get("expiresIn", 0)))
             self.renewals += 1
 
@@ -100,16 +102,29 @@ class OmniumToken(httpx.Auth):
             return self._token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        # A token request answered 429 or 5xx ends the flow with that answer: the caller's back-off
+        # (`OmniumClient._send`, Retry-After honoured) then waits and tries the whole call again.
         token = self._current()
         if token is None:
-            self._store((yield self._token_request(request)))
+            answer = yield self._token_request(request)
+            if _passing(answer):
+                return
+            self._store(answer)
             token = self._current() or self._token
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:  # revoked or expired early: one fresh token, one more try
-            self._store((yield self._token_request(request)))
+            answer = yield self._token_request(request)
+            if _passing(answer):
+                return
+            self._store(answer)
             request.headers["Authorization"] = f"Bearer {self._token}"
             yield request
+
+
+def _passing(response: httpx.Response) -> bool:
+    """A rate limit or a server fault: worth waiting for, not a verdict on the credentials."""
+    return response.status_code == 429 or response.status_code >= 500
 
 
 # -- the client ------------------------------------------------------------------------------------
@@ -164,7 +179,9 @@ class OmniumClient:
                 raise TransientError(f"Omnium unreachable: {exc}", tenant=self.tenant, connector=NAME) from exc
             if response.status_code == 200:
                 return dict(json.loads(response.content, parse_float=Decimal))
-            error = error_for(response, tenant=self.tenant, what=f"Omnium {method} {path}")
+            token = response.request.url.path.lower().endswith("/api/token")
+            error = error_for(response, tenant=self.tenant,
+                              what="Omnium token request" if token else f"Omnium {method} {path}")
             if response.status_code not in (429, 503) or attempt == self._max_attempts:
                 raise error
             wait = error.retry_after if error.retry_after is not None else min(2.0 ** attempt, self._max_wait)

@@ -13,8 +13,10 @@ API: https://tripletex.no/v2-docs/ (spec: https://tripletex.no/v2/openapi.json, 
   `GET /ledger/voucher/>externalVoucherNumber`. Tripletex does not enforce its uniqueness, so the
   idempotency ledger (pipeline/ledger.py) asks `find` before it posts again after an unknown outcome.
 - Customers are matched by customer number (`customerAccountNumber` filter, which lists customer
-  numbers), else organisation number, else e-mail; a name alone is not matched (ambiguous).
-  Suppliers alike (`supplierNumber`).
+  numbers), else organisation number, else e-mail, else mobile phone (`phoneNumberMobile`); a name alone
+  is not matched (ambiguous), nor is an identifier several customers share. Suppliers alike
+  (`supplierNumber`; no phone filter). With the connection setting `create_customers`, a missing customer
+  is created (`POST /customer`) exactly once: see `parties.py`.
 - Only NOK vouchers: for another currency Tripletex needs the NOK amount (`amountGross`) beside the
   currency amount, and the shared form carries no exchange rate.
 """
@@ -32,6 +34,7 @@ from typing import Any
 import httpx
 
 from connectors.http import RecordingTransport, Sleep, error_from_response, send
+from connectors.targets.tripletex import parties
 from connectors.targets.tripletex.mapping import (
     DIMENSIONS,
     EXTERNAL_NUMBER_MAX,
@@ -46,24 +49,30 @@ from connectors.targets.tripletex.mapping import (
     UNSUPPORTED_DOCUMENTS,
     Register,
     Settings,
+    creatable,
+    customer_payload,
     delivery_of,
     encode,
     external_number,
+    matched,
     not_accepted,
     party_key,
+    party_keys,
     posting_payload,
     problems_for,
     voucher_payload,
 )
+from pipeline import redaction
 from pipeline.errors import ConfigError, DataError, Problem
-from pipeline.model import Document, Voucher
+from pipeline.model import Document, Party, Voucher
 from pipeline.ports import Delivery, TargetContext
 
 __all__ = [
     "DIMENSIONS", "EXTERNAL_NUMBER_MAX", "LOOKUP_CHUNK", "NAME", "NOT_ACCEPTED", "PRODUCTION_URL", "SECRET_FIELDS",
     "SECRET_PARAMS", "SESSION_DAYS", "TEST_URL", "UNSUPPORTED_DOCUMENTS", "Delivery", "Register", "SessionAuth",
-    "Settings", "TargetContext", "TripletexTarget", "close", "connect", "delivery_of", "encode", "external_number",
-    "not_accepted", "party_key", "posting_payload", "problems_for", "voucher_payload",
+    "Settings", "TargetContext", "TripletexTarget", "close", "connect", "creatable", "customer_payload",
+    "delivery_of", "encode", "external_number", "matched", "not_accepted", "party_key", "party_keys",
+    "posting_payload", "problems_for", "voucher_payload",
 ]
 
 
@@ -100,13 +109,16 @@ class SessionAuth(httpx.Auth):
                                   request_id=error.request_id)
             raise error
         try:
-            return str(response.json()["value"]["token"])
+            token = str(response.json()["value"]["token"])
         except (ValueError, KeyError, TypeError):
             raise ConfigError("Tripletex session answer has no token; is base_url the API (…/v2)?",
                               connector=NAME, status=response.status_code) from None
+        redaction.remember(token)  # issued to us: a secret like the tokens that bought it
+        return token
 
     def _sign(self, request: httpx.Request, token: str) -> None:
         basic = base64.b64encode(f"{self._company_id}:{token}".encode()).decode("ascii")
+        redaction.remember(basic)
         request.headers["Authorization"] = f"Basic {basic}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -210,25 +222,6 @@ class TripletexTarget:
             for record in self._list(path, {param: ",".join(chunk)}):
                 found[str(record.get(key))] = record
 
-    def _parties(self, path: str, number_param: str, number_key: str, keys: Iterable[str],
-                 found: dict[str, dict[str, Any]]) -> None:
-        wanted = {k for k in keys if k not in found}
-        numbers = [k.split(":", 1)[1] for k in wanted if k.startswith("number:")]
-        # Only numeric customer numbers can exist in Tripletex (customerNumber is an integer).
-        by_number: dict[str, dict[str, Any]] = {}
-        self._by_numbers(path, number_param, number_key, [n for n in numbers if n.isdigit()], by_number)
-        for number, record in by_number.items():
-            found[f"number:{number}"] = record
-        for key in sorted(wanted):
-            kind, _, value = key.partition(":")
-            if kind in ("org", "email"):
-                param = "organizationNumber" if kind == "org" else "email"
-                matches = self._list(path, {param: value})
-                if kind == "email":
-                    matches = [m for m in matches if str(m.get("email", "")).lower() == value]
-                if len(matches) == 1:
-                    found[key] = matches[0]
-
     def _dimension(self, path: str, param: str, key: str, numbers: Iterable[str],
                    found: dict[str, dict[str, Any]]) -> None:
         for number in sorted({n for n in numbers if n not in found}):
@@ -244,10 +237,10 @@ class TripletexTarget:
         self._by_numbers("ledger/account", "number", "number", (line.account for line in lines), register.accounts)
         self._by_numbers("ledger/vatType", "number", "number",
                          (line.vat_code for line in lines if line.vat_code is not None), register.vat_types)
-        self._parties("customer", "customerAccountNumber", "customerNumber",
-                      (k for k in (party_key(line.customer) for line in lines) if k), register.customers)
-        self._parties("supplier", "supplierNumber", "supplierNumber",
-                      (k for k in (party_key(line.supplier) for line in lines) if k), register.suppliers)
+        parties.find(self, "customer", [line.customer for line in lines if line.customer is not None],
+                     register.customers)
+        parties.find(self, "supplier", [line.supplier for line in lines if line.supplier is not None],
+                     register.suppliers)
         self._dimension("department", "departmentNumber", "departmentNumber",
                         (line.dimensions["department"] for line in lines if "department" in line.dimensions),
                         register.departments)
@@ -255,6 +248,19 @@ class TripletexTarget:
                         (line.dimensions["project"] for line in lines if "project" in line.dimensions),
                         register.projects)
         return register
+
+    @property
+    def register(self) -> Register:
+        """The tenant's cached register (what `resolve` has found so far)."""
+        return self._cache
+
+    def find_parties(self, found: Sequence[Party], register: Register) -> None:
+        """Look customers up in Tripletex now, whatever the cache holds: how `parties` looks before it creates."""
+        parties.find(self, "customer", found, register.customers)
+
+    def create_customer(self, body: Mapping[str, Any], *, reference: str | None = None) -> dict[str, Any]:
+        """`POST /customer`; only `parties.ensure` calls this (it makes creation happen once)."""
+        return dict(self._request("POST", "customer", body=body, reference=reference)["value"])
 
     def forget(self) -> None:
         """Drop the cached register (after someone changed the chart in Tripletex)."""
@@ -278,7 +284,7 @@ class TripletexTarget:
         # A voucher resolved for preflight must not hide a register change from the next run: a miss
         # is looked up again next time (only hits are cached).
         for voucher in vouchers:
-            problems.extend(problems_for(voucher, register))
+            problems.extend(problems_for(voucher, register, create_customers=self.settings.create_customers))
         return problems
 
     def render(self, document: Document) -> dict[str, Any]:
@@ -297,6 +303,11 @@ class TripletexTarget:
     def deliver(self, document: Document) -> Delivery:
         voucher = self._voucher(document)
         register = self.resolve([voucher])
+        if self.settings.create_customers:
+            for line in voucher.lines:
+                if line.customer is not None and matched(line.customer, register.customers) is None \
+                        and creatable(line.customer) is None:
+                    parties.ensure(self, line.customer, reference=voucher.reference)
         problems = problems_for(voucher, register)
         if problems:
             raise DataError(f"Tripletex lacks what voucher {voucher.reference} needs: "

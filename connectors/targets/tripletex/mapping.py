@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.errors import Problem
 from pipeline.model import Posting, Voucher
+from pipeline.norway.phone import is_mobile
 from pipeline.ports import Delivery
 
 NAME = "tripletex"
@@ -54,6 +55,7 @@ class Settings:
     consumer_token_secret: str = ""
     employee_token_secret: str = ""
     timeout: float = 30.0
+    create_customers: bool = False  # create a customer Tripletex lacks (POST /customer) instead of blocking
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> Settings:
@@ -65,6 +67,7 @@ class Settings:
             consumer_token_secret=str(names.get("consumer_token") or ""),
             employee_token_secret=str(names.get("employee_token") or ""),
             timeout=float(settings.get("timeout") or 30.0),
+            create_customers=settings.get("create_customers") in (True, "true", "True", "1", 1),
         )
 
 
@@ -90,17 +93,71 @@ def external_number(reference: str) -> str:
     return f"{reference[:EXTERNAL_NUMBER_MAX - 17]}~{digest}"
 
 
-def party_key(party: Any) -> str | None:
-    """How a customer/supplier is looked up: 'number:…', 'org:…' or 'email:…' (None: name only)."""
+def party_keys(party: Any) -> tuple[str, ...]:
+    """Every way a customer/supplier can be looked up, best first: 'number:…', 'org:…', 'email:…', 'phone:…'."""
     if party is None:
-        return None
+        return ()
+    keys = []
     if party.number:
-        return f"number:{party.number}"
+        keys.append(f"number:{party.number}")
     if party.organization_number:
-        return f"org:{party.organization_number}"
+        keys.append(f"org:{party.organization_number}")
     if party.email:
-        return f"email:{party.email.strip().lower()}"
+        keys.append(f"email:{party.email.strip().lower()}")
+    if getattr(party, "phone", None):
+        keys.append(f"phone:{party.phone}")
+    return tuple(keys)
+
+
+def party_key(party: Any) -> str | None:
+    """The best way a customer/supplier is looked up (None: a name only, which is ambiguous)."""
+    keys = party_keys(party)
+    return keys[0] if keys else None
+
+
+def matched(party: Any, found: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The register record a party resolved to: the first of its keys that matched (an ambiguous one too)."""
+    return next((found[key] for key in party_keys(party) if key in found), None)
+
+
+def creatable(party: Any) -> str | None:
+    """Why Bilagsbro may not create this customer (None: it may). Only a customer it can find again —
+    by organisation number, e-mail, phone or a numeric customer number — is created, so that a retry after
+    an unknown outcome looks it up instead of creating it twice."""
+    if not (party.organization_number or party.email or getattr(party, "phone", None)
+            or (party.number and party.number.isdigit())):
+        return "it has no organisation number, e-mail, phone or numeric customer number to find it by"
     return None
+
+
+def customer_payload(party: Any) -> dict[str, Any]:
+    """The body of `POST /customer` for a party (spec: Customer; `name` is what Tripletex insists on)."""
+    body: dict[str, Any] = {"name": party.name or party.email or getattr(party, "phone", None) or party.number,
+                            "isPrivateIndividual": party.organization_number is None}
+    if party.number and party.number.isdigit():
+        body["customerNumber"] = int(party.number)
+    if party.organization_number:
+        body["organizationNumber"] = party.organization_number
+    if party.email:
+        body["email"] = party.email.strip()
+    phone = getattr(party, "phone", None)
+    if phone:
+        # Only phoneNumberMobile can be searched (GET /customer has no phoneNumber filter): a mobile number
+        # goes there, so that the customer is found by it next time; other numbers to phoneNumber.
+        body["phoneNumberMobile" if is_mobile(phone) else "phoneNumber"] = phone
+    if party.address is not None:
+        address: dict[str, Any] = {}
+        if party.address.lines:
+            address["addressLine1"] = party.address.lines[0]
+        if len(party.address.lines) > 1:
+            address["addressLine2"] = ", ".join(party.address.lines[1:])
+        if party.address.postal_code:
+            address["postalCode"] = party.address.postal_code
+        if party.address.city:
+            address["city"] = party.address.city
+        if address:  # country is an object with Tripletex's own id: left to Tripletex's default (Norway)
+            body["postalAddress"] = address
+    return body
 
 
 def not_accepted(voucher: Voucher) -> tuple[str, ...]:
@@ -114,8 +171,11 @@ def not_accepted(voucher: Voucher) -> tuple[str, ...]:
     return tuple(fields)
 
 
-def problems_for(voucher: Voucher, register: Register) -> list[Problem]:
-    """Everything in the register this voucher needs and Tripletex lacks, each located by field."""
+def problems_for(voucher: Voucher, register: Register, *, create_customers: bool = False) -> list[Problem]:
+    """Everything in the register this voucher needs and Tripletex lacks, each located by field.
+
+    With `create_customers`, a missing customer Bilagsbro may create (see `creatable`) is no problem.
+    """
     problems: list[Problem] = []
 
     def problem(code: str, where: str, message: str) -> None:
@@ -141,14 +201,26 @@ def problems_for(voucher: Voucher, register: Register) -> list[Problem]:
             party = getattr(line, role)
             if party is None:
                 continue
-            key = party_key(party)
-            if key is None:
-                problem(code, f"{at}.{role}",
-                        f"{role} {party.name!r} has no number, organisation number or e-mail to match in Tripletex")
-            elif key not in parties:
-                problem(code, f"{at}.{role}", f"{role} {key.replace(':', ' ', 1)} does not exist in Tripletex")
-            elif parties[key].get("isInactive"):
-                problem(code, f"{at}.{role}", f"{role} {key.replace(':', ' ', 1)} is inactive in Tripletex")
+            keys = party_keys(party)
+            found = matched(party, parties)
+            named = " / ".join(k.replace(":", " ", 1) for k in keys)
+            if not keys:
+                problem(code, f"{at}.{role}", f"{role} {party.name!r} has no number, organisation number, "
+                        "e-mail or phone to match in Tripletex")
+            elif found is not None and found.get("_ambiguous"):
+                problem(f"ambiguous-{role}", f"{at}.{role}",
+                        f"{role} {named}: {len(found['_ambiguous'])} {role}s in Tripletex match "
+                        f"{found['_key'].replace(':', ' ', 1)} (ids {', '.join(map(str, found['_ambiguous']))}); "
+                        "merge them in Tripletex or give the source a customer number")
+            elif found is None:
+                why = creatable(party) if role == "customer" else "suppliers are not created"
+                if not (create_customers and why is None):
+                    hint = (f" and cannot be created: {why}" if create_customers else
+                            " (the Tripletex connection may create missing customers: setting create_customers)"
+                            if role == "customer" else "")
+                    problem(code, f"{at}.{role}", f"{role} {named} does not exist in Tripletex{hint}")
+            elif found.get("isInactive"):
+                problem(code, f"{at}.{role}", f"{role} {named} is inactive in Tripletex")
         if account is not None:
             ledger_type = account.get("ledgerType")
             if ledger_type == "CUSTOMER" and line.customer is None:
@@ -179,7 +251,7 @@ def problems_for(voucher: Voucher, register: Register) -> list[Problem]:
 
 
 def _ref(record: Mapping[str, Any] | None) -> dict[str, int] | None:
-    return {"id": int(record["id"])} if record is not None else None
+    return {"id": int(record["id"])} if record is not None and "id" in record else None
 
 
 def posting_payload(row: int, line: Posting, voucher: Voucher, register: Register) -> dict[str, Any]:
@@ -194,9 +266,9 @@ def posting_payload(row: int, line: Posting, voucher: Voucher, register: Registe
     if line.vat_code is not None:
         payload["vatType"] = _ref(register.vat_types.get(line.vat_code))
     if line.customer is not None:
-        payload["customer"] = _ref(register.customers.get(party_key(line.customer) or ""))
+        payload["customer"] = _ref(matched(line.customer, register.customers))
     if line.supplier is not None:
-        payload["supplier"] = _ref(register.suppliers.get(party_key(line.supplier) or ""))
+        payload["supplier"] = _ref(matched(line.supplier, register.suppliers))
     if "department" in line.dimensions:
         payload["department"] = _ref(register.departments.get(line.dimensions["department"]))
     if "project" in line.dimensions:

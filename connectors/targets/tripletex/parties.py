@@ -1,0 +1,165 @@
+"""Customers and suppliers in Tripletex: found by what identifies them, and a missing customer created once.
+
+**Finding** (`find`): by customer (supplier) number in one bulk lookup, then per party by organisation
+number, e-mail and — customers only — mobile phone, best first, stopping at the first that matches. An
+identifier two or more records share is never guessed: it is kept as ambiguous, for preflight to report.
+
+**Creating** (`ensure`). Per-order vouchers for a new customer often arrive together (an order and its return; two orders in one
+pull), and Tripletex has no idempotency key for `POST /customer`: two workers that both looked up, found
+nothing and created would leave two customers. So, for a party the connection may create (setting
+`create_customers`, off by default; `mapping.creatable`):
+
+1. **Look up before create**: the caller resolved the party by number, organisation number, e-mail and
+   mobile phone, and found none of them.
+2. **Claim** every identifier of the party in the ledger table (partition `<tenant>|tripletex|customers`,
+   one row per identifier): an insert only one worker wins, with a lease. A worker meeting a live claim
+   stops with `ClaimHeld` (the deliver stage looks again a few seconds later); one meeting a claim recorded
+   `created` takes that customer; one meeting an expired claim (its worker died) takes it over.
+3. The claimant **looks up once more** — a worker whose claim expired may have created the customer, or
+   someone did in Tripletex — creates it only if it is still missing, and records its id on every claim.
+A worker that dies between `POST /customer` and step 3's record leaves claims whose lease runs out; the
+next one looks up before creating and finds the customer by the identifiers it was created with. That is
+why only parties with an organisation number, e-mail, phone or numeric customer number are created.
+[unverified] Tripletex's search sees a customer as soon as its POST has answered (read-after-write).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from connectors.targets.tripletex.mapping import NAME, Register, customer_payload, matched, party_keys
+from pipeline.errors import ClaimHeld, ConfigError, DataError, TransientError
+from pipeline.model import Party
+from pipeline.names import TABLE_LEDGER
+from pipeline.norway.phone import national_number, normalise_phone
+from pipeline.ports import Conflict, Entity, Stale
+
+if TYPE_CHECKING:
+    from connectors.targets.tripletex import TripletexTarget
+
+LEASE = dt.timedelta(minutes=1)
+NUMBER_PARAMS = {"customer": ("customerAccountNumber", "customerNumber"), "supplier": ("supplierNumber", "supplierNumber")}
+
+
+def find(target: TripletexTarget, path: str, wanted: Iterable[Party], found: dict[str, dict[str, Any]]) -> None:
+    """Resolve parties into `found` (the register's customers or suppliers, by key)."""
+    def unresolved(party: Party) -> bool:
+        record = matched(party, found)
+        return record is None or bool(record.get("_ambiguous"))
+
+    pending = [p for p in wanted if unresolved(p)]
+    # Only numeric customer numbers can exist in Tripletex (customerNumber is an integer).
+    numbers = [k.split(":", 1)[1] for p in pending for k in party_keys(p) if k.startswith("number:")]
+    by_number: dict[str, dict[str, Any]] = {}
+    param, key_field = NUMBER_PARAMS[path]
+    target._by_numbers(path, param, key_field, [n for n in numbers if n.isdigit()], by_number)
+    for number, record in by_number.items():
+        found[f"number:{number}"] = record
+    for party in pending:
+        for key in party_keys(party):
+            if not unresolved(party):
+                break
+            kind, _, value = key.partition(":")
+            if kind == "number" or (kind == "phone" and path != "customer"):
+                continue  # numbers: looked up above; suppliers cannot be searched by phone
+            matches = _search(target, path, kind, value)
+            if len(matches) == 1:
+                found[key] = matches[0]
+            elif matches:  # never pick one of several: report them (and never create yet another)
+                found[key] = {"_ambiguous": sorted(int(m["id"]) for m in matches), "_key": key}
+                break
+
+
+def _search(target: TripletexTarget, path: str, kind: str, value: str) -> list[dict[str, Any]]:
+    """`GET /customer` (or `/supplier`) by one identifier, keeping only exact matches."""
+    if kind == "org":
+        return [m for m in target._list(path, {"organizationNumber": value})
+                if re.sub(r"\s", "", str(m.get("organizationNumber") or "")) == value]
+    if kind == "email":
+        return [m for m in target._list(path, {"email": value}) if str(m.get("email", "")).lower() == value]
+    # phoneNumberMobile is the only phone filter (spec 2.72.00); whether it matches exactly or by
+    # containment is not documented [unverified]: we ask for the forms a Norwegian mobile number is
+    # written in — E.164, the eight digits, and 3-2-3 groups ("912 34 567", Språkrådet's rule) — and
+    # keep those whose mobile or other number is the same number.
+    national = national_number(value)
+    forms = [value] + ([national, f"{national[:3]} {national[3:5]} {national[5:]}"] if national else [])
+    by_id: dict[int, dict[str, Any]] = {}
+    for form in forms:
+        for record in target._list(path, {"phoneNumberMobile": form}):
+            by_id[int(record["id"])] = record
+    return [m for m in by_id.values()
+            if value in (normalise_phone(str(m.get("phoneNumberMobile") or "")),
+                         normalise_phone(str(m.get("phoneNumber") or "")))]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def ensure(target: TripletexTarget, party: Party, *, reference: str) -> dict[str, Any]:
+    """The Tripletex customer for `party`: found, taken from another worker's creation, or created now."""
+    context = target.context
+    tables = context.tables
+    if tables is None:
+        raise ConfigError("creating Tripletex customers needs the ledger table for its claims", tenant=context.tenant,
+                          connector=NAME, reference=reference)
+    partition = f"{context.tenant}|{NAME}|customers"
+    keys = party_keys(party)
+    held: list[tuple[Entity, str]] = []
+    where: dict[str, Any] = {"tenant": context.tenant, "connector": NAME, "reference": reference}
+    try:
+        for key in keys:
+            claim: Entity = {"PartitionKey": partition, "RowKey": quote(key, safe="@+:._-"), "Key": key,
+                             "State": "creating", "LeaseUntil": (_now() + LEASE).isoformat(), "Reference": reference}
+            try:
+                held.append((claim, tables.insert(TABLE_LEDGER, claim)))
+                continue
+            except Conflict:
+                existing = tables.get(TABLE_LEDGER, partition, claim["RowKey"])
+            if existing is None:
+                raise TransientError("a customer claim vanished while claiming; will look again", **where)
+            if existing.get("State") == "created":
+                record = {"id": int(existing["CustomerId"])}
+                _remember(target.register, keys, record)
+                return record
+            left = (dt.datetime.fromisoformat(str(existing["LeaseUntil"])) - _now()).total_seconds()
+            if left > 0:
+                raise ClaimHeld(f"another delivery is creating customer {key.replace(':', ' ', 1)} right now; "
+                                "will look again", retry_after=left, **where)
+            taken = {**{k: v for k, v in existing.items() if k != "etag"}, "State": "creating",
+                     "LeaseUntil": claim["LeaseUntil"], "Reference": reference}
+            try:  # its worker died: take the claim over, then look up before creating (step 3)
+                held.append((taken, tables.update(TABLE_LEDGER, taken, etag=str(existing["etag"]))))
+            except Stale:
+                raise ClaimHeld("another delivery took over a customer claim first; will look again",
+                                retry_after=1.0, **where) from None
+        fresh = Register()
+        target.find_parties([party], fresh)
+        found = matched(party, fresh.customers)
+        if found is not None and found.get("_ambiguous"):
+            raise DataError(f"{len(found['_ambiguous'])} customers in Tripletex match {found['_key']}; "
+                            "merge them in Tripletex", **where)
+        created = found is None
+        if found is None:
+            found = target.create_customer(customer_payload(party), reference=reference)
+        for claim, etag in held:
+            tables.update(TABLE_LEDGER, {**claim, "State": "created", "CustomerId": int(found["id"]),
+                                         "Created": created, "LeaseUntil": _now().isoformat()}, etag=etag)
+        held.clear()
+        _remember(target.register, keys, found)
+        return found
+    finally:
+        for claim, etag in held:  # failed half way: let the next attempt take over at once (and look up first)
+            try:
+                tables.update(TABLE_LEDGER, {**claim, "LeaseUntil": _now().isoformat()}, etag=etag)
+            except Stale:
+                pass
+
+
+def _remember(register: Register, keys: tuple[str, ...], record: dict[str, Any]) -> None:
+    for key in keys:
+        register.customers[key] = record
