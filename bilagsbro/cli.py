@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -244,9 +245,13 @@ def _connectors() -> Any:
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
-    """Everything but delivery: documents, problems, and with --tenant the payloads for its target."""
-    from pipeline.stages import parse_file
+    """Everything but delivery: documents, problems, and with --tenant the payloads for its target.
 
+    The file is read as a stream and each document printed as it comes (a 17,700-voucher SIE file
+    no longer sits in memory as objects and then again as one JSON text); problems, which are few,
+    are printed as they come in text and gathered for the JSON. With --tenant the documents are
+    held, because the preflight checks them as one batch. Only errors fail the run (exit 1).
+    """
     path = Path(args.file)
     if not path.exists():
         print(f"no such file: {path}", file=sys.stderr)
@@ -257,34 +262,76 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         return 2
     if args.format == "api" or (args.format is None and path.suffix == ".json"):
         documents, problems = _dry_run_json(path)
-        format = "api"
-    else:
-        options = _dry_run_options(args, conns, path)
-        with path.open("rb") as data:
-            format, documents, problems = parse_file(conns, data, file_name=path.name, format=args.format,
-                                                     options=options)
-    payloads: list[Any] = []
+        return _dry_run_report(args, conns, path, "api", iter([*documents, *problems]))
+    options = _dry_run_options(args, conns, path)
+    with path.open("rb") as data:
+        format, items = _dry_run_items(conns, data, path.name, args.format, options)
+        return _dry_run_report(args, conns, path, format, items)
+
+
+def _dry_run_items(conns: Any, data: Any, file_name: str, format: str | None,
+                   options: dict[str, Any]) -> tuple[str | None, Iterator[Any]]:
+    """(format, the parser's documents and problems as they come); the format detected when not given."""
+    from pipeline.errors import Problem
+    from pipeline.norway.text import SNIFF_BYTES
+
+    if format is None:
+        format = conns.detect(data.peek(SNIFF_BYTES)[:SNIFF_BYTES], file_name)  # peek: the parser starts at byte 0
+        if format is None:
+            return None, iter([Problem("could not tell the file's format; name it with --format",
+                                       file=file_name, code="unknown-format")])
+    return format, iter(conns.sources[format](data, file_name=file_name, options=options))
+
+
+def _dry_run_report(args: argparse.Namespace, conns: Any, path: Path, format: str | None,
+                    items: Iterator[Any]) -> int:
+    from pipeline.errors import Problem
+
+    payloads: list[Any] | None = None
     if args.tenant:
+        held = list(items)
+        documents = [i for i in held if not isinstance(i, Problem)]
         payloads, more = _render_for_tenant(args.tenant, documents, conns)
-        problems += more
-    result: dict[str, Any] = {
-        "format": format,
-        "documents": [d.model_dump(mode="json", exclude_none=True) for d in documents],
-        "problems": [p.as_dict() for p in problems],
-    }
-    if args.tenant:
-        result["payloads"] = payloads
+        items = iter([*held, *more])
+    out = sys.stdout
+    counts = {"documents": 0, "errors": 0, "warnings": 0}
+    problems: list[Any] = []
     if args.json:
-        _print_json(result)
+        out.write(f'{{\n  "format": {json.dumps(format)},\n  "documents": [')
+    for item in items:
+        if isinstance(item, Problem):
+            counts["errors" if item.is_error else "warnings"] += 1
+            if args.json:
+                problems.append(item.as_dict())
+            else:
+                print(f"  {'✗' if item.is_error else '!'} {item}")
+            continue
+        counts["documents"] += 1
+        if args.json:
+            text = json.dumps(item.model_dump(mode="json", exclude_none=True), ensure_ascii=False, indent=2,
+                              default=str)
+            out.write(("\n" if counts["documents"] == 1 else ",\n") + _indent(text, 4))
+        else:
+            print(f"  ✓ {item.type} {item.reference} {item.date}" + (f" — {item.description}" if item.description
+                                                                   else ""))
+    if args.json:
+        out.write(("\n  " if counts["documents"] else "") + '],\n  "problems": ')
+        out.write(_indent(json.dumps(problems, ensure_ascii=False, indent=2, default=str), 2).lstrip())
+        if payloads is not None:
+            out.write(',\n  "payloads": ' + _indent(json.dumps(payloads, ensure_ascii=False, indent=2,
+                                                               default=str), 2).lstrip())
+        out.write("\n}\n")
     else:
-        print(f"{path.name}: {len(documents)} document(s), {len(problems)} problem(s) [format {format}]")
-        for d in documents:
-            print(f"  ✓ {d.type} {d.reference} {d.date}" + (f" — {d.description}" if d.description else ""))
-        for p in problems:
-            print(f"  ✗ {p}")
-        for payload in payloads:
+        warned = f" ({counts['warnings']} warning(s))" if counts["warnings"] else ""
+        print(f"{path.name}: {counts['documents']} document(s), {counts['errors'] + counts['warnings']} "
+              f"problem(s){warned} [format {format}]")
+        for payload in payloads or []:
             print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
-    return 1 if problems else 0
+    return 1 if counts["errors"] else 0
+
+
+def _indent(text: str, spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in text.splitlines())
 
 
 def _dry_run_options(args: argparse.Namespace, conns: Any, path: Path) -> dict[str, Any]:

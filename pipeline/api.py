@@ -169,7 +169,9 @@ def get_receipt(stores: Stores, connectors: Connectors, request: Request) -> Res
     ]
     problems = [p for row in trace for p in row["detail"].get("problems", [])]
     summary = next((row["detail"] for row in reversed(trace) if "counts" in row["detail"]), None)
-    counts = summary["counts"] if summary else {"documents": len(documents), "problems": len(problems)}
+    counts = summary["counts"] if summary else {
+        "documents": len(documents), "errors": sum(1 for p in problems if p.get("severity") != "warning"),
+        "warnings": sum(1 for p in problems if p.get("severity") == "warning")}
     base = f"{request.base_url}/api/v1/receipts/{receipt}"
     body: dict[str, Any] = {
         "receipt": receipt, "status": status(trace), "counts": counts,
@@ -212,9 +214,10 @@ def get_receipt_report(stores: Stores, connectors: Connectors, request: Request)
         return error(409, "the file is still being translated: its report is not ready yet",
                      receipt_status=status(trace))
     documents = [{**d, "status_url": _status_url(request, d["id"])} for d in whole.pop("documents")]
-    counts = {"documents": len(documents),
-              "problems": sum(1 for p in whole["problems"] if p.get("stage") != "preflight"),
-              "preflight_problems": sum(1 for p in whole["problems"] if p.get("stage") == "preflight")}
+    found = [p for p in whole["problems"] if p.get("stage") != "preflight"]
+    counts = {"documents": len(documents), "errors": sum(1 for p in found if p.get("severity") != "warning"),
+              "warnings": sum(1 for p in found if p.get("severity") == "warning"),
+              "preflight_problems": len(whole["problems"]) - len(found)}
     return Response(200, {"receipt": receipt, "status": status(trace), **whole, "counts": counts,
                           "documents": documents})
 

@@ -5,13 +5,17 @@ retry), `DataError` (fix the source data, do not retry, report it), `TransientEr
 backoff). Each carries the context an operator needs to act without reading logs.
 
 `Problem` is not an exception: parsers and preflight return lists of them, so a file with 3 bad rows
-out of 500 still yields 497 documents.
+out of 500 still yields 497 documents. A problem is an error (something was left out or refused)
+unless its `severity` is "warning": a remark that changes nothing that is delivered (an empty voucher
+in a year-end export, a guess the reader had to make). Only errors fail a run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+SEVERITIES = ("error", "warning")
 
 
 @dataclass(frozen=True)
@@ -24,9 +28,20 @@ class Problem:
     line: int | None = None
     reference: str | None = None  # the voucher's reference, when known
     code: str = "invalid"  # a stable, machine-readable kind: invalid, unbalanced, missing-account, ...
+    severity: str = "error"  # or "warning": nothing was left out; the reader tells what it noticed
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"a problem's severity is one of {SEVERITIES}, not {self.severity!r}")
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        """The problem as JSON; `severity` only when it is not the default "error" (older readers)."""
+        return {k: v for k, v in self.__dict__.items()
+                if v is not None and not (k == "severity" and v == "error")}
 
     def __str__(self) -> str:
         where = ":".join(str(p) for p in (self.file, self.line) if p is not None)

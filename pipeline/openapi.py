@@ -149,7 +149,7 @@ def spec(base_url: str = "") -> dict[str, Any]:
             }},
             "/api/v1/receipts/{id}/report.csv": {"get": {
                 "summary": "A received file's problems for a spreadsheet: UTF-8 with BOM, semicolon separated, "
-                           "columns stage;file;line;voucher;field;code;message",
+                           "columns stage;severity;file;line;voucher;field;code;message",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
                               "401": errors["401"], "404": {"description": "Not yours"},

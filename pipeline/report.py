@@ -4,7 +4,8 @@ and the first few.
 
 Three blobs per receipt, beside its documents (`documents/<tenant>/<receipt>/`, kept 90 days):
 `documents.jsonl` (one accepted document a line: id, reference, type, line), `problems.jsonl` (one
-problem a line, with the stage that found it: translate or preflight) and `problems.csv`, the same
+problem a line, with the stage that found it: translate or preflight; a warning says so in `severity`)
+and `problems.csv`, the same
 problems for a bookkeeper's spreadsheet: UTF-8 with a byte order mark (so Excel reads æ, ø and å as
 such), semicolons (the list separator of Norwegian Excel, and never inside a Norwegian amount),
 CRLF line ends, and a leading apostrophe on any cell that starts like a formula (=, +, -, @), so a
@@ -26,7 +27,7 @@ from pipeline.ports import BlobStore, NotFound
 
 SHOWN = 20  # documents and problems of each kind the receipt itself shows
 SHOWN_BYTES = 12_000  # ... and at most this much text of them: a table property holds 64 KiB
-CSV_COLUMNS = ("stage", "file", "line", "voucher", "field", "code", "message")
+CSV_COLUMNS = ("stage", "severity", "file", "line", "voucher", "field", "code", "message")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -50,8 +51,9 @@ def csv_header() -> bytes:
 
 
 def problem_row(problem: Mapping[str, Any]) -> bytes:
-    return csv_row([problem.get("stage", "translate"), problem.get("file"), problem.get("line"),
-                    problem.get("reference"), problem.get("field"), problem.get("code"), problem.get("message")])
+    return csv_row([problem.get("stage", "translate"), problem.get("severity", "error"), problem.get("file"),
+                    problem.get("line"), problem.get("reference"), problem.get("field"), problem.get("code"),
+                    problem.get("message")])
 
 
 class _Shown:
@@ -88,8 +90,9 @@ class FileReport:
         self._csv = open_("problems.csv", "text/csv; charset=utf-8")
         self._csv.write(csv_header())
         self.documents = _Shown()
-        self.problems = _Shown()
+        self.problems = _Shown()  # found translating the file: errors and warnings
         self.preflight = _Shown()
+        self.warnings = 0
 
     def document(self, entry: dict[str, Any]) -> None:
         self._documents.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
@@ -100,6 +103,12 @@ class FileReport:
         self._problems.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
         self._csv.write(problem_row(entry))
         (self.problems if stage == "translate" else self.preflight).add(problem.as_dict())
+        self.warnings += stage == "translate" and not problem.is_error
+
+    @property
+    def errors(self) -> int:
+        """Problems of the translation that left something out (warnings left nothing out)."""
+        return self.problems.count - self.warnings
 
     def commit(self) -> None:
         for writer in (self._documents, self._problems, self._csv):
@@ -108,7 +117,7 @@ class FileReport:
     def summary(self, preflight: Mapping[str, Any]) -> dict[str, Any]:
         """Counts, the first documents and problems, the whole-file preflight and where the rest is."""
         return {
-            "counts": {"documents": self.documents.count, "problems": self.problems.count,
+            "counts": {"documents": self.documents.count, "errors": self.errors, "warnings": self.warnings,
                        "preflight_problems": self.preflight.count},
             "documents": self.documents.items,
             "problems": self.problems.items,

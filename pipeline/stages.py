@@ -197,7 +197,7 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
     for problem in check.finish():
         report.problem(problem, stage="preflight")
     report.commit()
-    step = "translated" if report.documents.count or not report.problems.count else "rejected"
+    step = "translated" if report.documents.count or not report.errors else "rejected"
     trace.write(_entry(env, step, {"format": format, **report.summary(check.summary())}))
     return envelopes
 

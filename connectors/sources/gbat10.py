@@ -10,7 +10,8 @@ Brutto (column 26), as Moment documents it: blank → the line's amount is Saldo
 BruttoSum (VAT included) and the target computes the VAT; `F` → the line is not imported.
 Mamut calls Saldo the net amount; a line whose VAT code has a rate but no Brutto flag is taken as
 written, i.e. as the gross amount the shared form expects. Whether Extenda Go writes such lines, or
-separate VAT lines, is open until we see a real file (reference §8.1).
+separate VAT lines, is open until we see a real file (reference §8.1). The guesses a file relies on
+are warned about (`GUESSES`, docs/formats.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from connectors.sources.guesses import Guess, noting
 from connectors.sources.tabular import Columns, Layout, Record, delimited, read, with_error
 from pipeline.errors import Problem
 from pipeline.model import Document
@@ -50,6 +52,25 @@ def _brutto(record: Record) -> Record | None:
     return record
 
 
+GUESSES = (
+    Guess("gbat10-saldo-with-vat-code", "Saldo",
+          "a line with a VAT code and no Brutto flag is taken as its gross amount, VAT included, "
+          "although Mamut's column list calls Saldo the net amount",
+          "a real Extenda Go file: does it write such lines, or separate VAT lines?",
+          lambda r, options: not r.get("Brutto") and r.get("Mva-kode") not in ("", "0")
+          and bool(options.get("vat_map", {}).get(r.get("Mva-kode"), "?"))),  # mapped to "": no VAT
+    Guess("gbat10-brutto", "Brutto",
+          "Brutto T means the amount is BruttoSum with VAT included and F that the line is not imported, "
+          "as Moment documents it (Mamut's own page is cut off there)",
+          "a real file with Brutto T or F, and the voucher Mamut or Tripletex books from it",
+          lambda r, options: r.get("Brutto").upper() in ("T", "F")),
+    Guess("gbat10-no-voucher-number", "Bilagsnummer",
+          "rows without a Bilagsnummer belong to one voucher per Bilagsdato",
+          "a real file whose vouchers have no number",
+          lambda r, options: not r.get("Bilagsnummer")),
+)
+
+
 LAYOUT = Layout(
     format=NAME,
     columns=Columns(
@@ -60,7 +81,7 @@ LAYOUT = Layout(
         invoice_number="Fakturanummer", kid="KID", due_date="Forfallsdato",
         dimensions={"project": "Prosjekt", "department": "Avdeling"},
     ),
-    records=delimited(";", FIELDS, min_fields=9),
+    records=noting(delimited(";", FIELDS, min_fields=9), GUESSES),
     voucher_key=("Bilagsnummer", "Bilagsdato"),
     no_vat=frozenset({"", "0"}),
     prepare=_brutto,
@@ -68,7 +89,7 @@ LAYOUT = Layout(
 
 
 def sniff(head: bytes, file_name: str) -> bool:
-    return head.lstrip(b"\xef\xbb\xbf").upper().startswith(b"GBAT10;")
+    return head.lstrip(b"\xef\xbb\xbf").upper().startswith((b"GBAT10;", b'"GBAT10";'))  # quoted by some writers
 
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Document | Problem]:

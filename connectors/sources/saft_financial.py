@@ -25,11 +25,18 @@ account, and NS 4102 2700–2719 and 2740) — are removed. We fold only when th
 to the voucher's total tax. When they do not (reverse charge posts output and input VAT that cancel;
 a system that posts VAT elsewhere), the voucher comes through as the file has it — net amounts,
 explicit VAT postings, and no `vat_code` on any line (a code would claim the amount is gross) — together
-with a `Problem` of code `vat-unfolded` for that reference, so an operator sees the VAT codes were lost.
+with a warning of code `vat-unfolded` for that reference, so an operator sees the VAT codes were lost.
 
 A transaction that does not balance, or has a bad date or amount, is a `Problem` at its line and is left
 out; the others come through. The file's own `NumberOfEntries`, `TotalDebit` and `TotalCredit` are checked
-against what we read (`code="totals"`). Broken XML is a `Problem` at its line after the good vouchers.
+against what we read (`code="totals"`); a stated total that is not a number, or sums we cannot make
+because some amounts were unreadable, are said too. Broken XML is a `Problem` at its line after the good
+vouchers.
+
+Versions: `AuditFileVersion` 1.0 (Skatteetaten's own example file says 1.0 under the 1.10 schema), 1.10,
+1.20 and 1.30 are read. Any other version number (a 2.0 draft, 1.40) is one `unsupported-version`
+problem naming it, and nothing of the file is read: its elements may not mean what 1.x's do. A version
+that is not a number (XMLSpy's generated sample says "a") is read as 1.x.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ NAMESPACE = b"urn:StandardAuditFile-Taxation-Financial:NO"
 ANALYSIS_MAP = {"A": "department", "P": "project"}
 VAT_ACCOUNT = re.compile(r"^(27[01]\d|2740)")  # NS 4102 output/input VAT and the settlement account
 VAT_GROUPING_CODE = "2740"
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "1.3")  # AuditFileVersion, trailing zeros dropped: 1.10 → 1.1
 
 _TAGS = (
     "Header",
@@ -100,6 +108,7 @@ class _Totals:
     debit: Decimal = ZERO
     credit: Decimal = ZERO
     complete: bool = True
+    unreadable: dict[str, str] = field(default_factory=dict)  # stated totals that are not numbers
 
 
 def sniff(head: bytes, file_name: str) -> bool:
@@ -134,6 +143,11 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
                     open_at = element.sourceline
                 continue
             if name == "Header":
+                unsupported = _unsupported_version(text(element, "AuditFileVersion"))
+                if unsupported:
+                    yield Problem(unsupported, field="Header/AuditFileVersion", file=file_name,
+                                  line=element.sourceline, code="unsupported-version")
+                    return
                 company = child(element, "Company")
                 if company is not None:
                     master.company = text(company, "RegistrationNumber") or master.company
@@ -160,6 +174,8 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
                 raw = (element.text or "").strip()
                 if re.fullmatch(r"-?\d+(\.\d+)?", raw):
                     totals.stated[name] = Decimal(raw)
+                else:
+                    totals.unreadable[name] = raw
             elif name == "JournalID" and parent == "Journal":
                 journal_id, journal_type = (element.text or "").strip(), ""
             elif name == "Type" and parent == "Journal":
@@ -315,6 +331,7 @@ def _transaction(
             field=path,
             line=element.sourceline,
             code="vat-unfolded",
+            severity="warning",  # the voucher is delivered, as the file books it
             **where,
         )
 
@@ -422,15 +439,47 @@ def _same_side(net: Decimal, tax: Decimal) -> bool:
     return tax == 0 or net * tax > 0
 
 
+def _unsupported_version(version: str | None) -> str | None:
+    """Why a file of this AuditFileVersion is not read; None when it is 1.x (or not a version number)."""
+    if version is None or not re.fullmatch(r"\d+(\.\d+)*", version):
+        return None
+    major, _, minor = version.partition(".")
+    normalized = f"{int(major)}.{minor.rstrip('0') or '0'}" if minor else f"{int(major)}.0"
+    if normalized in SUPPORTED_VERSIONS:
+        return None
+    return (f"the file is SAF-T Financial version {version}, which this reader does not know: it reads "
+            "versions 1.10, 1.20 and 1.30 (and 1.0); nothing of the file was read")
+
+
 def _check_totals(totals: _Totals, file_name: str, line: int | None) -> Iterator[Problem]:
     found = {
         "NumberOfEntries": Decimal(totals.entries),
         "TotalDebit": totals.debit,
         "TotalCredit": totals.credit,
     }
+    for name, raw in totals.unreadable.items():
+        said = f"states {name} {raw!r}, which is not a number" if raw else f"leaves {name} empty"
+        yield Problem(
+            f"the file {said}: that total was not checked",
+            field=f"GeneralLedgerEntries/{name}",
+            file=file_name,
+            line=line,
+            code="totals-unchecked",
+            severity="warning",
+        )
+    if not totals.complete and {"TotalDebit", "TotalCredit"} & totals.stated.keys():
+        yield Problem(
+            "TotalDebit and TotalCredit were not checked: some amounts in the transactions could not be "
+            "read (see the problems above), so our sums would be incomplete",
+            field="GeneralLedgerEntries",
+            file=file_name,
+            line=line,
+            code="totals-unchecked",
+            severity="warning",
+        )
     for name, stated in totals.stated.items():
         if name != "NumberOfEntries" and not totals.complete:
-            continue  # some amounts were unreadable (reported above): a sum would only repeat that
+            continue  # said once above: a sum would only repeat the unreadable amounts
         if stated != found[name]:
             yield Problem(
                 f"the file states {name} {stated} but its transactions give {found[name]}",

@@ -1,45 +1,74 @@
 """SIE 4 (the Swedish accounting exchange format): `#VER` blocks of `#TRANS` rows, read by the tabular reader.
 
 Format: SIE filformat 4B/4C (https://sie.se/wp-content/uploads/2020/05/SIE_filformat_ver_4B_ENGLISH.pdf),
-reference/norway-standards.md §5.4. Tagged lines, space- or tab-separated fields, "quoted" text with
-backslash escapes, `{…}` object lists; amounts signed with '.' decimals; dates YYYYMMDD.
+reference/norway-standards.md §5.4, docs/formats.md (what we read, and what rests on our reading).
+Tagged lines, space- or tab-separated fields, "quoted" text, `{…}` object lists; amounts signed with
+'.' decimals; dates YYYYMMDD. Only `#TRANS` rows count; `#RTRANS`/`#BTRANS` are the audit trail of
+added/removed rows (an `#RTRANS` is always repeated as a `#TRANS`). SIE has no VAT codes on lines:
+VAT lines stay plain postings. Object lists map to dimensions through the `sie_dimensions` option
+(default: dimension 1 → department, 6 → project).
 
-`#FORMAT PC8` names CP437, but CP437 has no ø/Ø: we read PC8 as CP865 (identical for every Swedish
-letter), and files that are really UTF-8 as UTF-8. SIE has no VAT codes on lines: VAT lines stay
-plain postings. Object lists map to dimensions through the `sie_dimensions` option
-(default: dimension 1 → department, 6 → project). The currency is `#VALUTA`'s; without it, the
-`currency` option, else NOK [unverified: the 4B spec is said to assume SEK; Norwegian producers?]. Only `#TRANS` rows count; `#RTRANS`/`#BTRANS` are
-the audit trail of added/removed rows (an `#RTRANS` is always repeated as a `#TRANS`).
+As other programs write it:
+- Encoding: `#FORMAT PC8` names CP437, which has no ø/Ø, so PC8 is read as CP865 (identical for every
+  Swedish letter). BL Administration writes ISO-8859-1/Windows-1252 under the same declaration and
+  some programs UTF-8: the bytes decide with the declaration (`pipeline.norway.text.settle`), and a
+  disagreement the bytes cannot settle is a warning (`encoding-doubt`).
+- A voucher is its block, not its number: BL's asset register writes twelve depreciation vouchers all
+  numbered `B 1`, and 4I files may leave the number empty. Every block is read; its reference is
+  `<series>-<number>-<hash>`, the hash (8 hex digits) taken over what the voucher books — series,
+  number, date, text and each `#TRANS` row's account, objects, amount, date and text, written out or
+  left to default to the voucher's, quoted or not — so the same file gives the same references every
+  time (a resend is never posted twice), while twelve different `B 1` blocks, or a `B 1` of January and
+  another of February in next month's file, never collide. The number alone would collide (and does
+  across fiscal years); a position suffix (`B-1#3`) would shift when a re-export adds a voucher. A
+  block that repeats an earlier one row for row is a `duplicate`, left out.
+- Accounts: a `#TRANS` account must be a number; in an export (4E: the file carries balances, `#IB`,
+  `#UB`, `#RES`, …) it must also be in the file's own chart (`#KONTO`). Import files (4I) need not
+  declare their accounts, so there the preflight against the accounting system checks them.
+- SIE types 1–3 carry balances only: such a file is one `no-vouchers` problem naming its `#SIETYP`.
+- Currency: `#VALUTA`'s; without it the `currency` option (e.g. NOK for Norwegian producers), else SEK,
+  the SIE default — [unverified: the 4B text that the currency is SEK when `#VALUTA` is missing could
+  not be read here; a secondary source (iCalcreator's Sie4Sdk, whose comments quote the 4B labels:
+  "Redovisningsvaluta, #VALUTA valutakod, valfri") shows only that `#VALUTA` is optional and names the
+  accounting currency] — with an `assumed-currency` warning. A `#VALUTA` that is no currency code is
+  one problem, and no voucher is read unless the option says the currency.
+- An empty voucher (no rows, or one row of 0.00), common in year-end exports, is a warning, not an error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 from connectors.sources.tabular import Columns, Layout, Record, read
 from pipeline.errors import Problem
 from pipeline.model import Document
-from pipeline.norway.text import looks_utf8
+from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
 
 NAME = "sie4"
 DEFAULT_DIMENSIONS = {"1": "department", "6": "project"}
+DEFAULT_CURRENCY = "SEK"
+SIE_TYPES = {"1": "type 1 (year-end balances)", "2": "type 2 (period balances)",
+             "3": "type 3 (balances per object)", "4": "type 4 (vouchers)"}
+BALANCES = frozenset({"#IB", "#UB", "#OIB", "#OUB", "#RES", "#PSALDO", "#PBUDGET"})
 
-_TOKEN = re.compile(r'"((?:\\.|[^"\\])*)"|(\{[^}]*\})|(\S+)')
-_PC8 = re.compile(rb"^#FORMAT\s+PC8\b", re.MULTILINE | re.IGNORECASE)
+_TOKEN = re.compile(r'("((?:\\.|[^"\\])*)")|(\{[^}]*\})|(\S+)')
+_ESCAPE = re.compile(r'\\(["\\])')  # only \" and \\: BL writes "1110\1002 Hus 1:1" and means the backslash
+_FORMAT = re.compile(rb"^[ \t]*#FORMAT[ \t]+\"?([\w-]+)", re.MULTILINE | re.IGNORECASE)
+_ACCOUNT = re.compile(r"\d+", re.ASCII)
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def tokens(line: str) -> list[str]:
     """`#TRANS 1930 {1 "10"} -25.00 "Kaffe \\"svart\\""` → ['#TRANS', '1930', '{1 "10"}', '-25.00', 'Kaffe "svart"']."""
-    values: list[str] = []
-    for match in _TOKEN.finditer(line):
-        quoted, objects, bare = match.groups()
-        if quoted is not None:
-            values.append(re.sub(r"\\(.)", r"\1", quoted))
-        else:
-            values.append(objects if objects is not None else bare)
-    return values
+    if '"' not in line and "{" not in line:
+        return line.split()
+    return [(_ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted) if quote else objects or bare
+            for quote, quoted, objects, bare in _TOKEN.findall(line)]
 
 
 def objects(text: str) -> dict[str, str]:
@@ -50,75 +79,225 @@ def objects(text: str) -> dict[str, str]:
     return dict(zip(inner[::2], inner[1::2], strict=True))
 
 
-def _declaration(head: bytes) -> str | None:
-    return "pc8" if _PC8.search(head) and not looks_utf8(head) else None
+# -- one #VER block ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    """The voucher being read: its heading, its rows (one voucher's worth) and the hash of its content."""
+
+    line: int
+    series: str
+    number: str
+    date: str
+    text: str
+    currency: str
+    opened: bool = False
+    rows: list[Record] = field(default_factory=list)
+    content: Any = None  # hashlib.blake2b over the heading and the #TRANS rows
+    base: dict[str, str] = field(default_factory=dict)  # the fields every row of the block carries
+
+    def __post_init__(self) -> None:
+        self.content = hashlib.blake2b(digest_size=16)
+        self._feed(self.series, self.number, self.date, self.text)
+        self.base = {"_line": str(self.line), "_key": str(self.line), "_name": self.name, "date": self.date,
+                     "text": self.text, "currency": self.currency}
+
+    def _feed(self, *values: str) -> None:
+        self.content.update("\x1f".join(values).encode("utf-8") + b"\x1e")
+
+    def add(self, line: int, parts: list[str], fields: dict[str, str], error: str | None = None,
+            error_field: str | None = None) -> None:
+        amount = parts[3] if len(parts) > 3 else ""
+        try:
+            amount = str(Decimal(amount).quantize(Decimal("0.01")))  # 100 and 100.00 are one amount
+        except (InvalidOperation, ValueError):
+            pass
+        objects_ = " ".join(sorted(tokens(parts[2][1:-1]))) if len(parts) > 2 and parts[2] != "{}" else ""
+        day, text = (parts[4] if len(parts) > 4 else ""), (parts[5] if len(parts) > 5 else "")
+        # A row's date and text default to the voucher's: writing them out or leaving them is one voucher
+        self._feed(parts[1] if len(parts) > 1 else "", objects_, amount, "" if day == self.date else day,
+                   "" if text == self.text else text)
+        self.rows.append(Record(line, fields, error, error_field))
+
+    @property
+    def name(self) -> str:
+        """How a bookkeeper names it: "A 70", "A 70 of 2017-12-31"."""
+        name = " ".join(p for p in (self.series, self.number) if p) or "without a number"
+        if re.fullmatch(r"\d{8}", self.date):
+            name += f" of {self.date[:4]}-{self.date[4:6]}-{self.date[6:]}"
+        return name
+
+    def reference(self) -> str:
+        digest = self.content.copy().hexdigest()[:8]
+        return "-".join(p for p in (self.series, self.number, digest) if p)
+
+    def fields(self) -> dict[str, str]:
+        return dict(self.base)
+
+
+# -- rows out of text -------------------------------------------------------------------------------
+
+
+@dataclass
+class _File:
+    """What the file has said about itself before its vouchers: type, currency, chart, balances."""
+
+    sie_type: str = ""
+    currency: str | None = None
+    unreadable_currency: str | None = None  # a #VALUTA that is no currency code: no voucher can be read
+    accounts: set[str] = field(default_factory=set)
+    balances: bool = False  # an export (4E): #KONTO is the whole chart
+    vouchers: int = 0
+    seen: set[int] = field(default_factory=set)  # 64 bits of each block's content hash: ~60 bytes a voucher
 
 
 def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
     dimensions = {str(k): str(v) for k, v in options.get("sie_dimensions", DEFAULT_DIMENSIONS).items()}
-    currency = str(options.get("currency", "NOK"))
-    voucher: dict[str, str] | None = None
-    open_block = False
-    rows = 0
+    file = _File()
+    block: _Block | None = None
     for number, raw in enumerate(text, start=1):
         line = raw.strip()
         if not line:
             continue
         parts = [part.strip() for part in tokens(line)]
         label = parts[0].upper() if parts else ""
-        if label == "#VALUTA" and len(parts) > 1 and voucher is None:
-            currency = parts[1].upper()
+        if block is not None and block.opened and label not in ("}", "#TRANS", "#RTRANS", "#BTRANS"):
+            if label == "#VER":
+                yield from _broken(block, "the voucher's rows are not closed with } before the next #VER")
+                block = None
+            else:
+                block.rows.append(Record(number, {**block.fields(), "voucher": block.reference()},
+                                         f"unexpected {line[:30]!r} inside a voucher", "#VER"))
+                continue
+        if label == "#SIETYP" and len(parts) > 1:
+            file.sie_type = parts[1]
+        elif label == "#VALUTA" and len(parts) > 1 and file.vouchers == 0:
+            if _CURRENCY.fullmatch(parts[1].upper()):
+                file.currency = parts[1].upper()
+            elif not options.get("currency"):  # the tenant's option stands in for it
+                file.unreadable_currency = parts[1]
+                yield Problem(f"the file's currency #VALUTA {parts[1]!r} is not a currency code (ISO 4217, "
+                              "e.g. SEK or NOK): no voucher was read; the format option currency can say it",
+                              field="#VALUTA", line=number, code="invalid")
+        elif label == "#KONTO" and len(parts) > 1:
+            file.accounts.add(parts[1])
+        elif label in BALANCES:
+            file.balances = True
         elif label == "#VER":
-            if voucher is not None:
-                yield Record(int(voucher["_line"]), {**voucher, "_key": voucher["_line"]}, "#VER without its { … } block of rows", "#VER")
+            if block is not None:
+                yield from _broken(block, "#VER without its { … } block of rows")
+            if file.vouchers == 0:
+                yield from _currency(file, options, number)
+            file.vouchers += 1
             series, vernr, date, text_ = (parts[1:] + [""] * 4)[:4]
-            voucher = {"_line": str(number), "series": series, "number": vernr, "date": date,
-                       "text": text_, "voucher": f"{series}{'-' if series else ''}{vernr}", "currency": currency}
-            if not vernr:
-                voucher["voucher"] = ""  # 4I files may leave vernr empty: the reader uses file:line
-            open_block, rows = False, 0
-        elif label == "{" and voucher is not None and not open_block:
-            open_block = True
-        elif label == "}" and voucher is not None and open_block:
-            if rows == 0:
-                yield Problem("voucher has no #TRANS rows", line=int(voucher["_line"]),
-                              reference=voucher["voucher"] or None, code="invalid")
-            voucher, open_block = None, False
-        elif label == "#TRANS" and voucher is not None and open_block:
-            rows += 1
-            row = {**voucher, "_key": voucher["_line"], "account": parts[1] if len(parts) > 1 else "",
-                      "amount": parts[3] if len(parts) > 3 else "",
-                      "row_text": parts[5] if len(parts) > 5 else ""}
-            if len(parts) < 4 or not parts[2].startswith("{"):
-                yield Record(number, row, "#TRANS needs: account {objects} amount", "#TRANS")
-                continue
-            try:
-                for dimension, value in objects(parts[2]).items():
-                    if dimension in dimensions:
-                        row[f"dimension:{dimensions[dimension]}"] = value
-            except ValueError as exc:
-                yield Record(number, row, str(exc), "objects")
-                continue
-            yield Record(number, row)
-        elif label in ("#RTRANS", "#BTRANS") and open_block:
+            block = _Block(number, series, vernr, date, text_, file.currency or DEFAULT_CURRENCY)
+        elif label == "{" and block is not None and not block.opened:
+            block.opened = True
+        elif label == "}" and block is not None and block.opened:
+            if file.currency or file.unreadable_currency is None:
+                yield from _finish(block, file)
+            block = None
+        elif label == "#TRANS" and block is not None and block.opened:
+            _row(block, number, parts, file, dimensions)
+        elif label in ("#RTRANS", "#BTRANS") and block is not None and block.opened:
             continue
-        elif open_block and voucher is not None:
-            yield Record(number, {**voucher, "_key": voucher["_line"]},
-                         f"unexpected {line[:30]!r} inside a voucher", "#VER")
         elif label in ("{", "}") or (label and not label.startswith("#")):
             yield Problem(f"unexpected {line[:30]!r} outside a voucher", line=number, code="invalid")
-    if voucher is not None:
-        yield Record(int(voucher["_line"]), {**voucher, "_key": voucher["_line"]},
-                     "the file ends inside this voucher (truncated?)", "#VER")
+    if block is not None and (file.currency or file.unreadable_currency is None):
+        yield from _broken(block, "the file ends inside this voucher (truncated?)")
+    if file.vouchers == 0:
+        yield _no_vouchers(file.sie_type)
+
+
+def _no_vouchers(sie_type: str) -> Problem:
+    kind = SIE_TYPES.get(sie_type)
+    if kind is None:
+        said = f"its #SIETYP is {sie_type!r}" if sie_type else "it does not say its SIE type (#SIETYP)"
+        message = f"the file holds no vouchers (#VER), and {said}"
+    elif sie_type == "4":
+        message = "the file holds no vouchers: it is SIE type 4 but has no #VER"
+    else:
+        message = f"the file holds no vouchers: it is SIE {kind}, which carries balances only"
+    return Problem(message, field="#SIETYP", code="no-vouchers")
+
+
+def _currency(file: _File, options: Mapping[str, Any], line: int) -> Iterator[Problem]:
+    if file.currency is None and options.get("currency"):
+        file.currency = str(options["currency"]).upper()
+    elif file.currency is None and file.unreadable_currency is None:
+        yield Problem(f"the file does not state its currency: amounts are read as "
+                      f"{DEFAULT_CURRENCY}, the SIE default; set the format option currency (e.g. NOK) "
+                      "if they are in another currency", field="#VALUTA", line=line,
+                      code="assumed-currency", severity="warning")
+
+
+def _row(block: _Block, number: int, parts: list[str], file: _File, dimensions: Mapping[str, str]) -> None:
+    account = parts[1] if len(parts) > 1 else ""
+    fields = {**block.fields(), "account": account, "amount": parts[3] if len(parts) > 3 else "",
+              "row_text": parts[5] if len(parts) > 5 else ""}
+    if len(parts) < 4 or not parts[2].startswith("{"):
+        block.add(number, parts, fields, "a #TRANS row needs an account, an object list {…} and an amount",
+                  "#TRANS")
+        return
+    if not _ACCOUNT.fullmatch(account):
+        block.add(number, parts, fields, f"account {account!r} is not an account number", "account")
+        return
+    if file.balances and file.accounts and account not in file.accounts:
+        block.add(number, parts, fields, f"account {account} is not in the file's chart of accounts (#KONTO)",
+                  "account")
+        return
+    try:
+        for dimension, value in (objects(parts[2]).items() if parts[2] != "{}" else ()):
+            if dimension in dimensions:
+                fields[f"dimension:{dimensions[dimension]}"] = value
+    except ValueError as exc:
+        block.add(number, parts, fields, str(exc), "objects")
+        return
+    block.add(number, parts, fields)
+
+
+def _finish(block: _Block, file: _File) -> Iterator[Record | Problem]:
+    """The block's rows, with their voucher's reference; or why there is nothing to book."""
+    reference = block.reference()
+    where: dict[str, Any] = {"line": block.line, "reference": reference}
+    if not block.rows:
+        yield Problem(f"voucher {block.name} has no lines", code="empty-voucher", severity="warning", **where)
+        return
+    if len(block.rows) == 1 and block.rows[0].error is None and _zero(block.rows[0].get("amount")):
+        yield Problem(f"voucher {block.name} has only one line of 0.00", code="empty-voucher",
+                      severity="warning", **where)
+        return
+    digest = int.from_bytes(block.content.digest()[:8], "big")
+    if digest in file.seen:
+        yield Problem(f"voucher {block.name} repeats an earlier one row for row; "
+                      "the copy is left out", code="duplicate", **where)
+        return
+    file.seen.add(digest)
+    for row in block.rows:
+        yield Record(row.line, {**row.fields, "voucher": reference}, row.error, row.error_field)
+
+
+def _broken(block: _Block, message: str) -> Iterator[Record]:
+    for row in block.rows:
+        yield Record(row.line, {**row.fields, "voucher": block.reference()}, row.error, row.error_field)
+    yield Record(block.line, {**block.fields(), "voucher": block.reference()}, message, "#VER")
+
+
+def _zero(amount: str) -> bool:
+    try:
+        return Decimal(amount) == 0
+    except (InvalidOperation, ValueError):
+        return False
 
 
 LAYOUT = Layout(
     format=NAME,
     columns=Columns(voucher_number="voucher", date="date", amount="amount", account="account",
-                    voucher_text="text", text="row_text", currency="currency", voucher_line="_line"),
+                    voucher_text="text", text="row_text", currency="currency", voucher_line="_line",
+                    voucher_name="_name"),
     records=_records,
     voucher_key=("_key",),
-    declaration=_declaration,
     prefixed_dimensions=True,
 )
 
@@ -128,4 +307,18 @@ def sniff(head: bytes, file_name: str) -> bool:
 
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Document | Problem]:
-    return read(LAYOUT, data, file_name=file_name, options=options)
+    if options.get("encoding"):  # the tenant knows better than the file and the bytes
+        yield from read(LAYOUT, data, file_name=file_name, options=options)
+        return
+    head, data = split_head(data)
+    declared = _FORMAT.search(head)
+    name = declared.group(1).decode("ascii", "replace") if declared else None
+    try:
+        settled = settle(head, name, final=len(head) < SNIFF_BYTES)
+    except UndecodableText:  # the reader says so, with the byte offset
+        yield from read(LAYOUT, data, file_name=file_name, options=options)
+        return
+    if settled.doubt and declared:
+        yield Problem(settled.doubt, field="#FORMAT", file=file_name, line=head.count(b"\n", 0, declared.start()) + 1,
+                      code="encoding-doubt", severity="warning")
+    yield from read(LAYOUT, data, file_name=file_name, options={**options, "encoding": settled.encoding})

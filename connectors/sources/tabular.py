@@ -84,6 +84,7 @@ class Columns:
     currency: str | None = None
     dimensions: Mapping[str, str] = field(default_factory=dict)  # dimension name → column
     voucher_line: str | None = None  # where the voucher starts, when a heading line precedes its rows (SIE)
+    voucher_name: str | None = None  # how messages name the voucher, when not by its reference (SIE: "A 70")
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,7 @@ def _reference(pending: _Pending, layout: Layout, file_name: str, options: Mappi
 def _finish(pending: _Pending, layout: Layout, file_name: str, options: Mapping[str, Any],
             seen: set[str], vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
     reference = _reference(pending, layout, file_name, options)
+    name = pending.first.get(layout.columns.voucher_name) or reference
     where: dict[str, Any] = {"file": file_name, "reference": reference}
     problems: list[Problem] = []
     lines: list[Posting] = []
@@ -344,15 +346,19 @@ def _finish(pending: _Pending, layout: Layout, file_name: str, options: Mapping[
         yield from problems
         return
     if reference in seen:
-        yield Problem(f"voucher {reference} appears again further down the file; vouchers must be "
+        yield Problem(f"voucher {name} appears again further down the file; vouchers must be "
                       "contiguous", line=pending.line, code="duplicate", **where)
         return
     seen.add(reference)
     total = sum((p.amount for p in lines), Decimal("0"))
     if total != 0:
         larger, smaller = ("debits", "credits") if total > 0 else ("credits", "debits")
-        yield Problem(f"voucher {reference} does not balance: {larger} exceed {smaller} by {abs(total):.2f}",
+        yield Problem(f"voucher {name} does not balance: {larger} exceed {smaller} by {abs(total):.2f}",
                       line=pending.line, code="unbalanced", **where)
+        return
+    if len(lines) == 1:  # balanced, so its one line is 0.00: nothing to book (year-end exports have these)
+        yield Problem(f"voucher {name} has only one line of 0.00", line=pending.line, code="empty-voucher",
+                      severity="warning", **where)
         return
     first = pending.first
     try:
@@ -394,8 +400,8 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
     except (UndecodableText, ValueError) as exc:
         yield Problem(str(exc), file=file_name, code="encoding")
         return
-    for note in notes:
-        yield Problem(note, file=file_name, code="encoding")
+    for note in notes:  # the bytes overruled the file's own declaration: read, and said
+        yield Problem(note, file=file_name, code="encoding", severity="warning")
     damaged = getattr(text, "errors", "strict") != "strict"  # a few bytes that are not text: read as U+FFFD
     seen: set[str] = set()
     vat_map = vat_map_of(layout, options)

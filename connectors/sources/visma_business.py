@@ -11,6 +11,7 @@ company's own (DbTxCd/CrTxCd): map them with `vat_map`; 0 means none.
 Encoding: ANSI (Windows-1252) unless `@CONVERT_FROM_OEM_TO_ANSI(1)` says OEM; OEM is read as CP865
 (Nordic; CP850 shares æøå) unless the `oem_codepage` option says otherwise. Variants handled: Moment's
 `@WaVo` on its own line followed by a comma-separated field line, and `@FIRM_BEGIN`/`@FIRM_END`.
+The guesses a file relies on are warned about (`GUESSES`, docs/formats.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import IO, Any
 
+from connectors.sources.guesses import Guess, filled, noting
 from connectors.sources.tabular import Columns, Layout, Record, read
 from pipeline.errors import Problem
 from pipeline.model import Document
@@ -28,12 +30,15 @@ from pipeline.norway.text import looks_utf8
 NAME = "visma-business"
 
 _COMMAND = re.compile(r"@\s*(\w+)\s*(?:\((.*)\))?\s*$")
-_TOKEN = re.compile(r'"((?:[^"]|"")*)"|([^\s,"]+)|,(?=\s*,)|,\s*$')
+_TOKEN = re.compile(r'"((?:[^"]|"")*)"|([^\s,"]+)|^(?=\s*,)|,(?=\s*,)|,\s*$')
 _OEM = re.compile(rb"@CONVERT_FROM_OEM_TO_ANSI\s*\(\s*1\s*\)", re.IGNORECASE)
 
 
 def tokens(line: str) -> list[str]:
-    """`1 20181002 "Blåbær, 1 kg" 0` → ['1', '20181002', 'Blåbær, 1 kg', '0']; ",," keeps a blank field."""
+    """`1 20181002 "Blåbær, 1 kg" 0` → ['1', '20181002', 'Blåbær, 1 kg', '0']; ",," keeps a blank field.
+
+    "0 or blank can be left out": with commas a row may also start or end with a blank field.
+    """
     values: list[str] = []
     for match in _TOKEN.finditer(line):
         quoted, bare = match.group(1), match.group(2)
@@ -92,6 +97,9 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
         if table != "WaVo":
             continue  # other associates: not vouchers
         fields = dict(zip(names, values, strict=False))
+        for unit in LAYOUT.columns.dimensions.values():
+            if fields.get(unit) == "0":
+                fields[unit] = ""  # "Fields that are 0 or blank can be left out": 0 is no unit, not unit 0
         for side in ("Db", "Cr"):
             account = fields.get(f"{side}AcNo", "")
             if fields.get(f"{side}AcCl") in ("1", "2") and account and account in actors:
@@ -102,11 +110,28 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
                                "_organisation_number": actor.get("BsNo", "")})
         if fields.get("VoDt", "0") in ("", "0") and batch_date:
             fields["VoDt"] = batch_date  # the batch's value date stands in for a missing voucher date
+            fields["_VoDt_from_batch"] = "1"
         if len(values) != len(names):
             yield Record(number, fields, f"{len(values)} values where the @WaVo heading names {len(names)}",
                          "columns")
         else:
             yield Record(number, fields)
+
+
+GUESSES = (
+    Guess("visma-business-r1-r2", "R1",
+          "organisational unit R1 is the department and R2 the project",
+          "the customer's set-up of organisational units (each company sets its own)",
+          lambda r, options: filled(r, "R1", "R2")),
+    Guess("visma-business-batch-date", "VoDt",
+          "a row without VoDt is dated by its batch's value date (@WaBnd ValDt)",
+          "a real file with rows without VoDt, and the voucher Visma Business books from it",
+          lambda r, options: r.get("_VoDt_from_batch") == "1"),
+    Guess("visma-business-currency", "Cur",
+          "Am is in the company's currency; Cur, ExRt and CurAm are not read",
+          "a real file with foreign-currency rows",
+          lambda r, options: filled(r, "Cur", "CurAm")),
+)
 
 
 LAYOUT = Layout(
@@ -120,7 +145,7 @@ LAYOUT = Layout(
         # R1, R2, …: the company's organisational units; which is which is set up per company.
         dimensions={"department": "R1", "project": "R2"},
     ),
-    records=_records,
+    records=noting(_records, GUESSES),
     sign="debit_credit",
     voucher_key=("VoNo", "VoDt"),
     no_vat=frozenset({"", "0"}),

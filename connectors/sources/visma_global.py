@@ -7,6 +7,7 @@ positive Amount with DebitAccountNo/CreditAccountNo choosing the side (a row may
 files carry SAFTStdVatCode / SAFTStdVatCodeCredit, used as they are; older ones only the company's
 own VATCode, mapped through `vat_map` and taken as the debit side's code
 (like Visma Business's DbTxCd) [unverified: reference §8 asks for a real file]. Dates are read as YYYYMMDD or DD.MM.YYYY (not documented).
+The guesses a file relies on are warned about (`GUESSES`, docs/formats.md).
 """
 
 from __future__ import annotations
@@ -14,11 +15,28 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from connectors.sources.guesses import Guess, filled, noting
 from connectors.sources.tabular import Columns, Layout, delimited, read
 from pipeline.errors import Problem
 from pipeline.model import Document
 
 NAME = "visma-global"
+
+GUESSES = (
+    Guess("visma-global-vatcode-side", "VATCode",
+          "the company's own VATCode belongs to the debit side (a credit-only row keeps no VAT code)",
+          "a real file with VATCode on credit rows, or Visma's description of the column",
+          lambda r, options: filled(r, "VATCode") and not filled(r, "SAFTStdVatCode", "SAFTStdVatCodeCredit")),
+    Guess("visma-global-transtype", "TransType",
+          "TransType does not change how a row is booked, and is not read",
+          "a real file with TransType values, and the vouchers Visma Global books from them",
+          lambda r, options: filled(r, "TransType")),
+    Guess("visma-global-currency", "CurrencyNo",
+          "Amount is in the company's currency; CurrencyNo, ExchangeRate and ExchangeAmount are not read",
+          "a real file with foreign-currency rows",
+          lambda r, options: filled(r, "CurrencyNo", "ExchangeAmount")),
+)
+
 
 LAYOUT = Layout(
     format=NAME,
@@ -30,7 +48,7 @@ LAYOUT = Layout(
         due_date="DueDate", customer_number="CustomerNo", party_name="Name",
         dimensions={"department": "DepNo", "project": "ProjectNo"},
     ),
-    records=delimited(",", None),
+    records=noting(delimited(",", None), GUESSES),
     date_formats=("%Y%m%d", "%d.%m.%Y", "%Y-%m-%d"),
     sign="debit_credit",
     voucher_key=("VoucherNo", "VoucherDate"),

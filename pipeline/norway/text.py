@@ -2,8 +2,13 @@
 
 Heuristics: reference/norway-standards.md §6.3. A declared encoding wins; a BOM wins; text that is
 valid UTF-8 is UTF-8 (Norwegian Windows-1252 practically never is); otherwise each 8-bit candidate is
-scored — Norwegian letters count for it, box drawing, Greek and control characters against it. A
+scored — Nordic letters (æøåäö) count for it, box drawing, Greek and maths symbols against it. A
 strict Windows-1252 failure on 0x8F or 0x9D (CP865's Å and Ø) rules Windows-1252 out by itself.
+
+A declaration that real exporters get wrong (SIE's `#FORMAT PC8` over Windows-1252 bytes, as BL
+Administration writes it) is weighed against the bytes by `settle`: the bytes overrule it only when
+they are plain (the declared code page turns the text into box drawing or Greek, the other into
+Nordic letters); when they cannot settle it, the declaration stands and the caller reports the doubt.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import IO
 
 SNIFF_BYTES = 64 * 1024
@@ -37,7 +43,10 @@ DAMAGED = " (damaged)"
 broken sequence, Windows-1252 with a byte it has no character for): such text is read with each bad
 byte as U+FFFD, for the reader to report on its line, instead of garbling every æ, ø and å of the file."""
 
-_NORWEGIAN = set("æøåÆØÅ")
+_NORDIC = set("æøåÆØÅäöÄÖ")
+_SUSPICIOUS_SYMBOLS = set("∞∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ƒ₧⌐¬")
+_FAMILY = {"cp1252": "ansi", "iso8859-15": "ansi", "latin-1": "ansi", "cp865": "oem", "cp850": "oem",
+           "cp437": "oem"}
 _ALLOWED_CONTROLS = set("\t\n\r\f\x1a")  # 0x1A: the DOS end-of-file mark old exporters append
 
 
@@ -77,18 +86,29 @@ def _control_at(text: str) -> int | None:
     return None
 
 
-def _score(text: str) -> int:
-    score = 0
+@dataclass(frozen=True)
+class _Tally:
+    score: int
+    letters: int  # Nordic letters
+    suspicious: int  # box drawing, Greek, maths: what 8-bit bytes look like in the wrong code page
+
+
+def _tally(text: str) -> _Tally:
+    score = letters = suspicious = 0
     for ch in text:
         if ch < "\x80":
             continue
-        if ch in _NORWEGIAN:
-            score += 3
-        elif "\u2500" <= ch <= "\u259f" or "\u0370" <= ch <= "\u03ff" or ch in "∞∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ƒ₧⌐¬":
-            score -= 4  # box drawing, Greek and maths: what OEM bytes look like in the wrong code page
+        if ch in _NORDIC:
+            score, letters = score + 3, letters + 1
+        elif "\u2500" <= ch <= "\u259f" or "\u0370" <= ch <= "\u03ff" or ch in _SUSPICIOUS_SYMBOLS:
+            score, suspicious = score - 4, suspicious + 1
         elif ch.isalpha():
             score += 1
-    return score
+    return _Tally(score, letters, suspicious)
+
+
+def _score(text: str) -> int:
+    return _tally(text).score
 
 
 def _byte_offset(data: bytes, text: str, index: int, encoding: str) -> int:
@@ -232,15 +252,18 @@ def open_text(stream: IO[bytes], declared: str | None = None, *, newline: str | 
     if declared is None and declaration is not None:
         declared = own = declaration(head)
     if declared is not None:
-        encoding = canonical_encoding(declared)
+        damaged = declared.endswith(DAMAGED)  # as `settle` or `_detect` found it: bad bytes read as U+FFFD
+        encoding = canonical_encoding(declared.removesuffix(DAMAGED))
         if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
             encoding = "utf-8-sig"
         try:
-            sample = codecs.getincrementaldecoder(encoding)().decode(head, final=final)
+            sample = codecs.getincrementaldecoder(encoding)("replace" if damaged else "strict").decode(
+                head, final=final)
         except UnicodeDecodeError as exc:
             if own is None:
                 raise UndecodableText(f"text is not {declared} as declared", exc.start) from None
             sample = ""  # the file's own declaration is wrong: its bytes decide below
+        encoding += DAMAGED if damaged else ""
         if own is not None:
             found, reading = _detect(head, final=final)
             if found.removesuffix(DAMAGED) != encoding and (not sample or _score(reading) >= _score(sample) + 6):
@@ -260,6 +283,71 @@ def open_text(stream: IO[bytes], declared: str | None = None, *, newline: str | 
     text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 16), encoding=encoding.removesuffix(DAMAGED),
                             errors="replace" if damaged else "strict", newline=newline)
     return text, encoding
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The codec to read a file with; `doubt` says why, when declaration and bytes disagree unresolved."""
+
+    encoding: str
+    doubt: str | None = None
+
+
+def settle(head: bytes, declared: str | None, *, final: bool = False) -> Settled:
+    """The encoding of a file that declares one, decided from its first bytes as well as the declaration.
+
+    A BOM or valid non-ASCII UTF-8 settles it. Between 8-bit code pages of different families (OEM:
+    CP437/PC8, CP865, CP850; ANSI: Windows-1252/ISO-8859-1) the declaration stands unless the other
+    family reads strictly better: the declared page yields box drawing, Greek or maths symbols where
+    the other yields Nordic letters and none of them. "måltid" in ISO-8859-1 read as PC8 is "mσltid":
+    settled. A byte that is a letter either way (0xE6: æ or µ) cannot settle it: the declaration
+    stands, with a doubt. `final` says `head` is the whole file (else it may end inside a character).
+    """
+    try:
+        codec = canonical_encoding(declared) if declared else None
+    except ValueError:
+        codec = None
+    if codec is None or head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return Settled(_detect(head, final=final)[0])
+    if head.isascii():
+        return Settled(codec)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=final)
+        return Settled("utf-8")  # 8-bit Nordic text is practically never valid UTF-8
+    except UnicodeDecodeError:
+        pass
+    try:
+        mine = _tally(head.decode(codec))
+    except UnicodeDecodeError:  # the declared page cannot even read these bytes (or UTF-8 declared)
+        return Settled(_detect(head, final=final)[0])
+    family = _FAMILY.get(codec)
+    others: list[tuple[_Tally, str]] = []
+    for candidate in CANDIDATES:
+        if _FAMILY.get(candidate) == family:
+            continue
+        try:
+            others.append((_tally(head.decode(candidate)), candidate))
+        except UnicodeDecodeError:
+            continue
+    if not others:
+        return Settled(codec)
+    best, other = max(others, key=lambda pair: pair[0].score)
+    if best.score <= mine.score:
+        return Settled(codec)
+    if mine.suspicious and not best.suspicious and best.letters:
+        return Settled(other)
+    return Settled(codec, doubt=(
+        f"the file declares {declared} but its bytes read about as well as {_LABELS.get(other, other)}; "
+        f"it was read as {declared}: check that æ, ø and å came through"))
+
+
+_LABELS = {"cp1252": "Windows-1252", "cp865": "CP865", "cp850": "CP850"}
+
+
+def split_head(stream: IO[bytes], size: int = SNIFF_BYTES) -> tuple[bytes, IO[bytes]]:
+    """(the first `size` bytes, a stream that reads from the first byte again): peek at any stream."""
+    head = stream.read(size)
+    return head, io.BufferedReader(_Rejoined(head, stream), 1 << 16)
 
 
 def unencodable(text: str, encoding: str) -> Iterable[str]:

@@ -12,7 +12,7 @@ import codecs
 import datetime as dt
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -184,7 +184,7 @@ def sie4(rng: random.Random) -> Seed:
     pc8 = rng.random() < 0.6
     b = _Builder("cp865" if pc8 else "utf-8")
     b.add("#FLAGGA 0\r\n#PROGRAM \"Kasse Nord\" 1.0\r\n" + ("#FORMAT PC8\r\n" if pc8 else "")
-          + "#SIETYP 4\r\n#FNAMN \"Kafé Øst AS\"\r\n")
+          + "#SIETYP 4\r\n#FNAMN \"Kafé Øst AS\"\r\n#VALUTA NOK\r\n")
     for n in range(rng.randint(2, 6)):
         day = _date(rng)
         b.begin(f"A-{n + 1}")
@@ -322,11 +322,33 @@ def shared_form(rng: random.Random) -> Seed:
     return Seed("shared-form", b.bytes(), "utf-8", {}, tuple(b.vouchers), "json")
 
 
+def _referenced(make: Callable[[random.Random], Seed]) -> Callable[[random.Random], Seed]:
+    """The generator, with each voucher's reference as the reader gives it. Most formats' references
+    can be written down (a voucher number); SIE's carry a hash of what the voucher books, so they are
+    read back from the reader, matched to the voucher by the line it starts on."""
+
+    def generate(rng: random.Random) -> Seed:
+        import io
+
+        import connectors
+
+        seed = make(rng)
+        documents = [d for d in connectors.SOURCES[seed.format](io.BytesIO(seed.data), file_name="seed",
+                                                                 options=seed.options) if hasattr(d, "lines")]
+        if {d.reference for d in documents} == {v.reference for v in seed.vouchers}:
+            return seed
+        at = {d.origin.line: d.reference for d in documents if d.origin is not None}
+        vouchers = tuple(replace(v, reference=at.get(v.first_line, v.reference)) for v in seed.vouchers)
+        return replace(seed, vouchers=vouchers)
+
+    return generate
+
+
 GENERATORS: dict[str, Callable[[random.Random], Seed]] = {
     "gbat10": gbat10,
     "visma-business": visma_business,
     "visma-global": visma_global,
-    "sie4": sie4,
+    "sie4": _referenced(sie4),
     "saft-cash-register": saft_cash_register,
     "saft-financial": saft_financial,
     "shared-form": shared_form,

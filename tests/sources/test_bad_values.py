@@ -31,14 +31,15 @@ def test_a_huge_amount_is_a_problem_on_its_voucher_and_the_other_vouchers_go_on(
     mutation = huge(original, rng)
     bad = original.vouchers[mutation.voucher or 0]
     items = parse(format, mutation.apply(original), original.options)
-    problems = [i for i in items if isinstance(i, Problem)]
+    problems = [i for i in items if isinstance(i, Problem) and i.is_error]
     references = [i.reference for i in items if not isinstance(i, Problem)]
     assert references == [v.reference for v in original.vouchers if v is not bad] or format == "saft-cash-register"
     assert bad.reference not in references
-    named = [p for p in problems if p.reference == bad.reference and p.field]
+    # SIE's references hash what a voucher books, so the broken voucher's differs from the good one's.
+    named = [p for p in problems if p.field and p.reference and bad.first_line <= (p.line or 0) <= bad.last_line]
     assert named, problems
-    assert all(p.file == "fil.dat" and p.line is not None for p in named)
-    assert any(bad.first_line <= (p.line or 0) <= bad.last_line for p in named)
+    assert all(p.file == "fil.dat" for p in named)
+    assert any(p.reference == bad.reference for p in named) or format == "sie4"
 
 
 @pytest.mark.parametrize(("format", "data"), [
@@ -54,7 +55,8 @@ def test_a_huge_amount_is_a_problem_on_its_voucher_and_the_other_vouchers_go_on(
 ])
 def test_a_file_with_no_vouchers_gets_a_problem_saying_so(format: str, data: bytes) -> None:
     [problem] = parse(format, data)
-    assert isinstance(problem, Problem) and problem.code == "empty" and problem.file == "fil.dat"
+    assert isinstance(problem, Problem) and problem.is_error and problem.file == "fil.dat"
+    assert problem.code in ("empty", "no-vouchers")  # SIE names the #SIETYP it found
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -74,7 +76,7 @@ def test_one_damaged_byte_in_a_windows_1252_file_spoils_its_voucher_not_the_file
     items = parse("gbat10", data, {"vat_map": {"3": "3"}})
     [voucher] = [i for i in items if not isinstance(i, Problem)]
     assert [line.description for line in voucher.lines] == ["Blåbær", "Smørbrød"]  # not 'Bl\u2020b\u2019r'
-    [problem] = [i for i in items if isinstance(i, Problem)]
+    [problem] = [i for i in items if isinstance(i, Problem) and i.is_error]
     assert (problem.reference, problem.line, problem.field) == ("2", 3, "Beskrivelse hovedbok")
 
 

@@ -56,18 +56,21 @@ def test_binary_data_is_one_problem() -> None:
 
 def test_reference_prefix_and_vat_map_to_unknown_code() -> None:
     body = b"GBAT10;7;20250101;1;1;2025;1920;;10.00\nGBAT10;7;20250101;1;1;2025;3000;M25;-10.00\n"
-    [voucher] = gbat10.parse(io.BytesIO(body), file_name="x", options={"reference_prefix": "extenda-",
-                                                                       "vat_map": {"M25": "3"}})
+    guess, voucher = gbat10.parse(io.BytesIO(body), file_name="x", options={"reference_prefix": "extenda-",
+                                                                             "vat_map": {"M25": "3"}})
+    assert isinstance(guess, Problem) and guess.code == "guessed-detail" and not guess.is_error  # VAT code, no Brutto
     assert isinstance(voucher, Voucher) and voucher.reference == "extenda-7" and voucher.lines[1].vat_code == "3"
-    [problem] = gbat10.parse(io.BytesIO(body), file_name="x", options={"vat_map": {"M25": "4"}})
+    guess, problem = gbat10.parse(io.BytesIO(body), file_name="x", options={"vat_map": {"M25": "4"}})
+    assert isinstance(guess, Problem) and guess.code == "guessed-detail"
     assert isinstance(problem, Problem) and "'4' is not a SAF-T standard VAT code" in problem.message
     assert problem.line == 2 and problem.field == "Mva-kode"
 
 
 def test_sie_dimensions_follow_the_option() -> None:
     body = b'#VER "" 9 20250101\n{\n#TRANS 1930 {1 "10" 2 "B"} 5.00\n#TRANS 3000 {} -5.00\n}\n'
-    [voucher] = sie4.parse(io.BytesIO(body), file_name="x.si", options={"sie_dimensions": {"2": "cost_bearer"}})
-    assert isinstance(voucher, Voucher) and voucher.reference == "9"
+    [voucher] = sie4.parse(io.BytesIO(body), file_name="x.si", options={"sie_dimensions": {"2": "cost_bearer"},
+                                                                         "currency": "NOK"})
+    assert isinstance(voucher, Voucher) and voucher.reference == "9-35077b65"  # number and content hash
     assert voucher.lines[0].dimensions == {"cost_bearer": "B"}
 
 
@@ -95,7 +98,8 @@ def test_balance_boundary_closes_a_voucher_where_its_rows_sum_to_zero() -> None:
     body = (b"GBAT10;;20250101;1;1;2025;1920;;10.00\nGBAT10;;20250101;1;1;2025;3000;;-4.00\n"
             b"GBAT10;;20250101;1;1;2025;3001;;-6.00\nGBAT10;;20250102;1;1;2025;1920;;7.00\n"
             b"GBAT10;;20250102;1;1;2025;3000;;-7.00\nGBAT10;;20250103;1;1;2025;1920;;1.00\n")
-    first, second, third = read(layout, io.BytesIO(body), file_name="z.csv", options={})
+    guess, first, second, third = read(layout, io.BytesIO(body), file_name="z.csv", options={})
+    assert isinstance(guess, Problem) and guess.code == "guessed-detail" and guess.field == "Bilagsnummer"
     assert isinstance(first, Voucher) and first.reference == "z.csv:1" and len(first.lines) == 3
     assert isinstance(second, Voucher) and second.reference == "z.csv:4"
     assert isinstance(third, Problem) and third.code == "unbalanced" and third.line == 6

@@ -135,3 +135,21 @@ def test_never_crashes_and_every_voucher_balances(data: bytes) -> None:
         assert isinstance(result, Problem | Voucher)
         if isinstance(result, Voucher):
             assert sum(line.amount for line in result.lines) == 0
+
+
+@pytest.mark.parametrize(("version", "read"), [
+    ("1.0", True), ("1.00", True), ("1.10", True), ("1.1", True), ("1.20", True), ("1.30", True), ("1.3", True),
+    ("a", True),  # XMLSpy's generated sample: not a version number, read as 1.x
+    ("2.0", False), ("2.00", False), ("1.40", False), ("3", False),
+])
+def test_only_known_versions_are_read(version: str, read: bool) -> None:
+    data = (HERE / "vouchers_1_30.xml").read_bytes().replace(
+        b"<n1:AuditFileVersion>1.30<", f"<n1:AuditFileVersion>{version}<".encode())
+    results = run(data, "v.xml")
+    if read:
+        assert any(isinstance(r, Voucher) for r in results)
+        assert not any(r.code == "unsupported-version" for r in results if isinstance(r, Problem))
+    else:
+        [problem] = results
+        assert isinstance(problem, Problem) and problem.code == "unsupported-version" and problem.is_error
+        assert f"version {version}," in problem.message and problem.field == "Header/AuditFileVersion"
