@@ -209,7 +209,7 @@ def cmd_format(args: argparse.Namespace) -> int:
         return 2
     options = json.loads(Path(args.options).read_text("utf-8"))
     _with_stores(lambda s: set_format_options(TenantRegistry(s.tables), args.tenant, args.format, options,
-                                              connectors.SOURCES[args.format]))
+                                              connectors.SOURCES[args.format], connectors.OPTIONS[args.format]))
     _print_json({"tenant_id": args.tenant, "format": args.format, "options": options})
     return 0
 
@@ -257,15 +257,18 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         print(f"no such file: {path}", file=sys.stderr)
         return 2
     conns = _connectors()
-    if args.format and args.format != "api" and args.format not in conns.sources:
-        print(f"unknown format {args.format!r}; known: api, {', '.join(sorted(conns.sources))}", file=sys.stderr)
+    format = args.format
+    if format == "api":  # the name this command used before; the API and the docs say shared-form
+        format = "shared-form"
+    if format and format not in conns.sources:
+        print(f"unknown format {format!r}; known: {', '.join(sorted(conns.sources))}", file=sys.stderr)
         return 2
-    if args.format == "api" or (args.format is None and path.suffix == ".json"):
-        documents, problems = _dry_run_json(path)
-        return _dry_run_report(args, conns, path, "api", iter([*documents, *problems]))
+    if format is None and path.suffix.lower() == ".json":
+        format = "shared-form"
+    args.format = format
     options = _dry_run_options(args, conns, path)
     with path.open("rb") as data:
-        format, items = _dry_run_items(conns, data, path.name, args.format, options)
+        format, items = _dry_run_items(conns, data, path.name, format, options)
         return _dry_run_report(args, conns, path, format, items)
 
 
@@ -347,17 +350,6 @@ def _dry_run_options(args: argparse.Namespace, conns: Any, path: Path) -> dict[s
             format = conns.detect(data.read(65536), path.name)
     tenant = _with_stores(lambda s: TenantRegistry(s.tables).get(args.tenant))
     return dict(tenant.sources.get(format or "", {}))
-
-
-def _dry_run_json(path: Path) -> tuple[list[Any], list[Any]]:
-    """The API's own checks (pipeline.intake), on a file."""
-    from pipeline.intake import parse_shared_form
-    from pipeline.model import Origin
-
-    good, problems = parse_shared_form(path.read_bytes())
-    documents = [d.model_copy(update={"origin": Origin(format="api", file=path.name, line=line)})
-                 for _, line, d in good]
-    return documents, problems
 
 
 def _render_for_tenant(tenant_id: str, documents: list[Any], conns: Any) -> tuple[list[Any], list[Any]]:
@@ -460,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
 
     dry = sub.add_parser("dry-run", help="parse and check a file without delivering anything")
     dry.add_argument("file")
-    dry.add_argument("--format", help="source format; detected when omitted ('api' for shared-form JSON)")
+    dry.add_argument("--format", help="source format (shared-form, gbat10, ...); detected when omitted ('api' is an old "
+                                          "name for shared-form, still accepted)")
     dry.add_argument("--tenant", help="also show the exact payloads for this tenant's accounting system")
     dry.add_argument("--options", help="a JSON file of format options (default: the tenant's, with --tenant)")
     dry.add_argument("--json", action="store_true")

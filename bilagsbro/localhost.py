@@ -741,12 +741,21 @@ def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
 def _handler_for(host: LocalHost) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body leave in two writes; with Nagle on, a keep-alive client waits out its delayed
+        # ACK (~40 ms) on every answer. Kestrel sets TCP_NODELAY too.
+        disable_nagle_algorithm = True
 
         def _handle(self) -> None:
             body = self._read_body()
             if body is None:
+                # The real host never invokes the function: reading the body fails while it binds `req`,
+                # and it answers 500 with no body, not 413 (Azure/azure-functions-host#10519, open;
+                # HttpRequestBodySizeMiddleware sets Kestrel's MaxRequestBodySize from this setting). The
+                # app keeps its own, lower limits so that a client meets a JSON 413 first.
+                log.warning("HTTP %s %s: body over %s (%d bytes); answered 500 as the Functions host does",
+                            self.command, self.path, BODY_LIMIT_SETTING, host.max_body_bytes)
                 self.close_connection = True  # the rest of the body stays unread
-                self._write(413, {}, b"")
+                self._write(500, {}, b"")
                 return
             try:
                 status, headers, payload = host.handle_http(self.command, self.path, dict(self.headers), body)
@@ -789,7 +798,8 @@ def _handler_for(host: LocalHost) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+        # Kestrel routes any method; one the function does not declare gets 405 from handle_http.
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_QUERY = _handle
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("HTTP " + format, *args)

@@ -53,6 +53,18 @@ SOURCES = {
     "saft-financial": saft_financial.parse,
     "shared-form": shared_form.parse,
 }
+# The options each format's parser reads (PUT /api/v1/admin/tenants/{id}/formats/{format}): any other
+# name is refused, so a misspelt option fails when it is set, not silently at the next file.
+_TABULAR_OPTIONS = frozenset({"vat_map", "customer_ledger", "supplier_ledger", "reference_prefix", "encoding"})
+OPTIONS: dict[str, frozenset[str]] = {
+    "gbat10": _TABULAR_OPTIONS,
+    "visma-business": _TABULAR_OPTIONS | {"oem_codepage"},
+    "visma-global": _TABULAR_OPTIONS,
+    "sie4": _TABULAR_OPTIONS | {"sie_dimensions", "currency"},
+    "saft-cash-register": frozenset(saft_cash_register.Rules.__dataclass_fields__),
+    "saft-financial": frozenset({"analysis_map", "vat_accounts"}),
+    "shared-form": frozenset(),
+}
 # Tried in order: the most specific first, shared-form (any JSON) last.
 SNIFFERS = {
     "saft-cash-register": saft_cash_register.sniff,
@@ -76,4 +88,4 @@ def registry() -> Connectors:  # pipeline.stages is imported lazily to keep cold
     """Every registry above, bundled the way the stages take them."""
     from pipeline.stages import Connectors
 
-    return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, credentials=CREDENTIALS)
+    return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, credentials=CREDENTIALS, options=OPTIONS)

@@ -24,7 +24,10 @@ from pipeline.tenants import TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog, status
 
 MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
-MAX_FILE_BODY = 100 * 1024 * 1024  # the Functions HTTP limit
+# Below the Functions host's own limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, 104,857,600 bytes by default),
+# so that every body we refuse is refused by us, with a JSON answer; see docs/decisions/0002.
+MAX_FILE_BODY = 100_000_000
+MAX_ADMIN_BODY = 1024 * 1024
 
 
 @dataclass
@@ -139,9 +142,13 @@ def get_document(stores: Stores, connectors: Connectors, request: Request) -> Re
     trace = TraceLog(stores.tables).read(tenant, document_id)
     if not trace or not document_id.startswith("d-"):
         return error(404, f"no document {document_id} for this API key's tenant")
+    include = request.query.get("include")
+    if include not in (None, "exchanges"):
+        return error(400, f"include={include!r} is not known; the only choice is include=exchanges",
+                     [Problem("unknown value", field="include")])
     reference = next((t.get("reference") for t in trace if t.get("reference")), None)
     body: dict[str, Any] = {"id": document_id, "reference": reference, "status": status(trace), "trace": trace}
-    if request.query.get("include") == "exchanges":
+    if include == "exchanges":
         body["exchanges"] = exchanges(stores.blobs, tenant, document_id)
     return Response(200, body)
 
@@ -290,22 +297,22 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
 
 
 def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    from pipeline.admin_requests import NewTenant
+
     _, denied = _authenticate(stores, request, role="admin")
     if denied:
         return denied
-    try:
-        body = json.loads(request.body or b"{}")
-        name = str(body["name"]).strip()
-        if not name:
-            raise KeyError("name")
-    except (ValueError, KeyError, TypeError):
-        return error(400, 'send {"name": "...", "organization_number": "..."}',
-                     [Problem("name is required", field="name")])
+    body, bad = _admin_body(request, NewTenant)
+    if bad:
+        return bad
+    assert isinstance(body, NewTenant)
     registry = TenantRegistry(stores.tables)
     try:
-        tenant = registry.add(name, organization_number=body.get("organization_number"))
-    except (ConfigError, ValueError) as exc:
-        return error(422, str(exc))
+        tenant = registry.add(body.name, organization_number=body.organization_number)
+    except ConfigError as exc:
+        return error(422, exc.message)
+    except ValueError as exc:  # the tenant model's own checks (organisation number)
+        return error(422, "the tenant is not valid", _validation_problems(exc))
     return Response(201, {"tenant_id": tenant.id, "name": tenant.name, "api_key": registry.issue_key(tenant.id)})
 
 
@@ -319,36 +326,74 @@ def _admin_tenant(stores: Stores, request: Request) -> tuple[Any, Response | Non
         return None, error(404, exc.message)
 
 
-def _json_body(request: Request) -> tuple[dict[str, Any] | None, Response | None]:
+def _json_body(request: Request, *, required: bool = False) -> tuple[dict[str, Any] | None, Response | None]:
+    """The admin API's JSON object: 413 when too big, 415 when not JSON, 400 when malformed, or when
+    missing and `required` (an optional body left out reads as {})."""
+    if len(request.body) > MAX_ADMIN_BODY:
+        return None, error(413, f"body of {len(request.body)} bytes exceeds {MAX_ADMIN_BODY}")
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type:
+        return None, error(415, f"send application/json, not {content_type}")
+    if not request.body.strip():
+        if not required:
+            return {}, None
+        return None, error(400, "the body is empty: send a JSON object", [Problem("the body is empty", code="empty")])
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError as exc:
-        return None, error(400, f"malformed JSON: {exc}")
+        body = json.loads(request.body)
+    except UnicodeDecodeError as exc:
+        return None, error(400, f"the body is not UTF-8 (byte {exc.start})",
+                           [Problem("the body is not UTF-8", code="encoding")])
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return None, error(400, f"malformed JSON: {exc.msg} ({where})",
+                           [Problem(f"malformed JSON: {exc.msg} ({where})", line=exc.lineno, code="malformed-json")])
     if not isinstance(body, dict):
-        return None, error(400, "send a JSON object")
+        return None, error(400, "send a JSON object", [Problem("the body must be a JSON object", code="not-an-object")])
     return body, None
+
+
+def _validation_problems(exc: Exception) -> list[Problem]:
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return [Problem(str(exc))]
+    return [Problem(str(e["msg"]).removeprefix("Value error, "), field=".".join(str(p) for p in e["loc"]) or None)
+            for e in exc.errors(include_url=False)]
+
+
+def _admin_body(request: Request, model: Any) -> tuple[Any, Response | None]:
+    """The body as `model`: unknown fields and wrong types are a 422 naming each field."""
+    from pydantic import ValidationError
+
+    body, bad = _json_body(request, required=True)
+    if bad:
+        return None, bad
+    try:
+        return model.model_validate(body), None
+    except ValidationError as exc:
+        return None, error(422, "the request is not valid", _validation_problems(exc))
 
 
 def put_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Connect a tenant to an accounting system: the new settings and credentials are tested first and take
     over only when the test passes (200); a failed test leaves the working connection as it was (422)."""
+    from pipeline.admin_requests import Connection
     from pipeline.connections import change, describe
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _json_body(request)
+    body, bad = _admin_body(request, Connection)
     if bad:
         return bad
-    assert body is not None
-    target = str(body.get("target", ""))
+    assert isinstance(body, Connection)
+    target = body.target
     if target not in connectors.targets:
         return error(422, f"unknown target {target!r}; known: {', '.join(sorted(connectors.targets))}",
                      [Problem("unknown target", field="target")])
     try:
-        outcome = change(stores, connectors, tenant.id, target, settings=dict(body.get("settings") or {}),
-                         credentials=dict(body.get("credentials") or {}),
-                         direct_posting=None if body.get("direct_posting") is None else bool(body["direct_posting"]))
+        outcome = change(stores, connectors, tenant.id, target, settings=body.settings, credentials=body.credentials,
+                         direct_posting=body.direct_posting)
     except ConfigError as exc:
         return error(422, exc.message)
     answer = {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check}
@@ -381,11 +426,13 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
     tenant, denied = _admin_tenant(stores, request)
     if denied:
         return denied
+    body, bad = _json_body(request, required=True)
+    if bad:
+        return bad
     try:
-        rules = Rules.model_validate_json(request.body or b"{}")
+        rules = Rules.model_validate(body)
     except ValidationError as exc:
-        return error(422, "rules are not valid", [
-            Problem(str(e["msg"]), field=".".join(str(p) for p in e["loc"])) for e in exc.errors()])
+        return error(422, "rules are not valid", _validation_problems(exc))
     TenantRegistry(stores.tables).save(tenant.model_copy(update={"rules": rules}))
     stores.tables.insert(TABLE_STATE, {
         "PartitionKey": f"{tenant.id}|rules-history", "RowKey": dt.datetime.now(dt.UTC).isoformat(),
@@ -403,20 +450,22 @@ def put_format_options(stores: Stores, connectors: Connectors, request: Request)
     format = request.path_params.get("format", "")
     if format not in connectors.sources:
         return error(404, f"unknown format {format!r}; known: {', '.join(sorted(connectors.sources))}")
-    body, bad = _json_body(request)
+    body, bad = _json_body(request, required=True)
     if bad:
         return bad
     assert body is not None
     try:
-        set_format_options(TenantRegistry(stores.tables), tenant.id, format, body, connectors.sources[format])
+        set_format_options(TenantRegistry(stores.tables), tenant.id, format, body, connectors.sources[format],
+                           connectors.options.get(format))
     except ConfigError as exc:
-        return error(422, exc.message)
+        return error(422, exc.message, [Problem(exc.message, field="options")])
     return Response(200, {"tenant_id": tenant.id, "format": format, "options": body})
 
 
 def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    return Response(200, openapi.spec(request.base_url))
+    return Response(200, openapi.spec(request.base_url, formats=connectors.sources, targets=connectors.targets))
 
 
 def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    return Response(200, openapi.html(request.base_url), content_type="text/html; charset=utf-8")
+    return Response(200, openapi.html(request.base_url, formats=connectors.sources, targets=connectors.targets),
+                    content_type="text/html; charset=utf-8")

@@ -263,9 +263,14 @@ def check_source(stores: Stores, source: PulledSource, tenant_id: str, settings:
 
 
 def set_format_options(registry: TenantRegistry, tenant_id: str, format: str, options: Mapping[str, Any],
-                       parser: Any) -> Tenant:
+                       parser: Any, known: frozenset[str] | None = None) -> Tenant:
     """A file format's options for one tenant (its VAT codes → SAF-T codes, accounts, ...), checked by
-    running the format's parser over an empty file: invalid options fail now, not on the next file."""
+    name (`known`) and by running the format's parser over an empty file: invalid options fail now, not
+    on the next file."""
+    unknown = sorted(set(options) - known) if known is not None else []
+    if unknown:
+        raise ConfigError(f"unknown option(s) for {format}: {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted(known or ())) or 'none'}", tenant=tenant_id)
     try:
         list(parser(io.BytesIO(b""), file_name="options-check", options=dict(options)))
     except BilagsbroError as exc:

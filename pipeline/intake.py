@@ -8,12 +8,10 @@ translated by the next stage.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import TypeAdapter, ValidationError
 
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import Problem
@@ -21,10 +19,13 @@ from pipeline.history import blob_ref, document_path, new_id, original_path
 from pipeline.model import Document, Origin
 from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_RECEIVED
 from pipeline.ports import Stores
+from pipeline.shared_form import DOCUMENT, FATAL, MAX_DOCUMENTS_PER_REQUEST, parse_shared_form
 from pipeline.trace import TraceEntry, TraceLog
 
-DOCUMENT = TypeAdapter(Document)
-MAX_DOCUMENTS_PER_REQUEST = 5000
+__all__ = ["DOCUMENT", "FATAL", "MAX_DOCUMENTS_PER_REQUEST", "Intake", "parse_shared_form", "receive_documents",
+           "receive_file", "receive_drop", "safe_file_name"]
+FORMAT = "shared-form"  # the API's format, by the name files and the CLI use for it too
+_MEDIA_TYPE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,199}")
 
 
 @dataclass
@@ -38,146 +39,14 @@ class Intake:
     envelopes: list[Envelope] = field(default_factory=list)
 
 
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
-def _items(text: str) -> Iterator[tuple[int, Any]]:
-    """Yields (line, value) for a JSON object, an array of objects, or {"documents": [...]}.
-
-    Decoding element by element is how each document gets its line in the request body.
-    """
-    decoder = json.JSONDecoder(parse_float=str, parse_int=str)
-    start = len(text) - len(text.lstrip())
-    if text[start:start + 1] != "[":
-        value, _ = decoder.raw_decode(text, start)
-        if isinstance(value, dict) and isinstance(value.get("documents"), list):
-            yield from _array(text, _member(text, start, decoder, "documents"), decoder)
-        else:
-            yield _line_of(text, start), value
-        return
-    yield from _array(text, start, decoder)
-
-
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
-def _member(text: str, start: int, decoder: json.JSONDecoder, name: str) -> int:
-    """Where the value of member `name` of the (already valid) object at `start` begins; the last one
-    wins, as it does for the decoder."""
-    pos, found = _skip_space(text, start + 1), -1
-    while text[pos] != "}":
-        key, pos = decoder.raw_decode(text, pos)
-        pos = _skip_space(text, _skip_space(text, pos) + 1)  # past the ':'
-        if key == name:
-            found = pos
-        _, pos = decoder.raw_decode(text, pos)
-        pos = _skip_space(text, pos)
-        if text[pos] == ",":
-            pos = _skip_space(text, pos + 1)
-    return found
-
-
-def _array(text: str, start: int, decoder: json.JSONDecoder) -> Iterator[tuple[int, Any]]:
-    pos = start + 1
-    while True:
-        pos = _skip_space(text, pos)
-        if pos < len(text) and text[pos] == "]":
-            return
-        value, end = decoder.raw_decode(text, pos)
-        yield _line_of(text, pos), value
-        pos = _skip_space(text, end)
-        if pos < len(text) and text[pos] == ",":
-            pos += 1
-            continue
-        if pos < len(text) and text[pos] == "]":
-            return
-        raise json.JSONDecodeError("expected ',' or ']' between documents", text, pos)
-
-
-def _problems_of(error: ValidationError, *, index: int, line: int, reference: str | None) -> list[Problem]:
-    problems = []
-    for detail in error.errors(include_url=False):
-        loc = [str(p) for p in detail["loc"]]
-        # The discriminated union puts the type name first: drop it, the vendor knows the type.
-        if loc and loc[0] in ("voucher", "sales_invoice", "payment"):
-            loc = loc[1:]
-        path = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc).lstrip(".")
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        problems.append(
-            Problem(message, field=path or None, line=line, reference=reference, file=f"documents[{index}]")
-        )
-    return problems
-
-
-def _doc_problems(item: Any, index: int, line: int) -> tuple[Document | None, list[Problem]]:
-    if not isinstance(item, dict):
-        return None, [Problem("a document must be a JSON object", file=f"documents[{index}]", line=line)]
-    reference = item.get("reference") if isinstance(item.get("reference"), str) else None
-    if "type" not in item:
-        return None, [Problem("type is required: voucher, sales_invoice or payment", field="type",
-                              file=f"documents[{index}]", line=line, reference=reference)]
-    if "origin" in item:
-        return None, [Problem("origin is set by Bilagsbro, not by the sender", field="origin",
-                              file=f"documents[{index}]", line=line, reference=reference)]
-    try:
-        return DOCUMENT.validate_python(item), []
-    except ValidationError as exc:
-        return None, _problems_of(exc, index=index, line=line, reference=reference)
-
-
-FATAL = ("encoding", "empty", "too-many", "malformed-json")
-
-
-def parse_shared_form(body: bytes, file: str | None = None) -> tuple[list[tuple[int, int, Document]], list[Problem]]:
-    """Shared-form JSON → (index, line, document) for each good document, and every problem."""
-    problems: list[Problem] = []
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], [Problem(f"the body is not UTF-8 (byte {exc.start})", file=file, code="encoding")]
-    if not text.strip():
-        return [], [Problem("the body is empty: send one document or a list", file=file, code="empty")]
-    items: list[tuple[int, Any]] = []
-    try:
-        for item in _items(text):
-            items.append(item)
-            if len(items) > MAX_DOCUMENTS_PER_REQUEST:
-                return [], [Problem(f"more than {MAX_DOCUMENTS_PER_REQUEST} documents in one request: split it",
-                                    file=file, code="too-many")]
-    except json.JSONDecodeError as exc:
-        return [], [Problem(f"malformed JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno,
-                            code="malformed-json")]
-    seen: dict[str, int] = {}
-    good: list[tuple[int, int, Document]] = []
-    for index, (line, item) in enumerate(items):
-        document, found = _doc_problems(item, index, line)
-        if document is not None and document.reference in seen:
-            found = [Problem(
-                f"reference repeats documents[{seen[document.reference]}] in the same request",
-                field="reference", file=f"documents[{index}]", line=line, reference=document.reference,
-                code="duplicate-reference")]
-            document = None
-        if document is None:
-            problems.extend(p if file is None else Problem(
-                p.message, field=f"{p.file}.{p.field}" if p.field else p.file, file=file, line=p.line,
-                reference=p.reference, code=p.code) for p in found)
-            continue
-        seen[document.reference] = index
-        good.append((index, line, document))
-    return good, problems
-
-
 def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type: str = "") -> Intake:
     """Shared-form JSON from the API: keep the body, check every document, accept the good ones."""
     receipt = new_id("r-")
     original = original_path(tenant, receipt, "request.json")
     stores.blobs.put(
-        CONTAINER_RECEIVED, original, body, content_type=content_type or "application/json",
-        metadata={"tenant": tenant, "format": "api", "receipt": receipt},
+        CONTAINER_RECEIVED, original, body,
+        content_type=content_type if _MEDIA_TYPE.fullmatch(content_type) else "application/json",
+        metadata={"tenant": tenant, "format": FORMAT, "receipt": receipt, "via": "api"},
     )
     intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, original))
     good, problems = parse_shared_form(body)
@@ -187,7 +56,7 @@ def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type:
 
     trace = TraceLog(stores.tables)
     for index, line, document in good:
-        document = document.model_copy(update={"origin": Origin(format="api", file=receipt, line=line)})
+        document = document.model_copy(update={"origin": Origin(format=FORMAT, file=receipt, line=line)})
         intake.envelopes.append(accept(stores, trace, tenant, receipt, document, intake, index=index))
     return intake
 
@@ -220,10 +89,12 @@ def receive_file(
 ) -> Intake:
     """A raw file (API upload or SFTP drop): keep it, then hand it whole to the translate stage."""
     receipt = new_id("r-")
-    safe_name = file_name.replace("/", "_").replace("\\", "_")[:200] or "file"
+    safe_name = safe_file_name(file_name)
     original = original_path(tenant, receipt, safe_name)
+    known = format is None or format in known_formats
     stores.blobs.put(CONTAINER_RECEIVED, original, data, metadata={
-        "tenant": tenant, "format": format or "", "receipt": receipt, "via": source,
+        # Metadata travels as HTTP headers (ASCII): an unknown format is reported, not stored there.
+        "tenant": tenant, "format": (format or "") if known else "", "receipt": receipt, "via": source,
     })
     intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, original))
     trace = TraceLog(stores.tables)
@@ -253,6 +124,13 @@ def receive_file(
         "via": source}, receipt=receipt, trace_id=envelope.traceparent.split("-")[1]))
     intake.envelopes.append(envelope)
     return intake
+
+
+def safe_file_name(name: str) -> str:
+    """A file name that is safe as the last part of a blob path: what a person can read survives (æøå
+    too); slashes and control characters become _, and no trailing dot or space (Azure refuses those)."""
+    cleaned = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in name[:200])
+    return cleaned.strip(" .") or "file"
 
 
 def parse_drop_path(blob_name: str) -> tuple[str, str | None, str] | None:

@@ -26,14 +26,27 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from pipeline.norway.kid import valid_kid
+from pipeline.norway.vat import VAT_CODES
 
 CENT = Decimal("0.01")
-_LIMIT = Decimal("1e15")  # what _AMOUNT allows: at most 15 digits before the point
 _AMOUNT = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
+_QUANTITY = re.compile(r"^-?\d{1,12}(\.\d{1,6})?$")
+
+TARGET_TERMS = {"terms": "target"}
+"""Validation context for a document adapted to a target: its VAT codes are the target's, no longer SAF-T's.
+
+The shared form itself always carries SAF-T standard VAT codes (checked on every source, before any
+rule); a tenant's `vat_map` then renames them into its accounting system's codes, and a document in
+those terms is validated with this context (see docs/decisions/0002-what-intake-refuses.md).
+"""
 
 
 def _parse_amount(value: Any) -> Decimal:
@@ -45,8 +58,8 @@ def _parse_amount(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("amount must be a finite decimal")
-        if value.copy_abs() >= _LIMIT:  # before quantize, which raises past the context's 28 digits
-            raise ValueError(f"amount {value:.2e} has more than 15 digits before the decimal point")
+        if value and value.adjusted() > 14:  # more digits than money has (and quantize would overflow)
+            raise ValueError(f"amount {value} has more than 15 digits before the decimal point")
         if value != value.quantize(CENT):
             raise ValueError(f"amount {value} has more than two decimals")
         return value.quantize(CENT)
@@ -68,9 +81,76 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_parse_amount),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always"),
-    WithJsonSchema({"type": "string", "pattern": _AMOUNT.pattern, "examples": ["1250.00", "-1250.00"]}),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "pattern": _AMOUNT.pattern, "examples": ["1250.00", "-1250.00"]},
+        {"type": "number", "description": "read exactly as written (never through a float); a string is better"},
+    ]}),
 ]
 """A signed amount in the document's currency: debit positive, credit negative, two decimals."""
+
+
+def _parse_quantity(value: Any) -> Decimal:
+    """A decimal count (hours, kilos, pieces): like money, never from a float, and never a comma."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError("quantity must be a decimal string such as \"1.5\", not a float or boolean")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("quantity must be a finite decimal")
+        value = str(value)
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or not _QUANTITY.match(value.strip()):
+        raise ValueError(
+            f"quantity {value!r} is not a decimal number with at most six decimals, point as decimal "
+            "separator (e.g. \"1.5\")"
+        )
+    return Decimal(value.strip())
+
+
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_parse_quantity),
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="always"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": _QUANTITY.pattern, "examples": ["1", "1.5"]},
+                              {"type": "number"}], "default": "1"}),
+]
+
+
+def _date_text(value: Any) -> Any:
+    # pydantic reads a number as Unix time; a document's date is written out, never counted in seconds.
+    if isinstance(value, (int, float, Decimal)):
+        raise ValueError("a date is a string YYYY-MM-DD, not a number")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_date_text)]
+
+
+def _saft_vat_code(value: str | None, info: ValidationInfo) -> str | None:
+    """A SAF-T standard VAT code, unless the document is already in its target's terms."""
+    if value is None or (info.context or {}).get("terms") == "target":
+        return value
+    code = value.strip()
+    if code not in VAT_CODES:
+        raise PydanticCustomError(
+            "unknown_vat_code",
+            "vat_code '{code}' is not a SAF-T standard VAT code (known: {known}); a source's own codes "
+            "are mapped to them with its vat_map",
+            {"code": value, "known": ", ".join(VAT_CODES)},
+        )
+    return code
+
+
+def _kid(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not valid_kid(value):
+        raise PydanticCustomError(
+            "invalid_kid", "kid '{kid}' fails both the MOD10 and the MOD11 check digit", {"kid": value})
+    return value.strip()
+
+
+_VAT_CODE_SCHEMA = {"type": "string", "enum": list(VAT_CODES)}
 
 
 def _no_blank(value: Any) -> Any:
@@ -167,7 +247,8 @@ class Posting(BaseModel):
     account: Text = Field(..., description="Account number in the source's chart (NS 4102 by default)")
     amount: Money
     description: str | None = None
-    vat_code: str | None = Field(None, description="SAF-T standard VAT code; amount is gross when set")
+    vat_code: Annotated[str | None, WithJsonSchema({"anyOf": [_VAT_CODE_SCHEMA, {"type": "null"}]})] = Field(
+        None, description="SAF-T standard VAT code; amount is gross when set")
     vat_amount: Money | None = Field(None, description="VAT included in amount, as the source computed it")
     dimensions: dict[str, Text] = Field(
         default_factory=dict,
@@ -177,7 +258,10 @@ class Posting(BaseModel):
     supplier: Party | None = None
     kid: str | None = Field(None, description="Norwegian payment reference (KID), MOD10 or MOD11")
     invoice_number: str | None = None
-    due_date: dt.date | None = None
+    due_date: Day | None = None
+
+    _vat_code = field_validator("vat_code")(_saft_vat_code)
+    _valid_kid = field_validator("kid")(_kid)
 
     @model_validator(mode="after")
     def _vat_consistent(self) -> Posting:
@@ -201,7 +285,7 @@ class _Document(BaseModel):
         max_length=200,
         description="Unique per tenant and source; the idempotency key for delivery",
     )
-    date: dt.date
+    date: Day
     description: str | None = None
     currency: str = Field("NOK", pattern=r"^[A-Z]{3}$")
     origin: Origin | None = Field(None, description="Set by Bilagsbro: where the document came from")
@@ -221,6 +305,9 @@ class Voucher(_Document):
         total = sum((line.amount for line in self.lines), Decimal("0"))
         if total != 0:
             raise ValueError(f"voucher does not balance: lines sum to {total:.2f}, not 0.00")
+        if all(line.amount == 0 for line in self.lines):
+            # Decision 0002: a voucher that moves no money is refused, not booked with a warning.
+            raise PydanticCustomError("zero_voucher", "every line is 0.00: a voucher must move an amount")
         return self
 
 
@@ -231,20 +318,16 @@ class InvoiceLine(BaseModel):
 
     description: Text
     amount: Money
-    quantity: Decimal = Decimal("1")
+    quantity: Quantity = Decimal("1")
     unit_price: Money | None = Field(None, description="Gross price per unit, VAT included")
     product: str | None = None
     account: str | None = Field(None, description="Revenue account; the tenant's rules decide if absent")
-    vat_code: str = Field("3", description="SAF-T standard VAT code (3 = output VAT, regular rate)")
+    vat_code: Annotated[str, WithJsonSchema(_VAT_CODE_SCHEMA)] = Field(
+        "3", description="SAF-T standard VAT code (3 = output VAT, regular rate)")
     vat_amount: Money | None = None
     dimensions: dict[str, Text] = Field(default_factory=dict)
 
-    @field_validator("quantity", mode="before")
-    @classmethod
-    def _quantity_exact(cls, value: Any) -> Any:
-        if isinstance(value, float):
-            raise ValueError("quantity must be a decimal string, not a float")
-        return Decimal(value) if isinstance(value, (str, int)) else value
+    _vat_code = field_validator("vat_code")(_saft_vat_code)
 
 
 class SalesInvoice(_Document):
@@ -253,12 +336,14 @@ class SalesInvoice(_Document):
     type: Literal["sales_invoice"] = "sales_invoice"
     invoice_number: Text
     customer: Party
-    due_date: dt.date | None = None
+    due_date: Day | None = None
     kid: str | None = None
     credits: str | None = Field(None, description="Invoice number this credit note credits")
     receivable_account: str = Field("1500", description="Customer ledger account (NS 4102: 1500)")
     total: Money = Field(..., description="Gross total; must equal the sum of the lines")
     lines: tuple[InvoiceLine, ...] = Field(..., min_length=1)
+
+    _valid_kid = field_validator("kid")(_kid)
 
     @model_validator(mode="after")
     def _total_matches(self) -> SalesInvoice:
@@ -283,6 +368,8 @@ class Payment(_Document):
     payment_method: str | None = Field(None, description="e.g. 'card', 'vipps', 'bank'; mapped per tenant")
     bank_account: str = Field("1920", description="Ledger account the money lands on")
     receivable_account: str = Field("1500")
+
+    _valid_kid = field_validator("kid")(_kid)
 
     @model_validator(mode="after")
     def _identifies_what_is_paid(self) -> Payment:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.model import Document, InvoiceLine, Payment, Posting, SalesInvoice, Voucher
+from pipeline.model import TARGET_TERMS, Document, InvoiceLine, Payment, Posting, SalesInvoice, Voucher
 
 
 class Rules(BaseModel):
@@ -81,7 +81,10 @@ RULES: tuple[Rule, ...] = (map_lines, map_voucher_type)
 
 
 def apply(document: Document, rules: Rules) -> Document:
-    """The document in the tenant's terms; model_copy skips validation, so re-validate at the end."""
+    """The document in the tenant's terms; model_copy skips validation, so re-validate at the end.
+
+    The VAT codes are the target's now (the vat_map renamed them): validated in TARGET_TERMS.
+    """
     for rule in RULES:
         document = rule(document, rules)
-    return type(document).model_validate(document.model_dump())
+    return type(document).model_validate(document.model_dump(), context=TARGET_TERMS)

@@ -24,7 +24,7 @@ from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, P
 from pipeline.history import BlobExchangeLog, blob_ref, document_path, new_id, split_ref
 from pipeline.intake import DOCUMENT
 from pipeline.ledger import deliver_once
-from pipeline.model import Document, Origin
+from pipeline.model import TARGET_TERMS, Document, Origin
 from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
 from pipeline.report import FileReport
@@ -50,6 +50,8 @@ class Connectors:
     sniffers: Mapping[str, Sniffer] = field(default_factory=dict)
     # Per target, the credentials a connection needs (they go to the secret store).
     credentials: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Per source format, the names of the options its parser reads.
+    options: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Per tenant and target, lookups the connector may cache (accounts, VAT types, ...).
     caches: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
@@ -88,9 +90,9 @@ class Connectors:
         return factory(context)
 
 
-def _load(stores: Stores, ref: str) -> Document:
+def _load(stores: Stores, ref: str, context: dict[str, str] | None = None) -> Document:
     container, path = split_ref(ref)
-    return DOCUMENT.validate_json(stores.blobs.get(container, path))
+    return DOCUMENT.validate_json(stores.blobs.get(container, path), context=context)
 
 
 def _entry(env: Envelope, step: str, detail: dict[str, Any], reference: str | None = None) -> TraceEntry:
@@ -315,7 +317,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
-    document = _load(stores, env.blob)
+    document = _load(stores, env.blob, TARGET_TERMS)  # adapted: in the target's VAT codes
     trace = TraceLog(stores.tables)
     tenant = TenantRegistry(stores.tables).get(env.tenant)
     if env.target and env.target != tenant.target:

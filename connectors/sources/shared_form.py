@@ -27,12 +27,7 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
         yield Problem(f"shared-form files are limited to {MAX_BYTES} bytes and {MAX_DOCUMENTS_PER_REQUEST} "
                       "documents: split the file", file=file_name, code="too-large")
         return
-    try:
-        good, problems = parse_shared_form(body, file=file_name)
-    except RecursionError:  # the json module gives up on deeply nested arrays and objects
-        yield Problem("malformed JSON: nested too deeply to be a shared-form document", file=file_name,
-                      code="malformed-json")
-        return
+    good, problems = parse_shared_form(body, file=file_name)
     for _, line, document in good:
         yield document.model_copy(update={"origin": Origin(format=NAME, file=file_name, line=line)})
     yield from problems

@@ -45,6 +45,21 @@ def test_dry_run_text_and_unknown_format(tmp_path):
     assert unknown.returncode == 2 and "unknown format 'wordperfect'" in unknown.stderr
 
 
+def test_the_cli_and_the_api_call_our_json_shared_form_and_api_stays_an_alias(tmp_path):
+    path = tmp_path / "bilag.txt"
+    path.write_text(json.dumps(GOOD_AND_BAD[:1], ensure_ascii=False), "utf-8")
+    for name in ("shared-form", "api"):
+        result = bilagsbro("dry-run", str(path), "--format", name, "--json")
+        assert result.returncode == 0, result.stderr
+        out = json.loads(result.stdout)
+        assert out["format"] == "shared-form" and out["documents"][0]["origin"]["format"] == "shared-form"
+    unknown = bilagsbro("dry-run", str(path), "--format", "wordperfect")
+    known = unknown.stderr.split("known: ", 1)[1].strip().split(", ")
+    import connectors
+
+    assert known == sorted(connectors.SOURCES) and "api" not in known
+
+
 SIE = ROOT / "tests" / "sources" / "sie4"
 
 

@@ -188,3 +188,63 @@ def test_a_message_that_keeps_failing_ends_in_the_poison_queue_and_the_trace_say
     assert poisoned["step"] == "poisoned" and poisoned["detail"]["queue"] == "adapted"
     assert "503 Service Unavailable" in poisoned["detail"]["last_error"]["message"]
     assert deliveries(stack, tenant[0].id) == []
+
+
+def test_a_quantity_that_is_no_number_is_a_422_over_http_and_the_good_documents_are_delivered(client):
+    invoice = {"type": "sales_invoice", "reference": "faktura-abc", "date": "2026-11-20", "invoice_number": "9001",
+               "customer": {"name": "Kunde på Hamar"}, "total": "30.00",
+               "lines": [{"description": "Timer", "amount": "30.00", "quantity": "abc"}]}
+    comma = {**invoice, "reference": "faktura-komma", "lines": [{**invoice["lines"][0], "quantity": "1,5"}]}
+    response = client.post("/api/v1/documents", json=[voucher("god-med-tull"), invoice, comma])
+    assert response.status_code == 422 and response.headers["content-type"].startswith("application/json")
+    result = response.json()
+    assert {(p["reference"], p["field"]) for p in result["problems"]} == {
+        ("faktura-abc", "lines[0].quantity"), ("faktura-komma", "lines[0].quantity")}
+    [good] = result["documents"]
+    assert wait_for(client, good["id"])["status"] == "delivered"
+
+
+def test_a_format_outside_latin_1_is_a_400_not_a_500(stack, client):
+    response = client.post("/api/v1/files", params={"format": "日", "name": "kasse 1/日.csv"}, content=b"GBAT10;1")
+    assert response.status_code == 400, response.text
+    assert response.json()["problems"][0]["code"] == "unknown-format"
+    container, path = response.json()["original"].split("/", 1)
+    assert stack.stores.blobs.get(container, path) == b"GBAT10;1"
+
+
+@pytest.mark.parametrize("body", [
+    b'[] {"type": "voucher"}',
+    (json.dumps(voucher("linje-1")) + "\n" + json.dumps(voucher("linje-2")) + "\n").encode(),
+])
+def test_content_after_the_first_json_value_is_a_400_with_its_offset_and_nothing_is_queued(client, body):
+    response = client.post("/api/v1/documents", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    result = response.json()
+    assert result["documents"] == [] and "byte offset" in result["problems"][0]["message"]
+
+
+def test_every_413_has_a_json_body(client):
+    response = client.post("/api/v1/documents", content=b" " * (10 * 1024 * 1024 + 1),
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and response.headers["content-type"].startswith("application/json")
+    assert "exceeds" in response.json()["error"]
+
+
+def test_a_shared_form_file_with_a_vat_code_outside_saft_or_a_bad_kid_reports_them_and_delivers_the_rest(
+        stack, tenant, client):
+    bad_vat = voucher("fil-mva-99")
+    bad_vat["lines"][1]["vat_code"] = "99"
+    bad_kid = voucher("fil-kid")
+    bad_kid["lines"][0]["kid"] = "1234567890"
+    body = json.dumps([voucher("fil-god"), bad_vat, bad_kid], indent=1, ensure_ascii=False).encode("utf-8")
+    response = client.post("/api/v1/files", params={"format": "shared-form", "name": "bilag.json"}, content=body)
+    assert response.status_code == 202
+    receipt_url = response.json()["status_url"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (receipt := client.get(receipt_url).json())["documents"]:
+        time.sleep(0.1)
+    assert {(p["reference"], p["code"]) for p in receipt["problems"]} == {
+        ("fil-mva-99", "unknown-vat-code"), ("fil-kid", "invalid-kid")}
+    assert all(p["line"] > 1 and p["file"] == "bilag.json" for p in receipt["problems"])
+    [good] = receipt["documents"]
+    assert good["reference"] == "fil-god" and wait_for(client, good["id"])["status"] == "delivered"

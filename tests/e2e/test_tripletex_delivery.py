@@ -63,7 +63,7 @@ def test_a_draft_lands_in_tripletex_with_ids_vat_customer_dimensions_and_æøå(
         "type": "voucher", "reference": "faktura-7001", "date": "2026-11-20",
         "description": "Faktura 7001 til Blåbærgården Økologiske",
         "lines": [
-            {"account": "1500", "amount": "1250.00", "invoice_number": "7001", "kid": "0000070016",
+            {"account": "1500", "amount": "1250.00", "invoice_number": "7001", "kid": "0000070011",
              "customer": {"number": "10002", "name": "Blåbærgården Økologiske"}},
             {"account": "3000", "amount": "-1250.00", "vat_code": "3", "description": "Bær og syltetøy",
              "dimensions": {"department": "1", "project": "100"}},
@@ -104,7 +104,9 @@ def test_preflight_reports_every_problem_at_once_posts_nothing_and_a_retry_after
             {"account": "1500", "amount": "300.00", "customer": {"number": "55555", "name": "Ukjent Kunde AS"}},
             {"account": "3999", "amount": "-100.00", "vat_code": "3"},
             {"account": "4999", "amount": "-100.00"},
-            {"account": "3000", "amount": "-100.00", "vat_code": "99"},
+            # A SAF-T code (raw fish, 11.11 %) this company has no VAT type for; a code outside SAF-T
+            # ("99") never gets this far: intake refuses it (decision 0002).
+            {"account": "3000", "amount": "-100.00", "vat_code": "32"},
         ],
     }
     document_id = send(client, document)
@@ -122,7 +124,7 @@ def test_preflight_reports_every_problem_at_once_posts_nothing_and_a_retry_after
     company.add_customer(55555, "Ukjent Kunde AS")
     registry = TenantRegistry(stack.stores.tables)
     fixed = registry.get(tenant.id)
-    registry.save(fixed.model_copy(update={"rules": fixed.rules.model_copy(update={"vat_map": {"99": "3"}})}))
+    registry.save(fixed.model_copy(update={"rules": fixed.rules.model_copy(update={"vat_map": {"32": "3"}})}))
     assert client.post(f"/api/v1/documents/{document_id}/retry").status_code == 202
     body = wait(client, document_id, done=("delivered",))
     assert [t["step"] for t in body["trace"]][-4:] == ["blocked", "resubmitted", "adapted", "delivered"]

@@ -132,17 +132,21 @@ def test_async_function_with_context_and_chunked_body(host: LocalHost) -> None:
         connection.close()
 
 
-def test_chunked_body_over_the_limit_is_413(host: LocalHost) -> None:
+# A body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT never reaches the function. The real host then answers
+# 500 with no body, not 413 (Azure/azure-functions-host#10519); the local host answers the same, so
+# that no test here can count on a 413 Azure would not give. The app's own limits are lower (JSON 413).
+def test_chunked_body_over_the_limit_never_reaches_the_function(host: LocalHost) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=10)
     try:
         connection.request("POST", "/api/echo", body=iter([b"x" * 600, b"y" * 600]), encode_chunked=True)
-        assert connection.getresponse().status == 413
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (500, b"")
     finally:
         connection.close()
 
 
-def test_body_over_the_limit_is_413(host: LocalHost, azurite: Azurite) -> None:
-    assert call(host, "POST", "/api/orders/t1", b"x" * (BODY_LIMIT + 1))[0] == 413
+def test_body_over_the_limit_never_reaches_the_function(host: LocalHost, azurite: Azurite) -> None:
+    assert call(host, "POST", "/api/orders/t1", b"x" * (BODY_LIMIT + 1))[0] == 500
     assert call(host, "POST", "/api/orders/t1", b'{"customer": "Ola"}')[0] == 202
     host.wait_idle(timeout=20)
     assert [m["customer"] for m in decoded(drain(azurite, "toy-done"))] == ["Ola", "Ola"]

@@ -110,3 +110,17 @@ def test_json_nested_too_deeply_is_a_problem_not_a_crash(data: bytes) -> None:
 
 def test_an_amount_of_40_digits_is_shown_exactly_not_rounded() -> None:
     assert amounts.format_amount(Decimal("-" + "1" * 40), thousands="") == "-" + "1" * 40 + ",00"
+
+
+def test_json_nested_too_deeply_is_a_400_from_the_api_not_a_500() -> None:
+    from pipeline import api
+    from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
+    from pipeline.ports import Stores
+    from pipeline.tenants import TenantRegistry
+
+    stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
+    registry = TenantRegistry(stores.tables)
+    key = registry.issue_key(registry.add("Kiosken på hjørnet AS").id)
+    response = api.post_documents(stores, connectors.registry(), api.Request(
+        "POST", {}, {}, {"authorization": f"Bearer {key}", "content-type": "application/json"}, b"[" * 100_000))
+    assert response.status == 400 and response.body["problems"][0]["code"] == "malformed-json"

@@ -38,7 +38,7 @@ def test_demo_vouchers_land_as_drafts_with_ids_vat_customer_dimensions_and_kid_r
                    lines=[{"account": "1900", "amount": "560.00", "dimensions": {"department": "2"}},
                           {"account": "3000", "amount": "-500.00", "vat_code": "3"},
                           {"account": "3000", "amount": "-60.00", "vat_code": "6"}])
-    invoice = sale("F-77", kid="000000770")
+    invoice = sale("F-77", kid="000000778")
     by_org = sale("F-78", customer={"organization_number": "912 345 678", "name": "Blåbærgården"})
     by_email = sale("F-79", customer={"email": "Kari@Nordmann.no"})
 
@@ -221,7 +221,7 @@ def test_timeout_after_a_post_is_outcome_unknown(sandbox: TripletexSandbox, make
 
 def test_render_is_the_exact_body_and_matches_the_spec(h: Harness) -> None:
     target = h.target()
-    body = target.render(sale("F-1", kid="000000770"))
+    body = target.render(sale("F-1", kid="000000778"))
     assert body["externalVoucherNumber"] == "F-1"
     assert body["postings"][0]["amountGross"] == Decimal("1250.00")
     assert "kid" not in str(body).lower()

@@ -148,7 +148,7 @@ def test_preflight_names_every_problem_at_once_and_nothing_is_posted(h: Harness)
                 lines=[{"account": "1500", "amount": "200.00", "customer": {"number": "99999"}},
                        {"account": "3999", "amount": "-200.00", "vat_code": "3"}]),
         Voucher(reference="P-2", date="2026-11-03",
-                lines=[{"account": "6300", "amount": "50.00", "vat_code": "77",
+                lines=[{"account": "6300", "amount": "50.00", "vat_code": "32",
                         "dimensions": {"department": "9", "project": "404"}},
                        {"account": "1500", "amount": "-40.00"},
                        {"account": "4999", "amount": "-10.00"}]),

@@ -49,7 +49,7 @@ def test_party_keys() -> None:
 
 def test_not_accepted_lists_each_field_by_place() -> None:
     voucher = Voucher(reference="R", date="2026-11-02", voucher_type="kasse",
-                      lines=[{"account": "1920", "amount": "1.00", "kid": "1234"},
+                      lines=[{"account": "1920", "amount": "1.00", "kid": "12344"},
                              {"account": "3000", "amount": "-1.00", "kid": "5678",
                               "dimensions": {"department": "1", "kostnadsbærer": "7"}}])
     assert not_accepted(voucher) == ("voucher_type", "lines[0].kid", "lines[1].kid",
