@@ -99,6 +99,16 @@ def receipt_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_receipt", req, {})
 
 
+@app.route(route="v1/receipts/{id}/report", methods=["GET"])
+def receipt_report(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_receipt_report", req, {})
+
+
+@app.route(route="v1/receipts/{id}/report.csv", methods=["GET"])
+def receipt_report_csv(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_receipt_report_csv", req, {})
+
+
 @app.route(route="v1/admin/tenants", methods=["POST"])
 def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
     return _http("create_tenant", req, {})

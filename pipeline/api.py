@@ -10,11 +10,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from pipeline import openapi
 from pipeline.envelope import Envelope, new_traceparent
 from pipeline.errors import ConfigError, Problem
-from pipeline.history import blob_ref, document_path, exchanges
+from pipeline.history import blob_ref, document_path, exchanges, split_ref
 from pipeline.inflight import hop_of, open_journeys, record
 from pipeline.intake import FATAL, receive_documents, receive_file
 from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_RECEIVED, QUEUE_TRANSLATED
@@ -153,22 +154,108 @@ def get_document(stores: Stores, connectors: Connectors, request: Request) -> Re
     return Response(200, body)
 
 
-def get_receipt(stores: Stores, connectors: Connectors, request: Request) -> Response:
+def _receipt_trace(stores: Stores, request: Request) -> tuple[str, str, list[dict[str, Any]], Response | None]:
     tenant, denied = _authenticate(stores, request)
     if denied:
-        return denied
+        return "", "", [], denied
     assert tenant is not None
     receipt = request.path_params.get("id", "")
-    trace = TraceLog(stores.tables).read(tenant, receipt)
-    if not trace or not receipt.startswith("r-"):
-        return error(404, f"no receipt {receipt} for this API key's tenant")
+    trace = TraceLog(stores.tables).read(tenant, receipt) if receipt.startswith("r-") else []
+    if not trace:
+        return tenant, receipt, [], error(404, f"no receipt {receipt} for this API key's tenant")
+    return tenant, receipt, trace, None
+
+
+def get_receipt(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """A file's status: counts, the first documents and problems, and links to its whole report."""
+    tenant, receipt, trace, denied = _receipt_trace(stores, request)
+    if denied:
+        return denied
     documents = [
         {**d, "status_url": _status_url(request, d["id"])}
         for row in trace for d in row["detail"].get("documents", [])
     ]
     problems = [p for row in trace for p in row["detail"].get("problems", [])]
-    return Response(200, {"receipt": receipt, "status": status(trace), "documents": documents,
-                          "problems": problems, "trace": trace})
+    summary = next((row["detail"] for row in reversed(trace) if "counts" in row["detail"]), None)
+    counts = summary["counts"] if summary else {
+        "documents": len(documents), "errors": sum(1 for p in problems if p.get("severity") != "warning"),
+        "warnings": sum(1 for p in problems if p.get("severity") == "warning")}
+    base = f"{request.base_url}/api/v1/receipts/{receipt}"
+    body: dict[str, Any] = {
+        "receipt": receipt, "status": status(trace), "counts": counts,
+        "documents": documents, "problems": problems,
+        "complete": bool(summary["complete"]) if summary else True,
+        "report": {"json": f"{base}/report", "csv": f"{base}/report.csv"},
+        "trace": trace,
+    }
+    if summary and "preflight" in summary:
+        body["preflight"] = summary["preflight"]
+    return Response(200, body)
+
+
+def _whole_report(stores: Stores, trace: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Everything about a file: the report blobs of its translation, or the lists its trace holds
+    (files refused at intake, files translated before reports were kept). None while it is still
+    being translated."""
+    from pipeline import report
+
+    summary = next((row["detail"] for row in reversed(trace) if row["step"] in ("translated", "rejected")), None)
+    if summary is None:
+        return None
+    found = report.whole(stores.blobs, summary)
+    documents, problems = found if found is not None else (
+        summary.get("documents", []),
+        [{"stage": "translate", **p} for p in summary.get("problems", [])]
+        + [{"stage": "preflight", **p} for p in (summary.get("preflight") or {}).get("problems", [])],
+    )
+    return {"format": summary.get("format"), "file": trace[0]["detail"].get("file"), "documents": documents,
+            "problems": problems}
+
+
+def get_receipt_report(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """A file's whole report as JSON: every document found (with its status URL) and every problem."""
+    _, receipt, trace, denied = _receipt_trace(stores, request)
+    if denied:
+        return denied
+    whole = _whole_report(stores, trace)
+    if whole is None:
+        return error(409, "the file is still being translated: its report is not ready yet",
+                     receipt_status=status(trace))
+    documents = [{**d, "status_url": _status_url(request, d["id"])} for d in whole.pop("documents")]
+    found = [p for p in whole["problems"] if p.get("stage") != "preflight"]
+    counts = {"documents": len(documents), "errors": sum(1 for p in found if p.get("severity") != "warning"),
+              "warnings": sum(1 for p in found if p.get("severity") == "warning"),
+              "preflight_problems": len(whole["problems"]) - len(found)}
+    return Response(200, {"receipt": receipt, "status": status(trace), **whole, "counts": counts,
+                          "documents": documents})
+
+
+def get_receipt_report_csv(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """A file's problems for a spreadsheet (UTF-8 with BOM, semicolons; see pipeline/report.py)."""
+    from pipeline import report
+
+    _, receipt, trace, denied = _receipt_trace(stores, request)
+    if denied:
+        return denied
+    summary = next((row["detail"] for row in reversed(trace) if row["step"] in ("translated", "rejected")), None)
+    if summary is None:
+        return error(409, "the file is still being translated: its report is not ready yet",
+                     receipt_status=status(trace))
+    body: bytes | None = None
+    ref = (summary.get("report") or {}).get("problems.csv") if isinstance(summary.get("report"), dict) else None
+    if ref:
+        try:
+            body = stores.blobs.get(*split_ref(ref))
+        except NotFound:
+            body = None
+    if body is None:
+        whole = _whole_report(stores, trace) or {"problems": []}
+        body = report.csv_header() + b"".join(report.problem_row(p) for p in whole["problems"])
+    name = str(trace[0]["detail"].get("file") or receipt).rsplit(".", 1)[0]
+    filename = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in name)
+    return Response(200, body, content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f"attachment; filename=\"{filename}-report.csv\"; "
+                               f"filename*=UTF-8''{quote(name)}-report.csv"})
 
 
 def list_receipts(stores: Stores, connectors: Connectors, request: Request) -> Response:

@@ -50,6 +50,11 @@ class Problem:
         return f"{prefix}: {self.message}" if prefix else self.message
 
 
+def shown(value: str) -> str:
+    """A value as a problem quotes it: a 10,000-digit amount from a file must not make a 10 KB message."""
+    return repr(value) if len(value) <= 40 else f"{value[:20]!r}…({len(value)} characters)"
+
+
 class BilagsbroError(Exception):
     """Root of every error Bilagsbro raises on purpose."""
 

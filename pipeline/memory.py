@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import io
 import itertools
+import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
@@ -40,12 +41,49 @@ class MemoryBlobs:
     def open(self, container: str, path: str) -> IO[bytes]:
         return io.BytesIO(self.get(container, path))
 
+    def writer(self, container: str, path: str, *, content_type: str | None = None) -> MemoryBlobWriter:
+        return MemoryBlobWriter(self, container, path)
+
     def metadata(self, container: str, path: str) -> dict[str, str]:
         self.get(container, path)
         return dict(self.blobs[(container, path)][1])
 
     def list(self, container: str, prefix: str = "") -> Iterator[str]:
         return iter(sorted(p for c, p in self.blobs if c == container and p.startswith(prefix)))
+
+
+class MemoryBlobWriter:
+    def __init__(self, blobs: MemoryBlobs, container: str, path: str) -> None:
+        self.blobs, self.container, self.path = blobs, container, path
+        self.buffer = io.BytesIO()
+
+    def write(self, data: bytes) -> None:
+        self.buffer.write(data)
+
+    def commit(self) -> None:
+        self.blobs.put(self.container, self.path, self.buffer.getvalue())
+
+
+# Table Storage's limits, which Azure and Azurite enforce: a fake that ignored them would let a unit test
+# pass with a row the real service refuses (PropertyValueTooLarge, EntityTooLarge).
+# https://learn.microsoft.com/en-us/rest/api/storageservices/understanding-the-table-service-data-model
+MAX_PROPERTY_BYTES = 64 * 1024  # a string property is UTF-16: 32 K characters
+MAX_ENTITY_BYTES = 1024 * 1024
+
+
+def _check_size(entity: Entity) -> None:
+    total = 0
+    for key, value in entity.items():
+        if key == "etag" or value is None:
+            continue
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list, tuple)) else str(value)
+        size = len(text.encode("utf-16-le"))
+        if size > MAX_PROPERTY_BYTES:
+            raise ValueError(f"PropertyValueTooLarge: {key} is {size} bytes; Table Storage holds at most "
+                             f"{MAX_PROPERTY_BYTES} in one property")
+        total += size + len(key) * 2
+    if total > MAX_ENTITY_BYTES:
+        raise ValueError(f"EntityTooLarge: {total} bytes; Table Storage holds at most {MAX_ENTITY_BYTES}")
 
 
 class MemoryTables:
@@ -61,6 +99,7 @@ class MemoryTables:
             key = self._key(table, entity)
             if key in self.rows:
                 raise Conflict(f"{table}/{key[1]}/{key[2]}")
+            _check_size(entity)
             etag = str(next(_etags))
             self.rows[key] = {**copy.deepcopy(entity), "etag": etag}
             return etag
@@ -75,11 +114,13 @@ class MemoryTables:
             current = self.rows.get(key)
             if current is None or current["etag"] != etag:
                 raise Stale(f"{table}/{key[1]}/{key[2]}")
+            _check_size(entity)
             new = str(next(_etags))
             self.rows[key] = {**{k: v for k, v in copy.deepcopy(entity).items() if k != "etag"}, "etag": new}
             return new
 
     def upsert(self, table: str, entity: Entity) -> None:
+        _check_size(entity)
         with self._lock:
             clean = {k: v for k, v in copy.deepcopy(entity).items() if k != "etag"}
             self.rows[self._key(table, entity)] = {**clean, "etag": str(next(_etags))}

@@ -104,10 +104,23 @@ def _components() -> dict[str, Any]:
         "exchanges": {"type": "array", "items": {"type": "object"},
                       "description": "With include=exchanges: every request and response, secrets redacted"},
     }, ["id", "reference", "status", "trace"])
+    counts = {"type": "object", "additionalProperties": {"type": "integer"},
+              "description": "documents, errors and warnings found translating, problems the preflight found"}
     components["Receipt"] = _obj({
         "receipt": _STR, "status": _STATUS, "documents": {"type": "array", "items": accepted},
-        "problems": {"type": "array", "items": {"type": "object"}}, "trace": trace,
+        "problems": {"type": "array", "items": {"type": "object"}}, "trace": trace, "counts": counts,
+        "complete": {"type": "boolean", "description": "false: the lists show only the first entries"},
+        "preflight": {"type": "object", "description": "The whole-file preflight: target, checked, first problems"},
+        "report": _obj({"json": _STR, "csv": _STR}, ["json", "csv"]),
     }, ["receipt", "status", "documents", "problems", "trace"])
+    found = {**accepted, "properties": {**accepted["properties"], "line": {"type": "integer"}}}
+    components["Report"] = _obj({
+        "receipt": _STR, "status": _STATUS, "file": {"type": ["string", "null"]},
+        "format": {"type": ["string", "null"]}, "counts": counts,
+        "documents": {"type": "array", "items": found},
+        "problems": {"type": "array", "items": {"allOf": [_ref("Problem"), _obj(
+            {"stage": {"type": "string", "enum": ["translate", "preflight"]}})]}},
+    }, ["receipt", "status", "counts", "documents", "problems"])
     components["Receipts"] = _obj({"receipts": {"type": "array", "items": _obj(
         {"receipt": _STR, "at": _STR, "status_url": _STR, "file": _STR, "format": _STR, "via": _STR,
          "bytes": {"type": "integer"}}, ["receipt", "at", "status_url"])}}, ["receipts"])
@@ -265,9 +278,23 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
                 "responses": _answers(*tenant_errors, ok=(200, "Receipts", "Receipts")),
             }},
             "/api/v1/receipts/{id}": {"get": {
-                "summary": "A received file or request: the documents found in it and every problem, with lines",
+                "summary": "A received file or request: counts, the first documents and problems (with lines), "
+                           "the whole-file preflight, and links to the whole report",
                 "parameters": [_path_id("The receipt's id (r-...)")],
                 "responses": _answers(*tenant_errors, 404, ok=(200, "Receipt status", "Receipt")),
+            }},
+            "/api/v1/receipts/{id}/report": {"get": {
+                "summary": "A received file's whole report: every document found and every problem (stage "
+                           "translate or preflight) with file, line, voucher and field",
+                "parameters": [_path_id("The receipt's id (r-...)")],
+                "responses": _answers(*tenant_errors, 404, 409, ok=(200, "The whole report", "Report")),
+            }},
+            "/api/v1/receipts/{id}/report.csv": {"get": {
+                "summary": "A received file's problems for a spreadsheet: UTF-8 with BOM, semicolons, columns "
+                           "stage;severity;file;line;voucher;field;code;message",
+                "parameters": [_path_id("The receipt's id (r-...)")],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": _STR}}},
+                              **_answers(*tenant_errors, 404, 409)},
             }},
             "/api/v1/admin/tenants": {"post": {
                 "summary": "Create a tenant; answers its id and first API key, shown once",
@@ -352,6 +379,8 @@ OPERATIONS = {
     ("/api/v1/documents/{id}/retry", "post"): "document_retry",
     ("/api/v1/receipts", "get"): "receipt_list",
     ("/api/v1/receipts/{id}", "get"): "receipt_status",
+    ("/api/v1/receipts/{id}/report", "get"): "receipt_report",
+    ("/api/v1/receipts/{id}/report.csv", "get"): "receipt_report_csv",
     ("/api/v1/admin/tenants", "post"): "tenant_create",
     ("/api/v1/admin/tenants/{id}/connection", "put"): "tenant_connection",
     ("/api/v1/admin/tenants/{id}/connection", "get"): "tenant_connection_status",
@@ -368,7 +397,9 @@ _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {
     "receive_documents": ("202", {"document_status": {"id": "$response.body#/documents/0/id"},
                                   "document_retry": {"id": "$response.body#/documents/0/id"}}),
-    "receive_file": ("202", {"receipt_status": {"id": "$response.body#/receipt"}}),
+    "receive_file": ("202", {"receipt_status": {"id": "$response.body#/receipt"},
+                             "receipt_report": {"id": "$response.body#/receipt"},
+                             "receipt_report_csv": {"id": "$response.body#/receipt"}}),
     "tenant_create": ("201", {"tenant_rules": _TENANT_ID, "tenant_connection_status": _TENANT_ID,
                               "tenant_keys": _TENANT_ID}),
     "tenant_key_issue": ("201", {"tenant_key_rotate": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"},

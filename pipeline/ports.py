@@ -31,6 +31,14 @@ class NotFound(Exception):
     """No such blob or entity."""
 
 
+class BlobWriter(Protocol):
+    """A blob written piece by piece, never whole in memory; nothing of it is visible until `commit`."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+
 class BlobStore(Protocol):
     def put(
         self,
@@ -46,6 +54,10 @@ class BlobStore(Protocol):
 
     def open(self, container: str, path: str) -> IO[bytes]:
         """A streaming reader, so a 100 MB file never sits whole in memory."""
+        ...
+
+    def writer(self, container: str, path: str, *, content_type: str | None = None) -> BlobWriter:
+        """For content produced as it streams (a file's report): replaces the blob on commit."""
         ...
 
     def metadata(self, container: str, path: str) -> dict[str, str]: ...

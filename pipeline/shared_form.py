@@ -161,6 +161,9 @@ def parse_shared_form(body: bytes, file: str | None = None) -> tuple[list[tuple[
             if len(items) > MAX_DOCUMENTS_PER_REQUEST:
                 return [], [Problem(f"more than {MAX_DOCUMENTS_PER_REQUEST} documents in one request: split it",
                                     file=file, code="too-many")]
+    except RecursionError:  # the json module gives up on arrays and objects nested thousands deep
+        return [], [Problem("malformed JSON: nested too deeply to be shared-form documents", file=file,
+                            code="malformed-json")]
     except json.JSONDecodeError as exc:
         offset = len(body) - len(text.encode("utf-8")) + len(text[:exc.pos].encode("utf-8"))  # counts a BOM
         where = f"line {exc.lineno}, column {exc.colno}, byte offset {offset}"

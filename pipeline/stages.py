@@ -14,9 +14,10 @@ import io
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
+from urllib.parse import unquote
 
 from pipeline.envelope import Envelope, trace_id
 from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, Problem
@@ -27,6 +28,7 @@ from pipeline.ledger import deliver_once
 from pipeline.model import TARGET_TERMS, Document, Origin
 from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_ADAPTED, QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
+from pipeline.report import FileReport
 from pipeline.rules import apply
 from pipeline.telemetry import stage_span
 from pipeline.tenants import Tenant, TenantRegistry
@@ -117,61 +119,118 @@ def translate(stores: Stores, connectors: Connectors, env: Envelope) -> list[Env
                  then=[env.next()], queue=QUEUE_TRANSLATED)
 
 
-def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,
-               options: Mapping[str, Any]) -> tuple[str | None, list[Document], list[Problem]]:
-    """Parse a file with its format (given or detected); problems are values, never exceptions."""
+def sniff(connectors: Connectors, data: IO[bytes], file_name: str, format: str | None) -> tuple[IO[bytes], str | None]:
+    """The stream to parse (from its first byte) and its format: as given, or detected from its head."""
+    if format is not None:
+        return data, format
+    # Peek, don't read: the parser gets the stream from its first byte.
+    peeking = io.BufferedReader(cast(Any, data), buffer_size=SNIFF_BYTES)
+    return peeking, connectors.detect(peeking.peek(SNIFF_BYTES)[:SNIFF_BYTES], file_name)
+
+
+def parse_stream(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,
+                 options: Mapping[str, Any]) -> Iterator[Document | Problem]:
+    """A file's documents and problems as its parser finds them: problems are values, never exceptions.
+
+    A reader that raises anyway has a defect (bench/fuzz.py hunts for them): the file then ends with a
+    problem where the reader stopped, and what it yielded before stands. Storage errors while
+    reading still propagate, so the queue tries the file again.
+    """
     if format is None:
-        # Peek, don't read: the parser gets the stream from its first byte.
-        data = io.BufferedReader(cast(Any, data), buffer_size=SNIFF_BYTES)
-        format = connectors.detect(data.peek(SNIFF_BYTES)[:SNIFF_BYTES], file_name)
-        if format is None:
-            return None, [], [Problem("could not tell the file's format; name it with ?format=",
-                                      file=file_name, code="unknown-format")]
+        yield Problem("could not tell the file's format; name it with ?format=", file=file_name, code="unknown-format")
+        return
     parser = connectors.sources.get(format)
     if parser is None:
-        return format, [], [Problem(f"unknown format {format!r}", file=file_name, code="unknown-format")]
+        yield Problem(f"unknown format {format!r}", file=file_name, code="unknown-format")
+        return
+    line: int | None = None
+    try:
+        for item in parser(data, file_name=file_name, options=options):
+            found = item.line if isinstance(item, Problem) else (item.origin.line if item.origin else None)
+            line = found or line
+            yield item
+    except ConfigError as exc:  # the tenant's options for this format: retrying will not help
+        yield Problem(f"the {format} options of this tenant are not valid: {exc.message}", file=file_name,
+                      code="options")
+    except _READER_DEFECTS as exc:
+        log.exception("the %s reader failed on %s after line %s", format, file_name, line)
+        yield Problem(f"the {format} reader stopped after this line on a value it could not handle "
+                      f"({type(exc).__name__}); nothing after it was read", file=file_name, line=line,
+                      code="reader-error")
+
+
+# What a pure reader can raise by mistake; I/O errors (OSError, the storage SDK's) are not among them.
+_READER_DEFECTS = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError,
+                   SyntaxError, AssertionError)
+
+
+def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,
+               options: Mapping[str, Any]) -> tuple[str | None, list[Document], list[Problem]]:
+    """A whole file as lists, for the dry run, which shows all of it; the translate stage streams."""
+    data, format = sniff(connectors, data, file_name, format)
     documents: list[Document] = []
     problems: list[Problem] = []
-    for item in parser(data, file_name=file_name, options=options):
-        (problems if isinstance(item, Problem) else documents).append(item)
+    for item in parse_stream(connectors, data, file_name=file_name, format=format, options=options):
+        if isinstance(item, Problem):
+            problems.append(item)
+        else:
+            documents.append(item)
     return format, documents, problems
 
 
 def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
+    """Each document of the file stored and traced as it is parsed, each problem reported as it comes.
+
+    Nothing grows with the file but one small envelope per good document: the report streams to
+    Blob Storage (pipeline/report.py), the whole-file preflight runs in batches, and the receipt's
+    trace row keeps counts and the first few.
+    """
     container, path = split_ref(env.blob)
-    file_name = path.rsplit("/", 1)[-1]
+    file_name = unquote(path.rsplit("/", 1)[-1])  # the blob name is quoted (history.original_path)
     tenant = TenantRegistry(stores.tables).get(env.tenant)
-    options = dict(tenant.sources.get(env.format or "", {}))
-    options.setdefault("vat_map", {})
-    with stores.blobs.open(container, path) as data:
-        format, documents, problems = parse_file(connectors, data, file_name=file_name, format=env.format,
-                                                 options=options)
+    report = FileReport(stores.blobs, env.tenant, env.receipt)
+    check = _FilePreflight(stores, connectors, tenant, env)
     envelopes: list[Envelope] = []
-    accepted: list[dict[str, str]] = []
-    for n, document in enumerate(documents):
-        if document.origin is None:
-            document = document.model_copy(update={"origin": Origin(format=format or "", file=file_name)})
-        document_id = child_id(env.receipt, n)  # the same on a second run after a crash: nothing doubles
-        doc_path = document_path(env.tenant, document_id)
-        stores.blobs.put(CONTAINER_DOCUMENTS, doc_path, document.model_dump_json(exclude_none=True).encode("utf-8"),
-                         content_type="application/json; charset=utf-8")
-        child = Envelope(tenant=env.tenant, document=document_id, receipt=env.receipt,
-                         blob=blob_ref(CONTAINER_DOCUMENTS, doc_path), traceparent=env.traceparent).next()
-        origin = document.origin.model_dump(exclude_none=True) if document.origin else {}
-        [child] = record(stores.tables, [
-            _entry(child, "received", {"receipt": env.receipt, "original": env.blob, **origin}, document.reference),
-            _entry(child, "translated", {"shared_form": child.blob, "type": document.type, "format": format},
-                   document.reference),
-        ], hop=None, then=[child], queue=QUEUE_TRANSLATED)
-        envelopes.append(child)
-        accepted.append({"id": document_id, "reference": document.reference})
+    with stores.blobs.open(container, path) as data:
+        stream, format = sniff(connectors, data, file_name, env.format)
+        options = dict(tenant.sources.get(format or "", {}))
+        options.setdefault("vat_map", {})
+        for item in parse_stream(connectors, stream, file_name=file_name, format=format, options=options):
+            if isinstance(item, Problem):
+                report.problem(item)
+                continue
+            envelopes.append(_accept(stores, env, item, len(envelopes), format, file_name, report))
+            for problem in check.add(item):
+                report.problem(problem, stage="preflight")
+    for problem in check.finish():
+        report.problem(problem, stage="preflight")
+    report.commit()
     # The file's own journey has guarded its documents until here; from now on each has its own.
-    open_journeys(stores.tables, env.tenant, [a["id"] for a in accepted])
-    step = "translated" if documents or not problems else "rejected"
-    _step(stores, env, step, {
-        "format": format, "documents": accepted, "problems": [p.as_dict() for p in problems],
-        "preflight": _preflight_file(stores, connectors, tenant, env, documents)})
+    open_journeys(stores.tables, env.tenant, [e.document for e in envelopes])
+    step = "translated" if report.documents.count or not report.errors else "rejected"
+    _step(stores, env, step, {"format": format, **report.summary(check.summary())})
     return envelopes
+
+
+def _accept(stores: Stores, env: Envelope, document: Document, index: int, format: str | None,
+            file_name: str, report: FileReport) -> Envelope:
+    if document.origin is None:
+        document = document.model_copy(update={"origin": Origin(format=format or "", file=file_name)})
+    document_id = child_id(env.receipt, index)  # the same on a second run after a crash: nothing doubles
+    doc_path = document_path(env.tenant, document_id)
+    stores.blobs.put(CONTAINER_DOCUMENTS, doc_path, document.model_dump_json(exclude_none=True).encode("utf-8"),
+                     content_type="application/json; charset=utf-8")
+    child = Envelope(tenant=env.tenant, document=document_id, receipt=env.receipt,
+                     blob=blob_ref(CONTAINER_DOCUMENTS, doc_path), traceparent=env.traceparent).next()
+    origin = document.origin.model_dump(exclude_none=True) if document.origin else {}
+    [child] = record(stores.tables, [
+        _entry(child, "received", {"receipt": env.receipt, "original": env.blob, **origin}, document.reference),
+        _entry(child, "translated", {"shared_form": child.blob, "type": document.type, "format": format},
+               document.reference),
+    ], hop=None, then=[child], queue=QUEUE_TRANSLATED)
+    report.document({"id": document_id, "reference": document.reference, "type": document.type,
+                     **({"line": origin["line"]} if "line" in origin else {})})
+    return child
 
 
 def child_id(receipt: str, index: int) -> str:
@@ -190,20 +249,42 @@ def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents:
     return target, adapted, (target.preflight(adapted) if adapted else [])
 
 
-def _preflight_file(stores: Stores, connectors: Connectors, tenant: Tenant, env: Envelope,
-                    documents: list[Document]) -> dict[str, Any]:
+FILE_PREFLIGHT_BATCH = 500
+
+
+class _FilePreflight:
     """One report for the whole file: every missing account, customer, VAT code at once.
 
-    Each document is checked again in adapt (the accounting system may change in between); this
-    report is for the person who sent the file.
+    Checked in batches, so a file's documents never sit in memory together. Each document is checked
+    again in adapt (the accounting system may change in between); this report is for the person who
+    sent the file.
     """
-    if not documents:
-        return {"checked": 0, "problems": []}
-    try:
-        _, _, problems = preflight(stores, connectors, tenant, documents, env.receipt)
-    except (BilagsbroError, ValueError) as exc:
-        return {"checked": 0, "unavailable": str(exc)[:300]}
-    return {"target": tenant.target, "checked": len(documents), "problems": [p.as_dict() for p in problems]}
+
+    def __init__(self, stores: Stores, connectors: Connectors, tenant: Tenant, env: Envelope) -> None:
+        self.stores, self.connectors, self.tenant, self.env = stores, connectors, tenant, env
+        self.batch: list[Document] = []
+        self.checked = 0
+        self.unavailable: str | None = None
+
+    def add(self, document: Document) -> list[Problem]:
+        self.batch.append(document)
+        return self.finish() if len(self.batch) >= FILE_PREFLIGHT_BATCH else []
+
+    def finish(self) -> list[Problem]:
+        batch, self.batch = self.batch, []
+        if not batch or self.unavailable is not None:
+            return []
+        try:
+            _, _, problems = preflight(self.stores, self.connectors, self.tenant, batch, self.env.receipt)
+        except (BilagsbroError, ValueError) as exc:
+            self.unavailable = str(exc)[:300]
+            return []
+        self.checked += len(batch)
+        return problems
+
+    def summary(self) -> dict[str, Any]:
+        return {"target": self.tenant.target, "checked": self.checked,
+                **({"unavailable": self.unavailable} if self.unavailable is not None else {})}
 
 
 # adapted ------------------------------------------------------------------------------------------

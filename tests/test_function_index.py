@@ -32,6 +32,8 @@ def test_http_functions_and_routes():
     assert routes["document_status"] == ("v1/documents/{id}", ("GET",))
     assert routes["document_retry"] == ("v1/documents/{id}/retry", ("POST",))
     assert routes["api_docs"] == ("docs", ("GET",))
+    assert routes["receipt_report"] == ("v1/receipts/{id}/report", ("GET",))
+    assert routes["receipt_report_csv"] == ("v1/receipts/{id}/report.csv", ("GET",))
     for name in ("receive_documents", "receive_file"):
         outputs = [b for b in _bindings(functions[name]) if b["type"] == "queue"]
         assert outputs == [{**outputs[0], "queueName": names.QUEUE_RECEIVED, "connection": names.STORAGE_CONNECTION}]

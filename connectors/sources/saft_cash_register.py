@@ -169,6 +169,18 @@ def sniff(head: bytes, file_name: str) -> bool:
 
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Voucher | Problem]:
+    """Daily settlements and problems; a file with nothing to book says so (silence looks like success)."""
+    said = False
+    for item in _parse(data, file_name=file_name, options=options):
+        said = True
+        yield item
+    if not said:
+        yield Problem("nothing to book in this SAF-T Cash Register file: no cash transactions, or only void, "
+                      "training and opening-float ones, or days whose receipts cancel out", file=file_name,
+                      code="empty")
+
+
+def _parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Voucher | Problem]:
     rules = Rules.from_options(options)
     basics = _Basics()
     settlements: dict[str, _Settlement] = {}

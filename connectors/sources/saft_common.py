@@ -16,6 +16,8 @@ from typing import IO, Any
 
 from lxml import etree
 
+from pipeline.errors import shown
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 _DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -99,15 +101,15 @@ def amount(element: Any, name: str, path: str, *, required: bool = True) -> Deci
 
 def to_money(raw: str, *, field: str, line: int | None) -> Decimal:
     if not _DECIMAL.match(raw):
-        raise FieldError(f"{raw!r} is not a decimal amount", field=field, line=line)
+        raise FieldError(f"{shown(raw)} is not a decimal amount", field=field, line=line)
     try:
         value = Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
-        raise FieldError(f"{raw!r} is not a decimal amount", field=field, line=line) from None
+        raise FieldError(f"{shown(raw)} is not a decimal amount", field=field, line=line) from None
     if abs(value) >= Decimal("1e15"):  # before quantize, which fails past the context's 28 digits
-        raise FieldError(f"{raw!r} is too large for an amount", field=field, line=line)
+        raise FieldError(f"{shown(raw)} is too large for an amount", field=field, line=line)
     if value != value.quantize(CENT):
-        raise FieldError(f"{raw!r} has more than two decimals", field=field, line=line)
+        raise FieldError(f"{shown(raw)} has more than two decimals", field=field, line=line)
     return value.quantize(CENT) + ZERO  # + ZERO: "-0" becomes 0.00, not -0.00
 
 
@@ -125,7 +127,7 @@ def date(element: Any, name: str, path: str) -> dt.date:
             raise ValueError(raw)
         return dt.date.fromisoformat(match.group(1))
     except ValueError:
-        raise FieldError(f"{raw!r} is not a date (YYYY-MM-DD)", field=field, line=line) from None
+        raise FieldError(f"{shown(raw)} is not a date (YYYY-MM-DD)", field=field, line=line) from None
 
 
 def release(element: Any) -> None:

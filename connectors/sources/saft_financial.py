@@ -133,10 +133,15 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
     totals = _Totals()
     seen: set[str] = set()
     journal_id, journal_type = "", ""
+    open_at: int | None = None  # the line of the journal's transaction being read, until it ends
     try:
-        for _, element in iterparse(data, _TAGS):
+        for event, element in iterparse(data, _TAGS, events=("start", "end")):
             name = local(element.tag)
             parent = local(element.getparent().tag) if element.getparent() is not None else ""
+            if event == "start":
+                if name == "Transaction" and open_at is None:
+                    open_at = element.sourceline
+                continue
             if name == "Header":
                 unsupported = _unsupported_version(text(element, "AuditFileVersion"))
                 if unsupported:
@@ -190,12 +195,24 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
                     file_name,
                 )
                 release(element)
+                open_at = None
             elif name == "GeneralLedgerEntries":
                 yield from _check_totals(totals, file_name, element.sourceline)
     except etree.XMLSyntaxError as error:
         yield Problem(
             f"the XML breaks here: {error.msg}", file=file_name, line=syntax_line(error), code="malformed"
         )
+        if open_at is not None and open_at != syntax_line(error):
+            # An unclosed Transaction swallows the ones after it; they were never seen on their own.
+            yield Problem(
+                f"the transaction that starts here was not read to its end (the XML breaks at line "
+                f"{syntax_line(error)}): neither it nor any transaction after it was booked",
+                file=file_name, line=open_at, code="malformed",
+            )
+        return
+    if totals.entries == 0:
+        yield Problem("no transactions in this SAF-T Financial file (GeneralLedgerEntries/Journal/Transaction)",
+                      file=file_name, code="empty")
 
 
 # -- pure mapping ------------------------------------------------------------------------------------------

@@ -31,3 +31,5 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
     for _, line, document in good:
         yield document.model_copy(update={"origin": Origin(format=NAME, file=file_name, line=line)})
     yield from problems
+    if not good and not problems:  # "[]" or {"documents": []}: silence would look like success
+        yield Problem("no documents in this file", file=file_name, code="empty")

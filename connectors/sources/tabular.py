@@ -20,7 +20,8 @@ from typing import IO, Any, Literal
 
 from pydantic import ValidationError
 
-from pipeline.errors import Problem
+from pipeline.errors import ConfigError, Problem
+from pipeline.errors import shown as _shown
 from pipeline.model import Address, Document, Origin, Party, Posting, Voucher
 from pipeline.norway.accounts import STANDARD
 from pipeline.norway.amounts import parse_amount
@@ -28,6 +29,7 @@ from pipeline.norway.text import UndecodableText, open_text
 from pipeline.norway.vat import UnknownVatCode, lookup
 
 CENT = Decimal("0.01")
+LIMIT = Decimal("1e15")  # the shared form's amounts have at most 15 digits before the point
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,18 @@ def delimited(delimiter: str, columns: tuple[str, ...] | None = None, *, min_fie
         end = 0
         for row in reader:
             start, end = end + 1, reader.line_num
+            if end > start and any("\n" in value or "\r" in value for value in row):
+                # A line-based format has no value spanning lines: a quote was left open and the
+                # lines after it were swallowed into one value. Say so, for them and for this row.
+                where = next(i for i, value in enumerate(row) if "\n" in value or "\r" in value)
+                column = (names[where] if names and where < len(names) else None) or f"column {where + 1}"
+                yield Problem(f"a quote opened on line {start} is not closed before line {end}: lines "
+                              f"{start + 1}-{end} were read as part of one value, not as rows", line=start,
+                              field=column, code="quote")
+                row = [value.strip() for value in row]
+                yield Record(start, dict(zip(names or (), row, strict=False)),
+                             "a quoted value runs over several lines (a quote is not closed)", column)
+                continue
             row = [value.strip() for value in row]
             while row and not row[-1]:  # trailing delimiters are common and harmless
                 row.pop()
@@ -156,7 +170,7 @@ def _date(record: Record, column: str | None, layout: Layout, *, required: bool)
     parsed = _parse_date(value, layout.date_formats)
     if parsed is not None:
         return parsed
-    raise RowError(f"{value!r} is not a date ({' or '.join(layout.date_formats)})", column)
+    raise RowError(f"{_shown(value)} is not a date ({' or '.join(layout.date_formats)})", column)
 
 
 @functools.lru_cache(maxsize=4096)  # a file holds few distinct dates; strptime is slow
@@ -180,11 +194,16 @@ def _amount(record: Record, column: str, layout: Layout) -> Decimal:
         amount = parse_amount(value, decimal=layout.decimal)
     except ValueError as exc:
         raise RowError(str(exc), column) from None
+    # Size first: quantize fails (InvalidOperation) past the context's 28 digits, and money never
+    # needs 16 digits before the point (the shared form's limit).
+    if amount.copy_abs() >= LIMIT:
+        raise RowError(f"amount {_shown(value)} is too large (at most 15 digits before the decimal point)", column)
     if amount != amount.quantize(CENT):
-        raise RowError(f"amount {value!r} has more than two decimals", column)
-    if abs(amount) >= Decimal("1e15"):
-        raise RowError(f"amount {value!r} is too large", column)
+        raise RowError(f"amount {_shown(value)} has more than two decimals", column)
     return amount.quantize(CENT)
+
+
+
 
 
 def _vat(record: Record, own: str | None, saft: str | None, layout: Layout,
@@ -222,7 +241,11 @@ def _party(record: Record, c: Columns, number: str) -> Party:
 
 def vat_map_of(layout: Layout, options: Mapping[str, Any]) -> dict[str, str]:
     """The format's default VAT map overlaid with the tenant's `vat_map` option."""
-    return {**layout.default_vat_map, **options.get("vat_map", {})}
+    given = options.get("vat_map", {})
+    if not isinstance(given, Mapping) or not all(v is None or isinstance(v, (str, int)) for v in given.values()):
+        raise ConfigError(f"{layout.format} option vat_map must map the format's VAT codes to SAF-T standard "
+                          'codes, e.g. {"3": "3", "1": "1"}', connector=layout.format)
+    return {**layout.default_vat_map, **given}
 
 
 def postings(record: Record, layout: Layout, options: Mapping[str, Any],
@@ -354,12 +377,32 @@ def _finish(pending: _Pending, layout: Layout, file_name: str, options: Mapping[
 
 def read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[str, Any],
          ) -> Iterator[Document | Problem]:
-    """Stream `data` as `layout` says: each voucher (or its problems) as soon as its last row is read."""
+    """Stream `data` as `layout` says: each voucher (or its problems) as soon as its last row is read.
+
+    A file that yields nothing at all — empty, only headings, cut off before its first voucher —
+    gets a problem saying so: silence would look like success.
+    """
+    said = False
+    for item in _read(layout, data, file_name=file_name, options=options):
+        said = True
+        yield item
+    if not said:
+        yield Problem(f"no vouchers in this {layout.format} file: it is empty or holds only headings "
+                      "(cut short?)", file=file_name, code="empty")
+
+
+def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[str, Any],
+          ) -> Iterator[Document | Problem]:
+    notes: list[str] = []
     try:
-        text, _ = open_text(data, options.get("encoding"), newline="", declaration=layout.declaration)
+        text, _ = open_text(data, options.get("encoding"), newline="", declaration=layout.declaration,
+                            notes=notes)
     except (UndecodableText, ValueError) as exc:
         yield Problem(str(exc), file=file_name, code="encoding")
         return
+    for note in notes:  # the bytes overruled the file's own declaration: read, and said
+        yield Problem(note, file=file_name, code="encoding", severity="warning")
+    damaged = getattr(text, "errors", "strict") != "strict"  # a few bytes that are not text: read as U+FFFD
     seen: set[str] = set()
     vat_map = vat_map_of(layout, options)
     pending: _Pending | None = None
@@ -375,13 +418,17 @@ def read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[st
                           "nothing after it was read", file=file_name, line=line, code="encoding")
             item, broken = None, True
         except csv.Error as exc:
-            yield Problem(f"not a readable {layout.format} file: {exc}", file=file_name, code="invalid")
+            line = pending.rows[-1].line + 1 if pending and pending.rows else None
+            yield Problem(f"not a readable {layout.format} file at or after this line: {exc}; nothing after it "
+                          "was read", file=file_name, line=line, code="invalid")
             item, broken = None, True
         if item is None:
             break
         if isinstance(item, Problem):
             yield item if item.file else replace(item, file=file_name)
             continue
+        if damaged and item.error is None:
+            item = _undecoded(item)
         record = layout.prepare(item) if layout.prepare and item.error is None else item
         if record is None:
             continue
@@ -407,6 +454,15 @@ def read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[st
                       reference=_reference(pending, layout, file_name, options))
     elif pending is not None:
         yield from _finish(pending, layout, file_name, options, seen, vat_map)
+
+
+def _undecoded(record: Record) -> Record:
+    """The row marked bad when a byte of it was not text (read as U+FFFD): never book a guess."""
+    for name, value in record.fields.items():
+        if "\ufffd" in value:
+            return with_error(record, f"bytes that are not text in {value[:40]!r} (shown as \ufffd), in a "
+                                      "file that reads as text elsewhere: fix or re-export it", name)
+    return record
 
 
 def with_error(record: Record, message: str, field: str | None = None) -> Record:

@@ -8,9 +8,11 @@ host reads for the trigger bindings. Queue messages are base64, as host.json's m
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import IO, Any
@@ -127,6 +129,9 @@ class AzureBlobs:
             raise NotFound(f"{container}/{path}") from None
         return _ChunkReader(downloader.chunks())
 
+    def writer(self, container: str, path: str, *, content_type: str | None = None) -> _BlockWriter:
+        return _BlockWriter(self._blob(container, path), content_type)
+
     def metadata(self, container: str, path: str) -> dict[str, str]:
         try:
             return dict(self._blob(container, path).get_blob_properties().metadata or {})
@@ -137,6 +142,46 @@ class AzureBlobs:
         client = self.account.blob_service.get_container_client(container)
         for blob in client.list_blobs(name_starts_with=prefix or None):
             yield blob.name
+
+
+class _BlockWriter:
+    """A block blob written as it is produced: blocks are staged as they fill, the list committed at the
+    end, so the blob appears whole or not at all and memory holds one block at most. Block ids carry a
+    token of their own, so two attempts writing the same blob never mix their blocks.
+    https://learn.microsoft.com/en-us/rest/api/storageservices/put-block-list
+    """
+
+    BLOCK_BYTES = 2 * 1024 * 1024
+
+    def __init__(self, client: Any, content_type: str | None) -> None:
+        self.client = client
+        self.content_type = content_type
+        self.token = secrets.token_hex(8)
+        self.buffer = bytearray()
+        self.blocks: list[Any] = []
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= self.BLOCK_BYTES:
+            self._stage(bytes(self.buffer[: self.BLOCK_BYTES]))
+            del self.buffer[: self.BLOCK_BYTES]
+
+    def _stage(self, chunk: bytes) -> None:
+        from azure.storage.blob import BlobBlock
+
+        block_id = base64.b64encode(f"{self.token}-{len(self.blocks):08d}".encode()).decode()
+        self.client.stage_block(block_id, chunk, length=len(chunk))
+        self.blocks.append(BlobBlock(block_id=block_id))
+
+    def commit(self) -> None:
+        from azure.storage.blob import ContentSettings
+
+        if self.buffer:
+            self._stage(bytes(self.buffer))
+            self.buffer.clear()
+        self.client.commit_block_list(
+            self.blocks, content_settings=ContentSettings(content_type=self.content_type) if self.content_type else None
+        )
 
 
 class _ChunkReader:

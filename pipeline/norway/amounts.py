@@ -52,14 +52,16 @@ def parse_amount(text: str, *, decimal: str | None = None) -> Decimal:
         )
     digits = re.sub(r"\D", "", whole)
     value = Decimal(digits + ("." + fraction if separator else ""))
-    return -value if negative and value else value
+    # copy_negate, not unary minus: minus rounds to the context's 28 digits, so a long value would
+    # change silently; the caller decides how many digits an amount may have.
+    return value.copy_negate() if negative and value else value
 
 
 def format_amount(value: Decimal, *, places: int = 2, thousands: str = "\u00a0", decimal: str = ",") -> str:
     """Norwegian display form: `format_amount(Decimal("-1234.5"))` → "-1 234,50" (no-break space)."""
     if not value.is_finite():
         raise ValueError("amount must be finite")
-    text = f"{abs(value):,.{places}f}"
+    text = f"{value.copy_abs():,.{places}f}"  # copy_abs: abs() rounds to the context's 28 digits
     whole, _, fraction = text.partition(".")
     whole = whole.replace(",", thousands)
     sign = "-" if value < 0 and text.strip("0.,") else ""

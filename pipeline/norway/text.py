@@ -38,6 +38,11 @@ ALIASES: dict[str, str] = {
 CANDIDATES = ("cp1252", "cp865", "cp850")
 """The 8-bit code pages we choose between, preferred in this order on a tie."""
 
+DAMAGED = " (damaged)"
+"""What detection appends to an encoding for text with a few bytes that are not text in it (UTF-8 with a
+broken sequence, Windows-1252 with a byte it has no character for): such text is read with each bad
+byte as U+FFFD, for the reader to report on its line, instead of garbling every æ, ø and å of the file."""
+
 _NORDIC = set("æøåÆØÅäöÄÖ")
 _SUSPICIOUS_SYMBOLS = set("∞∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■ƒ₧⌐¬")
 _FAMILY = {"cp1252": "ansi", "iso8859-15": "ansi", "latin-1": "ansi", "cp865": "oem", "cp850": "oem",
@@ -51,6 +56,16 @@ class UndecodableText(ValueError):
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(f"{message} (at byte offset {offset})")
         self.offset = offset
+
+
+_DISPLAY = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "cp865": "CP865 (OEM, Nordic)",
+            "cp850": "CP850 (OEM)", "cp437": "CP437", "utf-16": "UTF-16", "pc8": "PC8"}
+
+
+def display_name(encoding: str) -> str:
+    """What a person calls an encoding: 'Windows-1252', not 'cp1252'."""
+    key = encoding.removesuffix(DAMAGED).strip().lower()
+    return _DISPLAY.get(key, encoding)
 
 
 def canonical_encoding(name: str) -> str:
@@ -97,32 +112,69 @@ def _score(text: str) -> int:
 
 
 def _byte_offset(data: bytes, text: str, index: int, encoding: str) -> int:
-    return len(text[:index].encode(encoding)) if encoding != "utf-8-sig" else 3 + len(
-        text[:index].encode("utf-8"))
+    encoding = encoding.removesuffix(DAMAGED)
+    return len(text[:index].encode(encoding, "replace")) if encoding != "utf-8-sig" else 3 + len(
+        text[:index].encode("utf-8", "replace"))
+
+
+
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH = bytes(range(0x80, 0x100))
+
+
+def _damaged_utf8(data: bytes) -> bool:
+    """UTF-8 with a few broken bytes, rather than an 8-bit code page: more well-formed multi-byte
+    sequences than stray high bytes. Norwegian Windows-1252 or CP865 text practically never holds a
+    well-formed sequence (a letter followed by a byte in 0x80-0xBF), so a single damaged byte in a
+    UTF-8 file must not turn every æ, ø and å of it into 'Ã¦', 'Ã¸', 'Ã¥'."""
+    sequences = _UTF8_SEQUENCE.findall(data)
+    high = len(data) - len(data.translate(None, _HIGH))
+    stray = high - sum(len(sequence) for sequence in sequences)
+    return len(sequences) > stray
+
+
+def _best_code_page(data: bytes) -> tuple[str, str]:
+    """The 8-bit code page whose reading of `data` looks most like Norwegian text.
+
+    A byte a code page has no character for (Windows-1252's holes at 0x81 0x8D 0x8F 0x90 0x9D, which
+    are CP865's Å and Ø) counts heavily against it but does not rule it out: one damaged byte in a
+    Windows-1252 file must not make every æ, ø and å of it CP865's µ, ° and σ. When the winner has
+    such holes it is returned as damaged, and the reader reports the lines they are on.
+    """
+    best: tuple[int, int, str, str, int] | None = None
+    for rank, candidate in enumerate(CANDIDATES):
+        text = data.decode(candidate, "replace")
+        holes = text.count("\ufffd")
+        key = (_score(text) - 10 * holes, -rank, candidate, text, holes)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    return best[2] + (DAMAGED if best[4] else ""), best[3]
+
+
+def _valid(encoding: str, data: bytes, final: bool) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(data, final=final)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _detect(data: bytes, *, final: bool) -> tuple[str, str]:
     """(encoding, text of `data`); `final` False means `data` may end inside a character."""
     if data.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
+        if not _valid(encoding, data, final) and _damaged_utf8(data):
+            return encoding + DAMAGED, codecs.getincrementaldecoder(encoding)("replace").decode(data, final=final)
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:
         try:
             return "utf-8", codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
         except UnicodeDecodeError:
-            pass
-        best: tuple[int, int, str, str] | None = None
-        for rank, candidate in enumerate(CANDIDATES):
-            try:
-                text = data.decode(candidate)
-            except UnicodeDecodeError:
-                continue  # Windows-1252's holes at 0x81 0x8D 0x8F 0x90 0x9D
-            key = (_score(text), -rank, candidate, text)
-            if best is None or key[:2] > best[:2]:
-                best = key
-        assert best is not None  # CP865 and CP850 decode every byte
-        return best[2], best[3]
+            if _damaged_utf8(data):
+                return "utf-8" + DAMAGED, codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=final)
+        return _best_code_page(data)
     try:
         return encoding, codecs.getincrementaldecoder(encoding)().decode(data, final=final)
     except UnicodeDecodeError as exc:
@@ -146,6 +198,13 @@ def decode(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
             raise UndecodableText(f"text is not {declared} as declared", exc.start) from None
     else:
         encoding, text = _detect(data, final=True)
+        if encoding.endswith(DAMAGED):  # whole bytes in hand: name the first bad one
+            codec = encoding.removesuffix(DAMAGED)
+            try:
+                data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise UndecodableText(f"text is UTF-8 but for bytes that are not ({exc.reason})",
+                                      exc.start) from None
     bad = _control_at(text)
     if bad is not None:
         raise UndecodableText(f"binary data, not text: control character U+{ord(text[bad]):04X}",
@@ -175,25 +234,44 @@ class _Rejoined(io.RawIOBase):
 
 
 def open_text(stream: IO[bytes], declared: str | None = None, *, newline: str | None = None,
-              declaration: Callable[[bytes], str | None] | None = None) -> tuple[IO[str], str]:
+              declaration: Callable[[bytes], str | None] | None = None,
+              notes: list[str] | None = None) -> tuple[IO[str], str]:
     """(text stream, encoding) for a big byte stream: sniffs the first 64 KiB, never reads it all.
 
     `declaration` finds an encoding the file declares in its own head (SIE `#FORMAT PC8`, Visma's
-    OEM flag). Bytes that turn out undecodable further on raise UnicodeDecodeError while reading;
-    the parsers report that as a problem at the line they reached.
+    OEM flag). Unlike `declared` (the tenant's choice, which always wins), a file's own declaration
+    is checked against its bytes: when it would turn Norwegian letters into Greek and box drawing
+    and another code page reads them as æ, ø and å, the bytes win and `notes` gets a sentence
+    saying so, for the reader to report. Bytes that turn out undecodable further on raise
+    UnicodeDecodeError while reading (the parsers report the line they reached), except in text
+    detected as damaged (encoding ending in DAMAGED), where they read as U+FFFD.
     """
     head = stream.read(SNIFF_BYTES)
     final = len(head) < SNIFF_BYTES
+    own = None
     if declared is None and declaration is not None:
-        declared = declaration(head)
+        declared = own = declaration(head)
     if declared is not None:
-        encoding = canonical_encoding(declared)
+        damaged = declared.endswith(DAMAGED)  # as `settle` or `_detect` found it: bad bytes read as U+FFFD
+        encoding = canonical_encoding(declared.removesuffix(DAMAGED))
         if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
             encoding = "utf-8-sig"
         try:
-            sample = codecs.getincrementaldecoder(encoding)().decode(head, final=final)
+            sample = codecs.getincrementaldecoder(encoding)("replace" if damaged else "strict").decode(
+                head, final=final)
         except UnicodeDecodeError as exc:
-            raise UndecodableText(f"text is not {declared} as declared", exc.start) from None
+            if own is None:
+                raise UndecodableText(f"text is not {declared} as declared", exc.start) from None
+            sample = ""  # the file's own declaration is wrong: its bytes decide below
+        encoding += DAMAGED if damaged else ""
+        if own is not None:
+            found, reading = _detect(head, final=final)
+            if found.removesuffix(DAMAGED) != encoding and (not sample or _score(reading) >= _score(sample) + 6):
+                if notes is not None:
+                    name = display_name(found)
+                    notes.append(f"the file declares its text as {display_name(own)} but its letters read as "
+                                 f"{name}: read as {name}; check æ, ø and å in the result")
+                encoding, sample = found, reading
     else:
         encoding, sample = _detect(head, final=final)
     bad = _control_at(sample)
@@ -201,8 +279,9 @@ def open_text(stream: IO[bytes], declared: str | None = None, *, newline: str | 
         raise UndecodableText(f"binary data, not text: control character U+{ord(sample[bad]):04X}",
                               _byte_offset(head, sample, bad, encoding))
     raw = _Rejoined(head, stream)
-    text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 16), encoding=encoding, errors="strict",
-                            newline=newline)
+    damaged = encoding.endswith(DAMAGED)
+    text = io.TextIOWrapper(io.BufferedReader(raw, 1 << 16), encoding=encoding.removesuffix(DAMAGED),
+                            errors="replace" if damaged else "strict", newline=newline)
     return text, encoding
 
 
