@@ -25,8 +25,9 @@ from pipeline.tenants import TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog, status
 
 MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
-# Below the Functions host's own limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, 104,857,600 bytes by default),
-# so that every body we refuse is refused by us, with a JSON answer; see docs/decisions/0002.
+# Below the Functions host's own limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 104,857,600 bytes by default, and
+# 209,715,200 in our app settings), so that every body we refuse is refused by us, with a JSON answer;
+# see docs/decisions/0002.
 MAX_FILE_BODY = 100_000_000
 MAX_ADMIN_BODY = 1024 * 1024
 

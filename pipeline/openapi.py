@@ -171,7 +171,7 @@ def _answers(*codes: int, ok: tuple[int, str, str] | None = None) -> dict[str, A
         404: "No such resource for this key",
         409: "Conflicts with the resource's state",
         413: ("Body too large (a JSON answer from Bilagsbro). A body over the Functions host's own limit "
-              "(FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, 104,857,600 bytes) never reaches Bilagsbro: the host "
+              "(FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, set to 209,715,200 bytes) never reaches Bilagsbro: the host "
               "refuses it itself, without a JSON body (reported as 500 in Azure/azure-functions-host#10519)"),
         415: "Not application/json",
         422: "Well-formed, but refused: every problem listed, each with its field",

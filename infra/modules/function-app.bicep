@@ -129,7 +129,10 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
     // Timer schedules (NCRONTAB, UTC) that function_app.py names as %SETTING%; without them the app
-    // does not index. sweep: a document whose progress stalled is queued again (docs/decisions/0004).
+    // does not index. sweep: a document whose progress stalled is queued again (docs/decisions/0003).
+    // Above the app's own limits (pipeline/api.py: 100 MB files, 10 MiB of JSON), so an oversized upload
+    // gets the app's JSON 413; past this the host answers an empty 500 (Azure/azure-functions-host#10519).
+    FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '209715200'
     SWEEP_SCHEDULE: '*/15 * * * * *'
     OMNIUM_PULL_SCHEDULE: '0 */5 * * * *'
   }
