@@ -58,16 +58,17 @@ GUESSES = (
           "although Mamut's column list calls Saldo the net amount",
           "a real Extenda Go file: does it write such lines, or separate VAT lines?",
           lambda r, options: not r.get("Brutto") and r.get("Mva-kode") not in ("", "0")
-          and bool(options.get("vat_map", {}).get(r.get("Mva-kode"), "?"))),  # mapped to "": no VAT
+          and bool(options.get("vat_map", {}).get(r.get("Mva-kode"), "?")),  # mapped to "": no VAT
+          reads=("Brutto", "Mva-kode")),
     Guess("gbat10-brutto", "Brutto",
           "Brutto T means the amount is BruttoSum with VAT included and F that the line is not imported, "
           "as Moment documents it (Mamut's own page is cut off there)",
           "a real file with Brutto T or F, and the voucher Mamut or Tripletex books from it",
-          lambda r, options: r.get("Brutto").upper() in ("T", "F")),
+          lambda r, options: r.get("Brutto").upper() in ("T", "F"), reads=("Brutto",)),
     Guess("gbat10-no-voucher-number", "Bilagsnummer",
           "rows without a Bilagsnummer belong to one voucher per Bilagsdato",
           "a real file whose vouchers have no number",
-          lambda r, options: not r.get("Bilagsnummer")),
+          lambda r, options: not r.get("Bilagsnummer"), reads=("Bilagsnummer",)),
 )
 
 
@@ -85,6 +86,7 @@ LAYOUT = Layout(
     voucher_key=("Bilagsnummer", "Bilagsdato"),
     no_vat=frozenset({"", "0"}),
     prepare=_brutto,
+    prepare_reads=("Identifikasjon", "Brutto", "BruttoSum"),
 )
 
 

@@ -66,6 +66,7 @@ from connectors.sources.saft_common import (
 )
 from pipeline.errors import ConfigError, Problem
 from pipeline.model import Address, Origin, Party, Posting, Voucher
+from pipeline.seen import Seen
 
 NAME = "saft-financial"
 NAMESPACE = b"urn:StandardAuditFile-Taxation-Financial:NO"
@@ -131,7 +132,7 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
         )
     master = _Master()
     totals = _Totals()
-    seen: set[str] = set()
+    seen = Seen()
     journal_id, journal_type = "", ""
     open_at: int | None = None  # the line of the journal's transaction being read, until it ends
     try:
@@ -262,7 +263,7 @@ def _transaction(
     is_vat_account: Callable[[str], bool],
     analysis_map: Mapping[str, str],
     totals: _Totals,
-    seen: set[str],
+    seen: Seen,
     file_name: str,
 ) -> Iterator[Voucher | Problem]:
     transaction_id = text(element, "TransactionID") or "?"

@@ -48,6 +48,7 @@ from connectors.sources.tabular import Columns, Layout, Record, read
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
+from pipeline.seen import Seen
 
 NAME = "sie4"
 DEFAULT_DIMENSIONS = {"1": "department", "6": "project"}
@@ -149,7 +150,7 @@ class _File:
     accounts: set[str] = field(default_factory=set)
     balances: bool = False  # an export (4E): #KONTO is the whole chart
     vouchers: int = 0
-    seen: set[int] = field(default_factory=set)  # 64 bits of each block's content hash: ~60 bytes a voucher
+    seen: Seen = field(default_factory=Seen)  # 64 bits of each block's content hash: 16 bytes a voucher
 
 
 def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:

@@ -5,21 +5,32 @@ A format module (gbat10, visma_business, visma_global, sie4) declares how rows c
 convention and voucher boundaries. This reader turns rows into postings, groups them into vouchers
 as it streams — a voucher is yielded as soon as its last row is seen — and turns every bad row into a
 `Problem` with its line, dropping only the voucher that row belongs to.
+
+Speed: text is decoded 64 KiB at a time and split into lines in bulk. A delimited file's rows arrive as
+plain lists, and a voucher whose rows are all plain goes the fast way (`connectors.sources.plain`):
+straight into shared-form models, checked once. Every other voucher — a row with an error, a quirk
+for `prepare`, an amount in a Norwegian format, anything the fast path cannot vouch for — goes the
+general way below, which is the reference: tests require both ways to give the same documents and
+the same problems.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import functools
+import io
+import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
+from pipeline import checked
 from pipeline.errors import ConfigError, Problem
 from pipeline.errors import shown as _shown
 from pipeline.model import Address, Document, Origin, Party, Posting, Voucher
@@ -27,14 +38,17 @@ from pipeline.norway.accounts import STANDARD
 from pipeline.norway.amounts import parse_amount
 from pipeline.norway.text import UndecodableText, open_text
 from pipeline.norway.vat import UnknownVatCode, lookup
+from pipeline.seen import Seen
 
 CENT = Decimal("0.01")
 LIMIT = Decimal("1e15")  # the shared form's amounts have at most 15 digits before the point
 
 
-@dataclass(frozen=True)
-class Record:
-    """One row of a source file: its first line and its fields by name; `error` spoils its voucher."""
+class Record(NamedTuple):
+    """One row of a source file: its first line and its fields by name; `error` spoils its voucher.
+
+    A tuple: a 100 MB file makes a million of them, and a tuple is the cheapest immutable value.
+    """
 
     line: int
     fields: Mapping[str, str]
@@ -43,10 +57,10 @@ class Record:
 
     def get(self, name: str | None) -> str:
         """The field's value; readers strip values once, when they make the record."""
-        return self.fields.get(name, "") if name else ""
+        return self.fields.get(name, "") if name else ""  # type: ignore[arg-type]
 
 
-RecordReader = Callable[[IO[str], "Layout", Mapping[str, Any]], Iterator["Record | Problem"]]
+RecordReader = Callable[[Iterable[str], "Layout", Mapping[str, Any]], Iterator["Record | Problem"]]
 
 
 @dataclass(frozen=True)
@@ -106,50 +120,180 @@ class Layout:
     empty_dates: frozenset[str] = frozenset({"", "0"})
     declaration: Callable[[bytes], str | None] | None = None  # the file's own encoding declaration
     prepare: Callable[[Record], Record | None] | None = None  # format quirks; None drops the row
+    prepare_reads: tuple[str, ...] = ()  # the columns `prepare` looks at: rows alike in them are prepared alike
     prefixed_dimensions: bool = False  # rows carry "dimension:<name>" fields (SIE object lists)
 
 
 # -- rows out of text ---------------------------------------------------------------------------
 
+TEXT_CHUNK = 1 << 16
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines breaks lines here too
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+"""Every character `str.strip()` removes (str.isspace), line ends included; a test holds it to that."""
 
-def delimited(delimiter: str, columns: tuple[str, ...] | None = None, *, min_fields: int = 1,
-              ) -> RecordReader:
-    """Rows of a delimited file: positional `columns`, or named by the file's first row when None."""
 
-    def read(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
-        reader = csv.reader(text, delimiter=delimiter, quotechar='"', strict=False)
-        names = columns
-        end = 0
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            if end > start and any("\n" in value or "\r" in value for value in row):
-                # A line-based format has no value spanning lines: a quote was left open and the
-                # lines after it were swallowed into one value. Say so, for them and for this row.
-                where = next(i for i, value in enumerate(row) if "\n" in value or "\r" in value)
-                column = (names[where] if names and where < len(names) else None) or f"column {where + 1}"
-                yield Problem(f"a quote opened on line {start} is not closed before line {end}: lines "
-                              f"{start + 1}-{end} were read as part of one value, not as rows", line=start,
-                              field=column, code="quote")
-                row = [value.strip() for value in row]
-                yield Record(start, dict(zip(names or (), row, strict=False)),
-                             "a quoted value runs over several lines (a quote is not closed)", column)
-                continue
-            row = [value.strip() for value in row]
+def text_lines(text: IO[str]) -> Iterator[str]:
+    """The lines of `text` with their line ends, as iterating it would give them, decoded 64 KiB at a time.
+
+    Bytes that are not text raise UnicodeDecodeError after the lines before them: the reader reports
+    the line it reached, which is the line of the bad byte.
+    """
+    raw = getattr(text, "buffer", None)
+    if raw is None:  # already text (a StringIO): its own iteration is exact
+        yield from text
+        return
+    decoder = codecs.getincrementaldecoder(text.encoding)(text.errors or "strict")
+    carry: list[str] = []  # the start of a line whose end is still to come
+    while True:
+        data = raw.read(TEXT_CHUNK)
+        state = decoder.getstate()
+        try:
+            chunk = decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            good = codecs.getincrementaldecoder(text.encoding)(text.errors or "strict")
+            good.setstate((b"", state[1]))
+            lines = _split("".join(carry) + good.decode(exc.object[:exc.start]))
+            if lines and not lines[-1].endswith(("\n", "\r")):
+                lines.pop()  # the line the bad byte is on is not read
+            yield from lines
+            raise
+        if not data:
+            if carry or chunk:
+                yield from _split("".join(carry) + chunk)
+            return
+        if "\n" not in chunk and "\r" not in chunk:
+            carry.append(chunk)
+            continue
+        lines = _split("".join(carry) + chunk)
+        carry = [lines.pop()] if not lines[-1].endswith("\n") else []  # a lone \r may be half of \r\n
+        yield from lines
+
+
+def _split(text: str) -> list[str]:
+    """Lines as text iteration with newline="" splits them: at \n, \r\n and a lone \r, ends kept."""
+    if not text.isascii() and any(c in text for c in _OTHER_BREAKS):  # `in` scans far faster than a regex
+        return io.StringIO(text, newline="").readlines()
+    return text.splitlines(keepends=True)
+
+
+class Delimited:
+    """Rows of a delimited file: positional `columns`, or named by the file's first row when None.
+
+    A line without a quote is split on the delimiter, which is what the csv module does with it; a
+    line with a quote (or a NUL, or one longer than a csv value may be) goes to the csv module, which
+    reads on over the lines a quoted value spans. `rows` gives plain rows for the fast path; calling
+    the reader gives `Record`s.
+    """
+
+    def __init__(self, delimiter: str, columns: tuple[str, ...] | None, min_fields: int) -> None:
+        self.delimiter, self.columns, self.min_fields = delimiter, columns, min_fields
+
+    def __call__(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
+        read = self.rows(lines, layout)
+        for item in read:
+            yield read.record(item) if type(item) is tuple else item
+
+    def rows(self, lines: Iterable[str], layout: Layout) -> DelimitedRows:
+        return DelimitedRows(self, iter(lines), layout)
+
+
+Plain = tuple[int, list[str], int]
+"""A plain row: its line, its stripped values padded with "" to one past the last column, its own length."""
+
+
+class DelimitedRows:
+    """One file's rows: `Problem`s, `Record`s for rows in error, and `Plain` rows; `names` once known."""
+
+    def __init__(self, shape: Delimited, source: Iterator[str], layout: Layout) -> None:
+        self.names = shape.columns
+        self.pad = [""] * (len(self.names) + 1) if self.names else []
+        self._shape, self._source, self._layout = shape, source, layout
+        self._feed = _Feed(source)
+        self._quoted = csv.reader(self._feed, delimiter=shape.delimiter, quotechar='"', strict=False)
+        self._items = self._read()
+
+    def __iter__(self) -> Iterator[Record | Problem | Plain]:
+        return self._items
+
+    def record(self, row: Plain) -> Record:
+        """The plain row as a `Record`, exactly as the general path would have made it."""
+        return Record(row[0], dict(zip(self.names or (), row[1][:row[2]], strict=False)))
+
+    def _read(self) -> Iterator[Record | Problem | Plain]:
+        delimiter, strip, feed, min_fields = self._shape.delimiter, str.strip, self._feed, self._shape.min_fields
+        trailing = delimiter + WHITESPACE  # trailing delimiters and blanks: fields the loop below would drop
+        number = 0
+        for line in self._source:
+            number += 1
+            start = number
+            if '"' in line or "\0" in line or len(line) > _CSV_FIELD_LIMIT:
+                feed.push(line)
+                row = next(self._quoted, [])
+                number += feed.pulled  # the lines an open quote ran over
+                if number > start and any("\n" in value or "\r" in value for value in row):
+                    # A line-based format has no value spanning lines: a quote was left open and the
+                    # lines after it were swallowed into one value. Say so, for them and for this row.
+                    names = self.names
+                    where = next(i for i, value in enumerate(row) if "\n" in value or "\r" in value)
+                    column = (names[where] if names and where < len(names) else None) or f"column {where + 1}"
+                    yield Problem(f"a quote opened on line {start} is not closed before line {number}: lines "
+                                  f"{start + 1}-{number} were read as part of one value, not as rows", line=start,
+                                  field=column, code="quote")
+                    yield Record(start, dict(zip(names or (), map(strip, row), strict=False)),
+                                 "a quoted value runs over several lines (a quote is not closed)", column)
+                    continue
+            else:
+                row = line.rstrip(trailing).split(delimiter)
+            row = list(map(strip, row))
             while row and not row[-1]:  # trailing delimiters are common and harmless
                 row.pop()
             if not row:
                 continue
-            if names is None:
-                names = tuple(name.strip() for name in row)
+            if self.names is None:
+                self.names = tuple(row)
+                self.pad = [""] * (len(self.names) + 1)
                 continue
-            fields = dict(zip(names, row, strict=False))
-            if not min_fields <= len(row) <= len(names):
-                bound = f"at least {min_fields}" if len(row) < min_fields else f"at most {len(names)}"
-                yield Record(start, fields, f"{len(row)} fields where {layout.format} has {bound}", "columns")
-            else:
-                yield Record(start, fields)
+            width, length = len(self.names), len(row)
+            if not min_fields <= length <= width:
+                bound = f"at least {min_fields}" if length < min_fields else f"at most {width}"
+                yield Record(start, dict(zip(self.names, row, strict=False)),
+                             f"{length} fields where {self._layout.format} has {bound}", "columns")
+                continue
+            row += self.pad[length:]
+            yield start, row, length
 
-    return read
+
+def delimited(delimiter: str, columns: tuple[str, ...] | None = None, *, min_fields: int = 1) -> Delimited:
+    """Rows of a delimited file: positional `columns`, or named by the file's first row when None."""
+    return Delimited(delimiter, columns, min_fields)
+
+
+_CSV_FIELD_LIMIT = csv.field_size_limit()
+
+
+class _Feed:
+    """What the csv module reads: the line handed to it, then (for a quote left open) the lines after
+    it, taken from the reader's own source and counted in `pulled`."""
+
+    def __init__(self, source: Iterator[str]) -> None:
+        self._source = source
+        self._pushed: str | None = None
+        self.pulled = 0
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        if self._pushed is not None:
+            line, self._pushed = self._pushed, None
+            return line
+        line = next(self._source)
+        self.pulled += 1
+        return line
+
+    def push(self, line: str) -> None:
+        self._pushed, self.pulled = line, 0
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -187,7 +331,10 @@ _PLAIN = re.compile(r"-?\d{1,15}(?:\.\d{1,2})?")  # what machine formats write: 
 
 
 def _amount(record: Record, column: str, layout: Layout) -> Decimal:
-    value = record.get(column)
+    return _amount_of(record.get(column), column, layout)
+
+
+def _amount_of(value: str, column: str | None, layout: Layout) -> Decimal:
     if layout.decimal == "." and _PLAIN.fullmatch(value):
         return Decimal(value).quantize(CENT)
     try:
@@ -323,7 +470,7 @@ def _reference(pending: _Pending, layout: Layout, file_name: str, options: Mappi
 
 
 def _finish(pending: _Pending, layout: Layout, file_name: str, options: Mapping[str, Any],
-            seen: set[str], vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
+            seen: Seen, vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
     reference = _reference(pending, layout, file_name, options)
     name = pending.first.get(layout.columns.voucher_name) or reference
     where: dict[str, Any] = {"file": file_name, "reference": reference}
@@ -393,6 +540,8 @@ def read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[st
 
 def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[str, Any],
           ) -> Iterator[Document | Problem]:
+    from connectors.sources.plain import Plan  # the fast path leans on this module
+
     notes: list[str] = []
     try:
         text, _ = open_text(data, options.get("encoding"), newline="", declaration=layout.declaration,
@@ -403,42 +552,61 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
     for note in notes:  # the bytes overruled the file's own declaration: read, and said
         yield Problem(note, file=file_name, code="encoding", severity="warning")
     damaged = getattr(text, "errors", "strict") != "strict"  # a few bytes that are not text: read as U+FFFD
-    seen: set[str] = set()
+    seen = Seen()
     vat_map = vat_map_of(layout, options)
+    guesses = _Guesses(layout, options, file_name)
+    reader = guesses.reader
+    plain = (isinstance(reader, Delimited) and not damaged and layout.boundary == "key" and checked.fast()
+             and not layout.prefixed_dimensions)
+    source: Any = reader.rows(text_lines(text), layout) if plain else reader(text_lines(text), layout, options)
+    rows = iter(source)
+    prepared = _Prepared(layout)
+    plan: Plan | None = None
     pending: _Pending | None = None
     key: tuple[str, ...] | None = None
-    rows = layout.records(text, layout, options)
     broken = False  # reading stopped early: the voucher in hand may be missing rows
     while True:
         try:
             item = next(rows, None)
         except UnicodeDecodeError as exc:
-            line = pending.rows[-1].line + 1 if pending and pending.rows else None
+            line = pending.rows[-1][0] + 1 if pending and pending.rows else None
             yield Problem(f"text stops being {exc.encoding} at or after this line ({exc.reason}); "
                           "nothing after it was read", file=file_name, line=line, code="encoding")
             item, broken = None, True
         except csv.Error as exc:
-            line = pending.rows[-1].line + 1 if pending and pending.rows else None
+            line = pending.rows[-1][0] + 1 if pending and pending.rows else None
             yield Problem(f"not a readable {layout.format} file at or after this line: {exc}; nothing after it "
                           "was read", file=file_name, line=line, code="invalid")
             item, broken = None, True
         if item is None:
             break
-        if isinstance(item, Problem):
-            yield item if item.file else replace(item, file=file_name)
-            continue
-        if damaged and item.error is None:
-            item = _undecoded(item)
-        record = layout.prepare(item) if layout.prepare and item.error is None else item
-        if record is None:
-            continue
-        record_key = tuple(record.get(k) for k in layout.voucher_key)
+        if type(item) is tuple:  # a plain row (the fast path): made a Record only where it must be
+            if plan is None:
+                plan = Plan(layout, source.names, options, vat_map, file_name)
+            if guesses.pending:
+                yield from guesses.plain(item, source.names)
+            record: Any = prepared.plain(item, source) if prepared.prepare else item
+            if record is None:
+                continue
+            record_key = plan.key(item[1]) if record is item else tuple(record.get(k) for k in layout.voucher_key)
+        else:
+            if isinstance(item, Problem):
+                yield item if item.file else replace(item, file=file_name)
+                continue
+            if item.error is None and guesses.pending:
+                yield from guesses.record(item)
+            if damaged and item.error is None:
+                item = _undecoded(item)
+            record = layout.prepare(item) if layout.prepare and item.error is None else item
+            if record is None:
+                continue
+            record_key = tuple(record.get(k) for k in layout.voucher_key)
         if pending is not None and layout.boundary == "key" and record_key != key:
-            yield from _finish(pending, layout, file_name, options, seen, vat_map)
+            yield from _finish_any(pending, plan, source, layout, file_name, options, seen, vat_map)
             pending = None
         if pending is None:
-            start = record.get(layout.columns.voucher_line)
-            pending, key = _Pending(record, line=int(start) if start.isdigit() else record.line), record_key
+            start = plan.start(record[1]) if type(record) is tuple else record.get(layout.columns.voucher_line)
+            pending, key = _Pending(record, line=int(start) if start.isdigit() else record[0]), record_key
         pending.rows.append(record)
         if layout.boundary == "balance" and record.error is None:
             try:
@@ -449,13 +617,117 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
                 yield from _finish(pending, layout, file_name, options, seen, vat_map)
                 pending = None
     if pending is not None and broken:
+        _as_records(pending, source)
         yield Problem(f"voucher {_reference(pending, layout, file_name, options)} was not read to its end",
                       file=file_name, line=pending.line, code="incomplete",
                       reference=_reference(pending, layout, file_name, options))
     elif pending is not None:
-        yield from _finish(pending, layout, file_name, options, seen, vat_map)
+        yield from _finish_any(pending, plan, source, layout, file_name, options, seen, vat_map)
 
 
+def _finish_any(pending: _Pending, plan: Any, rows: Any, layout: Layout, file_name: str, options: Mapping[str, Any],
+                seen: Seen, vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
+    """The voucher the fast way when every row of it is plain and it is ordinary; else the general way."""
+    if plan is not None and all(type(row) is tuple for row in pending.rows):
+        voucher = plan.voucher(pending.rows, pending.line, seen)
+        if voucher is not None:
+            yield voucher
+            return
+    _as_records(pending, rows)
+    yield from _finish(pending, layout, file_name, options, seen, vat_map)
+
+
+def _as_records(pending: _Pending, rows: Any) -> None:
+    """The voucher's plain rows made `Record`s, for the general path."""
+    if type(pending.first) is tuple:
+        pending.first = rows.record(pending.first)
+    if any(type(row) is tuple for row in pending.rows):
+        pending.rows = [rows.record(row) if type(row) is tuple else row for row in pending.rows]
+
+
+class _Guesses:
+    """The `guessed-detail` warnings of a records reader wrapped by `guesses.noting`, given here instead.
+
+    A plain row is asked about on a `Record` of the columns each guess reads, and only for values not
+    met before: a file holds few distinct values there (a voucher number once per voucher)."""
+
+    def __init__(self, layout: Layout, options: Mapping[str, Any], file_name: str) -> None:
+        self.guesses: tuple[Any, ...] = tuple(getattr(layout.records, "guesses", ()))
+        self.pending = list(self.guesses)
+        self.reader: Any = getattr(layout.records, "reader", layout.records)
+        self.format, self.options, self.file_name = layout.format, options, file_name
+        self._names: tuple[str, ...] | None = None
+        self._asked: dict[str, tuple[Callable[[list[str]], tuple[str, ...]], dict[tuple[str, ...], bool]]] = {}
+
+    def record(self, record: Record) -> Iterator[Problem]:
+        if not self.pending:
+            return
+        relying = [g for g in self.pending if g.relies(record, self.options)]
+        for guess in relying:
+            self.pending.remove(guess)
+            yield replace(guess.warning(self.format, record.line), file=self.file_name)
+
+    def plain(self, row: Plain, names: tuple[str, ...]) -> list[Problem]:
+        if self._names is not names:  # a new file's columns: where each guess's columns are
+            self._names = names
+            index = {name: i for i, name in enumerate(names)}
+            self._asked = {g.key: (_getter([index.get(c, len(names)) for c in g.reads]), {}) for g in self.guesses}
+        values = row[1]
+        warnings = []
+        for guess in self.pending:
+            get, memo = self._asked[guess.key]
+            seen = get(values)
+            if seen in memo:
+                continue
+            if guess.relies(Record(row[0], dict(zip(guess.reads, seen, strict=True))), self.options):
+                warnings.append(guess)
+            elif len(memo) < 4096:
+                memo[seen] = False
+        for guess in warnings:
+            self.pending.remove(guess)
+        return [replace(g.warning(self.format, row[0]), file=self.file_name) for g in warnings]
+
+
+class _Prepared:
+    """`layout.prepare` for plain rows: a row it would leave as it is stays plain. It is asked once per
+    distinct value of the columns it reads (`prepare_reads`), on the row made a `Record`."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.prepare = layout.prepare
+        self.reads = layout.prepare_reads
+        self._memo: dict[Any, bool] = {}
+        self._get: Callable[[list[str]], Any] | None = None
+        self._names: tuple[str, ...] | None = None
+
+    def plain(self, row: Plain, rows: Any) -> Plain | Record | None:
+        if self.prepare is None:
+            return row
+        if self._get is None or self._names is not rows.names:
+            self._names = rows.names
+            index = {name: i for i, name in enumerate(rows.names)}
+            self._get = _getter([index.get(c, len(rows.names)) for c in self.reads])
+            self._memo.clear()
+        seen = self._get(row[1])
+        if self._memo.get(seen):
+            return row
+        record = rows.record(row)
+        prepared = self.prepare(record)
+        if prepared is record:
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            self._memo[seen] = True
+            return row
+        return prepared
+
+
+def _getter(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The values at `indices` of a row, always as a tuple."""
+    if not indices:
+        return lambda row: ()
+    if len(indices) == 1:
+        i = indices[0]
+        return lambda row: (row[i],)
+    return operator.itemgetter(*indices)  # type: ignore[return-value]
 def _undecoded(record: Record) -> Record:
     """The row marked bad when a byte of it was not text (read as U+FFFD): never book a guess."""
     for name, value in record.fields.items():
@@ -467,4 +739,4 @@ def _undecoded(record: Record) -> Record:
 
 def with_error(record: Record, message: str, field: str | None = None) -> Record:
     """The same row, marked bad: its voucher is reported, not delivered."""
-    return replace(record, error=message, error_field=field)
+    return record._replace(error=message, error_field=field)

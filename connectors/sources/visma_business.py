@@ -122,15 +122,15 @@ GUESSES = (
     Guess("visma-business-r1-r2", "R1",
           "organisational unit R1 is the department and R2 the project",
           "the customer's set-up of organisational units (each company sets its own)",
-          lambda r, options: filled(r, "R1", "R2")),
+          lambda r, options: filled(r, "R1", "R2"), reads=("R1", "R2")),
     Guess("visma-business-batch-date", "VoDt",
           "a row without VoDt is dated by its batch's value date (@WaBnd ValDt)",
           "a real file with rows without VoDt, and the voucher Visma Business books from it",
-          lambda r, options: r.get("_VoDt_from_batch") == "1"),
+          lambda r, options: r.get("_VoDt_from_batch") == "1", reads=("_VoDt_from_batch",)),
     Guess("visma-business-currency", "Cur",
           "Am is in the company's currency; Cur, ExRt and CurAm are not read",
           "a real file with foreign-currency rows",
-          lambda r, options: filled(r, "Cur", "CurAm")),
+          lambda r, options: filled(r, "Cur", "CurAm"), reads=("Cur", "CurAm")),
 )
 
 
