@@ -57,6 +57,7 @@ class Plan:
             return index.get(column, blank) if column else blank
 
         c = layout.columns
+        self.names = names
         self.layout, self.vat_map, self.file_name = layout, vat_map, file_name
         self.prefix = str(options.get("reference_prefix", ""))
         self.key = _getter([at(k) for k in layout.voucher_key])
@@ -74,6 +75,9 @@ class Plan:
                      (c.credit_account, c.credit_account_type, c.credit_vat_code, c.credit_saft_vat_code, True)]
         self.sides = [(operator.itemgetter(at(a), at(t), at(v), at(s)), credit) for a, t, v, s, credit in sides]
         self.dimensions = [(name, at(column)) for name, column in c.dimensions.items()]
+        if layout.prefixed_dimensions:  # rows that name their own dimensions ("dimension:project", SIE)
+            self.dimensions += [(name.removeprefix("dimension:"), i) for i, name in enumerate(names)
+                                if name.startswith("dimension:")]
         self.party = operator.itemgetter(at(c.party_name), at(c.party_address), at(c.party_postal_code),
                                          at(c.party_city), at(c.party_organisation_number))
         self.customer_ledger = options.get("customer_ledger", STANDARD.customer_ledger)
@@ -147,7 +151,10 @@ class Plan:
                 return False
         if kid and not valid_kid(kid):
             return False
-        dimensions = {name: values[i] for name, i in self.dimensions if values[i]}
+        dimensions: dict[str, str] = {}
+        for name, i in self.dimensions:
+            if values[i]:
+                dimensions[name] = values[i]
         description = text or voucher_text or None
         made = False
         for side, credit in self.sides:

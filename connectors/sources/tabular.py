@@ -190,16 +190,44 @@ class Delimited:
         self.delimiter, self.columns, self.min_fields = delimiter, columns, min_fields
 
     def __call__(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
-        read = self.rows(lines, layout)
+        read = self.rows(lines, layout, options)
         for item in read:
-            yield read.record(item) if type(item) is tuple else item
+            yield plain_record(item, read.names) if type(item) is tuple else item  # type: ignore[arg-type]
 
-    def rows(self, lines: Iterable[str], layout: Layout) -> DelimitedRows:
+    def rows(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> DelimitedRows:
         return DelimitedRows(self, iter(lines), layout)
 
 
 Plain = tuple[int, list[str], int]
 """A plain row: its line, its stripped values padded with "" to one past the last column, its own length."""
+
+
+def split_quoted(line: str) -> list[str] | None:
+    """`a "b c" d` → ['a', 'b c', 'd']: words split at blanks, texts in quotes whole — what the token
+    expressions of Visma Business and SIE read in such a line. None where it is not that simple (a
+    backslash, a doubled quote, an odd one, a quote touching a word): the expression reads those."""
+    if "\\" in line:
+        return None
+    parts = line.split('"')
+    last = len(parts) - 1
+    if last % 2:
+        return None
+    values: list[str] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            values.append(part)
+            continue
+        if part and ((i > 0 and not part[0].isspace()) or (i < last and not part[-1].isspace())):
+            return None  # a quote touching a word: the expression reads it otherwise
+        if not part and 0 < i < last:
+            return None  # "" between two quoted texts: a doubled quote inside one
+        values.extend(part.split())
+    return values
+
+
+def plain_record(row: Plain, names: tuple[str, ...]) -> Record:
+    """The plain row, read under `names`, as a `Record`: what the general path works on."""
+    return Record(row[0], dict(zip(names, row[1][:row[2]], strict=False)))
 
 
 class DelimitedRows:
@@ -215,10 +243,6 @@ class DelimitedRows:
 
     def __iter__(self) -> Iterator[Record | Problem | Plain]:
         return self._items
-
-    def record(self, row: Plain) -> Record:
-        """The plain row as a `Record`, exactly as the general path would have made it."""
-        return Record(row[0], dict(zip(self.names or (), row[1][:row[2]], strict=False)))
 
     def _read(self) -> Iterator[Record | Problem | Plain]:
         delimiter, strip, feed, min_fields = self._shape.delimiter, str.strip, self._feed, self._shape.min_fields
@@ -556,9 +580,9 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
     vat_map = vat_map_of(layout, options)
     guesses = _Guesses(layout, options, file_name)
     reader = guesses.reader
-    plain = (isinstance(reader, Delimited) and not damaged and layout.boundary == "key" and checked.fast()
-             and not layout.prefixed_dimensions)
-    source: Any = reader.rows(text_lines(text), layout) if plain else reader(text_lines(text), layout, options)
+    plain = hasattr(reader, "rows") and not damaged and layout.boundary == "key" and checked.fast()
+    lines = text_lines(text)
+    source: Any = reader.rows(lines, layout, options) if plain else reader(lines, layout, options)
     rows = iter(source)
     prepared = _Prepared(layout)
     plan: Plan | None = None
@@ -581,11 +605,13 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
         if item is None:
             break
         if type(item) is tuple:  # a plain row (the fast path): made a Record only where it must be
-            if plan is None:
+            if plan is None or plan.names is not source.names:  # a new heading: the rows in hand become Records
+                if pending is not None and plan is not None:
+                    _as_records(pending, plan.names)
                 plan = Plan(layout, source.names, options, vat_map, file_name)
             if guesses.pending:
-                yield from guesses.plain(item, source.names)
-            record: Any = prepared.plain(item, source) if prepared.prepare else item
+                yield from guesses.plain(item, plan.names)
+            record: Any = prepared.plain(item, plan.names) if prepared.prepare else item
             if record is None:
                 continue
             record_key = plan.key(item[1]) if record is item else tuple(record.get(k) for k in layout.voucher_key)
@@ -602,7 +628,7 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
                 continue
             record_key = tuple(record.get(k) for k in layout.voucher_key)
         if pending is not None and layout.boundary == "key" and record_key != key:
-            yield from _finish_any(pending, plan, source, layout, file_name, options, seen, vat_map)
+            yield from _finish_any(pending, plan, layout, file_name, options, seen, vat_map)
             pending = None
         if pending is None:
             start = plan.start(record[1]) if type(record) is tuple else record.get(layout.columns.voucher_line)
@@ -617,15 +643,16 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
                 yield from _finish(pending, layout, file_name, options, seen, vat_map)
                 pending = None
     if pending is not None and broken:
-        _as_records(pending, source)
+        if plan is not None:
+            _as_records(pending, plan.names)
         yield Problem(f"voucher {_reference(pending, layout, file_name, options)} was not read to its end",
                       file=file_name, line=pending.line, code="incomplete",
                       reference=_reference(pending, layout, file_name, options))
     elif pending is not None:
-        yield from _finish_any(pending, plan, source, layout, file_name, options, seen, vat_map)
+        yield from _finish_any(pending, plan, layout, file_name, options, seen, vat_map)
 
 
-def _finish_any(pending: _Pending, plan: Any, rows: Any, layout: Layout, file_name: str, options: Mapping[str, Any],
+def _finish_any(pending: _Pending, plan: Any, layout: Layout, file_name: str, options: Mapping[str, Any],
                 seen: Seen, vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
     """The voucher the fast way when every row of it is plain and it is ordinary; else the general way."""
     if plan is not None and all(type(row) is tuple for row in pending.rows):
@@ -633,16 +660,18 @@ def _finish_any(pending: _Pending, plan: Any, rows: Any, layout: Layout, file_na
         if voucher is not None:
             yield voucher
             return
-    _as_records(pending, rows)
+    if plan is not None:
+        _as_records(pending, plan.names)
     yield from _finish(pending, layout, file_name, options, seen, vat_map)
 
 
-def _as_records(pending: _Pending, rows: Any) -> None:
+def _as_records(pending: _Pending, names: tuple[str, ...]) -> None:
     """The voucher's plain rows made `Record`s, for the general path."""
     if type(pending.first) is tuple:
-        pending.first = rows.record(pending.first)
+        pending.first = plain_record(pending.first, names)  # type: ignore[arg-type]
     if any(type(row) is tuple for row in pending.rows):
-        pending.rows = [rows.record(row) if type(row) is tuple else row for row in pending.rows]
+        pending.rows = [plain_record(row, names) if type(row) is tuple else row  # type: ignore[arg-type]
+                        for row in pending.rows]
 
 
 class _Guesses:
@@ -699,18 +728,18 @@ class _Prepared:
         self._get: Callable[[list[str]], Any] | None = None
         self._names: tuple[str, ...] | None = None
 
-    def plain(self, row: Plain, rows: Any) -> Plain | Record | None:
+    def plain(self, row: Plain, names: tuple[str, ...]) -> Plain | Record | None:
         if self.prepare is None:
             return row
-        if self._get is None or self._names is not rows.names:
-            self._names = rows.names
-            index = {name: i for i, name in enumerate(rows.names)}
-            self._get = _getter([index.get(c, len(rows.names)) for c in self.reads])
+        if self._get is None or self._names is not names:
+            self._names = names
+            index = {name: i for i, name in enumerate(names)}
+            self._get = _getter([index.get(c, len(names)) for c in self.reads])
             self._memo.clear()
         seen = self._get(row[1])
         if self._memo.get(seen):
             return row
-        record = rows.record(row)
+        record = plain_record(row, names)
         prepared = self.prepare(record)
         if prepared is record:
             if len(self._memo) > 4096:
