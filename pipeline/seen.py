@@ -21,10 +21,12 @@ def _fingerprint(value: str | int) -> int:
 
 
 class Seen:
-    """A set of strings (or 64-bit digests) that supports `in` and `add`, at 16 bytes an entry."""
+    """A set of strings (or 64-bit digests) that supports `in` and `add`, at 16 bytes an entry; with
+    `numbered`, each remembers a number too (`first`: where a reference was met first), at 32."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, numbered: bool = False) -> None:
         self._slots = array("Q", bytes(8 * 1024))
+        self._numbers = array("Q", bytes(8 * 1024)) if numbered else None
         self._mask = 1023
         self._count = 0
 
@@ -43,10 +45,24 @@ class Seen:
                 return False
             i = (i + 1) & mask
 
-    def add(self, value: str | int) -> None:
-        self._insert(_fingerprint(value))
+    def add(self, value: str | int, number: int = 0) -> None:
+        self._insert(_fingerprint(value), number)
 
-    def _insert(self, key: int) -> None:
+    def first(self, value: str | int) -> int | None:
+        """The number `value` was added with first; None when it was not."""
+        assert self._numbers is not None, "a Seen made without numbered=True keeps no numbers"
+        key = _fingerprint(value)
+        slots, mask = self._slots, self._mask
+        i = key & mask
+        while True:
+            slot = slots[i]
+            if slot == key:
+                return self._numbers[i]
+            if slot == 0:
+                return None
+            i = (i + 1) & mask
+
+    def _insert(self, key: int, number: int) -> None:
         slots, mask = self._slots, self._mask
         i = key & mask
         while True:
@@ -55,6 +71,8 @@ class Seen:
                 return
             if slot == 0:
                 slots[i] = key
+                if self._numbers is not None:
+                    self._numbers[i] = number
                 self._count += 1
                 if self._count * 2 > mask:  # at most half full: probes stay short
                     self._grow()
@@ -62,10 +80,11 @@ class Seen:
             i = (i + 1) & mask
 
     def _grow(self) -> None:
-        old = self._slots
+        old, numbers = self._slots, self._numbers
         self._slots = array("Q", bytes(16 * len(old)))
+        self._numbers = array("Q", bytes(16 * len(old))) if numbers is not None else None
         self._mask = 2 * len(old) - 1
         self._count = 0
-        for key in old:
+        for i, key in enumerate(old):
             if key:
-                self._insert(key)
+                self._insert(key, numbers[i] if numbers is not None else 0)

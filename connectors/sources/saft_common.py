@@ -66,21 +66,49 @@ def root_name(head: bytes) -> str | None:
     return match.group(1).decode("ascii", "replace") if match else None
 
 
+_INDEX: dict[Any, dict[str, list[Any]]] = {}
+"""Each element's children by local name, made once per element: `find("{*}Name")` walks the children
+(and ElementPath) on every call, and a transaction asks for a dozen names. Cleared by `release`, so
+it holds the elements of the transaction in hand only; its references keep each element's Python
+proxy alive, so an id is never reused for another element while it is in here."""
+
+
+def _index(element: Any) -> dict[str, list[Any]]:
+    found = _INDEX.get(element)
+    if found is None:
+        found = {}
+        for node in element:
+            tag = node.tag
+            if isinstance(tag, str):  # comments, processing instructions and entities have no name
+                name = tag.rpartition("}")[2]
+                if name in found:
+                    found[name].append(node)
+                else:
+                    found[name] = [node]
+        if len(_INDEX) > 10_000:  # master data that is never released: a bound, not a leak
+            _INDEX.clear()
+        _INDEX[element] = found
+    return found
+
+
 def children(element: Any, name: str) -> list[Any]:
-    return element.findall(f"{{*}}{name}")  # type: ignore[no-any-return]  # "{*}": any namespace or none
+    """The element's children called `name` in any namespace or none, as `findall("{*}name")` finds them."""
+    return list((_INDEX.get(element) or _index(element)).get(name, ()))
 
 
 def child(element: Any, name: str) -> Any | None:
-    return element.find(f"{{*}}{name}")
+    """The first child called `name` in any namespace or none, as `find("{*}name")` finds it."""
+    nodes = (_INDEX.get(element) or _index(element)).get(name)
+    return nodes[0] if nodes else None
 
 
 def text(element: Any, name: str) -> str | None:
     """Stripped text of the first child called `name`; None when absent or empty."""
-    node = child(element, name)
-    if node is None or node.text is None:
+    nodes = (_INDEX.get(element) or _index(element)).get(name)
+    if not nodes or nodes[0].text is None:
         return None
-    value = node.text.strip()
-    return value or None
+    value = nodes[0].text.strip()
+    return value or None  # type: ignore[no-any-return]
 
 
 def line_of(element: Any, name: str) -> int | None:
@@ -132,6 +160,7 @@ def date(element: Any, name: str, path: str) -> dt.date:
 
 def release(element: Any) -> None:
     """Free a handled element and the siblings before it, so the tree never grows with the file."""
+    _INDEX.clear()
     element.clear(keep_tail=False)
     parent = element.getparent()
     if parent is not None:

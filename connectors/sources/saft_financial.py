@@ -64,6 +64,7 @@ from connectors.sources.saft_common import (
     syntax_line,
     text,
 )
+from pipeline import checked
 from pipeline.errors import ConfigError, Problem
 from pipeline.model import Address, Origin, Party, Posting, Voucher
 from pipeline.seen import Seen
@@ -305,13 +306,17 @@ def _transaction(
         )
         return
     postings, folded = _fold_vat(lines, is_vat_account)
+    values: dict[str, Any] = {
+        "reference": reference, "date": day, "currency": master.currency,
+        "description": text(element, "Description") or text(element, "VoucherDescription"),
+        "voucher_type": text(element, "VoucherType") or journal_type or journal_id or None,
+    }
+    built = [checked.posting(p) for p in postings]  # each checked as the model would; None: it must judge
+    voucher = checked.voucher({**values, "lines": tuple(built), "origin": checked.origin(
+        NAME, file_name, element.sourceline)}) if all(built) else None
     try:
-        yield Voucher(
-            reference=reference,
-            date=day,
-            currency=master.currency,
-            description=text(element, "Description") or text(element, "VoucherDescription"),
-            voucher_type=text(element, "VoucherType") or journal_type or journal_id or None,
+        yield voucher or Voucher(
+            **values,
             lines=tuple(Posting(**p) for p in postings),
             origin=Origin(format=NAME, file=file_name, line=element.sourceline),
         )
