@@ -64,6 +64,7 @@ class _Text:
         self.buf = ""
         self.eof = False
         self._line, self._column, self._bytes = 1, 0, 3 if bom else 0  # where buf[0] is
+        self._counted, self._counted_line = 0, 1  # lines are counted on from the last position asked
         self._feed(head[3:] if bom else head, final=False)
 
     def _feed(self, data: bytes, *, final: bool) -> None:
@@ -107,10 +108,15 @@ class _Text:
         self._column = len(gone) - gone.rfind("\n") - 1 if newlines else self._column + len(gone)
         self._bytes += len(gone.encode("utf-8"))
         self.buf = self.buf[pos:]
+        self._counted, self._counted_line = 0, self._line
         return 0
 
     def line(self, pos: int) -> int:
-        return self._line + self.buf.count("\n", 0, pos)
+        if pos < self._counted:
+            self._counted, self._counted_line = 0, self._line
+        self._counted_line += self.buf.count("\n", self._counted, pos)
+        self._counted = pos
+        return self._counted_line
 
     def where(self, pos: int) -> tuple[int, int, int]:
         """(line, column, byte offset) of `pos`, as json.JSONDecodeError and the whole text would give them."""
