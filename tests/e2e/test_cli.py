@@ -167,13 +167,13 @@ def _gbat10(path: Path, vouchers: int) -> None:
 
 
 def _peak(*args: str, env: dict[str, str] | None = None) -> tuple[int, int, str]:
-    """(exit code, peak RSS in KiB, stdout's first 300 characters) of `bilagsbro dry-run …` in its own
+    """(exit code, peak RSS in KiB, stdout.s first 3,000 characters) of `bilagsbro dry-run …` in its own
     interpreter, under a parent that only waits for it (RUSAGE_CHILDREN is that process's alone)."""
     measure = ("import resource, subprocess, sys, tempfile\n"
                "with tempfile.TemporaryFile() as out:\n"
                f"    code = subprocess.run([sys.executable, '-m', 'bilagsbro', 'dry-run', *{list(args)!r}], stdout=out,"
                " stderr=subprocess.DEVNULL).returncode\n"
-               "    out.seek(0); head = out.read(300).decode('utf-8', 'replace')\n"
+               "    out.seek(0); head = out.read(3000).decode('utf-8', 'replace')\n"
                "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\nprint(head)")
     result = subprocess.run([sys.executable, "-c", measure], cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, **(env or {})})
@@ -290,3 +290,23 @@ def test_source_add_and_pull_now(stack):
                     "--client-secret-env", "OMNIUM_SECRET", "--booking", '{"colour": "red"}',
                     env={**env, "OMNIUM_SECRET": "b"})
     assert bad.returncode == 2 and "unknown Omnium booking option" in bad.stderr
+
+
+@pytest.mark.e2e
+def test_dry_run_with_a_tenant_stays_flat_too(stack, tmp_path):
+    """--tenant against real storage (Azurite): preflight and payloads in batches, memory flat as the file grows."""
+    from pipeline.tenants import TenantRegistry
+
+    tenant = TenantRegistry(stack.stores.tables).add("Fiskebutikken på Hitra AS")
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    _gbat10(small, 6_000)
+    _gbat10(big, 24_000)
+    options = tmp_path / "options.json"
+    options.write_text('{"vat_map": {"3": "3"}}', "utf-8")
+    env = {"BILAGSBRO_STORAGE": stack.settings["BILAGSBRO_STORAGE"]}
+    code_small, peak_small, _ = _peak(str(small), "--tenant", tenant.id, "--options", str(options), "--summary", env=env)
+    code_big, peak_big, head = _peak(str(big), "--tenant", tenant.id, "--options", str(options), "--json", env=env)
+    assert code_small == code_big == 0, head
+    assert '{"document": {"reference": "0", ' in head, head
+    assert peak_big - peak_small < 12 * 1024, f"{peak_small / 1024:.0f} MiB, then {peak_big / 1024:.0f} MiB"
+    assert peak_big < 150 * 1024, f"dry-run --tenant peaked at {peak_big / 1024:.0f} MiB"
