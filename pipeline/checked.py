@@ -144,7 +144,7 @@ def posting(values: dict[str, Any]) -> Posting | None:
 def voucher(values: dict[str, Any]) -> Voucher | None:
     """`Voucher(**values)` from postings already built, when it is valid as it stands; else None."""
     reference, lines = values.get("reference"), values.get("lines")
-    if not _fast or not values.keys() <= _VOUCHER_FIELDS or not text(reference) or len(reference) > 200:
+    if not _fast or not values.keys() <= _VOUCHER_FIELDS or not text(reference) or len(str(reference)) > 200:
         return None
     if type(values.get("date")) is not dt.date or values.get("type", "voucher") != "voucher":
         return None

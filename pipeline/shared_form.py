@@ -241,7 +241,7 @@ def _doc_problems(item: Any, index: int, line: int) -> tuple[Document | None, li
     file = f"documents[{index}]"
     if not isinstance(item, dict):
         return None, [Problem("a document must be a JSON object", file=file, line=line)]
-    document = fast_document(item)  # a plainly valid voucher, without pydantic; None: pydantic judges
+    document: Document | None = fast_document(item)  # plainly valid: built without pydantic; None: it judges
     if document is not None:
         return document, []
     reference = item.get("reference") if isinstance(item.get("reference"), str) else None

@@ -94,8 +94,9 @@ def _party(value: Any) -> Party | None:
     if fields["email"] is not None and type(fields["email"]) is not str:
         return None
     for name, normalise in (("organization_number", checked.organization_number), ("phone", _phone)):
-        if fields[name] is not None:
-            fields[name] = normalise(fields[name]) if type(fields[name]) is str else None
+        given = fields[name]
+        if given is not None:
+            fields[name] = normalise(given) if type(given) is str else None
             if fields[name] is None:
                 return None
     if fields["address"] is not None:

@@ -68,6 +68,7 @@ class Plan:
         self.row = operator.itemgetter(at(c.amount), at(c.text), at(c.voucher_text), at(c.kid), at(c.invoice_number),
                                        at(c.due_date), at(c.customer_number), at(c.supplier_number),
                                        at(c.vat_amount) if c.vat_amount else blank)
+        sides: list[tuple[str | None, str | None, str | None, str | None, bool]]
         if layout.sign == "signed":
             sides = [(c.account, None, c.vat_code, c.saft_vat_code, False)]
         else:

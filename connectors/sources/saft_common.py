@@ -105,10 +105,11 @@ def child(element: Any, name: str) -> Any | None:
 def text(element: Any, name: str) -> str | None:
     """Stripped text of the first child called `name`; None when absent or empty."""
     nodes = (_INDEX.get(element) or _index(element)).get(name)
-    if not nodes or nodes[0].text is None:
+    found = nodes[0].text if nodes else None  # lxml makes a new string each time .text is read
+    if found is None:
         return None
-    value = nodes[0].text.strip()
-    return value or None  # type: ignore[no-any-return]
+    value: str = found.strip()
+    return value or None
 
 
 def line_of(element: Any, name: str) -> int | None:

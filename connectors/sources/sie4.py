@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, NamedTuple
 
-from connectors.sources.tabular import Columns, Layout, Plain, Record, read, split_quoted
+from connectors.sources.tabular import Columns, Layout, Plain, Record, read, records_of, split_quoted
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
@@ -186,7 +186,7 @@ class _Records:
     """The rows of a file's #VER blocks as `Record`s, or (`rows`) as plain rows for the fast path."""
 
     def __call__(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
-        return _records(lines, options, None)
+        return records_of(_records(lines, options, None), lambda: ())  # no plain rows come without a shape
 
     def rows(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> _Rows:
         return _Rows(lines, options)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import IO, Any, Literal, NamedTuple
+from typing import IO, Any, Literal, NamedTuple, cast
 
 from pydantic import ValidationError
 
@@ -57,7 +57,7 @@ class Record(NamedTuple):
 
     def get(self, name: str | None) -> str:
         """The field's value; readers strip values once, when they make the record."""
-        return self.fields.get(name, "") if name else ""  # type: ignore[arg-type]
+        return self.fields.get(name, "") if name else ""
 
 
 RecordReader = Callable[[Iterable[str], "Layout", Mapping[str, Any]], Iterator["Record | Problem"]]
@@ -143,7 +143,8 @@ def text_lines(text: IO[str]) -> Iterator[str]:
     if raw is None:  # already text (a StringIO): its own iteration is exact
         yield from text
         return
-    decoder = codecs.getincrementaldecoder(text.encoding)(text.errors or "strict")
+    encoding, errors = getattr(text, "encoding", "utf-8"), getattr(text, "errors", None) or "strict"
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
     carry: list[str] = []  # the start of a line whose end is still to come
     while True:
         data = raw.read(TEXT_CHUNK)
@@ -151,7 +152,7 @@ def text_lines(text: IO[str]) -> Iterator[str]:
         try:
             chunk = decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
-            good = codecs.getincrementaldecoder(text.encoding)(text.errors or "strict")
+            good = codecs.getincrementaldecoder(encoding)(errors)
             good.setstate((b"", state[1]))
             lines = _split("".join(carry) + good.decode(exc.object[:exc.start]))
             if lines and not lines[-1].endswith(("\n", "\r")):
@@ -191,8 +192,7 @@ class Delimited:
 
     def __call__(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
         read = self.rows(lines, layout, options)
-        for item in read:
-            yield plain_record(item, read.names) if type(item) is tuple else item  # type: ignore[arg-type]
+        yield from records_of(read, lambda: read.names)
 
     def rows(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> DelimitedRows:
         return DelimitedRows(self, iter(lines), layout)
@@ -223,6 +223,16 @@ def split_quoted(line: str) -> list[str] | None:
             return None  # "" between two quoted texts: a doubled quote inside one
         values.extend(part.split())
     return values
+
+
+def records_of(rows: Iterable[Record | Problem | Plain], names: Callable[[], tuple[str, ...] | None],
+               ) -> Iterator[Record | Problem]:
+    """`rows` with each plain row made a `Record` (under the names in force when it came)."""
+    for item in rows:
+        if type(item) is tuple:
+            yield plain_record(cast(Plain, item), names() or ())
+        else:
+            yield cast("Record | Problem", item)
 
 
 def plain_record(row: Plain, names: tuple[str, ...]) -> Record:
@@ -631,7 +641,8 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
             yield from _finish_any(pending, plan, layout, file_name, options, seen, vat_map)
             pending = None
         if pending is None:
-            start = plan.start(record[1]) if type(record) is tuple else record.get(layout.columns.voucher_line)
+            start = plan.start(record[1]) if plan is not None and type(record) is tuple else \
+                record.get(layout.columns.voucher_line)
             pending, key = _Pending(record, line=int(start) if start.isdigit() else record[0]), record_key
         pending.rows.append(record)
         if layout.boundary == "balance" and record.error is None:
@@ -756,7 +767,7 @@ def _getter(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
     if len(indices) == 1:
         i = indices[0]
         return lambda row: (row[i],)
-    return operator.itemgetter(*indices)  # type: ignore[return-value]
+    return operator.itemgetter(*indices)
 def _undecoded(record: Record) -> Record:
     """The row marked bad when a byte of it was not text (read as U+FFFD): never book a guess."""
     for name, value in record.fields.items():

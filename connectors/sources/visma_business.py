@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import IO, Any
 
 from connectors.sources.guesses import Guess, filled, noting
-from connectors.sources.tabular import Columns, Layout, Plain, Record, plain_record, read, split_quoted
+from connectors.sources.tabular import Columns, Layout, Plain, Record, read, records_of, split_quoted
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import looks_utf8
@@ -80,8 +80,7 @@ class _Records:
 
     def __call__(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
         source = self.rows(lines, layout, options)
-        for item in source:
-            yield plain_record(item, source.names) if type(item) is tuple else item  # type: ignore[arg-type]
+        return records_of(source, lambda: source.names)
 
     def rows(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> _Rows:
         return _Rows(lines)
