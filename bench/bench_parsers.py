@@ -9,7 +9,8 @@ and JSON), then runs, each in a fresh interpreter so that peak RSS (ru_maxrss) i
   voucher comes from (each released as it ends) for SAF-T, `json.loads` of the whole file for the
   shared form;
 - ours: the format's `parse`, all the way to shared-form documents and problems;
-- `bilagsbro dry-run --summary` on the same file, as a user runs it (with `--dry-run`).
+- with `--dry-run`: `bilagsbro dry-run --summary` and `dry-run --json` on the same file, as a user
+  runs them (output thrown away), peak RSS of the whole `bilagsbro` process.
 
 It prints MB/s, vouchers/s, peak RSS and ours ÷ floor. Figures depend on the machine and on what
 else runs on it: compare ours with the floor of the same run, never with another run's. `--root`
@@ -27,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -390,16 +390,19 @@ elif MODE == "ours":
                     first_error = first_error or str(item)
             else:
                 documents += 1
-elif MODE == "dry-run":
-    import subprocess
+elif MODE.startswith("dry-run"):
+    import subprocess, tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as given:
+        json.dump(OPTIONS, given)
     with open(os.devnull, "w") as sink:
-        subprocess.run([sys.executable, "-m", "bilagsbro", "dry-run", PATH, "--format", FORMAT, "--summary"],
-                       stdout=sink, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run([sys.executable, "-m", "bilagsbro", "dry-run", PATH, "--format", FORMAT, "--options", given.name,
+                        "--" + MODE.split(":")[1]], stdout=sink, stderr=subprocess.DEVNULL, check=False)
+    os.unlink(given.name)
 seconds = time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"seconds": seconds, "documents": documents, "problems": problems, "errors": errors,
-                  "first_error": first_error, "rss_kib": child if MODE == "dry-run" else own}))
+                  "first_error": first_error, "rss_kib": child if MODE.startswith("dry-run") else own}))
 """
 
 
@@ -441,13 +444,12 @@ def main() -> None:
                   f"{ours['documents']} / {ours['problems']} ({ours['errors']})", flush=True)
             if ours["first_error"]:
                 print(f"{'':<19} first error: {ours['first_error']}")
-            if args.dry_run:
-                started = time.perf_counter()
-                dry = measure(args.root, format, "dry-run", path, options)
-                row["dry_run_s"] = time.perf_counter() - started
-                row["dry_run_rss_mib"] = int(dry["rss_kib"]) / 1024
-                print(f"{'':<19} dry-run --summary: {size / float(dry['seconds']):.2f} MB/s, "
-                      f"peak RSS {row['dry_run_rss_mib']:.0f} MiB (the whole bilagsbro process)", flush=True)
+            for output in ("summary", "json") if args.dry_run else ():
+                dry = measure(args.root, format, f"dry-run:{output}", path, options)
+                row[f"dry_run_{output}_mb_s"] = size / float(dry["seconds"])
+                row[f"dry_run_{output}_rss_mib"] = int(dry["rss_kib"]) / 1024
+                print(f"{'':<19} dry-run --{output}: {row[f'dry_run_{output}_mb_s']:.2f} MB/s, peak RSS "
+                      f"{row[f'dry_run_{output}_rss_mib']:.0f} MiB (the whole bilagsbro process)", flush=True)
             rows.append(row)
     print("\nfloor: " + "; ".join(f"{f} {FLOORS[f]}" for f in args.formats.split(",")))
     print("ratio = ours MB/s ÷ floor MB/s in this run; RSS = peak resident memory of a fresh interpreter doing only "

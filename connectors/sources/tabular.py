@@ -697,7 +697,8 @@ class _Guesses:
         self.reader: Any = getattr(layout.records, "reader", layout.records)
         self.format, self.options, self.file_name = layout.format, options, file_name
         self._names: tuple[str, ...] | None = None
-        self._asked: dict[str, tuple[Callable[[list[str]], tuple[str, ...]], dict[tuple[str, ...], bool]]] = {}
+        self._checks: list[tuple[Any, Callable[[list[str]], tuple[str, ...]], dict[tuple[str, ...], bool]]] = []
+        self._memo: dict[str, dict[tuple[str, ...], bool]] = {}  # per guess: values that do not rely on it
 
     def record(self, record: Record) -> Iterator[Problem]:
         if not self.pending:
@@ -706,26 +707,31 @@ class _Guesses:
         for guess in relying:
             self.pending.remove(guess)
             yield replace(guess.warning(self.format, record.line), file=self.file_name)
+        if relying:
+            self._names = None  # the pending guesses changed: ask anew
 
-    def plain(self, row: Plain, names: tuple[str, ...]) -> list[Problem]:
-        if self._names is not names:  # a new file's columns: where each guess's columns are
+    def plain(self, row: Plain, names: tuple[str, ...]) -> Iterator[Problem]:
+        if self._names is not names:  # new columns, or fewer guesses: where each guess's columns are
             self._names = names
             index = {name: i for i, name in enumerate(names)}
-            self._asked = {g.key: (_getter([index.get(c, len(names)) for c in g.reads]), {}) for g in self.guesses}
+            self._checks = [(g, _getter([index.get(c, len(names)) for c in g.reads]), self._memo.setdefault(g.key, {}))
+                            for g in self.pending]
         values = row[1]
-        warnings = []
-        for guess in self.pending:
-            get, memo = self._asked[guess.key]
+        relying = None
+        for guess, get, memo in self._checks:
             seen = get(values)
             if seen in memo:
                 continue
             if guess.relies(Record(row[0], dict(zip(guess.reads, seen, strict=True))), self.options):
-                warnings.append(guess)
+                relying = [*(relying or ()), guess]
             elif len(memo) < 4096:
                 memo[seen] = False
-        for guess in warnings:
+        if relying is None:
+            return
+        for guess in relying:
             self.pending.remove(guess)
-        return [replace(g.warning(self.format, row[0]), file=self.file_name) for g in warnings]
+            yield replace(guess.warning(self.format, row[0]), file=self.file_name)
+        self._names = None
 
 
 class _Prepared:
