@@ -173,7 +173,7 @@ def text_lines(text: IO[str]) -> Iterator[str]:
 
 def _split(text: str) -> list[str]:
     """Lines as text iteration with newline="" splits them: at \n, \r\n and a lone \r, ends kept."""
-    if not text.isascii() and any(c in text for c in _OTHER_BREAKS):  # `in` scans far faster than a regex
+    if any(c in text for c in _OTHER_BREAKS):  # eight `in` scans are far faster than one regex
         return io.StringIO(text, newline="").readlines()
     return text.splitlines(keepends=True)
 

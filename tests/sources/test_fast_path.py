@@ -94,3 +94,64 @@ def test_arbitrary_bytes_read_alike_both_ways(data: bytes, format: str) -> None:
     head = seed.data[: len(seed.data) // 2]
     fast, general = _both(connectors.SOURCES[format], head + data, "odd.dat", seed.options)
     assert fast == general
+
+
+def _bench_generators() -> Any:
+    """The generators of bench/bench_parsers.py: the files whose speed we measure must read alike both ways."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_parsers", HERE.parents[1] / "bench" / "bench_parsers.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FORMATS
+
+
+@pytest.mark.parametrize("format", ["gbat10", "visma-business", "visma-global", "sie4", "saft-cash-register",
+                                    "saft-financial", "shared-form"])
+def test_benchmark_files_read_alike_both_ways_and_the_fast_way_is_taken(format: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    write, suffix, options = _bench_generators()[format]
+    path = tmp_path / f"bench.{suffix}"
+    write(path, 0.15)
+    built: list[str] = []
+    real = checked.build
+
+    def build(cls: Any, fields: dict[str, Any], given: set[str]) -> Any:
+        built.append(cls.__name__)
+        return real(cls, fields, given)
+
+    monkeypatch.setattr(checked, "build", build)
+    fast, general = _both(connectors.SOURCES[format], path.read_bytes(), path.name, dict(options))
+    assert fast == general
+    documents = [item for item in fast if not isinstance(item, dict)]
+    assert documents and not [p for p in fast if isinstance(p, dict) and p.get("severity") != "warning"]
+    assert built.count("Voucher") == len(documents)  # every voucher of these files went the fast way
+
+
+def test_the_fast_builders_make_what_the_constructors_make() -> None:
+    """`checked.posting` and `checked.voucher` on values the model keeps as they are: equal models, same
+    fields set; on values it would change or refuse: None (the caller validates)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pipeline.model import Party, Posting, Voucher
+
+    values: dict[str, Any] = {"account": "1500", "amount": Decimal("1250.00"), "vat_code": "3",
+                              "vat_amount": Decimal("250.00"), "kid": "12344", "due_date": dt.date(2025, 2, 1),
+                              "customer": Party(number="10001", name="Kåre"), "dimensions": {"project": "P1"}}
+    fast = checked.posting(values)
+    assert fast is not None and _shape(fast) == _shape(Posting(**values))
+    for odd in ({"amount": Decimal("1.005")}, {"amount": 12.5}, {"account": " 1500"}, {"vat_code": "99"},
+                {"kid": "12345"}, {"vat_amount": Decimal("2000.00")}, {"dimensions": {"project": " "}},
+                {"due_date": dt.datetime(2025, 2, 1)}, {"colour": "red"}, {"amount": Decimal("1e15")}):
+        assert checked.posting({**values, **odd}) is None, odd
+    lines = (Posting(account="1920", amount=Decimal("10.00")), Posting(account="3000", amount=Decimal("-10.00")))
+    voucher = {"reference": "v-1", "date": dt.date(2025, 1, 31), "lines": lines, "currency": "SEK"}
+    fast_voucher = checked.voucher(voucher)
+    assert fast_voucher is not None and _shape(fast_voucher) == _shape(Voucher(**voucher))
+    for odd in ({"currency": "sek"}, {"reference": "x" * 201}, {"lines": lines[:1]}, {"date": "2025-01-31"},
+                {"lines": (lines[0], lines[0])}, {"lines": list(lines)}):
+        assert checked.voucher({**voucher, **odd}) is None, odd
+    with checked.validating():
+        assert checked.posting(values) is None and checked.voucher(voucher) is None
