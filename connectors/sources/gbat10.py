@@ -20,7 +20,8 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from connectors.sources.guesses import Guess, noting
-from connectors.sources.tabular import Columns, Layout, Record, delimited, read, with_error
+from connectors.sources.rows import Record, delimited
+from connectors.sources.tabular import Columns, Layout, read, with_error
 from pipeline.errors import Problem
 from pipeline.model import Document
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.sources.tabular import Layout, Record, RecordReader
+from connectors.sources.rows import Record
+from connectors.sources.tabular import Layout, RecordReader
 from pipeline.errors import Problem
 
 

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from connectors.sources.tabular import _PLAIN, CENT, Layout, Plain, RowError, _amount_of, _getter, _parse_date
+from connectors.sources.rows import Plain, Record, plain_record
+from connectors.sources.tabular import _PLAIN, CENT, Layout, RowError, _amount_of, _parse_date
 from pipeline import checked
+from pipeline.errors import Problem
 from pipeline.model import Address, Origin, Party, Posting, Voucher
 from pipeline.norway.accounts import STANDARD
 from pipeline.norway.kid import valid_kid
@@ -252,3 +255,94 @@ class Plan:
         if len(self._vat) < 1024:
             self._vat[(own, saft)] = code
         return code
+
+
+class Guesses:
+    """The `guessed-detail` warnings of a records reader wrapped by `guesses.noting`, given here instead.
+
+    A plain row is asked about on a `Record` of the columns each guess reads, and only for values not
+    met before: a file holds few distinct values there (a voucher number once per voucher)."""
+
+    def __init__(self, layout: Layout, options: Mapping[str, Any], file_name: str) -> None:
+        self.guesses: tuple[Any, ...] = tuple(getattr(layout.records, "guesses", ()))
+        self.pending = list(self.guesses)
+        self.reader: Any = getattr(layout.records, "reader", layout.records)
+        self.format, self.options, self.file_name = layout.format, options, file_name
+        self._names: tuple[str, ...] | None = None
+        self._checks: list[tuple[Any, Callable[[list[str]], tuple[str, ...]], dict[tuple[str, ...], bool]]] = []
+        self._memo: dict[str, dict[tuple[str, ...], bool]] = {}  # per guess: values that do not rely on it
+
+    def record(self, record: Record) -> Iterator[Problem]:
+        if not self.pending:
+            return
+        relying = [g for g in self.pending if g.relies(record, self.options)]
+        for guess in relying:
+            self.pending.remove(guess)
+            yield replace(guess.warning(self.format, record.line), file=self.file_name)
+        if relying:
+            self._names = None  # the pending guesses changed: ask anew
+
+    def plain(self, row: Plain, names: tuple[str, ...]) -> Iterator[Problem]:
+        if self._names is not names:  # new columns, or fewer guesses: where each guess's columns are
+            self._names = names
+            index = {name: i for i, name in enumerate(names)}
+            self._checks = [(g, _getter([index.get(c, len(names)) for c in g.reads]), self._memo.setdefault(g.key, {}))
+                            for g in self.pending]
+        values = row[1]
+        relying = None
+        for guess, get, memo in self._checks:
+            seen = get(values)
+            if seen in memo:
+                continue
+            if guess.relies(Record(row[0], dict(zip(guess.reads, seen, strict=True))), self.options):
+                relying = [*(relying or ()), guess]
+            elif len(memo) < 4096:
+                memo[seen] = False
+        if relying is None:
+            return
+        for guess in relying:
+            self.pending.remove(guess)
+            yield replace(guess.warning(self.format, row[0]), file=self.file_name)
+        self._names = None
+
+
+class Prepared:
+    """`layout.prepare` for plain rows: a row it would leave as it is stays plain. It is asked once per
+    distinct value of the columns it reads (`prepare_reads`), on the row made a `Record`."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.prepare = layout.prepare
+        self.reads = layout.prepare_reads
+        self._memo: dict[Any, bool] = {}
+        self._get: Callable[[list[str]], Any] | None = None
+        self._names: tuple[str, ...] | None = None
+
+    def plain(self, row: Plain, names: tuple[str, ...]) -> Plain | Record | None:
+        if self.prepare is None:
+            return row
+        if self._get is None or self._names is not names:
+            self._names = names
+            index = {name: i for i, name in enumerate(names)}
+            self._get = _getter([index.get(c, len(names)) for c in self.reads])
+            self._memo.clear()
+        seen = self._get(row[1])
+        if self._memo.get(seen):
+            return row
+        record = plain_record(row, names)
+        prepared = self.prepare(record)
+        if prepared is record:
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            self._memo[seen] = True
+            return row
+        return prepared
+
+
+def _getter(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The values at `indices` of a row, always as a tuple."""
+    if not indices:
+        return lambda row: ()
+    if len(indices) == 1:
+        i = indices[0]
+        return lambda row: (row[i],)
+    return operator.itemgetter(*indices)

@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, NamedTuple
 
-from connectors.sources.tabular import Columns, Layout, Plain, Record, read, records_of, split_quoted
+from connectors.sources.rows import Plain, Record, records_of, split_quoted
+from connectors.sources.tabular import Columns, Layout, read
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head

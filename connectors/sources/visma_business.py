@@ -22,7 +22,8 @@ from dataclasses import replace
 from typing import IO, Any
 
 from connectors.sources.guesses import Guess, filled, noting
-from connectors.sources.tabular import Columns, Layout, Plain, Record, read, records_of, split_quoted
+from connectors.sources.rows import Plain, Record, records_of, split_quoted
+from connectors.sources.tabular import Columns, Layout, read
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import looks_utf8

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from connectors.sources.guesses import Guess, filled, noting
-from connectors.sources.tabular import Columns, Layout, delimited, read
+from connectors.sources.rows import delimited
+from connectors.sources.tabular import Columns, Layout, read
 from pipeline.errors import Problem
 from pipeline.model import Document
 

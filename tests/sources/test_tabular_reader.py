@@ -112,21 +112,21 @@ def test_balance_boundary_closes_a_voucher_where_its_rows_sum_to_zero() -> None:
 def test_whitespace_is_every_character_strip_removes() -> None:
     import sys
 
-    from connectors.sources.tabular import WHITESPACE
+    from connectors.sources.rows import WHITESPACE
 
     assert set(WHITESPACE) == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
 
 
 def test_lines_split_as_text_iteration_splits_them_across_chunk_boundaries(monkeypatch: Any) -> None:
     """\\r\\n cut between two chunks, a lone \\r, \\x0c and \\x1c (line breaks to str.splitlines, not to files)."""
-    from connectors.sources import tabular
+    from connectors.sources import rows
 
-    monkeypatch.setattr(tabular, "TEXT_CHUNK", 5)
-    for body in ("a;b\r\nc\rd;æ\x1ce\nf\r\n\r\ng;h".encode("cp1252"), "x\x0cy\r\nø\n\r".encode("utf-8")):
+    monkeypatch.setattr(rows, "TEXT_CHUNK", 5)
+    for body in ("a;b\r\nc\rd;æ\x1ce\nf\r\n\r\ng;h".encode("cp1252"), "x\x0cy\r\nø\n\r".encode()):
         encoding = "utf-8" if body.startswith(b"x") else "cp1252"
         expected = list(io.TextIOWrapper(io.BytesIO(body), encoding=encoding, newline=""))
         text = io.TextIOWrapper(io.BufferedReader(io.BytesIO(body)), encoding=encoding, newline="")
-        assert list(tabular.text_lines(text)) == expected
+        assert list(rows.text_lines(text)) == expected
 
 
 _TOKEN_TEXT = st.text(alphabet='ab 1{}"\\,\t', max_size=30)
