@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, cast
 
 from pipeline.errors import Problem
@@ -49,11 +50,16 @@ def text_lines(text: IO[str]) -> Iterator[str]:
     """The lines of `text` with their line ends, as iterating it would give them, decoded 64 KiB at a time.
 
     Bytes that are not text raise UnicodeDecodeError after the lines before them: the reader reports
-    the line it reached, which is the line of the bad byte.
+    the line it reached, which is the line of the bad byte. (The lines come a chunk's worth at a time
+    through `itertools.chain`, which hands them on without a Python call per line.)
     """
+    return chain.from_iterable(_chunks(text))
+
+
+def _chunks(text: IO[str]) -> Iterator[list[str]]:
     raw = getattr(text, "buffer", None)
     if raw is None:  # already text (a StringIO): its own iteration is exact
-        yield from text
+        yield list(text)
         return
     encoding, errors = getattr(text, "encoding", "utf-8"), getattr(text, "errors", None) or "strict"
     decoder = codecs.getincrementaldecoder(encoding)(errors)
@@ -69,18 +75,18 @@ def text_lines(text: IO[str]) -> Iterator[str]:
             lines = _split("".join(carry) + good.decode(exc.object[:exc.start]))
             if lines and not lines[-1].endswith(("\n", "\r")):
                 lines.pop()  # the line the bad byte is on is not read
-            yield from lines
+            yield lines
             raise
         if not data:
             if carry or chunk:
-                yield from _split("".join(carry) + chunk)
+                yield _split("".join(carry) + chunk)
             return
         if "\n" not in chunk and "\r" not in chunk:
             carry.append(chunk)
             continue
         lines = _split("".join(carry) + chunk)
         carry = [lines.pop()] if not lines[-1].endswith("\n") else []  # a lone \r may be half of \r\n
-        yield from lines
+        yield lines
 
 
 def _split(text: str) -> list[str]:
