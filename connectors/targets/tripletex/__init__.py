@@ -70,6 +70,7 @@ from connectors.targets.tripletex.mapping import (
     party_keys,
     posting_payload,
     problems_for,
+    vat_ids_to_name,
     voucher_payload,
 )
 from pipeline import redaction
@@ -247,12 +248,10 @@ class TripletexTarget:
         self._by_numbers("ledger/account", "number", "number", (line.account for line in lines), register.accounts)
         self._by_numbers("ledger/vatType", "number", "number",
                          (line.vat_code for line in lines if line.vat_code is not None), register.vat_types)
-        # The VAT type a used account is locked to, to name it in a problem (a search returns only its id).
-        known = {v.get("id") for v in register.vat_types.values()}
-        locked = {str(a["vatType"]["id"]) for n in {line.account for line in lines}
-                  if (a := register.accounts.get(n)) and a.get("vatLocked") and (a.get("vatType") or {}).get("id")
-                  and a["vatType"]["id"] not in known}
-        self._by_numbers("ledger/vatType", "id", "number", locked, register.vat_types)
+        # VAT types an account is locked or limited to, by id, to name them in a problem (a search returns
+        # only their ids): looked up only where a line breaks the lock or the limit.
+        self._by_numbers("ledger/vatType", "id", "number", {
+            str(i) for line in lines for i in vat_ids_to_name(line, register)}, register.vat_types)
         parties.find(self, "customer", [line.customer for line in lines if line.customer is not None],
                      register.customers)
         parties.find(self, "supplier", [line.supplier for line in lines if line.supplier is not None],

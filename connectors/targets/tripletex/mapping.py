@@ -300,6 +300,21 @@ def vat_rules(line: Posting, account: Mapping[str, Any], register: Register) -> 
     return []
 
 
+def vat_ids_to_name(line: Posting, register: Register) -> set[Any]:
+    """The ids of VAT types a problem about this line would name and the register does not know yet."""
+    account = register.accounts.get(line.account)
+    if account is None:
+        return set()
+    known = {v.get("id") for v in register.vat_types.values()}
+    used = register.vat_types.get(line.vat_code) if line.vat_code is not None else None
+    if account.get("vatLocked"):
+        ids = {(account.get("vatType") or {}).get("id")}
+    else:
+        legal = {ref.get("id") for ref in account.get("legalVatTypes") or () if isinstance(ref, Mapping)}
+        ids = legal if legal and used is not None and used.get("id") not in legal else set()
+    return {i for i in ids if i is not None and i not in known}
+
+
 def balance_per_date(voucher: Voucher, body: Mapping[str, Any]) -> list[Problem]:
     """Tripletex balances a voucher per posting date ("Summen av posteringene for 2023-11-02 er ikke lik 0.",
     tripletex-api2 issue 87): the payload is checked so, whatever dates its postings carry."""
@@ -348,7 +363,7 @@ def posting_payload(row: int, line: Posting, voucher: Voucher, register: Registe
 def voucher_payload(voucher: Voucher, register: Register) -> dict[str, Any]:
     """The body of `POST /ledger/voucher`: a pure function of the voucher and the resolved register."""
     number = external_number(voucher.reference)
-    description = voucher.description or voucher.reference
+    description = voucher.description if (voucher.description or "").strip() else voucher.reference
     if number != voucher.reference and voucher.reference not in description:
         description = f"{description} (ref. {voucher.reference})"  # the full reference, where a reader sees it
     body: dict[str, Any] = {
