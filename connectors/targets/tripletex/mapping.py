@@ -363,7 +363,7 @@ def posting_payload(row: int, line: Posting, voucher: Voucher, register: Registe
 def voucher_payload(voucher: Voucher, register: Register) -> dict[str, Any]:
     """The body of `POST /ledger/voucher`: a pure function of the voucher and the resolved register."""
     number = external_number(voucher.reference)
-    description = voucher.description if (voucher.description or "").strip() else voucher.reference
+    description = voucher.description if voucher.description and voucher.description.strip() else voucher.reference
     if number != voucher.reference and voucher.reference not in description:
         description = f"{description} (ref. {voucher.reference})"  # the full reference, where a reader sees it
     body: dict[str, Any] = {
