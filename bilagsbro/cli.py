@@ -97,7 +97,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if args.target not in connectors.TARGETS:
         print(f"unknown target {args.target!r}; known: {', '.join(sorted(connectors.TARGETS))}", file=sys.stderr)
         return 2
-    settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id}.items() if v}
+    settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id,
+                                  "vat_reported_through": args.vat_reported_through}.items() if v}
     if args.create_customers is not None:
         settings["create_customers"] = args.create_customers
     credentials = {name: value for name in connectors.CREDENTIALS.get(args.target, ())
@@ -413,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     conn.add_argument("target", help="e.g. tripletex, file")
     conn.add_argument("--base-url", help="the system's API (production, its test environment, or a sandbox)")
     conn.add_argument("--company-id", help="Tripletex: a client company id (accounting firms)")
+    conn.add_argument("--vat-reported-through", metavar="YYYY-MM-DD",
+                      help="Tripletex: the last day of the last VAT term reported (its API cannot tell); preflight "
+                           "then reports VAT dated in a reported term")
     posting = conn.add_mutually_exclusive_group()
     posting.add_argument("--direct-posting", dest="direct_posting", action="store_true", default=None,
                          help="post to the ledger, not as drafts")

@@ -183,12 +183,18 @@ def test_source_add_names_booking_accounts_the_accounting_system_lacks(stack):
     tenant = json.loads(bilagsbro("tenant", "add", "--name", "Kiosken på Torget AS", env=env).stdout)["tenant_id"]
     with TripletexSandbox() as tripletex, OmniumSandbox() as omnium:
         tripletex.company.remove_account(3020)
-        connected = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url,
-                              "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE",
-                              env={**env, "TT_CONSUMER": tripletex.consumer_token,
-                                   "TT_EMPLOYEE": tripletex.employee_token})
+        tokens = {**env, "TT_CONSUMER": tripletex.consumer_token, "TT_EMPLOYEE": tripletex.employee_token}
+        typo = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url, "--vat-reported-through",
+                         "31.08.2026", "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE",
+                         env=tokens)
+        assert typo.returncode == 1 and "vat_reported_through '31.08.2026' is not a date" in typo.stdout
+        connected = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url, "--vat-reported-through",
+                              "2026-08-31", "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE",
+                              env=tokens)
         assert connected.returncode == 0, connected.stderr
-        assert json.loads(connected.stdout)["check"]["permissions"]["missing"] == []
+        result = json.loads(connected.stdout)
+        assert result["check"]["permissions"]["missing"] == []
+        assert result["settings"]["vat_reported_through"] == "2026-08-31"
         refused = bilagsbro("source", "add", tenant, "omnium", "--base-url", omnium.base_url, "--client-id",
                             omnium.client_id, "--client-secret-env", "OMNIUM_SECRET", "--mode", "daily",
                             "--booking", '{"collective_customer": "10000"}',

@@ -192,3 +192,21 @@ def test_inactive_lookups_match_the_spec(h: Harness) -> None:
     inactive = [httpx.URL(e.url).params for e in h.exchanges.exchanges
                 if "/customer?" in e.url and "isInactive=true" in e.url]
     assert inactive and all(p["isInactive"] == "true" for p in inactive)
+
+
+def test_connecting_a_token_without_the_permission_keeps_the_old_connection_and_says_why(
+        sandbox: Any) -> None:
+    import connectors
+    from pipeline.connections import change
+    from pipeline.memory import MemoryBlobs, MemorySecrets
+    from pipeline.ports import Stores
+    from pipeline.tenants import TenantRegistry
+
+    stores = Stores(MemoryBlobs(), MemoryTables(), MemorySecrets())
+    tenant = TenantRegistry(stores.tables).add("Bakeriet på Røa AS")
+    sandbox.entitlements.discard("AUTH_ADVANCED_VOUCHER")
+    outcome = change(stores, connectors.registry(), tenant.id, "tripletex", settings={"base_url": sandbox.base_url},
+                     credentials={"consumer_token": sandbox.consumer_token, "employee_token": sandbox.employee_token})
+    assert not outcome.activated and TenantRegistry(stores.tables).get(tenant.id).target == "file"
+    assert outcome.check["error"]["kind"] == "ConfigError"
+    assert "lacks 'Advanced Voucher' (Avansert bilag)" in outcome.check["error"]["message"]

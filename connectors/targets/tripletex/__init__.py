@@ -64,6 +64,7 @@ from connectors.targets.tripletex.mapping import (
     delivery_of,
     encode,
     external_number,
+    found_once,
     matched,
     not_accepted,
     party_key,
@@ -76,7 +77,7 @@ from connectors.targets.tripletex.mapping import (
 from pipeline import redaction
 from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.model import Document, Party, Voucher
-from pipeline.ports import Delivery, Exchange, ExchangeLog, TargetContext
+from pipeline.ports import Delivery, ExchangeLog, TargetContext
 
 __all__ = [
     "DIMENSIONS", "EXTERNAL_NUMBER_MAX", "LOOKUP_CHUNK", "NAME", "NOT_ACCEPTED", "PRODUCTION_URL", "SECRET_FIELDS",
@@ -349,7 +350,7 @@ class TripletexTarget:
                             + "; ".join(str(p) for p in problems),
                             tenant=self.context.tenant, reference=voucher.reference, connector=NAME,
                             problems=tuple(problems))
-        answer = _LastAnswer(self.context.exchanges)
+        answer = refusals.LastAnswer(self.context.exchanges)
         try:
             created = self._request("POST", "ledger/voucher", params={"sendToLedger": str(not self.draft).lower()},
                                     body=body, reference=voucher.reference, exchanges=answer)
@@ -377,7 +378,7 @@ class TripletexTarget:
         for draft in self._list("ledger/voucher/>nonPosted", {"includeNonApproved": "true", "fields": fields}):
             if draft.get("externalVoucherNumber") == number:
                 exact.setdefault(int(draft["id"]), draft)
-        return _found(list(exact.values()))
+        return found_once(list(exact.values()))
 
     def check(self) -> dict[str, Any]:
         """A connection test: who the tokens log in as, and whether they may do what this tenant needs.
@@ -393,28 +394,6 @@ class TripletexTarget:
         return {"target": NAME, "base_url": self.settings.base_url, "company_id": who.get("companyId"),
                 "company": company.get("name"), "employee_id": who.get("employeeId"),
                 "direct_posting": self.settings.direct_posting, "permissions": held.summary()}
-
-
-class _LastAnswer:
-    """An exchange log that passes every exchange on and keeps the last response body: a refusal's
-    validation messages, read without a second request."""
-
-    def __init__(self, inner: ExchangeLog) -> None:
-        self.inner = inner
-        self.body: bytes | None = None
-
-    def record(self, exchange: Exchange) -> None:
-        self.body = exchange.response_body
-        self.inner.record(exchange)
-
-
-def _found(exact: list[dict[str, Any]]) -> Delivery | None:
-    if not exact:
-        return None
-    first = delivery_of(min(exact, key=lambda v: int(v["id"])))
-    if len(exact) > 1:  # a double made outside our ledger: say so rather than pick silently
-        first.details["duplicates"] = sorted(int(v["id"]) for v in exact)
-    return first
 
 
 def close(context: TargetContext) -> None:

@@ -403,3 +403,13 @@ def delivery_of(voucher: Mapping[str, Any], *, not_accepted: tuple[str, ...] = (
     )
 
 
+
+
+def found_once(exact: list[dict[str, Any]]) -> Delivery | None:
+    """The Delivery `find` reports for the vouchers carrying one reference: the first, with any doubles named."""
+    if not exact:
+        return None
+    first = delivery_of(min(exact, key=lambda v: int(v["id"])))
+    if len(exact) > 1:  # a double made outside our ledger: say so rather than pick silently
+        first.details["duplicates"] = sorted(int(v["id"]) for v in exact)
+    return first

@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline.errors import Problem
 from pipeline.model import Voucher
+from pipeline.ports import Exchange, ExchangeLog
 
 # Tripletex's property (after `postings.`) → ours on a line; the voucher's own → ours.
 LINE_FIELDS = {
@@ -94,3 +95,16 @@ def _ours(index: int, prop: str | None) -> str:
 def _lines_on_account(voucher: Voucher, text: str) -> list[int]:
     numbers = set(_ACCOUNT.findall(text))
     return [i for i, line in enumerate(voucher.lines) if line.account in numbers]
+
+
+class LastAnswer:
+    """An exchange log that passes every exchange on and keeps the last response body: a refusal's validation
+    messages, read from what was recorded anyway, without a second request."""
+
+    def __init__(self, inner: ExchangeLog) -> None:
+        self.inner = inner
+        self.body: bytes | None = None
+
+    def record(self, exchange: Exchange) -> None:
+        self.body = exchange.response_body
+        self.inner.record(exchange)
