@@ -15,7 +15,8 @@ Contract (official spec `../shared/specs/tripletex/openapi.json`, reference/targ
   (what the employee token may do; `entitlements` below), and the voucher rules of vouchers.py.
 - Switches for what is not verified, so tests hold the connector to either answer:
   `external_number_finds_drafts` (does `>externalVoucherNumber` list non-posted vouchers?) and
-  `entitlements_readable` (may a limited token read its own entitlements?).
+  `entitlements_readable` (may a limited token read its own entitlements?); `forbidden_paths` for a token
+  whose entitlements do not reach a route (403).
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ class TripletexSandbox:
         self.external_number_finds_drafts = external_number_finds_drafts
         self.entitlements: set[str] = set(ENTITLEMENTS)  # what the employee token may do
         self.entitlements_readable = True  # False: `GET /employee/entitlement` answers 403 to this token
+        self.forbidden_paths: set[str] = set()  # routes (after /v2) this token's entitlements do not reach: 403
         self.faults = Faults()
         self.sessions: set[str] = set()
         self.issued: list[str] = []  # every session token ever handed out (tests look for them in logs)
@@ -299,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.extra_headers.update(rate_headers)
             if not allowed:
                 raise _Error(429, 0, "Too Many Requests", headers={"Retry-After": rate_headers["X-Rate-Limit-Reset"]})
+            if route in box.forbidden_paths:
+                raise _Error(403, 9000, DENIED)
             fault = box.faults.take(method, route)
             if fault is not None and fault.kind == "slow":
                 time.sleep(box.faults.slow_seconds)

@@ -257,6 +257,19 @@ def test_a_period_closed_after_preflight_is_tripletexs_refusal_on_the_voucher(h:
     assert problem.field == "date" and problem.message.startswith("Tripletex refused the voucher (date): Perioden")
 
 
+def test_periods_a_token_may_not_read_block_nothing_and_tripletex_still_refuses(
+        h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    h.sandbox.forbidden_paths.add("/ledger/accountingPeriod")
+    h.sandbox.company.periods.close(2026, 11)
+    target = h.target()
+    with caplog.at_level("WARNING", logger="connectors.targets.tripletex.periods"):
+        assert target.preflight([sale("P-7")]) == []
+    assert "accounting periods of 2026 not checked for tenant kunde-1" in caplog.text
+    with pytest.raises(DataError) as caught:
+        target.deliver(sale("P-7"))
+    assert [p.field for p in caught.value.problems] == ["date"]
+
+
 @pytest.mark.parametrize(("ends", "exclusive"), [
     ([("2026-10-01", "2026-11-01"), ("2026-11-01", "2026-12-01")], True),
     ([("2026-10-01", "2026-10-31"), ("2026-11-01", "2026-11-30")], False),

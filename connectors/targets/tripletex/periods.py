@@ -18,16 +18,18 @@ Tripletex refuses it at delivery (where the refusal is mapped back too: `refusal
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import Problem
+from pipeline.errors import ConfigError, Problem
 from pipeline.model import Voucher
 
 if TYPE_CHECKING:
     from connectors.targets.tripletex import TripletexTarget
 
+log = logging.getLogger(__name__)
 CACHE_SECONDS = 600.0  # a period closed in Tripletex is seen within ten minutes; Tripletex refuses it anyway
 TERM_MONTHS = {"ONE_MONTH": 1, "TWO_MONTHS": 2, "THREE_MONTHS": 3, "FOUR_MONTHS": 4, "SIX_MONTHS": 6, "YEAR": 12}
 NO_VAT = "0"
@@ -121,9 +123,16 @@ def _periods(target: TripletexTarget, years: Iterable[int]) -> list[dict[str, An
     for year in sorted(set(years)):
         kept = cache.get(year)
         if kept is None or now - kept[0] > CACHE_SECONDS:
-            values = target._list("ledger/accountingPeriod", {
-                "startTo": dt.date(year + 1, 1, 1).isoformat(), "endFrom": dt.date(year, 1, 1).isoformat(),
-                "fields": "id,name,number,start,end,isClosed"})
+            try:
+                values = target._list("ledger/accountingPeriod", {
+                    "startTo": dt.date(year + 1, 1, 1).isoformat(), "endFrom": dt.date(year, 1, 1).isoformat(),
+                    "fields": "id,name,number,start,end,isClosed"})
+            except ConfigError as exc:
+                # A token that may post but not read periods must not block every voucher: Tripletex still
+                # refuses a closed period at delivery, and that refusal is mapped (refusals.py).
+                log.warning("Tripletex accounting periods of %s not checked for tenant %s: %s", year,
+                            target.context.tenant, exc.provider_message or exc.message)
+                values = []
             kept = cache[year] = (now, values)
         found.extend(kept[1])
     return found
