@@ -93,6 +93,7 @@ def test_the_tripletex_target_answers_the_chart_question(stores: Stores) -> None
         assert isinstance(target, ChartOfAccounts)
         assert target.accounts_missing(["1920", "6300", "9999", "kasse"]) == {
             "6300": "is inactive in Tripletex", "9999": "does not exist in Tripletex",
-            "kasse": "does not exist in Tripletex"}
+            "kasse": "is no account number Tripletex can have (its account numbers are integers)"}
+        assert "kasse" not in str([e.url for e in wired.exchanges.exchanges])  # not even asked
         wired.close()
         assert wired.transport.violations == []

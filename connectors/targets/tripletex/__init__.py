@@ -316,9 +316,12 @@ class TripletexTarget:
     def accounts_missing(self, numbers: Iterable[str]) -> dict[str, str]:
         """Which of these account numbers cannot be booked on in the tenant's chart, and why (pipeline.ports
         `ChartOfAccounts`): asked when a source that names accounts is added, not at its first delivery."""
+        numbers = list(numbers)
         found: dict[str, dict[str, Any]] = {}
-        self._by_numbers("ledger/account", "number", "number", numbers, found)
-        missing = {n: "does not exist in Tripletex" for n in numbers if n not in found}
+        self._by_numbers("ledger/account", "number", "number", [n for n in numbers if n.isdigit()], found)
+        missing = {n: "does not exist in Tripletex" if n.isdigit() else
+                   "is no account number Tripletex can have (its account numbers are integers)"
+                   for n in numbers if n not in found}
         missing.update({n: "is inactive in Tripletex" for n, a in found.items() if a.get("isInactive")})
         return dict(sorted(missing.items()))
 
