@@ -96,7 +96,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if args.target not in connectors.TARGETS:
         print(f"unknown target {args.target!r}; known: {', '.join(sorted(connectors.TARGETS))}", file=sys.stderr)
         return 2
-    settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id}.items() if v}
+    settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id,
+                                  "vat_reported_through": args.vat_reported_through}.items() if v}
     if args.create_customers is not None:
         settings["create_customers"] = args.create_customers
     credentials = {name: value for name in connectors.CREDENTIALS.get(args.target, ())
@@ -123,7 +124,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 def cmd_source_add(args: argparse.Namespace) -> int:
     """A pulled source for a tenant: settings in the tenant, the client secret in the secret store, in force
-    once a read from the source with them succeeds."""
+    once a read from the source with them succeeds and the accounts its booking options name exist in the
+    tenant's accounting system."""
     import connectors
     from connectors.sources.omnium import BookingOptions
     from pipeline.connections import change_source
@@ -139,8 +141,10 @@ def cmd_source_add(args: argparse.Namespace) -> int:
                 **({"start": args.start} if args.start else {}), "booking": booking}
 
     def add(stores: Any) -> dict[str, Any]:
+        # With the targets: the accounts the booking options name are checked in the tenant's accounting system.
         outcome = change_source(stores, connectors.pulled()[args.source], args.tenant, args.source,
-                                settings=settings, secret_setting="client_secret_name", secret=secret)
+                                settings=settings, secret_setting="client_secret_name", secret=secret,
+                                targets=connectors.registry())
         in_force = outcome.tenant.sources.get(args.source, {})
         return {"tenant_id": args.tenant, "source": args.source, "activated": outcome.activated,
                 "check": outcome.check,
@@ -154,6 +158,9 @@ def cmd_source_add(args: argparse.Namespace) -> int:
               "to be prompted)", file=sys.stderr)
         return 2
     _print_json(result)
+    if not result["activated"]:
+        why = (result.get("check") or {}).get("error", {}).get("message", "the source could not be read")
+        print(f"bilagsbro: {args.source} is not in force for {args.tenant}: {why}", file=sys.stderr)
     return 0 if result["activated"] else 1
 
 
@@ -338,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     conn.add_argument("target", help="e.g. tripletex, file")
     conn.add_argument("--base-url", help="the system's API (production, its test environment, or a sandbox)")
     conn.add_argument("--company-id", help="Tripletex: a client company id (accounting firms)")
+    conn.add_argument("--vat-reported-through", metavar="YYYY-MM-DD",
+                      help="Tripletex: the last day of the last VAT term reported (its API cannot tell); preflight "
+                           "then reports VAT dated in a reported term")
     posting = conn.add_mutually_exclusive_group()
     posting.add_argument("--direct-posting", dest="direct_posting", action="store_true", default=None,
                          help="post to the ledger, not as drafts")
