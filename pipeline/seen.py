@@ -1,4 +1,4 @@
-"""What a file has shown so far (its references, its vouchers' content hashes) at 16 bytes each.
+"""What a file has shown so far (its references, its vouchers' content hashes) at 12–24 bytes each.
 
 A reader must notice a voucher that comes back further down a file, so it remembers every reference
 it has met. A Python set of strings costs about 85 bytes a reference: 70 MB for the 800,000 vouchers a
@@ -21,8 +21,8 @@ def _fingerprint(value: str | int) -> int:
 
 
 class Seen:
-    """A set of strings (or 64-bit digests) that supports `in` and `add`, at 16 bytes an entry; with
-    `numbered`, each remembers a number too (`first`: where a reference was met first), at 32."""
+    """A set of strings (or 64-bit digests) that supports `in` and `add`, at 12–24 bytes an entry; with
+    `numbered`, each remembers a number too (`first`: where a reference was met first), at twice that."""
 
     def __init__(self, *, numbered: bool = False) -> None:
         self._slots = array("Q", bytes(8 * 1024))
@@ -74,7 +74,7 @@ class Seen:
                 if self._numbers is not None:
                     self._numbers[i] = number
                 self._count += 1
-                if self._count * 2 > mask:  # at most half full: probes stay short
+                if self._count * 3 > mask * 2:  # at most two thirds full: probes stay short (about 3)
                     self._grow()
                 return
             i = (i + 1) & mask

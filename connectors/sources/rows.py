@@ -130,16 +130,18 @@ def split_quoted(line: str) -> list[str] | None:
     last = len(parts) - 1
     if last % 2:
         return None
-    values: list[str] = []
-    for i, part in enumerate(parts):
-        if i % 2:
-            values.append(part)
-            continue
-        if part and ((i > 0 and not part[0].isspace()) or (i < last and not part[-1].isspace())):
-            return None  # a quote touching a word: the expression reads it otherwise
-        if not part and 0 < i < last:
+    values: list[str] = parts[0].split()
+    if last and parts[0] and not parts[0][-1].isspace():
+        return None  # a quote touching the word before it: the expression reads it otherwise
+    for i in range(1, last, 2):
+        between = parts[i + 1]  # after a quoted text, up to the next quote (or the end)
+        if between:
+            if not between[0].isspace() or (i + 1 < last and not between[-1].isspace()):
+                return None  # a quote touching a word
+        elif i + 1 < last:
             return None  # "" between two quoted texts: a doubled quote inside one
-        values.extend(part.split())
+        values.append(parts[i])
+        values += between.split()
     return values
 
 
