@@ -1,16 +1,19 @@
 """HTTP requests per voucher and vouchers per second through the Tripletex connector, against the sandbox.
 
-Starts the Tripletex sandbox on loopback, then delivers N vouchers (default 1,000) twice: straight
-through `target.deliver`, and through the idempotency ledger (`pipeline.ledger.deliver_once` over
-in-memory tables), each voucher with a fresh `connect()` as the pipeline makes one per message. The
-floor is one request per voucher (the POST): session and lookups are cached per tenant. Every
-exchange is recorded in an in-memory exchange log, as in production.
+Starts the Tripletex sandbox on loopback, then delivers N vouchers (default 1,000) three times: straight
+through `target.deliver` one at a time, through the idempotency ledger (`pipeline.ledger.deliver_once`
+over in-memory tables), and through the ledger by 8 concurrent workers sharing the tenant's cache (as the
+queue-triggered functions of one host do), each voucher with a fresh `connect()` as the pipeline makes one
+per message. The floor is one request per voucher (the POST): session and lookups are cached per tenant
+and connection, and a burst of workers shares one lookup (single flight). Every exchange is recorded in an
+in-memory exchange log, as in production.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from connectors.targets import tripletex
 from pipeline.ledger import deliver_once
@@ -32,9 +35,11 @@ def voucher(i: int, run: str) -> Voucher:
                {"account": "3000", "amount": "-250.00", "vat_code": "31", "dimensions": {"project": "100"}}])
 
 
-def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool) -> None:
+def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool, workers: int = 1) -> None:
     label = "deliver_once + MemoryTables" if through_ledger else "target.deliver"
     run_id = "ledger" if through_ledger else "direct"
+    if workers > 1:
+        label, run_id = f"{label}, {workers} workers", f"{run_id}-{workers}"
     context = TargetContext(
         tenant=f"bench-{run_id}",
         settings={"base_url": sandbox.base_url,
@@ -46,13 +51,21 @@ def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool) -> None:
     before = sum(sandbox.requests.values())
     posts_before = sandbox.count("POST", "/v2/ledger/voucher")
     started = time.perf_counter()
-    for i, document in enumerate(vouchers):
+
+    def one(i: int) -> None:
         target = tripletex.connect(context)
         if through_ledger:
-            deliver_once(tables, target, document, tenant=context.tenant, target_name="tripletex",
+            deliver_once(tables, target, vouchers[i], tenant=context.tenant, target_name="tripletex",
                          document_id=f"doc-{i}")
         else:
-            target.deliver(document)
+            target.deliver(vouchers[i])
+
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, range(n)))
+    else:
+        for i in range(n):
+            one(i)
     elapsed = time.perf_counter() - started
     requests = sum(sandbox.requests.values()) - before
     posts = sandbox.count("POST", "/v2/ledger/voucher") - posts_before
@@ -65,10 +78,12 @@ def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", "--vouchers", type=int, default=1000)
+    parser.add_argument("-w", "--workers", type=int, default=8, help="concurrent workers in the third run")
     args = parser.parse_args()
     with TripletexSandbox() as sandbox:
         run(sandbox, args.vouchers, through_ledger=False)
         run(sandbox, args.vouchers, through_ledger=True)
+        run(sandbox, args.vouchers, through_ledger=True, workers=args.workers)
         print(f"sandbox holds {len(sandbox.vouchers)} vouchers; requests by path:")
         for (method, path), count in sorted(sandbox.requests.items()):
             print(f"  {method:4s} {path:45s} {count}")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bilagsbro.secret_input import add_secret_options, flag, read_secret, refused_argument
+from bilagsbro.secret_input import read_secret, refused_argument
 
 
 def _print_json(value: Any) -> None:
@@ -81,38 +81,61 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _credentials() -> dict[str, tuple[str, ...]]:
+def _secret_names() -> set[str]:
     import connectors
 
-    return {**connectors.CREDENTIALS, "omnium": ("client_secret",)}
+    return {secret.name for d in connectors.CONNECTORS.values() for secret in d.secrets}
+
+
+def cmd_connectors(args: argparse.Namespace) -> int:
+    """Every system and format Bilagsbro connects, from the registry (connectors.CONNECTORS)."""
+    import connectors
+    from connectors.catalogue import listing
+
+    rows = listing(connectors.CONNECTORS)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for kind, title in (("target", "Accounting systems (bilagsbro connect TENANT SYSTEM --help)"),
+                        ("pulled-source", "Pulled sources (bilagsbro source add TENANT SOURCE --help)"),
+                        ("file-source", "File formats (bilagsbro format TENANT FORMAT --options F)")):
+        print(title)
+        for row in (r for r in rows if r["kind"] == kind):
+            secrets = ", ".join(s["name"] for s in row["secrets"])
+            print(f"  {row['name']:20s} {row['title']}" + (f"  [secrets: {secrets}]" if secrets else ""))
+            print(f"  {'':20s} {row['summary']}")
+    return 0
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
     """Point a tenant at an accounting system: new credentials are tested first and take over only if the
     test passes; otherwise they stay pending and the tenant goes on with its current connection."""
     import connectors
+    from bilagsbro.flags import given_settings
     from pipeline.connections import change, describe
     from pipeline.errors import ConfigError
 
-    if args.target not in connectors.TARGETS:
-        print(f"unknown target {args.target!r}; known: {', '.join(sorted(connectors.TARGETS))}", file=sys.stderr)
-        return 2
-    settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id}.items() if v}
-    if args.create_customers is not None:
-        settings["create_customers"] = args.create_customers
-    credentials = {name: value for name in connectors.CREDENTIALS.get(args.target, ())
-                   if (value := read_secret(args, name, f"{args.target} {name.replace('_', ' ')}"))}
+    descriptor = connectors.CONNECTORS[args.target]
+    settings = given_settings(args, descriptor)
+    if args.direct_posting is not None:
+        settings["direct_posting"] = args.direct_posting
+    credentials = {secret.name: value for secret in descriptor.secrets
+                   if (value := read_secret(args, secret.name, f"{args.target} {secret.name.replace('_', ' ')}",
+                                            f"{secret.label}: {secret.where}"))}
 
     def run(stores: Any) -> dict[str, Any]:
         outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
-                         credentials=credentials, direct_posting=args.direct_posting)
+                         credentials=credentials)
         return {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check,
                 **({"superseded": True} if outcome.superseded else {})}
 
     try:
         result = _with_stores(run)
     except ConfigError as exc:
-        flags = ", ".join(f"--{flag(n)}-file/-env" for n in connectors.CREDENTIALS.get(args.target, ()))
+        if exc.problems:
+            print(f"bilagsbro: {exc.message}", file=sys.stderr)
+            return 2
+        flags = ", ".join(f"--{s.flag}-file/-env" for s in descriptor.secrets)
         print(f"bilagsbro: {exc.message} (give {flags}, or run in a terminal to be prompted)", file=sys.stderr)
         return 2
     _print_json(result)
@@ -126,32 +149,36 @@ def cmd_source_add(args: argparse.Namespace) -> int:
     """A pulled source for a tenant: settings in the tenant, the client secret in the secret store, in force
     once a read from the source with them succeeds."""
     import connectors
+    from bilagsbro.flags import given_settings
     from connectors.sources.omnium import BookingOptions
     from pipeline.connections import change_source
     from pipeline.errors import ConfigError
 
-    booking = json.loads(args.booking) if args.booking else {}
+    descriptor = connectors.CONNECTORS[args.source]
+    settings = given_settings(args, descriptor)
+    booking = dict(settings.pop("booking", None) or {})
     if args.mode:
         booking["mode"] = args.mode
     BookingOptions.from_options(booking)  # refuse unknown options now, not at the first pull
-    secret = read_secret(args, "client_secret", f"{args.source} client secret")
-    settings = {"base_url": args.base_url, "client_id": args.client_id,
-                **({"stores": args.stores.split(",")} if args.stores else {}),
-                **({"start": args.start} if args.start else {}), "booking": booking}
+    settings["booking"] = booking
+    descriptor.settings.read(settings, connector=args.source, strict=True)
+    [secret] = descriptor.secrets
+    value = read_secret(args, secret.name, f"{descriptor.title} {secret.name.replace('_', ' ')}",
+                        f"{secret.label}: {secret.where}")
 
     def add(stores: Any) -> dict[str, Any]:
         outcome = change_source(stores, connectors.pulled()[args.source], args.tenant, args.source,
-                                settings=settings, secret_setting="client_secret_name", secret=secret)
+                                settings=settings, secret_setting=f"{secret.name}_name", secret=value)
         in_force = outcome.tenant.sources.get(args.source, {})
         return {"tenant_id": args.tenant, "source": args.source, "activated": outcome.activated,
                 "check": outcome.check,
-                "settings": {k: v for k, v in in_force.items() if k != "client_secret_name"},
+                "settings": {k: v for k, v in in_force.items() if k != f"{secret.name}_name"},
                 "schedule": "OMNIUM_PULL_SCHEDULE (default every 5 minutes, UTC)"}
 
     try:
         result = _with_stores(add)
     except ConfigError as exc:
-        print(f"bilagsbro: {exc.message} (give --client-secret-file or --client-secret-env, or run in a terminal "
+        print(f"bilagsbro: {exc.message} (give --{secret.flag}-file or --{secret.flag}-env, or run in a terminal "
               "to be prompted)", file=sys.stderr)
         return 2
     _print_json(result)
@@ -208,8 +235,8 @@ def cmd_format(args: argparse.Namespace) -> int:
         print(f"unknown format {args.format!r}; known: {', '.join(sorted(connectors.SOURCES))}", file=sys.stderr)
         return 2
     options = json.loads(Path(args.options).read_text("utf-8"))
-    _with_stores(lambda s: set_format_options(TenantRegistry(s.tables), args.tenant, args.format, options,
-                                              connectors.SOURCES[args.format], connectors.OPTIONS[args.format]))
+    descriptor = connectors.CONNECTORS[args.format]
+    _with_stores(lambda s: set_format_options(TenantRegistry(s.tables), args.tenant, descriptor, options))
     _print_json({"tenant_id": args.tenant, "format": args.format, "options": options})
     return 0
 
@@ -371,6 +398,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(port=args.port)
 
 
+def _connect_parsers(sub: Any) -> None:
+    """`connect TENANT SYSTEM` and `source add TENANT SOURCE`, each system's flags made from its descriptor."""
+    import connectors
+    from bilagsbro.flags import add_secret_flags, add_setting_flags
+    from pipeline import descriptors
+
+    conn = sub.add_parser("connect", help="connect a tenant to its accounting system, then test the connection")
+    conn.add_argument("tenant")
+    systems = conn.add_subparsers(dest="target", required=True, metavar="SYSTEM",
+                                  help=", ".join(descriptors.targets(connectors.CONNECTORS)))
+    for name, descriptor in descriptors.targets(connectors.CONNECTORS).items():
+        drafts = descriptor.accepts.drafts
+        system = systems.add_parser(name, help=descriptor.title, description=(
+            f"Connect a tenant to {descriptor.title}. Connection test: {descriptor.check}. Drafts: "
+            + (drafts.meaning if drafts.available else f"none ({drafts.meaning})")
+            + (f". Guide: {descriptor.guide}" if descriptor.guide else "")))
+        posting = system.add_mutually_exclusive_group()
+        posting.add_argument("--direct-posting", dest="direct_posting", action="store_true", default=None,
+                             help="post to the ledger, not as drafts")
+        posting.add_argument("--drafts", dest="direct_posting", action="store_false",
+                             help="post as drafts (the default for a new connection)")
+        add_setting_flags(system, descriptor)
+        add_secret_flags(system, descriptor)
+        system.set_defaults(fn=cmd_connect)
+
+    source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
+    sadd = source.add_parser("add", help="pull a tenant's orders on a timer (Omnium OMS)")
+    sadd.add_argument("tenant")
+    pulled = sadd.add_subparsers(dest="source", required=True, metavar="SOURCE",
+                                 help=", ".join(descriptors.pulled(connectors.CONNECTORS)))
+    for name, descriptor in descriptors.pulled(connectors.CONNECTORS).items():
+        one = pulled.add_parser(name, help=descriptor.title, description=(
+            f"Pull a tenant's orders from {descriptor.title} on a timer. Test: {descriptor.check}."))
+        add_setting_flags(one, descriptor)
+        one.add_argument("--mode", choices=["daily", "order"],
+                         help="daily summary per store (default) or per order (sets booking's mode)")
+        add_secret_flags(one, descriptor)
+        one.set_defaults(fn=cmd_source_add)
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline import redaction
 
@@ -383,8 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=os.environ["BILAGSBRO_LOG_LEVEL"].upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
-    credentials = _credentials()
-    removed = refused_argument(argv, {n for names in credentials.values() for n in names})
+    removed = refused_argument(argv, _secret_names())
     if removed:
         print(f"bilagsbro: {removed}", file=sys.stderr)
         return 2
@@ -402,39 +468,10 @@ def main(argv: list[str] | None = None) -> int:
     add.set_defaults(fn=cmd_tenant_add)
     tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
 
-    conn = sub.add_parser("connect", help="connect a tenant to its accounting system, then test the connection")
-    conn.add_argument("tenant")
-    conn.add_argument("target", help="e.g. tripletex, file")
-    conn.add_argument("--base-url", help="the system's API (production, its test environment, or a sandbox)")
-    conn.add_argument("--company-id", help="Tripletex: a client company id (accounting firms)")
-    posting = conn.add_mutually_exclusive_group()
-    posting.add_argument("--direct-posting", dest="direct_posting", action="store_true", default=None,
-                         help="post to the ledger, not as drafts")
-    posting.add_argument("--drafts", dest="direct_posting", action="store_false",
-                         help="post as drafts (the default for a new connection)")
-    customers = conn.add_mutually_exclusive_group()
-    customers.add_argument("--create-customers", dest="create_customers", action="store_true", default=None,
-                           help="Tripletex: create a customer it lacks (exactly once) instead of blocking the voucher")
-    customers.add_argument("--no-create-customers", dest="create_customers", action="store_false",
-                           help="Tripletex: a missing customer blocks the voucher (the default)")
-    for target, names in sorted(credentials.items()):
-        if target != "omnium":
-            for name in names:
-                add_secret_options(conn, name, f"{target} {name.replace('_', ' ')}")
-    conn.set_defaults(fn=cmd_connect)
-
-    source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
-    sadd = source.add_parser("add", help="pull a tenant's orders on a timer (Omnium OMS)")
-    sadd.add_argument("tenant")
-    sadd.add_argument("source", choices=["omnium"])
-    sadd.add_argument("--base-url", required=True, help="e.g. https://api.omnium.no or a sandbox")
-    sadd.add_argument("--client-id", required=True)
-    add_secret_options(sadd, "client_secret", "Omnium client secret (kept in the secret store, never in settings)")
-    sadd.add_argument("--stores", help="comma-separated store ids; all when omitted")
-    sadd.add_argument("--mode", choices=["daily", "order"], help="daily summary per store (default) or per order")
-    sadd.add_argument("--start", help="ISO time the first pull starts from (default: a day back)")
-    sadd.add_argument("--booking", help="JSON booking options (accounts per VAT rate and payment method, ...)")
-    sadd.set_defaults(fn=cmd_source_add)
+    _connect_parsers(sub)
+    listed = sub.add_parser("connectors", help="the accounting systems, sources and file formats Bilagsbro connects")
+    listed.add_argument("--json", action="store_true")
+    listed.set_defaults(fn=cmd_connectors)
 
     fmt = sub.add_parser("format", help="a tenant's options for a file format (VAT map, accounts, ...)")
     fmt.add_argument("tenant")

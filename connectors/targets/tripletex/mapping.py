@@ -45,32 +45,6 @@ UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
 
 # -- wire models ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Settings:
-    """A tenant's Tripletex settings (context.settings); the tokens are secret *names*."""
-
-    base_url: str = PRODUCTION_URL
-    company_id: str = "0"
-    direct_posting: bool = False
-    consumer_token_secret: str = ""
-    employee_token_secret: str = ""
-    timeout: float = 30.0
-    create_customers: bool = False  # create a customer Tripletex lacks (POST /customer) instead of blocking
-
-    @classmethod
-    def of(cls, settings: Mapping[str, Any]) -> Settings:
-        names = settings.get("secrets") or {}
-        return cls(
-            base_url=str(settings.get("base_url") or PRODUCTION_URL).rstrip("/"),
-            company_id=str(settings.get("company_id") or "0"),
-            direct_posting=bool(settings.get("direct_posting", False)),
-            consumer_token_secret=str(names.get("consumer_token") or ""),
-            employee_token_secret=str(names.get("employee_token") or ""),
-            timeout=float(settings.get("timeout") or 30.0),
-            create_customers=settings.get("create_customers") in (True, "true", "True", "1", 1),
-        )
-
-
 @dataclass
 class Register:
     """Tripletex ids by our numbers, per kind; what a voucher needs, resolved or known missing."""
