@@ -71,7 +71,7 @@ def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool, workers: int
     posts = sandbox.count("POST", "/v2/ledger/voucher") - posts_before
     tripletex.close(context)
     print(f"{label:30s} {n} vouchers in {elapsed:6.2f} s: {n / elapsed:7.1f} vouchers/s, "
-          f"{requests} HTTP requests = {requests / n:.3f} per voucher ({posts} POSTs, "
+          f"{requests} HTTP requests = {requests / n:.3f} per voucher (floor 1.000: {posts} POSTs; "
           f"{requests - posts} session/lookups), {len(context.exchanges.exchanges)} exchanges recorded")
 
 

@@ -22,6 +22,7 @@ The value that stays in the inactive slot is the previous credential until the n
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from secrets import token_hex
@@ -36,6 +37,13 @@ from pipeline.tenants import Tenant, TenantRegistry, secret_name
 
 SLOTS = ("a", "b")
 CHECK_DOCUMENT = "connection-test"  # the exchanges of connection tests are kept under this id
+# A connection test says what is wrong now, to someone waiting for the answer: between its tries it waits at
+# most this long (deliveries wait as long as the system asks, up to connectors.http.MAX_SLEEP).
+CHECK_MAX_WAIT = 0.2
+
+
+def _impatient(seconds: float) -> None:
+    time.sleep(min(seconds, CHECK_MAX_WAIT))
 
 
 def next_slot_name(active: str | None, tenant: str, system: str, key: str) -> str:
@@ -226,7 +234,7 @@ def check(stores: Stores, connectors: Connectors, tenant: Tenant) -> dict[str, A
     cache: dict[str, Any] = {}
     context = TargetContext(tenant=tenant.id, settings=tenant.target_settings, secrets=stores.secrets,
                             blobs=stores.blobs, exchanges=BlobExchangeLog(stores.blobs, tenant.id, CHECK_DOCUMENT),
-                            cache=cache)
+                            cache=cache, sleep=_impatient)
     try:
         details = factory(context).check()
     except (BilagsbroError, NotFound) as exc:

@@ -19,7 +19,6 @@ from pipeline import redaction
 from pipeline.descriptors import Secret, Settings, TargetDescriptor
 from pipeline.errors import ConfigError, DataError, TransientError
 from pipeline.memory import MemoryExchanges
-from tests.contract.test_target_contract import TARGETS
 
 
 def _date(after: float) -> str:
@@ -77,7 +76,7 @@ class _Settings(Settings):
 
 
 NY = TargetDescriptor(name="ny-system", title="Ny System", settings=_Settings, connect=lambda c: None,  # type: ignore
-                      check="GET /whoami", accepts=TARGETS["file"].accepts,
+                      check="GET /whoami", accepts=connectors.CONNECTORS["tripletex"].accepts,  # type: ignore[attr-defined]
                       secrets=(Secret(name="client_key", label="Client key", where="Ny System: Innstillinger"),),
                       secret_names=("Ocp-Apim-Subscription-Key", "appKey"))
 
