@@ -68,7 +68,8 @@ def add_setting_flags(parser: argparse.ArgumentParser, descriptor: Descriptor, *
 
 def add_secret_flags(parser: argparse.ArgumentParser, descriptor: Descriptor) -> None:
     for secret in descriptor.secrets:
-        add_secret_options(parser, secret.name, f"{secret.label} — {secret.where}")
+        add_secret_options(parser, secret.name, secret.label, f"Where: {secret.where}. Never on the command line; "
+                           "without these, a terminal asks for it (input hidden).")
 
 
 def given_settings(args: argparse.Namespace, descriptor: Descriptor, *, skip: frozenset[str] = SKIP) -> dict[str, Any]:

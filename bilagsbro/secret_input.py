@@ -50,9 +50,9 @@ def read_secret(args: argparse.Namespace, credential: str, label: str, where: st
     return value or None
 
 
-def add_secret_options(parser: argparse.ArgumentParser, credential: str, label: str) -> None:
+def add_secret_options(parser: argparse.ArgumentParser, credential: str, label: str, where: str | None = None) -> None:
     name = flag(credential)
-    group = parser.add_argument_group(label)
+    group = parser.add_argument_group(label, where)
     group.add_argument(f"--{name}-file", metavar="PATH", help=f"read the {label} from this file ('-': stdin)")
     group.add_argument(f"--{name}-env", metavar="VAR", help=f"read the {label} from this environment variable")
 
