@@ -88,7 +88,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 def cmd_source_add(args: argparse.Namespace) -> int:
     """A pulled source for a tenant: settings in the tenant, the client secret in the secret store, in force
-    once a read from the source with them succeeds."""
+    once a read from the source with them succeeds and the accounts its booking options name exist in the
+    tenant's accounting system."""
     import connectors
     from bilagsbro.flags import given_settings
     from connectors.sources.omnium import BookingOptions
@@ -108,8 +109,10 @@ def cmd_source_add(args: argparse.Namespace) -> int:
                         f"{secret.label}: {secret.where}")
 
     def add(stores: Any) -> dict[str, Any]:
+        # With the targets: the accounts the booking options name are checked in the tenant's accounting system.
         outcome = change_source(stores, connectors.pulled()[args.source], args.tenant, args.source,
-                                settings=settings, secret_setting=f"{secret.name}_name", secret=value)
+                                settings=settings, secret_setting=f"{secret.name}_name", secret=value,
+                                targets=connectors.registry())
         in_force = outcome.tenant.sources.get(args.source, {})
         return {"tenant_id": args.tenant, "source": args.source, "activated": outcome.activated,
                 "check": outcome.check,
@@ -123,6 +126,9 @@ def cmd_source_add(args: argparse.Namespace) -> int:
               "to be prompted)", file=sys.stderr)
         return 2
     _print_json(result)
+    if not result["activated"]:
+        why = (result.get("check") or {}).get("error", {}).get("message", "the source could not be read")
+        print(f"bilagsbro: {args.source} is not in force for {args.tenant}: {why}", file=sys.stderr)
     return 0 if result["activated"] else 1
 
 

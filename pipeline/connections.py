@@ -31,7 +31,7 @@ from typing import Any
 from pipeline.descriptors import Descriptor, FormatDescriptor, TargetDescriptor
 from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.history import BlobExchangeLog
-from pipeline.ports import NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
+from pipeline.ports import ChartOfAccounts, NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
 from pipeline.stages import Connectors, close_all
 from pipeline.tenants import Tenant, TenantRegistry, secret_name
 
@@ -257,9 +257,12 @@ def change_source(
     secret_setting: str,
     secret: str | None,
     now: dt.datetime | None = None,
+    targets: Connectors | None = None,
 ) -> Change:
     """Add or change a pulled source; a new secret (named by `settings[secret_setting]` once in force) is
-    written under its other slot and takes effect only when a read from the source succeeds with it."""
+    written under its other slot and takes effect only when a read from the source succeeds with it — and,
+    given the `targets` registry, when every account its booking options name exists in the tenant's
+    accounting system (`check_accounts`)."""
     registry = TenantRegistry(stores.tables)
     tenant = registry.get(tenant_id)
     current = tenant.sources.get(name) or {}
@@ -273,6 +276,8 @@ def change_source(
     _claim(registry, tenant_id, name, record)
     _write(stores.secrets, names, given)
     result = check_source(stores, source, tenant_id, candidate, now=now)
+    if result["ok"] and targets is not None:
+        result = {**result, **check_accounts(stores, targets, registry.get(tenant_id), source, candidate)}
     return _settle(registry, tenant_id, name, record, result,
                    lambda t: t.model_copy(update={"sources": {**t.sources, name: candidate}}))
 
@@ -290,6 +295,47 @@ def check_source(stores: Stores, source: PulledSource, tenant_id: str, settings:
     except (BilagsbroError, NotFound) as exc:
         return {"ok": False, "error": exc.context() if isinstance(exc, BilagsbroError) else {"message": str(exc)}}
     return {"ok": True, "source": source.name}
+
+
+def check_accounts(stores: Stores, connectors: Connectors, tenant: Tenant, source: PulledSource,
+                   settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The accounts a pulled source's booking options name, after the tenant's account map, asked of the
+    tenant's accounting system (a target implementing `ChartOfAccounts`) on a cache of its own.
+
+    Accounts the system certainly lacks fail the check (`ok` False, every one named with the options that
+    name it); a system that cannot be asked — no chart (the file target), or unreachable — leaves the check
+    `unchecked`, never failed: the preflight of each voucher still asks."""
+    named: dict[str, list[str]] = {}
+    for account, options in source.accounts(dict(settings.get("booking") or {})).items():
+        mapped = tenant.rules.account_map.get(account, account)
+        named.setdefault(mapped, []).extend(options if mapped == account else [
+            f"{option} ({account} → {mapped} by the tenant's account map)" for option in options])
+    factory = connectors.targets.get(tenant.target)
+    if factory is None:
+        return {"accounts": {"unchecked": f"unknown target {tenant.target!r}"}}
+    cache: dict[str, Any] = {}
+    context = TargetContext(tenant=tenant.id, settings=tenant.target_settings, secrets=stores.secrets,
+                            blobs=stores.blobs, exchanges=BlobExchangeLog(stores.blobs, tenant.id, CHECK_DOCUMENT),
+                            cache=cache, tables=stores.tables, sleep=_impatient)
+    try:
+        target = factory(context)
+        if not isinstance(target, ChartOfAccounts):
+            return {"accounts": {"unchecked": f"the {tenant.target} target has no chart of accounts to check"}}
+        missing = target.accounts_missing(sorted(named))
+    except (BilagsbroError, NotFound) as exc:
+        reason = exc.message if isinstance(exc, BilagsbroError) else str(exc)
+        return {"accounts": {"unchecked": f"could not ask {tenant.target}: {reason}"}}
+    finally:
+        close_all(cache)
+    found = [{"account": account, "options": named[account], "why": why} for account, why in missing.items()]
+    checked: dict[str, Any] = {"accounts": {"checked_against": tenant.target, "checked": sorted(named),
+                                            "missing": found}}
+    if found:
+        listed = "; ".join(f"{f['account']} ({', '.join(f['options'])}) {f['why']}" for f in found)
+        checked.update(ok=False, error={"kind": "ConfigError", "message":
+                                        f"the booking options name accounts {tenant.target} cannot book on: {listed}. "
+                                        "Create them there, or change the options (or the tenant's account map)"})
+    return checked
 
 
 def set_format_options(registry: TenantRegistry, tenant_id: str, format: FormatDescriptor,

@@ -217,6 +217,9 @@ def before_post() -> None:
 
 
 def _delivered_entity(entry: Entity, delivery: Delivery, document_id: object) -> Entity:
+    # `Reference` is ours in full; `TargetReference` what the target knows it by, where that differs (a
+    # reference shortened to the target's limit): the row ties the two together.
+    target_reference = delivery.details.get("target_reference")
     return {
         **{k: v for k, v in entry.items() if k != "etag"},
         "State": "delivered",
@@ -225,6 +228,7 @@ def _delivered_entity(entry: Entity, delivery: Delivery, document_id: object) ->
         "DocumentId": document_id,
         "DeliveredAt": _now().isoformat(),
         "Error": None,
+        **({"TargetReference": str(target_reference)} if target_reference else {}),
     }
 
 

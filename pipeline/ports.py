@@ -212,6 +212,18 @@ class Target(Protocol):
         ...
 
 
+@runtime_checkable
+class ChartOfAccounts(Protocol):
+    """A target that can say which account numbers the tenant's chart cannot take: asked when a source whose
+    settings name accounts (Omnium's booking options) is added, so a missing account is found then rather
+    than at the first delivery. Optional: a target without a chart (the file target) does not implement it."""
+
+    def accounts_missing(self, numbers: Iterable[str]) -> dict[str, str]:
+        """Only the numbers that cannot be booked on → why, in the target's terms ("does not exist in …",
+        "is inactive in …"); {} when every one can."""
+        ...
+
+
 class TargetFactory(Protocol):
     def __call__(self, context: TargetContext) -> Target: ...
 
@@ -261,3 +273,7 @@ class PulledSource(Protocol):
 
     def documents(self, items: Sequence[Mapping[str, Any]], options: Mapping[str, Any],
                   periods: Sequence[tuple[str, dt.date]] | None = None) -> Sequence[Document | Problem]: ...
+
+    def accounts(self, options: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Every account number the tenant's booking options book on → the options that name it."""
+        ...

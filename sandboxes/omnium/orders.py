@@ -104,14 +104,19 @@ def _line(rng: random.Random, line_id: str, product: tuple[str, str, str, str, s
 
 
 def generate_order(
-    rng: random.Random, number: int, store: str, created: dt.datetime, *, cancelled: bool = False
+    rng: random.Random, number: int, store: str, created: dt.datetime, *, cancelled: bool = False,
+    products: Sequence[str] | None = None,
 ) -> dict[str, Any]:
+    """One order; `products` (codes from PRODUCTS, e.g. "9001" for a gift card) instead of a random basket."""
     order_id = f"NO{number:07d}"
     pos = rng.random() < 0.4
-    products = [p for p in PRODUCTS if p[4] != "GiftCard"]
-    chosen = [rng.choice(products) for _ in range(rng.choice((1, 1, 2, 2, 3, 4)))]
-    if rng.random() < 0.04:
-        chosen.append(PRODUCTS[-1])
+    if products is not None:
+        chosen = [next(p for p in PRODUCTS if p[0] == code) for code in products]
+    else:
+        basket = [p for p in PRODUCTS if p[4] != "GiftCard"]
+        chosen = [rng.choice(basket) for _ in range(rng.choice((1, 1, 2, 2, 3, 4)))]
+        if rng.random() < 0.04:
+            chosen.append(PRODUCTS[-1])
     lines = [_line(rng, f"{order_id}-{i + 1}", p) for i, p in enumerate(chosen)]
     sub_total = sum((line["extendedPrice"] for line in lines), Decimal("0.00"))
     shipping_sub = Decimal("0.00") if pos else Decimal(rng.choice(("0.00", "49.00", "79.00")))
@@ -257,12 +262,17 @@ def add_return(order: dict[str, Any], at: dt.datetime, rng: random.Random) -> di
     return form_
 
 
-def pay_only(order: dict[str, Any], paid: Decimal) -> None:
-    """Capture only `paid` of the order's total, in one payment by its first method; the rest stays open."""
+def pay_only(order: dict[str, Any], paid: Decimal, *, gift_card: Decimal = Decimal("0.00")) -> None:
+    """Capture only `paid` of the order's total, in one payment by its first method (after `gift_card` paid
+    with a gift card, when given); the rest stays open."""
     form = order["orderForm"]
-    method = form["payments"][-1]["paymentMethodName"] if form["payments"] else "Klarna"
+    methods = [p["paymentMethodName"] for p in form["payments"] if p["paymentMethodName"] != "GiftCard"]
+    method = methods[-1] if methods else "Klarna"
     at = order["created"]
-    form["payments"] = [_payment(order["id"], 1, method, paid, "Capture", at)] if paid else []
+    payments = [_payment(order["id"], 1, "GiftCard", gift_card, "Capture", at)] if gift_card else []
+    if paid:
+        payments.append(_payment(order["id"], len(payments) + 1, method, paid, "Capture", at))
+    form["payments"] = payments
 
 
 def change_quantity(order: dict[str, Any], at: dt.datetime, *, extra: int = 1) -> Decimal:

@@ -179,17 +179,22 @@ class OmniumSandbox:
         modified: dt.datetime | None = None,
         paid: Decimal | None = None,
         fields: Mapping[str, Any] | None = None,
+        products: Sequence[str] | None = None,
+        gift_card_paid: Decimal | None = None,
     ) -> dict[str, Any]:
         """One new order; pass `modified` in the past to play a late commit or a skewed clock (or, with a
         `created` long before `modified`, an offline till syncing late). `paid` leaves the rest of the total
-        open (an invoice, a partly paid order); `fields` overrides order fields (the customer's, say)."""
+        open (an invoice, a partly paid order), after `gift_card_paid` paid with a gift card; `products`
+        (codes, "9001" a gift card) instead of a random basket; `fields` overrides order fields (the
+        customer's, say)."""
         with self._lock:
             at = created or self.clock()
-            order = gen.generate_order(self._rng, self._next_number, store, at)
+            order = gen.generate_order(self._rng, self._next_number, store, at, products=products)
             self._next_number += 1
             order["modified"] = modified or at
-            if paid is not None:
-                gen.pay_only(order, paid)
+            if paid is not None or gift_card_paid is not None:
+                gift = gift_card_paid or Decimal("0.00")
+                gen.pay_only(order, order["orderForm"]["total"] - gift if paid is None else paid, gift_card=gift)
             order.update(fields or {})
             self._put(order)
             return order

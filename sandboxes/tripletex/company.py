@@ -4,13 +4,14 @@ Facts from the official spec (Tripletex API 2.72.00, `../shared/specs/tripletex/
 /work/shared/reference/target-apis.md §1:
 - Everything is referenced by internal id (`{"id": 123}`), never by number.
 - `POST /ledger/voucher` "Only the gross amounts will be used": `amountGross` per posting, positive debit,
-  negative credit, summing to 0; with a `vatType` Tripletex splits the VAT out itself
+  negative credit, summing to 0 per date; with a `vatType` Tripletex splits the VAT out itself
   (https://developer.tripletex.no/docs/documentation/faq/ledger-voucher/).
 - A posting on an account whose `ledgerType` is CUSTOMER needs `customer`, VENDOR needs `supplier`
   ("Kunde mangler" / "Leverandør mangler", same FAQ).
-[unverified] Row 0 is reserved for system-generated postings, so rows start at 1; inactive accounts
-are refused; unknown JSON properties are a mapping error (422, code 16000). The exact Norwegian
-wording of validation messages is ours.
+- An account may be locked to one VAT type (`Account.vatLocked`, `vatType`, `legalVatTypes`).
+The voucher rules and their answers: `vouchers.py`; periods and VAT terms: `periods.py`; every rule with its
+source: docs/fidelity.md.
+[unverified] inactive accounts are refused; unknown JSON properties are a mapping error (422, code 16000).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import itertools
 import threading
 from decimal import Decimal
 from typing import Any
+
+from sandboxes.tripletex.periods import Periods
+from sandboxes.tripletex.vouchers import NULL, amount, at, parse_date, voucher_messages
 
 CENT = Decimal("0.01")
 
@@ -60,7 +64,10 @@ CHART: tuple[tuple[int, str, str], ...] = (
     (2711, "Inngående merverdiavgift, middels sats", "GENERAL"),
     (2712, "Inngående merverdiavgift, lav sats", "GENERAL"),
     (2740, "Oppgjørskonto merverdiavgift", "GENERAL"),
+    (2900, "Forskudd fra kunder", "GENERAL"),
     (3000, "Salgsinntekt, avgiftspliktig", "GENERAL"),
+    (3010, "Salgsinntekt, avgiftspliktig, middels sats", "GENERAL"),
+    (3020, "Salgsinntekt, avgiftspliktig, lav sats", "GENERAL"),
     (3100, "Salgsinntekt, avgiftsfri", "GENERAL"),
     (4000, "Innkjøp av råvarer og halvfabrikata", "GENERAL"),
     (6300, "Leie lokale", "GENERAL"),
@@ -69,6 +76,7 @@ CHART: tuple[tuple[int, str, str], ...] = (
     (7790, "Annen kostnad, fradragsberettiget", "GENERAL"),
     (8050, "Annen renteinntekt", "GENERAL"),
 )
+LOCKED_TO_NO_VAT = (1500, 1920, 2400)
 
 # Tripletex numbers its VAT types after the SAF-T standard tax codes; the ids are its own.
 # (number, name, percentage, VAT account the generated posting goes to)
@@ -92,7 +100,7 @@ VAT_TYPES: tuple[tuple[str, str, str, int | None], ...] = (
 class Invalid(Exception):
     """A 422 with Tripletex's validation messages."""
 
-    def __init__(self, messages: list[dict[str, str]], *, code: int = 18000, message: str = "Validering feilet.") -> None:
+    def __init__(self, messages: list[dict[str, Any]], *, code: int = 18000, message: str = "Validering feilet.") -> None:
         super().__init__(message)
         self.messages = messages
         self.code = code
@@ -115,6 +123,7 @@ class Company:
         self._ids = itertools.count(1001)
         self._voucher_numbers = itertools.count(1)
         self._temp_numbers = itertools.count(1)
+        self.periods = Periods(self._next_id)
         self.lock = threading.RLock()
 
     def _next_id(self) -> int:
@@ -123,11 +132,17 @@ class Company:
     # -- seeding -------------------------------------------------------------------------------------
 
     def seed_standard(self) -> Company:
-        """The chart and VAT types every new Tripletex company starts with (a subset)."""
-        for number, name, ledger_type in CHART:
-            self.add_account(number, name, ledger_type=ledger_type)
+        """The chart and VAT types every new Tripletex company starts with (a subset).
+
+        Balance accounts that never carry VAT are locked to VAT type 0, as public clients report of 1500, 1920
+        and 2400 in real companies ("Kontoen er låst til mva-kode 0"). Revenue accounts stay unlocked here so
+        the demo's own vouchers fit; tests lock them with `lock_vat`."""
         for number, name, percentage, account in VAT_TYPES:
             self.add_vat_type(number, name, Decimal(percentage), vat_account=account)
+        for number, name, ledger_type in CHART:
+            self.add_account(number, name, ledger_type=ledger_type)
+        for number in LOCKED_TO_NO_VAT:
+            self.lock_vat(number, "0")
         return self
 
     def seed_demo(self) -> Company:
@@ -143,14 +158,29 @@ class Company:
         self.add_project("100", "Sommerkampanje Bodø")
         return self
 
-    def add_account(self, number: int, name: str, *, ledger_type: str = "GENERAL", inactive: bool = False,
-                    vat_locked_to: int | None = None) -> dict[str, Any]:
+    def add_account(self, number: int, name: str, *, ledger_type: str = "GENERAL", inactive: bool = False
+                    ) -> dict[str, Any]:
         with self.lock:
             account = {"id": self._next_id(), "version": 0, "number": number, "name": name,
                        "ledgerType": ledger_type, "isInactive": inactive, "isBankAccount": 1900 <= number < 2000,
                        "requiresDepartment": False, "requiresProject": False,
-                       "vatType": {"id": vat_locked_to} if vat_locked_to else None, "vatLocked": False}
+                       "vatType": None, "vatLocked": False, "legalVatTypes": []}
             self.accounts[account["id"]] = account
+            return account
+
+    def lock_vat(self, number: int, code: str) -> dict[str, Any]:
+        """Lock an account to one VAT type: `vatLocked`, `vatType` and `legalVatTypes` as Tripletex shows them
+        (references `{"id": …}` only, as a search without `fields` returns them)."""
+        with self.lock:
+            account, vat = self.account(number), self.vat_type(code)
+            account.update(vatLocked=True, vatType={"id": vat["id"]}, legalVatTypes=[{"id": vat["id"]}])
+            return account
+
+    def allow_vat(self, number: int, *codes: str) -> dict[str, Any]:
+        """The VAT types an account takes at all (`legalVatTypes`), without locking it to one."""
+        with self.lock:
+            account = self.account(number)
+            account["legalVatTypes"] = [{"id": self.vat_type(code)["id"]} for code in codes]
             return account
 
     def add_vat_type(self, number: str, name: str, percentage: Decimal, *, vat_account: int | None = None
@@ -180,16 +210,16 @@ class Company:
             raise Invalid([], code=16000, message="Json mapping error: expected an object")
         unknown = sorted(set(body) - CUSTOMER_FIELDS)
         if unknown:
-            raise Invalid([{"field": k, "message": "Feltet eksisterer ikke i objektet."} for k in unknown],
+            raise Invalid([at(k, "Feltet eksisterer ikke i objektet.") for k in unknown],
                           code=16000, message="Json mapping error")
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         if not str(body.get("name") or "").strip():
-            messages.append({"field": "name", "message": "Kan ikke være null."})
+            messages.append(at("name", NULL))
         with self.lock:
             taken = {c["customerNumber"] for c in self.customers.values()}
             number = body.get("customerNumber")
             if number is not None and (not isinstance(number, int) or number in taken):
-                messages.append({"field": "customerNumber", "message": f"Kundenummeret {number} er i bruk."})
+                messages.append(at("customerNumber", f"Kundenummeret {number} er i bruk."))
             if messages:
                 raise Invalid(messages)
             if number is None:
@@ -245,39 +275,30 @@ class Company:
         if not isinstance(body, dict):
             raise Invalid([], code=16000, message="Json mapping error: expected an object")
         unknown = sorted(set(body) - VOUCHER_FIELDS)
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         if unknown:
-            raise Invalid([{"field": k, "message": "Feltet eksisterer ikke i objektet."} for k in unknown],
+            raise Invalid([at(k, "Feltet eksisterer ikke i objektet.") for k in unknown],
                           code=16000, message="Json mapping error")
         if not body.get("date"):
-            messages.append({"field": "date", "message": "Kan ikke være null."})
-        else:
-            self._date("date", body["date"], messages)
+            messages.append(at("date", NULL))
+        elif parse_date(body["date"]) is None:
+            messages.append(at("date", f"Ugyldig dato: {body['date']}."))
         postings = body.get("postings") or []
-        if not postings:
-            messages.append({"field": "postings", "message": "Et bilag må ha posteringer."})
-        total = Decimal(0)
         stored: list[dict[str, Any]] = []
-        rows: set[int] = set()
         for i, posting in enumerate(postings):
             where = f"postings[{i}]"
             if not isinstance(posting, dict):
-                messages.append({"field": where, "message": "Ugyldig postering."})
+                messages.append(at(where, "Ugyldig postering."))
                 continue
             unknown = sorted(set(posting) - POSTING_FIELDS)
             if unknown:
-                raise Invalid([{"field": f"{where}.{k}", "message": "Feltet eksisterer ikke i objektet."}
-                               for k in unknown], code=16000, message="Json mapping error")
-            stored.append(self._posting(posting, where, body, messages, rows))
-            gross = _amount(posting, "amountGross")
-            if isinstance(gross, Decimal):
-                total += gross
-        if postings and total != 0:
-            messages.append({"field": "postings",
-                             "message": f"Bilaget er ikke i balanse. Differanse: {total:.2f}."})
-        if messages:
-            raise Invalid(messages)
+                raise Invalid([at(f"{where}.{k}", "Feltet eksisterer ikke i objektet.") for k in unknown],
+                              code=16000, message="Json mapping error")
+            stored.append(self._posting(posting, where, body, messages))
         with self.lock:
+            messages.extend(voucher_messages(self, body, [p for p in postings if isinstance(p, dict)], stored))
+            if messages:
+                raise Invalid(messages)
             voucher_id = self._next_id()
             year = dt.date.fromisoformat(body["date"]).year
             voucher = {
@@ -293,49 +314,37 @@ class Company:
             self.vouchers[voucher_id] = voucher
             return voucher
 
-    def _date(self, field: str, value: Any, messages: list[dict[str, str]]) -> None:
-        try:
-            dt.date.fromisoformat(str(value))
-        except ValueError:
-            messages.append({"field": field, "message": f"Ugyldig dato: {value}."})
-
     def _ref(self, posting: dict[str, Any], key: str, register: dict[int, dict[str, Any]], where: str,
-             messages: list[dict[str, str]], label: str) -> dict[str, Any] | None:
+             messages: list[dict[str, Any]], label: str) -> dict[str, Any] | None:
         ref = posting.get(key)
         if ref is None:
             return None
         ref_id = ref.get("id") if isinstance(ref, dict) else None
         if not isinstance(ref_id, int) or ref_id not in register:
-            messages.append({"field": f"{where}.{key}", "message": f"{label} med id {ref_id} finnes ikke."})
+            messages.append(at(f"{where}.{key}.id", f"{label} med id {ref_id} finnes ikke."))  # [unverified] wording
             return None
         return register[ref_id]
 
     def _posting(self, posting: dict[str, Any], where: str, voucher: dict[str, Any],
-                 messages: list[dict[str, str]], rows: set[int]) -> dict[str, Any]:
-        row = posting.get("row")
-        if not isinstance(row, int) or row < 1:
-            messages.append({"field": f"{where}.row", "message": "Rad 0 er reservert for systemgenererte posteringer."})
-        elif row in rows:
-            messages.append({"field": f"{where}.row", "message": f"Rad {row} er brukt flere ganger."})
-        else:
-            rows.add(row)
+                 messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """One posting's own fields and references; the rules across postings are in vouchers.py."""
         if posting.get("date") is None:
-            messages.append({"field": f"{where}.date", "message": "Kan ikke være null."})
-        else:
-            self._date(f"{where}.date", posting["date"], messages)
-        gross = _amount(posting, "amountGross")
+            messages.append(at(f"{where}.date", NULL))
+        elif parse_date(posting["date"]) is None:
+            messages.append(at(f"{where}.date", f"Ugyldig dato: {posting['date']}."))
+        gross = amount(posting, "amountGross")
         if not isinstance(gross, Decimal):
-            messages.append({"field": f"{where}.amountGross", "message": "Kan ikke være null."})
+            messages.append(at(f"{where}.amountGross", NULL))
         elif gross != gross.quantize(CENT):
-            messages.append({"field": f"{where}.amountGross", "message": "Maks to desimaler."})
+            messages.append(at(f"{where}.amountGross", "Maks to desimaler."))
         currency = posting.get("currency")
-        gross_currency = _amount(posting, "amountGrossCurrency")
+        gross_currency = amount(posting, "amountGrossCurrency")
         if currency is None and gross_currency is not None and gross_currency != gross:
-            messages.append({"field": f"{where}.amountGrossCurrency",
-                             "message": "Beløp i valuta må være lik beløpet i NOK for NOK-posteringer."})
+            messages.append(at(f"{where}.amountGrossCurrency",
+                               "Beløp i valuta må være lik beløpet i NOK for NOK-posteringer."))
         account = self._ref(posting, "account", self.accounts, where, messages, "Konto")
         if posting.get("account") is None:
-            messages.append({"field": f"{where}.account", "message": "Kan ikke være null."})
+            messages.append(at(f"{where}.account", NULL))
         vat = self._ref(posting, "vatType", self.vat_types, where, messages, "MVA-kode")
         customer = self._ref(posting, "customer", self.customers, where, messages, "Kunde")
         supplier = self._ref(posting, "supplier", self.suppliers, where, messages, "Leverandør")
@@ -343,23 +352,22 @@ class Company:
         project = self._ref(posting, "project", self.projects, where, messages, "Prosjekt")
         if account is not None:
             if account["isInactive"]:
-                messages.append({"field": f"{where}.account",
-                                 "message": f"Konto {account['number']} er inaktiv."})
+                messages.append(at(f"{where}.account.id", f"Konto {account['number']} er inaktiv."))
             if account["ledgerType"] == "CUSTOMER" and customer is None and not posting.get("customer"):
-                messages.append({"field": f"{where}.customer", "message": "Kunde mangler."})
+                messages.append(at(f"{where}.customer.id", "Kunde mangler."))
             if account["ledgerType"] == "VENDOR" and supplier is None and not posting.get("supplier"):
-                messages.append({"field": f"{where}.supplier", "message": "Leverandør mangler."})
+                messages.append(at(f"{where}.supplier.id", "Leverandør mangler."))
             if account["requiresDepartment"] and department is None:
-                messages.append({"field": f"{where}.department", "message": "Avdeling mangler."})
+                messages.append(at(f"{where}.department.id", "Avdeling mangler."))
             if account["requiresProject"] and project is None:
-                messages.append({"field": f"{where}.project", "message": "Prosjekt mangler."})
+                messages.append(at(f"{where}.project.id", "Prosjekt mangler."))
         for name, found in (("customer", customer), ("supplier", supplier), ("department", department)):
             if found is not None and found.get("isInactive"):
-                messages.append({"field": f"{where}.{name}", "message": f"{found['name']} er inaktiv."})
+                messages.append(at(f"{where}.{name}.id", f"{found['name']} er inaktiv."))
         if project is not None and project["isClosed"]:
-            messages.append({"field": f"{where}.project", "message": f"Prosjekt {project['number']} er avsluttet."})
+            messages.append(at(f"{where}.project.id", f"Prosjekt {project['number']} er avsluttet."))
         return {
-            "row": row, "date": posting.get("date") or voucher.get("date"),
+            "row": posting.get("row"), "date": posting.get("date") or voucher.get("date"),
             "description": posting.get("description") or "",
             "account": {"id": account["id"], "number": account["number"]} if account else None,
             "amountGross": gross, "amountGrossCurrency": gross_currency if gross_currency is not None else gross,
@@ -372,6 +380,7 @@ class Company:
             "termOfPayment": posting.get("termOfPayment"),
             "systemGenerated": False,
             "_vat": vat,
+            "_account": account,
         }
 
     def _with_vat(self, postings: list[dict[str, Any]], date: str) -> list[dict[str, Any]]:
@@ -380,6 +389,7 @@ class Company:
         generated: list[dict[str, Any]] = []
         for posting in postings:
             vat = posting.pop("_vat")
+            posting.pop("_account", None)
             gross: Decimal = posting["amountGross"]
             if vat is not None and vat["percentage"] and vat["_vat_account"]:
                 net = (gross * 100 / (100 + vat["percentage"])).quantize(CENT)
@@ -396,10 +406,3 @@ class Company:
             out.append({**posting, "id": self._next_id(), "amount": net, "amountCurrency": net})
         return out + generated
 
-
-def _amount(posting: dict[str, Any], key: str) -> Any:
-    """JSON numbers arrive as Decimal (parse_float) or int; both are exact."""
-    value = posting.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    return value

@@ -9,7 +9,14 @@ Contract (official spec `../shared/specs/tripletex/openapi.json`, reference/targ
   authorised response, and 429 for the rest of the period once the limit is hit.
 - 201 from creating POSTs (`POST /ledger/voucher`, `POST /customer`).
 - `GET /customer` filters: customerAccountNumber (a list), organizationNumber, email, invoiceEmail,
-  phoneNumberMobile, isInactive — those the spec declares that the connector uses.
+  phoneNumberMobile, isInactive — those the spec declares that the connector uses. `/customer` and
+  `/supplier` hide inactive records unless asked (`isInactive` defaults to false in the spec).
+- `GET /ledger/accountingPeriod`, `GET /vatTermSizeSettings` (periods.py), `GET /employee/entitlement`
+  (what the employee token may do; `entitlements` below), and the voucher rules of vouchers.py.
+- Switches for what is not verified, so tests hold the connector to either answer:
+  `external_number_finds_drafts` (does `>externalVoucherNumber` list non-posted vouchers?) and
+  `entitlements_readable` (may a limited token read its own entitlements?); `forbidden_paths` for a token
+  whose entitlements do not reach a route (403).
 """
 
 from __future__ import annotations
@@ -31,9 +38,16 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandboxes.tripletex.company import Company, Invalid
+from sandboxes.tripletex.vouchers import message
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
 FAULT_KINDS = ("commit_then_500", "timeout", "429", "503", "401", "slow")
+# The permissions an employee token can hold (EmployeeRoleModelDTO.role in the spec, 2.72.00), those the
+# connector needs; a sandbox token holds them all unless a test takes some away. [unverified] that
+# `GET /employee/entitlement` names them so in `Entitlement.name` ("Descriptive name for the privilege").
+ENTITLEMENTS = ("ROLE_ADMINISTRATOR", "AUTH_ALL_VOUCHERS", "AUTH_ADVANCED_VOUCHER", "AUTH_CUSTOMER_ADMIN",
+                "AUTH_CREATE_CUSTOMER", "AUTH_ACCOUNTING_SETTINGS", "AUTH_COMPANY_ACCOUNTING_REPORTS")
+DENIED = "Du har ikke tilgang til denne funksjonen."  # [unverified] wording of a 403 for a missing permission
 
 
 def encode(value: Any) -> bytes:
@@ -107,12 +121,14 @@ class Faults:
 
 
 class _Error(Exception):
-    def __init__(self, status: int, code: int, message: str, *, validation: list[dict[str, str]] | None = None,
+    def __init__(self, status: int, code: int, message: str, *, validation: list[dict[str, Any]] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.validation = validation or []
         self.headers = headers or {}
+        # Real 422s of validation (code 18000) say "VALIDATION_ERROR" here (tripletex-api2 issues 51 and 88).
+        self.developer = "VALIDATION_ERROR" if code == 18000 else None
 
 
 class TripletexSandbox:
@@ -129,6 +145,7 @@ class TripletexSandbox:
         rate_period: float = 3600.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        external_number_finds_drafts: bool = False,
     ) -> None:
         self.consumer_token = consumer_token
         self.employee_token = employee_token
@@ -139,6 +156,12 @@ class TripletexSandbox:
                 self.company.seed_demo()
         self.rate_limit = rate_limit
         self.rate_period = rate_period
+        # [unverified] whether `GET /ledger/voucher/>externalVoucherNumber` lists non-posted vouchers; the
+        # stricter answer by default, so exactly-once is tested where it is hardest.
+        self.external_number_finds_drafts = external_number_finds_drafts
+        self.entitlements: set[str] = set(ENTITLEMENTS)  # what the employee token may do
+        self.entitlements_readable = True  # False: `GET /employee/entitlement` answers 403 to this token
+        self.forbidden_paths: set[str] = set()  # routes (after /v2) this token's entitlements do not reach: 403
         self.faults = Faults()
         self.sessions: set[str] = set()
         self.issued: list[str] = []  # every session token ever handed out (tests look for them in logs)
@@ -194,8 +217,11 @@ class TripletexSandbox:
         return [v for v in self.vouchers if v["externalVoucherNumber"] == external_number]
 
     def count(self, method: str | None = None, path_prefix: str = "") -> int:
+        """Requests by method and path, the prefix matched by whole segments (`/v2/ledger/account` is not
+        `/v2/ledger/accountingPeriod`)."""
         return sum(n for (m, p), n in self.requests.items()
-                   if (method is None or m == method) and p.startswith(path_prefix))
+                   if (method is None or m == method)
+                   and (not path_prefix or p == path_prefix or p.startswith(path_prefix.rstrip("/") + "/")))
 
     def expire_sessions(self) -> None:
         self.sessions.clear()
@@ -275,6 +301,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.extra_headers.update(rate_headers)
             if not allowed:
                 raise _Error(429, 0, "Too Many Requests", headers={"Retry-After": rate_headers["X-Rate-Limit-Reset"]})
+            if route in box.forbidden_paths:
+                raise _Error(403, 9000, DENIED)
             fault = box.faults.take(method, route)
             if fault is not None and fault.kind == "slow":
                 time.sleep(box.faults.slow_seconds)
@@ -293,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.extra_headers.update(exc.headers)
             self._send(exc.status, {
                 "status": exc.status, "code": exc.code, "message": exc.message,
-                "link": "https://tripletex.no/v2-docs/", "developerMessage": None,
+                "link": "https://tripletex.no/v2-docs/", "developerMessage": exc.developer,
                 "validationMessages": exc.validation or None, "requestId": self.request_id,
             })
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
@@ -333,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         missing = [p for p in ("consumerToken", "employeeToken", "expirationDate") if not query.get(p)]
         if missing:
             raise _Error(422, 21000, "Validation failed",
-                         validation=[{"field": p, "message": "Kan ikke være null."} for p in missing])
+                         validation=[message(p, "Kan ikke være null.", p) for p in missing])
         if query["consumerToken"] != self.box.consumer_token or query["employeeToken"] != self.box.employee_token:
             raise _Error(403, 9000, "Invalid or expired token")
         token = secrets.token_urlsafe(24)
@@ -365,10 +393,18 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, {"value": {"employeeId": 1, "actualEmployeeId": 1, "companyId": company.id,
                                        "company": {"id": company.id, "name": company.name},
                                        "language": "no", "loggedInWithConnect": False, "employeeIsProxy": False}}
+            if route in ("/employee/entitlement", "/employee/entitlement/client"):
+                return 200, self._list(self._entitlements(), {}, query)
+            if route == "/ledger/accountingPeriod":
+                periods = {p["id"]: p for p in company.periods.search(query)}
+                return 200, self._list(periods, {}, {k: v for k, v in query.items() if k in ("from", "count")})
+            if route == "/vatTermSizeSettings":
+                return 200, self._list({s["id"]: s for s in company.periods.term_settings()}, {}, query)
+            drafts_too = self.box.external_number_finds_drafts
             lists = {
                 "/ledger/account": (company.accounts, {"number": ("number", "in"), "isInactive": ("isInactive", "bool"),
                                                        "ledgerType": ("ledgerType", "eq")}),
-                "/ledger/vatType": (company.vat_types, {"number": ("number", "in")}),
+                "/ledger/vatType": (company.vat_types, {"number": ("number", "in"), "id": ("id", "in")}),
                 # [unverified] phoneNumberMobile's match ("Phone number mobile" in the spec): exact here,
                 # the stricter reading; the connector works with a containing match too.
                 "/customer": (company.customers, {"customerAccountNumber": ("customerNumber", "in"),
@@ -383,16 +419,20 @@ class _Handler(BaseHTTPRequestHandler):
                                                       "isInactive": ("isInactive", "bool")}),
                 "/project": (company.projects, {"number": ("number", "eq"), "isClosed": ("isClosed", "bool")}),
                 "/ledger/voucher/>externalVoucherNumber": (
-                    company.vouchers, {"externalVoucherNumber": ("externalVoucherNumber", "eq")}),
+                    {k: v for k, v in company.vouchers.items() if drafts_too or v["_posted"]},
+                    {"externalVoucherNumber": ("externalVoucherNumber", "eq")}),
             }
             if route in lists:
                 register, filters = lists[route]
+                if route in ("/customer", "/supplier") and "isInactive" not in query:
+                    query = {**query, "isInactive": "false"}  # the spec's default: inactive ones stay hidden
                 return 200, self._list(register, filters, query)
             if route == "/ledger/voucher/>nonPosted":
                 if "includeNonApproved" not in query:
                     raise _Error(422, 21000, "Validation failed",
-                                 validation=[{"field": "includeNonApproved", "message": "Kan ikke være null."}])
-                drafts = {k: v for k, v in company.vouchers.items() if not v["_posted"]}
+                                 validation=[message("includeNonApproved", "Kan ikke være null.", "includeNonApproved")])
+                drafts = {k: v for k, v in company.vouchers.items() if not v["_posted"]
+                          and query.get("dateFrom", "") <= v["date"] and v["date"] < query.get("dateTo", "9999")}
                 return 200, self._list(drafts, {}, query)
             match = re.fullmatch(r"/ledger/voucher/(\d+)", route)
             if match:
@@ -401,6 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _Error(404, 6000, f"Voucher {match.group(1)} finnes ikke.")
                 return 200, {"value": voucher}
         if method == "POST" and route == "/customer":
+            self._require("AUTH_CREATE_CUSTOMER")  # [unverified] which permission POST /customer checks
             try:
                 with company.lock:
                     customer = company.create_customer(body)
@@ -411,7 +452,11 @@ class _Handler(BaseHTTPRequestHandler):
             send = query.get("sendToLedger", "true").lower()
             if send not in ("true", "false"):
                 raise _Error(422, 21000, "Validation failed",
-                             validation=[{"field": "sendToLedger", "message": "Ugyldig verdi."}])
+                             validation=[message("sendToLedger", "Ugyldig verdi.", "sendToLedger")])
+            if "sendToLedger" in query:
+                # The spec on sendToLedger: "Requires the 'Advanced Voucher' permission" [unverified: for which
+                # value; the sandbox asks it whenever the choice is made, as the connector always makes it].
+                self._require("AUTH_ADVANCED_VOUCHER")
             commit = fault is None or fault.kind != "timeout" or fault.commit
             try:
                 if not commit:
@@ -421,6 +466,20 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Error(422, exc.code, exc.message, validation=exc.messages) from None
             return 201, {"value": voucher}
         raise _Error(404, 6000, f"No such endpoint: {method} /v2{route}")
+
+    def _entitlements(self) -> dict[int, dict[str, Any]]:
+        """`Entitlement{id, name, entitlementId, employee, customer}` per permission the token holds."""
+        box = self.box
+        if not box.entitlements_readable:
+            raise _Error(403, 9000, DENIED)
+        known = list(ENTITLEMENTS) + sorted(set(box.entitlements) - set(ENTITLEMENTS))
+        return {i: {"id": i, "version": 0, "name": name, "entitlementId": i, "employee": {"id": 1},
+                    "customer": {"id": box.company.id}}
+                for i, name in enumerate(known, 1) if name in box.entitlements}
+
+    def _require(self, permission: str) -> None:
+        if permission not in self.box.entitlements:
+            raise _Error(403, 9000, DENIED)
 
     def _list(self, register: dict[int, dict[str, Any]], filters: dict[str, tuple[str, str]],
               query: dict[str, str]) -> dict[str, Any]:

@@ -170,3 +170,45 @@ def test_source_add_and_pull_now(stack):
                     "--client-secret-env", "OMNIUM_SECRET", "--booking", '{"colour": "red"}',
                     env={**env, "OMNIUM_SECRET": "b"})
     assert bad.returncode == 2 and "unknown Omnium booking option" in bad.stderr
+
+
+@pytest.mark.e2e
+def test_source_add_names_booking_accounts_the_accounting_system_lacks(stack):
+    """Reported when the source is added — not at the first delivery, days later."""
+    from sandboxes.omnium import OmniumSandbox
+    from sandboxes.tripletex import TripletexSandbox
+
+    env = {"BILAGSBRO_STORAGE": stack.settings["BILAGSBRO_STORAGE"],
+           "BILAGSBRO_HOME": str(Path(stack.settings["BILAGSBRO_LOCAL_SECRETS"]).parent)}
+    tenant = json.loads(bilagsbro("tenant", "add", "--name", "Kiosken på Torget AS", env=env).stdout)["tenant_id"]
+    with TripletexSandbox() as tripletex, OmniumSandbox() as omnium:
+        tripletex.company.remove_account(3020)
+        tokens = {**env, "TT_CONSUMER": tripletex.consumer_token, "TT_EMPLOYEE": tripletex.employee_token}
+        typo = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url, "--vat-reported-through",
+                         "31.08.2026", "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE",
+                         env=tokens)
+        # Refused by Tripletex's settings model before anything is written (not even kept as pending).
+        assert typo.returncode == 2 and "settings.vat_reported_through: '31.08.2026' is not a date" in typo.stderr
+        connected = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url, "--vat-reported-through",
+                              "2026-08-31", "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE",
+                              env=tokens)
+        assert connected.returncode == 0, connected.stderr
+        result = json.loads(connected.stdout)
+        assert result["check"]["permissions"]["missing"] == []
+        assert result["settings"]["vat_reported_through"] == "2026-08-31"
+        refused = bilagsbro("source", "add", tenant, "omnium", "--base-url", omnium.base_url, "--client-id",
+                            omnium.client_id, "--client-secret-env", "OMNIUM_SECRET", "--mode", "daily",
+                            "--booking", '{"collective_customer": "10000"}',
+                            env={**env, "OMNIUM_SECRET": omnium.client_secret})
+        assert refused.returncode == 1
+        assert ("omnium is not in force for " + tenant + ": the booking options name accounts tripletex cannot "
+                "book on: 3020 (sales_accounts.12) does not exist in Tripletex") in refused.stderr
+        assert json.loads(refused.stdout)["check"]["accounts"]["missing"] == [
+            {"account": "3020", "options": ["sales_accounts.12"], "why": "does not exist in Tripletex"}]
+        fixed = bilagsbro("source", "add", tenant, "omnium", "--base-url", omnium.base_url, "--client-id",
+                          omnium.client_id, "--client-secret-env", "OMNIUM_SECRET", "--mode", "daily",
+                          "--booking", '{"collective_customer": "10000", "sales_accounts": {"12": "3000"}, '
+                                       '"vat_codes": {"12": "33"}}',
+                          env={**env, "OMNIUM_SECRET": omnium.client_secret})
+        assert fixed.returncode == 0, fixed.stderr
+        assert json.loads(fixed.stdout)["check"]["accounts"]["missing"] == []

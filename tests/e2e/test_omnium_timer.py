@@ -189,11 +189,8 @@ def omnium_day(moment):
 
 @pytest.fixture
 def tripletex():
+    """A Tripletex company whose standard chart holds Omnium's default accounts (3010 and 3020 included)."""
     with TripletexSandbox() as sandbox:
-        company = sandbox.company
-        for number, name in ((3010, "Salgsinntekt, middels sats"), (3020, "Salgsinntekt, lav sats"),
-                             (2900, "Annen kortsiktig gjeld")):
-            company.add_account(number, name)
         yield sandbox
 
 
@@ -265,3 +262,98 @@ def test_unpaid_orders_reach_tripletex_per_order_with_customers_found_by_phone_o
     created = customers["new"]
     assert created["name"] == "Håkon Sæther" and created["phoneNumberMobile"] == "+4798877665"
     assert [c["name"] for c in company.customers.values()].count("Håkon Sæther") == 1
+
+
+# -- Omnium to Tripletex end to end, in both booking modes -------------------------------------------
+
+PHONE = {"customerId": "+4791234567", "customerNumber": "+4791234567", "customerEmail": None,
+         "customerName": "Åse Ødegård"}
+EMAIL = {"customerId": "bjorn@example.no", "customerNumber": None, "customerEmail": None,
+         "customerName": "Bjørn Æsøy"}
+
+
+def posted(voucher, account):
+    """The gross amounts on `account` among the postings we sent (not the VAT postings Tripletex made)."""
+    return [p for p in voucher["postings"] if not p["systemGenerated"] and p["account"]["number"] == account]
+
+
+def gross(voucher, account):
+    return sum((p["amountGross"] for p in posted(voucher, account)), Decimal("0.00"))
+
+
+@pytest.mark.parametrize("mode", ["daily", "order"])
+def test_omnium_orders_reach_tripletex_through_the_timer_in_both_modes(stack, tripletex, mode):
+    """Seeded baskets (25/15/12/0 % VAT, shipping, discounts, cash rounding) and the hard cases — unpaid and
+    partly paid orders, a return, a gift card sold and one spent, customers whose Omnium id is a phone number
+    or an e-mail — from the Omnium sandbox through the timer to Tripletex, whose revenue accounts are locked
+    to their VAT codes as in a real chart. Every voucher lands once, as a draft, and adds up to Omnium's own
+    figures."""
+    company = tripletex.company
+    for number, code in ((3000, "3"), (3010, "31"), (3020, "33"), (3100, "5")):
+        company.lock_vat(number, code)
+    collective = company.add_customer(10000, "Kontantsalg")
+    by_phone = company.add_customer(10080, "Åse Ødegård", mobile="+4791234567")
+    by_email = company.add_customer(10081, "Bjørn Æsøy", email="bjorn@example.no")
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    noon = omnium_business_noon(yesterday)
+    with OmniumSandbox() as omnium:
+        omnium.seed_orders(n=30, stores=["oslo-1"], days=1, seed=41)
+        special = {
+            "unpaid": omnium.add_order(store="oslo-1", created=noon, modified=in_the_past(60),
+                                       paid=Decimal("0.00"), fields=PHONE),
+            "partly paid": omnium.add_order(store="oslo-1", created=noon, modified=in_the_past(60),
+                                            paid=Decimal("100.00"), fields=EMAIL),
+            "gift card sold": omnium.add_order(store="oslo-1", created=noon, modified=in_the_past(60),
+                                               products=["9001", "1002"]),
+            "gift card spent": omnium.add_order(store="oslo-1", created=noon, modified=in_the_past(60),
+                                                products=["2001"], gift_card_paid=Decimal("300.00")),
+        }
+        returned = omnium.add_order(store="oslo-1", created=noon, modified=in_the_past(60), products=["2002", "1001"])
+        omnium.modify_order(returned["id"], at=noon + dt.timedelta(hours=3), add_return=True)
+        tenant = omnium_tenant(stack, omnium, f"Omniumbutikken {mode} AS", mode=mode, collective_customer="10000")
+        connect_tripletex(stack, tenant, tripletex)
+        tick(stack)
+        totals = omnium.totals()[("oslo-1", yesterday)]
+        orders = {i: o for i, o in omnium.orders.items() if o["status"] != "Cancelled"}
+
+    booked = {v["externalVoucherNumber"]: v for v in tripletex.vouchers}
+    assert len(booked) == len(tripletex.vouchers), "a reference was posted twice"
+    assert all(not v["_posted"] and v["tempNumber"] for v in booked.values())  # drafts
+    for voucher in booked.values():  # Tripletex checked the balance per date; so do we
+        assert sum(p["amountGross"] for p in voucher["postings"] if not p["systemGenerated"]) == 0
+    if mode == "daily":
+        day = booked.get(f"omnium-oslo-1-{yesterday}")
+        assert day is not None and set(booked) == {f"omnium-oslo-1-{yesterday}"}, explain(stack, tenant)
+        for account, rate in ((3000, 25), (3010, 15), (3020, 12), (3100, 0)):
+            sold = totals.sales_by_rate.get(Decimal(rate), Decimal("0.00"))
+            back = totals.returns_by_rate.get(Decimal(rate), Decimal("0.00"))
+            assert gross(day, account) == back - sold, account
+        assert gross(day, 2900) == totals.payments.get("GiftCard", Decimal("0.00")) - totals.gift_cards_sold
+        assert gross(day, 1900) == totals.payments.get("Cash", Decimal("0.00"))
+        assert gross(day, 1920) == sum(a for m, a in totals.payments.items() if m not in ("Cash", "GiftCard"))
+        [receivable] = posted(day, 1500)
+        assert receivable["customer"] == {"id": collective["id"]} and receivable["amountGross"] == totals.unpaid
+        assert totals.unpaid == special["unpaid"]["orderForm"]["total"] + special["partly paid"]["orderForm"]["total"] \
+            - Decimal("100.00")
+        return
+    expected = {f"omnium-{i}" for i in orders} | {f"omnium-{returned['id']}-retur-{returned['id']}-R1"}
+    assert set(booked) == expected, explain(stack, tenant)
+    unpaid, partly = booked[f"omnium-{special['unpaid']['id']}"], booked[f"omnium-{special['partly paid']['id']}"]
+    assert [(p["customer"], p["amountGross"]) for p in posted(unpaid, 1500)] == [
+        ({"id": by_phone["id"]}, special["unpaid"]["orderForm"]["total"])]
+    assert [(p["customer"], p["amountGross"]) for p in posted(partly, 1500)] == [
+        ({"id": by_email["id"]}, special["partly paid"]["orderForm"]["total"] - Decimal("100.00"))]
+    assert gross(booked[f"omnium-{special['gift card sold']['id']}"], 2900) == Decimal("-500.00")
+    assert gross(booked[f"omnium-{special['gift card spent']['id']}"], 2900) == Decimal("300.00")
+    back = booked[f"omnium-{returned['id']}-retur-{returned['id']}-R1"]
+    [form] = omnium.orders[returned["id"]]["returnOrderForms"]
+    [line], [refund] = form["lineItems"], form["payments"]
+    revenue = {2002: 3000, 1001: 3010}[int(line["code"])]
+    assert gross(back, revenue) == line["extendedPrice"]  # the return is a debit on the sales account
+    paid_back_on = 1900 if refund["paymentMethodName"] == "Cash" else 1920
+    assert gross(back, paid_back_on) == -line["extendedPrice"]  # and the refund a credit where it was paid
+    for reference, voucher in booked.items():  # every line on a locked account carries that account's code
+        for p in voucher["postings"]:
+            if not p["systemGenerated"] and p["account"]["number"] in (3000, 3010, 3020, 3100):
+                assert p["vatType"]["number"] == {3000: "3", 3010: "31", 3020: "33", 3100: "5"}[
+                    p["account"]["number"]], reference

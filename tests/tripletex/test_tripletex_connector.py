@@ -96,7 +96,7 @@ def test_bulk_lookup_fetches_all_account_numbers_in_one_request(h: Harness) -> N
                 Voucher(reference="C", date="2026-11-02",
                         lines=[{"account": "6300", "amount": "100.00"}, {"account": "1920", "amount": "-100.00"}])]
     assert h.target().preflight(vouchers) == []
-    account_calls = [e for e in h.exchanges.exchanges if "/ledger/account" in e.url]
+    account_calls = [e for e in h.exchanges.exchanges if "/ledger/account?" in e.url]
     assert len(account_calls) == 1
     assert "number=1500,1920,3000,3100,6300" in account_calls[0].url
 
@@ -183,7 +183,10 @@ def test_tripletex_validation_messages_become_a_data_error(h: Harness) -> None:
         target.deliver(voucher)
     error = caught.value
     assert error.status == 422 and error.reference == "X-1" and error.connector == "tripletex"
-    assert "postings[0].account: Konto 4300 er inaktiv." in (error.provider_message or "")
+    assert "postings.account.id: Konto 4300 er inaktiv." in (error.provider_message or "")
+    [problem] = error.problems  # Tripletex's path `postings[0].account.id` names our first line
+    assert problem.field == "lines[0].account" and problem.code == "refused-by-tripletex"
+    assert problem.message == "Tripletex refused line 1: Konto 4300 er inaktiv."
     assert error.request_id and error.request_id in {e.response_headers.get("x-tlx-request-id")
                                                      for e in h.exchanges.exchanges}
 

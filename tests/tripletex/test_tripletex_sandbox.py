@@ -51,6 +51,7 @@ def test_a_balanced_voucher_is_stored_with_unicode_and_the_list_envelope_finds_i
     created = response.json()["value"]
     assert created["tempNumber"] >= 1 and created["number"] == 0
     assert created["postings"][1]["description"] == "Smørbrød på Ås"
+    sandbox.external_number_finds_drafts = True  # the lenient answer (see test_the_draft_switch_…)
     found = api.get("ledger/voucher/>externalVoucherNumber", params={"externalVoucherNumber": "Ø-1"}).json()
     assert set(found) == {"fullResultSize", "from", "count", "versionDigest", "values"}
     assert [v["id"] for v in found["values"]] == [created["id"]]
@@ -72,14 +73,20 @@ def test_validation_refuses_what_tripletex_refuses_all_messages_at_once(
     assert response.status_code == 422
     error = response.json()
     assert error["status"] == 422 and error["code"] == 18000
+    assert error["message"] == "Validering feilet." and error["developerMessage"] == "VALIDATION_ERROR"
     assert error["requestId"] == response.headers["x-tlx-request-id"]
-    fields = {m["field"]: m["message"] for m in error["validationMessages"]}
-    assert fields["postings[0].customer"] == "Kunde mangler."
-    assert fields["postings[1].supplier"] == "Leverandør mangler."
-    assert "postings[1].row" in fields
-    assert fields["postings[2].account"] == "Konto 3000 er inaktiv."
-    assert "postings[3].account" in fields and "postings[3].vatType" in fields
-    assert "ikke i balanse" in fields["postings"]
+    # Tripletex's shape: `field` without the row, `path` with it (or null), `rootId` null for a new voucher.
+    assert all(set(m) == {"field", "message", "path", "rootId"} and m["rootId"] is None
+               for m in error["validationMessages"])
+    by_path = {m["path"]: (m["field"], m["message"]) for m in error["validationMessages"] if m["path"]}
+    assert by_path["postings[0].customer.id"] == ("postings.customer.id", "Kunde mangler.")
+    assert by_path["postings[1].supplier.id"] == ("postings.supplier.id", "Leverandør mangler.")
+    assert by_path["postings[2].account.id"] == ("postings.account.id", "Konto 3000 er inaktiv.")
+    assert "postings[3].account.id" in by_path and "postings[3].vatType.id" in by_path
+    whole = {(m["field"], m["message"]) for m in error["validationMessages"] if m["path"] is None}
+    assert ("postings.row", "Posteringene på rad 0 (guiRow 0) er systemgenererte og kan ikke opprettes eller endres "
+                            "på utsiden av Tripletex.") in whole
+    assert ("postings", "Summen av posteringene for 2026-11-02 er ikke lik 0.") in whole
     assert sandbox.vouchers == []
 
 
@@ -88,7 +95,8 @@ def test_missing_dates_and_unknown_fields_are_refused(api: httpx.Client, sandbox
     undated = post(api, voucher({"account": {"id": i["1920"]}, "amountGross": 1},
                                 {"account": {"id": i["3000"]}, "amountGross": -1}, date=None))
     assert undated.status_code == 422
-    assert {m["field"] for m in undated.json()["validationMessages"]} >= {"date", "postings[0].date"}
+    assert {m["field"] for m in undated.json()["validationMessages"]} >= {"date", "postings.date"}
+    assert "postings[0].date" in {m["path"] for m in undated.json()["validationMessages"]}
     invented = post(api, voucher({"account": {"id": i["1920"]}, "amountGross": 1, "kid": "123"},
                                  {"account": {"id": i["3000"]}, "amountGross": -1}))
     assert invented.status_code == 422 and invented.json()["code"] == 16000

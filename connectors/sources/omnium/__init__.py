@@ -45,6 +45,7 @@ from typing import Any
 from connectors.sources.omnium.booking import (
     NAME,
     BookingOptions,
+    accounts_named,
     business_day,
     business_day_end,
     business_days_touched,
@@ -64,7 +65,8 @@ from pipeline.model import Voucher
 from pipeline.ports import SecretStore
 
 __all__ = [
-    "NAME", "PULLED", "BookingOptions", "OmniumClient", "OmniumSource", "OmniumToken", "business_day",
+    "NAME", "PULLED", "BookingOptions", "OmniumClient", "OmniumSource", "OmniumToken", "accounts_named",
+    "business_day",
     "business_day_end", "business_days_touched", "connect", "daily_summaries", "documents", "error_for",
     "latest_versions", "order_json", "order_key", "order_vouchers", "parse_time", "read_order",
     "summary_reference",
@@ -103,6 +105,10 @@ class OmniumSource:
     def documents(self, items: Sequence[Mapping[str, Any]], options: Mapping[str, Any],
                   periods: Sequence[tuple[str, dt.date]] | None = None) -> list[Voucher | Problem]:
         return documents(items, options, days=periods)
+
+
+    def accounts(self, options: Mapping[str, Any]) -> dict[str, list[str]]:
+        return accounts_named(BookingOptions.from_options(options))
 
 
 PULLED = OmniumSource()

@@ -107,6 +107,22 @@ class BookingOptions(Settings):
         return cls.read(given, connector=NAME, prefix="booking")
 
 
+def accounts_named(options: BookingOptions) -> dict[str, list[str]]:
+    """Every account the options book on → the options that name it (`sales_accounts.25`, `payment_account`,
+    …): what must exist in the tenant's chart before the first order is booked."""
+    named: dict[str, list[str]] = defaultdict(list)
+    for rate, account in sorted(options.sales_accounts.items()):
+        named[account].append(f"sales_accounts.{rate}")
+    for method, account in sorted(options.payment_accounts.items()):
+        named[account].append(f"payment_accounts.{method}")
+    for name in ("payment_account", "gift_card_account", "receivable_account", "rounding_account",
+                 "discount_account", "shipping_account"):
+        account = getattr(options, name)
+        if account:
+            named[account].append(name)
+    return dict(named)
+
+
 # -- pure mapping: orders → vouchers --------------------------------------------------------------
 
 

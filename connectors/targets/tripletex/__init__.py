@@ -14,9 +14,18 @@ secrets, what Tripletex accepts), `client.py` (its HTTP dialect and session auth
 - Everything is referenced by Tripletex's internal id, so account, VAT, customer, supplier, department
   and project numbers are resolved once per connection (one bulk lookup per kind), cached, and shared by the
   workers of a burst (pipeline.lookups).
-- Idempotency: our reference travels in `externalVoucherNumber`; `find` searches
-  `GET /ledger/voucher/>externalVoucherNumber`. Tripletex does not enforce its uniqueness, so the
-  idempotency ledger (pipeline/ledger.py) asks `find` before it posts again after an unknown outcome.
+- Idempotency: our reference travels in `externalVoucherNumber` (at most 70 characters: longer ones are
+  shortened deterministically, mapping.EXTERNAL_NUMBER_MAX); `find` searches
+  `GET /ledger/voucher/>externalVoucherNumber` and, because it is not verified that this search lists
+  vouchers not yet posted (our drafts), `GET /ledger/voucher/>nonPosted` too. Tripletex does not enforce
+  the number's uniqueness, so the idempotency ledger (pipeline/ledger.py) asks `find` before it posts
+  again after an unknown outcome.
+- Preflight also checks what Tripletex refuses beyond its spec (sources and what is unverified:
+  docs/fidelity.md): VAT-locked accounts (mapping.vat_rules), the balance per posting date, closed
+  accounting periods and reported VAT terms (periods.py); inactive customers and suppliers are told from
+  missing ones (parties.py). A refusal at delivery is mapped back to our lines (refusals.py).
+- The connection test (`check`) says who the tokens log in as and which permissions they lack
+  (permissions.py).
 - Customers are matched by customer number (`customerAccountNumber` filter, which lists customer
   numbers), else organisation number, else e-mail, else mobile phone (`phoneNumberMobile`); a name alone
   is not matched (ambiguous), nor is an identifier several customers share. Suppliers alike
@@ -37,7 +46,7 @@ import httpx
 
 from connectors.http import Sleep, client_for, kept, send
 from connectors.http import close as close_clients
-from connectors.targets.tripletex import parties
+from connectors.targets.tripletex import parties, periods, permissions, refusals
 from connectors.targets.tripletex.client import DIALECT, SessionAuth
 from connectors.targets.tripletex.descriptor import DESCRIPTOR, TripletexSettings
 from connectors.targets.tripletex.mapping import (
@@ -53,22 +62,25 @@ from connectors.targets.tripletex.mapping import (
     TEST_URL,
     UNSUPPORTED_DOCUMENTS,
     Register,
+    balance_per_date,
     creatable,
     customer_payload,
     delivery_of,
     encode,
     external_number,
+    found_once,
     matched,
     not_accepted,
     party_key,
     party_keys,
     posting_payload,
     problems_for,
+    vat_ids_to_name,
     voucher_payload,
 )
-from pipeline.errors import DataError, Problem
+from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.model import Document, Party, Voucher
-from pipeline.ports import Delivery, TargetContext
+from pipeline.ports import Delivery, ExchangeLog, TargetContext
 
 Settings = TripletexSettings  # the name this package exported before the kit
 
@@ -81,6 +93,11 @@ __all__ = [
 ]
 # The register's tables in the connection's lookups (pipeline.lookups: per connection, single flight).
 KINDS = ("accounts", "vat_types", "customers", "suppliers", "departments", "projects")
+
+
+def _has_vat_id(key: str, table: Mapping[str, dict[str, Any]]) -> bool:
+    """Whether the VAT types (by number) hold the one with this id ("id:<id>")."""
+    return any(str(record.get("id")) == key.removeprefix("id:") for record in table.values())
 
 
 # -- the I/O class ----------------------------------------------------------------------------------
@@ -120,12 +137,12 @@ class TripletexTarget:
         return self._client
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                 body: Any = None, reference: str | None = None) -> Any:
+                 body: Any = None, reference: str | None = None, exchanges: ExchangeLog | None = None) -> Any:
         content = encode(body) if body is not None else None
         headers = {"Content-Type": "application/json; charset=utf-8"} if content is not None else None
         response = send(self.client, method, path.lstrip("/"), params=params, content=content,
                         headers=headers, dialect=DIALECT, tenant=self.context.tenant, reference=reference,
-                        sleep=self._sleep, exchanges=self.context.exchanges)
+                        sleep=self._sleep, exchanges=exchanges or self.context.exchanges)
         if not response.content:
             return None
         return response.json(parse_float=Decimal)
@@ -172,13 +189,18 @@ class TripletexTarget:
             return found
         return fetch
 
+    def _vat_types_by_id(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        self._by_numbers("ledger/vatType", "id", "number", [k.removeprefix("id:") for k in keys], found)
+        return found
+
     def _parties(self, kind: str, path: str, wanted: Iterable[Party]) -> None:
         """Customers or suppliers into the shared table, one search per party however many workers want it."""
         by_keys = {keys: party for party in wanted if (keys := party_keys(party))}
 
         def have(keys: tuple[str, ...], table: Mapping[str, dict[str, Any]]) -> bool:
-            record = next((table[k] for k in keys if k in table), None)
-            return record is not None and not record.get("_ambiguous")
+            record = next((table[k] for k in keys if k in table), None)  # as parties.find's `unresolved`
+            return record is not None and not record.get("_ambiguous") and not record.get("isInactive")
 
         def fetch(batch: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
             found: dict[str, dict[str, Any]] = {}
@@ -195,13 +217,18 @@ class TripletexTarget:
         lookups.fill("accounts", [line.account for line in lines], self._numbers("ledger/account", "number", "number"))
         lookups.fill("vat_types", [line.vat_code for line in lines if line.vat_code is not None],
                      self._numbers("ledger/vatType", "number", "number"))
+        # VAT types an account is locked or limited to, by id, to name them in a problem (a search returns
+        # only their ids): looked up only where a line breaks the lock or the limit.
+        register = self._cache
+        lookups.fill("vat_types", [f"id:{i}" for line in lines for i in vat_ids_to_name(line, register)],
+                     self._vat_types_by_id, have=_has_vat_id)
         self._parties("customers", "customer", [line.customer for line in lines if line.customer is not None])
         self._parties("suppliers", "supplier", [line.supplier for line in lines if line.supplier is not None])
         lookups.fill("departments", [line.dimensions["department"] for line in lines if "department" in line.dimensions],
                      self._dimensions("department", "departmentNumber", "departmentNumber"))
         lookups.fill("projects", [line.dimensions["project"] for line in lines if "project" in line.dimensions],
                      self._dimensions("project", "number", "number"))
-        return self._cache
+        return register
 
     @property
     def register(self) -> Register:
@@ -214,7 +241,15 @@ class TripletexTarget:
 
     def create_customer(self, body: Mapping[str, Any], *, reference: str | None = None) -> dict[str, Any]:
         """`POST /customer`; only `parties.ensure` calls this (it makes creation happen once)."""
-        return dict(self._request("POST", "customer", body=body, reference=reference)["value"])
+        try:
+            return dict(self._request("POST", "customer", body=body, reference=reference)["value"])
+        except ConfigError as exc:
+            if exc.status != 403:
+                raise
+            raise ConfigError(f"Tripletex refused to create a customer for lack of permission: the employee token "
+                              f"needs {permissions.PLAIN[permissions.CREATE_CUSTOMER]}", tenant=exc.tenant,
+                              reference=reference, connector=NAME, status=403,
+                              provider_message=exc.provider_message, request_id=exc.request_id) from exc
 
     def forget(self) -> None:
         """Drop the cached register (after someone changed the chart in Tripletex)."""
@@ -239,7 +274,21 @@ class TripletexTarget:
         # is looked up again next time (only hits are cached).
         for voucher in vouchers:
             problems.extend(problems_for(voucher, register, create_customers=self.settings.create_customers))
+            problems.extend(balance_per_date(voucher, voucher_payload(voucher, register)))
+        problems.extend(periods.problems(self, vouchers))
         return problems
+
+    def accounts_missing(self, numbers: Iterable[str]) -> dict[str, str]:
+        """Which of these account numbers cannot be booked on in the tenant's chart, and why (pipeline.ports
+        `ChartOfAccounts`): asked when a source that names accounts is added, not at its first delivery."""
+        numbers = list(numbers)
+        found: dict[str, dict[str, Any]] = {}
+        self._by_numbers("ledger/account", "number", "number", [n for n in numbers if n.isdigit()], found)
+        missing = {n: "does not exist in Tripletex" if n.isdigit() else
+                   "is no account number Tripletex can have (its account numbers are integers)"
+                   for n in numbers if n not in found}
+        missing.update({n: "is inactive in Tripletex" for n, a in found.items() if a.get("isInactive")})
+        return dict(sorted(missing.items()))
 
     def render(self, document: Document) -> dict[str, Any]:
         voucher = self._voucher(document)
@@ -262,38 +311,57 @@ class TripletexTarget:
                 if line.customer is not None and matched(line.customer, register.customers) is None \
                         and creatable(line.customer) is None:
                     parties.ensure(self, line.customer, reference=voucher.reference)
-        problems = problems_for(voucher, register)
+        body = voucher_payload(voucher, register)
+        problems = problems_for(voucher, register) + balance_per_date(voucher, body)
         if problems:
             raise DataError(f"Tripletex lacks what voucher {voucher.reference} needs: "
                             + "; ".join(str(p) for p in problems),
                             tenant=self.context.tenant, reference=voucher.reference, connector=NAME,
                             problems=tuple(problems))
-        body = voucher_payload(voucher, register)
-        answer = self._request("POST", "ledger/voucher", params={"sendToLedger": str(not self.draft).lower()},
-                               body=body, reference=voucher.reference)
-        return delivery_of(answer["value"], not_accepted=not_accepted(voucher))
+        answer = refusals.LastAnswer(self.context.exchanges)
+        try:
+            created = self._request("POST", "ledger/voucher", params={"sendToLedger": str(not self.draft).lower()},
+                                    body=body, reference=voucher.reference, exchanges=answer)
+        except DataError as exc:  # Tripletex's refusal, put on our lines where it says which
+            exc.problems = refusals.problems(voucher, refusals.validation_messages(answer.body)) or exc.problems
+            raise
+        except ConfigError as exc:
+            if exc.status == 403:
+                raise ConfigError(f"Tripletex refused voucher {voucher.reference} for lack of permission: the employee "
+                                  f"token needs {permissions.PLAIN[permissions.ADVANCED_VOUCHER]}",
+                                  tenant=exc.tenant, reference=exc.reference, connector=NAME, status=403,
+                                  provider_message=exc.provider_message, request_id=exc.request_id) from exc
+            raise
+        return delivery_of(created["value"], not_accepted=not_accepted(voucher))
 
     def find(self, reference: str) -> Delivery | None:
         number = external_number(reference)
-        # [unverified] whether this search also returns non-posted vouchers; the sandbox does.
-        found = self._list("ledger/voucher/>externalVoucherNumber", {
-            "externalVoucherNumber": number, "fields": "id,number,tempNumber,year,externalVoucherNumber,url"})
-        exact = [v for v in found if v.get("externalVoucherNumber") == number]
-        if not exact:
-            return None
-        first = delivery_of(min(exact, key=lambda v: int(v["id"])))
-        if len(exact) > 1:  # a double made outside our ledger: say so rather than pick silently
-            first.details["duplicates"] = sorted(int(v["id"]) for v in exact)
-        return first
+        fields = "id,number,tempNumber,year,externalVoucherNumber,url"
+        found = self._list("ledger/voucher/>externalVoucherNumber", {"externalVoucherNumber": number,
+                                                                     "fields": fields})
+        exact = {int(v["id"]): v for v in found if v.get("externalVoucherNumber") == number}
+        # [unverified] whether the search above lists vouchers not yet posted; our drafts are such, so the
+        # non-posted ones are searched too (filtered here: >nonPosted has no externalVoucherNumber filter).
+        # A draft found by both searches is one voucher (by id).
+        for draft in self._list("ledger/voucher/>nonPosted", {"includeNonApproved": "true", "fields": fields}):
+            if draft.get("externalVoucherNumber") == number:
+                exact.setdefault(int(draft["id"]), draft)
+        return found_once(list(exact.values()))
 
     def check(self) -> dict[str, Any]:
-        """A connection test: who the tokens log in as."""
+        """A connection test: who the tokens log in as, and whether they may do what this tenant needs.
+
+        A permission the token certainly lacks fails the test (ConfigError, in plain words); one that cannot
+        be checked is reported, not failed (permissions.py)."""
         who = self._request("GET", "token/session/>whoAmI",
                             params={"fields": "employeeId,companyId,company(id,name)"})["value"]
         company = who.get("company") or {}
+        held = permissions.check(self, create_customers=self.settings.create_customers)
+        if held.missing:
+            raise ConfigError(held.explain(), tenant=self.context.tenant, connector=NAME)
         return {"target": NAME, "base_url": self.settings.base_url, "company_id": who.get("companyId"),
                 "company": company.get("name"), "employee_id": who.get("employeeId"),
-                "direct_posting": self.settings.direct_posting}
+                "direct_posting": self.settings.direct_posting, "permissions": held.summary()}
 
 
 def close(context: TargetContext) -> None:

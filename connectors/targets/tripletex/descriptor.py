@@ -5,6 +5,7 @@ Facts: reference/target-apis.md §1; the customer's side in docs/connect/triplet
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -33,11 +34,25 @@ class TripletexSettings(TargetSettings):
     create_customers: bool = Field(False, description="Create a customer Tripletex lacks (exactly once) instead "
                                                       "of blocking the voucher")
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Tripletex's answer")
+    # The API cannot tell which VAT terms were reported (periods.py): the customer says so here.
+    vat_reported_through: str | None = Field(None, json_schema_extra={"format": "date"}, description=(
+        "The last day of the last VAT term reported (YYYY-MM-DD); preflight then reports VAT dated in a "
+        "reported term"))
 
     @field_validator("base_url", mode="after")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("vat_reported_through", mode="after")
+    @classmethod
+    def _a_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        return value
 
     @field_validator("company_id", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,10 +24,12 @@ PRODUCTION_URL = "https://tripletex.no/v2"
 TEST_URL = "https://api-test.tripletex.tech/v2"
 SESSION_DAYS = 1  # a session token lives until its expirationDate; renewed on 401 anyway
 LOOKUP_CHUNK = 100  # numbers per bulk lookup, to keep URLs short
-# The spec gives `externalVoucherNumber` no maxLength [unverified: the real column limit]. We keep it
-# to 100 characters: a longer reference becomes its first 83 characters, "~" and 16 hex digits of its
-# SHA-256 — deterministic, so `find` searches with the same value.
-EXTERNAL_NUMBER_MAX = 100
+# "External voucher number. Maximum 70 characters." (Voucher.externalVoucherNumber in Tripletex's spec after
+# 2.72.00, as newer copies of openapi.json quote it; 2.72.00 itself says only "External voucher number.").
+# A longer reference becomes its first 53 characters, "~" and 16 hex digits of its SHA-256: readable,
+# deterministic (so `find` searches with the same value) and apart from any other reference. The full
+# reference stays in our ledger and in the voucher's description.
+EXTERNAL_NUMBER_MAX = 70
 SECRET_PARAMS = ("consumerToken", "employeeToken", "token")
 SECRET_FIELDS = ("token", "encryptionKey")
 
@@ -209,6 +212,8 @@ def problems_for(voucher: Voucher, register: Register, *, create_customers: bool
             if account.get("requiresProject") and "project" not in line.dimensions:
                 problem("project-required", f"{at}.dimensions.project",
                         f"account {line.account} requires a project in Tripletex")
+            for code, message in vat_rules(line, account, register):
+                problem(code, f"{at}.vat_code", message)
         department = line.dimensions.get("department")
         if department is not None:
             found = register.departments.get(department)
@@ -222,6 +227,68 @@ def problems_for(voucher: Voucher, register: Register, *, create_customers: bool
                 problem("missing-project", f"{at}.dimensions.project",
                         f"project {project} does not exist or is closed in Tripletex")
     return problems
+
+
+def vat_type_by_id(register: Register, vat_id: Any) -> dict[str, Any] | None:
+    return next((v for v in register.vat_types.values() if v.get("id") == vat_id), None)
+
+
+def _named(vat: Mapping[str, Any] | None, vat_id: Any) -> str:
+    return f"{vat['number']} ({vat.get('name')})" if vat else f"with Tripletex id {vat_id}"
+
+
+def vat_rules(line: Posting, account: Mapping[str, Any], register: Register) -> list[tuple[str, str]]:
+    """An account locked to one VAT code (`vatLocked` + `vatType`) or limited to some (`legalVatTypes`,
+    changelog 2.59.1): Tripletex refuses any other — "Kontoen 3000 Salgsinntekt, avgiftspliktig er låst til
+    mva-kode 3" on field postings.vatType.id. A line with no VAT code is refused on an account locked to a
+    code other than 0 [unverified: Tripletex may apply the locked code instead, which would book VAT the
+    source did not charge — so it is a problem either way]."""
+    used = register.vat_types.get(line.vat_code) if line.vat_code is not None else None
+    locked_id = (account.get("vatType") or {}).get("id") if account.get("vatLocked") else None
+    if locked_id is not None:
+        locked = vat_type_by_id(register, locked_id)
+        if line.vat_code is None:
+            if locked is not None and str(locked.get("number")) != "0":
+                return [("vat-locked-account", f"account {line.account} is locked to VAT code {_named(locked, locked_id)}"
+                                               " in Tripletex; the line has no VAT code")]
+        elif used is not None and used.get("id") != locked_id:
+            return [("vat-locked-account", f"account {line.account} is locked to VAT code {_named(locked, locked_id)} "
+                                           f"in Tripletex; the line has VAT code {line.vat_code}")]
+        return []
+    legal = [ref.get("id") for ref in account.get("legalVatTypes") or () if isinstance(ref, Mapping)]
+    if legal and used is not None and used.get("id") not in legal:
+        allowed = ", ".join(str((vat_type_by_id(register, i) or {}).get("number", f"id {i}")) for i in legal)
+        return [("vat-code-not-allowed", f"VAT code {line.vat_code} is not allowed on account {line.account} in "
+                                         f"Tripletex (allowed: {allowed})")]
+    return []
+
+
+def vat_ids_to_name(line: Posting, register: Register) -> set[Any]:
+    """The ids of VAT types a problem about this line would name and the register does not know yet."""
+    account = register.accounts.get(line.account)
+    if account is None:
+        return set()
+    known = {v.get("id") for v in register.vat_types.values()}
+    used = register.vat_types.get(line.vat_code) if line.vat_code is not None else None
+    if account.get("vatLocked"):
+        ids = {(account.get("vatType") or {}).get("id")}
+    else:
+        legal = {ref.get("id") for ref in account.get("legalVatTypes") or () if isinstance(ref, Mapping)}
+        ids = legal if legal and used is not None and used.get("id") not in legal else set()
+    return {i for i in ids if i is not None and i not in known}
+
+
+def balance_per_date(voucher: Voucher, body: Mapping[str, Any]) -> list[Problem]:
+    """Tripletex balances a voucher per posting date ("Summen av posteringene for 2023-11-02 er ikke lik 0.",
+    tripletex-api2 issue 87): the payload is checked so, whatever dates its postings carry."""
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for posting in body.get("postings") or ():
+        sums[str(posting.get("date") or body.get("date"))] += Decimal(posting.get("amountGross") or 0)
+    origin = voucher.origin
+    return [Problem(f"the postings dated {day} sum to {total:.2f}, not 0.00: Tripletex balances a voucher per "
+                    "posting date", field="lines", reference=voucher.reference, code="unbalanced-date",
+                    file=origin.file if origin else None, line=origin.line if origin else None)
+            for day, total in sorted(sums.items()) if total != 0]
 
 
 def _ref(record: Mapping[str, Any] | None) -> dict[str, int] | None:
@@ -258,10 +325,14 @@ def posting_payload(row: int, line: Posting, voucher: Voucher, register: Registe
 
 def voucher_payload(voucher: Voucher, register: Register) -> dict[str, Any]:
     """The body of `POST /ledger/voucher`: a pure function of the voucher and the resolved register."""
+    number = external_number(voucher.reference)
+    description = voucher.description if voucher.description and voucher.description.strip() else voucher.reference
+    if number != voucher.reference and voucher.reference not in description:
+        description = f"{description} (ref. {voucher.reference})"  # the full reference, where a reader sees it
     body: dict[str, Any] = {
         "date": voucher.date.isoformat(),
-        "description": voucher.description or voucher.reference,
-        "externalVoucherNumber": external_number(voucher.reference),
+        "description": description,  # required by Tripletex: never empty (a reference is never blank)
+        "externalVoucherNumber": number,
         "postings": [posting_payload(i, line, voucher, register) for i, line in enumerate(voucher.lines, 1)],
     }
     return body
@@ -287,8 +358,21 @@ def delivery_of(voucher: Mapping[str, Any], *, not_accepted: tuple[str, ...] = (
         draft=not number,
         url=voucher.get("url"),
         not_accepted=not_accepted,
-        details={k: voucher.get(k) for k in ("number", "tempNumber", "year", "externalVoucherNumber")
-                 if voucher.get(k) is not None},
+        details={**{k: voucher.get(k) for k in ("number", "tempNumber", "year", "externalVoucherNumber")
+                    if voucher.get(k) is not None},
+                 # what Tripletex knows the voucher by (our reference, shortened past 70 characters)
+                 **({"target_reference": voucher["externalVoucherNumber"]}
+                    if voucher.get("externalVoucherNumber") else {})},
     )
 
 
+
+
+def found_once(exact: list[dict[str, Any]]) -> Delivery | None:
+    """The Delivery `find` reports for the vouchers carrying one reference: the first, with any doubles named."""
+    if not exact:
+        return None
+    first = delivery_of(min(exact, key=lambda v: int(v["id"])))
+    if len(exact) > 1:  # a double made outside our ledger: say so rather than pick silently
+        first.details["duplicates"] = sorted(int(v["id"]) for v in exact)
+    return first

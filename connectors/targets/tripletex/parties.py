@@ -27,11 +27,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from connectors.targets.tripletex.mapping import NAME, Register, customer_payload, matched, party_keys
+from connectors.targets.tripletex.mapping import (
+    LOOKUP_CHUNK,
+    NAME,
+    Register,
+    customer_payload,
+    matched,
+    party_keys,
+)
 from pipeline.errors import ClaimHeld, ConfigError, DataError, TransientError
 from pipeline.model import Party
 from pipeline.names import TABLE_LEDGER
@@ -46,27 +53,44 @@ NUMBER_PARAMS = {"customer": ("customerAccountNumber", "customerNumber"), "suppl
 
 
 def find(target: TripletexTarget, path: str, wanted: Iterable[Party], found: dict[str, dict[str, Any]]) -> None:
-    """Resolve parties into `found` (the register's customers or suppliers, by key)."""
+    """Resolve parties into `found` (the register's customers or suppliers, by key).
+
+    Tripletex hides inactive customers and suppliers unless asked (`isInactive` defaults to false on
+    `GET /customer` and `GET /supplier`, spec 2.72.00). A party the usual lookups miss is looked up once more
+    among the inactive ones, so that preflight says "customer number 10001 is inactive" rather than "does
+    not exist" — and `create_customers` never creates a second customer beside an inactive one. An inactive
+    match is not kept as resolved: it is looked up again next time (it may have been reactivated).
+    """
     def unresolved(party: Party) -> bool:
         record = matched(party, found)
-        return record is None or bool(record.get("_ambiguous"))
+        return record is None or bool(record.get("_ambiguous")) or bool(record.get("isInactive"))
 
     pending = [p for p in wanted if unresolved(p)]
+    _lookup(target, path, pending, found, unresolved, inactive=False)
+    missing = [p for p in pending if matched(p, found) is None]
+    _lookup(target, path, missing, found, unresolved, inactive=True)
+
+
+def _lookup(target: TripletexTarget, path: str, pending: list[Party], found: dict[str, dict[str, Any]],
+            unresolved: Callable[[Party], bool], *, inactive: bool) -> None:
+    if not pending:
+        return
+    extra = {"isInactive": "true"} if inactive else {}
     # Only numeric customer numbers can exist in Tripletex (customerNumber is an integer).
-    numbers = [k.split(":", 1)[1] for p in pending for k in party_keys(p) if k.startswith("number:")]
-    by_number: dict[str, dict[str, Any]] = {}
+    numbers = sorted({k.split(":", 1)[1] for p in pending for k in party_keys(p)
+                      if k.startswith("number:") and k.split(":", 1)[1].isdigit()})
     param, key_field = NUMBER_PARAMS[path]
-    target._by_numbers(path, param, key_field, [n for n in numbers if n.isdigit()], by_number)
-    for number, record in by_number.items():
-        found[f"number:{number}"] = record
+    for i in range(0, len(numbers), LOOKUP_CHUNK):
+        for record in target._list(path, {param: ",".join(numbers[i:i + LOOKUP_CHUNK]), **extra}):
+            found[f"number:{record.get(key_field)}"] = record
     for party in pending:
         for key in party_keys(party):
-            if not unresolved(party):
+            if not unresolved(party) or (inactive and matched(party, found) is not None):
                 break
             kind, _, value = key.partition(":")
             if kind == "number" or (kind == "phone" and path != "customer"):
                 continue  # numbers: looked up above; suppliers cannot be searched by phone
-            matches = _search(target, path, kind, value)
+            matches = _search(target, path, kind, value, extra)
             if len(matches) == 1:
                 found[key] = matches[0]
             elif matches:  # never pick one of several: report them (and never create yet another)
@@ -74,13 +98,14 @@ def find(target: TripletexTarget, path: str, wanted: Iterable[Party], found: dic
                 break
 
 
-def _search(target: TripletexTarget, path: str, kind: str, value: str) -> list[dict[str, Any]]:
+def _search(target: TripletexTarget, path: str, kind: str, value: str,
+            extra: dict[str, str]) -> list[dict[str, Any]]:
     """`GET /customer` (or `/supplier`) by one identifier, keeping only exact matches."""
     if kind == "org":
-        return [m for m in target._list(path, {"organizationNumber": value})
+        return [m for m in target._list(path, {"organizationNumber": value, **extra})
                 if re.sub(r"\s", "", str(m.get("organizationNumber") or "")) == value]
     if kind == "email":
-        return [m for m in target._list(path, {"email": value}) if str(m.get("email", "")).lower() == value]
+        return [m for m in target._list(path, {"email": value, **extra}) if str(m.get("email", "")).lower() == value]
     # phoneNumberMobile is the only phone filter (spec 2.72.00); whether it matches exactly or by
     # containment is not documented [unverified]: we ask for the forms a Norwegian mobile number is
     # written in — E.164, the eight digits, and 3-2-3 groups ("912 34 567", Språkrådet's rule) — and
@@ -89,7 +114,7 @@ def _search(target: TripletexTarget, path: str, kind: str, value: str) -> list[d
     forms = [value] + ([national, f"{national[:3]} {national[3:5]} {national[5:]}"] if national else [])
     by_id: dict[int, dict[str, Any]] = {}
     for form in forms:
-        for record in target._list(path, {"phoneNumberMobile": form}):
+        for record in target._list(path, {"phoneNumberMobile": form, **extra}):
             by_id[int(record["id"])] = record
     return [m for m in by_id.values()
             if value in (normalise_phone(str(m.get("phoneNumberMobile") or "")),
