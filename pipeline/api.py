@@ -161,7 +161,14 @@ def _receipt_trace(stores: Stores, request: Request) -> tuple[str, str, list[dic
         return "", "", [], denied
     assert tenant is not None
     receipt = request.path_params.get("id", "")
-    trace = TraceLog(stores.tables).read(tenant, receipt) if receipt.startswith("r-") else []
+    log = TraceLog(stores.tables)
+    trace = log.read(tenant, receipt) if receipt.startswith("r-") else []
+    if not trace and receipt.startswith("r-"):
+        # Listed (intake indexes a file first) but its first trace row is still being written:
+        # the file is kept, so it is "received", never a 404 for a receipt the list just showed.
+        listed = log.listed_receipt(tenant, receipt)
+        if listed is not None:
+            trace = [{"step": "received", "at": listed["at"], "attempt": 1, "detail": listed["detail"]}]
     if not trace:
         return tenant, receipt, [], error(404, f"no receipt {receipt} for this API key's tenant")
     return tenant, receipt, trace, None
