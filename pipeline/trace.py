@@ -103,6 +103,10 @@ class TraceLog:
         self.tables.insert(TABLE_TRACE, {"PartitionKey": f"{tenant}|receipts", "RowKey": receipt,
                                          "At": dt.datetime.now(dt.UTC).isoformat(), "Detail": detail})
 
+    def listed_receipt(self, tenant: str, receipt: str) -> dict[str, Any] | None:
+        row = self.tables.get(TABLE_TRACE, f"{tenant}|receipts", receipt)
+        return None if row is None else {"at": row["At"], "detail": row.get("Detail") or {}}
+
     def receipts(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         rows = self.tables.query(TABLE_TRACE, f"{tenant}|receipts")[-limit:]
         return [{"receipt": r["RowKey"], "at": r["At"], **(r.get("Detail") or {})} for r in rows]

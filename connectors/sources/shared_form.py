@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from connectors.sources.options import NoOptions
+from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.shared_form import read_documents
@@ -30,3 +32,13 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
         yield item if isinstance(item, Problem) else item[2]
     if not said:  # silence would look like success
         yield Problem("no documents in this file", file=file_name, code="empty")
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="Shared-form JSON",
+    settings=NoOptions,
+    parse=parse,
+    sniff=sniff,
+    notes="the API's format as a file",
+)

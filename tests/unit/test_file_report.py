@@ -254,3 +254,15 @@ def test_translating_100000_vouchers_with_a_problem_each_keeps_memory_flat(tmp_p
     grown_kib, written = (int(v) for v in out.split())
     assert written > 30_000_000  # the whole report went out ...
     assert grown_kib < 16 * 1024, f"peak memory grew {grown_kib / 1024:.0f} MiB while writing {written / 1e6:.0f} MB"
+
+
+def test_a_listed_receipt_whose_trace_is_not_written_yet_is_received_not_404(stack) -> None:
+    """Intake lists a file before its first trace row: the list and the status URL never disagree."""
+    from pipeline.trace import TraceLog
+
+    stores, conns, tenant, key = stack
+    TraceLog(stores.tables).index_receipt(tenant.id, "r-20261201000000abc", {"file": "kasse.xml", "via": "sftp"})
+    response = get(api.get_receipt, stores, conns, key, "r-20261201000000abc")
+    assert response.status == 200
+    assert response.body["status"] == "received" and response.body["documents"] == []
+    assert get(api.get_receipt, stores, conns, key, "r-20261201000000abd").status == 404
