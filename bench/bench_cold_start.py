@@ -1,4 +1,5 @@
-"""Cold-start cost: how long a fresh interpreter takes to import function_app (and what it imports)."""
+"""Cold-start cost: how long a fresh interpreter takes to import function_app (and what it imports), and what
+the first invocation adds by importing the connector registry (connectors.CONNECTORS) and building it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = 15
 
 
-def once() -> float:
-    code = "import time; t=time.perf_counter(); import function_app; print(time.perf_counter()-t)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+def once(code: str = "import function_app") -> float:
+    timed = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
+    out = subprocess.run([sys.executable, "-c", timed], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
 
@@ -40,6 +41,14 @@ def main() -> None:
                              "'azure.storage.blob' in sys.modules, 'pydantic' in sys.modules)"],
                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     print(f"modules loaded: {loaded[0]}; storage SDK loaded at import: {loaded[1]}; pydantic: {loaded[2]}")
+    registry = "import connectors; connectors.registry()"
+    times = [once(registry) for _ in range(RUNS)]
+    heavy = subprocess.run([sys.executable, "-c", f"import sys; {registry}; print('httpx' in sys.modules, "
+                            "'lxml.etree' in sys.modules)"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    print(f"first invocation, the registry (import connectors; registry()): median "
+          f"{statistics.median(times) * 1000:.0f} ms, min {min(times) * 1000:.0f} ms; httpx loaded: {heavy[0]}, "
+          f"lxml: {heavy[1]}")
 
 
 if __name__ == "__main__":

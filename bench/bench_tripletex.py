@@ -1,16 +1,21 @@
 """HTTP requests per voucher and vouchers per second through the Tripletex connector, against the sandbox.
 
-Starts the Tripletex sandbox on loopback, then delivers N vouchers (default 1,000) twice: straight
-through `target.deliver`, and through the idempotency ledger (`pipeline.ledger.deliver_once` over
-in-memory tables), each voucher with a fresh `connect()` as the pipeline makes one per message. The
-floor is one request per voucher (the POST): session and lookups are cached per tenant. Every
-exchange is recorded in an in-memory exchange log, as in production.
+Starts the Tripletex sandbox on loopback, then delivers N vouchers (default 1,000) three times: straight
+through `target.deliver` one at a time, through the idempotency ledger (`pipeline.ledger.deliver_once`
+over in-memory tables), and through the ledger by 8 concurrent workers sharing the tenant's cache (as the
+queue-triggered functions of one host do), each voucher with a fresh `connect()` as the pipeline makes one
+per message. The floor is one request per voucher (the POST): session and lookups are cached per tenant
+and connection, and a burst of workers shares one lookup (single flight). In the concurrent run the sandbox
+answers the session and the lookups after `--latency` seconds (50 ms by default: a loopback sandbox answers in
+well under a millisecond, so without it a burst hardly ever overlaps the way it does against the real Tripletex).
+Every exchange is recorded in an in-memory exchange log, as in production.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from connectors.targets import tripletex
 from pipeline.ledger import deliver_once
@@ -32,9 +37,19 @@ def voucher(i: int, run: str) -> Voucher:
                {"account": "3000", "amount": "-250.00", "vat_code": "31", "dimensions": {"project": "100"}}])
 
 
-def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool) -> None:
+LOOKUPS = (("PUT", r"/token/session/:create$"), ("GET", r"^/ledger/account$"), ("GET", r"^/ledger/vatType$"),
+           ("GET", r"^/customer$"), ("GET", r"^/department$"), ("GET", r"^/project$"))
+
+
+def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool, workers: int = 1, latency: float = 0.0) -> None:
     label = "deliver_once + MemoryTables" if through_ledger else "target.deliver"
     run_id = "ledger" if through_ledger else "direct"
+    if workers > 1:
+        label, run_id = f"{label}, {workers} workers", f"{run_id}-{workers}"
+    if latency:
+        sandbox.faults.slow_seconds = latency
+        for method, path in LOOKUPS:
+            sandbox.faults.add(path, method, "slow", times=10 * workers)
     context = TargetContext(
         tenant=f"bench-{run_id}",
         settings={"base_url": sandbox.base_url,
@@ -46,29 +61,42 @@ def run(sandbox: TripletexSandbox, n: int, *, through_ledger: bool) -> None:
     before = sum(sandbox.requests.values())
     posts_before = sandbox.count("POST", "/v2/ledger/voucher")
     started = time.perf_counter()
-    for i, document in enumerate(vouchers):
+
+    def one(i: int) -> None:
         target = tripletex.connect(context)
         if through_ledger:
-            deliver_once(tables, target, document, tenant=context.tenant, target_name="tripletex",
+            deliver_once(tables, target, vouchers[i], tenant=context.tenant, target_name="tripletex",
                          document_id=f"doc-{i}")
         else:
-            target.deliver(document)
+            target.deliver(vouchers[i])
+
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one, range(n)))
+    else:
+        for i in range(n):
+            one(i)
     elapsed = time.perf_counter() - started
     requests = sum(sandbox.requests.values()) - before
     posts = sandbox.count("POST", "/v2/ledger/voucher") - posts_before
     tripletex.close(context)
+    sandbox.faults.clear()
     print(f"{label:30s} {n} vouchers in {elapsed:6.2f} s: {n / elapsed:7.1f} vouchers/s, "
-          f"{requests} HTTP requests = {requests / n:.3f} per voucher ({posts} POSTs, "
+          f"{requests} HTTP requests = {requests / n:.3f} per voucher (floor 1.000: {posts} POSTs; "
           f"{requests - posts} session/lookups), {len(context.exchanges.exchanges)} exchanges recorded")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", "--vouchers", type=int, default=1000)
+    parser.add_argument("-w", "--workers", type=int, default=8, help="concurrent workers in the third run")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds the sandbox takes to answer the "
+                        "session and each lookup in the third run")
     args = parser.parse_args()
     with TripletexSandbox() as sandbox:
         run(sandbox, args.vouchers, through_ledger=False)
         run(sandbox, args.vouchers, through_ledger=True)
+        run(sandbox, args.vouchers, through_ledger=True, workers=args.workers, latency=args.latency)
         print(f"sandbox holds {len(sandbox.vouchers)} vouchers; requests by path:")
         for (method, path), count in sorted(sandbox.requests.items()):
             print(f"  {method:4s} {path:45s} {count}")

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bilagsbro.secret_input import add_secret_options, flag, read_secret, refused_argument
+from bilagsbro.connect import add_connect_parsers, secret_names
+from bilagsbro.secret_input import refused_argument
 
 
 def _print_json(value: Any) -> None:
@@ -81,90 +82,6 @@ def cmd_admin_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _credentials() -> dict[str, tuple[str, ...]]:
-    import connectors
-
-    return {**connectors.CREDENTIALS, "omnium": ("client_secret",)}
-
-
-def cmd_connect(args: argparse.Namespace) -> int:
-    """Point a tenant at an accounting system: new credentials are tested first and take over only if the
-    test passes; otherwise they stay pending and the tenant goes on with its current connection."""
-    import connectors
-    from pipeline.connections import change, describe
-    from pipeline.errors import ConfigError
-
-    if args.target not in connectors.TARGETS:
-        print(f"unknown target {args.target!r}; known: {', '.join(sorted(connectors.TARGETS))}", file=sys.stderr)
-        return 2
-    settings = {k: v for k, v in {"base_url": args.base_url, "company_id": args.company_id,
-                                  "vat_reported_through": args.vat_reported_through}.items() if v}
-    if args.create_customers is not None:
-        settings["create_customers"] = args.create_customers
-    credentials = {name: value for name in connectors.CREDENTIALS.get(args.target, ())
-                   if (value := read_secret(args, name, f"{args.target} {name.replace('_', ' ')}"))}
-
-    def run(stores: Any) -> dict[str, Any]:
-        outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
-                         credentials=credentials, direct_posting=args.direct_posting)
-        return {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check,
-                **({"superseded": True} if outcome.superseded else {})}
-
-    try:
-        result = _with_stores(run)
-    except ConfigError as exc:
-        flags = ", ".join(f"--{flag(n)}-file/-env" for n in connectors.CREDENTIALS.get(args.target, ()))
-        print(f"bilagsbro: {exc.message} (give {flags}, or run in a terminal to be prompted)", file=sys.stderr)
-        return 2
-    _print_json(result)
-    if not result["activated"]:
-        print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection "
-              "(the new settings are kept as pending)", file=sys.stderr)
-    return 0 if result["activated"] else 1
-
-
-def cmd_source_add(args: argparse.Namespace) -> int:
-    """A pulled source for a tenant: settings in the tenant, the client secret in the secret store, in force
-    once a read from the source with them succeeds and the accounts its booking options name exist in the
-    tenant's accounting system."""
-    import connectors
-    from connectors.sources.omnium import BookingOptions
-    from pipeline.connections import change_source
-    from pipeline.errors import ConfigError
-
-    booking = json.loads(args.booking) if args.booking else {}
-    if args.mode:
-        booking["mode"] = args.mode
-    BookingOptions.from_options(booking)  # refuse unknown options now, not at the first pull
-    secret = read_secret(args, "client_secret", f"{args.source} client secret")
-    settings = {"base_url": args.base_url, "client_id": args.client_id,
-                **({"stores": args.stores.split(",")} if args.stores else {}),
-                **({"start": args.start} if args.start else {}), "booking": booking}
-
-    def add(stores: Any) -> dict[str, Any]:
-        # With the targets: the accounts the booking options name are checked in the tenant's accounting system.
-        outcome = change_source(stores, connectors.pulled()[args.source], args.tenant, args.source,
-                                settings=settings, secret_setting="client_secret_name", secret=secret,
-                                targets=connectors.registry())
-        in_force = outcome.tenant.sources.get(args.source, {})
-        return {"tenant_id": args.tenant, "source": args.source, "activated": outcome.activated,
-                "check": outcome.check,
-                "settings": {k: v for k, v in in_force.items() if k != "client_secret_name"},
-                "schedule": "OMNIUM_PULL_SCHEDULE (default every 5 minutes, UTC)"}
-
-    try:
-        result = _with_stores(add)
-    except ConfigError as exc:
-        print(f"bilagsbro: {exc.message} (give --client-secret-file or --client-secret-env, or run in a terminal "
-              "to be prompted)", file=sys.stderr)
-        return 2
-    _print_json(result)
-    if not result["activated"]:
-        why = (result.get("check") or {}).get("error", {}).get("message", "the source could not be read")
-        print(f"bilagsbro: {args.source} is not in force for {args.tenant}: {why}", file=sys.stderr)
-    return 0 if result["activated"] else 1
-
-
 # -- API keys ---------------------------------------------------------------------------------------------
 
 
@@ -215,8 +132,8 @@ def cmd_format(args: argparse.Namespace) -> int:
         print(f"unknown format {args.format!r}; known: {', '.join(sorted(connectors.SOURCES))}", file=sys.stderr)
         return 2
     options = json.loads(Path(args.options).read_text("utf-8"))
-    _with_stores(lambda s: set_format_options(TenantRegistry(s.tables), args.tenant, args.format, options,
-                                              connectors.SOURCES[args.format], connectors.OPTIONS[args.format]))
+    descriptor = connectors.CONNECTORS[args.format]
+    _with_stores(lambda s: set_format_options(TenantRegistry(s.tables), args.tenant, descriptor, options))
     _print_json({"tenant_id": args.tenant, "format": args.format, "options": options})
     return 0
 
@@ -390,8 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=os.environ["BILAGSBRO_LOG_LEVEL"].upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
-    credentials = _credentials()
-    removed = refused_argument(argv, {n for names in credentials.values() for n in names})
+    removed = refused_argument(argv, secret_names())
     if removed:
         print(f"bilagsbro: {removed}", file=sys.stderr)
         return 2
@@ -409,42 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     add.set_defaults(fn=cmd_tenant_add)
     tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
 
-    conn = sub.add_parser("connect", help="connect a tenant to its accounting system, then test the connection")
-    conn.add_argument("tenant")
-    conn.add_argument("target", help="e.g. tripletex, file")
-    conn.add_argument("--base-url", help="the system's API (production, its test environment, or a sandbox)")
-    conn.add_argument("--company-id", help="Tripletex: a client company id (accounting firms)")
-    conn.add_argument("--vat-reported-through", metavar="YYYY-MM-DD",
-                      help="Tripletex: the last day of the last VAT term reported (its API cannot tell); preflight "
-                           "then reports VAT dated in a reported term")
-    posting = conn.add_mutually_exclusive_group()
-    posting.add_argument("--direct-posting", dest="direct_posting", action="store_true", default=None,
-                         help="post to the ledger, not as drafts")
-    posting.add_argument("--drafts", dest="direct_posting", action="store_false",
-                         help="post as drafts (the default for a new connection)")
-    customers = conn.add_mutually_exclusive_group()
-    customers.add_argument("--create-customers", dest="create_customers", action="store_true", default=None,
-                           help="Tripletex: create a customer it lacks (exactly once) instead of blocking the voucher")
-    customers.add_argument("--no-create-customers", dest="create_customers", action="store_false",
-                           help="Tripletex: a missing customer blocks the voucher (the default)")
-    for target, names in sorted(credentials.items()):
-        if target != "omnium":
-            for name in names:
-                add_secret_options(conn, name, f"{target} {name.replace('_', ' ')}")
-    conn.set_defaults(fn=cmd_connect)
-
-    source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
-    sadd = source.add_parser("add", help="pull a tenant's orders on a timer (Omnium OMS)")
-    sadd.add_argument("tenant")
-    sadd.add_argument("source", choices=["omnium"])
-    sadd.add_argument("--base-url", required=True, help="e.g. https://api.omnium.no or a sandbox")
-    sadd.add_argument("--client-id", required=True)
-    add_secret_options(sadd, "client_secret", "Omnium client secret (kept in the secret store, never in settings)")
-    sadd.add_argument("--stores", help="comma-separated store ids; all when omitted")
-    sadd.add_argument("--mode", choices=["daily", "order"], help="daily summary per store (default) or per order")
-    sadd.add_argument("--start", help="ISO time the first pull starts from (default: a day back)")
-    sadd.add_argument("--booking", help="JSON booking options (accounts per VAT rate and payment method, ...)")
-    sadd.set_defaults(fn=cmd_source_add)
+    add_connect_parsers(sub)
 
     fmt = sub.add_parser("format", help="a tenant's options for a file format (VAT map, accounts, ...)")
     fmt.add_argument("tenant")

@@ -19,9 +19,10 @@ def flag(credential: str) -> str:
     return credential.replace("_", "-")
 
 
-def read_secret(args: argparse.Namespace, credential: str, label: str) -> str | None:
+def read_secret(args: argparse.Namespace, credential: str, label: str, where: str | None = None) -> str | None:
     """`--<name>-file PATH` ('-': standard input), `--<name>-env VAR`, else a prompt without echo when
-    standard input is a terminal; None when none was given (the active value is kept, if there is one)."""
+    standard input is a terminal (after `where`: where the customer finds it); None when none was given (the
+    active value is kept, if there is one)."""
     attribute = credential.replace("-", "_")
     path, variable = getattr(args, f"{attribute}_file", None), getattr(args, f"{attribute}_env", None)
     if path and variable:
@@ -38,6 +39,8 @@ def read_secret(args: argparse.Namespace, credential: str, label: str) -> str | 
             raise ValueError(f"--{flag(credential)}-env names {variable}, which is not set")
         value = os.environ[variable]
     elif sys.stdin.isatty():
+        if where:
+            print(where, file=sys.stderr)
         value = getpass.getpass(f"{label} (input hidden; Enter keeps the current one): ")
     else:
         return None
@@ -47,9 +50,9 @@ def read_secret(args: argparse.Namespace, credential: str, label: str) -> str | 
     return value or None
 
 
-def add_secret_options(parser: argparse.ArgumentParser, credential: str, label: str) -> None:
+def add_secret_options(parser: argparse.ArgumentParser, credential: str, label: str, where: str | None = None) -> None:
     name = flag(credential)
-    group = parser.add_argument_group(label)
+    group = parser.add_argument_group(label, where)
     group.add_argument(f"--{name}-file", metavar="PATH", help=f"read the {label} from this file ('-': stdin)")
     group.add_argument(f"--{name}-env", metavar="VAR", help=f"read the {label} from this environment variable")
 

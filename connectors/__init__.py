@@ -1,6 +1,8 @@
-"""Connectors: the file formats documents arrive in (sources) and the systems they leave to (targets).
+"""Connectors: the systems and file formats documents arrive from (sources) and leave to (targets).
 
-The registries are literal dicts, no import-time discovery: adding a connector is one line here.
+`CONNECTORS` is the one registry: a literal dict of descriptors (pipeline.descriptors), no import-time
+discovery. Adding a system or a format is one line here; the CLI, the admin API, the OpenAPI document, the
+contract suite, the golden tests and the README's table are built from it (docs/connect/adding-a-system.md).
 """
 
 from __future__ import annotations
@@ -16,76 +18,48 @@ from connectors.sources import (
     visma_business,
     visma_global,
 )
-from connectors.targets import file, tripletex
-from pipeline import redaction
+from connectors.sources.omnium import descriptor as omnium
+from connectors.targets.file import descriptor as file
+from connectors.targets.tripletex import descriptor as tripletex
+from pipeline import descriptors, redaction
+from pipeline.descriptors import Descriptor
 
 if TYPE_CHECKING:
-    from pipeline.ports import PulledSource, TargetFactory
+    from pipeline.ports import PulledSource, Source, TargetFactory
     from pipeline.stages import Connectors
 
-TARGETS: dict[str, TargetFactory] = {
-    "file": file.connect,
-    "tripletex": tripletex.connect,
+# Formats are listed in the order detection tries them: the most specific first, shared-form (any JSON) last.
+CONNECTORS: dict[str, Descriptor] = {
+    "tripletex": tripletex.DESCRIPTOR,
+    "file": file.DESCRIPTOR,
+    "saft-cash-register": saft_cash_register.FORMAT,
+    "saft-financial": saft_financial.FORMAT,
+    "sie4": sie4.FORMAT,
+    "visma-business": visma_business.FORMAT,
+    "visma-global": visma_global.FORMAT,
+    "gbat10": gbat10.FORMAT,
+    "shared-form": shared_form.FORMAT,
+    "omnium": omnium.DESCRIPTOR,
 }
 
-# What a connection to each target needs from the customer (kept in the secret store).
-CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "file": (),
-    "tripletex": ("consumer_token", "employee_token"),
-}
-
-# The names under which each connector sends secrets — query parameters, JSON fields, headers — in one
-# place. pipeline.redaction blanks their values out of every log line (names containing token, secret,
-# password, api key, authorization or cookie are covered for every connector without being listed).
+# What the stages and the tools take, derived from the registry.
+TARGETS: dict[str, TargetFactory] = {name: d.connect for name, d in descriptors.targets(CONNECTORS).items()}
+SOURCES: dict[str, Source] = {name: d.parse for name, d in descriptors.formats(CONNECTORS).items()}
+SNIFFERS = {name: d.sniff for name, d in descriptors.formats(CONNECTORS).items()}
+# Every name a connector sends a secret under: blanked out of every log line and exchange (pipeline.redaction).
 SECRET_NAMES: dict[str, tuple[str, ...]] = {
-    "tripletex": (*tripletex.SECRET_PARAMS, *tripletex.SECRET_FIELDS),  # consumerToken, employeeToken, ...
-    "omnium": ("clientId", "clientSecret", "accessToken"),  # POST /api/Token?clientId&clientSecret
+    name: (*d.secret_names, *(s.name for s in d.secrets)) for name, d in CONNECTORS.items() if d.secret_names or d.secrets
 }
 redaction.declare(name for names in SECRET_NAMES.values() for name in names)
 
-# Source formats by name; SNIFFERS tell a file's format from its first bytes when none is given.
-SOURCES = {
-    "gbat10": gbat10.parse,
-    "visma-business": visma_business.parse,
-    "visma-global": visma_global.parse,
-    "sie4": sie4.parse,
-    "saft-cash-register": saft_cash_register.parse,
-    "saft-financial": saft_financial.parse,
-    "shared-form": shared_form.parse,
-}
-# The options each format's parser reads (PUT /api/v1/admin/tenants/{id}/formats/{format}): any other
-# name is refused, so a misspelt option fails when it is set, not silently at the next file.
-_TABULAR_OPTIONS = frozenset({"vat_map", "customer_ledger", "supplier_ledger", "reference_prefix", "encoding"})
-OPTIONS: dict[str, frozenset[str]] = {
-    "gbat10": _TABULAR_OPTIONS,
-    "visma-business": _TABULAR_OPTIONS | {"oem_codepage"},
-    "visma-global": _TABULAR_OPTIONS,
-    "sie4": _TABULAR_OPTIONS | {"sie_dimensions", "currency"},
-    "saft-cash-register": frozenset(saft_cash_register.Rules.__dataclass_fields__),
-    "saft-financial": frozenset({"analysis_map", "vat_accounts"}),
-    "shared-form": frozenset(),
-}
-# Tried in order: the most specific first, shared-form (any JSON) last.
-SNIFFERS = {
-    "saft-cash-register": saft_cash_register.sniff,
-    "saft-financial": saft_financial.sniff,
-    "sie4": sie4.sniff,
-    "visma-business": visma_business.sniff,
-    "visma-global": visma_global.sniff,
-    "gbat10": gbat10.sniff,
-    "shared-form": shared_form.sniff,
-}
-
 
 def pulled() -> dict[str, PulledSource]:
-    """Sources a timer pulls from; imported on first use, they bring httpx along."""
-    from connectors.sources import omnium
-
-    return {"omnium": omnium.PULLED}
+    """Sources a timer pulls from; each imported on first use (they bring their HTTP clients along)."""
+    return {name: d.source() for name, d in descriptors.pulled(CONNECTORS).items()}
 
 
 def registry() -> Connectors:  # pipeline.stages is imported lazily to keep cold start light
-    """Every registry above, bundled the way the stages take them."""
+    """The registry bundled the way the stages take it."""
     from pipeline.stages import Connectors
 
-    return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, credentials=CREDENTIALS, options=OPTIONS)
+    return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, descriptors=CONNECTORS)

@@ -1,12 +1,15 @@
 """What the admin API accepts, as models: unknown fields are refused, as they are in the shared form.
 
-The OpenAPI document is generated from these same models, so a field the server refuses is never
-advertised (and one it accepts is never missing).
+The OpenAPI document is generated from these same models (and, for a connection, from the target's descriptor:
+pipeline/connection_schemas.py), so a field the server refuses is never advertised (and one it accepts is never
+missing).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from pipeline.model import Text
 
@@ -28,7 +31,8 @@ class Connection(BaseModel):
     model_config = _STRICT
 
     target: StrictStr = Field(..., description="An accounting system in the target registry, e.g. tripletex")
-    settings: dict[str, StrictStr | StrictInt | StrictBool | None] = Field(
+    # Checked against the target's own settings model (its descriptor), strictly, each refused field named.
+    settings: dict[str, Any] = Field(
         default_factory=dict, description="Non-secret settings, e.g. base_url and company_id; null removes one; "
                                           "those not given stay as they are")
     credentials: dict[str, StrictStr] = Field(

@@ -405,8 +405,8 @@ def put_connection(stores: Stores, connectors: Connectors, request: Request) -> 
     try:
         outcome = change(stores, connectors, tenant.id, target, settings=body.settings, credentials=body.credentials,
                          direct_posting=body.direct_posting)
-    except ConfigError as exc:
-        return error(422, exc.message)
+    except ConfigError as exc:  # settings the system's model refuses: each field named
+        return error(422, exc.message, list(exc.problems))
     answer = {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check}
     if outcome.superseded:
         return Response(409, {**answer, "error": "another change of this connection came in while this one was "
@@ -419,7 +419,7 @@ def put_connection(stores: Stores, connectors: Connectors, request: Request) -> 
 
 
 def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dict[str, Any]:
-    """The connection test of the tenant's connection as it is (pipeline.connections.check)."""
+    """The connection test of the tenant's connection as it is (pipeline.connections.check: `Target.check`)."""
     from pipeline.connections import check
 
     return check(stores, connectors, tenant)
@@ -452,31 +452,33 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
 
 
 def put_format_options(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Options of one file format for a tenant, e.g. {"vat_map": {"3": "3", "1": "1"}} for GBAT10."""
+    """Options of one file format for a tenant, e.g. {"vat_map": {"3": "3", "1": "1"}} for GBAT10, checked
+    against the format's options model (422 naming each refused field)."""
     from pipeline.connections import set_format_options
+    from pipeline.descriptors import FormatDescriptor
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
         return denied
     format = request.path_params.get("format", "")
-    if format not in connectors.sources:
+    descriptor = connectors.descriptors.get(format)
+    if not isinstance(descriptor, FormatDescriptor):
         return error(404, f"unknown format {format!r}; known: {', '.join(sorted(connectors.sources))}")
     body, bad = _json_body(request, required=True)
     if bad:
         return bad
     assert body is not None
     try:
-        set_format_options(TenantRegistry(stores.tables), tenant.id, format, body, connectors.sources[format],
-                           connectors.options.get(format))
+        set_format_options(TenantRegistry(stores.tables), tenant.id, descriptor, body)
     except ConfigError as exc:
-        return error(422, exc.message, [Problem(exc.message, field="options")])
+        return error(422, exc.message, list(exc.problems) or [Problem(exc.message, field="options")])
     return Response(200, {"tenant_id": tenant.id, "format": format, "options": body})
 
 
 def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    return Response(200, openapi.spec(request.base_url, formats=connectors.sources, targets=connectors.targets))
+    return Response(200, openapi.spec(request.base_url, connectors=connectors.descriptors))
 
 
 def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    return Response(200, openapi.html(request.base_url, formats=connectors.sources, targets=connectors.targets),
+    return Response(200, openapi.html(request.base_url, connectors=connectors.descriptors),
                     content_type="text/html; charset=utf-8")

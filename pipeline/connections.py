@@ -1,8 +1,10 @@
 """Connecting a tenant to its accounting system (and its pulled sources): credentials to the secret store,
 the rest to settings, and new credentials in force only once a connection test has passed with them.
 
-What each system needs is declared by its connector (`CREDENTIALS`); the tenant's settings hold only secret
-*names*. A change of connection is made in three steps, so a typo never takes down a working connection:
+What each system takes is declared by its descriptor (pipeline.descriptors): its settings model — a setting it
+does not know or a value of the wrong kind is refused before anything is written — and its secrets; the
+tenant's settings hold only secret *names*. A change of connection is made in three steps, so a typo never takes
+down a working connection:
 
 1. **pending** — the tenant row records the change (ETag-guarded: of two changes at once, the later wins and
    the earlier can no longer be promoted), and each new credential is written under its *other slot*: a
@@ -20,20 +22,28 @@ The value that stays in the inactive slot is the previous credential until the n
 from __future__ import annotations
 
 import datetime as dt
-import io
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from secrets import token_hex
 from typing import Any
 
-from pipeline.errors import BilagsbroError, ConfigError
+from pipeline.descriptors import Descriptor, FormatDescriptor, TargetDescriptor
+from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.history import BlobExchangeLog
 from pipeline.ports import ChartOfAccounts, NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
-from pipeline.stages import Connectors
+from pipeline.stages import Connectors, close_all
 from pipeline.tenants import Tenant, TenantRegistry, secret_name
 
 SLOTS = ("a", "b")
 CHECK_DOCUMENT = "connection-test"  # the exchanges of connection tests are kept under this id
+# A connection test says what is wrong now, to someone waiting for the answer: between its tries it waits at
+# most this long (deliveries wait as long as the system asks, up to connectors.http.MAX_SLEEP).
+CHECK_MAX_WAIT = 0.2
+
+
+def _impatient(seconds: float) -> None:
+    time.sleep(min(seconds, CHECK_MAX_WAIT))
 
 
 def next_slot_name(active: str | None, tenant: str, system: str, key: str) -> str:
@@ -117,18 +127,22 @@ def connect(
     credentials: Mapping[str, str],
     required: tuple[str, ...] = (),
     direct_posting: bool | None = None,
+    descriptor: Descriptor | None = None,
 ) -> Tenant:
     """Point the tenant at `target` at once, without a connection test: for set-up code (the demo's sandbox,
-    tests). Operators' paths — the admin API and the CLI — use `change`, which tests first."""
+    tests). Operators' paths — the admin API and the CLI — use `change`, which tests first. With its
+    `descriptor`, the settings are checked against the system's model all the same."""
     tenant = registry.get(tenant_id)
     active = _active_names(tenant, target)
     missing = [name for name in required if not credentials.get(name) and name not in active]
     if missing:
         raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     names = _pending_names(tenant, target, active, credentials)
+    target_settings = _target_settings(tenant, target, settings, direct_posting, names)
+    if descriptor is not None:
+        descriptor.settings.read(target_settings, tenant=tenant_id, connector=target)
     _write(secrets, names, credentials)
-    updated = tenant.model_copy(update={"target": target, "target_settings": _target_settings(
-        tenant, target, settings, direct_posting, names)})
+    updated = tenant.model_copy(update={"target": target, "target_settings": target_settings})
     registry.save(updated)
     return updated
 
@@ -152,6 +166,22 @@ def _target_settings(tenant: Tenant, target: str, settings: Mapping[str, Any], d
     return {**{k: v for k, v in merged.items() if v is not None}, "secrets": dict(names)}
 
 
+def refusals(descriptor: Descriptor, settings: Mapping[str, Any], credentials: Mapping[str, Any], *,
+             strict: bool = True) -> list[Problem]:
+    """Everything wrong with a change of connection before anything is written: settings the system's model
+    refuses, and credentials it does not take (each named: `settings.base_url`, `credentials.api_key`)."""
+    found: list[Problem] = []
+    try:
+        descriptor.settings.read(settings, connector=descriptor.name, strict=strict)
+    except ConfigError as exc:
+        found.extend(exc.problems)
+    known = {secret.name for secret in descriptor.secrets}
+    found.extend(Problem(f"not a credential of {descriptor.title}; known: {', '.join(sorted(known)) or 'none'}",
+                         field=f"credentials.{name}", code="invalid-setting")
+                 for name in sorted(set(credentials) - known))
+    return found
+
+
 def change(
     stores: Stores,
     connectors: Connectors,
@@ -161,19 +191,33 @@ def change(
     settings: Mapping[str, Any],
     credentials: Mapping[str, str],
     direct_posting: bool | None = None,
+    strict: bool = True,
 ) -> Change:
     """Connect the tenant to `target` with new settings and credentials, in force only if the check passes.
 
-    Settings and credentials not given are carried over from the active connection to the same target.
+    Settings and credentials not given are carried over from the active connection to the same target. The
+    settings in force after the change are checked against the system's model first (`strict`: no coercion,
+    as an API request is checked): a ConfigError listing each refused field, and nothing written.
     """
+    descriptor = connectors.descriptors.get(target)
+    if not isinstance(descriptor, TargetDescriptor):
+        raise ConfigError(f"unknown target {target!r}", tenant=tenant_id, connector=target)
     registry = TenantRegistry(stores.tables)
     tenant = registry.get(tenant_id)
     active = _active_names(tenant, target)
-    missing = [n for n in connectors.credentials.get(target, ()) if not credentials.get(n) and n not in active]
-    if missing:
-        raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     names = _pending_names(tenant, target, active, credentials)
     target_settings = _target_settings(tenant, target, settings, direct_posting, names)
+    refused = refusals(descriptor, target_settings, credentials, strict=strict)
+    if direct_posting is not None and "direct_posting" in settings:
+        # The flag wins over `settings.direct_posting`, but a value of the wrong kind there is still refused.
+        refused += [p for p in refusals(descriptor, {**target_settings, "direct_posting": settings["direct_posting"]},
+                                        {}, strict=strict) if p.field == "settings.direct_posting"]
+    if refused:
+        raise ConfigError(f"{descriptor.title}: " + "; ".join(str(p) for p in refused), tenant=tenant_id,
+                          connector=target, problems=tuple(refused))
+    missing = [s.name for s in descriptor.secrets if not credentials.get(s.name) and s.name not in active]
+    if missing:
+        raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     record = _record(target=target, settings=target_settings)
     tenant = _claim(registry, tenant_id, "connection", record)
     _write(stores.secrets, names, credentials)
@@ -181,37 +225,27 @@ def change(
     change = _settle(registry, tenant_id, "connection", record, result,
                      lambda t: t.model_copy(update={"target": target, "target_settings": target_settings}))
     if change.activated:
-        _forget(connectors, tenant_id)
+        connectors.forget(tenant_id)
     return change
 
 
 def check(stores: Stores, connectors: Connectors, tenant: Tenant) -> dict[str, Any]:
-    """The target's connection test (`check()`, where it has one) on a cache of its own, so a candidate's
-    session and lookups never mix with those deliveries use."""
+    """The target's connection test (`Target.check`) on a cache of its own, so a candidate's session and
+    lookups never mix with those deliveries use."""
     factory = connectors.targets.get(tenant.target)
     if factory is None:
         return {"ok": False, "error": {"message": f"unknown target {tenant.target!r}"}}
     cache: dict[str, Any] = {}
     context = TargetContext(tenant=tenant.id, settings=tenant.target_settings, secrets=stores.secrets,
                             blobs=stores.blobs, exchanges=BlobExchangeLog(stores.blobs, tenant.id, CHECK_DOCUMENT),
-                            cache=cache)
+                            cache=cache, sleep=_impatient)
     try:
-        target = factory(context)
-        test = getattr(target, "check", None)
-        details = test() if test else {}
+        details = factory(context).check()
     except (BilagsbroError, NotFound) as exc:
         return {"ok": False, "error": exc.context() if isinstance(exc, BilagsbroError) else {"message": str(exc)}}
     finally:
-        Connectors(targets={}, caches={(tenant.id, tenant.target): cache}).close()
+        close_all(cache)
     return {"ok": True, **(details or {})}
-
-
-def _forget(connectors: Connectors, tenant_id: str) -> None:
-    """Drop this process's sessions and lookups of the tenant: they belong to the connection just replaced."""
-    stale = {k: v for k, v in connectors.caches.items() if k[0] == tenant_id}
-    for key in stale:
-        connectors.caches.pop(key, None)
-    Connectors(targets={}, caches=stale).close()
 
 
 # -- pulled sources (Omnium): the same pending → check → active ------------------------------------------
@@ -286,7 +320,7 @@ def check_accounts(stores: Stores, connectors: Connectors, tenant: Tenant, sourc
     cache: dict[str, Any] = {}
     context = TargetContext(tenant=tenant.id, settings=tenant.target_settings, secrets=stores.secrets,
                             blobs=stores.blobs, exchanges=BlobExchangeLog(stores.blobs, tenant.id, CHECK_DOCUMENT),
-                            cache=cache, tables=stores.tables)
+                            cache=cache, tables=stores.tables, sleep=_impatient)
     try:
         target = factory(context)
         if not isinstance(target, ChartOfAccounts):
@@ -296,7 +330,7 @@ def check_accounts(stores: Stores, connectors: Connectors, tenant: Tenant, sourc
         reason = exc.message if isinstance(exc, BilagsbroError) else str(exc)
         return {"accounts": {"unchecked": f"could not ask {tenant.target}: {reason}"}}
     finally:
-        Connectors(targets={}, caches={(tenant.id, tenant.target): cache}).close()
+        close_all(cache)
     found = [{"account": account, "options": named[account], "why": why} for account, why in missing.items()]
     checked: dict[str, Any] = {"accounts": {"checked_against": tenant.target, "checked": sorted(named),
                                             "missing": found}}
@@ -308,21 +342,13 @@ def check_accounts(stores: Stores, connectors: Connectors, tenant: Tenant, sourc
     return checked
 
 
-def set_format_options(registry: TenantRegistry, tenant_id: str, format: str, options: Mapping[str, Any],
-                       parser: Any, known: frozenset[str] | None = None) -> Tenant:
-    """A file format's options for one tenant (its VAT codes → SAF-T codes, accounts, ...), checked by
-    name (`known`) and by running the format's parser over an empty file: invalid options fail now, not
-    on the next file."""
-    unknown = sorted(set(options) - known) if known is not None else []
-    if unknown:
-        raise ConfigError(f"unknown option(s) for {format}: {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted(known or ())) or 'none'}", tenant=tenant_id)
-    try:
-        list(parser(io.BytesIO(b""), file_name="options-check", options=dict(options)))
-    except BilagsbroError as exc:
-        raise ConfigError(f"options for {format} are not valid: {exc.message}", tenant=tenant_id) from None
+def set_format_options(registry: TenantRegistry, tenant_id: str, format: FormatDescriptor,
+                       options: Mapping[str, Any]) -> Tenant:
+    """A file format's options for one tenant (its VAT codes → SAF-T codes, accounts, ...), checked against the
+    format's options model: an unknown name or a bad value fails now, naming the field, not at the next file."""
+    format.settings.read(options, tenant=tenant_id, connector=format.name, strict=True, prefix="options")
     tenant = registry.get(tenant_id)
-    updated = tenant.model_copy(update={"sources": {**tenant.sources, format: dict(options)}})
+    updated = tenant.model_copy(update={"sources": {**tenant.sources, format.name: dict(options)}})
     registry.save(updated)
     return updated
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 import html as _html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import TypeAdapter
 
+from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
 from pipeline.trace import STATUS_OF
@@ -66,14 +67,14 @@ _STATUS = {"type": "string", "enum": sorted(set(STATUS_OF.values()))}
 
 
 def _components() -> dict[str, Any]:
-    from pipeline.admin_requests import Connection, NewTenant
+    from pipeline.admin_requests import NewTenant
     from pipeline.rules import Rules
 
     template = "#/components/schemas/{model}"
     schema = _without_origin(TypeAdapter(Document).json_schema(ref_template=template))
     components: dict[str, Any] = schema.pop("$defs", {})
     components["Document"] = schema
-    for model in (NewTenant, Connection, Rules):
+    for model in (NewTenant, Rules):
         model_schema = model.model_json_schema(ref_template=template)
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
@@ -189,10 +190,15 @@ def _path_id(what: str) -> dict[str, Any]:
     return {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}, "description": what}
 
 
-def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[str] = ()) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route function_app.py declares (formats and targets: the registries')."""
-    formats, targets = sorted(formats), sorted(targets)
+def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route function_app.py declares; formats, targets and their settings,
+    secrets and options come from the connectors' descriptors (the registry, connectors.CONNECTORS)."""
+    from pipeline.connection_schemas import schemas
+
+    registry = connectors or {}
+    formats = sorted(name for name, d in registry.items() if isinstance(d, FormatDescriptor))
     format_schema = {"type": "string", "enum": formats} if formats else {"type": "string"}
+    extra_components, connection, options = schemas(registry)
     tenant_errors = (401, 403)
     admin_errors = (400, 401, 403, 404, 413, 415, 422)
     documents_answers = _answers(401, 403, 413, 415, ok=(202, "Accepted: a receipt and a status URL per document",
@@ -207,9 +213,6 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
     file_answers = _answers(401, 403, 413, ok=(202, "Kept and queued: a receipt with a status URL", "FileIntake"))
     file_answers["400"] = {"description": "Kept, but cannot be translated (unknown format, empty file)",
                            "content": _json("FileIntake")}
-    connection: dict[str, Any] = {**_ref("Connection")}
-    if targets:
-        connection = {"allOf": [_ref("Connection"), {"properties": {"target": {"enum": targets}}}]}
 
     def admin(summary: str, body: dict[str, Any], ok: tuple[int, str, str], *extra: dict[str, Any],
               conflict: bool = False) -> dict[str, Any]:
@@ -232,7 +235,7 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
         },
         "servers": [{"url": base_url or "/"}],
         "components": {
-            "schemas": _components(),
+            "schemas": {**_components(), **extra_components},
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant's API key (bb_...)"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "An admin key: bilagsbro admin-key"},
@@ -315,8 +318,8 @@ def spec(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[s
                 "Replace the tenant's rules (validated; effective on the next voucher; every change kept)",
                 _ref("Rules"), (200, "The rules now in force", "TenantRules"))},
             "/api/v1/admin/tenants/{id}/formats/{format}": {"put": admin(
-                "Options of one file format for the tenant (e.g. its VAT codes → SAF-T codes)",
-                {"type": "object", "description": "Which options exist depends on the format"},
+                "Options of one file format for the tenant (e.g. its VAT codes → SAF-T codes), checked against "
+                "the format's own options", options,
                 (200, "The options now in force", "FormatOptions"),
                 {"name": "format", "in": "path", "required": True, "schema": format_schema})},
             "/api/docs": {"get": {
@@ -419,9 +422,9 @@ def _identify(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
-def html(base_url: str = "", *, formats: Iterable[str] = (), targets: Iterable[str] = ()) -> str:
+def html(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = None) -> str:
     """A readable page for /api/docs that works offline (no CDN-hosted Swagger UI)."""
-    document = spec(base_url, formats=formats, targets=targets)
+    document = spec(base_url, connectors=connectors)
     rows = []
     for path, ops in document["paths"].items():
         for method, op in ops.items():

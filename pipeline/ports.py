@@ -8,11 +8,13 @@ implement `Target`; file formats implement `Source`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, runtime_checkable
 
-from pipeline.errors import Problem
+from pipeline.errors import ConfigError, Problem
+from pipeline.lookups import Lookups
 from pipeline.model import Document
 
 Entity = dict[str, Any]
@@ -150,12 +152,36 @@ class TargetContext:
     """Everything a target connector may use; built per tenant by the composition root."""
 
     tenant: str
-    settings: Mapping[str, Any]  # non-secret settings (base URL, company id, direct_posting, ...)
+    settings: Mapping[str, Any]  # non-secret settings (base URL, company id, direct_posting, ...) and
+    #                              under "secrets" the names of the connection's secrets in the store
     secrets: SecretStore
     blobs: BlobStore
     exchanges: ExchangeLog
-    cache: dict[str, Any] = field(default_factory=dict)  # per-tenant lookups (accounts, VAT types, ...)
+    # Kept between messages for one tenant and connection (pipeline.lookups.connection_key): HTTP clients,
+    # sessions, and the lookups (`lookups`).
+    cache: dict[str, Any] = field(default_factory=dict)
     tables: TableStore | None = None  # for claims workers must share (e.g. creating a customer only once)
+    transport: Any = None  # an httpx transport to send through instead of the network (tests, spec checks)
+    sleep: Callable[[float], None] = time.sleep  # how a connector waits before a retry (tests record it)
+
+    @property
+    def lookups(self) -> Lookups:
+        """What the target looked up in the accounting system, shared by every worker of this connection."""
+        found = self.cache.get("lookups")
+        if not isinstance(found, Lookups):
+            found = self.cache.setdefault("lookups", Lookups())
+        return found
+
+    def secret(self, name: str, *, connector: str | None = None) -> str:
+        """The value of the connection's secret `name` (e.g. "employee_token"), read from the secret store."""
+        stored = (self.settings.get("secrets") or {}).get(name)
+        if not stored:
+            raise ConfigError(f"the connection names no secret for {name}", tenant=self.tenant, connector=connector)
+        try:
+            return self.secrets.get(str(stored))
+        except Exception:  # the store's own "not found": say which secret, never its value
+            raise ConfigError(f"secret {stored!r} ({name.replace('_', ' ')}) is missing from the secret store",
+                              tenant=self.tenant, connector=connector) from None
 
 
 @runtime_checkable
@@ -178,6 +204,11 @@ class Target(Protocol):
 
     def find(self, reference: str) -> Delivery | None:
         """Look a reference up in the target: how a retry with an unknown outcome avoids a double."""
+        ...
+
+    def check(self) -> dict[str, Any]:
+        """The connection test: ask the system who we are connected as (company, user), in a few fields for
+        the operator; raises ConfigError (wrong key, missing permission, wrong company) in the customer's words."""
         ...
 
 

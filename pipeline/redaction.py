@@ -5,7 +5,8 @@ Two nets, both applied to every record:
 - **Names.** The value after a secret's name — a query parameter (`consumerToken=…`), a JSON or dict field
   (`"accessToken": "…"`), a header (`Authorization: Basic …`, httpcore's `(b'set-cookie', b'…')`), a URL's
   password — is replaced. Secret names are any name containing token, secret, password, api key,
-  authorization, cookie or credential, plus the exact names connectors declare (`connectors.SECRET_NAMES`),
+  authorization, cookie or credential, plus the exact names connectors declare (`secret_names` and `secrets` in
+  each descriptor of `connectors.CONNECTORS`),
   plus credentials after `Basic`/`Bearer` and our own `bb_…` API keys.
 - **Values.** Every secret this process has read from or written to the secret store, or issued (API keys,
   the session tokens Tripletex and Omnium hand out), is replaced wherever it appears, in plain, URL-encoded
@@ -64,6 +65,14 @@ def _compile() -> None:
 
 
 _compile()
+
+
+def secret_name(name: str) -> bool:
+    """Whether a name (query parameter, JSON field, header) holds a secret: by keyword, or declared."""
+    return name in _declared or _KEYWORD.search(name) is not None
+
+
+_KEYWORD = re.compile(_KEYWORDS, re.IGNORECASE)
 
 
 def declare(names: Iterable[str]) -> None:

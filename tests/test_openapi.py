@@ -31,8 +31,7 @@ def _declared_routes() -> set[tuple[str, str, str]]:
 
 
 def _document() -> dict:
-    registry = connectors.registry()
-    return spec("http://localhost", formats=registry.sources, targets=registry.targets)
+    return spec("http://localhost", connectors=connectors.registry().descriptors)
 
 
 def _documented_routes(document: dict) -> set[tuple[str, str, str]]:
@@ -73,8 +72,11 @@ def test_formats_targets_and_statuses_come_from_the_registries_and_the_trace():
     status = document["components"]["schemas"]["DocumentStatus"]["properties"]["status"]
     assert set(status["enum"]) == set(STATUS_OF.values()) and "resubmitted" in status["enum"]
     connection = document["paths"]["/api/v1/admin/tenants/{id}/connection"]["put"]
-    target = connection["requestBody"]["content"]["application/json"]["schema"]["allOf"][1]
-    assert target["properties"]["target"]["enum"] == sorted(connectors.TARGETS)
+    body = connection["requestBody"]["content"]["application/json"]["schema"]
+    schemas = document["components"]["schemas"]
+    branches = [schemas[ref["$ref"].rsplit("/", 1)[1]] for ref in body["oneOf"]]
+    assert sorted(b["properties"]["target"]["const"] for b in branches) == sorted(connectors.TARGETS)
+    assert body["discriminator"]["propertyName"] == "target"
 
 
 def test_origin_is_not_advertised_because_the_server_refuses_it():
@@ -98,3 +100,27 @@ def test_every_link_names_an_operation_and_a_response_that_exists():
             for response in op["responses"].values():
                 for link in response.get("links", {}).values():
                     assert link["operationId"] in operations
+
+
+def test_each_target_advertises_its_own_settings_and_secrets_and_each_format_its_own_options():
+    """The connection body per system and the options per format come from the descriptors' models."""
+    from pipeline import descriptors
+
+    schemas = _document()["components"]["schemas"]
+    for name, descriptor in descriptors.targets(connectors.CONNECTORS).items():
+        branch = next(s for s in schemas.values() if s.get("properties", {}).get("target", {}).get("const") == name)
+        settings = branch["properties"]["settings"]
+        assert settings["additionalProperties"] is False
+        assert set(settings["properties"]) == set(descriptor.settings.model_fields)
+        assert all({"type": "null"} in p["anyOf"] for p in settings["properties"].values())  # null removes one
+        credentials = branch["properties"]["credentials"]
+        assert set(credentials["properties"]) == {s.name for s in descriptor.secrets}
+        assert credentials["additionalProperties"] is False
+    tripletex = schemas["TripletexConnection"]["properties"]
+    assert "employee_token" in tripletex["credentials"]["properties"] and "base_url" in tripletex["settings"]["properties"]
+    options = _document()["paths"]["/api/v1/admin/tenants/{id}/formats/{format}"]["put"]
+    body = options["requestBody"]["content"]["application/json"]["schema"]
+    named = {ref["$ref"].rsplit("/", 1)[1] for ref in body["anyOf"]}
+    assert len(named) == len(descriptors.formats(connectors.CONNECTORS))
+    assert set(schemas["Sie4Options"]["properties"]) >= {"vat_map", "sie_dimensions", "currency"}
+    assert schemas["Sie4Options"]["additionalProperties"] is False

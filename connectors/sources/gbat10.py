@@ -20,7 +20,9 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from connectors.sources.guesses import Guess, noting
+from connectors.sources.options import TabularOptions
 from connectors.sources.tabular import Columns, Layout, Record, delimited, read, with_error
+from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
 
@@ -94,3 +96,13 @@ def sniff(head: bytes, file_name: str) -> bool:
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Document | Problem]:
     return read(LAYOUT, data, file_name=file_name, options=options)
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="GBAT10 (Extenda Go)",
+    settings=TabularOptions,
+    parse=parse,
+    sniff=sniff,
+    notes="semicolon separated, signed amounts, Brutto/BruttoSum",
+)

@@ -39,10 +39,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from lxml import etree
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from connectors.sources.saft_common import (
     ZERO,
@@ -58,7 +58,8 @@ from connectors.sources.saft_common import (
     syntax_line,
     text,
 )
-from pipeline.errors import ConfigError, Problem
+from pipeline.descriptors import Code, FormatDescriptor, Settings
+from pipeline.errors import Problem
 from pipeline.model import Origin, Posting, Voucher
 
 NAME = "saft-cash-register"
@@ -106,34 +107,24 @@ _TAGS = (
 _REFERENCE_UNSAFE = re.compile(r"[^\w.\-]+")
 
 
-@dataclass(frozen=True)
-class Rules:
-    """How one tenant books its tills; read from the `options` mapping by `from_options`."""
+class Rules(Settings):
+    """How one tenant books its tills: the format's options (`FORMAT.settings`), read by `from_options`."""
 
-    group_by: str = "register"  # or "location"
-    sales_accounts: Mapping[str, str] = field(default_factory=dict)  # standard VAT code → account
-    article_group_accounts: Mapping[str, str] = field(default_factory=dict)  # artGroupID → account
-    payment_accounts: Mapping[str, str] = field(default_factory=dict)  # paymentType or 12xxx → account
-    rounding_account: str | None = None
-    vat_codes: Mapping[str, str] = field(default_factory=dict)  # the till's vatCode → standard code
-    skip_transaction_types: tuple[str, ...] = SKIP_TRANSACTION_TYPES  # transType or predefined 11xxx
-    voucher_type: str = "cash"
+    group_by: Literal["register", "location"] = Field("register", description=(
+        "One daily settlement voucher per cash register (default) or per location"))
+    sales_accounts: dict[str, Code] = Field(default_factory=dict, description="SAF-T standard VAT code → revenue account")
+    article_group_accounts: dict[str, Code] = Field(default_factory=dict, description="artGroupID → revenue account")
+    payment_accounts: dict[str, Code] = Field(default_factory=dict, description="paymentType or 12xxx → account")
+    rounding_account: Code | None = Field(None, description="Cash rounding (default the file's, else 7790)")
+    vat_codes: dict[str, Code] = Field(default_factory=dict, description="The till's vatCode → SAF-T standard code")
+    skip_transaction_types: tuple[Code, ...] = Field(SKIP_TRANSACTION_TYPES, description=(
+        "transType or predefined 11xxx codes left out (default 11007, the opening float)"))
+    voucher_type: str = Field("cash", max_length=40)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Rules:
-        known = {name: options[name] for name in cls.__dataclass_fields__ if name in options}
-        if known.get("group_by", "register") not in ("register", "location"):
-            raise ConfigError(
-                "SAF-T Cash Register option group_by must be 'register' or 'location'", connector=NAME
-            )
-        for name in ("sales_accounts", "article_group_accounts", "payment_accounts", "vat_codes"):
-            if name in known:
-                if not isinstance(known[name], Mapping):
-                    raise ConfigError(f"SAF-T Cash Register option {name} must be a mapping", connector=NAME)
-                known[name] = {str(k): str(v) for k, v in known[name].items()}
-        if "skip_transaction_types" in known:
-            known["skip_transaction_types"] = tuple(str(t) for t in known["skip_transaction_types"])
-        return cls(**known)
+        """The rules from a tenant's options; other formats' options beside them (vat_map) are not ours."""
+        return cls.read({name: options[name] for name in cls.model_fields if name in options}, connector=NAME)
 
 
 # -- the file's own master data, kept while the transactions stream past ---------------------------------
@@ -481,3 +472,13 @@ def _postings(settlement: _Settlement) -> list[Posting]:
         if value:
             lines.append(Posting(account=account, amount=ZERO - value, description="Øreavrunding"))
     return lines
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="SAF-T Cash Register 1.00",
+    settings=Rules,
+    parse=parse,
+    sniff=sniff,
+    notes="a daily settlement voucher per register (or location) and day",
+)

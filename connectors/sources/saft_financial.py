@@ -50,6 +50,7 @@ from typing import IO, Any
 from lxml import etree
 from pydantic import ValidationError
 
+from connectors.sources.options import SaftFinancialOptions
 from connectors.sources.saft_common import (
     ZERO,
     FieldError,
@@ -64,7 +65,8 @@ from connectors.sources.saft_common import (
     syntax_line,
     text,
 )
-from pipeline.errors import ConfigError, Problem
+from pipeline.descriptors import FormatDescriptor
+from pipeline.errors import Problem
 from pipeline.model import Address, Origin, Party, Posting, Voucher
 
 NAME = "saft-financial"
@@ -117,18 +119,11 @@ def sniff(head: bytes, file_name: str) -> bool:
 
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Voucher | Problem]:
-    analysis_map = options.get("analysis_map", ANALYSIS_MAP)
-    option_vat_accounts = options.get("vat_accounts")
-    if not isinstance(analysis_map, Mapping):
-        raise ConfigError(
-            "SAF-T Financial option analysis_map must map AnalysisType to a dimension", connector=NAME
-        )
-    if option_vat_accounts is not None and (
-        isinstance(option_vat_accounts, (str, bytes)) or not hasattr(option_vat_accounts, "__iter__")
-    ):
-        raise ConfigError(
-            "SAF-T Financial option vat_accounts must be a list of account numbers", connector=NAME
-        )
+    # Other formats' options beside ours (the translate stage adds vat_map) are not ours to judge.
+    given = SaftFinancialOptions.read({k: v for k, v in options.items() if k in SaftFinancialOptions.model_fields},
+                                      connector=NAME)
+    analysis_map = given.analysis_map if "analysis_map" in given.model_fields_set else ANALYSIS_MAP
+    option_vat_accounts = given.vat_accounts
     master = _Master()
     totals = _Totals()
     seen: set[str] = set()
@@ -488,3 +483,13 @@ def _check_totals(totals: _Totals, file_name: str, line: int | None) -> Iterator
                 line=line,
                 code="totals",
             )
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="SAF-T Financial 1.10–1.30",
+    settings=SaftFinancialOptions,
+    parse=parse,
+    sniff=sniff,
+    notes="a voucher per transaction; VAT postings folded per decision 0001; other versions refused by name",
+)

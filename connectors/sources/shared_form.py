@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from connectors.sources.options import NoOptions
+from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.intake import MAX_DOCUMENTS_PER_REQUEST, parse_shared_form
 from pipeline.model import Document, Origin
@@ -33,3 +35,13 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
     yield from problems
     if not good and not problems:  # "[]" or {"documents": []}: silence would look like success
         yield Problem("no documents in this file", file=file_name, code="empty")
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="Shared-form JSON",
+    settings=NoOptions,
+    parse=parse,
+    sniff=sniff,
+    notes="the API's format as a file",
+)

@@ -44,7 +44,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
+from connectors.sources.options import SieOptions
 from connectors.sources.tabular import Columns, Layout, Record, read
+from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
@@ -322,3 +324,13 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
         yield Problem(settled.doubt, field="#FORMAT", file=file_name, line=head.count(b"\n", 0, declared.start()) + 1,
                       code="encoding-doubt", severity="warning")
     yield from read(LAYOUT, data, file_name=file_name, options={**options, "encoding": settled.encoding})
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="SIE 4",
+    settings=SieOptions,
+    parse=parse,
+    sniff=sniff,
+    notes="`#VER`/`#TRANS`, object lists → dimensions; encoding from the bytes and `#FORMAT PC8` (BL's ISO-8859-1 read right); references `<series>-<number>-<content hash>`; SEK unless `#VALUTA` or the `currency` option says otherwise",
+)

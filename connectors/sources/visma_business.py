@@ -22,7 +22,9 @@ from dataclasses import replace
 from typing import IO, Any
 
 from connectors.sources.guesses import Guess, filled, noting
+from connectors.sources.options import VismaBusinessOptions
 from connectors.sources.tabular import Columns, Layout, Record, read
+from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import looks_utf8
@@ -163,3 +165,13 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
     if oem:
         layout = replace(LAYOUT, declaration=lambda head: str(oem) if _declaration(head) else None)
     return read(layout, data, file_name=file_name, options=options)
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="Visma Business import",
+    settings=VismaBusinessOptions,
+    parse=parse,
+    sniff=sniff,
+    notes="`@WaBnd`/`@WaVo` sections, header-driven, debit/credit accounts, OEM flag (CP865/CP850)",
+)

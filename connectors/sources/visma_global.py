@@ -16,7 +16,9 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from connectors.sources.guesses import Guess, filled, noting
+from connectors.sources.options import TabularOptions
 from connectors.sources.tabular import Columns, Layout, delimited, read
+from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
 
@@ -63,3 +65,13 @@ def sniff(head: bytes, file_name: str) -> bool:
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Document | Problem]:
     return read(LAYOUT, data, file_name=file_name, options=options)
+
+
+FORMAT = FormatDescriptor(
+    name=NAME,
+    title="Visma Global import",
+    settings=TabularOptions,
+    parse=parse,
+    sniff=sniff,
+    notes="BatchLine CSV incl. `SAFTStdVatCode`",
+)

@@ -187,7 +187,8 @@ def test_source_add_names_booking_accounts_the_accounting_system_lacks(stack):
         typo = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url, "--vat-reported-through",
                          "31.08.2026", "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE",
                          env=tokens)
-        assert typo.returncode == 1 and "vat_reported_through '31.08.2026' is not a date" in typo.stdout
+        # Refused by Tripletex's settings model before anything is written (not even kept as pending).
+        assert typo.returncode == 2 and "settings.vat_reported_through: '31.08.2026' is not a date" in typo.stderr
         connected = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url, "--vat-reported-through",
                               "2026-08-31", "--consumer-token-env", "TT_CONSUMER", "--employee-token-env", "TT_EMPLOYEE",
                               env=tokens)

@@ -1,4 +1,5 @@
-"""connectors/http.py: the status table, bounded retries that honour the server's hints, redaction."""
+"""connectors/http with Tripletex's dialect: the status table, bounded retries that honour the server's hints,
+redaction. (The stack with other systems' dialects: tests/unit/test_http_stack.py.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from connectors.http import RecordingTransport, error_from_response, redact_body, send
+from connectors.targets.tripletex import DIALECT
 from pipeline.errors import ConfigError, DataError, OutcomeUnknown, TransientError
 from pipeline.memory import MemoryExchanges
 
@@ -33,7 +35,7 @@ def answer(status: int, *, method: str = "POST", json: object = None, headers: d
 ])
 def test_status_table(status: int, method: str, kind: type[Exception]) -> None:
     error = error_from_response(answer(status, method=method, json={"message": "nei"},
-                                       headers={"x-tlx-request-id": "hdr-id"}), connector="tripletex",
+                                       headers={"x-tlx-request-id": "hdr-id"}), dialect=DIALECT,
                                 tenant="t", reference="R-1")
     assert type(error) is kind
     assert (error.status, error.request_id, error.tenant, error.reference) == (status, "hdr-id", "t", "R-1")
@@ -41,7 +43,7 @@ def test_status_table(status: int, method: str, kind: type[Exception]) -> None:
 
 
 def test_validation_messages_and_request_id_are_kept() -> None:
-    error = error_from_response(answer(422, json=TRIPLETEX_422), connector="tripletex")
+    error = error_from_response(answer(422, json=TRIPLETEX_422), dialect=DIALECT)
     assert isinstance(error, DataError)
     assert error.provider_message == "Validering feilet.; postings[0].customer: Kunde mangler."
     assert error.request_id == "body-id"
@@ -54,7 +56,7 @@ def test_404_is_data_for_a_missing_object_and_config_for_a_missing_route() -> No
 
 
 def test_429_carries_the_reset_as_retry_after() -> None:
-    error = error_from_response(answer(429, headers={"X-Rate-Limit-Reset": "7"}), connector="x")
+    error = error_from_response(answer(429, headers={"X-Rate-Limit-Reset": "7"}), dialect=DIALECT)
     assert error.retry_after == 7.0
 
 
@@ -73,7 +75,7 @@ def scripted(*steps: int | type[Exception], headers: dict[str, str] | None = Non
 
 
 def call(client: httpx.Client, method: str, waits: list[float]) -> httpx.Response:
-    return send(client, method, "/thing", connector="x", sleep=waits.append)
+    return send(client, method, "/thing", dialect=DIALECT, sleep=waits.append)
 
 
 def test_get_retries_5xx_and_429_honouring_reset_then_succeeds() -> None:

@@ -164,7 +164,7 @@ def test_the_admin_api_refuses_unknown_fields_and_says_when_json_is_malformed(st
         (api.put_connection, {"id": tenant.id}, {"target": "file", "settings": [["base_url", "x"]]}, 422, "settings"),
         (api.put_connection, {"id": tenant.id}, {"target": "file", "direct_posting": "yes"}, 422, "direct_posting"),
         (api.put_rules, {"id": tenant.id}, {"vat_map": {"3": "3"}, "acount_map": {}}, 422, "acount_map"),
-        (api.put_format_options, {"id": tenant.id, "format": "gbat10"}, {"vat_mapp": {}}, 422, "options"),
+        (api.put_format_options, {"id": tenant.id, "format": "gbat10"}, {"vat_mapp": {}}, 422, "options.vat_mapp"),
     ]
     for handler, path, body, status, field in cases:
         response = call(stack, handler, body, key=admin, path=path)

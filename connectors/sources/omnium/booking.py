@@ -10,11 +10,14 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+from pydantic import BeforeValidator, Field, model_validator
+
 from connectors.sources.omnium.customers import collective_customer, order_customer
+from pipeline.descriptors import Code, Settings
 from pipeline.errors import ConfigError, Problem
 from pipeline.model import Origin, Party, Posting, Voucher
 
@@ -28,54 +31,80 @@ ORIGIN = Origin(format="omnium")
 # -- booking options -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BookingOptions:
-    """How one tenant books Omnium orders; `from_options` reads the tenant's `options` mapping."""
+_SALES_ACCOUNTS = {"25": "3000", "15": "3010", "12": "3020", "0": "3100"}
+_VAT_CODES = {"25": "3", "15": "31", "12": "33", "0": "5"}
+_PAYMENT_ACCOUNTS = {"Cash": "1900"}
 
-    mode: str = "daily"  # "daily" (one summary per store and business day) or "order" (one voucher per order)
-    sales_accounts: Mapping[str, str] = field(
-        default_factory=lambda: {"25": "3000", "15": "3010", "12": "3020", "0": "3100"}
-    )  # VAT rate (percent, as text) → revenue account
-    vat_codes: Mapping[str, str] = field(default_factory=lambda: {"25": "3", "15": "31", "12": "33", "0": "5"})
-    discount_account: str | None = None  # None: discounts go on the line's sales account, as separate lines
-    shipping_account: str | None = None  # None: the sales account for the shipping VAT rate
-    payment_accounts: Mapping[str, str] = field(default_factory=lambda: {"Cash": "1900"})
-    payment_account: str = "1920"  # for payment methods not in payment_accounts
-    gift_card_account: str = "2900"
+
+def _decimal(value: Any) -> Any:
+    """A JSON number or numeric text, exactly (a float's shortest text, never its binary value)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    return Decimal(str(value))
+
+
+class BookingOptions(Settings):
+    """How one tenant books Omnium orders (the source's `booking` setting); `from_options` reads the mapping.
+
+    `sales_accounts`, `vat_codes` and `payment_accounts` are merged over the defaults, so a tenant can change
+    one rate or add one payment method; rates are keyed as Omnium writes them (25, 25.0 and "25.00" are "25").
+    """
+
+    mode: Literal["daily", "order"] = Field("daily", description=(
+        '"daily": one summary per store and Oslo business day; "order": one voucher per order'))
+    sales_accounts: dict[str, Code] = Field(default_factory=lambda: dict(_SALES_ACCOUNTS),
+                                            description="VAT rate (percent) → revenue account")
+    vat_codes: dict[str, Code] = Field(default_factory=lambda: dict(_VAT_CODES),
+                                       description="VAT rate (percent) → SAF-T standard VAT code")
+    discount_account: Code | None = Field(None, description="None: discounts on the line's sales account")
+    shipping_account: Code | None = Field(None, description="None: the sales account for the shipping VAT rate")
+    payment_accounts: dict[str, Code] = Field(default_factory=lambda: dict(_PAYMENT_ACCOUNTS),
+                                              description="payment method → account")
+    payment_account: Code = Field("1920", description="for payment methods not in payment_accounts")
+    gift_card_account: Code = "2900"
     gift_card_product_types: tuple[str, ...] = ("GiftCard",)
     gift_card_payment_methods: tuple[str, ...] = ("GiftCard",)
-    receivable_account: str = "1500"  # what is neither paid nor refunded yet
+    receivable_account: Code = Field("1500", description="what is neither paid nor refunded yet")
     # The customer on receivable lines that name none: every daily summary's, and a per-order voucher's when
     # the order has no customer. A customer number in the accounting system ("Kontantsalg"/"Samlekunde"):
     # an accounting system with a customer sub-ledger (Tripletex) takes no line on 1500 without one.
-    collective_customer: str | None = None
+    collective_customer: Code | None = None
     collective_customer_name: str = "Samlekunde"
-    rounding_account: str = "7790"
-    max_rounding: Decimal = Decimal("1.00")
+    rounding_account: Code = "7790"
+    max_rounding: Annotated[Decimal, BeforeValidator(_decimal)] = Decimal("1.00")
     excluded_statuses: tuple[str, ...] = ("Cancelled",)
-    department_by_store: Mapping[str, str] = field(default_factory=dict)
+    department_by_store: dict[str, Code] = Field(default_factory=dict)
     reference_prefix: str = "omnium"
     voucher_type: str = "sales"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _over_the_defaults(cls, values: Any) -> Any:
+        if not isinstance(values, Mapping):
+            return values
+        merged = dict(values)
+        for name, defaults in (("sales_accounts", _SALES_ACCOUNTS), ("vat_codes", _VAT_CODES)):
+            given = merged.get(name)
+            if isinstance(given, Mapping):
+                try:
+                    merged[name] = {**defaults, **{_rate_key(k): v for k, v in given.items()}}
+                except (ArithmeticError, ValueError, InvalidOperation):
+                    pass  # a rate that is no number: the field's own validation names it
+        if isinstance(merged.get("payment_accounts"), Mapping):
+            merged["payment_accounts"] = {**_PAYMENT_ACCOUNTS, **merged["payment_accounts"]}
+        return merged
+
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None) -> BookingOptions:
-        options = dict(options or {})
-        unknown = set(options) - set(cls.__dataclass_fields__)
+        """The options from a tenant's mapping; an unknown name or a bad value is a ConfigError naming it."""
+        given = dict(options or {})
+        unknown = sorted(set(given) - set(cls.model_fields))
         if unknown:
-            raise ConfigError(f"unknown Omnium booking option(s): {', '.join(sorted(unknown))}", connector=NAME)
-        if options.get("mode", "daily") not in ("daily", "order"):
-            raise ConfigError("Omnium option 'mode' must be 'daily' or 'order'", connector=NAME)
-        for name in ("gift_card_product_types", "gift_card_payment_methods", "excluded_statuses"):
-            if name in options:
-                options[name] = tuple(options[name])
-        if "max_rounding" in options:
-            options["max_rounding"] = Decimal(str(options["max_rounding"]))
-        for name in ("sales_accounts", "vat_codes"):
-            if name in options:  # merge over the defaults, so a tenant can change one rate
-                options[name] = {**getattr(cls(), name), **{_rate_key(k): v for k, v in options[name].items()}}
-        payment_accounts = {**cls().payment_accounts, **options.get("payment_accounts", {})}
-        options["payment_accounts"] = payment_accounts
-        return cls(**options)
+            raise ConfigError(f"unknown Omnium booking option(s): {', '.join(unknown)}; known: "
+                              f"{', '.join(cls.model_fields)}", connector=NAME,
+                              problems=tuple(Problem("not a booking option", field=f"booking.{name}",
+                                                     code="invalid-setting") for name in unknown))
+        return cls.read(given, connector=NAME, prefix="booking")
 
 
 def accounts_named(options: BookingOptions) -> dict[str, list[str]]:

@@ -1,12 +1,14 @@
-"""The Omnium REST client: token auth as an `httpx.Auth` flow, Search and Scroll, errors by remedy.
+"""The Omnium REST client: token auth as an `httpx.Auth` flow, Search and Scroll, on the shared HTTP stack.
 
 API: https://docs.omnium.no/docs/GettingStartedWithAPI/api-developer-guide (facts we rely on:
-../shared/reference/target-apis.md §9)."""
+../shared/reference/target-apis.md §9). Sending, retries, `Retry-After` and the status table are
+`connectors.http`'s; Omnium's dialect says only what differs: a 500 is a crash in the middle of paging, which
+the pull's own resumption (watermark, lease) handles, so only 429 and 503 are retried in the call.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import threading
 import time
@@ -16,9 +18,11 @@ from typing import Any
 
 import httpx
 
+from connectors.http import Dialect, error_from_response, send
 from connectors.sources.omnium.booking import NAME, order_key
+from connectors.sources.omnium.descriptor import DESCRIPTOR
 from pipeline import redaction
-from pipeline.errors import BilagsbroError, ConfigError, DataError, TransientError
+from pipeline.errors import BilagsbroError, ConfigError, TransientError
 from pipeline.ports import NotFound, SecretStore
 
 TAKE = 100  # Search answers 400 above 100 per page
@@ -28,34 +32,17 @@ TOKEN_RENEW_BEFORE = dt.timedelta(minutes=1)
 
 # -- errors ----------------------------------------------------------------------------------------
 
-_REMEDY: dict[int, type[BilagsbroError]] = {
-    400: DataError, 401: ConfigError, 403: ConfigError, 404: DataError, 409: DataError, 422: DataError,
-    429: TransientError, 500: TransientError, 502: TransientError, 503: TransientError, 504: TransientError,
-}
+
+def _operation(request: httpx.Request) -> str:
+    return "token request" if request.url.path.lower().endswith("/api/token") else f"{request.method} {request.url.path}"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+DIALECT = Dialect.of(DESCRIPTOR, operation=_operation, retry_statuses=frozenset({429, 503}))
 
 
-def error_for(response: httpx.Response, *, tenant: str | None = None, what: str = "Omnium request") -> BilagsbroError:
-    """One place that turns an Omnium answer into an error split by remedy."""
-    try:
-        body = response.json()
-        message = body.get("detail") or body.get("title") or body.get("message") if isinstance(body, dict) else str(body)
-    except ValueError:
-        message = response.text[:500]
-    kind = _REMEDY.get(response.status_code, TransientError if response.status_code >= 500 else DataError)
-    return kind(f"{what} failed with HTTP {response.status_code}", tenant=tenant, connector=NAME,
-                status=response.status_code, provider_message=str(message) if message else None,
-                request_id=response.headers.get("x-request-id"), retry_after=_retry_after(response))
+def error_for(response: httpx.Response, *, tenant: str | None = None) -> BilagsbroError:
+    """An Omnium answer as an error split by remedy (the shared status table, Omnium's dialect)."""
+    return error_from_response(response, dialect=DIALECT, tenant=tenant, may_have_committed=False)
 
 
 # -- auth ------------------------------------------------------------------------------------------
@@ -87,7 +74,7 @@ class OmniumToken(httpx.Auth):
             raise ConfigError("Omnium refused the API user's client id or secret", tenant=self._tenant,
                               connector=NAME, status=response.status_code, provider_message=response.text[:300])
         if response.status_code != 200:
-            raise error_for(response, tenant=self._tenant, what="Omnium token request")
+            raise error_for(response, tenant=self._tenant)
         body = response.json()
         with self._lock:
             self._token = body["accessToken"]
@@ -171,24 +158,16 @@ class OmniumClient:
         self.close()
 
     def _send(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """One call, retried on 429 and 503 after Retry-After (or exponential back-off); reads are idempotent."""
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                response = self._http.request(method, path, json=body)
-            except httpx.TransportError as exc:
-                raise TransientError(f"Omnium unreachable: {exc}", tenant=self.tenant, connector=NAME) from exc
-            if response.status_code == 200:
-                return dict(json.loads(response.content, parse_float=Decimal))
-            token = response.request.url.path.lower().endswith("/api/token")
-            error = error_for(response, tenant=self.tenant,
-                              what="Omnium token request" if token else f"Omnium {method} {path}")
-            if response.status_code not in (429, 503) or attempt == self._max_attempts:
-                raise error
-            wait = error.retry_after if error.retry_after is not None else min(2.0 ** attempt, self._max_wait)
-            wait = min(wait, self._max_wait)
-            self.waits.append(wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One call through the shared stack: every Omnium call reads, so each may be tried again."""
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
+        response = send(self._http, method, path, dialect=DIALECT, tenant=self.tenant, content=content,
+                        headers={"Content-Type": "application/json"} if content is not None else None,
+                        sleep=self._wait, tries=self._max_attempts, cap=self._max_wait, idempotent=True)
+        return dict(json.loads(response.content, parse_float=Decimal))
+
+    def _wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self._sleep(seconds)
 
     def search(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """`POST /api/Orders/Search`: one page, `{result, totalHits, …}`."""

@@ -3,12 +3,17 @@
 API: https://tripletex.no/v2-docs/ (spec: https://tripletex.no/v2/openapi.json, kept in
 `../shared/specs/tripletex/openapi.json`); facts and quirks in reference/target-apis.md §1.
 
+The package, as every target built with the kit (docs/connect/adding-a-system.md): `descriptor.py` (settings,
+secrets, what Tripletex accepts), `client.py` (its HTTP dialect and session auth), `mapping.py` (pure mapping),
+`parties.py` (customers and suppliers), and here the target itself.
+
 - Auth: a session token from consumer + employee token (`PUT /token/session/:create`), then HTTP Basic
   with user `0` (the employee's own company) or an accountant client's company id, password the token.
 - Vouchers: `POST /ledger/voucher?sendToLedger=false` (a draft, "non-posted") unless the tenant opted in
   to direct posting. Postings carry signed `amountGross` and a `vatType`: Tripletex splits VAT out itself.
 - Everything is referenced by Tripletex's internal id, so account, VAT, customer, supplier, department
-  and project numbers are resolved once per tenant (one bulk lookup per kind) and cached.
+  and project numbers are resolved once per connection (one bulk lookup per kind), cached, and shared by the
+  workers of a burst (pipeline.lookups).
 - Idempotency: our reference travels in `externalVoucherNumber` (at most 70 characters: longer ones are
   shortened deterministically, mapping.EXTERNAL_NUMBER_MAX); `find` searches
   `GET /ledger/voucher/>externalVoucherNumber` and, because it is not verified that this search lists
@@ -32,18 +37,18 @@ API: https://tripletex.no/v2-docs/ (spec: https://tripletex.no/v2/openapi.json, 
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import hashlib
-import time
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from connectors.http import RecordingTransport, Sleep, error_from_response, send
+from connectors.http import Sleep, client_for, kept, send
+from connectors.http import close as close_clients
 from connectors.targets.tripletex import parties, periods, permissions, refusals
+from connectors.targets.tripletex.client import DIALECT, SessionAuth
+from connectors.targets.tripletex.descriptor import DESCRIPTOR, TripletexSettings
 from connectors.targets.tripletex.mapping import (
     DIMENSIONS,
     EXTERNAL_NUMBER_MAX,
@@ -57,7 +62,6 @@ from connectors.targets.tripletex.mapping import (
     TEST_URL,
     UNSUPPORTED_DOCUMENTS,
     Register,
-    Settings,
     balance_per_date,
     creatable,
     customer_payload,
@@ -74,76 +78,26 @@ from connectors.targets.tripletex.mapping import (
     vat_ids_to_name,
     voucher_payload,
 )
-from pipeline import redaction
 from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.model import Document, Party, Voucher
 from pipeline.ports import Delivery, ExchangeLog, TargetContext
 
+Settings = TripletexSettings  # the name this package exported before the kit
+
 __all__ = [
-    "DIMENSIONS", "EXTERNAL_NUMBER_MAX", "LOOKUP_CHUNK", "NAME", "NOT_ACCEPTED", "PRODUCTION_URL", "SECRET_FIELDS",
-    "SECRET_PARAMS", "SESSION_DAYS", "TEST_URL", "UNSUPPORTED_DOCUMENTS", "Delivery", "Register", "SessionAuth",
-    "Settings", "TargetContext", "TripletexTarget", "close", "connect", "creatable", "customer_payload",
-    "delivery_of", "encode", "external_number", "matched", "not_accepted", "party_key", "party_keys",
-    "posting_payload", "problems_for", "voucher_payload",
+    "DESCRIPTOR", "DIALECT", "DIMENSIONS", "EXTERNAL_NUMBER_MAX", "LOOKUP_CHUNK", "NAME", "NOT_ACCEPTED",
+    "PRODUCTION_URL", "SECRET_FIELDS", "SECRET_PARAMS", "SESSION_DAYS", "TEST_URL", "UNSUPPORTED_DOCUMENTS",
+    "Delivery", "Register", "SessionAuth", "Settings", "TargetContext", "TripletexSettings", "TripletexTarget",
+    "close", "connect", "creatable", "customer_payload", "delivery_of", "encode", "external_number", "matched",
+    "not_accepted", "party_key", "party_keys", "posting_payload", "problems_for", "voucher_payload",
 ]
+# The register's tables in the connection's lookups (pipeline.lookups: per connection, single flight).
+KINDS = ("accounts", "vat_types", "customers", "suppliers", "departments", "projects")
 
 
-# -- auth -------------------------------------------------------------------------------------------
-
-class SessionAuth(httpx.Auth):
-    """Tripletex session auth: create a session token, send Basic `<company>:<token>`, renew once on 401."""
-
-    requires_response_body = True
-
-    def __init__(self, base_url: str, consumer_token: str, employee_token: str, company_id: str = "0") -> None:
-        self._base_url = base_url
-        self._consumer_token = consumer_token
-        self._employee_token = employee_token
-        self._company_id = company_id
-        self._token: str | None = None
-
-    def __repr__(self) -> str:  # never the tokens
-        return f"SessionAuth(company_id={self._company_id!r})"
-
-    def _create_request(self, cause: httpx.Request) -> httpx.Request:
-        expires = dt.date.today() + dt.timedelta(days=SESSION_DAYS)
-        # Same extensions as the request that needed the session: its exchange log records this one too.
-        return httpx.Request("PUT", f"{self._base_url}/token/session/:create", params={
-            "consumerToken": self._consumer_token, "employeeToken": self._employee_token,
-            "expirationDate": expires.isoformat()}, extensions=dict(cause.extensions))
-
-    def _session(self, response: httpx.Response) -> str:
-        if response.status_code >= 400:
-            error = error_from_response(response, connector=NAME)
-            if response.status_code in (401, 403, 404, 422):
-                raise ConfigError("Tripletex refused the consumer/employee tokens: check them and the base URL",
-                                  connector=NAME, status=error.status, provider_message=error.provider_message,
-                                  request_id=error.request_id)
-            raise error
-        try:
-            token = str(response.json()["value"]["token"])
-        except (ValueError, KeyError, TypeError):
-            raise ConfigError("Tripletex session answer has no token; is base_url the API (…/v2)?",
-                              connector=NAME, status=response.status_code) from None
-        redaction.remember(token)  # issued to us: a secret like the tokens that bought it
-        return token
-
-    def _sign(self, request: httpx.Request, token: str) -> None:
-        basic = base64.b64encode(f"{self._company_id}:{token}".encode()).decode("ascii")
-        redaction.remember(basic)
-        request.headers["Authorization"] = f"Basic {basic}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._token
-        if token is None:
-            token = self._token = self._session((yield self._create_request(request)))
-        self._sign(request, token)
-        response = yield request
-        if response.status_code == 401:
-            # The session expired (or was revoked): one new session, one more try.
-            token = self._token = self._session((yield self._create_request(request)))
-            self._sign(request, token)
-            yield request
+def _has_vat_id(key: str, table: Mapping[str, dict[str, Any]]) -> bool:
+    """Whether the VAT types (by number) hold the one with this id ("id:<id>")."""
+    return any(str(record.get("id")) == key.removeprefix("id:") for record in table.values())
 
 
 # -- the I/O class ----------------------------------------------------------------------------------
@@ -152,55 +106,34 @@ class TripletexTarget:
     name = NAME
 
     def __init__(self, context: TargetContext, *, transport: httpx.BaseTransport | None = None,
-                 sleep: Sleep = time.sleep) -> None:
+                 sleep: Sleep | None = None) -> None:
         self.context = context
-        self.settings = Settings.of(context.settings)
+        self.settings = TripletexSettings.read(context.settings, tenant=context.tenant, connector=NAME)
         self.draft = not self.settings.direct_posting
         self._transport = transport
-        self._sleep = sleep
+        self._sleep = sleep or context.sleep
         self._client: httpx.Client | None = None
-        cache = context.cache.setdefault(NAME, {})
-        self._cache: Register = cache.setdefault("register", Register())
+        lookups = context.lookups
+        self._cache = Register(**{kind: lookups.table(kind) for kind in KINDS})  # views of the shared tables
 
     # -- plumbing -----------------------------------------------------------------------------------
 
-    def _secret(self, name: str, what: str) -> str:
-        if not name:
-            raise ConfigError(f"Tripletex settings name no secret for the {what}", tenant=self.context.tenant,
-                              connector=NAME)
-        try:
-            return self.context.secrets.get(name)
-        except Exception:  # the store's own "not found": say which secret, never its value
-            raise ConfigError(f"secret {name!r} ({what}) is missing from the secret store",
-                              tenant=self.context.tenant, connector=NAME) from None
-
     def _auth(self) -> SessionAuth:
-        """The tenant's session, kept in its cache so that each connect() does not open a new one."""
-        consumer = self._secret(self.settings.consumer_token_secret, "consumer token")
-        employee = self._secret(self.settings.employee_token_secret, "employee token")
+        """The connection's session, shared by every message and worker: one login, not one per message."""
+        consumer = self.context.secret("consumer_token", connector=NAME)
+        employee = self.context.secret("employee_token", connector=NAME)
         fingerprint = hashlib.sha256(f"{consumer}\0{employee}".encode()).hexdigest()
-        key = (self.settings.base_url, self.settings.company_id, fingerprint)
-        sessions: dict[Any, SessionAuth] = self.context.cache[NAME].setdefault("sessions", {})
-        if key not in sessions:
-            sessions[key] = SessionAuth(self.settings.base_url, consumer, employee, self.settings.company_id)
-        return sessions[key]
+        key = (NAME, "session", self.settings.base_url, self.settings.company_id, fingerprint)
+        return kept(self.context, key, lambda: SessionAuth(self.settings.base_url, consumer, employee,
+                                                          self.settings.company_id))
 
     @property
     def client(self) -> httpx.Client:
-        """The tenant's HTTP client, kept in its cache: one session and one connection pool per tenant."""
+        """The connection's HTTP client (connectors.http): one session and one connection pool per tenant."""
         if self._client is None:
-            auth = self._auth()
-            clients: dict[Any, httpx.Client] = self.context.cache[NAME].setdefault("clients", {})
-            key = (self.settings.base_url, self.settings.company_id, self.settings.timeout, id(auth))
-            client = clients.get(key)
-            if client is None or client.is_closed:
-                # No default log: each request names its document's log (see connectors.http.send).
-                transport = RecordingTransport(None, self._transport or httpx.HTTPTransport(),
-                                               secret_params=SECRET_PARAMS, secret_fields=SECRET_FIELDS)
-                client = clients[key] = httpx.Client(
-                    base_url=self.settings.base_url + "/", auth=auth, transport=transport,
-                    timeout=self.settings.timeout, headers={"Accept": "application/json; charset=utf-8"})
-            self._client = client
+            self._client = client_for(self.context, DIALECT, base_url=self.settings.base_url, auth=self._auth(),
+                                      timeout=self.settings.timeout, transport=self._transport,
+                                      headers={"Accept": "application/json; charset=utf-8"})
         return self._client
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
@@ -208,7 +141,7 @@ class TripletexTarget:
         content = encode(body) if body is not None else None
         headers = {"Content-Type": "application/json; charset=utf-8"} if content is not None else None
         response = send(self.client, method, path.lstrip("/"), params=params, content=content,
-                        headers=headers, connector=NAME, tenant=self.context.tenant, reference=reference,
+                        headers=headers, dialect=DIALECT, tenant=self.context.tenant, reference=reference,
                         sleep=self._sleep, exchanges=exchanges or self.context.exchanges)
         if not response.content:
             return None
@@ -242,27 +175,59 @@ class TripletexTarget:
                 if str(record.get(key)) == number:
                     found[number] = record
 
+    def _numbers(self, path: str, param: str, key: str) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
+        def fetch(numbers: list[str]) -> dict[str, dict[str, Any]]:
+            found: dict[str, dict[str, Any]] = {}
+            self._by_numbers(path, param, key, numbers, found)
+            return found
+        return fetch
+
+    def _dimensions(self, path: str, param: str, key: str) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
+        def fetch(numbers: list[str]) -> dict[str, dict[str, Any]]:
+            found: dict[str, dict[str, Any]] = {}
+            self._dimension(path, param, key, numbers, found)
+            return found
+        return fetch
+
+    def _vat_types_by_id(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        self._by_numbers("ledger/vatType", "id", "number", [k.removeprefix("id:") for k in keys], found)
+        return found
+
+    def _parties(self, kind: str, path: str, wanted: Iterable[Party]) -> None:
+        """Customers or suppliers into the shared table, one search per party however many workers want it."""
+        by_keys = {keys: party for party in wanted if (keys := party_keys(party))}
+
+        def have(keys: tuple[str, ...], table: Mapping[str, dict[str, Any]]) -> bool:
+            record = next((table[k] for k in keys if k in table), None)  # as parties.find's `unresolved`
+            return record is not None and not record.get("_ambiguous") and not record.get("isInactive")
+
+        def fetch(batch: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
+            found: dict[str, dict[str, Any]] = {}
+            parties.find(self, path, [by_keys[keys] for keys in batch], found)
+            return found
+
+        self.context.lookups.fill(kind, by_keys, fetch, have=have)
+
     def resolve(self, vouchers: Sequence[Voucher]) -> Register:
-        """Fill the tenant's cached register with what these vouchers need: one lookup per kind, at most."""
+        """Fill the connection's register with what these vouchers need: one lookup per kind, at most, and
+        one for a burst of workers (pipeline.lookups: single flight; only hits are kept)."""
         lines = [line for voucher in vouchers for line in voucher.lines]
-        register = self._cache
-        self._by_numbers("ledger/account", "number", "number", (line.account for line in lines), register.accounts)
-        self._by_numbers("ledger/vatType", "number", "number",
-                         (line.vat_code for line in lines if line.vat_code is not None), register.vat_types)
+        lookups = self.context.lookups
+        lookups.fill("accounts", [line.account for line in lines], self._numbers("ledger/account", "number", "number"))
+        lookups.fill("vat_types", [line.vat_code for line in lines if line.vat_code is not None],
+                     self._numbers("ledger/vatType", "number", "number"))
         # VAT types an account is locked or limited to, by id, to name them in a problem (a search returns
         # only their ids): looked up only where a line breaks the lock or the limit.
-        self._by_numbers("ledger/vatType", "id", "number", {
-            str(i) for line in lines for i in vat_ids_to_name(line, register)}, register.vat_types)
-        parties.find(self, "customer", [line.customer for line in lines if line.customer is not None],
-                     register.customers)
-        parties.find(self, "supplier", [line.supplier for line in lines if line.supplier is not None],
-                     register.suppliers)
-        self._dimension("department", "departmentNumber", "departmentNumber",
-                        (line.dimensions["department"] for line in lines if "department" in line.dimensions),
-                        register.departments)
-        self._dimension("project", "number", "number",
-                        (line.dimensions["project"] for line in lines if "project" in line.dimensions),
-                        register.projects)
+        register = self._cache
+        lookups.fill("vat_types", [f"id:{i}" for line in lines for i in vat_ids_to_name(line, register)],
+                     self._vat_types_by_id, have=_has_vat_id)
+        self._parties("customers", "customer", [line.customer for line in lines if line.customer is not None])
+        self._parties("suppliers", "supplier", [line.supplier for line in lines if line.supplier is not None])
+        lookups.fill("departments", [line.dimensions["department"] for line in lines if "department" in line.dimensions],
+                     self._dimensions("department", "departmentNumber", "departmentNumber"))
+        lookups.fill("projects", [line.dimensions["project"] for line in lines if "project" in line.dimensions],
+                     self._dimensions("project", "number", "number"))
         return register
 
     @property
@@ -288,7 +253,7 @@ class TripletexTarget:
 
     def forget(self) -> None:
         """Drop the cached register (after someone changed the chart in Tripletex)."""
-        self._cache = self.context.cache[NAME]["register"] = Register()
+        self.context.lookups.clear()
 
     # -- the Target protocol ------------------------------------------------------------------------
 
@@ -400,9 +365,8 @@ class TripletexTarget:
 
 
 def close(context: TargetContext) -> None:
-    """Close the tenant's HTTP clients (at shutdown; the pipeline otherwise keeps them for reuse)."""
-    for client in context.cache.get(NAME, {}).pop("clients", {}).values():
-        client.close()
+    """Close the connection's HTTP clients (at shutdown; the pipeline otherwise keeps them for reuse)."""
+    close_clients(context)
 
 
 def connect(context: TargetContext, **options: Any) -> TripletexTarget:

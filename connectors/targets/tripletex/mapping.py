@@ -5,7 +5,6 @@ No I/O here: the package's `TripletexTarget` resolves ids and sends what these f
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pipeline.errors import ConfigError, Problem
+from pipeline.errors import Problem
 from pipeline.model import Posting, Voucher
 from pipeline.norway.phone import is_mobile
 from pipeline.ports import Delivery
@@ -48,42 +47,6 @@ UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
 
 
 # -- wire models ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Settings:
-    """A tenant's Tripletex settings (context.settings); the tokens are secret *names*."""
-
-    base_url: str = PRODUCTION_URL
-    company_id: str = "0"
-    direct_posting: bool = False
-    consumer_token_secret: str = ""
-    employee_token_secret: str = ""
-    timeout: float = 30.0
-    create_customers: bool = False  # create a customer Tripletex lacks (POST /customer) instead of blocking
-    # The last day of the last VAT term reported (ISO date): the API cannot tell, see periods.py.
-    vat_reported_through: str | None = None
-
-    @classmethod
-    def of(cls, settings: Mapping[str, Any]) -> Settings:
-        names = settings.get("secrets") or {}
-        reported = settings.get("vat_reported_through") or None
-        if reported is not None:
-            try:
-                dt.date.fromisoformat(str(reported))
-            except ValueError:
-                raise ConfigError(f"Tripletex setting vat_reported_through {reported!r} is not a date (YYYY-MM-DD)",
-                                  connector=NAME) from None
-        return cls(
-            base_url=str(settings.get("base_url") or PRODUCTION_URL).rstrip("/"),
-            company_id=str(settings.get("company_id") or "0"),
-            direct_posting=bool(settings.get("direct_posting", False)),
-            consumer_token_secret=str(names.get("consumer_token") or ""),
-            employee_token_secret=str(names.get("employee_token") or ""),
-            timeout=float(settings.get("timeout") or 30.0),
-            create_customers=settings.get("create_customers") in (True, "true", "True", "1", 1),
-            vat_reported_through=str(reported) if reported is not None else None,
-        )
-
 
 @dataclass
 class Register:

@@ -108,7 +108,7 @@ def _reported_through(settings: Mapping[str, Any]) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        return None  # refused when the setting is made (Settings.of); a bad value never blocks a voucher
+        return None  # refused when the setting is made (TripletexSettings); a bad value never blocks a voucher
 
 
 def _cache(target: TripletexTarget) -> dict[Any, Any]:

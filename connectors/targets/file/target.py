@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from connectors.targets.file.descriptor import NAME, FileSettings
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.names import CONTAINER_DELIVERIES
 from pipeline.ports import Delivery, Exchange, NotFound, TargetContext
 
-NAME = "file"
 # Fields of the shared form this target cannot carry: none, it writes the shared form itself.
 NOT_ACCEPTED: dict[str, str] = {}
 
@@ -38,7 +38,7 @@ class FileTarget:
 
     def __init__(self, context: TargetContext) -> None:
         self.context = context
-        self.draft = not bool(context.settings.get("direct_posting", False))
+        self.draft = not FileSettings.read(context.settings, tenant=context.tenant, connector=NAME).direct_posting
 
     def preflight(self, documents: Sequence[Document]) -> list[Problem]:
         return []  # a file accepts every valid shared-form document
@@ -77,6 +77,11 @@ class FileTarget:
                 continue
             return Delivery(remote_id=f"{CONTAINER_DELIVERIES}/{path}", draft=draft)
         return None
+
+    def check(self) -> dict[str, Any]:
+        """Nothing to ask: the platform's own Blob Storage holds the files."""
+        folder = "drafts" if self.draft else "posted"
+        return {"target": NAME, "folder": f"{CONTAINER_DELIVERIES}/{self.context.tenant}/{folder}/"}
 
 
 def connect(context: TargetContext) -> FileTarget:

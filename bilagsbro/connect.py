@@ -1,0 +1,177 @@
+"""The commands made from the connector registry: `connect TENANT SYSTEM`, `source add TENANT SOURCE` and
+`connectors` — each system's flags generated from its descriptor (bilagsbro/flags.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bilagsbro.secret_input import read_secret
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def _with_stores(fn: Any) -> Any:
+    from bilagsbro import cli
+
+    return cli._with_stores(fn)  # one way to storage for every command (tests replace it)
+
+
+def secret_names() -> set[str]:
+    """Every secret a connector declares: refused as a plain argument."""
+    import connectors
+
+    return {secret.name for d in connectors.CONNECTORS.values() for secret in d.secrets}
+
+
+def cmd_connectors(args: argparse.Namespace) -> int:
+    """Every system and format Bilagsbro connects, from the registry (connectors.CONNECTORS)."""
+    import connectors
+    from connectors.catalogue import listing
+
+    rows = listing(connectors.CONNECTORS)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for kind, title in (("target", "Accounting systems (bilagsbro connect TENANT SYSTEM --help)"),
+                        ("pulled-source", "Pulled sources (bilagsbro source add TENANT SOURCE --help)"),
+                        ("file-source", "File formats (bilagsbro format TENANT FORMAT --options F)")):
+        print(title)
+        for row in (r for r in rows if r["kind"] == kind):
+            secrets = ", ".join(s["name"] for s in row["secrets"])
+            print(f"  {row['name']:20s} {row['title']}" + (f"  [secrets: {secrets}]" if secrets else ""))
+            print(f"  {'':20s} {row['summary']}")
+    return 0
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    """Point a tenant at an accounting system: new credentials are tested first and take over only if the
+    test passes; otherwise they stay pending and the tenant goes on with its current connection."""
+    import connectors
+    from bilagsbro.flags import given_settings
+    from pipeline.connections import change, describe
+    from pipeline.errors import ConfigError
+
+    descriptor = connectors.CONNECTORS[args.target]
+    settings = given_settings(args, descriptor)
+    if args.direct_posting is not None:
+        settings["direct_posting"] = args.direct_posting
+    credentials = {secret.name: value for secret in descriptor.secrets
+                   if (value := read_secret(args, secret.name, f"{args.target} {secret.name.replace('_', ' ')}",
+                                            f"{secret.label}: {secret.where}"))}
+
+    def run(stores: Any) -> dict[str, Any]:
+        outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
+                         credentials=credentials)
+        return {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check,
+                **({"superseded": True} if outcome.superseded else {})}
+
+    try:
+        result = _with_stores(run)
+    except ConfigError as exc:
+        if exc.problems:
+            print(f"bilagsbro: {exc.message}", file=sys.stderr)
+            return 2
+        flags = ", ".join(f"--{s.flag}-file/-env" for s in descriptor.secrets)
+        print(f"bilagsbro: {exc.message} (give {flags}, or run in a terminal to be prompted)", file=sys.stderr)
+        return 2
+    _print_json(result)
+    if not result["activated"]:
+        print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection "
+              "(the new settings are kept as pending)", file=sys.stderr)
+    return 0 if result["activated"] else 1
+
+
+def cmd_source_add(args: argparse.Namespace) -> int:
+    """A pulled source for a tenant: settings in the tenant, the client secret in the secret store, in force
+    once a read from the source with them succeeds and the accounts its booking options name exist in the
+    tenant's accounting system."""
+    import connectors
+    from bilagsbro.flags import given_settings
+    from connectors.sources.omnium import BookingOptions
+    from pipeline.connections import change_source
+    from pipeline.errors import ConfigError
+
+    descriptor = connectors.CONNECTORS[args.source]
+    settings = given_settings(args, descriptor)
+    booking = dict(settings.pop("booking", None) or {})
+    if args.mode:
+        booking["mode"] = args.mode
+    BookingOptions.from_options(booking)  # refuse unknown options now, not at the first pull
+    settings["booking"] = booking
+    descriptor.settings.read(settings, connector=args.source, strict=True)
+    [secret] = descriptor.secrets
+    value = read_secret(args, secret.name, f"{descriptor.title} {secret.name.replace('_', ' ')}",
+                        f"{secret.label}: {secret.where}")
+
+    def add(stores: Any) -> dict[str, Any]:
+        # With the targets: the accounts the booking options name are checked in the tenant's accounting system.
+        outcome = change_source(stores, connectors.pulled()[args.source], args.tenant, args.source,
+                                settings=settings, secret_setting=f"{secret.name}_name", secret=value,
+                                targets=connectors.registry())
+        in_force = outcome.tenant.sources.get(args.source, {})
+        return {"tenant_id": args.tenant, "source": args.source, "activated": outcome.activated,
+                "check": outcome.check,
+                "settings": {k: v for k, v in in_force.items() if k != f"{secret.name}_name"},
+                "schedule": "OMNIUM_PULL_SCHEDULE (default every 5 minutes, UTC)"}
+
+    try:
+        result = _with_stores(add)
+    except ConfigError as exc:
+        print(f"bilagsbro: {exc.message} (give --{secret.flag}-file or --{secret.flag}-env, or run in a terminal "
+              "to be prompted)", file=sys.stderr)
+        return 2
+    _print_json(result)
+    if not result["activated"]:
+        why = (result.get("check") or {}).get("error", {}).get("message", "the source could not be read")
+        print(f"bilagsbro: {args.source} is not in force for {args.tenant}: {why}", file=sys.stderr)
+    return 0 if result["activated"] else 1
+
+
+def add_connect_parsers(sub: Any) -> None:
+    """`connect TENANT SYSTEM`, `source add TENANT SOURCE` (each system's flags made from its descriptor) and
+    `connectors`."""
+    import connectors
+    from bilagsbro.flags import add_secret_flags, add_setting_flags
+    from pipeline import descriptors
+
+    conn = sub.add_parser("connect", help="connect a tenant to its accounting system, then test the connection")
+    conn.add_argument("tenant")
+    systems = conn.add_subparsers(dest="target", required=True, metavar="SYSTEM",
+                                  help=", ".join(descriptors.targets(connectors.CONNECTORS)))
+    for name, descriptor in descriptors.targets(connectors.CONNECTORS).items():
+        drafts = descriptor.accepts.drafts
+        system = systems.add_parser(name, help=descriptor.title, description=(
+            f"Connect a tenant to {descriptor.title}. Connection test: {descriptor.check}. Drafts: "
+            + (drafts.meaning if drafts.available else f"none ({drafts.meaning})")
+            + (f". Guide: {descriptor.guide}" if descriptor.guide else "")))
+        posting = system.add_mutually_exclusive_group()
+        posting.add_argument("--direct-posting", dest="direct_posting", action="store_true", default=None,
+                             help="post to the ledger, not as drafts")
+        posting.add_argument("--drafts", dest="direct_posting", action="store_false",
+                             help="post as drafts (the default for a new connection)")
+        add_setting_flags(system, descriptor)
+        add_secret_flags(system, descriptor)
+        system.set_defaults(fn=cmd_connect)
+
+    source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
+    sadd = source.add_parser("add", help="pull a tenant's orders on a timer (Omnium OMS)")
+    sadd.add_argument("tenant")
+    pulled = sadd.add_subparsers(dest="source", required=True, metavar="SOURCE",
+                                 help=", ".join(descriptors.pulled(connectors.CONNECTORS)))
+    for name, descriptor in descriptors.pulled(connectors.CONNECTORS).items():
+        one = pulled.add_parser(name, help=descriptor.title, description=(
+            f"Pull a tenant's orders from {descriptor.title} on a timer. Test: {descriptor.check}."))
+        add_setting_flags(one, descriptor)
+        one.add_argument("--mode", choices=["daily", "order"],
+                         help="daily summary per store (default) or per order (sets booking's mode)")
+        add_secret_flags(one, descriptor)
+        one.set_defaults(fn=cmd_source_add)
+
+    listed = sub.add_parser("connectors", help="the accounting systems, sources and file formats Bilagsbro connects")
+    listed.add_argument("--json", action="store_true")
+    listed.set_defaults(fn=cmd_connectors)

@@ -1,0 +1,183 @@
+"""What a connector declares about itself: one value per system, from which everything else is built.
+
+A descriptor says what a system is called, what kind of connector it is, which settings it takes (a frozen
+pydantic model that refuses unknown names), which secrets the customer gives us and where they find them, how
+its connection is tested and — for accounting systems — what it accepts. The registry of descriptors is the
+literal dict `connectors.CONNECTORS`; from it are built the CLI's flags, the admin API's validation, the OpenAPI
+document, the contract suite, the golden tests and the README's table. Only the types live here (pipeline/
+never imports connectors/).
+
+    Descriptor              name, title, settings model, secrets, secret_names, guide
+    ├── TargetDescriptor    + connect (the factory), accepts, check, http
+    ├── FormatDescriptor    + parse, sniff, notes            (a file source; settings are its options)
+    └── PulledDescriptor    + source (imported on first use), check
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+
+from pipeline.errors import ConfigError, Problem
+from pipeline.ports import PulledSource, Source, TargetFactory
+
+Kind = Literal["target", "file-source", "pulled-source"]
+DOCUMENT_TYPES = ("voucher", "sales_invoice", "payment")
+# What a target's preflight can check against the system, in the words of `Accepts.checks`; each has the
+# problem code the contract suite expects when the voucher needs one the system lacks.
+CHECKS: dict[str, str] = {
+    "accounts": "missing-account",
+    "vat_codes": "unknown-vat-code",
+    "customers": "missing-customer",
+    "suppliers": "missing-supplier",
+    "departments": "missing-department",
+    "projects": "missing-project",
+}
+
+
+def _number_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Code = Annotated[str, BeforeValidator(_number_as_text), WithJsonSchema({"type": ["string", "integer"]})]
+"""An account number, VAT code or other code: text, or a whole number that is kept as text ("3000")."""
+
+
+class Settings(BaseModel):
+    """Base of every connector's settings: frozen, and a name the model does not know is refused.
+
+    The tenant's stored settings also hold `secrets` (the names of its secrets in the secret store, managed by
+    pipeline.connections): `read` leaves that key to them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def read(cls, values: Mapping[str, Any], *, tenant: str | None = None, connector: str | None = None,
+             strict: bool = False, prefix: str = "settings") -> Self:
+        """The settings from a tenant's stored mapping (or an admin's request, `strict`), or a ConfigError
+        naming every bad field (`<prefix>.<field>`)."""
+        given = {k: v for k, v in values.items() if k != "secrets"}
+        try:
+            if strict:  # as JSON says it, without coercion: what a request body gives is what is checked
+                return cls.model_validate_json(json.dumps(given, default=str), strict=True)
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            found = problems(exc, prefix)
+            raise ConfigError(f"{prefix} not valid: {'; '.join(str(p) for p in found)}", tenant=tenant,
+                              connector=connector, problems=tuple(found)) from None
+
+
+class TargetSettings(Settings):
+    """Settings every accounting system has."""
+
+    direct_posting: bool = Field(False, description="Post straight to the ledger instead of as drafts (opt-in)")
+
+
+def problems(exc: ValidationError, prefix: str = "settings") -> list[Problem]:
+    """Pydantic's errors as problems, each naming its field (`settings.base_url`)."""
+    found = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "not a setting of this system"
+        found.append(Problem(message, field=where, code="invalid-setting"))
+    return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class Secret:
+    """A credential the customer gives us: kept in the secret store, never in settings, logs or arguments."""
+
+    name: str  # its key in `credentials`; the CLI reads it from --<name>-file / --<name>-env or a prompt
+    label: str  # what the customer calls it, e.g. "Employee token"
+    where: str  # where the customer gets it, in their words (the CLI's prompt and help, the guide)
+
+    @property
+    def flag(self) -> str:
+        return self.name.replace("_", "-")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drafts:
+    """Whether a system has a draft path, and what "draft" means there."""
+
+    available: bool
+    meaning: str  # e.g. "a non-posted voucher (Bilag → Ikke bokførte bilag) that someone posts in Tripletex"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Accepts:
+    """What an accounting system takes from the shared form."""
+
+    documents: tuple[str, ...]  # document types (DOCUMENT_TYPES) it delivers; others are a preflight problem
+    drafts: Drafts
+    currencies: tuple[str, ...] = ()  # ISO 4217 codes it takes; empty: any
+    dimensions: tuple[str, ...] = ()  # dimensions a line carries there; ("*",): any
+    checks: tuple[str, ...] = ()  # what its preflight checks against the system (CHECKS' keys)
+    # Shared-form fields it has no place for ("lines[].kid", "lines[].dimensions.*", "voucher_type") and why:
+    # a delivery lists the instances in `Delivery.not_accepted`; nothing is invented or hidden elsewhere.
+    not_accepted: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Descriptor:
+    """A connector as the rest of Bilagsbro sees it."""
+
+    kind: ClassVar[Kind]
+    name: str  # the registry key, in URLs and commands: "tripletex", "gbat10"
+    title: str  # what customers call it: "PowerOffice GO", "GBAT10 (Extenda Go)"
+    settings: type[Settings]  # for a file format: its options
+    secrets: tuple[Secret, ...] = ()
+    # Every name under which the system sends or returns a secret — query parameters, JSON fields, headers — that
+    # the generic net (names containing token, secret, password, api key, authorization, cookie, credential)
+    # misses: redacted from the exchange log and from every log line.
+    secret_names: tuple[str, ...] = ()
+    guide: str | None = None  # docs/connect/<name>.md: how a customer connects it
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetDescriptor(Descriptor):
+    """An accounting system (or the file target) documents are delivered to."""
+
+    kind: ClassVar[Kind] = "target"
+    connect: TargetFactory  # imports the connector's internals on first use (cold start stays light)
+    accepts: Accepts
+    check: str  # what the connection test (`Target.check`) asks the system, in words
+    http: bool = True  # reached over HTTP through connectors.http (False: no HTTP faults to test or retry)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormatDescriptor(Descriptor):
+    """A file format documents arrive in; its settings are the tenant's options for the format."""
+
+    kind: ClassVar[Kind] = "file-source"
+    parse: Source
+    sniff: Callable[[bytes, str], bool]  # does a file's head (and name) look like this format?
+    notes: str  # one line for the README's table: what the reader understands
+
+
+@dataclass(frozen=True, kw_only=True)
+class PulledDescriptor(Descriptor):
+    """A system we pull from on a timer (Omnium OMS)."""
+
+    kind: ClassVar[Kind] = "pulled-source"
+    source: Callable[[], PulledSource]  # imported on first use: it brings its HTTP client along
+    check: str
+
+
+def targets(registry: Mapping[str, Descriptor]) -> dict[str, TargetDescriptor]:
+    return {name: d for name, d in registry.items() if isinstance(d, TargetDescriptor)}
+
+
+def formats(registry: Mapping[str, Descriptor]) -> dict[str, FormatDescriptor]:
+    return {name: d for name, d in registry.items() if isinstance(d, FormatDescriptor)}
+
+
+def pulled(registry: Mapping[str, Descriptor]) -> dict[str, PulledDescriptor]:
+    return {name: d for name, d in registry.items() if isinstance(d, PulledDescriptor)}

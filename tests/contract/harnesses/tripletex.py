@@ -1,0 +1,69 @@
+"""Tripletex's contract harness: its sandbox on loopback, every request held against the official OpenAPI spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
+from pipeline.model import Voucher
+from pipeline.ports import TargetContext
+from sandboxes.tripletex import TripletexSandbox
+from tests.contract.harness import Fault, Stored
+from tests.tripletex.tripletex_support import SpecCheckingTransport, load_spec_check
+
+KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "429": ("429", {}), "503": ("503", {}), "500-after-commit": ("commit_then_500", {}),
+    "timeout-after-commit": ("timeout", {"commit": True}),
+}
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.sandbox = TripletexSandbox().start()
+        self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.transport = SpecCheckingTransport(load_spec_check())
+        self.secrets = MemorySecrets({"tripletex-consumer": self.sandbox.consumer_token,
+                                      "tripletex-employee": self.sandbox.employee_token})
+        self.cache: dict[str, Any] = {}
+        self.tables = MemoryTables()
+        self.sleeps: list[float] = []
+
+    def connect(self, *, direct_posting: bool = False) -> TargetContext:
+        return TargetContext(
+            tenant="kunde-1",
+            settings={"base_url": self.sandbox.base_url, "timeout": 0.5, "direct_posting": direct_posting,
+                      "secrets": {"consumer_token": "tripletex-consumer", "employee_token": "tripletex-employee"}},
+            secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
+            tables=self.tables, transport=self.transport, sleep=self.sleeps.append)
+
+    def stored(self) -> list[Stored]:
+        return [Stored(v["externalVoucherNumber"], not v["_posted"],
+                       " ".join([v.get("description") or "", *(p.get("description") or "" for p in v["postings"])]))
+                for v in self.sandbox.vouchers]
+
+    def fault(self, kind: Fault, *, times: int = 1) -> None:
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/ledger/voucher$", "POST", name, times=times, **options)
+
+    def refusable(self) -> Voucher:
+        # Our preflight passes (the account was active when looked up); Tripletex then refuses it (422).
+        self.sandbox.company.add_account(4300, "Innkjøp av varer for videresalg")
+        voucher = Voucher(reference="AVVIST-1", date="2026-11-04", description="Varekjøp",
+                          lines=[{"account": "4300", "amount": "80.00"}, {"account": "1920", "amount": "-80.00"}])
+        from connectors.targets.tripletex.descriptor import DESCRIPTOR
+
+        assert DESCRIPTOR.connect(self.connect()).preflight([voucher]) == []
+        self.sandbox.company.deactivate_account(4300)
+        return voucher
+
+    def break_credentials(self) -> None:
+        self.secrets.set("tripletex-employee", "utløpt")
+        self.cache.clear()  # a new connection: the old session is gone too
+        self.sandbox.expire_sessions()
+
+    def close(self) -> None:
+        from connectors.http import close
+
+        close(self.connect())
+        self.sandbox.stop()
+        assert self.transport.violations == [], "requests that break Tripletex's official OpenAPI spec"
