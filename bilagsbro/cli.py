@@ -223,7 +223,7 @@ def _dry_run_with_tenant(args: argparse.Namespace, conns: Any, path: Path, forma
 def cmd_demo(args: argparse.Namespace) -> int:
     from bilagsbro.demo import run_demo
 
-    return run_demo(port=args.port)
+    return run_demo(port=args.port, target=args.target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="start the stack, create a demo tenant, send samples, show the trace")
     demo.add_argument("--port", type=int, default=0)
+    demo.add_argument("--target", default="tripletex",
+                      help="the accounting system whose sandbox the shop delivers to (sandboxes/registry.py)")
     demo.set_defaults(fn=cmd_demo)
 
     args = parser.parse_args(argv)
