@@ -67,9 +67,10 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
 
 
 @app.route(route="v1/documents", methods=["POST"])
-@app.queue_output(arg_name="received", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
-def receive_documents(req: func.HttpRequest, received: func.Out[list[str]]) -> func.HttpResponse:
-    return _http("post_documents", req, {names.QUEUE_RECEIVED: received})
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def receive_documents(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """Shared-form documents: received and translated at once (nothing to translate), on to adapt."""
+    return _http("post_documents", req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/files", methods=["POST"])

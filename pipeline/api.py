@@ -13,16 +13,16 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline import openapi
-from pipeline.envelope import Envelope, new_traceparent
+from pipeline.envelope import Enclosure, Envelope, new_message_id, new_traceparent, trace_id
 from pipeline.errors import ConfigError, Problem
-from pipeline.history import blob_ref, document_path, exchanges, split_ref
-from pipeline.inflight import hop_of, open_journeys, record
+from pipeline.history import exchanges, shared_form, split_ref
+from pipeline.inflight import Send, commit, open_journey, receipt_of
 from pipeline.intake import FATAL, receive_documents, receive_file
-from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_RECEIVED, QUEUE_TRANSLATED
+from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import NotFound, Stores
 from pipeline.stages import Connectors
 from pipeline.tenants import TenantRegistry
-from pipeline.trace import TraceEntry, TraceLog, status
+from pipeline.trace import TraceEntry, TraceLog, shown, status
 
 MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
 # Below the Functions host's own limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 104,857,600 bytes by default, and
@@ -101,7 +101,7 @@ def post_documents(stores: Stores, connectors: Connectors, request: Request) -> 
         "documents": documents,
         "problems": [p.as_dict() for p in intake.problems],
     }
-    messages = {QUEUE_RECEIVED: [e.to_json() for e in intake.envelopes]}
+    messages = {intake.queue: [e.to_json() for e in intake.envelopes]}
     if not intake.problems:
         return Response(202, body, messages=messages)
     malformed = any(p.code in FATAL for p in intake.problems)
@@ -132,7 +132,7 @@ def post_file(stores: Stores, connectors: Connectors, request: Request) -> Respo
     if intake.problems:
         body["error"] = "the file was kept but cannot be translated"
         return Response(400, body)
-    return Response(202, body, messages={QUEUE_RECEIVED: [e.to_json() for e in intake.envelopes]})
+    return Response(202, body, messages={intake.queue: [e.to_json() for e in intake.envelopes]})
 
 
 def get_document(stores: Stores, connectors: Connectors, request: Request) -> Response:
@@ -284,25 +284,25 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
         return denied
     assert tenant is not None
     document_id = request.path_params.get("id", "")
-    trace_log = TraceLog(stores.tables)
-    trace = trace_log.read(tenant, document_id)
-    if not trace or not document_id.startswith("d-"):
+    rows = TraceLog(stores.tables).rows(tenant, document_id) if document_id.startswith("d-") else []
+    trace = [shown(r) for r in rows]
+    if not trace:
         return error(404, f"no document {document_id} for this API key's tenant")
-    path = document_path(tenant, document_id)
-    try:
-        stores.blobs.metadata(CONTAINER_DOCUMENTS, path)
-    except NotFound:
+    if shared_form(stores.blobs, stores.tables, tenant, document_id, rows) is None:
         return error(409, "this document never reached the shared form (or is older than 90 days)")
     if status(trace) == "delivered":
         return error(409, "already delivered; nothing to retry")
     first = trace[0]
     attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
-    envelope = Envelope(tenant=tenant, document=document_id, receipt=first["detail"].get("receipt", ""),
-                        blob=blob_ref(CONTAINER_DOCUMENTS, path), traceparent=new_traceparent(), attempt=attempt)
-    open_journeys(stores.tables, tenant, [document_id])  # a new journey: swept like any other
-    [envelope] = record(stores.tables, [TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
-                                                   reference=first.get("reference"), attempt=attempt)],
-                        hop=hop_of(stores.tables, tenant, document_id), then=[envelope], queue=QUEUE_TRANSLATED)
+    receipt = receipt_of(tenant, document_id)
+    # Its shared form as its `translated` step kept it (pipeline/history.load): adapted again from there.
+    envelope = Envelope(tenant=tenant, receipt=receipt, traceparent=new_traceparent(), id=new_message_id(),
+                        documents=(Enclosure(document_id, first.get("reference"), attempt),))
+    open_journey(stores.tables, tenant, receipt)  # a new journey: swept like any other
+    commit(stores.tables, tenant, receipt, [TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
+                                                       reference=first.get("reference"), receipt=receipt,
+                                                       attempt=attempt, trace_id=trace_id(envelope.traceparent))],
+           sends=[Send(QUEUE_TRANSLATED, envelope)])
     return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
                     messages={QUEUE_TRANSLATED: [envelope.to_json()]})
 

@@ -2,6 +2,10 @@
 
 Paths are deterministic from tenant and ids, so any stage, the status API and a replay can find a
 document's content without an index. The containers carry a 90-day lifecycle rule (infra/).
+
+A document small enough to travel inside a queue message (pipeline/envelope.py) has no blob of its own:
+it goes inside the message, and its shared form is kept with its `translated` trace row. Only a larger
+one is written here (a claim check), as `<tenant>/<document>/shared.json` or `.../adapted.json`.
 """
 
 from __future__ import annotations
@@ -10,11 +14,15 @@ import base64
 import datetime as dt
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pipeline.names import CONTAINER_EXCHANGES
-from pipeline.ports import BlobStore, Exchange
+from pipeline.envelope import INLINE_CHARS, Enclosure
+from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_EXCHANGES
+from pipeline.ports import BlobStore, Exchange, NotFound, TableStore
+
+if TYPE_CHECKING:
+    from pipeline.model import Document
 
 _REDACT = {"authorization", "cookie", "set-cookie", "x-api-key", "proxy-authorization"}
 
@@ -40,6 +48,53 @@ def blob_ref(container: str, path: str) -> str:
 def split_ref(ref: str) -> tuple[str, str]:
     container, _, path = ref.partition("/")
     return container, path
+
+
+def enclose(blobs: BlobStore, tenant: str, document_id: str, document: Document, *, form: str = "shared",
+            attempt: int = 1) -> tuple[Enclosure, str | None]:
+    """A document for an envelope: inside it when its JSON is small, else written to Blob Storage first.
+
+    Returns the enclosure and, when the document travels inside, its JSON (what its trace row keeps).
+    """
+    text = document.model_dump_json(exclude_none=True)
+    if len(text) <= INLINE_CHARS and len(text.encode("utf-8")) <= 2 * INLINE_CHARS:
+        return Enclosure(document_id, document.reference, attempt, body=json.loads(text)), text
+    path = document_path(tenant, document_id, form)
+    blobs.put(CONTAINER_DOCUMENTS, path, text.encode("utf-8"), content_type="application/json; charset=utf-8")
+    return Enclosure(document_id, document.reference, attempt, blob=blob_ref(CONTAINER_DOCUMENTS, path)), None
+
+
+def load(blobs: BlobStore, tables: TableStore, tenant: str, enclosure: Enclosure,
+         context: dict[str, str] | None = None) -> Document:
+    """The document an enclosure carries: inside it, in Blob Storage, or (neither) its shared form as kept
+    with its `translated` trace row."""
+    from pipeline.shared_form import DOCUMENT
+
+    if enclosure.body is not None:
+        return DOCUMENT.validate_python(enclosure.body, context=context)
+    if enclosure.blob is not None:
+        return DOCUMENT.validate_json(blobs.get(*split_ref(enclosure.blob)), context=context)
+    kept = shared_form(blobs, tables, tenant, enclosure.id)
+    if kept is None:
+        raise NotFound(f"the shared form of {tenant}/{enclosure.id}")
+    return DOCUMENT.validate_json(kept)
+
+
+def shared_form(blobs: BlobStore, tables: TableStore, tenant: str, document_id: str,
+                rows: list[dict[str, Any]] | None = None) -> bytes | None:
+    """A document's shared form (JSON) as its latest `translated` step kept it; None when it never got one."""
+    from pipeline.trace import TraceLog
+
+    for row in reversed(rows if rows is not None else TraceLog(tables).rows(tenant, document_id)):
+        if row.get("SharedForm"):
+            return str(row["SharedForm"]).encode("utf-8")
+        ref = (row.get("Detail") or {}).get("shared_form") if row.get("Step") == "translated" else None
+        if isinstance(ref, str) and "/" in ref:
+            try:
+                return blobs.get(*split_ref(ref))
+            except NotFound:
+                return None
+    return None
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -1,22 +1,23 @@
-"""Documents in flight: where each one is headed, so that a crash loses none and leaves none stuck.
+"""Envelopes in flight: every queue message has a row until its step is recorded, so a crash loses nothing.
 
-Queue output bindings send only after a function returns, so a host that dies after a step's trace
-row but before its message leaves would leave the document at that step forever; a host that dies
-while a stage runs holds its message invisible for ten minutes. Two rows per document fix both (the
-why and the numbers: docs/decisions/0003-nothing-lost-nothing-stuck.md):
+Queue output bindings send only after a function returns, so a host that dies after a step's trace rows
+but before its messages leave would leave documents at that step forever; a host that dies while a stage
+runs holds its message invisible for ten minutes. Two kinds of rows fix both (the why and the numbers:
+docs/decisions/0003-nothing-lost-nothing-stuck.md, and what they cost: docs/decisions/0005-storage-operations.md):
 
-- an **index row** in TABLE_INFLIGHT (PartitionKey tenant, RowKey document id), written before the
-  document's first trace row and removed by the step that ends its journey: what the sweeper reads,
-  without ever reading the trace table. `Due` says when to look at it next, `LeaseUntil` that a
-  stage is working on it right now (renewed only by stages that run longer than RENEW_AFTER);
-- a **state row** in the document's own trace partition, written in the same entity-group
-  transaction as each of its trace rows (no storage operation of its own): the step, when, the hop,
-  the queue and the messages the document now waits on — what the sweeper sends again.
+- an **envelope row** (`~msg|<envelope id>`) in its receipt's trace partition, holding the envelope itself:
+  written in the same entity-group transaction as the trace rows of the step that sends it, and deleted
+  in the same transaction as the trace rows of the step that takes it (`commit`). So while a document is
+  on its way exactly one row says which message carries it, and a step is recorded with where its
+  documents go next or not at all. A copy of an envelope whose row is gone has been overtaken — the
+  sweeper's copy moved it on, or the original came back later — and is dropped; a commit that finds the
+  row gone (two copies at once) changes nothing.
+- an **index row** per receipt in TABLE_INFLIGHT (PartitionKey tenant, RowKey receipt), written before the
+  receipt's first envelope and removed once it has none left: what the sweeper reads, without ever
+  scanning the trace table. `Due` says when to look at it next.
 
-Every message carries the hop of the hand-off that sent it. A copy whose hop is below the state's has
-been overtaken (the sweeper's copy moved the document on; the original came back later) and is
-dropped; only messages that may be such copies (redelivered, or sent by the sweeper) are checked.
-A file not yet split into documents has a journey of its own under its receipt id.
+A stage that runs longer than RENEW_AFTER renews `LeaseUntil` on its envelope's row, so the sweeper leaves
+a living stage alone.
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ import datetime as dt
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass
 
 from pipeline.envelope import Envelope
 from pipeline.leases import KEEPER
 from pipeline.names import TABLE_INFLIGHT, TABLE_TRACE
-from pipeline.ports import Entity, Stale, TableStore
-from pipeline.trace import STATE_ROW, TraceEntry, TraceLog, partition
+from pipeline.ports import MAX_TRANSACTION, Entity, Operation, Stale, TableStore
+from pipeline.trace import TraceEntry, partition, where
 
 log = logging.getLogger("bilagsbro.pipeline")
 
@@ -40,6 +40,11 @@ STALL = dt.timedelta(seconds=45)  # no progress for this long, no live lease, no
 STAGE_LEASE = dt.timedelta(seconds=30)  # how long a renewal keeps a running stage safe from the sweeper
 RENEW_AFTER = 10.0  # seconds a stage runs before it first renews its lease (short stages never do)
 RENEW_EVERY = 10.0
+ENVELOPE_ROW = "~msg|"
+
+
+class Overtaken(Exception):
+    """The envelope's row is gone: another copy of it was taken and recorded first."""
 
 
 def now() -> dt.datetime:
@@ -51,101 +56,173 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def parse(text: Any) -> dt.datetime | None:
+def parse(text: object) -> dt.datetime | None:
     if not text:
         return None
     moment = dt.datetime.fromisoformat(str(text))
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+@dataclass(frozen=True)
+class Send:
+    """An envelope a step sends on: to `queue`, visible after `delay` seconds."""
+
+    queue: str
+    envelope: Envelope
+    delay: float = 0.0
+
+
 # -- the index --------------------------------------------------------------------------------------
 
 
-def open_journeys(tables: TableStore, tenant: str, documents: Sequence[str], *, stall: dt.timedelta = STALL) -> None:
-    """Index rows for documents about to start: before their first trace row, in transactions of 100."""
-    if not documents:
-        return
+def open_journey(tables: TableStore, tenant: str, receipt: str, *, stall: dt.timedelta = STALL) -> None:
+    """The receipt's index row: before its first envelope row, so a crash from here on loses nothing."""
     at = now()
-    tables.insert_many(TABLE_INFLIGHT, [
-        {"PartitionKey": tenant, "RowKey": document, "Since": iso(at), "Due": iso(at + stall), "Requeued": 0}
-        for document in documents])
+    tables.upsert(TABLE_INFLIGHT, {"PartitionKey": tenant, "RowKey": receipt, "Since": iso(at),
+                                   "Due": iso(at + stall)})
 
 
-def renew(tables: TableStore, tenant: str, document: str, *, lease: dt.timedelta = STAGE_LEASE) -> bool:
-    """Push a running stage's lease forward; False when the journey has ended (or was never indexed)."""
-    for _ in range(2):
-        row = tables.get(TABLE_INFLIGHT, tenant, document)
-        if row is None:
-            return False
-        until = iso(now() + lease)
-        try:
-            tables.update(TABLE_INFLIGHT, {**row, "LeaseUntil": until, "Due": max(str(row.get("Due", "")), until)},
-                          etag=row["etag"])
-            return True
-        except Stale:  # the sweeper looked at it in between: read it again
-            continue
+def close_if_done(tables: TableStore, tenant: str, receipt: str) -> bool:
+    """Remove the receipt's index row when no envelope of it is on its way any more; True when it went.
+
+    The ETag keeps a journey that another step opened again meanwhile (a retry) from losing its row.
+    """
+    index = tables.get(TABLE_INFLIGHT, tenant, receipt)
+    if index is None:
+        return True
+    if tables.query(TABLE_TRACE, partition(tenant, receipt), ENVELOPE_ROW):
+        return False
+    try:
+        tables.delete(TABLE_INFLIGHT, tenant, receipt, etag=str(index["etag"]))
+    except Stale:
+        return False
+    return True
+
+
+# -- envelope rows ----------------------------------------------------------------------------------
+
+
+def envelope_key(env: Envelope) -> tuple[str, str]:
+    """(PartitionKey, RowKey) of an envelope's row: in its receipt's trace partition."""
+    return partition(env.tenant, env.receipt), f"{ENVELOPE_ROW}{env.id}"
+
+
+def envelope_row(send: Send) -> Entity:
+    env = send.envelope
+    key, row = envelope_key(env)
+    return {"PartitionKey": key, "RowKey": row, "Queue": send.queue, "Body": env.to_json(),
+            "At": iso(now() + dt.timedelta(seconds=send.delay)), "Documents": len(env.documents)}
+
+
+def pending(tables: TableStore, env: Envelope) -> Entity | None:
+    """The envelope's row while it is on its way; None once a step has taken it (one read)."""
+    if env.id is None:
+        return {}  # from before envelopes had rows: nothing to tell by
+    return tables.get(TABLE_TRACE, *envelope_key(env))
+
+
+def overtaken(tables: TableStore, env: Envelope, dequeue_count: int | None) -> bool:
+    """True for a message that a copy has already taken: drop it, do nothing.
+
+    Only a message that may be such a copy is looked at (one read): a redelivered one (the host that had
+    it died, or it failed before) and the sweeper's own copies. The rest cost nothing.
+    """
+    if (dequeue_count or 1) <= 1 and not env.requeued:
+        return False
+    return pending(tables, env) is None
+
+
+def commit(tables: TableStore, tenant: str, receipt: str, entries: Sequence[TraceEntry], *,
+           sends: Sequence[Send] = (), taken: Envelope | None = None, progress: int | None = None) -> None:
+    """A step: its trace rows, the rows of the envelopes it sends on, and the end of the one it took (`taken`),
+    in one entity-group transaction — so a step is recorded with where its documents go next, or not at all.
+
+    `progress` (with `taken` a file still being split) records the parts sent so far instead of ending it.
+    Raises Overtaken when `taken`'s row is gone: a copy of that envelope got there first, and nothing of
+    this step was written. Rows of documents from before the per-receipt layout are written on their own.
+    """
+    home = partition(tenant, receipt)
+    rows: list[Operation] = []
+    for entry in entries:
+        entity = entry.entity()
+        if entity["PartitionKey"] == home:
+            rows.append(("upsert", entity))
+        else:
+            tables.insert_many(TABLE_TRACE, [entity])
+    last: list[Operation] = [("create", envelope_row(send)) for send in sends if send.envelope.id is not None]
+    if taken is not None and taken.id is not None:
+        key, row = envelope_key(taken)
+        if progress is not None:
+            last.append(("merge", {"PartitionKey": key, "RowKey": row, "Progress": progress}))
+        else:
+            last.append(("delete", {"PartitionKey": key, "RowKey": row}))
+    room = MAX_TRANSACTION - len(last)
+    while len(rows) > room:  # more than one transaction holds: the trace rows first, the hand-over last
+        head, rows = rows[:MAX_TRANSACTION], rows[MAX_TRANSACTION:]
+        tables.transact(TABLE_TRACE, head)
+    try:
+        tables.transact(TABLE_TRACE, rows + last)
+    except Stale as exc:
+        if taken is not None and exc.index is not None and exc.index >= len(rows):
+            raise Overtaken(f"envelope {taken.id} of {tenant}/{receipt} was taken by a copy") from None
+        raise
+
+
+def settle(tables: TableStore, env: Envelope, entries: Sequence[TraceEntry], sends: Sequence[Send] = (), *,
+           ended: bool | None = None) -> None:
+    """A stage's step on `env`, and the receipt's journey closed if that was its last envelope.
+
+    `ended`: whether none of `env`'s documents goes on (default: it sends nothing on).
+    """
+    commit(tables, env.tenant, env.receipt, entries, sends=sends, taken=env)
+    if not sends if ended is None else ended:
+        close_if_done(tables, env.tenant, env.receipt)
+
+
+def note_failure(tables: TableStore, env: Envelope, entries: Sequence[TraceEntry], error: dict[str, object]) -> None:
+    """A try that failed: its trace rows, and the error on the envelope's row (what the poison handler reports)."""
+    import json
+
+    ops: list[Operation] = [("upsert", e.entity()) for e in entries]
+    if env.id is not None:
+        key, row = envelope_key(env)
+        ops.append(("merge", {"PartitionKey": key, "RowKey": row,
+                              "LastError": json.dumps(error, ensure_ascii=False)[:8000]}))
+    home = partition(env.tenant, env.receipt)
+    if all(op[1]["PartitionKey"] == home for op in ops) and len(ops) <= MAX_TRANSACTION:
+        tables.transact(TABLE_TRACE, ops)
+    else:
+        tables.insert_many(TABLE_TRACE, [e.entity() for e in entries])
+
+
+def renew(tables: TableStore, env: Envelope, *, lease: dt.timedelta = STAGE_LEASE) -> bool:
+    """Push a running stage's lease forward; False when its envelope was taken by a copy meanwhile."""
+    if env.id is None:
+        return True
+    key, row = envelope_key(env)
+    try:
+        tables.transact(TABLE_TRACE, [("merge", {"PartitionKey": key, "RowKey": row, "LeaseUntil": iso(now() + lease)})])
+    except Stale:
+        return False
     return True
 
 
 @contextmanager
 def stage_lease(tables: TableStore, env: Envelope) -> Iterator[None]:
-    """Hold the document's lease while a stage runs (renewed only if it runs past RENEW_AFTER)."""
-    with KEEPER.hold(lambda: renew(tables, env.tenant, env.document), after=RENEW_AFTER, every=RENEW_EVERY,
-                     what=f"{env.tenant}/{env.document}"):
+    """Hold the envelope's lease while a stage runs (renewed only if it runs past RENEW_AFTER)."""
+    what = f"{env.tenant}/{env.receipt}/{env.id}"
+    with KEEPER.hold(lambda: renew(tables, env), after=RENEW_AFTER, every=RENEW_EVERY, what=what):
         yield
 
 
-# -- the state --------------------------------------------------------------------------------------
+def documents_of(subject_rows: Sequence[Entity]) -> list[str]:
+    """The subjects (documents, or the receipt) of trace rows, in their first order."""
+    seen: dict[str, None] = {}
+    for row in subject_rows:
+        seen.setdefault(str(row["RowKey"]).split("|", 1)[0], None)
+    return list(seen)
 
 
-def state_of(tables: TableStore, tenant: str, document: str) -> Entity | None:
-    return tables.get(TABLE_TRACE, partition(tenant, document), STATE_ROW)
-
-
-def hop_of(tables: TableStore, tenant: str, document: str) -> int:
-    """The document's current hop (0 when it has no state yet)."""
-    state = state_of(tables, tenant, document)
-    return int(state.get("Hop") or 0) if state else 0
-
-
-def record(tables: TableStore, entries: Sequence[TraceEntry], *, hop: int | None, then: Sequence[Envelope] = (),
-           queue: str | None = None, again: bool = False, delay: float = 0.0) -> list[Envelope]:
-    """Write a document's trace rows together with where it goes next; returns `then`, stamped.
-
-    `hop` is that of the message being handled (None: none, or one from before hops). The messages in
-    `then` all go to `queue` with the next hop; none means the journey ends here and its index row
-    goes. `again` says the handled message itself comes back (the queue retries it): same hop.
-    `delay`: seconds before the messages become visible (a delayed send); the stall counts from then.
-    """
-    current = hop or 0
-    if again:
-        waiting = list(then)
-    else:
-        current += 1
-        waiting = [replace(e, hop=current, requeued=None) for e in then]
-    first = entries[0]
-    TraceLog(tables).write_many(entries, state={
-        "Step": entries[-1].step, "At": iso(now() + dt.timedelta(seconds=delay)), "Hop": current,
-        "Queue": queue if waiting else None, "Next": [e.to_json() for e in waiting]})
-    if not waiting:
-        tables.delete(TABLE_INFLIGHT, first.tenant, first.document_id)
-    return waiting
-
-
-def overtaken(tables: TableStore, env: Envelope, dequeue_count: int | None) -> bool:
-    """True for a message that a later copy has already moved past: drop it, do nothing.
-
-    Only a message that may be such a copy is looked at (one read): redelivered ones (the host that
-    had it died, or it failed before) and the sweeper's own copies. The rest cost nothing.
-    """
-    if (dequeue_count or 1) <= 1 and not env.requeued:
-        return False
-    return behind(tables, env)
-
-
-def behind(tables: TableStore, env: Envelope) -> bool:
-    """True when the document has moved past this message's hop (one read)."""
-    if env.hop is None:
-        return False
-    state = state_of(tables, env.tenant, env.document)
-    return state is not None and env.hop < int(state.get("Hop") or 0)
+def receipt_of(tenant: str, subject: str) -> str:
+    """The receipt whose partition holds a subject's rows (a document from before: its own id)."""
+    return where(tenant, subject)[0].split("|", 1)[1]

@@ -1,27 +1,29 @@
-"""Receiving: store what arrives unchanged, then split it into documents for the stages.
+"""Receiving: store what arrives unchanged, then hand it on in as few storage operations as it allows.
 
 The original bytes are written to Blob Storage before anything parses them, so a rejected request
 or a file of unknown format is never lost. Shared-form JSON from the API is checked here as well,
-so a vendor gets every problem in the 4xx answer; files are only checked for a known format and
-translated by the next stage.
+so a vendor gets every problem in the 4xx answer — and, being in the shared form already, it skips the
+translate stage: each document gets its `received` and `translated` steps here and goes straight to
+QUEUE_TRANSLATED, up to MAX_DOCUMENTS to an envelope, each envelope's rows in one entity-group
+transaction. Files are only checked for a known format and translated by the next stage.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.envelope import Envelope, new_traceparent
+from pipeline.envelope import Envelope, Packer, new_message_id, new_traceparent, trace_id
 from pipeline.errors import Problem
-from pipeline.history import blob_ref, document_path, new_id, original_path
-from pipeline.inflight import open_journeys, record
+from pipeline.history import blob_ref, enclose, new_id, original_path
+from pipeline.inflight import Send, commit, open_journey
 from pipeline.model import Document, Origin
-from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_RECEIVED, QUEUE_RECEIVED
-from pipeline.ports import Stores
+from pipeline.names import CONTAINER_RECEIVED, QUEUE_RECEIVED, QUEUE_TRANSLATED
+from pipeline.ports import QueueSender, Stores
 from pipeline.shared_form import DOCUMENT, FATAL, MAX_DOCUMENTS_PER_REQUEST, parse_shared_form
-from pipeline.trace import TraceEntry, TraceLog
+from pipeline.trace import TraceEntry, TraceLog, child_id
 
 __all__ = ["DOCUMENT", "FATAL", "MAX_DOCUMENTS_PER_REQUEST", "Intake", "parse_shared_form", "receive_documents",
            "receive_file", "receive_drop", "safe_file_name"]
@@ -31,13 +33,14 @@ _MEDIA_TYPE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,199}")
 
 @dataclass
 class Intake:
-    """What the API answers: the receipt, each accepted document, every problem."""
+    """What the API answers: the receipt, each accepted document, every problem; and what goes where next."""
 
     receipt: str
     original: str
     accepted: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     envelopes: list[Envelope] = field(default_factory=list)
+    queue: str = QUEUE_TRANSLATED  # where `envelopes` go
 
 
 def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type: str = "") -> Intake:
@@ -54,43 +57,65 @@ def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type:
     intake.problems.extend(problems)
     if any(p.code in FATAL for p in problems):
         return intake
-
-    trace = TraceLog(stores.tables)
-    ids = [new_id("d-") for _ in good]
-    open_journeys(stores.tables, tenant, ids)  # before any trace row: a crash from here on loses nothing
-    for (index, line, document), document_id in zip(good, ids, strict=True):
-        document = document.model_copy(update={"origin": Origin(format=FORMAT, file=receipt, line=line)})
-        intake.envelopes.append(accept(stores, trace, tenant, receipt, document, intake, index=index,
-                                       document_id=document_id))
+    accept(stores, tenant, intake, [
+        (index, document.model_copy(update={"origin": Origin(format=FORMAT, file=receipt, line=line)}))
+        for index, line, document in good], via="api")
     return intake
 
 
-def accept(stores: Stores, trace: TraceLog, tenant: str, receipt: str, document: Document,
-           intake: Intake, *, index: int, document_id: str | None = None) -> Envelope:
-    """Keep one document in the shared form and start its journey; the envelope is for QUEUE_RECEIVED.
+def accept(stores: Stores, tenant: str, intake: Intake, documents: Sequence[tuple[int, Document]], *,
+           via: str, detail: Mapping[str, Any] | None = None) -> list[Envelope]:
+    """Shared-form documents of one receipt, received and (being in the shared form) translated at once.
 
-    Give `document_id` when its journey was opened already (many at once, as the API does).
+    Each document is `d-<receipt>-<index>`; its two steps and the envelope that carries it on are written
+    together, one transaction per envelope, after the receipt's journey is open (pipeline/inflight.py).
+    The envelopes (for QUEUE_TRANSLATED) are added to `intake.envelopes` and returned.
     """
-    if document_id is None:
-        document_id = new_id("d-")
-        open_journeys(stores.tables, tenant, [document_id])
-    path = document_path(tenant, document_id)
-    stores.blobs.put(
-        CONTAINER_DOCUMENTS, path, document.model_dump_json(exclude_none=True).encode("utf-8"),
-        content_type="application/json; charset=utf-8",
-    )
-    envelope = Envelope(
-        tenant=tenant, document=document_id, receipt=receipt, blob=blob_ref(CONTAINER_DOCUMENTS, path),
-        traceparent=new_traceparent(),
-    )
-    [envelope] = record(trace.tables, [TraceEntry(
-        tenant, document_id, "received",
-        {"receipt": receipt, "original": intake.original, "index": index, "type": document.type,
-         "shared_form": envelope.blob},
-        reference=document.reference, receipt=receipt, trace_id=envelope.traceparent.split("-")[1],
-    )], hop=None, then=[envelope], queue=QUEUE_RECEIVED)
-    intake.accepted.append({"id": document_id, "reference": document.reference, "type": document.type})
-    return envelope
+    if not documents:
+        return []
+    open_journey(stores.tables, tenant, intake.receipt)  # before any envelope row: a crash now loses nothing
+    template = Envelope(tenant=tenant, receipt=intake.receipt, traceparent=new_traceparent(), id=new_message_id())
+    packer = Packer(template)
+    entries: dict[str, list[TraceEntry]] = {}
+    sent: list[Envelope] = []
+
+    def flush(envelope: Envelope | None) -> None:
+        if envelope is None:
+            return
+        rows = [e for d in envelope.documents for e in entries.pop(d.id)]
+        commit(stores.tables, tenant, intake.receipt, rows, sends=[Send(QUEUE_TRANSLATED, envelope)])
+        sent.append(envelope)
+
+    for index, document in documents:
+        document_id = child_id(intake.receipt, index)
+        enclosure, kept = enclose(stores.blobs, tenant, document_id, document)
+        steps = {"received": {"receipt": intake.receipt, "original": intake.original, "index": index,
+                              "type": document.type, "via": via, **(detail or {})},
+                 "translated": {"type": document.type, "format": document.origin.format if document.origin else FORMAT,
+                                "shared_form": enclosure.blob or "kept with this step",
+                                "note": "already in the shared form: checked when received"}}
+        tid = trace_id(template.traceparent)
+        entries[document_id] = [
+            TraceEntry(tenant, document_id, step, info, reference=document.reference, receipt=intake.receipt,
+                       trace_id=tid, shared_form=kept if step == "translated" else None)
+            for step, info in steps.items()]
+        flush(packer.add(enclosure))
+        intake.accepted.append({"id": document_id, "reference": document.reference, "type": document.type})
+    flush(packer.close())
+    intake.envelopes.extend(sent)
+    return sent
+
+
+def send_all(queues: QueueSender, queue: str, envelopes: Sequence[Envelope]) -> None:
+    """Envelopes sent at once, concurrently when there are several (what an output binding would do)."""
+    if len(envelopes) <= 1:
+        for envelope in envelopes:
+            queues.send(queue, envelope.to_json())
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(envelopes)), thread_name_prefix="bilagsbro-send") as pool:
+        list(pool.map(lambda e: queues.send(queue, e.to_json()), envelopes))
 
 
 def receive_file(
@@ -106,7 +131,7 @@ def receive_file(
         # Metadata travels as HTTP headers (ASCII): an unknown format is reported, not stored there.
         "tenant": tenant, "format": (format or "") if known else "", "receipt": receipt, "via": source,
     })
-    intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, original))
+    intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, original), queue=QUEUE_RECEIVED)
     trace = TraceLog(stores.tables)
     trace.index_receipt(tenant, receipt, {"file": safe_name, "format": format or "detect", "via": source,
                                           "bytes": len(data)})
@@ -125,15 +150,13 @@ def receive_file(
         trace.write(TraceEntry(tenant, receipt, "rejected", {
             "original": intake.original, "file": safe_name, "problems": [problem.as_dict()]}, receipt=receipt))
         return intake
-    envelope = Envelope(
-        tenant=tenant, document=receipt, receipt=receipt, blob=intake.original, kind="file",
-        format=format, traceparent=new_traceparent(),
-    )
-    open_journeys(stores.tables, tenant, [receipt])  # the file's own journey, until it is split
-    [envelope] = record(stores.tables, [TraceEntry(tenant, receipt, "received", {
+    envelope = Envelope(tenant=tenant, receipt=receipt, traceparent=new_traceparent(), id=new_message_id(),
+                        kind="file", blob=intake.original, format=format)
+    open_journey(stores.tables, tenant, receipt)  # the file's journey: until its last document's ends
+    commit(stores.tables, tenant, receipt, [TraceEntry(tenant, receipt, "received", {
         "original": intake.original, "file": safe_name, "format": format or "detect", "bytes": len(data),
-        "via": source}, receipt=receipt, trace_id=envelope.traceparent.split("-")[1])],
-        hop=None, then=[envelope], queue=QUEUE_RECEIVED)
+        "via": source}, receipt=receipt, trace_id=trace_id(envelope.traceparent))],
+        sends=[Send(QUEUE_RECEIVED, envelope)])
     intake.envelopes.append(envelope)
     return intake
 
@@ -165,7 +188,7 @@ def receive_drop(stores: Stores, blob_name: str, data: bytes, *, known_formats: 
         return None
     tenant, format, file_name = where
     try:
-        TenantRegistry(stores.tables).get(tenant)
+        TenantRegistry(stores.tables).current(tenant)
     except ConfigError:
         return None
     return receive_file(stores, tenant, data, file_name=file_name, format=format,

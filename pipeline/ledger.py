@@ -46,6 +46,7 @@ class LedgerOutcome:
     delivery: Delivery
     duplicate: bool  # True when the reference was already in the target: nothing was posted now
     looked_up: bool  # True when the target was asked first because an earlier outcome was unknown
+    document_id: str | None = None  # the document whose delivery the ledger records (for a duplicate: the earlier)
 
 
 def _now() -> dt.datetime:
@@ -100,7 +101,8 @@ def deliver_once(
                 "ledger entry vanished while claiming", tenant=tenant, reference=document.reference
             ) from None
         if entry["State"] == "delivered":
-            return LedgerOutcome(_delivered(entry), duplicate=True, looked_up=False)
+            return LedgerOutcome(_delivered(entry), duplicate=True, looked_up=False,
+                                 document_id=str(entry.get("DocumentId") or "") or None)
         if entry["State"] == "claimed":
             held_for = _seconds_left(entry, now)
             if held_for > 0:
@@ -116,7 +118,8 @@ def deliver_once(
             found = target.find(document.reference)
             if found is not None:
                 _record_delivered(tables, entry, found, etag=entry["etag"], document_id=entry.get("DocumentId"))
-                return LedgerOutcome(found, duplicate=True, looked_up=True)
+                return LedgerOutcome(found, duplicate=True, looked_up=True,
+                                     document_id=str(entry.get("DocumentId") or "") or None)
         claim = {
             **{k: v for k, v in entry.items() if k != "etag"},
             "State": "claimed",
@@ -156,7 +159,7 @@ def deliver_once(
     finally:
         _CLAIM.reset(token)
     held.settle(_delivered_entity(claim, delivery, document_id), delivered=True)
-    return LedgerOutcome(delivery, duplicate=False, looked_up=looked_up)
+    return LedgerOutcome(delivery, duplicate=False, looked_up=looked_up, document_id=document_id)
 
 
 class Claim:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
 from pipeline import redaction
-from pipeline.ports import Conflict, Entity, Exchange, NotFound, Stale
+from pipeline.ports import MAX_TRANSACTION, Conflict, Entity, Exchange, NotFound, Operation, Stale
 
 _etags = itertools.count(1)
 
@@ -129,6 +129,34 @@ class MemoryTables:
         for entity in entities:
             self.upsert(table, entity)
 
+    def transact(self, table: str, operations: Sequence[Operation]) -> None:
+        """Checked whole before anything is applied, as the service does: all or nothing."""
+        if not operations:
+            return
+        if len(operations) > MAX_TRANSACTION:
+            raise ValueError(f"{len(operations)} operations: an entity-group transaction holds at most {MAX_TRANSACTION}")
+        if len({e["PartitionKey"] for _, e in operations}) > 1:
+            raise ValueError("an entity-group transaction is one partition's")
+        with self._lock:
+            keys = [self._key(table, e) for _, e in operations]
+            if len(set(keys)) < len(keys):
+                raise ValueError("an entity appears twice in one transaction")
+            for index, ((kind, entity), key) in enumerate(zip(operations, keys, strict=True)):
+                if kind == "create" and key in self.rows:
+                    raise Conflict(f"{table}/{key[2]}", index=index)
+                if kind in ("merge", "delete") and key not in self.rows:
+                    raise Stale(f"{table}/{key[2]}", index=index)
+                if kind != "delete":
+                    _check_size({**self.rows.get(key, {}), **entity} if kind == "merge" else entity)
+            for (kind, entity), key in zip(operations, keys, strict=True):
+                clean = {k: v for k, v in copy.deepcopy(entity).items() if k != "etag"}
+                if kind == "delete":
+                    del self.rows[key]
+                elif kind == "merge":
+                    self.rows[key] = {**self.rows[key], **clean, "etag": str(next(_etags))}
+                else:
+                    self.rows[key] = {**clean, "etag": str(next(_etags))}
+
     def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]:
         return [
             copy.deepcopy(e)
@@ -136,8 +164,10 @@ class MemoryTables:
             if t == table and p == partition and r.startswith(row_prefix)
         ]
 
-    def delete(self, table: str, partition: str, row: str) -> None:
+    def delete(self, table: str, partition: str, row: str, *, etag: str | None = None) -> None:
         with self._lock:
+            if etag is not None and (self.rows.get((table, partition, row)) or {}).get("etag") != etag:
+                raise Stale(f"{table}/{partition}/{row}")
             self.rows.pop((table, partition, row), None)
 
     def due(self, table: str, before: str, *, limit: int = 1000) -> list[Entity]:

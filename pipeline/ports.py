@@ -11,7 +11,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Literal, Protocol, runtime_checkable
 
 from pipeline.errors import ConfigError, Problem
 from pipeline.lookups import Lookups
@@ -20,13 +20,31 @@ from pipeline.model import Document
 Entity = dict[str, Any]
 """A Table Storage entity: PartitionKey, RowKey, properties; `etag` when read back."""
 
+Operation = tuple[Literal["upsert", "create", "merge", "delete"], Entity]
+"""One operation of an entity-group transaction (`TableStore.transact`)."""
+MAX_TRANSACTION = 100  # operations in one entity-group transaction
+
 
 class Conflict(Exception):
-    """The entity already exists (insert) — someone else claimed it first."""
+    """The entity already exists (insert) — someone else claimed it first.
+
+    From `TableStore.transact`, `index` is the operation that failed (nothing of the transaction was applied).
+    """
+
+    def __init__(self, message: str = "", *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class Stale(Exception):
-    """The entity changed since it was read (ETag mismatch) — re-read and decide again."""
+    """The entity changed since it was read (ETag mismatch), or is gone — re-read and decide again.
+
+    From `TableStore.transact`, `index` is the operation that failed (nothing of the transaction was applied).
+    """
+
+    def __init__(self, message: str = "", *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class NotFound(Exception):
@@ -84,10 +102,20 @@ class TableStore(Protocol):
         """Insert or replace, in transactions of up to 100 per partition."""
         ...
 
+    def transact(self, table: str, operations: Sequence[Operation]) -> None:
+        """All or nothing, in one request (an entity-group transaction): at most MAX_TRANSACTION operations on
+        entities of one partition, each entity once.
+
+        `upsert` inserts or replaces; `create` inserts and raises Conflict if the entity exists; `merge` sets the
+        given properties of an existing entity and `delete` removes one, both raising Stale when it is gone.
+        https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
+        """
+        ...
+
     def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]: ...
 
-    def delete(self, table: str, partition: str, row: str) -> None:
-        """Remove; an entity that is not there is no error."""
+    def delete(self, table: str, partition: str, row: str, *, etag: str | None = None) -> None:
+        """Remove; an entity that is not there is no error. With `etag`: only if unchanged since read, else Stale."""
         ...
 
     def due(self, table: str, before: str, *, limit: int = 1000) -> list[Entity]:

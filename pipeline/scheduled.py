@@ -3,9 +3,10 @@
 `pipeline.pull` decides *what* to take (watermark, lease, overlap); this module decides what happens
 to it: every raw record is stored unchanged (the original), then turned into shared-form documents —
 one per record, or one daily summary per (store, business day) once that day has closed — which are
-queued for the translate stage **before** the watermark moves past them, so a crash loses nothing.
+queued for the adapt stage **before** the watermark moves past them, so a crash loses nothing.
 What was booked is remembered (`pipeline.bookings`): a record that arrives after its day was summarised,
-or changes after it was booked, is booked once more as the difference only.
+or changes after it was booked, is booked once more as the difference only. Pulled documents are in the
+shared form already: like the API's, they skip the translate stage (pipeline/intake.py).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.bookings import Books, Received
-from pipeline.envelope import Envelope
 from pipeline.errors import BilagsbroError, Problem
 from pipeline.history import blob_ref, new_id
-from pipeline.intake import Intake, accept
+from pipeline.intake import Intake, accept, send_all
 from pipeline.model import Document
-from pipeline.names import CONTAINER_RECEIVED, QUEUE_RECEIVED
+from pipeline.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import PulledSource, Stores
 from pipeline.pull import PullResult, pull
 from pipeline.tenants import Tenant, TenantRegistry
@@ -51,15 +51,16 @@ def pull_tenant(stores: Stores, source: PulledSource, tenant: Tenant, *, now: dt
     intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, f"{tenant.id}/{source.name}/"))
 
     def queue(documents: Sequence[Document | Problem]) -> None:
-        envelopes: list[Envelope] = []
+        good: list[tuple[int, Document]] = []
         for item in documents:
             if isinstance(item, Problem):
                 report.problems.append(item)
                 continue
-            envelopes.append(accept(stores, trace, tenant.id, receipt, item, intake, index=len(intake.accepted)))
+            good.append((len(intake.accepted) + len(good), item))
         assert stores.queues is not None, "scheduled pulls need a queue sender"
-        for envelope in envelopes:
-            stores.queues.send(QUEUE_RECEIVED, envelope.to_json())
+        # Sent before the watermark moves past them; a crash in between leaves their rows for the sweeper.
+        send_all(stores.queues, QUEUE_TRANSLATED, accept(stores, tenant.id, intake, good, via="timer",
+                                                          detail={"source": source.name}))
 
     books = Books(stores, source, tenant.id, options, queue)
     try:

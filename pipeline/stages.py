@@ -1,10 +1,13 @@
 """The stages after receipt: translated → adapted → delivered, and what happens when one fails.
 
-Each stage takes an envelope, reads the content it points to, writes its own step to the trace log
-and returns the envelopes for the next queue. A stage never retries by itself: a `TransientError`
-(or any unexpected exception) propagates so the queue redelivers the message; a `DataError` or
-`ConfigError` is written to the trace and ends the document's journey until someone fixes the
-cause and asks for a retry.
+Each stage takes an envelope of up to MAX_DOCUMENTS documents of one receipt, and `run` records what
+became of every one of them — its step in the trace, and the envelopes that carry the documents on — in
+one entity-group transaction with the end of the envelope it took (pipeline/inflight.py). A stage never
+retries by itself: a `TransientError` (or any unexpected exception) for every document of an envelope
+propagates so the queue redelivers the message; when only some of its documents fail so, the others go
+on and each failing one is sent back alone, after RETRY_SECONDS, to be retried on its own. A `DataError`
+or `ConfigError` is written to the trace and ends the document's journey until someone fixes the cause
+and asks for a retry.
 """
 
 from __future__ import annotations
@@ -15,30 +18,30 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 from urllib.parse import unquote
 
 from pipeline.descriptors import Descriptor
-from pipeline.envelope import Envelope, trace_id
+from pipeline.envelope import Enclosure, Envelope, Packer, pack, trace_id
 from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, Problem
-from pipeline.history import BlobExchangeLog, blob_ref, document_path, split_ref
-from pipeline.inflight import behind, open_journeys, overtaken, record, stage_lease
-from pipeline.intake import DOCUMENT
+from pipeline.history import BlobExchangeLog, enclose, load, split_ref
+from pipeline.inflight import Overtaken, Send, commit, note_failure, overtaken, pending, settle, stage_lease
 from pipeline.ledger import deliver_once
 from pipeline.lookups import connection_key
 from pipeline.model import TARGET_TERMS, Document, Origin
-from pipeline.names import CONTAINER_DOCUMENTS, QUEUE_ADAPTED, QUEUE_RECEIVED, QUEUE_TRANSLATED
+from pipeline.names import QUEUE_ADAPTED, QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
 from pipeline.report import FileReport
 from pipeline.rules import apply
 from pipeline.telemetry import stage_span
 from pipeline.tenants import Tenant, TenantRegistry
-from pipeline.trace import TraceEntry, TraceLog
+from pipeline.trace import TraceEntry, TraceLog, child_id
 
 log = logging.getLogger("bilagsbro.pipeline")
 CLAIM_RECHECK_SECONDS = 5
+RETRY_SECONDS = 5  # host.json's visibilityTimeout: how long a failed message waits before its next try
 SNIFF_BYTES = 65536  # what format detection looks at
 
 SourceParser = Callable[..., Iterable[Any]]
@@ -119,32 +122,61 @@ def close_all(value: Any) -> None:
         value.close()
 
 
-def _load(stores: Stores, ref: str, context: dict[str, str] | None = None) -> Document:
-    container, path = split_ref(ref)
-    return DOCUMENT.validate_json(stores.blobs.get(container, path), context=context)
+
+@dataclass
+class Done:
+    """What a stage made of an envelope: each document's step, and where its documents go next."""
+
+    entries: list[TraceEntry] = field(default_factory=list)
+    onward: list[Envelope] = field(default_factory=list)  # to the stage's output queue (its output binding)
+    recorded: list[Envelope] = field(default_factory=list)  # ... and those whose rows the stage wrote itself
+    sends: list[Send] = field(default_factory=list)  # sent by the stage itself: back a stage, or after a delay
+    failures: list[tuple[Enclosure, BaseException]] = field(default_factory=list)  # passing faults, per document
+
+    def step(self, env: Envelope, enclosure: Enclosure | None, step: str, detail: dict[str, Any],
+             reference: str | None = None) -> None:
+        subject = enclosure.id if enclosure is not None else env.receipt
+        self.entries.append(TraceEntry(env.tenant, subject, step, detail, reference=reference or (
+            enclosure.reference if enclosure is not None else None), receipt=env.receipt,
+            attempt=enclosure.attempt if enclosure is not None else 1, trace_id=trace_id(env.traceparent)))
 
 
-def _entry(env: Envelope, step: str, detail: dict[str, Any], reference: str | None = None) -> TraceEntry:
-    return TraceEntry(env.tenant, env.document, step, detail, reference=reference, receipt=env.receipt,
-                      attempt=env.attempt, trace_id=trace_id(env.traceparent))
+def _alone(env: Envelope, enclosure: Enclosure, **changes: Any) -> Envelope:
+    """One document of an envelope in an envelope of its own (a retry, a wait, a way back)."""
+    return env.next(documents=(enclosure,), **changes)
 
 
-def _step(stores: Stores, env: Envelope, step: str, detail: dict[str, Any], reference: str | None = None, *,
-          then: Sequence[Envelope] = (), queue: str | None = None, delay: float = 0.0) -> list[Envelope]:
-    """A stage's step in the trace and where the document goes next (to `queue`); nothing next ends it."""
-    return record(stores.tables, [_entry(env, step, detail, reference)], hop=env.hop, then=then, queue=queue,
-                  delay=delay)
+def _retry_alone(env: Envelope, done: Done, stage: str, queue: str, dequeue_count: int | None) -> None:
+    """Documents that failed with a passing fault while others went on: each is tried again on its own.
+
+    When every document failed, the whole envelope is the queue's to retry (and, in the end, to poison).
+    """
+    if not done.failures:
+        return
+    if len(done.failures) == len(env.documents):
+        raise done.failures[0][1]
+    for enclosure, exc in done.failures:
+        error = exc.context() if isinstance(exc, BilagsbroError) else {"kind": type(exc).__name__,
+                                                                        "message": str(exc)[:500]}
+        log.warning("stage %s failed for %s/%s: %s; it is tried again on its own", stage, env.tenant, enclosure.id,
+                    error.get("message"))
+        done.step(env, enclosure, "retrying", {"stage": stage, "try": dequeue_count or 1, "error": error,
+                                               "next": f"on its own, in {RETRY_SECONDS} s"})
+        done.sends.append(Send(queue, _alone(env, enclosure), delay=RETRY_SECONDS))
 
 
 # translated ---------------------------------------------------------------------------------------
 
 
-def translate(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
+def translate(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_count: int | None = None) -> Done:
     if env.kind == "file":
         return _translate_file(stores, connectors, env)
-    document = _load(stores, env.blob)  # checked at the API edge; re-read in the shared form
-    return _step(stores, env, "translated", {"shared_form": env.blob, "type": document.type}, document.reference,
-                 then=[env.next()], queue=QUEUE_TRANSLATED)
+    # Documents in the shared form already (messages from before intake translated them itself).
+    done = Done()
+    for enclosure in env.documents:
+        done.step(env, enclosure, "translated", {"shared_form": enclosure.blob or "in the message"})
+    done.onward.append(env.next())
+    return done
 
 
 def sniff(connectors: Connectors, data: IO[bytes], file_name: str, format: str | None) -> tuple[IO[bytes], str | None]:
@@ -210,19 +242,26 @@ def format_options(sources: Mapping[str, Mapping[str, Any]], format: str | None)
     return options
 
 
-def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
-    """Each document of the file stored and traced as it is parsed, each problem reported as it comes.
+def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> Done:
+    """Each document of the file received and translated as it is parsed, each problem reported as it comes.
 
-    Nothing grows with the file but one small envelope per good document: the report streams to
-    Blob Storage (pipeline/report.py), the whole-file preflight runs in batches, and the receipt's
-    trace row keeps counts and the first few.
+    Documents go on in envelopes of up to MAX_DOCUMENTS — each part's trace rows, its envelope's row and the
+    file's progress in one transaction, then the part is sent (the last one by the output binding) — so
+    nothing grows with the file: the report
+    streams to Blob Storage (pipeline/report.py), the whole-file preflight runs in batches, and the
+    receipt's trace row keeps counts and the first few. A file split again after a crash yields the same
+    documents and parts (ids from the receipt) and sends again only the parts its progress does not count.
     """
+    assert env.blob is not None and env.id is not None
     container, path = split_ref(env.blob)
     file_name = unquote(path.rsplit("/", 1)[-1])  # the blob name is quoted (history.original_path)
-    tenant = TenantRegistry(stores.tables).get(env.tenant)
+    tenant = TenantRegistry(stores.tables).current(env.tenant)
     report = FileReport(stores.blobs, env.tenant, env.receipt)
     check = _FilePreflight(stores, connectors, tenant, env)
-    envelopes: list[Envelope] = []
+    row = pending(stores.tables, env) or {}
+    sent_before = int(row.get("Progress") or 0)
+    parts = Parts(stores, env, sent_before)
+    count = 0
     with stores.blobs.open(container, path) as data:
         format, items = read_file(connectors, data, file_name=file_name, format=env.format,
                                   options=lambda found: format_options(tenant.sources, found))
@@ -230,43 +269,75 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
             if isinstance(item, Problem):
                 report.problem(item)
                 continue
-            envelopes.append(_accept(stores, env, item, len(envelopes), format, file_name, report))
+            parts.add(_accept(stores, env, item, count, format, file_name, report))
+            count += 1
             for problem in check.add(item):
                 report.problem(problem, stage="preflight")
+    parts.close()
     for problem in check.finish():
         report.problem(problem, stage="preflight")
     report.commit()
-    # The file's own journey has guarded its documents until here; from now on each has its own.
-    open_journeys(stores.tables, env.tenant, [e.document for e in envelopes])
+    done = Done(recorded=parts.held)
     step = "translated" if report.documents.count or not report.errors else "rejected"
-    _step(stores, env, step, {"format": format, **report.summary(check.summary())})
-    return envelopes
+    done.step(env, None, step, {"format": format, **report.summary(check.summary()),
+                                **({"parts": parts.count} if parts.count else {})})
+    return done
+
+
+class Parts:
+    """A file's documents in envelopes as they are parsed: each recorded (its documents' steps and its row,
+    and the file's progress) and sent when full; those a crash had sent already are skipped."""
+
+    def __init__(self, stores: Stores, env: Envelope, sent_before: int) -> None:
+        self.stores, self.env, self.sent_before = stores, env, sent_before
+        ids = (f"{env.id}.{n:05d}" for n in range(1, 1 << 30))
+        self.packer = Packer(replace(env, kind="documents", blob=None, format=None), ids)
+        self.entries: dict[str, list[TraceEntry]] = {}
+        self.count = 0
+        self.held: list[Envelope] = []  # the last part (all of them without a queue sender: unit tests)
+
+    def add(self, accepted: tuple[Enclosure, list[TraceEntry]]) -> None:
+        enclosure, entries = accepted
+        self.entries[enclosure.id] = entries
+        self._send(self.packer.add(enclosure))
+
+    def close(self) -> None:
+        """The last part goes with the stage's output binding, like any stage's messages."""
+        self._send(self.packer.close(), last=True)
+
+    def _send(self, envelope: Envelope | None, *, last: bool = False) -> None:
+        if envelope is None:
+            return
+        rows = [e for d in envelope.documents for e in self.entries.pop(d.id)]
+        self.count += 1
+        if self.count <= self.sent_before:
+            return  # recorded and sent by the run that crashed
+        queues = self.stores.queues
+        commit(self.stores.tables, self.env.tenant, self.env.receipt, rows,
+               sends=[Send(QUEUE_TRANSLATED, envelope)], taken=self.env, progress=self.count)
+        if queues is None or last:
+            self.held.append(envelope)
+        else:
+            queues.send(QUEUE_TRANSLATED, envelope.to_json())
 
 
 def _accept(stores: Stores, env: Envelope, document: Document, index: int, format: str | None,
-            file_name: str, report: FileReport) -> Envelope:
+            file_name: str, report: FileReport) -> tuple[Enclosure, list[TraceEntry]]:
     if document.origin is None:
         document = document.model_copy(update={"origin": Origin(format=format or "", file=file_name)})
     document_id = child_id(env.receipt, index)  # the same on a second run after a crash: nothing doubles
-    doc_path = document_path(env.tenant, document_id)
-    stores.blobs.put(CONTAINER_DOCUMENTS, doc_path, document.model_dump_json(exclude_none=True).encode("utf-8"),
-                     content_type="application/json; charset=utf-8")
-    child = Envelope(tenant=env.tenant, document=document_id, receipt=env.receipt,
-                     blob=blob_ref(CONTAINER_DOCUMENTS, doc_path), traceparent=env.traceparent).next()
     origin = document.origin.model_dump(exclude_none=True) if document.origin else {}
-    [child] = record(stores.tables, [
-        _entry(child, "received", {"receipt": env.receipt, "original": env.blob, **origin}, document.reference),
-        _entry(child, "translated", {"shared_form": child.blob, "type": document.type, "format": format},
-               document.reference),
-    ], hop=None, then=[child], queue=QUEUE_TRANSLATED)
     report.document({"id": document_id, "reference": document.reference, "type": document.type,
                      **({"line": origin["line"]} if "line" in origin else {})})
-    return child
-
-
-def child_id(receipt: str, index: int) -> str:
-    """The id of a file's `index`th document: unguessable (the receipt's) and the same on every run."""
-    return f"d-{receipt.removeprefix('r-')}-{index:06d}"
+    enclosure, kept = enclose(stores.blobs, env.tenant, document_id, document)
+    tid = trace_id(env.traceparent)
+    return enclosure, [
+        TraceEntry(env.tenant, document_id, "received", {"receipt": env.receipt, "original": env.blob, **origin},
+                   reference=document.reference, receipt=env.receipt, trace_id=tid),
+        TraceEntry(env.tenant, document_id, "translated", {
+            "shared_form": enclosure.blob or "kept with this step", "type": document.type, "format": format},
+            reference=document.reference, receipt=env.receipt, trace_id=tid, shared_form=kept),
+    ]
 
 
 def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents: list[Document],
@@ -321,35 +392,49 @@ class _FilePreflight:
 # adapted ------------------------------------------------------------------------------------------
 
 
-def adapt(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
-    document = _load(stores, env.blob)
-    try:
-        tenant = TenantRegistry(stores.tables).get(env.tenant)
-        adapted = apply(document, tenant.rules)
-        target = connectors.target_for(stores, tenant, env.document)
-        problems = target.preflight([adapted])
-    except (ConfigError, DataError) as exc:
-        _step(stores, env, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
-        return []
-    except ValueError as exc:  # a rule produced something the model refuses
-        _step(stores, env, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}},
-              document.reference)
-        return []
-    if problems:
-        _step(stores, env, "blocked", {
-            "stage": "preflight", "target": tenant.target,
-            "problems": [p.as_dict() for p in problems],
-            "remedy": "fix the accounting system or the tenant's rules, then POST .../retry",
+def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_count: int | None = None) -> Done:
+    done = Done()
+    tenant = TenantRegistry(stores.tables).current(env.tenant)
+    adapted: list[Enclosure] = []
+    for enclosure in env.documents:
+        try:
+            document = load(stores.blobs, stores.tables, env.tenant, enclosure)
+        except ValueError as exc:  # a document we kept that the model refuses now: its data must be fixed
+            done.step(env, enclosure, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}})
+            continue
+        except Exception as exc:
+            done.failures.append((enclosure, exc))
+            continue
+        try:
+            result = apply(document, tenant.rules)
+            target = connectors.target_for(stores, tenant, enclosure.id)
+            problems = target.preflight([result])
+        except (ConfigError, DataError) as exc:
+            done.step(env, enclosure, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
+            continue
+        except ValueError as exc:  # a rule produced something the model refuses
+            done.step(env, enclosure, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}},
+                      document.reference)
+            continue
+        except Exception as exc:
+            done.failures.append((enclosure, exc))
+            continue
+        if problems:
+            done.step(env, enclosure, "blocked", {
+                "stage": "preflight", "target": tenant.target,
+                "problems": [p.as_dict() for p in problems],
+                "remedy": "fix the accounting system or the tenant's rules, then POST .../retry",
+            }, document.reference)
+            continue
+        carried, _ = enclose(stores.blobs, env.tenant, enclosure.id, result, form="adapted", attempt=enclosure.attempt)
+        done.step(env, enclosure, "adapted", {
+            "target": tenant.target, "adapted": carried.blob or "in the message", "preflight": "ok",
+            "payload": _jsonable(target.render(result)),
         }, document.reference)
-        return []
-    path = document_path(env.tenant, env.document, "adapted")
-    stores.blobs.put(CONTAINER_DOCUMENTS, path, adapted.model_dump_json(exclude_none=True).encode("utf-8"),
-                     content_type="application/json; charset=utf-8")
-    return _step(stores, env, "adapted", {
-        "target": tenant.target, "adapted": blob_ref(CONTAINER_DOCUMENTS, path), "preflight": "ok",
-        "payload": _jsonable(target.render(adapted)),
-    }, document.reference, then=[env.next(blob=blob_ref(CONTAINER_DOCUMENTS, path), target=tenant.target)],
-        queue=QUEUE_ADAPTED)
+        adapted.append(carried)
+    _retry_alone(env, done, "adapt", QUEUE_TRANSLATED, dequeue_count)
+    done.onward = pack(replace(env, target=tenant.target), adapted)
+    return done
 
 
 def _jsonable(value: Any) -> Any:
@@ -359,114 +444,142 @@ def _jsonable(value: Any) -> Any:
 # delivered ----------------------------------------------------------------------------------------
 
 
-def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
-    document = _load(stores, env.blob, TARGET_TERMS)  # adapted: in the target's VAT codes
-    tenant = TenantRegistry(stores.tables).get(env.tenant)
+def deliver(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_count: int | None = None) -> Done:
+    done = Done()
+    tenant = TenantRegistry(stores.tables).current(env.tenant)
     if env.target and env.target != tenant.target:
-        # The tenant switched systems after this was adapted: adapt the shared form again for the new one.
-        shared = blob_ref(CONTAINER_DOCUMENTS, document_path(env.tenant, env.document))
-        if stores.queues is None:
-            raise ConfigError("the tenant switched targets and no queue sender is configured to re-adapt",
-                              tenant=env.tenant)
-        [again] = _step(stores, env, "resubmitted", {
-            "reason": f"target changed from {env.target} to {tenant.target}", "next": "adapt"}, document.reference,
-            then=[replace(env, blob=shared, target=None)], queue=QUEUE_TRANSLATED)
-        stores.queues.send(QUEUE_TRANSLATED, again.to_json())
-        return []
-    try:
-        target = connectors.target_for(stores, tenant, env.document)
-        outcome = deliver_once(stores.tables, target, document, tenant=env.tenant, target_name=tenant.target,
-                               document_id=env.document)
-    except (ConfigError, DataError) as exc:
-        _step(stores, env, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()},
-              document.reference)
-        return []
-    except ClaimHeld as exc:
-        if stores.queues is None:
-            raise
-        # A duplicate arrived while the first copy is being posted: look again once that may be done,
-        # without spending this message's tries (the queue redelivers after a delay of our choosing).
-        if behind(stores.tables, env):
-            return []  # the copy holding the claim has finished meanwhile: this one has nothing left to do
-        delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(exc.retry_after or CLAIM_RECHECK_SECONDS)))
-        [again] = _step(stores, env, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay},
-                        document.reference, then=[env], queue=QUEUE_ADAPTED, delay=delay)
-        stores.queues.send(QUEUE_ADAPTED, again.to_json(), delay_seconds=delay)
-        return []
-    delivery = outcome.delivery
-    detail = {
-        "target": tenant.target, "remote_id": delivery.remote_id, "draft": delivery.draft,
-        **({"url": delivery.url} if delivery.url else {}),
-        **({"not_accepted": list(delivery.not_accepted)} if delivery.not_accepted else {}),
-        **({"looked_up_first": True} if outcome.looked_up else {}),
-        **delivery.details,
-    }
-    step = "duplicate" if outcome.duplicate and not outcome.looked_up else "delivered"
-    if step == "duplicate":
-        detail["note"] = "this reference was delivered before; nothing was posted again"
-    _step(stores, env, step, detail, document.reference)
-    return []
+        # The tenant switched systems after these were adapted: adapt their shared forms again for the new one.
+        again = [Enclosure(d.id, d.reference, d.attempt) for d in env.documents]  # shared forms from the trace
+        for enclosure in env.documents:
+            done.step(env, enclosure, "resubmitted", {
+                "reason": f"target changed from {env.target} to {tenant.target}", "next": "adapt"})
+        done.sends.extend(Send(QUEUE_TRANSLATED, e) for e in pack(replace(env, target=None), again))
+        return done
+    for enclosure in env.documents:
+        try:
+            document = load(stores.blobs, stores.tables, env.tenant, enclosure, TARGET_TERMS)  # in the target's terms
+            target = connectors.target_for(stores, tenant, enclosure.id)
+            outcome = deliver_once(stores.tables, target, document, tenant=env.tenant, target_name=tenant.target,
+                                   document_id=enclosure.id)
+        except (ConfigError, DataError) as exc:
+            done.step(env, enclosure, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()})
+            continue
+        except ClaimHeld as exc:
+            if pending(stores.tables, env) is None:
+                raise Overtaken("a copy of this envelope holds the claim and has finished") from None
+            # A duplicate arrived while the first copy is being posted: look again once that may be done,
+            # without spending the queue's tries on it.
+            delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(exc.retry_after or CLAIM_RECHECK_SECONDS)))
+            done.step(env, enclosure, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay})
+            done.sends.append(Send(QUEUE_ADAPTED, _alone(env, enclosure), delay=delay))
+            continue
+        except Exception as exc:
+            done.failures.append((enclosure, exc))
+            continue
+        delivery = outcome.delivery
+        detail = {
+            "target": tenant.target, "remote_id": delivery.remote_id, "draft": delivery.draft,
+            **({"url": delivery.url} if delivery.url else {}),
+            **({"not_accepted": list(delivery.not_accepted)} if delivery.not_accepted else {}),
+            **({"looked_up_first": True} if outcome.looked_up else {}),
+            **delivery.details,
+        }
+        step = "duplicate" if outcome.duplicate and not outcome.looked_up else "delivered"
+        if step == "duplicate":
+            detail["note"] = "this reference was delivered before; nothing was posted again"
+            if outcome.document_id == enclosure.id:
+                detail["by"] = "an earlier attempt of this document, stopped before it could record it"
+        done.step(env, enclosure, step, detail, document.reference)
+    _retry_alone(env, done, "deliver", QUEUE_ADAPTED, dequeue_count)
+    return done
 
 
-# failures -----------------------------------------------------------------------------------------
+# running a stage ----------------------------------------------------------------------------------
 
 
-STAGES = {"translate": translate, "adapt": adapt, "deliver": deliver}
+STAGES: dict[str, Callable[..., Done]] = {"translate": translate, "adapt": adapt, "deliver": deliver}
 INPUT = {"translate": QUEUE_RECEIVED, "adapt": QUEUE_TRANSLATED, "deliver": QUEUE_ADAPTED}
+OUTPUT = {"translate": QUEUE_TRANSLATED, "adapt": QUEUE_ADAPTED}
 
 
 def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes,
         *, dequeue_count: int | None = None) -> list[str]:
     """Run one stage on one queue message; what the trigger functions call.
 
-    Returns the next stage's messages. A retryable failure is written to the trace and re-raised so
-    the queue redelivers the message (after maxDequeueCount it goes to the poison queue).
+    Returns the next stage's messages (for the output binding). A failure of the whole envelope is written
+    to the trace and re-raised so the queue redelivers the message (after maxDequeueCount it goes to the
+    poison queue).
     """
     env = Envelope.from_json(message)
     if overtaken(stores.tables, env, dequeue_count):
         # A copy (the sweeper's, or the original back after its host died) already moved it on.
-        log.info("dropped a %s message for %s/%s: hop %s is behind its document", stage, env.tenant, env.document,
-                 env.hop)
+        log.info("dropped a %s message %s of %s/%s: a copy of it was taken first", stage, env.id, env.tenant,
+                 env.receipt)
         return []
     try:
         with stage_lease(stores.tables, env), stage_span(stage, env) as traceparent:
-            # Every envelope a stage returns continues its document's trace; the stage's own span is
-            # the parent of whatever it sends on.
-            return [replace(e, traceparent=traceparent).to_json() for e in STAGES[stage](stores, connectors, env)]
+            done = STAGES[stage](stores, connectors, env, dequeue_count=dequeue_count)
+            # Every envelope a stage sends on continues its documents' trace; the stage's own span is the
+            # parent of whatever it sends on.
+            onward = [replace(e, traceparent=traceparent) for e in done.onward]
+            sends = [Send(OUTPUT[stage], e) for e in onward] + done.sends
+            settle(stores.tables, env, done.entries, sends, ended=not (sends or done.recorded))
+    except Overtaken as exc:
+        log.info("dropped the %s of envelope %s of %s/%s: %s", stage, env.id, env.tenant, env.receipt, exc)
+        return []
     except BilagsbroError as exc:
         _trace_retry(stores, env, stage, exc.context(), dequeue_count)
         raise
     except Exception as exc:
         _trace_retry(stores, env, stage, {"kind": type(exc).__name__, "message": str(exc)[:500]}, dequeue_count)
         raise
+    for send in done.sends:
+        if stores.queues is None:
+            raise ConfigError(f"a {stage} stage must send to {send.queue} and no queue sender is configured",
+                              tenant=env.tenant)
+        stores.queues.send(send.queue, send.envelope.to_json(), delay_seconds=math.ceil(send.delay))
+    return [e.to_json() for e in [*onward, *done.recorded]]
 
 
 def _trace_retry(stores: Stores, env: Envelope, stage: str, error: dict[str, Any], dequeue_count: int | None) -> None:
-    log.warning("stage %s failed for %s/%s (try %s): %s", stage, env.tenant, env.document, dequeue_count,
-                error.get("message"))
-    try:  # the queue brings this very message back: the document waits on it still
-        record(stores.tables, [_entry(env, "retrying", {"stage": stage, "try": dequeue_count, "error": error})],
-               hop=env.hop, then=[env], queue=INPUT[stage], again=True)
+    log.warning("stage %s failed for envelope %s of %s/%s (try %s): %s", stage, env.id, env.tenant, env.receipt,
+                dequeue_count, error.get("message"))
+    done = Done()
+    if env.kind == "file":
+        done.step(env, None, "retrying", {"stage": stage, "try": dequeue_count, "error": error})
+    for enclosure in env.documents:
+        done.step(env, enclosure, "retrying", {"stage": stage, "try": dequeue_count, "error": error})
+    try:  # the queue brings this very message back: its row stays, with the error on it
+        note_failure(stores.tables, env, done.entries, error)
     except Exception:  # the trace must never hide the original failure
-        log.exception("could not write the trace for %s", env.document)
+        log.exception("could not write the trace for envelope %s", env.id)
 
 
 def poisoned(stores: Stores, queue: str, message: str | bytes, *, dequeue_count: int | None = None) -> None:
-    """A message gave up after maxDequeueCount tries: say so, with the last error, in the trace."""
+    """A message gave up after maxDequeueCount tries: say so, with the last error, in its documents' traces."""
     try:
         env = Envelope.from_json(message)
     except (ValueError, TypeError):
         log.error("unreadable message in %s-poison: %r", queue, message[:200])
         return
-    if behind(stores.tables, env):  # a later copy got it further: nothing to report
-        log.info("ignored a poisoned copy for %s/%s: its document has moved on", env.tenant, env.document)
+    row = pending(stores.tables, env)
+    if row is None:  # a later copy got it further: nothing to report
+        log.info("ignored a poisoned copy of envelope %s of %s/%s: it has moved on", env.id, env.tenant, env.receipt)
         return
-    trace = TraceLog(stores.tables)
-    last = next((r for r in reversed(trace.read(env.tenant, env.document)) if r["step"] == "retrying"), None)
-    _step(stores, env, "poisoned", {
-        "queue": queue,
-        "gave_up_at": dt.datetime.now(dt.UTC).isoformat(),
-        "last_error": (last or {}).get("detail", {}).get("error", "unknown"),
-        "remedy": "fix the cause, then POST /api/v1/documents/{id}/retry",
-    })
-    log.error("document %s/%s poisoned in %s", env.tenant, env.document, queue)
+    last_error: Any = json.loads(row["LastError"]) if row.get("LastError") else None
+    if last_error is None:  # a message from before envelopes had rows: the last retry in its trace
+        trace = TraceLog(stores.tables).read(env.tenant, env.subjects[0]) if env.subjects else []
+        last = next((r for r in reversed(trace) if r["step"] == "retrying"), None)
+        last_error = (last or {}).get("detail", {}).get("error", "unknown")
+    done = Done()
+    detail = {"queue": queue, "gave_up_at": dt.datetime.now(dt.UTC).isoformat(), "last_error": last_error,
+              "remedy": "fix the cause, then POST /api/v1/documents/{id}/retry"}
+    if env.kind == "file":
+        done.step(env, None, "poisoned", detail)
+    for enclosure in env.documents:
+        done.step(env, enclosure, "poisoned", detail)
+    try:
+        settle(stores.tables, env, done.entries)
+    except Overtaken:
+        return
+    log.error("envelope %s of %s/%s poisoned in %s", env.id, env.tenant, env.receipt, queue)

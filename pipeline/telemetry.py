@@ -28,9 +28,9 @@ def stage_span(stage: str, env: Envelope) -> Iterator[str]:
         kind=trace.SpanKind.CONSUMER,
         attributes={
             "bilagsbro.tenant": env.tenant,
-            "bilagsbro.document": env.document,
             "bilagsbro.receipt": env.receipt,
-            "bilagsbro.attempt": env.attempt,
+            "bilagsbro.envelope": env.id or "",
+            "bilagsbro.documents": env.subjects,
             "messaging.destination.name": stage,
         },
     ) as span:

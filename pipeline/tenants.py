@@ -4,6 +4,10 @@ API keys are random 256-bit tokens shown once; only their SHA-256 is stored (a s
 buys nothing for keys with that much entropy, and a point lookup by hash keeps every request to one
 storage read); listing, revoking and rotating them is `pipeline.apikeys`. Target settings hold no
 secrets: those are names of entries in the secret store.
+
+The stages read a tenant through `TenantRegistry.current`: kept per process for CACHE_SECONDS, then read
+again and parsed again only when its ETag changed — a change made in this process is seen at once, one
+made elsewhere within CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import threading
+import time
 import unicodedata
 from typing import Any
 
@@ -23,6 +29,14 @@ from pipeline.ports import Conflict, TableStore
 from pipeline.rules import Rules
 
 _TENANT_PARTITION = "tenant"
+CACHE_SECONDS = 5.0
+_cached: dict[tuple[str, str], tuple[Tenant, str, float]] = {}  # (account, tenant) → tenant, ETag, when read
+_cache_lock = threading.Lock()
+
+
+def _account(tables: TableStore) -> str:
+    """Which storage account a table store reaches: two stores of one account share their cached tenants."""
+    return str(getattr(tables, "account_key", None) or id(tables))
 
 
 class Tenant(BaseModel):
@@ -84,6 +98,7 @@ class TenantRegistry:
         return tenant
 
     def save(self, tenant: Tenant) -> None:
+        self._forget(tenant.id)
         self.tables.upsert(TABLE_TENANTS, self._entity(tenant))
 
     def get(self, tenant_id: str) -> Tenant:
@@ -91,6 +106,28 @@ class TenantRegistry:
         if entity is None:
             raise ConfigError(f"no tenant {tenant_id}", tenant=tenant_id)
         return Tenant.model_validate(entity["Tenant"])
+
+    def current(self, tenant_id: str) -> Tenant:
+        """The tenant as a stage uses it: read at most once per CACHE_SECONDS in this process, parsed again only
+        when its row's ETag changed."""
+        key = (_account(self.tables), tenant_id)
+        with _cache_lock:
+            found = _cached.get(key)
+        if found is not None and time.monotonic() - found[2] < CACHE_SECONDS:
+            return found[0]
+        entity = self.tables.get(TABLE_TENANTS, _TENANT_PARTITION, tenant_id)
+        if entity is None:
+            self._forget(tenant_id)
+            raise ConfigError(f"no tenant {tenant_id}", tenant=tenant_id)
+        etag = str(entity.get("etag"))
+        tenant = found[0] if found is not None and found[1] == etag else Tenant.model_validate(entity["Tenant"])
+        with _cache_lock:
+            _cached[key] = (tenant, etag, time.monotonic())
+        return tenant
+
+    def _forget(self, tenant_id: str) -> None:
+        with _cache_lock:
+            _cached.pop((_account(self.tables), tenant_id), None)
 
     def read(self, tenant_id: str) -> tuple[Tenant, str]:
         """The tenant and its row's ETag, for a change that must not overwrite another (`replace`)."""
@@ -101,6 +138,7 @@ class TenantRegistry:
 
     def replace(self, tenant: Tenant, etag: str) -> str:
         """Write the tenant only if its row is unchanged since `read`; raises Stale otherwise."""
+        self._forget(tenant.id)
         return self.tables.update(TABLE_TENANTS, self._entity(tenant), etag=etag)
 
     def all(self) -> list[Tenant]:

@@ -34,9 +34,11 @@ def test_http_functions_and_routes():
     assert routes["api_docs"] == ("docs", ("GET",))
     assert routes["receipt_report"] == ("v1/receipts/{id}/report", ("GET",))
     assert routes["receipt_report_csv"] == ("v1/receipts/{id}/report.csv", ("GET",))
-    for name in ("receive_documents", "receive_file"):
+    # Shared-form documents are translated at intake (nothing to translate) and go on to adapt; files are
+    # translated by the next stage.
+    for name, queue in (("receive_documents", names.QUEUE_TRANSLATED), ("receive_file", names.QUEUE_RECEIVED)):
         outputs = [b for b in _bindings(functions[name]) if b["type"] == "queue"]
-        assert outputs == [{**outputs[0], "queueName": names.QUEUE_RECEIVED, "connection": names.STORAGE_CONNECTION}]
+        assert outputs == [{**outputs[0], "queueName": queue, "connection": names.STORAGE_CONNECTION}]
 
 
 def test_stages_are_queue_chained():

@@ -21,7 +21,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from pipeline.names import STORAGE_CONNECTION
-from pipeline.ports import Conflict, Entity, NotFound, Stale, Stores
+from pipeline.ports import MAX_TRANSACTION, Conflict, Entity, NotFound, Operation, Stale, Stores
 
 
 class StorageAccount:
@@ -254,6 +254,11 @@ class AzureTables:
         self.account = account
         self._clients: dict[str, Any] = {}
 
+    @property
+    def account_key(self) -> str:
+        """Which account this reaches (what per-process caches of its rows are keyed by)."""
+        return str(self.account.connection_string or self.account.settings.get(f"{self.account.prefix}__tableServiceUri"))
+
     def _table(self, table: str) -> Any:
         client = self._clients.get(table)
         if client is None:
@@ -298,6 +303,35 @@ class AzureTables:
             for start in range(0, len(rows), 100):  # a transaction holds at most 100 entities
                 client.submit_transaction([("upsert", _to_table(e)) for e in rows[start : start + 100]])
 
+    def transact(self, table: str, operations: Sequence[Operation]) -> None:
+        from azure.data.tables import TableTransactionError, UpdateMode
+
+        if not operations:
+            return
+        if len(operations) > MAX_TRANSACTION:
+            raise ValueError(f"{len(operations)} operations: an entity-group transaction holds at most {MAX_TRANSACTION}")
+        batch: list[Any] = []
+        for kind, entity in operations:
+            if kind == "merge":  # If-Match: * — the entity must exist
+                batch.append(("update", _to_table(entity), {"mode": UpdateMode.MERGE}))
+            elif kind == "delete":
+                batch.append(("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}))
+            elif kind == "upsert":
+                batch.append(("upsert", _to_table(entity), {"mode": UpdateMode.REPLACE}))
+            else:
+                batch.append((kind, _to_table(entity)))
+        try:
+            self._table(table).submit_transaction(batch)
+        except TableTransactionError as exc:
+            index = getattr(exc, "index", None)
+            where = f"{table}/{operations[index][1]['RowKey']}" if isinstance(index, int) and index < len(operations) \
+                else table
+            if exc.status_code == 409:
+                raise Conflict(where, index=index) from None
+            if exc.status_code in (404, 412):
+                raise Stale(where, index=index) from None
+            raise
+
     def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]:
         params: dict[str, Any] = {"pk": partition}
         query = "PartitionKey eq @pk"
@@ -307,8 +341,14 @@ class AzureTables:
             query += " and RowKey ge @lo and RowKey lt @hi"
         return [_from_table(e) for e in self._table(table).query_entities(query, parameters=params)]
 
-    def delete(self, table: str, partition: str, row: str) -> None:
-        self._table(table).delete_entity(partition, row)  # the SDK ignores a 404 here
+    def delete(self, table: str, partition: str, row: str, *, etag: str | None = None) -> None:
+        if etag is None:
+            self._table(table).delete_entity(partition, row)  # the SDK ignores a 404 here
+            return
+        try:
+            self._table(table).delete_entity(partition, row, etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise Stale(f"{table}/{partition}/{row}") from None
 
     def due(self, table: str, before: str, *, limit: int = 1000) -> list[Entity]:
         found = []

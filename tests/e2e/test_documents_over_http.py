@@ -136,8 +136,9 @@ def test_tenants_never_see_each_others_documents(stack, client):
         assert c.post(f"/api/v1/documents/{document_id}/retry").status_code == 404
 
 
-def test_queue_messages_are_base64_claim_checks(stack, tenant, client):
-    """What another writer (or the real host) sees on the wire: base64 JSON with references only."""
+def test_queue_messages_are_base64_and_carry_small_documents_inside_and_large_ones_by_reference(stack, tenant, client):
+    """What another writer (or the real host) sees on the wire: base64 JSON; a voucher travels inside the message
+    and keeps its shared form with its trace, a document too large for a message is a claim check."""
     from azure.storage.queue import QueueClient
 
     probe = QueueClient.from_connection_string(stack.settings["BILAGSBRO_STORAGE"], "probe-received")
@@ -146,11 +147,20 @@ def test_queue_messages_are_base64_claim_checks(stack, tenant, client):
     [raw] = list(probe.receive_messages())
     assert json.loads(base64.b64decode(raw.content)) == {"hello": "æøå"}
     probe.delete_queue()
-    # And the pipeline's own messages: a claim check never carries the document.
-    response = client.post("/api/v1/documents", json=voucher("claim-check"))
-    assert response.status_code == 202
-    body = wait_for(client, response.json()["documents"][0]["id"])
-    assert body["trace"][0]["detail"]["shared_form"].startswith("documents/")
+    large = {**voucher("stor-bunke"), "lines": [
+        {"account": "1920", "amount": "1.00", "description": f"Kortsalg {i} på Røros"} for i in range(300)]
+        + [{"account": "3000", "amount": "-300.00", "vat_code": "3"}]}
+    response = client.post("/api/v1/documents", json=[voucher("claim-check"), large])
+    assert response.status_code == 202, response.text
+    small_id, large_id = (d["id"] for d in response.json()["documents"])
+    small, big = wait_for(client, small_id), wait_for(client, large_id)
+    assert small["trace"][1]["step"] == "translated" and small["trace"][1]["detail"]["shared_form"] == \
+        "kept with this step"
+    assert small["trace"][-1]["step"] == big["trace"][-1]["step"] == "delivered"
+    ref = big["trace"][1]["detail"]["shared_form"]
+    assert ref.startswith("documents/") and ref.endswith("/shared.json")
+    kept = json.loads(stack.stores.blobs.get(*ref.split("/", 1)))
+    assert kept["reference"] == "stor-bunke" and len(kept["lines"]) == 301
 
 
 class AlwaysBusy:

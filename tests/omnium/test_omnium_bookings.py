@@ -17,8 +17,7 @@ from omnium_support import NOW, START
 
 from connectors.sources import omnium
 from pipeline.envelope import Envelope
-from pipeline.history import split_ref
-from pipeline.intake import DOCUMENT
+from pipeline.history import load
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
@@ -78,10 +77,11 @@ class Shop:
         sent = self.stores.queues.sent
         for _, message, _ in sent[self.delivered:]:
             envelope = Envelope.from_json(message)
-            document = DOCUMENT.validate_json(self.stores.blobs.get(*split_ref(envelope.blob)))
-            self.queued.append(document)
-            deliver_once(self.stores.tables, self.books, document, tenant="kunde-1", target_name="opptak",
-                         document_id=envelope.document)
+            for enclosure in envelope.documents:
+                document = load(self.stores.blobs, self.stores.tables, envelope.tenant, enclosure)
+                self.queued.append(document)
+                deliver_once(self.stores.tables, self.books, document, tenant="kunde-1", target_name="opptak",
+                             document_id=enclosure.id)
         self.delivered = len(sent)
 
     def days(self) -> dict[tuple[str, dt.date], list[Voucher]]:

@@ -11,7 +11,7 @@ import pytest
 import connectors
 from pipeline import api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-from pipeline.names import CONTAINER_RECEIVED, QUEUE_RECEIVED
+from pipeline.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import Stores
 from pipeline.tenants import TenantRegistry
 
@@ -47,7 +47,9 @@ def test_a_quantity_that_is_not_a_number_is_a_422_naming_the_line_and_the_good_d
                                                 invoice("f-3", quantity="2.5", unit_price="12.00")])
     assert response.status == 422
     assert [d["reference"] for d in response.body["documents"]] == ["god-1", "f-3"]
-    assert len(response.messages[QUEUE_RECEIVED]) == 2
+    # Both good documents go on (translated at intake: they are in the shared form), in one envelope.
+    assert [d["reference"] for m in response.messages[QUEUE_TRANSLATED] for d in json.loads(m)["documents"]] == \
+        ["god-1", "f-3"]
     problems = {p["reference"]: p for p in response.body["problems"]}
     assert set(problems) == {"f-1", "f-2"}
     for reference, text in (("f-1", "'abc'"), ("f-2", "'1,5'")):
@@ -62,7 +64,7 @@ def test_a_quantity_that_is_not_a_number_is_a_422_naming_the_line_and_the_good_d
 ])
 def test_content_after_the_first_json_value_is_refused_with_its_offset_and_nothing_is_accepted(stack, body, offset):
     response = call(stack, api.post_documents, body)
-    assert response.status == 400 and response.body["documents"] == [] and not response.messages[QUEUE_RECEIVED]
+    assert response.status == 400 and response.body["documents"] == [] and not response.messages[QUEUE_TRANSLATED]
     [problem] = response.body["problems"]
     assert problem["code"] == "malformed-json" and "content after the first JSON value" in problem["message"]
     expected = offset if offset is not None else len(json.dumps(GOOD)) + 1
@@ -196,8 +198,8 @@ def test_the_saft_check_comes_before_the_rules_so_a_tenant_may_map_to_its_target
     registry.save(tenant.model_copy(update={"rules": tenant.rules.model_copy(update={"vat_map": {"3": "99"}})}))
     response = call(stack, api.post_documents, GOOD)
     assert response.status == 202
-    messages = response.messages[QUEUE_RECEIVED]
-    for stage in ("translate", "adapt", "deliver"):
+    messages = response.messages[QUEUE_TRANSLATED]
+    for stage in ("adapt", "deliver"):
         messages = [m for message in messages for m in run(stage, stores, conns, message)]
     [path] = [p for (c, p) in stores.blobs.blobs if c == CONTAINER_DELIVERIES]
     delivered = json.loads(stores.blobs.get(CONTAINER_DELIVERIES, path))

@@ -9,7 +9,7 @@ import pytest
 import connectors
 from pipeline import api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-from pipeline.names import CONTAINER_DELIVERIES, QUEUE_RECEIVED
+from pipeline.names import CONTAINER_DELIVERIES, QUEUE_TRANSLATED
 from pipeline.ports import Stores
 from pipeline.stages import Connectors, run
 from pipeline.tenants import TenantRegistry
@@ -42,7 +42,8 @@ def post(stores, conns, key, body, path=None):
 
 
 def drain(stores, conns, messages):
-    for stage in ("translate", "adapt", "deliver"):
+    """Shared-form documents from the API are translated at intake: they go on from adapt."""
+    for stage in ("adapt", "deliver"):
         messages = [m for msg in messages for m in run(stage, stores, conns, msg)]
 
 
@@ -50,7 +51,7 @@ def test_voucher_goes_through_all_four_steps(stack):
     stores, conns, tenant, key = stack
     response = post(stores, conns, key, VOUCHER)
     assert response.status == 202, response.body
-    drain(stores, conns, response.messages[QUEUE_RECEIVED])
+    drain(stores, conns, response.messages[QUEUE_TRANSLATED])
     doc_id = response.body["documents"][0]["id"]
     status = api.get_document(stores, conns, api.Request("GET", {"id": doc_id}, {},
                                                          {"authorization": f"Bearer {key}"}, b""))
@@ -68,7 +69,7 @@ def test_same_reference_twice_is_delivered_once(stack):
     stores, conns, tenant, key = stack
     for _ in range(2):
         response = post(stores, conns, key, VOUCHER)
-        drain(stores, conns, response.messages[QUEUE_RECEIVED])
+        drain(stores, conns, response.messages[QUEUE_TRANSLATED])
     last = api.get_document(stores, conns, api.Request("GET", {"id": response.body["documents"][0]["id"]}, {},
                                                        {"authorization": f"Bearer {key}"}, b""))
     assert last.body["trace"][-1]["step"] == "duplicate"
@@ -116,19 +117,26 @@ def test_malformed_json_is_400_with_line(stack):
 
 def test_a_document_adapted_for_the_old_target_is_adapted_again_after_a_switch(stack):
     from pipeline.memory import MemoryQueues
-    from pipeline.names import QUEUE_TRANSLATED
 
     stores, conns, tenant, key = stack
     stores.queues = MemoryQueues()
     response = post(stores, conns, key, VOUCHER)
-    [translated] = run("translate", stores, conns, response.messages[QUEUE_RECEIVED][0])
+    [translated] = response.messages[QUEUE_TRANSLATED]
     [adapted] = run("adapt", stores, conns, translated)
     registry = TenantRegistry(stores.tables)
     registry.save(registry.get(tenant.id).model_copy(update={"target": "other"}))
     assert run("deliver", stores, conns, adapted) == []
     [(queue, message, _)] = stores.queues.sent
-    assert queue == QUEUE_TRANSLATED and json.loads(message)["blob"].endswith("/shared.json")
+    # Back to adapt with the shared form (as its translated step kept it), not the old target's adapted form.
+    [document] = json.loads(message)["documents"]
+    assert queue == QUEUE_TRANSLATED and document["id"] == response.body["documents"][0]["id"]
+    assert "body" not in document and "blob" not in document
     assert "target" not in json.loads(message)
+    registry.save(registry.get(tenant.id).model_copy(update={"target": "file"}))
+    drain(stores, conns, [message])
+    steps = [t["step"] for t in api.get_document(stores, conns, api.Request(
+        "GET", {"id": document["id"]}, {}, {"authorization": f"Bearer {key}"}, b"")).body["trace"]]
+    assert steps == ["received", "translated", "adapted", "resubmitted", "adapted", "delivered"]
 
 
 def test_a_documents_envelope_is_read_from_its_own_member(stack):

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import connectors
 from pipeline import api, telemetry
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-from pipeline.names import QUEUE_RECEIVED
+from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import Stores
 from pipeline.stages import run
 from pipeline.tenants import TenantRegistry
@@ -37,14 +37,14 @@ def test_stages_continue_one_trace(spans):
             "lines": [{"account": "1920", "amount": "1.00"}, {"account": "3000", "amount": "-1.00"}]}
     response = api.post_documents(stores, connectors.registry(), api.Request(
         "POST", {}, {}, {"authorization": f"Bearer {key}"}, json.dumps(body).encode(), ""))
-    messages = response.messages[QUEUE_RECEIVED]
+    messages = response.messages[QUEUE_TRANSLATED]  # in the shared form already: translated at intake
     first = json.loads(messages[0])["traceparent"]
-    for stage in ("translate", "adapt", "deliver"):
+    for stage in ("adapt", "deliver"):
         messages = [m for msg in messages for m in run(stage, stores, connectors.registry(), msg)]
     finished = {s.name: s for s in spans.get_finished_spans()}
-    assert list(finished) == ["translate", "adapt", "deliver"]
+    assert list(finished) == ["adapt", "deliver"]
     assert {f"{s.context.trace_id:032x}" for s in finished.values()} == {first.split("-")[1]}
-    assert finished["adapt"].parent.span_id == finished["translate"].context.span_id
+    assert finished["adapt"].parent.span_id == int(first.split("-")[2], 16)
     assert finished["deliver"].parent.span_id == finished["adapt"].context.span_id
-    assert finished["deliver"].attributes["bilagsbro.document"] == response.body["documents"][0]["id"]
-    assert finished["translate"].kind == trace.SpanKind.CONSUMER
+    assert finished["deliver"].attributes["bilagsbro.documents"] == (response.body["documents"][0]["id"],)
+    assert finished["adapt"].kind == trace.SpanKind.CONSUMER

@@ -2,12 +2,13 @@
 
 It needs no outside system, so it is the first target and the one every tenant starts with. Drafts
 land under `<tenant>/drafts/`, direct postings (on opt-in) under `<tenant>/posted/`; the blob name is
-the document's reference, so a second delivery of the same reference finds the first.
+the document's reference, so a second delivery of the same reference finds the first. The delivered blob
+is its own record (kept with the deliveries, named in the trace's `remote_id`): no exchange is written
+beside it, which would only repeat it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from connectors.targets.file.descriptor import NAME, FileSettings
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.names import CONTAINER_DELIVERIES
-from pipeline.ports import Delivery, Exchange, NotFound, TargetContext
+from pipeline.ports import Delivery, NotFound, TargetContext
 
 # Fields of the shared form this target cannot carry: none, it writes the shared form itself.
 NOT_ACCEPTED: dict[str, str] = {}
@@ -49,22 +50,8 @@ class FileTarget:
     def deliver(self, document: Document) -> Delivery:
         path = blob_path(self.context.tenant, document.reference, draft=self.draft)
         body = json.dumps(render(document), ensure_ascii=False, indent=2).encode("utf-8")
-        started = dt.datetime.now(dt.UTC)
         self.context.blobs.put(
             CONTAINER_DELIVERIES, path, body, content_type="application/json; charset=utf-8"
-        )
-        self.context.exchanges.record(
-            Exchange(
-                method="PUT",
-                url=f"blob://{CONTAINER_DELIVERIES}/{path}",
-                request_headers={"content-type": "application/json; charset=utf-8"},
-                request_body=body,
-                status=201,
-                response_headers={},
-                response_body=b"",
-                elapsed_ms=(dt.datetime.now(dt.UTC) - started).total_seconds() * 1000,
-                at=started,
-            )
         )
         return Delivery(remote_id=f"{CONTAINER_DELIVERIES}/{path}", draft=self.draft)
 
