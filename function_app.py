@@ -24,12 +24,27 @@ CONNECTION = names.STORAGE_CONNECTION
 
 
 @functools.cache
-def _stack() -> tuple[Any, Any]:
-    """Stores and connectors for this process (the Functions host reuses it across invocations)."""
-    import connectors
+def _stores() -> Any:
+    """The storage and secret ports for this process (the Functions host reuses it across invocations)."""
     from connectors.storage.azure import stores
 
-    return stores(), connectors.registry()
+    return stores()
+
+
+@functools.cache
+def _connectors() -> Any:
+    """The connector registry for this process: built when a function first needs a connector."""
+    import connectors
+
+    return connectors.registry()
+
+
+class _Registry:
+    """What the HTTP handlers get as the registry: built on first use, so a request that needs no connector
+    (a document's status, a receipt) never imports them."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_connectors(), name)
 
 
 def _redacted_spans() -> None:
@@ -44,7 +59,6 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
     from pipeline import admin, api
 
     _redacted_spans()
-    stores, connectors = _stack()
     parts = urlsplit(req.url)
     request = api.Request(
         method=req.method,
@@ -55,7 +69,7 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
     handler = getattr(api, handler_name, None) or getattr(admin, handler_name)
-    response = handler(stores, connectors, request)
+    response = handler(_stores(), _Registry(), request)
     for queue, messages in response.messages.items():
         if messages:
             outputs[queue].set(messages)
@@ -175,9 +189,8 @@ def receive_drop(drop: func.InputStream, received: func.Out[list[str]]) -> None:
     """A completed upload (Event Grid: SftpCommit, PutBlob, PutBlockList) in a tenant's inbound folder."""
     from pipeline.intake import receive_drop as receive
 
-    stores, connectors = _stack()
     name = (drop.name or "").removeprefix(names.CONTAINER_SFTP + "/")
-    intake = receive(stores, name, drop.read(), known_formats=connectors.sources)
+    intake = receive(_stores(), name, drop.read(), known_formats=_connectors().sources)
     if intake is None:
         log.warning("ignored %s: not in a tenant's inbound folder", name)
     elif intake.envelopes:
@@ -196,8 +209,7 @@ def pull_orders(timer: func.TimerRequest) -> None:
     from pipeline.scheduled import pull_all
 
     _redacted_spans()
-    stores, _ = _stack()
-    for report in pull_all(stores, connectors.pulled(), now=dt.datetime.now(dt.UTC)):
+    for report in pull_all(_stores(), connectors.pulled(), now=dt.datetime.now(dt.UTC)):
         log.info("pulled %s for %s: %d document(s), %d problem(s)%s", report.source, report.tenant,
                  len(report.documents), len(report.problems), f", error {report.error}" if report.error else "")
 
@@ -217,9 +229,8 @@ def sweep(timer: func.TimerRequest) -> None:
     from pipeline.inflight import STALL
     from pipeline.sweeper import sweep as sweep_once
 
-    stores, _ = _stack()
     stall = os.environ.get("SWEEP_STALL_SECONDS")
-    report = sweep_once(stores, stall=dt.timedelta(seconds=float(stall)) if stall else STALL)
+    report = sweep_once(_stores(), stall=dt.timedelta(seconds=float(stall)) if stall else STALL)
     if report.requeued or report.poisoned:
         log.warning("sweep: %d sent again, %d poisoned, %d still moving, %d cleared", len(report.requeued),
                     len(report.poisoned), report.deferred, report.cleared)
@@ -232,8 +243,7 @@ def _stage(stage: str, msg: func.QueueMessage, out: func.Out[list[str]] | None) 
     from pipeline.stages import run
 
     _redacted_spans()
-    stores, connectors = _stack()
-    messages = run(stage, stores, connectors, msg.get_body(), dequeue_count=msg.dequeue_count)
+    messages = run(stage, _stores(), _connectors(), msg.get_body(), dequeue_count=msg.dequeue_count)
     if out is not None and messages:
         out.set(messages)
 
@@ -261,8 +271,7 @@ def deliver(msg: func.QueueMessage) -> None:
 def _poisoned(queue: str, msg: func.QueueMessage) -> None:
     from pipeline.stages import poisoned
 
-    stores, _ = _stack()
-    poisoned(stores, queue, msg.get_body(), dequeue_count=msg.dequeue_count)
+    poisoned(_stores(), queue, msg.get_body(), dequeue_count=msg.dequeue_count)
 
 
 @app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_RECEIVED + names.POISON_SUFFIX, connection=CONNECTION)

@@ -109,8 +109,8 @@ def local_stack(port: int = 0, *, data_dir: Path = DATA_DIR, in_memory: bool = F
             yield host
         finally:
             host.stop()
-            if app_module._stack.cache_info().currsize:  # close the connectors' HTTP clients
-                app_module._stack()[1].close()
+            if app_module._connectors.cache_info().currsize:  # close the connectors' HTTP clients
+                app_module._connectors().close()
             if record:
                 stack_file.unlink(missing_ok=True)
     finally:

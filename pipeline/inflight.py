@@ -215,14 +215,6 @@ def stage_lease(tables: TableStore, env: Envelope) -> Iterator[None]:
         yield
 
 
-def documents_of(subject_rows: Sequence[Entity]) -> list[str]:
-    """The subjects (documents, or the receipt) of trace rows, in their first order."""
-    seen: dict[str, None] = {}
-    for row in subject_rows:
-        seen.setdefault(str(row["RowKey"]).split("|", 1)[0], None)
-    return list(seen)
-
-
 def receipt_of(tenant: str, subject: str) -> str:
     """The receipt whose partition holds a subject's rows (a document from before: its own id)."""
     return where(tenant, subject)[0].split("|", 1)[1]

@@ -24,7 +24,7 @@ TABLE_APIKEYS = "apikeys"
 TABLE_TRACE = "trace"
 TABLE_LEDGER = "ledger"
 TABLE_STATE = "state"  # watermarks of scheduled pulls, and other small per-tenant state
-TABLE_INFLIGHT = "inflight"  # one row per document on its way through the stages (pipeline/inflight.py)
+TABLE_INFLIGHT = "inflight"  # one row per receipt with documents on their way (pipeline/inflight.py)
 TABLES = (TABLE_TENANTS, TABLE_APIKEYS, TABLE_TRACE, TABLE_LEDGER, TABLE_STATE, TABLE_INFLIGHT)
 
 # Blob containers.

@@ -19,6 +19,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, cast
 from urllib.parse import unquote
@@ -28,7 +29,7 @@ from pipeline.envelope import Enclosure, Envelope, Packer, pack, trace_id
 from pipeline.errors import BilagsbroError, ClaimHeld, ConfigError, DataError, Problem
 from pipeline.history import BlobExchangeLog, enclose, load, split_ref
 from pipeline.inflight import Overtaken, Send, commit, note_failure, overtaken, pending, settle, stage_lease
-from pipeline.ledger import deliver_once
+from pipeline.ledger import LedgerOutcome, deliver_once
 from pipeline.lookups import connection_key
 from pipeline.model import TARGET_TERMS, Document, Origin
 from pipeline.names import QUEUE_ADAPTED, QUEUE_RECEIVED, QUEUE_TRANSLATED
@@ -41,6 +42,7 @@ from pipeline.trace import TraceEntry, TraceLog, child_id
 
 log = logging.getLogger("bilagsbro.pipeline")
 CLAIM_RECHECK_SECONDS = 5
+DELIVER_AT_ONCE = 8  # documents of one envelope delivered at the same time, each through the ledger
 RETRY_SECONDS = 5  # host.json's visibilityTimeout: how long a failed message waits before its next try
 SNIFF_BYTES = 65536  # what format detection looks at
 
@@ -455,26 +457,42 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_co
                 "reason": f"target changed from {env.target} to {tenant.target}", "next": "adapt"})
         done.sends.extend(Send(QUEUE_TRANSLATED, e) for e in pack(replace(env, target=None), again))
         return done
-    for enclosure in env.documents:
+    def one(enclosure: Enclosure) -> tuple[Document | None, LedgerOutcome | BaseException]:
+        document: Document | None = None
         try:
-            document = load(stores.blobs, stores.tables, env.tenant, enclosure, TARGET_TERMS)  # in the target's terms
+            document = load(stores.blobs, stores.tables, env.tenant, enclosure, TARGET_TERMS)  # the target's terms
             target = connectors.target_for(stores, tenant, enclosure.id)
-            outcome = deliver_once(stores.tables, target, document, tenant=env.tenant, target_name=tenant.target,
-                                   document_id=enclosure.id)
-        except (ConfigError, DataError) as exc:
-            done.step(env, enclosure, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()})
+            return document, deliver_once(stores.tables, target, document, tenant=env.tenant,
+                                          target_name=tenant.target, document_id=enclosure.id)
+        except Exception as exc:
+            return document, exc
+
+    # Each document through the ledger on its own, DELIVER_AT_ONCE of them at a time (as many as separate
+    # messages would have been); what became of them is recorded in their order.
+    if len(env.documents) == 1:
+        results = [one(env.documents[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=min(DELIVER_AT_ONCE, len(env.documents)),
+                                thread_name_prefix="bilagsbro-deliver") as pool:
+            results = list(pool.map(one, env.documents))
+    for enclosure, (document, outcome) in zip(env.documents, results, strict=True):
+        reference = document.reference if document is not None else enclosure.reference
+        if isinstance(outcome, (ConfigError, DataError)):
+            done.step(env, enclosure, "failed", {"stage": "deliver", "target": tenant.target,
+                                                 "error": outcome.context()}, reference)
             continue
-        except ClaimHeld as exc:
+        if isinstance(outcome, ClaimHeld):
             if pending(stores.tables, env) is None:
-                raise Overtaken("a copy of this envelope holds the claim and has finished") from None
+                raise Overtaken("a copy of this envelope holds the claim and has finished")
             # A duplicate arrived while the first copy is being posted: look again once that may be done,
             # without spending the queue's tries on it.
-            delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(exc.retry_after or CLAIM_RECHECK_SECONDS)))
-            done.step(env, enclosure, "waiting", {"stage": "deliver", "reason": exc.message, "recheck_in_s": delay})
+            delay = max(1, min(CLAIM_RECHECK_SECONDS, math.ceil(outcome.retry_after or CLAIM_RECHECK_SECONDS)))
+            done.step(env, enclosure, "waiting", {"stage": "deliver", "reason": outcome.message,
+                                                  "recheck_in_s": delay}, reference)
             done.sends.append(Send(QUEUE_ADAPTED, _alone(env, enclosure), delay=delay))
             continue
-        except Exception as exc:
-            done.failures.append((enclosure, exc))
+        if isinstance(outcome, BaseException):
+            done.failures.append((enclosure, outcome))
             continue
         delivery = outcome.delivery
         detail = {
@@ -489,7 +507,7 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_co
             detail["note"] = "this reference was delivered before; nothing was posted again"
             if outcome.document_id == enclosure.id:
                 detail["by"] = "an earlier attempt of this document, stopped before it could record it"
-        done.step(env, enclosure, step, detail, document.reference)
+        done.step(env, enclosure, step, detail, reference)
     _retry_alone(env, done, "deliver", QUEUE_ADAPTED, dequeue_count)
     return done
 

@@ -30,7 +30,7 @@ from pipeline.names import (
     TABLE_INFLIGHT,
     TABLE_TRACE,
 )
-from pipeline.ports import Delivery, NotFound, Stores
+from pipeline.ports import Delivery, Stores
 from pipeline.scheduled import pull_tenant
 from pipeline.stages import Connectors, run
 from pipeline.sweeper import MAX_REQUEUES, sweep
