@@ -31,10 +31,20 @@ def check_name(name: str) -> str:
 
 class KeyVaultSecrets:
     def __init__(self, vault_url: str, credential: Any | None = None) -> None:
-        from azure.identity import DefaultAzureCredential
-        from azure.keyvault.secrets import SecretClient
+        self.vault_url, self.credential = vault_url, credential
+        self._client: Any = None
+        self._lock = threading.Lock()
 
-        self.client = SecretClient(vault_url, credential or DefaultAzureCredential())
+    @property
+    def client(self) -> Any:
+        """Made on first use: a function that reads no secret never loads the Key Vault and identity SDKs."""
+        with self._lock:
+            if self._client is None:
+                from azure.identity import DefaultAzureCredential
+                from azure.keyvault.secrets import SecretClient
+
+                self._client = SecretClient(self.vault_url, self.credential or DefaultAzureCredential())
+            return self._client
 
     def get(self, name: str) -> str:
         from azure.core.exceptions import ResourceNotFoundError

@@ -6,13 +6,15 @@ shown by id and hint, never in full, except once: in the answer that issues them
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.api import Request, Response, _admin_tenant, _json_body, error
 from pipeline.apikeys import DEFAULT_OVERLAP, MAX_OVERLAP, ApiKeys
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import NotFound, Stores
-from pipeline.stages import Connectors
+
+if TYPE_CHECKING:
+    from pipeline.stages import Connectors
 
 
 def _body(request: Request, allowed: set[str]) -> tuple[dict[str, Any] | None, Response | None]:

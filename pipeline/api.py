@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pipeline import openapi
 from pipeline.envelope import Enclosure, Envelope, new_message_id, new_traceparent, trace_id
 from pipeline.errors import ConfigError, Problem
 from pipeline.history import exchanges, shared_form, split_ref
@@ -20,9 +19,11 @@ from pipeline.inflight import Send, commit, open_journey, receipt_of
 from pipeline.intake import FATAL, receive_documents, receive_file
 from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import NotFound, Stores
-from pipeline.stages import Connectors
 from pipeline.tenants import TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog, shown, status
+
+if TYPE_CHECKING:
+    from pipeline.stages import Connectors
 
 MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
 # Below the Functions host's own limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 104,857,600 bytes by default, and
@@ -476,9 +477,13 @@ def put_format_options(stores: Stores, connectors: Connectors, request: Request)
 
 
 def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    from pipeline import openapi
+
     return Response(200, openapi.spec(request.base_url, connectors=connectors.descriptors))
 
 
 def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    from pipeline import openapi
+
     return Response(200, openapi.html(request.base_url, connectors=connectors.descriptors),
                     content_type="text/html; charset=utf-8")

@@ -260,7 +260,9 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> Do
     tenant = TenantRegistry(stores.tables).current(env.tenant)
     report = FileReport(stores.blobs, env.tenant, env.receipt)
     check = _FilePreflight(stores, connectors, tenant, env)
-    row = pending(stores.tables, env) or {}
+    row = pending(stores.tables, env)
+    if row is None:
+        raise Overtaken("the file was split already")
     sent_before = int(row.get("Progress") or 0)
     parts = Parts(stores, env, sent_before)
     count = 0

@@ -4,8 +4,8 @@ API: https://docs.omnium.no/docs/GettingStartedWithAPI/api-developer-guide (swag
 https://api.omnium.no/documentation/orders; facts we rely on: /work/shared/reference/target-apis.md §9).
 The package: `booking` (options and the pure mapping, orders → vouchers), `customers` (an order's customer
 as a party: its id read as a phone number or e-mail where it is one), `client` (token auth as an `httpx.Auth`
-flow, Search/Scroll, `connect`: settings + secret → client), and here the scheduled pull's view of Omnium
-(`PULLED`).
+flow, Search/Scroll, `connect`: settings + secret → client), `source` (the scheduled pull's view of Omnium,
+`PULLED`) and `descriptor` (what the registry knows of it).
 
 Two ways into the books, chosen per tenant (`options["mode"]`):
 - `"order"`: one sales voucher per order, reference `omnium-<order id>`, dated the Oslo business day the order
@@ -37,79 +37,15 @@ difference is a `Problem`, not a voucher.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.sources.omnium.booking import (
-    NAME,
-    BookingOptions,
-    accounts_named,
-    business_day,
-    business_day_end,
-    business_days_touched,
-    daily_summaries,
-    documents,
-    latest_versions,
-    order_json,
-    order_key,
-    order_vouchers,
-    parse_time,
-    read_order,
-    summary_reference,
-)
-from connectors.sources.omnium.client import OmniumClient, OmniumToken, connect, error_for
-from pipeline.errors import Problem
-from pipeline.model import Voucher
-from pipeline.ports import SecretStore
 
-__all__ = [
-    "NAME", "PULLED", "BookingOptions", "OmniumClient", "OmniumSource", "OmniumToken", "accounts_named",
-    "business_day",
-    "business_day_end", "business_days_touched", "connect", "daily_summaries", "documents", "error_for",
-    "latest_versions", "order_json", "order_key", "order_vouchers", "parse_time", "read_order",
-    "summary_reference",
-]
+def __getattr__(name: str) -> Any:
+    """The source's names, loaded on first use: the registry imports only `descriptor` (cold start). A submodule
+    asked for by name (`from ... import descriptor`) is left to the import system."""
+    import importlib
+    import importlib.util
 
-# -- the scheduled pull's view of Omnium (pipeline.ports.PulledSource) ------------------------------
-
-
-class OmniumSource:
-    """Omnium orders as a pulled source: one voucher per order, or daily summaries per store."""
-
-    name = NAME
-
-    def feed(self, settings: Mapping[str, Any], secrets: SecretStore, *, tenant: str) -> OmniumClient:
-        return connect(settings, secrets, tenant=tenant)
-
-    def identity(self, item: Mapping[str, Any]) -> str:
-        modified, order_id = order_key(item)
-        safe = re.sub(r"[^0-9A-Za-z_.-]", "_", order_id)
-        return f"{safe}@{modified.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}"
-
-    def dump(self, item: Mapping[str, Any]) -> bytes:
-        return order_json(item)
-
-    def load(self, data: bytes) -> dict[str, Any]:
-        return read_order(data)
-
-    def periods(self, item: Mapping[str, Any], options: Mapping[str, Any]) -> set[tuple[str, dt.date]]:
-        if BookingOptions.from_options(options).mode == "order":
-            return set()
-        return business_days_touched(item)
-
-    def period_end(self, day: dt.date) -> dt.datetime:
-        return business_day_end(day)
-
-    def documents(self, items: Sequence[Mapping[str, Any]], options: Mapping[str, Any],
-                  periods: Sequence[tuple[str, dt.date]] | None = None) -> list[Voucher | Problem]:
-        return documents(items, options, days=periods)
-
-
-    def accounts(self, options: Mapping[str, Any]) -> dict[str, list[str]]:
-        return accounts_named(BookingOptions.from_options(options))
-
-
-PULLED = OmniumSource()
-
+    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"{__name__}.source"), name)

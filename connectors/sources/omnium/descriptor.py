@@ -25,7 +25,7 @@ class OmniumSettings(Settings):
 
 
 def source() -> PulledSource:
-    from connectors.sources.omnium import PULLED
+    from connectors.sources.omnium.source import PULLED
 
     return PULLED
 

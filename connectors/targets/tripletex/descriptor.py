@@ -62,7 +62,7 @@ class TripletexSettings(TargetSettings):
 
 def connect(context: TargetContext, **options: Any) -> Target:
     """The Tripletex target for one tenant's message (`transport`/`sleep` options: tests)."""
-    from connectors.targets.tripletex import TripletexTarget
+    from connectors.targets.tripletex.target import TripletexTarget
 
     return TripletexTarget(context, **options)
 

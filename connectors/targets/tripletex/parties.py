@@ -46,7 +46,7 @@ from pipeline.norway.phone import national_number, normalise_phone
 from pipeline.ports import Conflict, Entity, Stale
 
 if TYPE_CHECKING:
-    from connectors.targets.tripletex import TripletexTarget
+    from connectors.targets.tripletex.target import TripletexTarget
 
 LEASE = dt.timedelta(minutes=1)
 NUMBER_PARAMS = {"customer": ("customerAccountNumber", "customerNumber"), "supplier": ("supplierNumber", "supplierNumber")}

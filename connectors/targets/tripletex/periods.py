@@ -27,7 +27,7 @@ from pipeline.errors import ConfigError, Problem
 from pipeline.model import Voucher
 
 if TYPE_CHECKING:
-    from connectors.targets.tripletex import TripletexTarget
+    from connectors.targets.tripletex.target import TripletexTarget
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 600.0  # a period closed in Tripletex is seen within ten minutes; Tripletex refuses it anyway

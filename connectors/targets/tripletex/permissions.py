@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import BilagsbroError
 
 if TYPE_CHECKING:
-    from connectors.targets.tripletex import TripletexTarget
+    from connectors.targets.tripletex.target import TripletexTarget
 
 ADVANCED_VOUCHER = "AUTH_ADVANCED_VOUCHER"
 CREATE_CUSTOMER = "AUTH_CREATE_CUSTOMER"
