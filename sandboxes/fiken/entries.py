@@ -118,12 +118,12 @@ def _line(company: Company, line: Any, i: int) -> list[dict[str, Any]]:
     if "debitAccount" not in line and "creditAccount" not in line:
         raise Refused(f"Linje {i} mangler både debetkonto og kreditkonto")
     booked = []
-    for side, sign in (("debit", 1), ("credit", -1)):
+    for side, sign, norsk in (("debit", 1, "debet"), ("credit", -1, "kredit")):
         code = line.get(f"{side}VatCode")
         account = line.get(f"{side}Account")
         if account is None:
             if code is not None:
-                raise Refused(f"Linje {i}: mva-kode {code} uten {side}konto på samme linje")
+                raise Refused(f"Linje {i}: mva-kode {code} uten {norsk}konto på samme linje")
             continue
         booked.extend(_side(company, i, str(account), code, sign * amount))
     return booked

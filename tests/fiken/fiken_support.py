@@ -89,14 +89,17 @@ class Wiring:
 
 
 def wiring(sandbox: FikenSandbox, check: SpecCheck | None, *, tenant: str = "kunde-1", timeout: float = 5.0,
-           oauth: bool = False, direct_posting: bool = True, **settings: Any) -> Wiring:
-    """A tenant connected to the sandbox: by personal API token, or by OAuth (refresh token and client secret)."""
+           oauth: bool = False, direct_posting: bool = True, secrets_from: MemorySecrets | None = None,
+           **settings: Any) -> Wiring:
+    """A tenant connected to the sandbox: by personal API token, or by OAuth (refresh token and client secret);
+    `secrets_from` another wiring's store (what a second host reads); `settings` override (e.g. `secrets={}`)."""
     if oauth:
-        secrets = MemorySecrets({"fiken-refresh": "sandbox-refresh-token", "fiken-client": "sandbox-client-secret"})
+        secrets = secrets_from or MemorySecrets({"fiken-refresh": "sandbox-refresh-token",
+                                                 "fiken-client": "sandbox-client-secret"})
         keys: dict[str, Any] = {"secrets": {"refresh_token": "fiken-refresh", "client_secret": "fiken-client"},
                                 "client_id": "bilagsbro-sandbox-app", "token_url": sandbox.token_url}
     else:
-        secrets = MemorySecrets({"fiken-token": "sandbox-personal-token"})
+        secrets = secrets_from or MemorySecrets({"fiken-token": "sandbox-personal-token"})
         keys = {"secrets": {"api_token": "fiken-token"}}
     waits: list[float] = []
     transport = SpecCheckingTransport(check)

@@ -16,8 +16,8 @@ refuses it as unbalanced — a loud refusal with Fiken's words, never a wrong bo
 [unverified] how Fiken rounds a VAT of a fraction of an øre. A gross amount G whose VAT is V (the source's
 `vat_amount`, or the VAT contained in G rounded half up, decision 0001) is therefore sent as *net parts* whose
 VAT is never exactly half an øre — so every rounding rule gives the same VAT — and adds up to V: one part
-(G − V) when that works, else two (a part of a few øre beside the rest). Fiken then books exactly G, of which
-exactly V is VAT, whatever its rounding. A line whose V is further from the rate than rounding can explain
+(G − V) when that works, else two or three (parts of a few øre beside the rest). Fiken then books exactly G, of
+which exactly V is VAT, whatever its rounding. A line whose V is further from the rate than rounding can explain
 (a source's `vat_amount` that does not fit its code) is refused in preflight, naming the line.
 """
 
@@ -32,6 +32,7 @@ HALF = Decimal("0.5")
 RATES: dict[int, Decimal] = {1: Decimal(25), 3: Decimal(25), 11: Decimal(15), 31: Decimal(15),
                              12: Decimal("11.11"), 32: Decimal("11.11"), 13: Decimal(12), 33: Decimal(12)}
 MAX_SMALL_PART = 2000  # øre: how far the search for a second part goes (a few øre always suffice, see tests)
+THREE_PARTS = 60  # øre: the same for the two small parts of a three-way split
 
 
 class SubØre(ValueError):
@@ -68,7 +69,8 @@ def contained_vat(gross: int, rate: Decimal) -> int:
 
 def net_parts(gross: int, vat: int, rate: Decimal) -> tuple[int, ...] | None:
     """Net amounts (øre, same sign as `gross`) whose sum is `gross - vat` and whose VAT, as Fiken computes it under
-    any rounding rule, sums to `vat`: one part when possible, else two; None when no such split exists."""
+    any rounding rule, sums to `vat`: one part when possible, else two, else three (a source's own VAT may be up to
+    about an øre from the rate's); None when no such split exists."""
     sign = -1 if gross < 0 else 1
     gross, vat = abs(gross), abs(vat)
     net = gross - vat
@@ -77,8 +79,17 @@ def net_parts(gross: int, vat: int, rate: Decimal) -> tuple[int, ...] | None:
     if vat_of_net(net, rate) == vat:
         return (sign * net,)
     for small in range(1, min(net, MAX_SMALL_PART)):
-        big = net - small
-        big_vat, small_vat = vat_of_net(big, rate), vat_of_net(small, rate)
-        if big_vat is not None and small_vat is not None and big_vat + small_vat == vat:
-            return (sign * big, sign * small)
+        if _fits((net - small, small), vat, rate):
+            return (sign * (net - small), sign * small)
+    for first in range(1, min(net, THREE_PARTS)):
+        for second in range(first, min(net - first, THREE_PARTS)):
+            if _fits((net - first - second, first, second), vat, rate):
+                return (sign * (net - first - second), sign * first, sign * second)
     return None
+
+
+def _fits(parts: tuple[int, ...], vat: int, rate: Decimal) -> bool:
+    if min(parts) <= 0:
+        return False
+    each = [vat_of_net(part, rate) for part in parts]
+    return None not in each and sum(v for v in each if v is not None) == vat

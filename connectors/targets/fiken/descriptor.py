@@ -60,12 +60,12 @@ DESCRIPTOR = TargetDescriptor(
         Secret(name="api_token", label="Personal API token (personlig API-nøkkel)",
                where="Fiken: Rediger konto → API → Personlige API-nøkler → «Opprett ny nøkkel» (needs the API add-on, "
                      "Foretak → Tilleggstjenester → API). Fiken's terms allow personal tokens for a company's own "
-                     "integrations; Bilagsbro as a service connects with OAuth instead"),
+                     "integrations; Bilagsbro as a service connects with OAuth instead", required=False),
         Secret(name="refresh_token", label="OAuth refresh token",
                where="issued when the customer approves Bilagsbro's Fiken app (https://fiken.no/oauth/authorize); the "
-                     "operator exchanges the code once (docs/connect/fiken.md)"),
+                     "operator exchanges the code once (docs/connect/fiken.md)", required=False),
         Secret(name="client_secret", label="OAuth client secret",
-               where="the operator's: Bilagsbro's Fiken app (Fiken: Rediger konto → API → Apper)"),
+               where="the operator's: Bilagsbro's Fiken app (Fiken: Rediger konto → API → Apper)", required=False),
     ),
     connect=connect,
     check="GET /companies: which companies the key reaches, whether the company has Fiken's API add-on, and that "
