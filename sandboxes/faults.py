@@ -32,7 +32,8 @@ class Fault:
 class Faults:
     """Misbehaviour on demand: `sandbox.faults.add(r"^/ledger/voucher$", "POST", "commit_then_500", times=1)`.
 
-    The regex is searched in the path after `/v2`; faults fire in the order added, each `times` times.
+    The regex is searched in the path after the API's root (`/v2`, `/api/v2`); faults fire in the order added,
+    each `times` times.
     With `chance` below 1 a fault fires on that share of the matching requests (drawn from `seed`),
     until it has fired `times` times. "slow" answers normally, after `slow_seconds`.
     """

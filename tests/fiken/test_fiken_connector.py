@@ -120,6 +120,26 @@ def test_find_reads_the_dates_noted_before_posting(w: Wiring, sandbox: FikenSand
     assert found.details["transactionId"] == int(delivery.remote_id)
 
 
+def test_find_reads_a_busy_date_newest_page_first(w: Wiring, sandbox: FikenSandbox) -> None:
+    """Fiken lists a date's entries oldest first, 100 a page; what `find` looks for was posted lately."""
+    target = w.target()
+    day = [TILL.model_copy(update={"reference": f"ORDRE-{i:03d}"}) for i in range(250)]
+    for voucher in day:
+        target.deliver(voucher)
+    before = sandbox.total()
+    assert target.find("ORDRE-249") is not None and sandbox.total() - before == 2  # page 0, then the last
+    before = sandbox.total()
+    found = target.find("ORDRE-007")  # on the first page: found there
+    assert found is not None and found.details["journalEntryNumber"] == 8 and sandbox.total() - before == 1
+    before = sandbox.total()
+    assert target.find("ORDRE-150") is not None and sandbox.total() - before == 3  # page 0, 2, then 1
+    before = sandbox.total()
+    from connectors.targets.fiken import notes
+
+    notes.remember(w.context, "ORDRE-999", TILL.date)  # noted, never posted (refused before commit)
+    assert target.find("ORDRE-999") is None and sandbox.total() - before == 3  # every page read
+
+
 def test_a_double_made_outside_our_ledger_is_named(w: Wiring) -> None:
     target = w.target()
     first, second = target.deliver(TILL), target.deliver(TILL)

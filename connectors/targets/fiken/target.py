@@ -246,11 +246,22 @@ class FikenTarget:
         if note is None:
             return None
         since = (note.since - dt.timedelta(days=1)).isoformat()  # Fiken's day may start before UTC's
-        ours = [item for day in note.dates
-                for item in self._pages(f"{self.company}/journalEntries", {"date": day.isoformat(),
-                                                                           "createdDateGe": since})
-                if carries(item.get("description"), reference)]
-        return found_once(ours)
+        for day in note.dates:
+            for items in self._newest_first(f"{self.company}/journalEntries", {"date": day.isoformat(),
+                                                                                "createdDateGe": since}):
+                ours = [item for item in items if carries(item.get("description"), reference)]
+                if ours:
+                    return found_once(ours)
+        return None
+
+    def _newest_first(self, path: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """A paged list's pages, the first (which says how many there are), then the last back to the second:
+        Fiken lists in the order things were created, and what `find` looks for was made lately."""
+        first = self._request("GET", path, params={**params, "page": 0, "pageSize": PAGE_SIZE})
+        yield first.json() or []
+        count = first.headers.get("Fiken-Api-Page-Count")
+        for page in range(int(count) - 1 if count and count.isdigit() else 0, 0, -1):
+            yield self._request("GET", path, params={**params, "page": page, "pageSize": PAGE_SIZE}).json() or []
 
     def check(self) -> dict[str, Any]:
         """The connection test, in the customer's words: wrong key, wrong company, no API add-on, no opt-in."""
