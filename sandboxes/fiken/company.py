@@ -99,7 +99,7 @@ class Company:
             return self.bank_accounts[ident]
 
     def add_contact(self, name: str, *, customer: bool = False, supplier: bool = False, inactive: bool = False,
-                    **fields: Any) -> dict[str, Any]:
+                    customer_number: int | None = None, **fields: Any) -> dict[str, Any]:
         with self.lock:
             ident = next(self._ids)
             today = dt.date.today().isoformat()
@@ -107,7 +107,7 @@ class Company:
                                        "name": name, "customer": customer, "supplier": supplier,
                                        "inactive": inactive, "language": "NORWEGIAN", **fields}
             if customer:
-                number = next(self._customer_numbers)
+                number = customer_number or next(self._customer_numbers)
                 contact.update(customerNumber=number, customerAccountCode=f"1500:{number}")
                 self.add_account(f"1500:{number}", name)
             if supplier:
