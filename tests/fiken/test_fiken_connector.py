@@ -12,7 +12,7 @@ import pytest
 from fiken_support import Wiring
 
 from connectors.targets.fiken.target import FikenTarget
-from pipeline.errors import ConfigError, DataError, OutcomeUnknown
+from pipeline.errors import ConfigError, DataError, OutcomeUnknown, TransientError
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
@@ -200,3 +200,27 @@ def test_fields_fiken_has_no_place_for_are_reported(w: Wiring) -> None:
         TILL.lines[0].model_copy(update={"kid": "12344", "dimensions": {"project": "P-1"}}), *TILL.lines[1:])})
     delivery = w.target().deliver(probe)
     assert set(delivery.not_accepted) == {"voucher_type", "lines[0].kid", "lines[0].dimensions.project"}
+
+
+def test_the_dates_note_is_one_write_and_keeps_every_date_a_reference_was_posted_with(w: Wiring) -> None:
+    from connectors.targets.fiken import notes
+
+    notes.remember(w.context, "R-1", dt.date(2026, 11, 4))
+    notes.remember(w.context, "R-1", dt.date(2026, 11, 4))
+    notes.remember(w.context, "R-1", dt.date(2026, 11, 2))  # the source corrected the date, same reference
+    note = notes.recall(w.context, "R-1")
+    assert note is not None and note.dates == (dt.date(2026, 11, 2), dt.date(2026, 11, 4))
+    assert note.since == dt.datetime.now(dt.UTC).date() and notes.recall(w.context, "R-2") is None
+
+
+def test_no_post_goes_out_unnoted(w: Wiring, sandbox: FikenSandbox) -> None:
+    """Without the note a retry after an unknown outcome would not know where to look: so the POST waits for it."""
+    class Down(MemoryTables):
+        def insert(self, table: str, entity: dict[str, Any]) -> str:
+            raise OSError("storage unavailable")
+
+    broken = w.target()
+    broken.context.tables = Down()
+    with pytest.raises(TransientError, match="could not note the date"):
+        broken.deliver(TILL)
+    assert sandbox.count("POST") == 0

@@ -31,7 +31,7 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from connectors.http import REQUEST_ID_HEADERS, Dialect, ProviderError, error_from_response, json_error
+from connectors.http import Dialect, ProviderError, error_from_response, json_error
 from connectors.targets.fiken.descriptor import DESCRIPTOR
 from connectors.targets.fiken.mapping import NAME
 from pipeline import redaction
@@ -54,7 +54,7 @@ def fiken_error(response: httpx.Response) -> ProviderError:
     return ProviderError(said.message, said.details, said.request_id, said.code or (str(code) if code else None))
 
 
-DIALECT = Dialect.of(DESCRIPTOR, error_body=fiken_error, request_id_headers=("x-request-id", *REQUEST_ID_HEADERS))
+DIALECT = Dialect.of(DESCRIPTOR, error_body=fiken_error)  # request id: X-Request-ID, which we send (and Fiken echoes)
 
 _gates: dict[str, threading.Lock] = {}
 _gates_lock = threading.Lock()

@@ -18,7 +18,7 @@ from connectors.targets.fiken.mapping import NAME
 from pipeline.errors import TransientError
 from pipeline.ledger import ledger_key
 from pipeline.names import TABLE_LEDGER
-from pipeline.ports import TargetContext
+from pipeline.ports import Conflict, TargetContext
 
 PARTITION = f"{NAME}|dates"
 MEMORY = "fiken-dates"  # the connection cache's key where there is no table (unit tests)
@@ -41,13 +41,18 @@ def remember(context: TargetContext, reference: str, day: dt.date) -> None:
         held[reference] = Note(tuple(sorted({*(old.dates if old else ()), day})), old.since if old else today)
         return
     partition, row = ledger_key(context.tenant, PARTITION, reference)
+    fresh = {"PartitionKey": partition, "RowKey": row, "Reference": reference, "Dates": day.isoformat(),
+             "Since": today.isoformat()}
     try:
-        entity = tables.get(TABLE_LEDGER, partition, row) or {}
+        try:
+            tables.insert(TABLE_LEDGER, fresh)  # the common case: one write
+            return
+        except Conflict:
+            entity = tables.get(TABLE_LEDGER, partition, row) or {}
         dates = {d for d in str(entity.get("Dates") or "").split(",") if d}
         if day.isoformat() in dates:
             return
-        tables.upsert(TABLE_LEDGER, {"PartitionKey": partition, "RowKey": row, "Reference": reference,
-                                     "Dates": ",".join(sorted(dates | {day.isoformat()})),
+        tables.upsert(TABLE_LEDGER, {**fresh, "Dates": ",".join(sorted(dates | {day.isoformat()})),
                                      "Since": str(entity.get("Since") or today.isoformat())})
     except Exception as exc:
         raise TransientError(f"could not note the date of {reference} before posting it ({type(exc).__name__}); "
