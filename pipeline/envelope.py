@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 MAX_DOCUMENTS = 32  # documents in one envelope: its stage's trace rows then fit one entity-group transaction
@@ -64,7 +64,17 @@ class Enclosure:
     blob: str | None = None  # "<container>/<path>"
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and not (k == "attempt" and v == 1)}
+        # Field by field: dataclasses.asdict would copy the document's body, deeply, for nothing.
+        out: dict[str, Any] = {"id": self.id}
+        if self.reference is not None:
+            out["reference"] = self.reference
+        if self.attempt != 1:
+            out["attempt"] = self.attempt
+        if self.body is not None:
+            out["body"] = self.body
+        if self.blob is not None:
+            out["blob"] = self.blob
+        return out
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,8 @@ class Envelope:
         return [self.receipt] if self.kind == "file" else [d.id for d in self.documents]
 
     def to_json(self) -> str:
-        data: dict[str, Any] = {k: v for k, v in asdict(self).items() if v is not None and k != "documents"}
+        data: dict[str, Any] = {f.name: value for f in fields(self)
+                                if f.name != "documents" and (value := getattr(self, f.name)) is not None}
         if self.documents:
             data["documents"] = [d.as_json() for d in self.documents]
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))

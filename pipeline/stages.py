@@ -13,6 +13,7 @@ and asks for a retry.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import logging
@@ -42,7 +43,7 @@ from pipeline.trace import TraceEntry, TraceLog, child_id
 
 log = logging.getLogger("bilagsbro.pipeline")
 CLAIM_RECHECK_SECONDS = 5
-DELIVER_AT_ONCE = 8  # documents of one envelope delivered at the same time, each through the ledger
+DELIVER_AT_ONCE = 8  # documents delivered at the same time (in this process), each through the ledger
 RETRY_SECONDS = 5  # host.json's visibilityTimeout: how long a failed message waits before its next try
 SNIFF_BYTES = 65536  # what format detection looks at
 
@@ -474,9 +475,7 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_co
     if len(env.documents) == 1:
         results = [one(env.documents[0])]
     else:
-        with ThreadPoolExecutor(max_workers=min(DELIVER_AT_ONCE, len(env.documents)),
-                                thread_name_prefix="bilagsbro-deliver") as pool:
-            results = list(pool.map(one, env.documents))
+        results = list(_deliverers().map(one, env.documents))
     for enclosure, (document, outcome) in zip(env.documents, results, strict=True):
         reference = document.reference if document is not None else enclosure.reference
         if isinstance(outcome, (ConfigError, DataError)):
@@ -512,6 +511,12 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_co
         done.step(env, enclosure, step, detail, reference)
     _retry_alone(env, done, "deliver", QUEUE_ADAPTED, dequeue_count)
     return done
+
+
+@functools.cache
+def _deliverers() -> ThreadPoolExecutor:
+    """The threads that deliver documents side by side, shared by the process's deliver invocations."""
+    return ThreadPoolExecutor(max_workers=DELIVER_AT_ONCE, thread_name_prefix="bilagsbro-deliver")
 
 
 # running a stage ----------------------------------------------------------------------------------
