@@ -45,6 +45,13 @@ def _tripletex() -> Running:
     return running()
 
 
+def _finago_office() -> Running:
+    from sandboxes.finago_office.demo import running
+
+    return running()
+
+
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "finago-office": _finago_office,
 }

@@ -286,7 +286,7 @@ class FinagoOfficeTarget:
                               request_id=exc.request_id) from exc
         years = self.read("transaction", "GetFiscalYears") or []
         return {"target": NAME, "base_url": self.settings.base_url, "client_id": identity.client_id,
-                "client": information.get("Name") or identity.client,
+                "company": information.get("Name") or identity.client,
                 "organization_number": information.get("OrganizationNumber"), "user": self.settings.username,
                 "clients_reachable": len(identity.reachable), "direct_posting": self.settings.direct_posting,
                 "voucher_type": f"{kind['TypeNo']} {kind.get('Title') or ''}".strip(), "accounts": len(accounts),
