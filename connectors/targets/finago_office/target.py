@@ -127,7 +127,7 @@ class FinagoOfficeTarget:
             (t for t in types.values() if str(t.get("Title", "")).strip().lower() == DEFAULT_TYPE), None)
         if found is None:
             listed = ", ".join(f"{t['TypeNo']} {t.get('Title') or ''}".strip() for t in types.values()) or "none"
-            what = f"voucher type {wanted}" if wanted is not None else "a voucher type named 'Diverse'"
+            what = f"voucher type {wanted}" if wanted is not None else "voucher type named 'Diverse'"
             raise ConfigError(f"Finago Office has no {what}; choose one with transaction_type (its types: {listed})",
                               tenant=self.context.tenant, connector=NAME)
         return found
