@@ -11,7 +11,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sandboxes.finago_office.books import Books, Refused, _int, _moment
+from sandboxes.finago_office.books import Books
+from sandboxes.finago_office.saving import Refused, _int, _moment
 from sandboxes.finago_office.soap import items
 
 

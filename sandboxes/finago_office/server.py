@@ -25,11 +25,9 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import re
-import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,36 +35,16 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from sandboxes.finago_office import operations, soap, wsdl
+from sandboxes.finago_office import auth, operations, soap, wsdl
+from sandboxes.finago_office.auth import NOT_AUTHENTICATED, Account, Identity, Session
 from sandboxes.finago_office.books import Books
 from sandboxes.finago_office.faults import Fault, Faults
+from sandboxes.finago_office.soap import SoapFault
 
 APPLICATION_ID = "5b7e3f2a-9c1d-4e8f-a6b0-24f7b110f1ce"
 USERNAME = "regnskap@demobutikk.no"
 PASSWORD = "sandbox-passord-æøå"
-NOT_AUTHENTICATED = "Not authenticated"
 _ADDRESS = re.compile(rb'location="https://(?:api|webservices)\.24sevenoffice\.com')
-
-
-@dataclass
-class Identity:
-    id: str
-    books: Books
-    default: bool = False
-
-
-@dataclass
-class Session:
-    identity: Identity
-
-
-@dataclass
-class Account:
-    """A community user: an e-mail, a password and the clients (identities) it may work in."""
-
-    username: str
-    password: str
-    identities: list[Identity] = field(default_factory=list)
 
 
 class FinagoOfficeSandbox:
@@ -170,12 +148,6 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Fault(Exception):
-    def __init__(self, code: str, message: str, status: int = 500) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 class _Handler(BaseHTTPRequestHandler):
     box: FinagoOfficeSandbox
     protocol_version = "HTTP/1.1"
@@ -205,23 +177,23 @@ class _Handler(BaseHTTPRequestHandler):
         service = box.service_at(urlsplit(self.path).path)
         try:
             if service is None:
-                raise _Fault("Client", "Request format is unrecognized.", 404)
+                raise SoapFault("Client", "Request format is unrecognized.", 404)
             name, params = self._operation(service, raw)
             with box._lock:
                 box.requests[(service.name, name)] += 1
             quota = box._throttled()
             if quota is not None:
-                raise _Fault("Server", quota, box.quota_status)
+                raise SoapFault("Server", quota, box.quota_status)
             fault = box.faults.take(name)
             self._before(fault)
             result = self._dispatch(service, name, params, fault)
             if fault is not None and fault.kind == "commit_then_500":
-                raise _Fault("Server", "Server was unable to process request. ---> Execution Timeout Expired. "
-                                       "The timeout period elapsed prior to completion of the operation.")
+                raise SoapFault("Server", "Server was unable to process request. ---> Execution Timeout Expired. "
+                                          "The timeout period elapsed prior to completion of the operation.")
             if fault is not None and fault.kind == "timeout":
                 time.sleep(box.faults.timeout_seconds)
             self._send(200, soap.answer(service, name, result), "text/xml; charset=utf-8")
-        except _Fault as exc:
+        except SoapFault as exc:
             self._send(exc.status, soap.fault(exc.code, exc.message), "text/xml; charset=utf-8")
         except _Plain as exc:
             self._send(exc.status, exc.body, "text/html")
@@ -233,22 +205,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _operation(self, service: wsdl.Service, raw: bytes) -> tuple[str, dict[str, Any]]:
         kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind != "text/xml":
-            raise _Fault("Client", f"Unsupported content type {kind!r}: SOAP 1.1 takes text/xml", 415)
+            raise SoapFault("Client", f"Unsupported content type {kind!r}: SOAP 1.1 takes text/xml", 415)
         action = (self.headers.get("SOAPAction") or "").strip().strip('"')
         operation = service.actions.get(action)
         if operation is None:
-            raise _Fault("Client", f"System.Web.Services.Protocols.SoapException: Server did not recognize the value "
-                                   f"of HTTP Header SOAPAction: {action}.")
+            raise SoapFault("Client", f"System.Web.Services.Protocols.SoapException: Server did not recognize the value "
+                                      f"of HTTP Header SOAPAction: {action}.")
         try:
             envelope = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
         except etree.XMLSyntaxError as exc:
-            raise _Fault("Client", f"Server was unable to read request. ---> There is an error in XML document "
-                                   f"{exc.position}. ---> {exc.msg}") from None
+            raise SoapFault("Client", f"Server was unable to read request. ---> There is an error in XML document "
+                                      f"{exc.position}. ---> {exc.msg}") from None
         with self.box._schema_lock:
             problems = wsdl.violations(service, action, envelope)
         if problems:
-            raise _Fault("Client", "Server was unable to read request. ---> There is an error in XML document. ---> "
-                                   + "; ".join(problems))
+            raise SoapFault("Client", "Server was unable to read request. ---> There is an error in XML document. ---> "
+                                      + "; ".join(problems))
         content = wsdl.payload(envelope)
         assert content is not None
         params = soap.read(content)
@@ -261,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.box.faults.slow_seconds)
         elif fault.kind == "429":
             ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.box.faults.quarantine_seconds)
-            raise _Fault("Server", quota_message(1, ends), self.box.quota_status)
+            raise SoapFault("Server", quota_message(1, ends), self.box.quota_status)
         elif fault.kind == "503":
             raise _Plain(503, b"<html><body><h1>Service Unavailable</h1></body></html>")
         elif fault.kind == "session_expired":
@@ -274,61 +246,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, service: wsdl.Service, name: str, params: dict[str, Any], fault: Fault | None) -> Any:
         if service.name == "auth":
-            return self._auth(name, params)
+            return auth.answer(self.box, name, params, self._session(), self.cookies)
         session = self._session()
         if session is None:
             if name == "SaveBundleList":
                 return {"Type": "NotAuthenticated", "Description": NOT_AUTHENTICATED}
-            raise _Fault("Server", f"Server was unable to process request. ---> {NOT_AUTHENTICATED}")
+            raise SoapFault("Server", f"Server was unable to process request. ---> {NOT_AUTHENTICATED}")
         if fault is not None and fault.kind == "timeout" and not fault.commit:
             time.sleep(self.box.faults.timeout_seconds)
-            raise _Fault("Server", "Server was unable to process request. ---> Request timed out.")
+            raise SoapFault("Server", "Server was unable to process request. ---> Request timed out.")
         try:
             return operations.handle(service.name, name, session.identity.books, params)
         except operations.NotImplementedHere as exc:
-            raise _Fault("Server", f"Server was unable to process request. ---> {exc}") from None
-
-    def _auth(self, name: str, params: dict[str, Any]) -> Any:
-        box, user = self.box, self.box.user
-        if name in ("Login", "GetIdentitiesWithCredential"):
-            credential = params.get("credential") or {}
-            if str(credential.get("ApplicationId", "")).lower() != box.application_id.lower():
-                raise _Fault("Server", "Server was unable to process request. ---> ApplicationId is not valid")
-            if credential.get("Username") != user.username or credential.get("Password") != user.password:
-                if name == "Login" and box.empty_login:
-                    return None
-                raise _Fault("Server", "Server was unable to process request. ---> Invalid username or password")
-            if name == "GetIdentitiesWithCredential":
-                return [_identity(i, current=False) for i in user.identities]
-            wanted = str(credential.get("IdentityId") or "00000000-0000-0000-0000-000000000000")
-            identity = next((i for i in user.identities if i.id == wanted), None)
-            if identity is None and wanted != "00000000-0000-0000-0000-000000000000":
-                raise _Fault("Server", "Provided IdentityId is blocked. Please use GetIdentitiesWithCredential to get "
-                                       "a list of available Identities and reauthenticate with a valid IdentityId")
-            identity = identity or next(i for i in user.identities if i.default)
-            session_id = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz012345") for _ in range(24))
-            with box._lock:
-                box.sessions[session_id] = Session(identity)
-                box.issued.append(session_id)
-                box.logins += 1
-            self.cookies["ASP.NET_SessionId"] = session_id
-            return session_id
-        session = self._session()
-        if name == "HasSession":
-            return session is not None
-        if session is None:
-            raise _Fault("Server", f"Server was unable to process request. ---> {NOT_AUTHENTICATED}")
-        if name == "GetIdentity":
-            return _identity(session.identity, current=True)
-        if name == "GetIdentities":
-            return [_identity(i, current=i is session.identity) for i in user.identities]
-        if name == "SetIdentityById":
-            identity = next((i for i in user.identities if i.id == params.get("identityId")), None)
-            if identity is not None:
-                session.identity = identity
-            return identity is not None
-        raise _Fault("Server", f"Server was unable to process request. ---> Authenticate.{name} is not answered by "
-                               "the sandbox")
+            raise SoapFault("Server", f"Server was unable to process request. ---> {exc}") from None
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         try:
@@ -350,11 +280,3 @@ class _Plain(Exception):
     def __init__(self, status: int, body: bytes) -> None:
         super().__init__(status)
         self.status, self.body = status, body
-
-
-def _identity(identity: Identity, *, current: bool) -> dict[str, Any]:
-    books = identity.books
-    return {"Id": identity.id, "User": {"ContactId": 1, "Id": str(uuid.UUID(int=books.client_id)), "Name": "Regnskap",
-                                        "EmployeeId": 1},
-            "Client": {"Id": books.client_id, "Name": books.name}, "IsCurrent": current, "IsDefault": identity.default,
-            "IsProtected": False, "IsDisabled": False}

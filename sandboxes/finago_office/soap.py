@@ -21,6 +21,14 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _NIL = f"{{{XSI}}}nil"
 
 
+class SoapFault(Exception):
+    """A fault to answer: `code` "Client" or "Server", its faultstring, the HTTP status (ASP.NET: 500)."""
+
+    def __init__(self, code: str, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
 def local(tag: Any) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
