@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Collection
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus, unquote_plus, urlencode
 
 import httpx
 
@@ -67,11 +67,15 @@ def redact_body(body: bytes, secret_fields: Collection[str] = ()) -> bytes:
 def redact_url(url: httpx.URL, secret_params: Collection[str] = ()) -> str:
     if not url.query:
         return str(url)
-    pairs = parse_qsl(url.query.decode("ascii"), keep_blank_values=True)
-    if not any(_secret(k, secret_params) for k, _ in pairs):
-        return str(url)  # as sent (`?wsdl` stays `?wsdl`)
-    query = urlencode([(k, REDACTED if _secret(k, secret_params) else v) for k, v in pairs], safe=",>:[]")
-    return str(url.copy_with(query=query.encode("ascii")))
+    segments = []
+    for segment in url.query.decode("ascii").split("&"):
+        if "=" not in segment:  # a name without a value stays so (`?wsdl`)
+            segments.append(quote_plus(unquote_plus(segment), safe=",>:[]"))
+            continue
+        pairs = parse_qsl(segment, keep_blank_values=True)
+        segments.append(urlencode([(k, REDACTED if _secret(k, secret_params) else v) for k, v in pairs],
+                                  safe=",>:[]"))
+    return str(url.copy_with(query="&".join(segments).encode("ascii")))
 
 
 def redact_headers(headers: httpx.Headers, secret_headers: Collection[str] = ()) -> dict[str, str]:
