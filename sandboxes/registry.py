@@ -45,6 +45,12 @@ def _tripletex() -> Running:
     return running()
 
 
+def _fiken() -> Running:
+    from sandboxes.fiken.demo import running
+
+    return running()
+
+
 def _finago_office() -> Running:
     from sandboxes.finago_office.demo import running
 
@@ -53,5 +59,6 @@ def _finago_office() -> Running:
 
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "fiken": _fiken,
     "finago-office": _finago_office,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,20 @@ def test_every_sandbox_is_an_accounting_system_in_the_registry():
     assert set(SANDBOXES) <= set(connectors.TARGETS)
 
 
+def start(name):
+    """The sandbox running; one that serves an official spec (Finago Office's WSDLs) needs ../shared/specs, and
+    without it the test skips, saying so — except in CI, where the specs must be there."""
+    try:
+        return SANDBOXES[name]()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            raise
+        pytest.skip(f"{name}'s sandbox cannot start: {exc}")
+
+
 @pytest.mark.parametrize("name", sorted(SANDBOXES))
 def test_the_demo_shop_connects_and_its_sample_vouchers_land_once_with_their_letters(name):
-    running = SANDBOXES[name]()
+    running = start(name)
     try:
         stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
         tenant = TenantRegistry(stores.tables).add("Demo Butikk Ærø AS", organization_number="999999999")
@@ -43,7 +55,8 @@ def test_the_demo_shop_connects_and_its_sample_vouchers_land_once_with_their_let
                          document_id=f"d-{document.reference}")
         posted = running.posted()
         assert sorted(p.reference for p in posted) == sorted(d.reference for d in documents)
-        assert all(p.draft for p in posted)  # drafts first
+        # Drafts first where the system has them; a system without (Fiken) is connected only opted in to posting.
+        assert all(p.draft for p in posted) is connectors.CONNECTORS[name].accepts.drafts.available
         assert "Ø" in " ".join(p.text for p in posted)
         assert running.requests() > before
     finally:

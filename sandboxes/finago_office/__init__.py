@@ -2,8 +2,7 @@
 against the official WSDLs without the real service."""
 
 from sandboxes.finago_office.books import Books
-from sandboxes.finago_office.faults import Faults
 from sandboxes.finago_office.saving import Refused
 from sandboxes.finago_office.server import APPLICATION_ID, PASSWORD, USERNAME, FinagoOfficeSandbox
 
-__all__ = ["APPLICATION_ID", "PASSWORD", "USERNAME", "Books", "Faults", "FinagoOfficeSandbox", "Refused"]
+__all__ = ["APPLICATION_ID", "PASSWORD", "USERNAME", "Books", "FinagoOfficeSandbox", "Refused"]

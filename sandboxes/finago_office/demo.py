@@ -7,7 +7,7 @@ from typing import Any
 import sandboxes.finago_office
 from sandboxes.registry import Posted
 
-SAVE = "SaveBundleList"  # the voucher-creating call
+SAVE = r"^SaveBundleList$"  # the voucher-creating call (faults match the SOAP operation)
 
 
 class RunningFinagoOffice:
@@ -32,12 +32,12 @@ class RunningFinagoOffice:
     def inject_faults(self, rate: float, *, seed: int) -> None:
         faults = self.sandbox.faults
         faults.clear()
-        faults.reseed(seed)
+        faults._draws.seed(seed)
         half, quarter = rate / 2, rate / 4
         # Tried in order, each drawn on its own: the chances are conditional on the earlier misses.
-        faults.add(SAVE, "503", times=10**9, chance=quarter)
-        faults.add(SAVE, "429", times=10**9, chance=quarter / (1 - quarter))
-        faults.add(SAVE, "commit_then_500", times=10**9, chance=half / (1 - half))
+        faults.add(SAVE, "POST", "503", times=10**9, chance=quarter)
+        faults.add(SAVE, "POST", "429", times=10**9, chance=quarter / (1 - quarter))
+        faults.add(SAVE, "POST", "commit_then_500", times=10**9, chance=half / (1 - half))
 
     def stop(self) -> None:
         self.sandbox.stop()

@@ -14,6 +14,9 @@ developer.24sevenoffice.com):
   client has its own books (books.py).
 - Rate limit: 7200 requests an hour (developer.24sevenoffice.com/faq), then "Limit exceeded by N. Request is
   blocked. Quarantine ends at …" until the hour is over.
+- Faults on demand (sandboxes/faults.py), matched by SOAP operation (`faults.add("^SaveBundleList$", "POST",
+  kind)`): "429" is the quota fault (its quarantine `reset_seconds` ahead), "503" a plain page from in front of the
+  service, "401" a session that ended before the call, "commit_then_500" a save answered by a soap:Server fault.
 [unverified], each the sandbox's choice where the documentation is silent: the wording of a refused login and
 of a call without a session (a soap:Server fault; SaveBundleList answers Type=NotAuthenticated), the quota
 fault's HTTP status (500, `quota_status`) and its date format, a refused login as a fault (`empty_login=True`:
@@ -35,10 +38,10 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from sandboxes.faults import Fault, Faults
 from sandboxes.finago_office import auth, operations, soap, wsdl
 from sandboxes.finago_office.auth import NOT_AUTHENTICATED, Account, Identity, Session
 from sandboxes.finago_office.books import Books
-from sandboxes.finago_office.faults import Fault, Faults
 from sandboxes.finago_office.soap import SoapFault
 
 APPLICATION_ID = "5b7e3f2a-9c1d-4e8f-a6b0-24f7b110f1ce"
@@ -184,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             quota = box._throttled()
             if quota is not None:
                 raise SoapFault("Server", quota, box.quota_status)
-            fault = box.faults.take(name)
+            fault = box.faults.take("POST", name)  # by operation: every call is a POST to its service
             self._before(fault)
             result = self._dispatch(service, name, params, fault)
             if fault is not None and fault.kind == "commit_then_500":
@@ -232,11 +235,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "slow":
             time.sleep(self.box.faults.slow_seconds)
         elif fault.kind == "429":
-            ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.box.faults.quarantine_seconds)
+            ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.box.faults.reset_seconds)
             raise SoapFault("Server", quota_message(1, ends), self.box.quota_status)
         elif fault.kind == "503":
             raise _Plain(503, b"<html><body><h1>Service Unavailable</h1></body></html>")
-        elif fault.kind == "session_expired":
+        elif fault.kind == "401":  # the session ends: the call finds none
             self.box.expire_sessions()
 
     def _session(self) -> Session | None:

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+import connectors
 from pipeline.tenants import TenantRegistry
 from sandboxes.registry import SANDBOXES, Running
+from tests.test_sandbox_registry import start
 
 pytestmark = pytest.mark.e2e
 OTHERS = sorted(name for name in SANDBOXES if name != "tripletex")
@@ -23,8 +25,10 @@ OTHERS = sorted(name for name in SANDBOXES if name != "tripletex")
 
 @pytest.fixture
 def systems(request: pytest.FixtureRequest) -> Iterator[dict[str, Running]]:
-    started = {name: SANDBOXES[name]() for name in ("tripletex", request.param)}
+    started: dict[str, Running] = {}
     try:
+        for name in ("tripletex", request.param):
+            started[name] = start(name)
         yield started
     finally:
         for running in started.values():
@@ -83,4 +87,5 @@ def test_a_shop_switches_from_tripletex_and_back_and_each_voucher_lands_once_whe
         assert back["step"] == "duplicate" and back["detail"]["target"] == "tripletex"
     assert held(systems["tripletex"], prefix) == [prefix + "1", prefix + "3"]
     assert held(systems[other], prefix) == [prefix + "2"]
-    assert all(p.draft for running in systems.values() for p in running.posted())
+    for name, running in systems.items():  # drafts first where the system has them (Fiken has none)
+        assert all(p.draft for p in running.posted()) is connectors.CONNECTORS[name].accepts.drafts.available

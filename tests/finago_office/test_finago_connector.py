@@ -151,7 +151,7 @@ def test_a_burst_of_workers_logs_in_once_and_numbers_every_voucher_apart(wired):
 def test_an_ended_session_is_renewed_once_and_the_voucher_saved_once(wired):
     target = wired.target()
     target.check()
-    wired.sandbox.faults.add("SaveBundleList", "session_expired")
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", "401")
     target.deliver(INVOICE)
     assert wired.sandbox.logins == 2 and len(wired.sandbox.vouchers()) == 1
     assert wired.sandbox.count("SaveBundleList") == 2  # NotAuthenticated, then saved
@@ -160,8 +160,8 @@ def test_an_ended_session_is_renewed_once_and_the_voucher_saved_once(wired):
 @pytest.mark.parametrize("status", [500, 429])
 def test_the_quota_is_waited_out_until_its_quarantine_ends(wired, status):
     wired.sandbox.quota_status = status
-    wired.sandbox.faults.quarantine_seconds = 20  # far beyond any backoff of our own (at most 2 s here)
-    wired.sandbox.faults.add("SaveBundleList", "429", times=2)
+    wired.sandbox.faults.reset_seconds = 20  # far beyond any backoff of our own (at most 2 s here)
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", "429", times=2)
     wired.target().deliver(INVOICE)
     # The waits the connector asked for (recorded, not slept): until "Quarantine ends at", to the second.
     assert len(wired.sleeps) == 2 and all(10 < s <= 20 for s in wired.sleeps)

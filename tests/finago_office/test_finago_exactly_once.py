@@ -38,7 +38,7 @@ def held(wired: Any) -> list[tuple[str, bool]]:
 @pytest.mark.parametrize("direct", [False, True], ids=["draft", "direct"])
 @pytest.mark.parametrize("fault", ["commit_then_500", "timeout"])
 def test_a_committed_send_whose_answer_was_lost_is_held_once(wired, direct, fault):
-    wired.sandbox.faults.add("SaveBundleList", fault)
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", fault)
     target = wired.target(direct_posting=direct)
     first, last = until_delivered(wired, target)
     assert isinstance(first, OutcomeUnknown) and last.looked_up and last.duplicate
@@ -50,7 +50,7 @@ def test_a_committed_send_whose_answer_was_lost_is_held_once(wired, direct, faul
 
 
 def test_a_send_refused_before_the_commit_is_sent_again_once(wired):
-    wired.sandbox.faults.add("SaveBundleList", "503")
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", "503")
     first, last = until_delivered(wired, wired.target())
     assert isinstance(first, OutcomeUnknown) and last.looked_up and not last.duplicate
     assert held(wired) == [(SALE.reference, True)]
@@ -63,7 +63,7 @@ def test_if_the_journal_is_neither_searched_nor_listed_a_lost_answer_can_leave_a
     """The reading least in our favour [unverified]: nothing in the API sees the journal. Never posted twice —
     both are drafts, the second one named and the delivery saying so."""
     wired.sandbox.books.journal_references_checked = False
-    wired.sandbox.faults.add("SaveBundleList", "commit_then_500")
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", "commit_then_500")
     _, last = until_delivered(wired, wired.target())
     assert held(wired) == [(SALE.reference, True), (SALE.reference, True)]
     assert [b["Name"] for b in wired.sandbox.books.journal] == [
@@ -74,14 +74,14 @@ def test_if_the_journal_is_neither_searched_nor_listed_a_lost_answer_can_leave_a
 
 def test_if_the_journal_is_listed_find_sees_the_draft_and_nothing_is_sent_again(wired):
     wired.sandbox.books.transactions_list_journal = True
-    wired.sandbox.faults.add("SaveBundleList", "commit_then_500")
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", "commit_then_500")
     _, last = until_delivered(wired, wired.target())
     assert last.duplicate and last.delivery.draft and wired.sandbox.count("SaveBundleList") == 1
     assert last.delivery.details["found_by"] == "GetTransactions"
 
 
 def test_a_draft_posted_meanwhile_is_found_in_the_ledger(wired):
-    wired.sandbox.faults.add("SaveBundleList", "timeout")
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", "timeout")
     target = wired.target()
     with pytest.raises(OutcomeUnknown):
         deliver_once(wired.tables, target, SALE, tenant="kunde-1", target_name="finago-office", document_id="d-1",

@@ -31,7 +31,7 @@ def test_every_operation_the_connector_uses_sends_envelopes_the_wsdls_accept(wir
     assert target.preflight([SALE, purchase]) == []
     assert target.render(SALE)["SaveOption"] == 1
     deliver_once(wired.tables, target, SALE, tenant="kunde-1", target_name="finago-office", document_id="d-1")
-    wired.sandbox.faults.add("SaveBundleList", "commit_then_500")
+    wired.sandbox.faults.add("^SaveBundleList$", "POST", "commit_then_500")
     direct = wired.target(direct_posting=True)
     second = SALE.model_copy(update={"reference": "WSDL-2"})
     for _ in range(2):

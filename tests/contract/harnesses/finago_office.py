@@ -26,7 +26,7 @@ class Harness:
 
     def fault(self, kind: Fault, *, times: int = 1) -> None:
         name, commit = KINDS[kind]
-        self.sandbox.faults.add("SaveBundleList", name, times=times, commit=commit)
+        self.sandbox.faults.add("^SaveBundleList$", "POST", name, times=times, commit=commit)
 
     def refusable(self) -> Voucher:
         # Our preflight passes (VAT code 3 exists, so does account 1920); Finago Office refuses VAT on a bank account
