@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.errors import ConfigError, DataError
+from pipeline.errors import ConfigError, DataError, TransientError
 from pipeline.model import Voucher
 from sandboxes.finago_office import Books
 
@@ -191,3 +191,21 @@ def test_accounts_missing_names_what_the_chart_cannot_take(wired):
         "2999": "does not exist in Finago Office",
         "99999": "is no account number Finago Office can have (whole numbers up to 32767)",
         "kasse": "is no account number Finago Office can have (whole numbers up to 32767)"}
+
+
+def test_render_shows_a_voucher_with_problems_as_far_as_it_resolves_and_sends_nothing(wired):
+    voucher = Voucher(reference="TØRRKJØRING", date="2030-06-01", lines=[
+        {"account": "kasse", "amount": "10.00"}, {"account": "3000", "amount": "-10.00", "vat_code": "3",
+                                                 "customer": {"number": "55555"}}])
+    rendered = wired.target().render(voucher)
+    [bundle] = rendered["Bundles"]["Bundle"]
+    entries = bundle["Vouchers"]["Voucher"][0]["Entries"]["Entry"]
+    assert bundle["YearId"] == 2030 and [e["AccountNo"] for e in entries] == ["kasse", 3000]
+    assert "CustomerId" not in entries[1] and wired.sandbox.count("SaveBundleList") == 0
+
+
+def test_a_login_throttled_by_the_quota_is_passing_not_a_refused_login(wired):
+    wired.sandbox.faults.add("^Login$", "POST", "429", times=4)
+    with pytest.raises(TransientError) as caught:
+        wired.target().check()
+    assert not isinstance(caught.value, ConfigError) and "Request is blocked" in (caught.value.provider_message or "")

@@ -134,7 +134,8 @@ def entries(voucher: Voucher, register: Register, *, draft: bool) -> list[dict[s
     out: list[dict[str, Any]] = []
     for line in voucher.lines:
         reference = line.invoice_number or ours
-        entry: dict[str, Any] = {"Date": _moment(voucher.date), "AccountNo": int(line.account), "Amount": line.amount,
+        account: int | str = int(line.account) if line.account.isdigit() else line.account  # (preflight refuses it)
+        entry: dict[str, Any] = {"Date": _moment(voucher.date), "AccountNo": account, "Amount": line.amount,
                                  "InvoiceReferenceNo": reference, "Comment": comment(voucher, line)}
         found = company(line, register)
         if found is not None and not found.get("_ambiguous"):

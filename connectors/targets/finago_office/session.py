@@ -26,8 +26,10 @@ from pipeline.errors import BilagsbroError, ConfigError
 if TYPE_CHECKING:
     from connectors.targets.finago_office.client import Soap
 
-_REFUSED = re.compile(r"password|passord|username|brukernavn|credential|application\s*id|identity|not valid|"
-                      r"invalid|blocked|denied|ugyldig", re.IGNORECASE)
+# A Login fault in these words is the customer's login refused; any other (the service failing, the quota: "Request
+# is blocked") is passing.
+_REFUSED = re.compile(r"password|passord|username|brukernavn|credential|application\s*id|identityid is blocked|"
+                      r"not valid|invalid|denied|ugyldig", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -169,11 +169,17 @@ class FinagoOfficeTarget:
         return register, self._voucher_type(register.types), registers._naive(year["StartingDate"]).year
 
     def render(self, document: Document) -> dict[str, Any]:
-        """The BundleList deliver() would send; its TransactionNo (0 here) is GetEntryId's at delivery."""
+        """The BundleList deliver() would send, sending nothing: its TransactionNo (0 here) is GetEntryId's at
+        delivery. A voucher with problems is rendered as far as it resolves (dry runs show them beside it)."""
         voucher = self._voucher(document)
-        register, kind, year = self._prepared(voucher)
-        return bundle_list(voucher, register, draft=self.draft, year=year, transaction_no=0,
-                           voucher_type=int(kind["TypeNo"]))
+        register = registers.resolve(self, [voucher])
+        year = registers.year_of(voucher.date, register)
+        try:
+            kind = int(self._voucher_type(register.types)["TypeNo"])
+        except ConfigError:
+            kind = self.settings.transaction_type or 0
+        return bundle_list(voucher, register, draft=self.draft, transaction_no=0, voucher_type=kind,
+                           year=registers._naive(year["StartingDate"]).year if year else voucher.date.year)
 
     def deliver(self, document: Document) -> Delivery:
         voucher = self._voucher(document)
