@@ -45,7 +45,7 @@ def resolve(target: PowerOfficeTarget, vouchers: Sequence[Voucher]) -> Register:
     lookups.fill("accounts", [line.account for line in lines], _by_numbers(target, "GeneralLedgerAccounts",
                                                                            "accountNos", "AccountNo"))
     lookups.fill("vat_codes", [vat_code_for(line) for line in lines], lambda _: _all_vat_codes(target))
-    lookups.fill("series", ["all"] if lines else [], lambda _: {"all": target.list("SubLedgerNumberSeries", {})})
+    lookups.fill("series", ["all"] if lines else [], lambda _: {"all": target.records("SubLedgerNumberSeries", {})})
     for kind, path, param in (("customers", "Customers", "customerNos"), ("suppliers", "Suppliers", "supplierNos")):
         parties = [p for line in lines if (p := getattr(line, kind[:-1])) is not None]
         _parties(target, kind, path, param, parties)
@@ -64,14 +64,14 @@ def _by_numbers(target: PowerOfficeTarget, path: str, param: str, key: str
         usable = sorted({n for n in numbers if n.isdigit()} if key in ("AccountNo", "Number") else
                         {n for n in numbers if n and "," not in n})
         for i in range(0, len(usable), CHUNK):
-            for record in target.list(path, {param: ",".join(usable[i:i + CHUNK])}):
+            for record in target.records(path, {param: ",".join(usable[i:i + CHUNK])}):
                 found[str(record.get(key))] = record
         return {n: r for n, r in found.items() if n in numbers}
     return fetch
 
 
 def _all_vat_codes(target: PowerOfficeTarget) -> dict[str, dict[str, Any]]:
-    return {str(v.get("Code")): v for v in target.list("VatCodes", {"includeExpired": "true"})}
+    return {str(v.get("Code")): v for v in target.records("VatCodes", {"includeExpired": "true"})}
 
 
 def _parties(target: PowerOfficeTarget, kind: str, path: str, param: str, wanted: Iterable[Party]) -> None:
@@ -86,10 +86,10 @@ def _parties(target: PowerOfficeTarget, kind: str, path: str, param: str, wanted
         numbers = sorted({k.split(":", 1)[1] for keys in batch for k in keys[:1] if k.startswith("number:")})
         numbers = [n for n in numbers if n.isdigit()]
         for i in range(0, len(numbers), CHUNK):
-            for record in target.list(path, {param: ",".join(numbers[i:i + CHUNK])}):
+            for record in target.records(path, {param: ",".join(numbers[i:i + CHUNK])}):
                 found[f"number:{record.get('Number')}"] = record
         if any(not any(k in found for k in keys) for keys in batch):
-            found.update(_index(target.list(path, {"Fields": PARTY_FIELDS}, page_size=PAGE), found))
+            found.update(_index(target.records(path, {"Fields": PARTY_FIELDS}, page_size=PAGE), found))
         return found
 
     target.context.lookups.fill(kind, by_keys, fetch, have=have)

@@ -96,7 +96,7 @@ def _stamp(moment: dt.datetime) -> str:
 
 
 def _draft(target: PowerOfficeTarget, reference: str, since: dt.datetime) -> Delivery | None:
-    items = target.list("JournalEntryVouchers", {"createdDateTimeOffsetGreaterThan": _stamp(since)})
+    items = target.records("JournalEntryVouchers", {"createdDateTimeOffsetGreaterThan": _stamp(since)})
     mine = [i for i in items if i.get("IsCreatedByCurrentIntegration") is not False
             and str(i.get("VoucherType") or "ManualVoucher") == "ManualVoucher"]
     for item in sorted(mine, key=lambda i: str(i.get("CreatedDateTimeOffset") or "")):
@@ -110,7 +110,7 @@ def _posted(target: PowerOfficeTarget, reference: str, since: dt.datetime,
             days: tuple[dt.date, dt.date]) -> Delivery | None:
     """A posted voucher of ours: posted directly (its ExternalImportReference) or a draft someone posted."""
     wanted = external_reference(reference)
-    transactions: Iterable[dict[str, Any]] = target.list("AccountTransactions", {
+    transactions: Iterable[dict[str, Any]] = target.records("AccountTransactions", {
         "fromDate": days[0].isoformat(), "toDate": days[1].isoformat(),
         "createdDateTimeOffsetGreaterThan": _stamp(since)})
     for row in transactions:

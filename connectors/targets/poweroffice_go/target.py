@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-import builtins
 from typing import Any
 
 import httpx
@@ -99,15 +98,15 @@ class PowerOfficeTarget:
             return None
         return response.json(parse_float=Decimal)
 
-    def list(self, path: str, params: Mapping[str, Any], *, page_size: int | None = None
-             ) -> builtins.list[dict[str, Any]]:
+    def records(self, path: str, params: Mapping[str, Any], *, page_size: int | None = None
+             ) -> list[dict[str, Any]]:
         """A list endpoint's records, every page (`PageNumber` from 1 [unverified]); 204 is an empty list."""
         if page_size is None:
-            return builtins.list(self.request("GET", path, params=params) or [])
-        found: builtins.list[dict[str, Any]] = []
+            return list(self.request("GET", path, params=params) or [])
+        found: list[dict[str, Any]] = []
         for page in range(1, 1000):
             paged = {**params, "PageNumber": page, "PageSize": page_size}
-            rows = builtins.list(self.request("GET", path, params=paged) or [])
+            rows = list(self.request("GET", path, params=paged) or [])
             found.extend(rows)
             if len(rows) < page_size:
                 break
@@ -133,7 +132,7 @@ class PowerOfficeTarget:
         numbers = list(numbers)
         usable = sorted({n for n in numbers if n.isdigit()})
         found = {str(a.get("AccountNo")): a for i in range(0, len(usable), lookups.CHUNK)
-                 for a in self.list("GeneralLedgerAccounts", {"accountNos": ",".join(usable[i:i + lookups.CHUNK])})}
+                 for a in self.records("GeneralLedgerAccounts", {"accountNos": ",".join(usable[i:i + lookups.CHUNK])})}
         missing = {n: "does not exist in PowerOffice GO" if n.isdigit() else
                    "is no account number PowerOffice GO can have (its account numbers are integers)"
                    for n in numbers if n not in found}
