@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from connectors.http import kept
 from connectors.targets.poweroffice_go.mapping import Register, index_keys, party_keys, vat_code_for
 from pipeline.model import Party, Voucher
 
@@ -110,10 +112,18 @@ def _index(records: Iterable[dict[str, Any]], found: Mapping[str, Any]) -> dict[
 
 
 def _lock_date(target: PowerOfficeTarget) -> str | None:
-    cache: dict[str, Any] = target.context.cache.setdefault("poweroffice-go lock date", {})
-    now = time.monotonic()
-    if "at" not in cache or now - cache["at"] > LOCK_DATE_SECONDS:
-        answer = target.request("GET", "LockDateSettings") or {}
-        cache.update(at=now, value=str(answer.get("LockDate"))[:10] if answer.get("LockDate") else None)
-    value: str | None = cache["value"]
-    return value
+    """GO's lock date, asked once per connection every LOCK_DATE_SECONDS (one request for a burst of workers)."""
+    held: _Kept = kept(target.context, ("poweroffice-go", "lock-date"), _Kept)
+    with held.lock:
+        if held.at is None or time.monotonic() - held.at > LOCK_DATE_SECONDS:
+            answer = target.request("GET", "LockDateSettings") or {}
+            held.value = str(answer["LockDate"])[:10] if answer.get("LockDate") else None
+            held.at = time.monotonic()
+        return held.value
+
+
+class _Kept:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.at: float | None = None
+        self.value: str | None = None
