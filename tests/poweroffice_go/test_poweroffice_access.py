@@ -102,3 +102,21 @@ def test_keys_and_tokens_never_reach_the_exchange_log(go: Harness) -> None:
     assert any("/OAuth/Token" in x.url for x in log.exchanges)  # the token request is kept too …
     for secret in (go.sandbox.subscription_key, go.sandbox.client_key, go.sandbox.application_key, *go.sandbox.issued):
         assert secret not in kept  # … without a key or a token
+
+
+def test_a_burst_of_workers_is_paced_under_gos_limit_instead_of_refused(go: Harness) -> None:
+    """GO allows 10 requests a second per subscription key: eight workers wait their turn rather than meet 429s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    go.sandbox.rate_limit = 10
+    go.sandbox._window.clear()
+
+    def deliver(i: int) -> None:
+        context = go.connect()
+        context.settings = {**context.settings, "requests_per_second": 10}
+        DESCRIPTOR.connect(context).deliver(SALE.model_copy(update={"reference": f"TAKT-{i}"}))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(deliver, range(16)))
+    assert len(go.stored()) == 16
+    assert go.sleeps == []  # no 429 was ever answered, so nothing was waited out and sent again

@@ -16,14 +16,19 @@
 - Rate limit: 10 requests per second per subscription key, across every client ("wait at least one second and
   then retry"); a 429 says `{"statusCode": "429", "message": "Rate limit is exceeded. Try again in 1 seconds."}`.
   The wait is `Retry-After` when present [3p: clients read it], else the seconds the message names, else 1.
+  Better not to be refused at all: every connection of this process that shares a subscription key paces its
+  requests (`Pace`, the connection setting `requests_per_second`, GO's 10 by default), so a burst of workers waits
+  its turn instead of collecting 429s. Other processes with the same key still meet 429s, and ride them out.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator
 
 import httpx
@@ -61,6 +66,42 @@ DIALECT = Dialect.of(DESCRIPTOR, error_body=go_error, wait=go_wait,
                      request_id_headers=("request-id", "x-request-id", "x-ms-request-id", "apim-request-id"))
 
 
+class Pace:
+    """At most `rate` requests in any rolling second (and a little): shared by every connection of this process that
+    uses one subscription key, since GO counts them together."""
+
+    WINDOW = 1.05  # seconds: a little more than GO's second, so arrivals spaced by the network still fit
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate, self._clock, self._sleep = max(1, int(rate)), clock, sleep
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= self.WINDOW:
+                    self._sent.popleft()
+                if len(self._sent) < self.rate:
+                    self._sent.append(now)
+                    return
+                delay = self.WINDOW - (now - self._sent[0])
+            self._sleep(max(delay, 0.001))
+
+
+_paces: dict[tuple[str, int], Pace] = {}
+_paces_lock = threading.Lock()
+
+
+def pace_for(subscription_key: str, rate: float) -> Pace:
+    """The process's pace for one subscription key (by a digest: the key itself is never kept as a name)."""
+    key = (hashlib.sha256(subscription_key.encode()).hexdigest()[:16], int(rate))
+    with _paces_lock:
+        return _paces.setdefault(key, Pace(rate))
+
+
 class GoToken(httpx.Auth):
     """OAuth 2 client credentials for PowerOffice GO: one token per connection, shared by every worker, renewed
     before it expires and once on a 401; the subscription key on every request, the token request included."""
@@ -68,7 +109,8 @@ class GoToken(httpx.Auth):
     requires_response_body = True
 
     def __init__(self, token_url: str, application_key: str, client_key: str, subscription_key: str, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, pace: Pace | None = None) -> None:
+        self._pace = pace
         self._token_url = token_url
         self._basic = base64.b64encode(f"{application_key}:{client_key}".encode()).decode("ascii")
         self._subscription = subscription_key
@@ -113,20 +155,25 @@ class GoToken(httpx.Auth):
         self._renew_at = self._clock() + lifetime - min(60.0, lifetime / 4)
         return token
 
+    def _paced(self, request: httpx.Request) -> httpx.Request:
+        if self._pace is not None:
+            self._pace.wait()
+        return request
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers[SUBSCRIPTION_HEADER] = self._subscription
         token = self._token
         if token is None or self._clock() >= self._renew_at:
             with self._lock:  # one token for every worker that needs one now
                 if self._token is None or self._clock() >= self._renew_at:
-                    self._token = self._issued((yield self._token_request(request)))
+                    self._token = self._issued((yield self._paced(self._token_request(request))))
                 token = self._token
         request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
+        response = yield self._paced(request)
         if response.status_code == 401 and SUBSCRIPTION_REFUSED not in response.text.lower():
             with self._lock:  # revoked or expired early: one new token, unless another worker made it meanwhile
                 if self._token in (None, token):
-                    self._token = self._issued((yield self._token_request(request)))
+                    self._token = self._issued((yield self._paced(self._token_request(request))))
                 token = self._token
             request.headers["Authorization"] = f"Bearer {token}"
-            yield request
+            yield self._paced(request)

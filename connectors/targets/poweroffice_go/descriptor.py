@@ -35,6 +35,8 @@ class PowerOfficeSettings(TargetSettings):
     organization_number: str | None = Field(None, pattern=r"^[0-9]{9}$", description=(
         "The company the client key must belong to (9 digits): the connection test fails for another company's key"))
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for PowerOffice GO's answer")
+    requests_per_second: int = Field(10, ge=1, le=1000, description=(
+        "Requests a second this process sends with Bilagsbro's subscription key: GO allows 10 per key"))
 
     @field_validator("base_url", "token_url", mode="after")
     @classmethod

@@ -29,7 +29,7 @@ import httpx
 from connectors.http import Sleep, client_for, kept, send
 from connectors.targets.poweroffice_go import register as lookups
 from connectors.targets.poweroffice_go import sent
-from connectors.targets.poweroffice_go.client import DIALECT, GoToken
+from connectors.targets.poweroffice_go.client import DIALECT, GoToken, pace_for
 from connectors.targets.poweroffice_go.descriptor import PowerOfficeSettings
 from connectors.targets.poweroffice_go.mapping import (
     NAME,
@@ -71,7 +71,8 @@ class PowerOfficeTarget:
                                                                        "subscription_key")]
         fingerprint = hashlib.sha256("\x00".join(keys).encode()).hexdigest()[:16]  # new keys, new token
         url = self.settings.oauth_url
-        return kept(self.context, (NAME, "token", url, fingerprint), lambda: GoToken(url, *keys))
+        pace = pace_for(keys[2], self.settings.requests_per_second)
+        return kept(self.context, (NAME, "token", url, fingerprint), lambda: GoToken(url, *keys, pace=pace))
 
     @property
     def client(self) -> httpx.Client:

@@ -33,6 +33,7 @@ class Harness:
         return TargetContext(
             tenant="kunde-1",
             settings={"base_url": self.sandbox.base_url, "timeout": 0.5, "direct_posting": direct_posting,
+                      "requests_per_second": 1000,  # the sandbox here allows as many; pacing: test_poweroffice_access
                       "secrets": {"application_key": "po-app", "client_key": "po-client", "subscription_key": "po-sub"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
             tables=self.tables, transport=self.transport, sleep=self.sleeps.append)
