@@ -30,10 +30,12 @@ between a failed answer and our retry a few seconds later — the one way this d
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from connectors.http import kept
 from connectors.targets.poweroffice_go.mapping import NAME, delivery, external_reference, is_ours
 from pipeline.model import Voucher
 from pipeline.names import TABLE_LEDGER
@@ -44,7 +46,9 @@ if TYPE_CHECKING:
 
 SKEW = dt.timedelta(minutes=5)  # our clock against GO's: look this much before the first attempt
 FALLBACK_DAYS = 3
+KNOWN = 10_000  # drafts remembered per connection (ids and references: a few hundred kB at most)
 DRAFT, DIRECT = "draft", "direct"
+_noting = threading.Lock()
 
 
 def _now() -> dt.datetime:
@@ -95,11 +99,39 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat()
 
 
+def created(target: PowerOfficeTarget) -> dict[str, str]:
+    """Drafts this process created for the connection lately: id → our reference (bounded, newest kept)."""
+    known: dict[str, str] = kept(target.context, (NAME, "created"), dict)
+    return known
+
+
+def note(target: PowerOfficeTarget, voucher_id: str, reference: str) -> None:
+    known = created(target)
+    with _noting:
+        known[voucher_id] = reference
+        while len(known) > KNOWN:
+            known.pop(next(iter(known)))
+
+
 def _draft(target: PowerOfficeTarget, reference: str, since: dt.datetime) -> Delivery | None:
+    """The draft of ours among those this integration created since: the ones created closest to our first attempt
+    are read first, and drafts this process knows to be another reference's are not read at all — so a find in the
+    middle of a burst costs the list and a read or two, not a read per draft."""
     items = target.records("JournalEntryVouchers", {"createdDateTimeOffsetGreaterThan": _stamp(since)})
     mine = [i for i in items if i.get("IsCreatedByCurrentIntegration") is not False
             and str(i.get("VoucherType") or "ManualVoucher") == "ManualVoucher"]
-    for item in sorted(mine, key=lambda i: str(i.get("CreatedDateTimeOffset") or "")):
+    known, first = created(target), since + SKEW
+
+    def distance(item: dict[str, Any]) -> float:
+        try:
+            return abs((dt.datetime.fromisoformat(str(item["CreatedDateTimeOffset"])) - first).total_seconds())
+        except (KeyError, ValueError, TypeError):
+            return float("inf")
+
+    for item in sorted(mine, key=distance):
+        theirs = known.get(str(item["Id"]))
+        if theirs is not None and theirs != reference:
+            continue
         voucher = target.request("GET", f"JournalEntryVouchers/ManualJournals/{item['Id']}", missing_ok=True)
         if voucher is not None and is_ours(voucher.get("Description"), reference):
             return delivery(voucher["Id"], draft=not item.get("IsPosted"), reference=reference)

@@ -179,6 +179,8 @@ class PowerOfficeTarget:
                                   tenant=exc.tenant, reference=voucher.reference, connector=NAME, status=403,
                                   provider_message=exc.provider_message, request_id=exc.request_id) from exc
             raise
+        if self.draft:
+            sent.note(self, str(created["Id"]), voucher.reference)
         return delivery(created["Id"], draft=self.draft, reference=voucher.reference,
                         not_accepted=not_accepted(voucher), voucher_no=created.get("VoucherNo"))
 
