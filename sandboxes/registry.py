@@ -45,6 +45,13 @@ def _tripletex() -> Running:
     return running()
 
 
+def _poweroffice_go() -> Running:
+    from sandboxes.poweroffice_go.demo import running
+
+    return running()
+
+
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "poweroffice-go": _poweroffice_go,
 }

@@ -1,23 +1,19 @@
 """The PowerOffice GO sandbox as the demo and the target bench use it: `running()` starts it with the demo company.
 
-It follows the `Running` protocol of issue 10's sandbox registry (`sandboxes/registry.py`, the lead's; not on main when
-this was written): settings and credentials to connect with, what GO holds, how many requests it served, and faults
-injected into a share of the voucher-creating requests.
+It follows the `Running` protocol of the sandbox registry (`sandboxes/registry.py`): settings and credentials to
+connect with, what GO holds, how many requests it served, and faults injected into a share of the voucher-creating
+requests.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from re import search
+from typing import Any
 
 from sandboxes.poweroffice_go.server import PowerOfficeSandbox
+from sandboxes.registry import Posted
 
 VOUCHER_PATHS = r"^/(JournalEntryVouchers|Vouchers)/ManualJournals$"
-
-
-class Posted(NamedTuple):
-    reference: str  # our reference as GO keeps it (ExternalImportReference, or the description's marker)
-    draft: bool  # still in the journal-entry view, not posted
-    text: str  # descriptions joined (æøå checks)
 
 
 class RunningPowerOffice:
@@ -34,13 +30,11 @@ class RunningPowerOffice:
                  "subscription_key": box.subscription_key})
 
     def posted(self) -> list[Posted]:
-        from re import search
-
         client, out, seen = self.sandbox.client, [], set()
         for voucher in list(client.drafts.values()):
             seen.add(voucher["Id"])
-            out.append(_posted(voucher, voucher["ManualVoucherLines"], draft=not voucher["_posted"], search=search))
-        out += [_posted(v, v["VoucherLines"], draft=False, search=search) for v in list(client.vouchers.values())
+            out.append(_posted(voucher, voucher["ManualVoucherLines"], draft=not voucher["_posted"]))
+        out += [_posted(v, v["VoucherLines"], draft=False) for v in list(client.vouchers.values())
                 if v["Id"] not in seen]
         return out
 
@@ -52,8 +46,7 @@ class RunningPowerOffice:
         half committed and then answered 500."""
         faults = self.sandbox.faults
         faults.clear()
-        faults.seed = seed
-        faults.__post_init__()
+        faults._draws.seed(seed)
         half = rate / 2
         faults.add(VOUCHER_PATHS, "POST", "503", times=10**9, chance=half / 2)
         faults.add(VOUCHER_PATHS, "POST", "429", times=10**9, chance=(half / 2) / (1 - half / 2))
@@ -63,7 +56,7 @@ class RunningPowerOffice:
         self.sandbox.stop()
 
 
-def _posted(voucher: dict[str, Any], lines: list[dict[str, Any]], *, draft: bool, search: Any) -> Posted:
+def _posted(voucher: dict[str, Any], lines: list[dict[str, Any]], *, draft: bool) -> Posted:
     found = search(r"\[([^\[\]]+)\]\s*$", str(voucher.get("Description") or ""))
     reference = voucher.get("ExternalImportReference") or (found.group(1) if found else "")
     text = " ".join([str(voucher.get("Description") or ""), *(str(line.get("Description") or "") for line in lines)])

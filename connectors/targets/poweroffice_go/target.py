@@ -212,7 +212,7 @@ class PowerOfficeTarget:
                               f"{actual or 'unknown'}), not to the company with organisation number {wanted}: copy the "
                               "client key in that company's PowerOffice GO", tenant=self.context.tenant,
                               connector=NAME)
-        return {"target": NAME, "base_url": self.settings.base_url, "client": client,
+        return {"target": NAME, "base_url": self.settings.base_url, "client": client, "company": client,
                 "client_id": info.get("ClientId"), "organization_number": actual or None,
                 "direct_posting": self.settings.direct_posting,
                 "roles": {"needed": [role], "checked": bool(valid or invalid)}}
