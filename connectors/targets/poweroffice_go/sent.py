@@ -7,6 +7,8 @@ client"), exists on direct posting only; a journal-entry draft has no field the 
    `<tenant>|poweroffice-go|sent`, one row per reference, insert-only so the first attempt's time is kept):
    the way it books (draft or direct), when (`Since`) and the voucher date. The idempotency ledger
    (pipeline/ledger.py) still decides who may post; this record only says where and since when to look.
+   After a draft is created its id is recorded too (partition `<tenant>|poweroffice-go|drafts`, row = GO's id),
+   so a later search skips the drafts it knows are other references' without reading them from GO.
 2. Every voucher carries our reference: in `ExternalImportReference` when posted directly, and — both ways — as
    the marker `[<reference>]` that ends the header `Description` (mapping.marker).
 3. `find(reference)`, which the ledger calls before posting again after an unknown outcome (a timeout, a 500 after
@@ -106,21 +108,36 @@ def created(target: PowerOfficeTarget) -> dict[str, str]:
 
 
 def note(target: PowerOfficeTarget, voucher_id: str, reference: str) -> None:
+    """After a draft is created: its id → our reference, in this process and in the ledger table (partition
+    `<tenant>|poweroffice-go|drafts`, row = GO's id), so that a find by any worker skips it without asking GO."""
     known = created(target)
     with _noting:
         known[voucher_id] = reference
         while len(known) > KNOWN:
             known.pop(next(iter(known)))
+    if target.context.tables is not None:
+        target.context.tables.upsert(TABLE_LEDGER, {"PartitionKey": f"{target.context.tenant}|{NAME}|drafts",
+                                                    "RowKey": voucher_id, "Reference": reference})
+
+
+def _owner(target: PowerOfficeTarget, voucher_id: str) -> str | None:
+    """Which reference a draft was created for, as far as we recorded it (None: not by us, or not recorded)."""
+    theirs = created(target).get(voucher_id)
+    if theirs is None and target.context.tables is not None:
+        row = target.context.tables.get(TABLE_LEDGER, f"{target.context.tenant}|{NAME}|drafts", voucher_id)
+        theirs = str(row["Reference"]) if row else None
+    return theirs
 
 
 def _draft(target: PowerOfficeTarget, reference: str, since: dt.datetime) -> Delivery | None:
     """The draft of ours among those this integration created since: the ones created closest to our first attempt
-    are read first, and drafts this process knows to be another reference's are not read at all — so a find in the
-    middle of a burst costs the list and a read or two, not a read per draft."""
+    are read first, and drafts recorded as another reference's (note) are not read from GO at all — so a find in the
+    middle of a burst costs the list, a table read per draft and a GO read or two, not a GO read per draft (at GO's
+    ten requests a second, that would be a minute for a burst of 600)."""
     items = target.records("JournalEntryVouchers", {"createdDateTimeOffsetGreaterThan": _stamp(since)})
     mine = [i for i in items if i.get("IsCreatedByCurrentIntegration") is not False
             and str(i.get("VoucherType") or "ManualVoucher") == "ManualVoucher"]
-    known, first = created(target), since + SKEW
+    first = since + SKEW
 
     def distance(item: dict[str, Any]) -> float:
         try:
@@ -129,7 +146,7 @@ def _draft(target: PowerOfficeTarget, reference: str, since: dt.datetime) -> Del
             return float("inf")
 
     for item in sorted(mine, key=distance):
-        theirs = known.get(str(item["Id"]))
+        theirs = _owner(target, str(item["Id"]))
         if theirs is not None and theirs != reference:
             continue
         voucher = target.request("GET", f"JournalEntryVouchers/ManualJournals/{item['Id']}", missing_ok=True)
