@@ -32,6 +32,7 @@ between a failed answer and our retry a few seconds later — the one way this d
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ FALLBACK_DAYS = 3
 KNOWN = 10_000  # drafts remembered per connection (ids and references: a few hundred kB at most)
 DRAFT, DIRECT = "draft", "direct"
 _noting = threading.Lock()
+_MARKER = re.compile(r"\[([^\[\]]+)\]\s*$")  # mapping.marker at the end of a description
 
 
 def _now() -> dt.datetime:
@@ -108,8 +110,10 @@ def created(target: PowerOfficeTarget) -> dict[str, str]:
 
 
 def note(target: PowerOfficeTarget, voucher_id: str, reference: str) -> None:
-    """After a draft is created: its id → our reference, in this process and in the ledger table (partition
-    `<tenant>|poweroffice-go|drafts`, row = GO's id), so that a find by any worker skips it without asking GO."""
+    """A draft's id → the reference it carries (as GO keeps it: mapping.external_reference), in this process and in
+    the ledger table (partition `<tenant>|poweroffice-go|drafts`, row = GO's id), so that a find by any worker skips
+    it without asking GO. Noted when a draft is created, and when a search reads one (a draft whose answer was lost
+    is known from then on)."""
     known = created(target)
     with _noting:
         known[voucher_id] = reference
@@ -145,12 +149,18 @@ def _draft(target: PowerOfficeTarget, reference: str, since: dt.datetime) -> Del
         except (KeyError, ValueError, TypeError):
             return float("inf")
 
+    wanted = external_reference(reference)
     for item in sorted(mine, key=distance):
         theirs = _owner(target, str(item["Id"]))
-        if theirs is not None and theirs != reference:
+        if theirs is not None and theirs != wanted:
             continue
         voucher = target.request("GET", f"JournalEntryVouchers/ManualJournals/{item['Id']}", missing_ok=True)
-        if voucher is not None and is_ours(voucher.get("Description"), reference):
+        if voucher is None:
+            continue
+        carried = _MARKER.search(str(voucher.get("Description") or ""))
+        if carried and theirs is None:
+            note(target, str(voucher["Id"]), carried.group(1))
+        if is_ours(voucher.get("Description"), reference):
             return delivery(voucher["Id"], draft=not item.get("IsPosted"), reference=reference)
     return None
 

@@ -39,6 +39,7 @@ from connectors.targets.poweroffice_go.mapping import (
     direct_payload,
     draft_payload,
     encode,
+    external_reference,
     not_accepted,
     problems_for,
 )
@@ -180,7 +181,7 @@ class PowerOfficeTarget:
                                   provider_message=exc.provider_message, request_id=exc.request_id) from exc
             raise
         if self.draft:
-            sent.note(self, str(created["Id"]), voucher.reference)
+            sent.note(self, str(created["Id"]), external_reference(voucher.reference))
         return delivery(created["Id"], draft=self.draft, reference=voucher.reference,
                         not_accepted=not_accepted(voucher), voucher_no=created.get("VoucherNo"))
 
