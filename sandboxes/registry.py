@@ -45,6 +45,13 @@ def _tripletex() -> Running:
     return running()
 
 
+def _business_nxt() -> Running:
+    from sandboxes.business_nxt.demo import running
+
+    return running()
+
+
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "business-nxt": _business_nxt,
 }
