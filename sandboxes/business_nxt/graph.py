@@ -100,9 +100,9 @@ def connection(rows: Iterable[Mapping[str, Any]], filter: Mapping[str, Any] | No
 
 # -- resolvers ----------------------------------------------------------------------------------------------
 
-class _Batch(dict[str, Any]):
-    def joindown_Voucher_via_Batch(self, _info: Any, **args: Any) -> dict[str, Any]:  # noqa: N802 - Business NXT's name
-        return connection(self["vouchers"], **args)
+def _batch(batch: Mapping[str, Any]) -> dict[str, Any]:
+    """A batch as GraphQL reads it, with its rows joined down (Business NXT's `joindown_Voucher_via_Batch`)."""
+    return {**batch, "joindown_Voucher_via_Batch": lambda _info, **args: connection(batch["vouchers"], **args)}
 
 
 class CompanyQuery:
@@ -110,10 +110,10 @@ class CompanyQuery:
         self.c = company
 
     def generalLedgerAccount(self, _info: Any, **args: Any) -> dict[str, Any]:  # noqa: N802
-        return connection(self.c.accounts.values(), **args)
+        return connection([self.c.accounts[k] for k in sorted(self.c.accounts)], **args)  # by primary key
 
     def taxCode(self, _info: Any, **args: Any) -> dict[str, Any]:  # noqa: N802
-        return connection(self.c.tax_codes.values(), **args)
+        return connection([self.c.tax_codes[k] for k in sorted(self.c.tax_codes)], **args)
 
     def associate(self, _info: Any, **args: Any) -> dict[str, Any]:
         return connection(self.c.associates, **args)
@@ -126,7 +126,7 @@ class CompanyQuery:
 
     def batch(self, _info: Any, **args: Any) -> dict[str, Any]:
         result = connection(self.c.batches.values(), **args)
-        result["items"] = [_Batch(b) for b in result["items"]]
+        result["items"] = [_batch(b) for b in result["items"]]
         return result
 
     def voucher(self, _info: Any, **args: Any) -> dict[str, Any]:
@@ -151,7 +151,7 @@ class CompanyMutation:
             made = self.c.create_batches(values)
         except Refused as exc:
             raise GraphQLError(str(exc), extensions=exc.extensions) from None
-        return {"affectedRows": len(made), "items": [_Batch(b) for b in made]}
+        return {"affectedRows": len(made), "items": [_batch(b) for b in made]}
 
     def batch_processings(self, _info: Any) -> dict[str, Any]:
         def update(_info: Any, filter: Mapping[str, Any] | None = None) -> dict[str, Any]:

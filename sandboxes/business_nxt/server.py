@@ -9,8 +9,8 @@ real HTTP on loopback, with the gateway's rate limit and faults on demand.
   happened, 401 with nginx's HTML page for a missing or expired token, 429 from the gateway past 600 requests a
   minute per token ([unverified] its headers: `Retry-After` here). Every answer carries `x-request-id`
   ([unverified] Business NXT's name for it).
-- Faults on the requests that create a batch (`batch_create`): "429", "503" (refused, nothing made),
-  "commit_then_500" (made, then answered 500), "timeout" (made, then no answer in time).
+- Faults on the requests that create a batch (`batch_create`) or update one: "429", "503" (refused, nothing
+  done), "commit_then_500" (done, then answered 500), "timeout" (done, then no answer in time).
 """
 
 from __future__ import annotations
@@ -57,16 +57,17 @@ class Faults:
     timeout_seconds: float = 2.0
     retry_after: int = 1
     seed: int = 9
-    active: list[list[Any]] = field(default_factory=list)  # [kind, times left, chance]
+    active: list[list[Any]] = field(default_factory=list)  # [kind, times left, chance, "create" or "update"]
     fired: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _draws: random.Random = field(default_factory=random.Random)
 
-    def add(self, kind: str, *, times: int = 1, chance: float = 1.0) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
+    def add(self, kind: str, *, times: int = 1, chance: float = 1.0, on: str = "create") -> None:
+        """`on`: the requests that create a batch ("create") or update one ("update")."""
+        if kind not in FAULT_KINDS or on not in ("create", "update"):
+            raise ValueError(f"unknown fault {kind!r} on {on!r}; one of {FAULT_KINDS} on create or update")
         with self._lock:
-            self.active.append([kind, times, chance])
+            self.active.append([kind, times, chance, on])
 
     def clear(self, seed: int | None = None) -> None:
         with self._lock:
@@ -74,10 +75,10 @@ class Faults:
             if seed is not None:
                 self._draws.seed(seed)
 
-    def take(self) -> str | None:
+    def take(self, request: str) -> str | None:
         with self._lock:
             for fault in self.active:
-                if fault[1] > 0 and (fault[2] >= 1.0 or self._draws.random() < fault[2]):
+                if fault[3] == request and fault[1] > 0 and (fault[2] >= 1.0 or self._draws.random() < fault[2]):
                     fault[1] -= 1
                     self.fired.append(fault[0])
                     return str(fault[0])
@@ -249,7 +250,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = str(body.get("query") or "")
         self.box.requests["mutation" if query.lstrip().startswith("mutation") else "query"] += 1
         self.box.operations.append(str(body.get("operationName")))
-        fault = self.box.faults.take() if "batch_create" in query else None
+        request = "create" if "batch_create" in query else "update" if "updateBatch" in query else None
+        fault = self.box.faults.take(request) if request else None
         if fault in ("429", "503"):
             headers = {"Retry-After": str(self.box.faults.retry_after)}
             self._send(int(fault), encode({"message": "Too Many Requests" if fault == "429" else "Service "
