@@ -127,10 +127,10 @@ def problems_for(voucher: Voucher, register: Register, org_units: Mapping[str, i
         if line.vat_code is not None and line.vat_code not in register.tax_codes:
             add(f"tax code {line.vat_code} does not exist in Business NXT", f"lines[{i}].vat_code",
                 "unknown-vat-code")
-        for dimension, kind in org_units.items():
+        for dimension, unit in org_units.items():
             value = line.dimensions.get(dimension)
-            if value is not None and org_unit_key(kind, value) not in register.org_units:
-                add(f"{dimension} {value} does not exist in Business NXT (organisational unit {kind})",
+            if value is not None and org_unit_key(unit, value) not in register.org_units:
+                add(f"{dimension} {value} does not exist in Business NXT (organisational unit {unit})",
                     f"lines[{i}].dimensions.{dimension}", f"missing-{dimension}")
     return found
 

@@ -285,6 +285,8 @@ class BusinessNxtTarget:
             try:
                 data = self.graphql("available_companies", queries.AVAILABLE_COMPANIES, {"customerNo": customer})
             except (ConfigError, DataError) as exc:
+                if exc.status != 200:  # not Business NXT's answer about this customer (the token, the endpoint)
+                    raise
                 raise ConfigError(f"Business NXT customer {customer}: {exc.provider_message or exc.message}. Check "
                                   "the number, and that the user named as the client id has «Connect application» "
                                   "and access to the customer's companies", tenant=self.context.tenant,
@@ -314,7 +316,7 @@ class BusinessNxtTarget:
                               tenant=self.context.tenant, connector=NAME)
         data = (self.graphql("company_information", queries.COMPANY_INFORMATION, {"cid": self.company})
                 .get("useCompany") or {})
-        info = next(iter((data.get("companyInformation") or {}).get("items") or []), {})
+        info: dict[str, Any] = next(iter((data.get("companyInformation") or {}).get("items") or []), {})
         series = {s["voucherSeriesNo"]: s for s in (data.get("voucherSeries") or {}).get("items") or []}
         if self.settings.voucher_series not in series:
             names = "; ".join(f"{n} {s.get('name') or ''}".strip() for n, s in sorted(series.items()))
