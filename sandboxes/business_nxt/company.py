@@ -66,7 +66,7 @@ class Company:
         """NS 4102 accounts the demo and the contract suite use, Norwegian tax codes, a few parties and units."""
         for no, name, code in ((1500, "Kundefordringer", 0), (1920, "Bankinnskudd", 0), (1900, "Kontanter", 0),
                                (2400, "Leverandørgjeld", 0), (2700, "Utgående merverdiavgift", 0),
-                               (2710, "Inngående merverdiavgift", 0), (3000, "Salgsinntekt, avgiftspliktig", 3),
+                               (2710, "Inngående merverdiavgift", 0), (3000, "Salgsinntekt, avgiftspliktig", 0),
                                (3010, "Salgsinntekt, middels sats", 31), (3020, "Salgsinntekt, lav sats", 33),
                                (3100, "Salgsinntekt, avgiftsfri", 5), (4300, "Innkjøp av varer for videresalg", 0),
                                (6800, "Kontorrekvisita", 0), (7770, "Bank- og kortgebyr", 0)):

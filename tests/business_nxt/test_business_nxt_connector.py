@@ -89,7 +89,7 @@ def test_preflight_reports_every_problem_at_once_in_business_nxts_terms(nxt: Har
     nxt.sandbox.company.accounts[6800]["barred"] = True
     voucher = Voucher(reference="MANGEL-1", date="2026-10-15", lines=[
         {"account": "6800", "amount": "100.00"},
-        {"account": "3000", "amount": "-100.00", "vat_code": "1"},
+        {"account": "3100", "amount": "-100.00", "vat_code": "3"},
         {"account": "1500", "amount": "10.00", "customer": {"number": "K-7"}},
         {"account": "3000", "amount": "-10.00", "vat_code": "3", "dimensions": {"project": "999"}},
     ])

@@ -124,9 +124,8 @@ def test_tables_page_with_first_and_after(box: BusinessNxtSandbox) -> None:
 
 @pytest.mark.parametrize(("row", "words"), [
     ({"creditAccountNo": 2999}, "Account 2999 does not exist"),
-    ({"creditTaxCode": 86}, "Tax code 86 is not allowed"),
-    ({"creditAccountNo": 4300, "creditTaxCode": 86}, "Tax code 86 does not exist"),
-    ({"creditTaxCode": 1}, "Tax code 1 is not allowed for account 3000"),
+    ({"creditTaxCode": 86}, "Tax code 86 does not exist"),
+    ({"creditAccountNo": 3100, "creditTaxCode": 3}, "Tax code 3 is not allowed for account 3100 (locked to 5)"),
     ({"amountDomestic": Decimal("-5")}, "positive amount"),
     ({"voucherDate": 20260231}, "not a valid date"),
     ({"debitAccountNo": None, "creditAccountNo": None}, "debit account or a credit account"),
