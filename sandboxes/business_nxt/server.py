@@ -219,8 +219,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", str(uuid.uuid4()))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up first (the "timeout" fault)
+            self.close_connection = True
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from connectors.http import client_for, kept, send
-from connectors.targets.business_nxt import queries
+from connectors.targets.business_nxt import onboarding, queries
 from connectors.targets.business_nxt.client import DIALECT, ConnectToken, graphql_errors
 from connectors.targets.business_nxt.descriptor import BusinessNxtSettings
 from connectors.targets.business_nxt.mapping import (
@@ -52,7 +52,6 @@ from pipeline.model import Document, Voucher
 from pipeline.ports import Delivery, TargetContext
 
 NUMBERS_FRESH = 60.0  # seconds a series' nextVoucherNo read is counted on before it is read again
-VAT_TERMS = {1: "monthly", 2: "bimonthly", 6: "half-yearly", 12: "yearly"}
 
 
 class _Numbers:
@@ -279,56 +278,9 @@ class BusinessNxtTarget:
         return delivery_of(batch, draft=True, company=self.company)
 
     def companies(self) -> list[dict[str, Any]]:
-        """Every company `availableCompanies` reaches for each of the connection's customer ids."""
-        out: list[dict[str, Any]] = []
-        for customer in self.settings.customer_ids:
-            try:
-                data = self.graphql("available_companies", queries.AVAILABLE_COMPANIES, {"customerNo": customer})
-            except (ConfigError, DataError) as exc:
-                if exc.status != 200:  # not Business NXT's answer about this customer (the token, the endpoint)
-                    raise
-                raise ConfigError(f"Business NXT customer {customer}: {exc.provider_message or exc.message}. Check "
-                                  "the number, and that the user named as the client id has «Connect application» "
-                                  "and access to the customer's companies", tenant=self.context.tenant,
-                                  connector=NAME, status=exc.status, request_id=exc.request_id) from exc
-            for item in (data.get("availableCompanies") or {}).get("items") or []:
-                out.append({"value": item.get("vismaNetCompanyId"), "name": item.get("name"),
-                            "organization_number": item.get("organizationNo"),
-                            "customer_id": item.get("vismaNetCustomerId") or customer})
-        if not out:
-            raise ConfigError(f"the integration reaches no Business NXT company for customer id(s) "
-                              f"{', '.join(map(str, self.settings.customer_ids))}: in Business NXT, a user named "
-                              f"{self.settings.client_id!r} with «Connect application» needs a «Connect Application "
-                              "Access» row per company", tenant=self.context.tenant, connector=NAME)
-        return out
+        """Every company `availableCompanies` reaches for each of the connection's customer ids (onboarding.py)."""
+        return onboarding.companies(self)
 
     def check(self) -> dict[str, Any]:
         """The connection test: the companies the integration reaches, the chosen one among them, its facts."""
-        reachable = self.companies()
-        listed = "; ".join(f"{c['value']} {c['name']}" for c in reachable)
-        if self.settings.company_no is None:
-            raise ConfigError(f"choose the Business NXT company (--company-no): {listed}", tenant=self.context.tenant,
-                              connector=NAME)
-        chosen = next((c for c in reachable if c["value"] == self.company), None)
-        if chosen is None:
-            raise ConfigError(f"company {self.company} is not one the integration reaches for customer id(s) "
-                              f"{', '.join(map(str, self.settings.customer_ids))}; it reaches: {listed}",
-                              tenant=self.context.tenant, connector=NAME)
-        data = (self.graphql("company_information", queries.COMPANY_INFORMATION, {"cid": self.company})
-                .get("useCompany") or {})
-        info: dict[str, Any] = next(iter((data.get("companyInformation") or {}).get("items") or []), {})
-        series = {s["voucherSeriesNo"]: s for s in (data.get("voucherSeries") or {}).get("items") or []}
-        if self.settings.voucher_series not in series:
-            names = "; ".join(f"{n} {s.get('name') or ''}".strip() for n, s in sorted(series.items()))
-            raise ConfigError(f"voucher series {self.settings.voucher_series} does not exist in {chosen['name']}; it "
-                              f"has: {names}", tenant=self.context.tenant, connector=NAME)
-        months = info.get("vatTermMonths")
-        facts = {"company": info.get("name") or chosen["name"],
-                 "organization_number": info.get("organisationNo") or chosen.get("organization_number"),
-                 "fiscal_year": info.get("accountingYear"),
-                 "vat_term": VAT_TERMS.get(int(months), f"{months} months") if months else None,
-                 "period_type": f"{info['periodsPerYear']} periods a year" if info.get("periodsPerYear") else None,
-                 "locked_until": info.get("lockedUntilDate") or None}
-        return {"target": NAME, "company_no": self.company, "company": facts["company"],
-                "customer_id": chosen.get("customer_id"), "voucher_series": self.settings.voucher_series,
-                "direct_posting": self.settings.direct_posting, "facts": facts}
+        return onboarding.check(self)
