@@ -5,6 +5,7 @@ voucher numbers for a burst of workers, and the connection test in the customer'
 from __future__ import annotations
 
 import datetime as dt
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -158,5 +159,8 @@ def test_the_token_is_fetched_once_for_many_requests_and_again_after_a_401(nxt: 
     nxt.sandbox.expire_tokens()
     target.deliver(_voucher("T-2"))
     assert nxt.sandbox.requests["token"] == 2 and nxt.sandbox.requests["unauthorized"] == 1
-    secret = nxt.sandbox.client_secret
-    assert all(secret not in (e.request_body.decode() + e.url) for e in target.context.exchanges.exchanges)
+    kept = [e.url + e.request_body.decode() + e.response_body.decode() + json.dumps(e.request_headers)
+            for e in target.context.exchanges.exchanges]
+    assert any("access_token" in text for text in kept)  # the token requests are in the exchange log ...
+    for secret in (nxt.sandbox.client_secret, *nxt.sandbox.issued):  # ... without the secret or any token
+        assert all(secret not in text for text in kept)
