@@ -47,8 +47,11 @@ def test_a_draft_is_an_unposted_batch_with_our_reference_on_its_rows(nxt: Harnes
 
 
 def test_direct_posting_updates_the_batch(nxt: Harness) -> None:
-    delivery = _target(nxt, direct_posting=True).deliver(_voucher())
-    assert delivery.draft is False and nxt.sandbox.company.batches == {}
+    target = _target(nxt, direct_posting=True)
+    delivery = target.deliver(_voucher())
+    assert (delivery.draft, delivery.remote_id) == (False, "voucher:60001") and nxt.sandbox.company.batches == {}
+    found = target.find("NXT-1")
+    assert found is not None and (found.remote_id, found.draft, found.details["journal"]) == ("voucher:60001", False, 1)
     assert [r["additionalText"] for r in nxt.sandbox.company.updated] == ["NXT-1"]
     assert "update_batch" in nxt.transport.documents
 

@@ -245,9 +245,11 @@ def not_accepted(voucher: Voucher, org_units: Mapping[str, int]) -> tuple[str, .
 def delivery_of(batch: Mapping[str, Any], *, draft: bool, not_accepted: Iterable[str] = (),
                 company: int | None = None, **details: Any) -> Delivery:
     """Our Delivery for a batch: `batch:<batchNo>/voucher:<voucherNo>` while unposted; after the update the batch
-    number is freed for reuse, so a posted voucher is `journal:<journalNo>/voucher:<voucherNo>`."""
+    number is freed for reuse, so a posted voucher is `voucher:<voucherNo>` (its journal in the details, when
+    known)."""
     voucher_no = batch.get("voucherNo")
-    where = f"journal:{batch['journalNo']}" if batch.get("journalNo") else f"batch:{batch.get('batchNo')}"
-    return Delivery(remote_id=f"{where}/voucher:{voucher_no}", draft=draft, not_accepted=tuple(not_accepted),
+    remote_id = f"batch:{batch.get('batchNo')}/voucher:{voucher_no}" if draft else f"voucher:{voucher_no}"
+    return Delivery(remote_id=remote_id, draft=draft, not_accepted=tuple(not_accepted),
                     details={k: v for k, v in {"company": company, "batch": batch.get("batchNo"),
-                                               "voucher_no": voucher_no, **details}.items() if v is not None})
+                                               "journal": batch.get("journalNo"), "voucher_no": voucher_no,
+                                               **details}.items() if v is not None})
