@@ -19,6 +19,7 @@ from connectors.sources import (
     visma_global,
 )
 from connectors.sources.omnium import descriptor as omnium
+from connectors.targets.business_nxt import descriptor as business_nxt
 from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
 from connectors.targets.poweroffice_go import descriptor as poweroffice_go
@@ -35,6 +36,7 @@ CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
     "fiken": fiken.DESCRIPTOR,
     "poweroffice-go": poweroffice_go.DESCRIPTOR,
+    "business-nxt": business_nxt.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
