@@ -274,7 +274,7 @@ def deliver(msg: func.QueueMessage) -> None:
 
 
 def _poisoned(queue: str, msg: func.QueueMessage) -> None:
-    from pipeline.stages import poisoned
+    from pipeline.failed import poisoned
 
     poisoned(_stores(), queue, msg.get_body(), dequeue_count=msg.dequeue_count)
 

@@ -204,8 +204,9 @@ def _dry_run_with_tenant(args: argparse.Namespace, conns: Any, path: Path, forma
     from bilagsbro import dry_run
 
     def with_tenant(stores: Any) -> int:
-        from pipeline.stages import format_options, preflight
+        from pipeline.adapted import preflight
         from pipeline.tenants import TenantRegistry
+        from pipeline.translated import format_options
 
         tenant = TenantRegistry(stores.tables).get(args.tenant)
 

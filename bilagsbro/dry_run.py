@@ -1,6 +1,6 @@
 """`bilagsbro dry-run`: a customer's file through everything but delivery, streamed, whatever its size.
 
-The file is read the way the translate stage reads it (`pipeline.stages.read_file`), and each
+The file is read the way the translate stage reads it (`pipeline.translated.read_file`), and each
 document and problem is written out as it comes: as text (a line per document), as JSON lines
 (`--json`: one object per line, `{"document": …}`, `{"problem": …}`, `{"payload": …}`, and a last
 `{"summary": …}`), or only as a summary (`--summary`: the problems, then counts and the totals per
@@ -166,7 +166,7 @@ def run(conns: Any, path: Path, *, format: str | None, options: Callable[[str | 
         report_to: IO[str], json_lines: bool, summary: bool,
         check: Callable[[list[Any]], tuple[list[dict[str, Any]], list[Problem]]] | None = None) -> int:
     """Read `path` and report on it; 1 when there are errors, else 0."""
-    from pipeline.stages import read_file
+    from pipeline.translated import read_file
 
     with path.open("rb") as data:
         format, items = read_file(conns, data, file_name=path.name, format=format, options=options)

@@ -30,7 +30,7 @@ from pipeline.descriptors import Descriptor
 
 if TYPE_CHECKING:
     from pipeline.ports import PulledSource, Source, TargetFactory
-    from pipeline.stages import Connectors
+    from pipeline.registry import Connectors
 
 # Formats are listed in the order detection tries them: the most specific first, shared-form (any JSON) last.
 CONNECTORS: dict[str, Descriptor] = {
@@ -66,8 +66,8 @@ def pulled() -> dict[str, PulledSource]:
     return {name: d.source() for name, d in descriptors.pulled(CONNECTORS).items()}
 
 
-def registry() -> Connectors:  # pipeline.stages is imported lazily to keep cold start light
+def registry() -> Connectors:
     """The registry bundled the way the stages take it."""
-    from pipeline.stages import Connectors
+    from pipeline.registry import Connectors
 
     return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, descriptors=CONNECTORS)

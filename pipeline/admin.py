@@ -14,7 +14,7 @@ from pipeline.errors import ConfigError, Problem
 from pipeline.ports import NotFound, Stores
 
 if TYPE_CHECKING:
-    from pipeline.stages import Connectors
+    from pipeline.registry import Connectors
 
 
 def _body(request: Request, allowed: set[str]) -> tuple[dict[str, Any] | None, Response | None]:

@@ -23,7 +23,7 @@ from pipeline.tenants import TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog, shown, status
 
 if TYPE_CHECKING:
-    from pipeline.stages import Connectors
+    from pipeline.registry import Connectors
 
 MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
 # Below the Functions host's own limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 104,857,600 bytes by default, and

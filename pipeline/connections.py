@@ -32,7 +32,7 @@ from pipeline.descriptors import Descriptor, FormatDescriptor, TargetDescriptor
 from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.history import BlobExchangeLog
 from pipeline.ports import ChartOfAccounts, Companies, NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
-from pipeline.stages import Connectors, close_all
+from pipeline.registry import Connectors, close_all
 from pipeline.tenants import Tenant, TenantRegistry, secret_name
 
 SLOTS = ("a", "b")

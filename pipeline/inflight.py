@@ -26,9 +26,10 @@ import datetime as dt
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from pipeline.envelope import Envelope
+from pipeline.envelope import Enclosure, Envelope, trace_id
 from pipeline.leases import KEEPER
 from pipeline.names import TABLE_INFLIGHT, TABLE_TRACE
 from pipeline.ports import MAX_TRANSACTION, Entity, Operation, Stale, TableStore
@@ -218,3 +219,26 @@ def stage_lease(tables: TableStore, env: Envelope) -> Iterator[None]:
 def receipt_of(tenant: str, subject: str) -> str:
     """The receipt whose partition holds a subject's rows (a document from before: its own id)."""
     return where(tenant, subject)[0].split("|", 1)[1]
+
+
+@dataclass
+class Done:
+    """What a stage made of an envelope: each document's step, and where its documents go next."""
+
+    entries: list[TraceEntry] = field(default_factory=list)
+    onward: list[Envelope] = field(default_factory=list)  # to the stage's output queue (its output binding)
+    recorded: list[Envelope] = field(default_factory=list)  # ... and those whose rows the stage wrote itself
+    sends: list[Send] = field(default_factory=list)  # sent by the stage itself: back a stage, or after a delay
+    failures: list[tuple[Enclosure, BaseException]] = field(default_factory=list)  # passing faults, per document
+
+    def step(self, env: Envelope, enclosure: Enclosure | None, step: str, detail: dict[str, Any],
+             reference: str | None = None) -> None:
+        subject = enclosure.id if enclosure is not None else env.receipt
+        self.entries.append(TraceEntry(env.tenant, subject, step, detail, reference=reference or (
+            enclosure.reference if enclosure is not None else None), receipt=env.receipt,
+            attempt=enclosure.attempt if enclosure is not None else 1, trace_id=trace_id(env.traceparent)))
+
+
+def alone(env: Envelope, enclosure: Enclosure, **changes: Any) -> Envelope:
+    """One document of an envelope in an envelope of its own (a retry, a wait, a way back)."""
+    return env.next(documents=(enclosure,), **changes)

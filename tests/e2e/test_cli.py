@@ -122,7 +122,8 @@ def test_dry_run_with_a_tenant_checks_and_renders_in_batches(tmp_path, monkeypat
     """With --tenant the documents go to the tenant's accounting system's preflight and renderer in
     batches (never all at once), each payload and preflight problem written as its batch is done."""
     from bilagsbro import cli, dry_run
-    from pipeline import stages
+    from pipeline import adapted
+    from pipeline.errors import Problem
     from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
     from pipeline.ports import Stores
     from pipeline.tenants import TenantRegistry
@@ -131,17 +132,17 @@ def test_dry_run_with_a_tenant_checks_and_renders_in_batches(tmp_path, monkeypat
     tenant = TenantRegistry(stores.tables).add("Kiosken på Ørland AS", tenant_id="t-1")
     monkeypatch.setattr(cli, "_with_stores", lambda fn: fn(stores))
     batches: list[int] = []
-    real = stages.preflight
+    real = adapted.preflight
 
     def preflight(stores_, conns, tenant_, documents, trace_as):
         batches.append(len(documents))
-        target, adapted, problems = real(stores_, conns, tenant_, documents, trace_as)
+        target, in_terms, problems = real(stores_, conns, tenant_, documents, trace_as)
         if len(batches) == 1:  # the accounting system misses an account the first batch needs
-            problems = [*problems, stages.Problem("account 6570 is missing in the accounting system",
-                                                  reference=documents[0].reference, code="missing-account")]
-        return target, adapted, problems
+            problems = [*problems, Problem("account 6570 is missing in the accounting system",
+                                           reference=documents[0].reference, code="missing-account")]
+        return target, in_terms, problems
 
-    monkeypatch.setattr(stages, "preflight", preflight)
+    monkeypatch.setattr(adapted, "preflight", preflight)
     path = tmp_path / "mange.json"
     path.write_text(json.dumps([{**GOOD_AND_BAD[0], "reference": f"v-{n}"} for n in range(1_234)]), "utf-8")
     code = cli.main(["dry-run", str(path), "--tenant", tenant.id, "--json"])

@@ -36,7 +36,7 @@ def test_a_detected_file_parses_exactly_as_when_its_format_is_named(path, expect
     import json
 
     from pipeline.errors import Problem
-    from pipeline.stages import read_file
+    from pipeline.translated import read_file
 
     options_path = path.with_name(path.stem + ".options.json")
     options = json.loads(options_path.read_text("utf-8")) if options_path.exists() else {}

@@ -11,7 +11,8 @@ from pipeline import api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.names import CONTAINER_DELIVERIES, QUEUE_TRANSLATED
 from pipeline.ports import Stores
-from pipeline.stages import Connectors, run
+from pipeline.registry import Connectors
+from pipeline.stages import run
 from pipeline.tenants import TenantRegistry
 
 VOUCHER = {

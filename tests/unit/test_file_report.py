@@ -22,7 +22,8 @@ from pipeline.intake import receive_file
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Document, Origin, Posting, Voucher
 from pipeline.ports import Delivery, Stores, TargetContext
-from pipeline.stages import Connectors, run
+from pipeline.registry import Connectors
+from pipeline.stages import run
 from pipeline.tenants import TenantRegistry
 
 

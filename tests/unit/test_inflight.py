@@ -31,8 +31,9 @@ from pipeline.names import (
     TABLE_TRACE,
 )
 from pipeline.ports import Delivery, Stores
+from pipeline.registry import Connectors
 from pipeline.scheduled import pull_tenant
-from pipeline.stages import Connectors, run
+from pipeline.stages import run
 from pipeline.sweeper import MAX_REQUEUES, sweep
 from pipeline.tenants import TenantRegistry
 from pipeline.trace import TraceLog, status
@@ -242,9 +243,9 @@ def test_one_document_failing_in_an_envelope_is_retried_alone_and_the_others_go_
     stores, conns, tenant, key = shop
     response = post(stores, conns, key, [voucher("V-1"), voucher("V-2"), voucher("V-3")])
     ids = [d["id"] for d in response.body["documents"]]
-    from pipeline import stages
+    from pipeline import delivered, failed
 
-    real, tries = stages.deliver_once, Counter()
+    real, tries = delivered.deliver_once, Counter()
 
     def flaky(tables, target, document, **kwargs):
         tries[document.reference] += 1
@@ -252,11 +253,11 @@ def test_one_document_failing_in_an_envelope_is_retried_alone_and_the_others_go_
             raise TimeoutError("Tripletex did not answer")
         return real(tables, target, document, **kwargs)
 
-    monkeypatch.setattr(stages, "deliver_once", flaky)
+    monkeypatch.setattr(delivered, "deliver_once", flaky)
     [adapted] = run("adapt", stores, conns, response.messages[QUEUE_TRANSLATED][0])
     assert run("deliver", stores, conns, adapted) == []
     [(queue, alone, delay)] = stores.queues.sent
-    assert queue == QUEUE_ADAPTED and documents_in(alone) == [ids[1]] and delay == stages.RETRY_SECONDS
+    assert queue == QUEUE_ADAPTED and documents_in(alone) == [ids[1]] and delay == failed.RETRY_SECONDS
     assert steps(stores, tenant.id, ids[0])[-1] == steps(stores, tenant.id, ids[2])[-1] == "delivered"
     assert steps(stores, tenant.id, ids[1])[-1] == "retrying" and in_flight(stores) == [response.body["receipt"]]
     stores.queues.sent = []
@@ -268,13 +269,13 @@ def test_one_document_failing_in_an_envelope_is_retried_alone_and_the_others_go_
 def test_every_document_of_an_envelope_failing_is_the_queues_to_retry(shop, monkeypatch):
     stores, conns, tenant, key = shop
     response = post(stores, conns, key, [voucher("V-1"), voucher("V-2")])
-    from pipeline import stages
+    from pipeline import delivered
 
     def down(*args, **kwargs):
         raise TimeoutError("Tripletex did not answer")
 
     [adapted] = run("adapt", stores, conns, response.messages[QUEUE_TRANSLATED][0])
-    monkeypatch.setattr(stages, "deliver_once", down)
+    monkeypatch.setattr(delivered, "deliver_once", down)
     with pytest.raises(TimeoutError):
         run("deliver", stores, conns, adapted)
     assert stores.queues.sent == []  # nothing split off: the message comes back whole
@@ -397,10 +398,10 @@ def test_a_crash_in_the_middle_of_splitting_a_file_splits_it_again_without_doubl
             raise SystemExit("the host died here")  # not an Exception: no retry trace, as with SIGKILL
         return original(*args, **kwargs)
 
-    monkeypatch.setattr("pipeline.stages.commit", dying)
+    monkeypatch.setattr("pipeline.translated.commit", dying)
     with pytest.raises(SystemExit):
         run("translate", stores, conns, file_message)
-    monkeypatch.setattr("pipeline.stages.commit", original)
+    monkeypatch.setattr("pipeline.translated.commit", original)
     [first_part] = [m for _, m, _ in stores.queues.sent]  # the part recorded before the crash was sent
     stores.queues.sent = []
     again = swept(stores, inflight.now() + LATER)  # the file, and the part nobody has taken yet
