@@ -192,7 +192,7 @@ def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_output(arg_name="received", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
 def receive_drop(drop: func.InputStream, received: func.Out[list[str]]) -> None:
     """A completed upload (Event Grid: SftpCommit, PutBlob, PutBlockList) in a tenant's inbound folder."""
-    from pipeline.intake import receive_drop as receive
+    from pipeline.received import receive_drop as receive
 
     name = (drop.name or "").removeprefix(names.CONTAINER_SFTP + "/")
     intake = receive(_stores(), name, drop.read(), known_formats=_connectors().sources)

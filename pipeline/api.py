@@ -16,9 +16,9 @@ from pipeline.envelope import Enclosure, Envelope, new_message_id, new_tracepare
 from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.history import exchanges, shared_form, split_ref
 from pipeline.inflight import Send, commit, open_journey, receipt_of
-from pipeline.intake import FATAL, receive_documents, receive_file
 from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import NotFound, Stores
+from pipeline.received import FATAL, receive_documents, receive_file
 from pipeline.tenants import TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog, shown, status
 

@@ -6,7 +6,7 @@ one per record, or one daily summary per (store, business day) once that day has
 queued for the adapt stage **before** the watermark moves past them, so a crash loses nothing.
 What was booked is remembered (`pipeline.bookings`): a record that arrives after its day was summarised,
 or changes after it was booked, is booked once more as the difference only. Pulled documents are in the
-shared form already: like the API's, they skip the translate stage (pipeline/intake.py).
+shared form already: like the API's, they skip the translate stage (pipeline/received.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 from pipeline.bookings import Books, Received
 from pipeline.errors import BilagsbroError, Problem
 from pipeline.history import blob_ref, new_id
-from pipeline.intake import Intake, accept, send_all
 from pipeline.model import Document
 from pipeline.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import PulledSource, Stores
 from pipeline.pull import PullResult, pull
+from pipeline.received import Intake, accept, send_all
 from pipeline.tenants import Tenant, TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog
 

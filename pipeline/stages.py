@@ -1,6 +1,6 @@
 """One queue message through one stage: what the stage made of it recorded, its next messages handed back.
 
-The steps that fill the queues are modules of their own — received (pipeline/intake.py), translated,
+The steps that fill the queues are modules of their own — received (pipeline/received.py), translated,
 adapted, delivered — and the failure path (pipeline/failed.py). `run` is what the trigger functions call:
 it drops a copy that another has overtaken, runs the stage under its lease and span, and records what became
 of every document — its step in the trace, and the envelopes that carry the documents on — in one

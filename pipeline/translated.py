@@ -1,7 +1,7 @@
 """Translated: a received file read into shared-form documents, sent on to adapt in envelopes as it is read.
 
-Documents that arrive in the shared form already (the API's, pulled ones) get this step at intake
-(pipeline/intake.py); this stage reads files: their format named or detected, each document received and
+Documents that arrive in the shared form already (the API's, pulled ones) get this step when received
+(pipeline/received.py); this stage reads files: their format named or detected, each document received and
 translated as its reader yields it, every problem reported with its file and line, a preflight of the whole
 file against the tenant's accounting system, and the file's whole report written as it goes
 (pipeline/report.py). The same reading serves `bilagsbro dry-run` (`read_file`), so the two cannot disagree.

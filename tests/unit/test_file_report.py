@@ -18,10 +18,10 @@ import pytest
 import connectors
 from pipeline import api, report
 from pipeline.errors import Problem
-from pipeline.intake import receive_file
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Document, Origin, Posting, Voucher
 from pipeline.ports import Delivery, Stores, TargetContext
+from pipeline.received import receive_file
 from pipeline.registry import Connectors
 from pipeline.stages import run
 from pipeline.tenants import TenantRegistry
@@ -197,7 +197,7 @@ import resource, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 import connectors
-from pipeline.intake import receive_file
+from pipeline.received import receive_file
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.stages import run

@@ -20,7 +20,6 @@ import pytest
 import connectors
 from pipeline import api, inflight
 from pipeline.envelope import Enclosure, Envelope
-from pipeline.intake import receive_drop
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
 from pipeline.names import (
@@ -31,6 +30,7 @@ from pipeline.names import (
     TABLE_TRACE,
 )
 from pipeline.ports import Delivery, Stores
+from pipeline.received import receive_drop
 from pipeline.registry import Connectors
 from pipeline.scheduled import pull_tenant
 from pipeline.stages import run

@@ -1,4 +1,4 @@
-"""Receiving: store what arrives unchanged, then hand it on in as few storage operations as it allows.
+"""Received: what arrives stored unchanged first, then handed on in as few storage operations as it allows.
 
 The original bytes are written to Blob Storage before anything parses them, so a rejected request
 or a file of unknown format is never lost. Shared-form JSON from the API is checked here as well,
