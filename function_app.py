@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from pipeline import names, redaction
+from pipeline import redaction
+from pipeline.records import names
 
 redaction.install()  # before anything logs: no token, secret or API key in any log line, at any level
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by pipeline.api
@@ -211,7 +212,7 @@ def pull_orders(timer: func.TimerRequest) -> None:
     import datetime as dt
 
     import connectors
-    from pipeline.scheduled import pull_all
+    from pipeline.pulls.scheduled import pull_all
 
     _redacted_spans()
     for report in pull_all(_stores(), connectors.pulled(), now=dt.datetime.now(dt.UTC)):

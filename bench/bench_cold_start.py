@@ -148,8 +148,8 @@ def prepare(conn: str, data: Path, runs: int) -> tuple[dict[str, list[dict[str, 
     from bilagsbro.stack import prepare as create_storage
     from bilagsbro.stack import settings_for, stores_for
     from pipeline import api, stages  # stages.run: what the trigger functions call
-    from pipeline.names import QUEUE_RECEIVED, QUEUE_TRANSLATED
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.names import QUEUE_RECEIVED, QUEUE_TRANSLATED
+    from pipeline.records.tenants import TenantRegistry
 
     create_storage(conn)
     stores = stores_for(conn, data)

@@ -261,7 +261,7 @@ def child(n: int, workers: int) -> dict[str, Any]:
         before = floor(conn, workers, "floorbefore")
         os.environ["BILAGSBRO_STORAGE"] = conn
         from bilagsbro.stack import local_stack, stores_for
-        from pipeline.tenants import TenantRegistry
+        from pipeline.records.tenants import TenantRegistry
 
         data = Path(tempfile.mkdtemp(prefix="bench-stack-"))
         with local_stack(0, data_dir=data, in_memory=True, record=False) as host:

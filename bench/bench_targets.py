@@ -1,7 +1,7 @@
 """HTTP requests per delivered voucher for every accounting system with a sandbox, without and with faults.
 
 For each target in `sandboxes.registry.SANDBOXES` (`--only NAME` for one): start its sandbox with the demo company,
-connect a tenant through the registry (`pipeline.connections.change`, connection test included), then deliver N
+connect a tenant through the registry (`pipeline.records.connections.change`, connection test included), then deliver N
 vouchers (default 1,000) through the idempotency ledger by 8 concurrent workers sharing the tenant's connection
 cache, each message with a fresh target from `Connectors.target_for`, as the queue-triggered functions of one host
 do. A message whose outcome is unknown or passing (5xx, timeout, 429 beyond the connector's retries) is delivered
@@ -24,13 +24,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import connectors
-from pipeline.connections import change
 from pipeline.errors import BilagsbroError
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.connections import change
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.registry import SANDBOXES
 
 FLOOR = 1.00  # one voucher per request; a system whose protocol needs more says so in its Running (`floor`)

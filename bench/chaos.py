@@ -82,10 +82,10 @@ def main() -> None:
     from bilagsbro.azurite import start_azurite
     from bilagsbro.process import HostProcess
     from bilagsbro.stack import prepare, stores_for
-    from pipeline.connections import connect
-    from pipeline.names import TABLE_INFLIGHT
-    from pipeline.tenants import TenantRegistry
-    from pipeline.trace import TraceLog, status
+    from pipeline.records.connections import connect
+    from pipeline.records.names import TABLE_INFLIGHT
+    from pipeline.records.tenants import TenantRegistry
+    from pipeline.records.trace import TraceLog, status
     from sandboxes.tripletex import TripletexSandbox
 
     home = Path(tempfile.mkdtemp(prefix="bench-chaos-"))

@@ -55,7 +55,7 @@ def _with_stores(fn: Any) -> Any:
 
 
 def cmd_tenant_add(args: argparse.Namespace) -> int:
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     def add(stores: Any) -> dict[str, str]:
         registry = TenantRegistry(stores.tables)
@@ -67,7 +67,7 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
 
 
 def cmd_tenant_list(args: argparse.Namespace) -> int:
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     _print_json(_with_stores(lambda s: [
         {"tenant_id": t.id, "name": t.name, "target": t.target} for t in TenantRegistry(s.tables).all()]))
@@ -75,7 +75,7 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
 
 
 def cmd_admin_key(args: argparse.Namespace) -> int:
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     _print_json({"admin_key": _with_stores(lambda s: TenantRegistry(s.tables).issue_key(None, role="admin"))})
     return 0
@@ -92,10 +92,10 @@ def _key_owner(args: argparse.Namespace) -> str | None:
 
 def cmd_key(args: argparse.Namespace) -> int:
     """List (by id and hint), issue, revoke or rotate a tenant's API keys (or, with --admin, admin keys)."""
-    from pipeline.apikeys import ApiKeys, parse_overlap
     from pipeline.errors import ConfigError
     from pipeline.ports import NotFound
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.apikeys import ApiKeys, parse_overlap
+    from pipeline.records.tenants import TenantRegistry
 
     owner = _key_owner(args)
 
@@ -124,8 +124,8 @@ def cmd_key(args: argparse.Namespace) -> int:
 def cmd_format(args: argparse.Namespace) -> int:
     """A file format's options for a tenant (its VAT codes → SAF-T codes, accounts, ...)."""
     import connectors
-    from pipeline.connections import set_format_options
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.connections import set_format_options
+    from pipeline.records.tenants import TenantRegistry
 
     if args.format not in connectors.SOURCES:
         print(f"unknown format {args.format!r}; known: {', '.join(sorted(connectors.SOURCES))}", file=sys.stderr)
@@ -142,8 +142,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
     import datetime as dt
 
     import connectors
-    from pipeline.scheduled import pull_tenant
-    from pipeline.tenants import TenantRegistry
+    from pipeline.pulls.scheduled import pull_tenant
+    from pipeline.records.tenants import TenantRegistry
 
     def run(stores: Any) -> dict[str, Any]:
         tenant = TenantRegistry(stores.tables).get(args.tenant)
@@ -205,7 +205,7 @@ def _dry_run_with_tenant(args: argparse.Namespace, conns: Any, path: Path, forma
 
     def with_tenant(stores: Any) -> int:
         from pipeline.adapted import preflight
-        from pipeline.tenants import TenantRegistry
+        from pipeline.records.tenants import TenantRegistry
         from pipeline.translated import format_options
 
         tenant = TenantRegistry(stores.tables).get(args.tenant)

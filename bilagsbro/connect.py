@@ -53,8 +53,8 @@ def cmd_connect(args: argparse.Namespace) -> int:
     test passes; otherwise they stay pending and the tenant goes on with its current connection."""
     import connectors
     from bilagsbro.flags import given_settings
-    from pipeline.connections import change, describe
     from pipeline.errors import ConfigError
+    from pipeline.records.connections import change, describe
 
     descriptor = connectors.CONNECTORS[args.target]
     settings = given_settings(args, descriptor)
@@ -96,7 +96,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 def _in_force(tenant: str, target: str, setting: str) -> bool:
     """Whether the tenant's connection to `target` has `setting` already (a key rotation keeps its company)."""
     from pipeline.errors import ConfigError
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     try:
         found = _with_stores(lambda stores: TenantRegistry(stores.tables).get(tenant))
@@ -106,11 +106,11 @@ def _in_force(tenant: str, target: str, setting: str) -> bool:
 
 
 def _pick(args: argparse.Namespace, descriptor: Any, settings: dict[str, Any], credentials: dict[str, str]) -> Any:
-    """The system's list to pick the `picks` setting from (pipeline.connections.companies): chosen at a terminal,
+    """The system's list to pick the `picks` setting from (pipeline.records.connections.companies): chosen at a terminal,
     else printed (as JSON) with how to give the choice; None when nothing was chosen."""
     import connectors
-    from pipeline.connections import companies
     from pipeline.errors import ConfigError
+    from pipeline.records.connections import companies
 
     flag = f"--{descriptor.picks.replace('_', '-')}"
     try:
@@ -141,8 +141,8 @@ def cmd_source_add(args: argparse.Namespace) -> int:
     import connectors
     from bilagsbro.flags import given_settings
     from connectors.sources.omnium import BookingOptions
-    from pipeline.connections import change_source
     from pipeline.errors import ConfigError
+    from pipeline.records.connections import change_source
 
     descriptor = connectors.CONNECTORS[args.source]
     settings = given_settings(args, descriptor)

@@ -58,8 +58,8 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
     import connectors
     from bilagsbro.stack import local_stack, stores_for
     from pipeline import descriptors
-    from pipeline.connections import change
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.connections import change
+    from pipeline.records.tenants import TenantRegistry
     from sandboxes.registry import SANDBOXES
 
     if target not in SANDBOXES:

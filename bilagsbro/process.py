@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bilagsbro.azurite import PROJECT_ROOT
-from pipeline import names
+from pipeline.records import names
 
 _URL = re.compile(r"local stack on (http://127\.0\.0\.1:\d+)/api")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bilagsbro.azurite import PROJECT_ROOT, Azurite, reachable, start_azurite
-from pipeline import names
+from pipeline.records import names
 
 DATA_DIR = Path(os.environ.get("BILAGSBRO_HOME", PROJECT_ROOT / ".bilagsbro"))
 STACK_FILE = "stack.json"

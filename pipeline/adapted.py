@@ -15,14 +15,14 @@ from typing import Any
 from pipeline.envelope import Enclosure, Envelope, pack
 from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.failed import retry_alone
-from pipeline.history import enclose, load
 from pipeline.inflight import Done
 from pipeline.model import Document
-from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import Stores, Target
+from pipeline.records.history import enclose, load
+from pipeline.records.names import QUEUE_TRANSLATED
+from pipeline.records.tenants import Tenant, TenantRegistry
 from pipeline.registry import Connectors
 from pipeline.rules import apply
-from pipeline.tenants import Tenant, TenantRegistry
 
 
 def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents: list[Document],

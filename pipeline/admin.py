@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pipeline.api import Request, Response, _admin_tenant, _json_body, error
-from pipeline.apikeys import DEFAULT_OVERLAP, MAX_OVERLAP, ApiKeys
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import NotFound, Stores
+from pipeline.records.apikeys import DEFAULT_OVERLAP, MAX_OVERLAP, ApiKeys
 
 if TYPE_CHECKING:
     from pipeline.registry import Connectors
@@ -33,7 +33,7 @@ def _body(request: Request, allowed: set[str]) -> tuple[dict[str, Any] | None, R
 
 def get_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """The tenant's connection in force, and a change still pending with the reason it is not in force."""
-    from pipeline.connections import describe
+    from pipeline.records.connections import describe
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:

@@ -1,7 +1,7 @@
 """What the admin API accepts, as models: unknown fields are refused, as they are in the shared form.
 
 The OpenAPI document is generated from these same models (and, for a connection, from the target's descriptor:
-pipeline/connection_schemas.py), so a field the server refuses is never advertised (and one it accepts is never
+pipeline/records/connection_schemas.py), so a field the server refuses is never advertised (and one it accepts is never
 missing).
 """
 

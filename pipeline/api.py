@@ -14,13 +14,13 @@ from urllib.parse import quote
 
 from pipeline.envelope import Enclosure, Envelope, new_message_id, new_traceparent, trace_id
 from pipeline.errors import BilagsbroError, ConfigError, Problem
-from pipeline.history import exchanges, shared_form, split_ref
 from pipeline.inflight import Send, commit, open_journey, receipt_of
-from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import NotFound, Stores
 from pipeline.received import FATAL, receive_documents, receive_file
-from pipeline.tenants import TenantRegistry
-from pipeline.trace import TraceEntry, TraceLog, shown, status
+from pipeline.records.history import exchanges, shared_form, split_ref
+from pipeline.records.names import QUEUE_TRANSLATED
+from pipeline.records.tenants import TenantRegistry
+from pipeline.records.trace import TraceEntry, TraceLog, shown, status
 
 if TYPE_CHECKING:
     from pipeline.registry import Connectors
@@ -206,7 +206,7 @@ def _whole_report(stores: Stores, trace: list[dict[str, Any]]) -> dict[str, Any]
     """Everything about a file: the report blobs of its translation, or the lists its trace holds
     (files refused at intake, files translated before reports were kept). None while it is still
     being translated."""
-    from pipeline import report
+    from pipeline.records import report
 
     summary = next((row["detail"] for row in reversed(trace) if row["step"] in ("translated", "rejected")), None)
     if summary is None:
@@ -240,8 +240,8 @@ def get_receipt_report(stores: Stores, connectors: Connectors, request: Request)
 
 
 def get_receipt_report_csv(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """A file's problems for a spreadsheet (UTF-8 with BOM, semicolons; see pipeline/report.py)."""
-    from pipeline import report
+    """A file's problems for a spreadsheet (UTF-8 with BOM, semicolons; see pipeline/records/report.py)."""
+    from pipeline.records import report
 
     _, receipt, trace, denied = _receipt_trace(stores, request)
     if denied:
@@ -390,7 +390,7 @@ def put_connection(stores: Stores, connectors: Connectors, request: Request) -> 
     """Connect a tenant to an accounting system: the new settings and credentials are tested first and take
     over only when the test passes (200); a failed test leaves the working connection as it was (422)."""
     from pipeline.admin_requests import Connection
-    from pipeline.connections import change, describe
+    from pipeline.records.connections import change, describe
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
@@ -424,7 +424,7 @@ def post_connection_companies(stores: Stores, connectors: Connectors, request: R
     `picks` a setting, e.g. Business NXT's company_no): asked with the body's settings and credentials over those
     in force; nothing is written (200; 422 with the reason in the customer's words)."""
     from pipeline.admin_requests import Connection
-    from pipeline.connections import companies
+    from pipeline.records.connections import companies
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
@@ -446,8 +446,8 @@ def post_connection_companies(stores: Stores, connectors: Connectors, request: R
 
 
 def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dict[str, Any]:
-    """The connection test of the tenant's connection as it is (pipeline.connections.check: `Target.check`)."""
-    from pipeline.connections import check
+    """The connection test of the tenant's connection as it is (pipeline.records.connections.check: `Target.check`)."""
+    from pipeline.records.connections import check
 
     return check(stores, connectors, tenant)
 
@@ -458,7 +458,7 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
 
     from pydantic import ValidationError
 
-    from pipeline.names import TABLE_STATE
+    from pipeline.records.names import TABLE_STATE
     from pipeline.rules import Rules
 
     tenant, denied = _admin_tenant(stores, request)
@@ -481,8 +481,8 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
 def put_format_options(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Options of one file format for a tenant, e.g. {"vat_map": {"3": "3", "1": "1"}} for GBAT10, checked
     against the format's options model (422 naming each refused field)."""
-    from pipeline.connections import set_format_options
     from pipeline.descriptors import FormatDescriptor
+    from pipeline.records.connections import set_format_options
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:

@@ -16,14 +16,14 @@ from dataclasses import replace
 from pipeline.envelope import Enclosure, Envelope, pack
 from pipeline.errors import ClaimHeld, ConfigError, DataError
 from pipeline.failed import retry_alone
-from pipeline.history import load
 from pipeline.inflight import Done, Overtaken, Send, alone, pending
 from pipeline.ledger import LedgerOutcome, deliver_once
 from pipeline.model import TARGET_TERMS, Document
-from pipeline.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.ports import Stores
+from pipeline.records.history import load
+from pipeline.records.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
+from pipeline.records.tenants import TenantRegistry
 from pipeline.registry import Connectors
-from pipeline.tenants import TenantRegistry
 
 CLAIM_RECHECK_SECONDS = 5
 DELIVER_AT_ONCE = 8  # documents delivered at the same time (in this process), each through the ledger

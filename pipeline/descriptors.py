@@ -39,7 +39,7 @@ CHECKS: dict[str, str] = {
 }
 
 
-# Keys of a tenant's stored settings that pipeline.connections keeps, not the customer: never a setting.
+# Keys of a tenant's stored settings that pipeline.records.connections keeps, not the customer: never a setting.
 MANAGED = ("secrets", "facts")
 
 
@@ -56,7 +56,7 @@ class Settings(BaseModel):
 
     The tenant's stored settings also hold `secrets` (the names of its secrets in the secret store) and `facts`
     (what the system said about the company at the last passed connection test), both managed by
-    pipeline.connections: `read` leaves those keys to them.
+    pipeline.records.connections: `read` leaves those keys to them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

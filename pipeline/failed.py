@@ -19,7 +19,7 @@ from pipeline.envelope import Envelope
 from pipeline.errors import BilagsbroError
 from pipeline.inflight import Done, Overtaken, Send, alone, note_failure, pending, settle
 from pipeline.ports import Stores
-from pipeline.trace import TraceLog
+from pipeline.records.trace import TraceLog
 
 log = logging.getLogger("bilagsbro.pipeline")
 RETRY_SECONDS = 5  # host.json's visibilityTimeout: how long a failed message waits before its next try

@@ -31,9 +31,9 @@ from typing import Any
 
 from pipeline.envelope import Enclosure, Envelope, trace_id
 from pipeline.leases import KEEPER
-from pipeline.names import TABLE_INFLIGHT, TABLE_TRACE
 from pipeline.ports import MAX_TRANSACTION, Entity, Operation, Stale, TableStore
-from pipeline.trace import TraceEntry, partition, where
+from pipeline.records.names import TABLE_INFLIGHT, TABLE_TRACE
+from pipeline.records.trace import TraceEntry, partition, where
 
 log = logging.getLogger("bilagsbro.pipeline")
 

@@ -30,8 +30,8 @@ from urllib.parse import quote
 from pipeline.errors import BilagsbroError, ClaimHeld, TransientError
 from pipeline.leases import KEEPER
 from pipeline.model import Document
-from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Conflict, Delivery, Entity, Stale, TableStore, Target
+from pipeline.records.names import TABLE_LEDGER
 
 LEASE = dt.timedelta(seconds=30)  # renewed every LEASE / 3 while the delivery runs
 

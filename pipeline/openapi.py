@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
-from pipeline.trace import STATUS_OF
+from pipeline.records.trace import STATUS_OF
 
 VERSION = "1.1.0"
 TENANT: list[dict[str, list[str]]] = [{"tenantKey": []}]
@@ -199,7 +199,7 @@ def _path_id(what: str) -> dict[str, Any]:
 def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route function_app.py declares; formats, targets and their settings,
     secrets and options come from the connectors' descriptors (the registry, connectors.CONNECTORS)."""
-    from pipeline.connection_schemas import schemas
+    from pipeline.records.connection_schemas import schemas
 
     registry = connectors or {}
     formats = sorted(name for name, d in registry.items() if isinstance(d, FormatDescriptor))

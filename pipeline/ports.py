@@ -296,7 +296,7 @@ class PulledSource(Protocol):
     name: str
 
     def feed(self, settings: Mapping[str, Any], secrets: SecretStore, *, tenant: str) -> Any:
-        """A `pipeline.pull.ChangeFeed` (closeable) for one tenant."""
+        """A `pipeline.pulls.watermark.ChangeFeed` (closeable) for one tenant."""
         ...
 
     def identity(self, item: Mapping[str, Any]) -> str:

@@ -17,13 +17,13 @@ from typing import Any
 
 from pipeline.envelope import Envelope, Packer, new_message_id, new_traceparent, trace_id
 from pipeline.errors import Problem
-from pipeline.history import blob_ref, enclose, new_id, original_path
 from pipeline.inflight import Send, commit, open_journey
 from pipeline.model import Document, Origin
-from pipeline.names import CONTAINER_RECEIVED, QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import QueueSender, Stores
+from pipeline.records.history import blob_ref, enclose, new_id, original_path
+from pipeline.records.names import CONTAINER_RECEIVED, QUEUE_RECEIVED, QUEUE_TRANSLATED
+from pipeline.records.trace import TraceEntry, TraceLog, child_id
 from pipeline.shared_form import DOCUMENT, FATAL, MAX_DOCUMENTS_PER_REQUEST, parse_shared_form
-from pipeline.trace import TraceEntry, TraceLog, child_id
 
 __all__ = ["DOCUMENT", "FATAL", "MAX_DOCUMENTS_PER_REQUEST", "Intake", "parse_shared_form", "receive_documents",
            "receive_file", "receive_drop", "safe_file_name"]
@@ -181,7 +181,7 @@ def parse_drop_path(blob_name: str) -> tuple[str, str | None, str] | None:
 def receive_drop(stores: Stores, blob_name: str, data: bytes, *, known_formats: Mapping[str, object]) -> Intake | None:
     """A completed SFTP upload. Files outside a tenant's inbound folder are left where they are."""
     from pipeline.errors import ConfigError
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     where = parse_drop_path(blob_name)
     if where is None:

@@ -59,7 +59,7 @@ def _compile() -> None:
         # The password in a URL: scheme://user:password@host
         (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)"),
          lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}"),
-        # Our own API keys (pipeline.tenants.KEY_PREFIX), wherever they turn up.
+        # Our own API keys (pipeline.records.tenants.KEY_PREFIX), wherever they turn up.
         (re.compile(r"\bbb_[A-Za-z0-9_-]{16,}"), lambda m: f"bb_{REDACTED}"),
     )
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from pipeline.descriptors import Descriptor
 from pipeline.errors import ConfigError
-from pipeline.history import BlobExchangeLog
 from pipeline.lookups import connection_key
 from pipeline.ports import Stores, Target, TargetContext, TargetFactory
-from pipeline.tenants import Tenant
+from pipeline.records.history import BlobExchangeLog
+from pipeline.records.tenants import Tenant
 
 SourceParser = Callable[..., Iterable[Any]]
 Sniffer = Callable[[bytes, str], bool]

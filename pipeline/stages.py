@@ -20,8 +20,8 @@ from pipeline.envelope import Envelope
 from pipeline.errors import BilagsbroError, ConfigError
 from pipeline.failed import poisoned, trace_retry
 from pipeline.inflight import Done, Overtaken, Send, overtaken, settle, stage_lease
-from pipeline.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.ports import Stores
+from pipeline.records.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.registry import Connectors
 from pipeline.telemetry import stage_span
 from pipeline.translated import translate

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field, replace
 from pipeline.envelope import Envelope, trace_id
 from pipeline.errors import ConfigError
 from pipeline.inflight import ENVELOPE_ROW, STALL, Overtaken, close_if_done, commit, iso, now, parse
-from pipeline.names import TABLE_INFLIGHT, TABLE_TRACE
 from pipeline.ports import Entity, Stale, Stores
-from pipeline.trace import TraceEntry, TraceLog, partition
+from pipeline.records.names import TABLE_INFLIGHT, TABLE_TRACE
+from pipeline.records.trace import TraceEntry, TraceLog, partition
 
 log = logging.getLogger("bilagsbro.pipeline")
 SEND_MARGIN = dt.timedelta(seconds=10)
@@ -145,7 +145,7 @@ def _again(stores: Stores, row: Entity, at: dt.datetime, report: SweepReport) ->
         log.error("envelope %s poisoned in %s: stalled after %d requeues", name, queue, requeued)
         return
     # Claim the requeue on the envelope's row first (its ETag: two sweepers never both send), then a note in
-    # each document's trace — a note, never a step: status() skips it (pipeline/trace.py INFORMATIONAL).
+    # each document's trace — a note, never a step: status() skips it (pipeline/records/trace.py INFORMATIONAL).
     tables.update(TABLE_TRACE, {**row, "Requeued": requeued + 1, "RequeuedAt": iso(at), "LeaseUntil": None},
                   etag=row["etag"])
     queues.send(queue, replace(envelope, requeued=requeued + 1).to_json())

@@ -4,7 +4,7 @@ Documents that arrive in the shared form already (the API's, pulled ones) get th
 (pipeline/received.py); this stage reads files: their format named or detected, each document received and
 translated as its reader yields it, every problem reported with its file and line, a preflight of the whole
 file against the tenant's accounting system, and the file's whole report written as it goes
-(pipeline/report.py). The same reading serves `bilagsbro dry-run` (`read_file`), so the two cannot disagree.
+(pipeline/records/report.py). The same reading serves `bilagsbro dry-run` (`read_file`), so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from urllib.parse import unquote
 from pipeline.adapted import preflight
 from pipeline.envelope import Enclosure, Envelope, Packer, trace_id
 from pipeline.errors import BilagsbroError, ConfigError, Problem
-from pipeline.history import enclose, split_ref
 from pipeline.inflight import Done, Overtaken, Send, commit, pending
 from pipeline.model import Document, Origin
-from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import Stores
+from pipeline.records.history import enclose, split_ref
+from pipeline.records.names import QUEUE_TRANSLATED
+from pipeline.records.report import FileReport
+from pipeline.records.tenants import Tenant, TenantRegistry
+from pipeline.records.trace import TraceEntry, child_id
 from pipeline.registry import Connectors
-from pipeline.report import FileReport
-from pipeline.tenants import Tenant, TenantRegistry
-from pipeline.trace import TraceEntry, child_id
 
 log = logging.getLogger("bilagsbro.pipeline")
 SNIFF_BYTES = 65536  # what format detection looks at
@@ -114,7 +114,7 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> Do
     Documents go on in envelopes of up to MAX_DOCUMENTS — each part's trace rows, its envelope's row and the
     file's progress in one transaction, then the part is sent (the last one by the output binding) — so
     nothing grows with the file: the report
-    streams to Blob Storage (pipeline/report.py), the whole-file preflight runs in batches, and the
+    streams to Blob Storage (pipeline/records/report.py), the whole-file preflight runs in batches, and the
     receipt's trace row keeps counts and the first few. A file split again after a crash yields the same
     documents and parts (ids from the receipt) and sends again only the parts its progress does not count.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from bilagsbro.stack import load_function_app
-from pipeline import names
+from pipeline.records import names
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import connectors
 from bilagsbro.stack import load_function_app
 from pipeline import api
 from pipeline.openapi import spec
-from pipeline.trace import STATUS_OF
+from pipeline.records.trace import STATUS_OF
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 import connectors
-from pipeline.connections import change
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
+from pipeline.records.connections import change
+from pipeline.records.tenants import TenantRegistry
 from pipeline.shared_form import DOCUMENT
-from pipeline.tenants import TenantRegistry
 from sandboxes.registry import SANDBOXES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "bilagsbro" / "samples" / "documents.json"

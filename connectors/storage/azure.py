@@ -20,8 +20,8 @@ from typing import IO, Any
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from pipeline.names import STORAGE_CONNECTION
 from pipeline.ports import MAX_TRANSACTION, Conflict, Entity, NotFound, Operation, Stale, Stores
+from pipeline.records.names import STORAGE_CONNECTION
 
 
 class StorageAccount:

@@ -14,10 +14,10 @@ import connectors
 from bilagsbro import cli
 from connectors.targets.business_nxt.descriptor import BusinessNxtSettings
 from pipeline import api
-from pipeline.connections import change, describe
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.connections import change, describe
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.business_nxt import BusinessNxtSandbox
 
 

@@ -39,7 +39,7 @@ def stack(tmp_path_factory):
 
 @pytest.fixture
 def tenant(stack):
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     registry = TenantRegistry(stack.stores.tables)
     made = registry.add("Bakeriet på Røa AS", organization_number="999999999")

@@ -126,7 +126,7 @@ def test_dry_run_with_a_tenant_checks_and_renders_in_batches(tmp_path, monkeypat
     from pipeline.errors import Problem
     from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
     from pipeline.ports import Stores
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
     tenant = TenantRegistry(stores.tables).add("Kiosken på Ørland AS", tenant_id="t-1")
@@ -259,7 +259,7 @@ def test_tenant_add_prints_id_and_key_that_the_api_accepts(stack):
     answer = httpx.post(f"{stack.url}/api/v1/documents", json=GOOD_AND_BAD[0],
                         headers={"Authorization": f"Bearer {created['api_key']}"})
     assert answer.status_code == 202
-    from pipeline.names import TABLE_APIKEYS
+    from pipeline.records.names import TABLE_APIKEYS
 
     stored = stack.stores.tables.query(TABLE_APIKEYS, "key")
     assert all(created["api_key"] not in json.dumps(row, default=str) for row in stored)  # hashed, never clear
@@ -296,7 +296,7 @@ def test_source_add_and_pull_now(stack):
 @pytest.mark.e2e
 def test_dry_run_with_a_tenant_stays_flat_too(stack, tmp_path):
     """--tenant against real storage (Azurite): preflight and payloads in batches, memory flat as the file grows."""
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     tenant = TenantRegistry(stack.stores.tables).add("Fiskebutikken på Hitra AS")
     small, big = tmp_path / "small.csv", tmp_path / "big.csv"

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.tenants import TenantRegistry
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.tripletex import TripletexSandbox
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,11 +22,11 @@ import pytest
 from bilagsbro.azurite import AzuriteNotInstalled, find_azurite, start_azurite
 from bilagsbro.localhost import KILL_BEFORE_OUTPUT
 from bilagsbro.process import HostProcess
-from pipeline.connections import connect
 from pipeline.ledger import ledger_entry
-from pipeline.names import TABLE_INFLIGHT
-from pipeline.tenants import TenantRegistry
-from pipeline.trace import TraceLog, status
+from pipeline.records.connections import connect
+from pipeline.records.names import TABLE_INFLIGHT
+from pipeline.records.tenants import TenantRegistry
+from pipeline.records.trace import TraceLog, status
 from sandboxes.tripletex import TripletexSandbox
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,8 @@ import pytest
 
 import connectors
 from pipeline.errors import TransientError
-from pipeline.names import CONTAINER_DELIVERIES, CONTAINER_RECEIVED
-from pipeline.tenants import TenantRegistry
+from pipeline.records.names import CONTAINER_DELIVERIES, CONTAINER_RECEIVED
+from pipeline.records.tenants import TenantRegistry
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from pipeline.connections import connect
-from pipeline.tenants import TenantRegistry
+from pipeline.records.connections import connect
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.fiken import FikenSandbox
 from sandboxes.tripletex import TripletexSandbox
 

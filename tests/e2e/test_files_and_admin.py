@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.names import CONTAINER_DELIVERIES, CONTAINER_SFTP
-from pipeline.tenants import TenantRegistry
+from pipeline.records.names import CONTAINER_DELIVERIES, CONTAINER_SFTP
+from pipeline.records.tenants import TenantRegistry
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -153,7 +153,7 @@ def test_the_demo_and_an_end_to_end_run_at_debug_leave_no_secret_anywhere(own_az
     import sandboxes.tripletex
     from bilagsbro.demo import run_demo
     from bilagsbro.stack import local_stack, stores_for
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
     from sandboxes.omnium import OmniumSandbox
     from sandboxes.tripletex import TripletexSandbox
 

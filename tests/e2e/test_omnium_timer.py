@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.connections import connect
-from pipeline.names import CONTAINER_DELIVERIES
-from pipeline.tenants import TenantRegistry, secret_name
+from pipeline.records.connections import connect
+from pipeline.records.names import CONTAINER_DELIVERIES
+from pipeline.records.tenants import TenantRegistry, secret_name
 from sandboxes.omnium import OmniumSandbox
 from sandboxes.tripletex import TripletexSandbox
 
@@ -204,7 +204,7 @@ def connect_tripletex(stack, tenant, sandbox, **settings):
 
 def explain(stack, tenant):
     """What became of each pulled document, for an assertion message."""
-    from pipeline.trace import TraceLog
+    from pipeline.records.trace import TraceLog
 
     trace = TraceLog(stack.stores.tables)
     rows = trace.receipts(tenant.id)

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from pipeline.connections import connect
-from pipeline.tenants import TenantRegistry
+from pipeline.records.connections import connect
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.poweroffice_go import PowerOfficeSandbox
 from tests.poweroffice_go.support import stored
 

@@ -77,7 +77,7 @@ def _a_delivered_document(url: str, key: str) -> tuple[str, str]:
 
 
 def test_schemathesis_finds_no_server_error_undocumented_status_or_schema_break(stack, tmp_path, loopback_only):
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     registry = TenantRegistry(stack.stores.tables)
     sender = registry.add("Schemathesis Prøvebutikk AS")

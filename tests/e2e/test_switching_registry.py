@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.tenants import TenantRegistry
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.registry import SANDBOXES, Running
 from tests.e2e.test_tripletex_delivery import sale, send, wait
 from tests.test_sandbox_registry import start

@@ -9,8 +9,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from pipeline.connections import connect
-from pipeline.tenants import TenantRegistry
+from pipeline.records.connections import connect
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.tripletex import TripletexSandbox
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,7 @@ from pipeline.errors import ConfigError
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.fiken import FikenSandbox
 from tests.specs import SpecCheck
 

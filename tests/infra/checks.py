@@ -1,6 +1,6 @@
 """Offline checks of infra/: the Bicep is parsed with pycep-parser and its resources held to our rules.
 
-Each check takes the parsed templates (and what pipeline.names expects) and returns a list of
+Each check takes the parsed templates (and what pipeline.records.names expects) and returns a list of
 violations, empty when the templates comply, so tests can show that every check catches a breakage.
 This is a shape check, not the Bicep compiler: names the templates read from names.json and
 parameters with defaults are resolved; anything computed at deploy time is not.
@@ -165,7 +165,7 @@ def check_names_loaded(templates: list[Template], names_json: Path) -> list[str]
 
 def check_created_names(templates: list[Template], queues: set[str], tables: set[str],
                         containers: set[str]) -> list[str]:
-    """Every queue, table and container of pipeline.names is created by some resource."""
+    """Every queue, table and container of pipeline.records.names is created by some resource."""
     wanted = {
         "Microsoft.Storage/storageAccounts/queueServices/queues": ("queue", queues),
         "Microsoft.Storage/storageAccounts/tableServices/tables": ("table", tables),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from infra.names import names_document, render
-from pipeline import names
+from pipeline.records import names
 from tests.infra import checks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """The scheduled pull with its booking memory: a store-day's vouchers always add up to the day's orders.
 
-Real pull (`pipeline.scheduled.pull_tenant`) against the Omnium sandbox over HTTP, on the in-memory ports;
+Real pull (`pipeline.pulls.scheduled.pull_tenant`) against the Omnium sandbox over HTTP, on the in-memory ports;
 what is queued is delivered through the idempotency ledger to a recording target, as the deliver stage
 would, so a voucher that reuses a reference with other content is caught as lost, not hidden.
 """
@@ -17,13 +17,13 @@ from omnium_support import NOW, START
 
 from connectors.sources import omnium
 from pipeline.envelope import Envelope
-from pipeline.history import load
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
 from pipeline.ports import Delivery, Stores
-from pipeline.scheduled import pull_tenant
-from pipeline.tenants import Tenant
+from pipeline.pulls.scheduled import pull_tenant
+from pipeline.records.history import load
+from pipeline.records.tenants import Tenant
 
 ZERO = Decimal("0.00")
 SUMMARY = re.compile(r"^omnium-(?P<store>.+)-(?P<day>\d{4}-\d{2}-\d{2})(?:-(?P<n>\d+))?$")

@@ -16,7 +16,7 @@ from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
 from pipeline.ports import Delivery
-from pipeline.pull import pull, read_watermark
+from pipeline.pulls.watermark import pull, read_watermark
 
 
 def run(client, tables, inbox, *, now=NOW, **options):

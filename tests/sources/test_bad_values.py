@@ -116,7 +116,7 @@ def test_json_nested_too_deeply_is_a_400_from_the_api_not_a_500() -> None:
     from pipeline import api
     from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
     from pipeline.ports import Stores
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.tenants import TenantRegistry
 
     stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
     registry = TenantRegistry(stores.tables)

@@ -197,10 +197,10 @@ def test_inactive_lookups_match_the_spec(h: Harness) -> None:
 def test_connecting_a_token_without_the_permission_keeps_the_old_connection_and_says_why(
         sandbox: Any) -> None:
     import connectors
-    from pipeline.connections import change
     from pipeline.memory import MemoryBlobs, MemorySecrets
     from pipeline.ports import Stores
-    from pipeline.tenants import TenantRegistry
+    from pipeline.records.connections import change
+    from pipeline.records.tenants import TenantRegistry
 
     stores = Stores(MemoryBlobs(), MemoryTables(), MemorySecrets())
     tenant = TenantRegistry(stores.tables).add("Bakeriet på Røa AS")

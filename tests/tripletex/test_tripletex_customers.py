@@ -18,7 +18,7 @@ from tripletex_support import Harness
 from connectors.targets import tripletex
 from pipeline.errors import ClaimHeld, TransientError
 from pipeline.model import Voucher
-from pipeline.names import TABLE_LEDGER
+from pipeline.records.names import TABLE_LEDGER
 
 
 def unpaid(reference: str, customer: dict[str, Any], amount: str = "399.00") -> Voucher:

@@ -17,7 +17,7 @@ from pipeline.errors import DataError, OutcomeUnknown, TransientError
 from pipeline.ledger import deliver_once, ledger_entry, ledger_key
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
-from pipeline.names import TABLE_LEDGER
+from pipeline.records.names import TABLE_LEDGER
 
 TENANT = "kunde-1"
 

@@ -11,9 +11,9 @@ import pytest
 import connectors
 from pipeline import api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-from pipeline.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED
+from pipeline.records.tenants import TenantRegistry
 
 GOOD = {"type": "voucher", "reference": "god-1", "date": "2026-11-20",
         "lines": [{"account": "1920", "amount": "10.00"}, {"account": "3000", "amount": "-10.00", "vat_code": "3"}]}
@@ -190,7 +190,7 @@ def test_include_takes_only_exchanges(stack):
 
 def test_the_saft_check_comes_before_the_rules_so_a_tenant_may_map_to_its_targets_own_codes(stack):
     """vat_map renames SAF-T codes into the target's; the adapted document keeps them to delivery."""
-    from pipeline.names import CONTAINER_DELIVERIES
+    from pipeline.records.names import CONTAINER_DELIVERIES
     from pipeline.stages import run
 
     stores, conns, tenant, _, _ = stack

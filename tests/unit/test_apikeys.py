@@ -9,12 +9,12 @@ import pytest
 
 import connectors
 from pipeline import admin, api
-from pipeline.apikeys import ApiKeys, hash_key, key_id
 from pipeline.errors import ConfigError
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-from pipeline.names import TABLE_APIKEYS
 from pipeline.ports import NotFound, Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.apikeys import ApiKeys, hash_key, key_id
+from pipeline.records.names import TABLE_APIKEYS
+from pipeline.records.tenants import TenantRegistry
 
 VOUCHER = {"type": "voucher", "reference": "nøkkel-1", "date": "2026-11-20",
            "lines": [{"account": "1920", "amount": "1.00"}, {"account": "3000", "amount": "-1.00"}]}

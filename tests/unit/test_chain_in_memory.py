@@ -9,11 +9,11 @@ import pytest
 import connectors
 from pipeline import api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-from pipeline.names import CONTAINER_DELIVERIES, QUEUE_TRANSLATED
 from pipeline.ports import Stores
+from pipeline.records.names import CONTAINER_DELIVERIES, QUEUE_TRANSLATED
+from pipeline.records.tenants import TenantRegistry
 from pipeline.registry import Connectors
 from pipeline.stages import run
-from pipeline.tenants import TenantRegistry
 
 VOUCHER = {
     "type": "voucher", "reference": "kasse7-2026-11-20", "date": "2026-11-20",

@@ -13,7 +13,7 @@ from bilagsbro import cli
 from pipeline import descriptors
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.tripletex import TripletexSandbox
 
 

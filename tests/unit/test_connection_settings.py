@@ -9,11 +9,11 @@ import pytest
 
 import connectors
 from pipeline import api
-from pipeline.connections import connect, refusals
 from pipeline.errors import ConfigError
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.connections import connect, refusals
+from pipeline.records.tenants import TenantRegistry
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from pipeline.envelope import (
     pack,
     trace_id,
 )
-from pipeline.history import enclose
 from pipeline.memory import MemoryBlobs
 from pipeline.model import Voucher
+from pipeline.records.history import enclose
 
 
 def voucher(reference: str, description: str = "Dagsoppgjør æøå") -> Voucher:

@@ -16,15 +16,16 @@ from typing import Any
 import pytest
 
 import connectors
-from pipeline import api, report
+from pipeline import api
 from pipeline.errors import Problem
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Document, Origin, Posting, Voucher
 from pipeline.ports import Delivery, Stores, TargetContext
 from pipeline.received import receive_file
+from pipeline.records import report
+from pipeline.records.tenants import TenantRegistry
 from pipeline.registry import Connectors
 from pipeline.stages import run
-from pipeline.tenants import TenantRegistry
 
 
 def gbat10(vouchers: int, vat_code: str = "Ø") -> bytes:
@@ -201,7 +202,7 @@ from pipeline.received import receive_file
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.stages import run
-from pipeline.tenants import TenantRegistry
+from pipeline.records.tenants import TenantRegistry
 
 
 class DiskBlobs(MemoryBlobs):
@@ -260,7 +261,7 @@ def test_translating_100000_vouchers_with_a_problem_each_keeps_memory_flat(tmp_p
 
 def test_a_listed_receipt_whose_trace_is_not_written_yet_is_received_not_404(stack) -> None:
     """Intake lists a file before its first trace row: the list and the status URL never disagree."""
-    from pipeline.trace import TraceLog
+    from pipeline.records.trace import TraceLog
 
     stores, conns, tenant, key = stack
     TraceLog(stores.tables).index_receipt(tenant.id, "r-20261201000000abc", {"file": "kasse.xml", "via": "sftp"})

@@ -22,21 +22,21 @@ from pipeline import api, inflight
 from pipeline.envelope import Enclosure, Envelope
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
-from pipeline.names import (
+from pipeline.ports import Delivery, Stores
+from pipeline.pulls.scheduled import pull_tenant
+from pipeline.received import receive_drop
+from pipeline.records.names import (
     QUEUE_ADAPTED,
     QUEUE_RECEIVED,
     QUEUE_TRANSLATED,
     TABLE_INFLIGHT,
     TABLE_TRACE,
 )
-from pipeline.ports import Delivery, Stores
-from pipeline.received import receive_drop
+from pipeline.records.tenants import TenantRegistry
+from pipeline.records.trace import TraceLog, status
 from pipeline.registry import Connectors
-from pipeline.scheduled import pull_tenant
 from pipeline.stages import run
 from pipeline.sweeper import MAX_REQUEUES, sweep
-from pipeline.tenants import TenantRegistry
-from pipeline.trace import TraceLog, status
 
 STAGE_OF = {QUEUE_RECEIVED: "translate", QUEUE_TRANSLATED: "adapt", QUEUE_ADAPTED: "deliver"}
 LATER = inflight.STALL + dt.timedelta(seconds=1)

@@ -10,8 +10,8 @@ from pipeline.errors import DataError, OutcomeUnknown, TransientError
 from pipeline.ledger import deliver_once, ledger_entry, ledger_key
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
-from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Delivery
+from pipeline.records.names import TABLE_LEDGER
 
 VOUCHER = Voucher(reference="bilag/1 æøå", date="2026-11-20",
                   lines=[{"account": "1920", "amount": "5.00"}, {"account": "3000", "amount": "-5.00"}])

@@ -13,8 +13,8 @@ from pipeline.errors import ClaimHeld, TransientError
 from pipeline.ledger import before_post, deliver_once, ledger_entry, ledger_key
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
-from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Delivery
+from pipeline.records.names import TABLE_LEDGER
 
 VOUCHER = Voucher(reference="bilag/7 på Røros", date="2026-11-20",
                   lines=[{"account": "1920", "amount": "5.00"}, {"account": "3000", "amount": "-5.00"}])

@@ -12,7 +12,7 @@ import connectors
 from pipeline.lookups import Lookups, connection_key
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.tenants import TenantRegistry
 
 
 def test_a_burst_of_workers_makes_one_fetch_per_key() -> None:

@@ -12,10 +12,10 @@ import pytest
 
 import connectors
 from pipeline import admin, api
-from pipeline.connections import change, change_source, check
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
-from pipeline.tenants import TenantRegistry
+from pipeline.records.connections import change, change_source, check
+from pipeline.records.tenants import TenantRegistry
 from sandboxes.omnium import OmniumSandbox
 from sandboxes.tripletex import TripletexSandbox
 
@@ -93,7 +93,7 @@ def test_new_credentials_go_to_the_other_slot_and_take_over_once_checked(stores,
 
 
 def test_of_two_changes_at_once_only_the_later_can_take_over(stores, tripletex, monkeypatch):
-    import pipeline.connections as connections
+    import pipeline.records.connections as connections
 
     tenant = TenantRegistry(stores.tables).add("Samtidig AS")
     real_check = connections.check

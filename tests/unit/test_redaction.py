@@ -174,7 +174,7 @@ def test_spans_carry_no_secret_in_their_url(tripletex):
 
 def test_exchanges_and_trace_rows_hold_no_secret_the_process_knows(tripletex):
     from pipeline.memory import MemoryExchanges, MemoryTables
-    from pipeline.trace import TraceEntry, TraceLog
+    from pipeline.records.trace import TraceEntry, TraceLog
 
     exchanges = MemoryExchanges()
     _tripletex_target(tripletex, exchanges).check()

@@ -7,11 +7,11 @@ import pytest
 
 import connectors
 from connectors.sources.omnium import BookingOptions, accounts_named
-from pipeline.connections import change_source, connect
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import ChartOfAccounts, Stores
+from pipeline.records.connections import change_source, connect
+from pipeline.records.tenants import TenantRegistry
 from pipeline.rules import Rules
-from pipeline.tenants import TenantRegistry
 from sandboxes.omnium import OmniumSandbox
 from sandboxes.tripletex import TripletexSandbox
 

@@ -13,10 +13,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import connectors
 from pipeline import api, telemetry
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
-from pipeline.names import QUEUE_TRANSLATED
 from pipeline.ports import Stores
+from pipeline.records.names import QUEUE_TRANSLATED
+from pipeline.records.tenants import TenantRegistry
 from pipeline.stages import run
-from pipeline.tenants import TenantRegistry
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ Two ways into the books, chosen per tenant (`options["mode"]`):
 - `"order"`: one sales voucher per order, reference `omnium-<order id>`, dated the Oslo business day the order
   was created; and one voucher per return order form, reference `omnium-<order id>-retur-<return id>`, dated
   the day of the return. A *changed* order maps to the same references again; the scheduled pull
-  (`pipeline.bookings`) nets each against what was booked and posts only a difference, as a correction
+  (`pipeline.pulls.bookings`) nets each against what was booked and posts only a difference, as a correction
   `<reference>-korr-<n>` — a change that moves no money posts nothing.
 - `"daily"` (default): one voucher per store per Europe/Oslo business day, reference
   `omnium-<store>-<yyyy-mm-dd>`: sales per account and VAT code (gross, credit negative, with the VAT as
@@ -22,7 +22,7 @@ Two ways into the books, chosen per tenant (`options["mode"]`):
   on the sales accounts with the refunds as credits. Orders count on the day they were created; returns on
   the day they were created. A day's summary is made once the day has closed; an order that arrives later
   (an offline till) or changes after that is booked as a supplement `omnium-<store>-<yyyy-mm-dd>-2`, `-3`, …
-  holding only the difference (`pipeline.bookings`), so a store-day's vouchers always add up to its orders.
+  holding only the difference (`pipeline.pulls.bookings`), so a store-day's vouchers always add up to its orders.
 - Whatever is neither paid nor refunded goes to `receivable_account` (1500) with a customer: the order's own
   (its `customerId`/`customerNumber` read as a phone number or e-mail where it is one), or the tenant's
   `collective_customer` — on every daily summary, and on an order without a customer.

@@ -118,7 +118,7 @@ def _passing(response: httpx.Response) -> bool:
 
 
 class OmniumClient:
-    """Reads orders from one Omnium tenant; the change feed `pipeline.pull` consumes (`changed`, `key`)."""
+    """Reads orders from one Omnium tenant; the change feed `pipeline.pulls.watermark` consumes (`changed`, `key`)."""
 
     page_size = TAKE
 

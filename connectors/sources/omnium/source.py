@@ -1,4 +1,4 @@
-"""Omnium as a pulled source (`PULLED`): what the scheduled pull (pipeline.scheduled) calls, over `booking` and `client`."""
+"""Omnium as a pulled source (`PULLED`): what the scheduled pull (pipeline.pulls.scheduled) calls, over `booking` and `client`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Onboarding Business NXT: which companies the integration's credentials reach for the customer's id(s)
 (`availableCompanies(customerNo:)`, docs: schema/queries/companies), and the connection test — the chosen company
 among them, its voucher series, and its facts (organisation number, fiscal year, VAT term, period type), which
-pipeline.connections keeps with the connection. Failures are ConfigErrors in the customer's words."""
+pipeline.records.connections keeps with the connection. Failures are ConfigErrors in the customer's words."""
 
 from __future__ import annotations
 

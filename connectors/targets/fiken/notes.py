@@ -17,8 +17,8 @@ from typing import Any
 from connectors.targets.fiken.mapping import NAME
 from pipeline.errors import TransientError
 from pipeline.ledger import ledger_key
-from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Conflict, TargetContext
+from pipeline.records.names import TABLE_LEDGER
 
 PARTITION = f"{NAME}|dates"
 MEMORY = "fiken-dates"  # the connection cache's key where there is no table (unit tests)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pipeline.descriptors import Accepts, Drafts, TargetDescriptor, TargetSettings
 from pipeline.model import DOCUMENT_TYPES
-from pipeline.names import CONTAINER_DELIVERIES
 from pipeline.ports import Target, TargetContext
+from pipeline.records.names import CONTAINER_DELIVERIES
 
 NAME = "file"
 

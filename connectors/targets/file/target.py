@@ -17,8 +17,8 @@ from urllib.parse import quote
 from connectors.targets.file.descriptor import NAME, FileSettings
 from pipeline.errors import Problem
 from pipeline.model import Document
-from pipeline.names import CONTAINER_DELIVERIES
 from pipeline.ports import Delivery, NotFound, TargetContext
+from pipeline.records.names import CONTAINER_DELIVERIES
 
 # Fields of the shared form this target cannot carry: none, it writes the shared form itself.
 NOT_ACCEPTED: dict[str, str] = {}

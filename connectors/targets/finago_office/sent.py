@@ -20,8 +20,8 @@ from typing import Any
 
 from connectors.targets.finago_office.mapping import NAME
 from pipeline.ledger import ledger_key
-from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Entity, TargetContext
+from pipeline.records.names import TABLE_LEDGER
 
 _lock = threading.Lock()
 

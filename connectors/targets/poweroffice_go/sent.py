@@ -41,8 +41,8 @@ from urllib.parse import quote
 from connectors.http import kept
 from connectors.targets.poweroffice_go.mapping import NAME, delivery, external_reference, is_ours
 from pipeline.model import Voucher
-from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Conflict, Delivery
+from pipeline.records.names import TABLE_LEDGER
 
 if TYPE_CHECKING:
     from connectors.targets.poweroffice_go.target import PowerOfficeTarget

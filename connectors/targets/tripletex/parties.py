@@ -41,9 +41,9 @@ from connectors.targets.tripletex.mapping import (
 )
 from pipeline.errors import ClaimHeld, ConfigError, DataError, TransientError
 from pipeline.model import Party
-from pipeline.names import TABLE_LEDGER
 from pipeline.norway.phone import national_number, normalise_phone
 from pipeline.ports import Conflict, Entity, Stale
+from pipeline.records.names import TABLE_LEDGER
 
 if TYPE_CHECKING:
     from connectors.targets.tripletex.target import TripletexTarget

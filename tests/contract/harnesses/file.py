@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets
 from pipeline.model import Voucher
-from pipeline.names import CONTAINER_DELIVERIES
 from pipeline.ports import TargetContext
+from pipeline.records.names import CONTAINER_DELIVERIES
 from tests.contract.harness import Fault, Stored
 
 

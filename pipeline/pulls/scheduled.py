@@ -1,10 +1,10 @@
 """Scheduled pulls into the pipeline: what a timer does for every tenant with a pulled source.
 
-`pipeline.pull` decides *what* to take (watermark, lease, overlap); this module decides what happens
+`pipeline.pulls.watermark` decides *what* to take (watermark, lease, overlap); this module decides what happens
 to it: every raw record is stored unchanged (the original), then turned into shared-form documents —
 one per record, or one daily summary per (store, business day) once that day has closed — which are
 queued for the adapt stage **before** the watermark moves past them, so a crash loses nothing.
-What was booked is remembered (`pipeline.bookings`): a record that arrives after its day was summarised,
+What was booked is remembered (`pipeline.pulls.bookings`): a record that arrives after its day was summarised,
 or changes after it was booked, is booked once more as the difference only. Pulled documents are in the
 shared form already: like the API's, they skip the translate stage (pipeline/received.py).
 """
@@ -17,16 +17,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.bookings import Books, Received
 from pipeline.errors import BilagsbroError, Problem
-from pipeline.history import blob_ref, new_id
 from pipeline.model import Document
-from pipeline.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED
 from pipeline.ports import PulledSource, Stores
-from pipeline.pull import PullResult, pull
+from pipeline.pulls.bookings import Books, Received
+from pipeline.pulls.watermark import PullResult, pull
 from pipeline.received import Intake, accept, send_all
-from pipeline.tenants import Tenant, TenantRegistry
-from pipeline.trace import TraceEntry, TraceLog
+from pipeline.records.history import blob_ref, new_id
+from pipeline.records.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED
+from pipeline.records.tenants import Tenant, TenantRegistry
+from pipeline.records.trace import TraceEntry, TraceLog
 
 log = logging.getLogger("bilagsbro.pipeline")
 

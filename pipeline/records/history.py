@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pipeline.envelope import INLINE_CHARS, Enclosure
-from pipeline.names import CONTAINER_DOCUMENTS, CONTAINER_EXCHANGES
 from pipeline.ports import BlobStore, Exchange, NotFound, TableStore
+from pipeline.records.names import CONTAINER_DOCUMENTS, CONTAINER_EXCHANGES
 
 if TYPE_CHECKING:
     from pipeline.model import Document
@@ -83,7 +83,7 @@ def load(blobs: BlobStore, tables: TableStore, tenant: str, enclosure: Enclosure
 def shared_form(blobs: BlobStore, tables: TableStore, tenant: str, document_id: str,
                 rows: list[dict[str, Any]] | None = None) -> bytes | None:
     """A document's shared form (JSON) as its latest `translated` step kept it; None when it never got one."""
-    from pipeline.trace import TraceLog
+    from pipeline.records.trace import TraceLog
 
     for row in reversed(rows if rows is not None else TraceLog(tables).rows(tenant, document_id)):
         if row.get("SharedForm"):

@@ -4,7 +4,7 @@ A daily summary booked before a late order arrived, or an order changed after it
 posted again in full (the ledger would refuse it as a duplicate of its reference, losing the change) nor
 ignored. What is due now and what was booked are both mapped to vouchers by the source; `difference` nets
 them line by line — same account, VAT code, text, dimensions and party — into one balanced voucher with its
-own reference. Pure functions; the pipeline's booking state (`pipeline.bookings`) decides what to net.
+own reference. Pure functions; the pipeline's booking state (`pipeline.pulls.bookings`) decides what to net.
 """
 
 from __future__ import annotations

@@ -50,9 +50,9 @@ from urllib.parse import quote
 
 from pipeline.errors import Problem
 from pipeline.model import Document, Voucher
-from pipeline.names import CONTAINER_RECEIVED, TABLE_STATE
 from pipeline.ports import Conflict, Entity, NotFound, PulledSource, Stale, Stores
-from pipeline.supplements import correction_reference, difference, supplement_reference
+from pipeline.pulls.supplements import correction_reference, difference, supplement_reference
+from pipeline.records.names import CONTAINER_RECEIVED, TABLE_STATE
 
 # A day is summarised this long after it ended (and after the pull's safety margin): orders committed
 # late but stamped before midnight, which the pull's overlap still catches, land in the first voucher.

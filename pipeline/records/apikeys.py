@@ -23,8 +23,8 @@ from typing import Any
 
 from pipeline import redaction
 from pipeline.errors import ConfigError
-from pipeline.names import TABLE_APIKEYS
 from pipeline.ports import Entity, NotFound, Stale, TableStore
+from pipeline.records.names import TABLE_APIKEYS
 
 KEY_PREFIX = "bb_"
 PARTITION = "key"

@@ -21,9 +21,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pipeline.errors import Problem
-from pipeline.history import blob_ref, split_ref
-from pipeline.names import CONTAINER_DOCUMENTS
 from pipeline.ports import BlobStore, NotFound
+from pipeline.records.history import blob_ref, split_ref
+from pipeline.records.names import CONTAINER_DOCUMENTS
 
 SHOWN = 20  # documents and problems of each kind the receipt itself shows
 SHOWN_BYTES = 12_000  # ... and at most this much text of them: a table property holds 64 KiB

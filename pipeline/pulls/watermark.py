@@ -35,8 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pipeline.names import TABLE_STATE
 from pipeline.ports import Conflict, Entity, Stale, TableStore
+from pipeline.records.names import TABLE_STATE
 
 LEASE = dt.timedelta(minutes=10)
 OVERLAP = dt.timedelta(minutes=10)

@@ -1,0 +1,49 @@
+"""The one source of storage names: every queue, table and container the code uses.
+
+infra/ creates exactly these (tests/infra checks the templates against this module), and the
+function app's trigger bindings name them from here too.
+"""
+
+from __future__ import annotations
+
+# The app setting (or identity-connection prefix) through which functions reach the data account.
+STORAGE_CONNECTION = "BILAGSBRO_STORAGE"
+
+# Queues: one per step a document has passed; a stage's function is triggered by the previous one.
+QUEUE_RECEIVED = "received"
+QUEUE_TRANSLATED = "translated"
+QUEUE_ADAPTED = "adapted"
+STAGE_QUEUES = (QUEUE_RECEIVED, QUEUE_TRANSLATED, QUEUE_ADAPTED)
+POISON_SUFFIX = "-poison"
+POISON_QUEUES = tuple(q + POISON_SUFFIX for q in STAGE_QUEUES)
+QUEUES = STAGE_QUEUES + POISON_QUEUES
+
+# Tables.
+TABLE_TENANTS = "tenants"
+TABLE_APIKEYS = "apikeys"
+TABLE_TRACE = "trace"
+TABLE_LEDGER = "ledger"
+TABLE_STATE = "state"  # watermarks of scheduled pulls, and other small per-tenant state
+TABLE_INFLIGHT = "inflight"  # one row per receipt with documents on their way (pipeline/inflight.py)
+TABLES = (TABLE_TENANTS, TABLE_APIKEYS, TABLE_TRACE, TABLE_LEDGER, TABLE_STATE, TABLE_INFLIGHT)
+
+# Blob containers.
+CONTAINER_RECEIVED = "received"  # originals, byte for byte as they arrived (90 days)
+CONTAINER_DOCUMENTS = "documents"  # shared-form documents and adapted payloads (90 days)
+CONTAINER_EXCHANGES = "exchanges"  # every request to and response from a target (90 days)
+CONTAINER_DELIVERIES = "deliveries"  # what the open-format file target writes
+CONTAINERS = (
+    CONTAINER_RECEIVED,
+    CONTAINER_DOCUMENTS,
+    CONTAINER_EXCHANGES,
+    CONTAINER_DELIVERIES,
+
+)
+# SFTP drops live on their own account (hierarchical namespace, SFTP on): one home folder per tenant
+# in this container, files land in <tenant>/inbound/<format>/<file> or <tenant>/inbound/<file>.
+SFTP_CONNECTION = "BILAGSBRO_SFTP_STORAGE"
+CONTAINER_SFTP = "sftp"
+
+# Containers whose blobs a lifecycle rule deletes after RETENTION_DAYS.
+HISTORY_CONTAINERS = (CONTAINER_RECEIVED, CONTAINER_DOCUMENTS, CONTAINER_EXCHANGES)
+RETENTION_DAYS = 90
