@@ -25,7 +25,8 @@ TABLE_TRACE = "trace"
 TABLE_LEDGER = "ledger"
 TABLE_STATE = "state"  # watermarks of scheduled pulls, and other small per-tenant state
 TABLE_INFLIGHT = "inflight"  # one row per document on its way through the stages (pipeline/inflight.py)
-TABLES = (TABLE_TENANTS, TABLE_APIKEYS, TABLE_TRACE, TABLE_LEDGER, TABLE_STATE, TABLE_INFLIGHT)
+TABLE_IDEMPOTENCY = "idempotency"  # Idempotency-Key claims of the vendor API, 24 hours (pipeline/idempotency.py)
+TABLES = (TABLE_TENANTS, TABLE_APIKEYS, TABLE_TRACE, TABLE_LEDGER, TABLE_STATE, TABLE_INFLIGHT, TABLE_IDEMPOTENCY)
 
 # Blob containers.
 CONTAINER_RECEIVED = "received"  # originals, byte for byte as they arrived (90 days)

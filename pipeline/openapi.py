@@ -159,6 +159,21 @@ def _components() -> dict[str, Any]:
     return components
 
 
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": ("A key of your choosing (a UUID) that makes a retry safe: the same key with the same request "
+                    "within 24 hours gets the first answer, marked `Idempotent-Replayed: true`, and nothing is "
+                    "taken in twice; the same key with another request is a 409. Keys are per tenant. A "
+                    "document's reference stays the lasting guard against posting it twice."),
+}
+REPLAYED: dict[str, Any] = {"schema": {"type": "string", "enum": ["true"]},
+                            "description": "Present when this is the kept answer to an earlier request with the "
+                                           "same Idempotency-Key"}
+IDEMPOTENCY_CONFLICT = ("The Idempotency-Key was used for another request in the last 24 hours, or a request with "
+                        "it is still being answered (then with Retry-After)")
+
+
 def _json(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": _ref(schema)}}
 
@@ -213,6 +228,15 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
     file_answers = _answers(401, 403, 413, ok=(202, "Kept and queued: a receipt with a status URL", "FileIntake"))
     file_answers["400"] = {"description": "Kept, but cannot be translated (unknown format, empty file)",
                            "content": _json("FileIntake")}
+    for answers, intake in ((documents_answers, "Intake"), (file_answers, "FileIntake")):
+        answers["400"]["description"] += "; or an Idempotency-Key that is not 1 to 255 visible ASCII characters"
+        answers["400"]["content"] = {"application/json": {"schema": {"anyOf": [_ref(intake), _ref("Error")]}}}
+        answers["409"] = {"description": IDEMPOTENCY_CONFLICT, "content": _json("Error"),
+                          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description":
+                                                      "Seconds to wait when the first request is still running"}}}
+        for status in ("202", "400", "422"):
+            if status in answers:
+                answers[status]["headers"] = {"Idempotent-Replayed": REPLAYED}
 
     def admin(summary: str, body: dict[str, Any], ok: tuple[int, str, str], *extra: dict[str, Any],
               conflict: bool = False) -> dict[str, Any]:
@@ -252,6 +276,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                      "properties": {"documents": {"type": "array", "items": _ref("Document"), "minItems": 1,
                                                   "maxItems": 5000}}},
                 ]}}}},
+                "parameters": [IDEMPOTENCY_KEY],
                 "responses": documents_answers,
             }},
             "/api/v1/files": {"post": {
@@ -260,6 +285,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                     {"name": "format", "in": "query", "schema": format_schema,
                      "description": "The file's format; omit it to have it detected"},
                     {"name": "name", "in": "query", "schema": {"type": "string"}, "description": "The file's name"},
+                    IDEMPOTENCY_KEY,
                 ],
                 "requestBody": {"required": True, "content": {"application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"}}}},
