@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from pipeline import openapi_webhooks
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
@@ -259,7 +260,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
         },
         "servers": [{"url": base_url or "/"}],
         "components": {
-            "schemas": {**_components(), **extra_components},
+            "schemas": {**_components(), **extra_components, **openapi_webhooks.components()},
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant's API key (bb_...)"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "An admin key: bilagsbro admin-key"},
@@ -358,7 +359,9 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
             **_admin_key_paths(),
+            **openapi_webhooks.paths(_answers, _path_id),
         }),
+        "webhooks": openapi_webhooks.events(),
     }
 
 
@@ -421,6 +424,7 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
     ("/api/docs", "get"): "api_docs",
     ("/api/openapi.json", "get"): "api_openapi",
+    **openapi_webhooks.OPERATIONS,
 }
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {
@@ -433,6 +437,7 @@ LINKS = {
                               "tenant_keys": _TENANT_ID}),
     "tenant_key_issue": ("201", {"tenant_key_rotate": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"},
                                  "tenant_key_revoke": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"}}),
+    **openapi_webhooks.LINKS,
 }
 
 

@@ -1,8 +1,7 @@
 """Webhooks, the parts every delivery leans on: how a delivery is signed and verified, which targets are safe to
 call, and when a failed delivery is tried again.
 
-Not yet wired: no route registers endpoints and no queue sends deliveries (see docs/webhooks.md, "Status"). The
-pieces here are pure and tested so that the registration API and the sending function build on settled rules.
+Endpoints are kept by pipeline/webhook_endpoints.py; events are raised and sent by pipeline/webhook_events.py.
 
 Signing follows the scheme receivers know from Stripe and Svix: HMAC-SHA256, keyed by the endpoint's secret, over
 "<unix timestamp>.<raw body>", sent as `Bilagsbro-Signature: t=<timestamp>,v1=<hex>`. While a secret is being
@@ -16,7 +15,7 @@ import hashlib
 import hmac
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 EVENTS = ("document.delivered", "document.blocked", "document.failed", "file.processed", "connection.unhealthy")
@@ -27,6 +26,8 @@ TOLERANCE = dt.timedelta(minutes=5)  # how old a signed timestamp a receiver sho
 # Seconds to wait after the n-th failed attempt; the last one repeats until RETRY_FOR has passed since the event.
 BACKOFF = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
 RETRY_FOR = dt.timedelta(hours=24)
+ALLOW_PRIVATE_SETTING = "BILAGSBRO_WEBHOOKS_ALLOW_PRIVATE"
+BACKOFF_SETTING = "BILAGSBRO_WEBHOOKS_BACKOFF"
 
 Resolve = Callable[[str], Iterable[str]]
 
@@ -54,10 +55,11 @@ def verify(secret: str, header: str, body: bytes, *, now: dt.datetime | None = N
     return any(hmac.compare_digest(expected, value.strip()) for name, _, value in fields if name.strip() == "v1")
 
 
-def next_attempt(failed_attempts: int, first_tried: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+def next_attempt(failed_attempts: int, first_tried: dt.datetime, now: dt.datetime,
+                 backoff: Sequence[int] = BACKOFF) -> dt.datetime | None:
     """When to try again after `failed_attempts` failures, or None once the 24 hours are over (the event is then
     kept as failed, visible in the API, and can be sent again by hand)."""
-    delay = BACKOFF[min(failed_attempts, len(BACKOFF)) - 1] if failed_attempts > 0 else 0
+    delay = backoff[min(failed_attempts, len(backoff)) - 1] if failed_attempts > 0 else 0
     due = now + dt.timedelta(seconds=delay)
     end = first_tried + RETRY_FOR
     if now >= end:
@@ -97,3 +99,15 @@ def target_problem(url: str, *, allow_private: bool, resolve: Resolve = _system_
             return (f"the webhook host {parts.hostname} resolves to {ip}, a private, loopback or reserved "
                     "address; webhooks go to public addresses only")
     return None
+
+
+def private_targets_allowed(environ: Mapping[str, str]) -> bool:
+    """The development setting that lets a webhook call a receiver on loopback or a private network. Never set it
+    in Azure: there it would let a tenant make Bilagsbro call into its own network."""
+    return environ.get(ALLOW_PRIVATE_SETTING, "").strip().lower() == "true"
+
+
+def backoff_from(environ: Mapping[str, str]) -> tuple[int, ...]:
+    """The waits between attempts: BACKOFF, or (for tests and demos) the setting's comma-separated seconds."""
+    text = environ.get(BACKOFF_SETTING, "").strip()
+    return tuple(max(1, int(part)) for part in text.split(",")) if text else BACKOFF
