@@ -331,17 +331,28 @@ class _FilePreflight:
                 **({"unavailable": self.unavailable} if self.unavailable is not None else {})}
 
 
+def _unhealthy(stores: Stores, env: Envelope, target: str, exc: ConfigError) -> None:
+    """Credentials, permissions, company: the connection needs the tenant. One event an hour per tenant and
+    system, not one per document that meets it."""
+    hour = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H")
+    emit(stores, env.tenant, "connection.unhealthy", f"{env.tenant}.{target}.unhealthy.{hour}",
+         {"target": target, "document": env.document, "error": exc.context()})
+
+
 # adapted ------------------------------------------------------------------------------------------
 
 
 def adapt(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
     document = _load(stores, env.blob)
+    tenant = None
     try:
         tenant = TenantRegistry(stores.tables).get(env.tenant)
         adapted = apply(document, tenant.rules)
         target = connectors.target_for(stores, tenant, env.document)
         problems = target.preflight([adapted])
     except (ConfigError, DataError) as exc:
+        if isinstance(exc, ConfigError) and tenant is not None:
+            _unhealthy(stores, env, tenant.target, exc)
         _step(stores, env, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
         return []
     except ValueError as exc:  # a rule produced something the model refuses
@@ -391,10 +402,8 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
         outcome = deliver_once(stores.tables, target, document, tenant=env.tenant, target_name=tenant.target,
                                document_id=env.document)
     except (ConfigError, DataError) as exc:
-        if isinstance(exc, ConfigError):  # credentials, permissions, company: the connection needs the tenant
-            hour = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H")  # one event an hour, not one per document
-            emit(stores, env.tenant, "connection.unhealthy", f"{env.tenant}.{tenant.target}.unhealthy.{hour}", {
-                "target": tenant.target, "document": env.document, "error": exc.context()})
+        if isinstance(exc, ConfigError):
+            _unhealthy(stores, env, tenant.target, exc)
         _step(stores, env, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()},
               document.reference)
         return []
