@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.webhooks import EVENT_ID_HEADER, EVENTS, SIGNATURE_HEADER
+from pipeline.webhooks import EVENT_ID_HEADER, EVENTS, SIGNATURE_HEADER, URL
 
 _STR = {"type": "string"}
+URL_PATTERN = URL.pattern  # as the registration checks it
 ADMIN: list[dict[str, list[str]]] = [{"adminKey": []}]
 
 
@@ -45,7 +46,7 @@ def components() -> dict[str, Any]:
                              "properties": {"endpoints": {"type": "array", "items": _ref("WebhookEndpoint")}}},
         "NewWebhookEndpoint": {"type": "object", "required": ["url", "events"], "additionalProperties": False,
                                "properties": {
-                                   "url": {"type": "string", "maxLength": 2000,
+                                   "url": {"type": "string", "maxLength": 2000, "pattern": URL_PATTERN,
                                            "description": "https, to a public address"},
                                    "events": {"type": "array", "minItems": 1,
                                               "items": {"type": "string", "enum": list(EVENTS)}},
@@ -68,7 +69,7 @@ def paths(answers: Any, path_id: Any) -> dict[str, Any]:
     created = (201, "Registered: the endpoint and its signing secret, shown once", "WebhookEndpointWithSecret")
     rotate_body = {"required": False, "content": _json({
         "type": "object", "additionalProperties": False,
-        "properties": {"overlap_hours": {"type": "integer", "minimum": 0, "maximum": 168,
+        "properties": {"overlap_hours": {"type": "number", "minimum": 0, "maximum": 168,
                                          "description": "How long the previous secret still signs (24)"}}})}
     return {
         "/api/v1/webhooks": {

@@ -93,8 +93,8 @@ def rotate_webhook_secret(stores: Stores, connectors: Connectors, request: Reque
     unknown = sorted(set(body) - {"overlap_hours"})
     hours = body.get("overlap_hours", 24)
     limit = MAX_OVERLAP.total_seconds() / 3600
-    if unknown or isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= limit:
-        return error(400, f"the only field is overlap_hours, a whole number from 0 to {limit:.0f}",
+    if unknown or isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 <= hours <= limit:
+        return error(400, f"the only field is overlap_hours, a number of hours from 0 to {limit:.0f}",
                      [Problem("not valid", field=(unknown or ["overlap_hours"])[0])])
     try:
         endpoint, secret = WebhookEndpoints(stores.tables, stores.secrets).rotate(

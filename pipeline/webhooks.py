@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import re
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ TOLERANCE = dt.timedelta(minutes=5)  # how old a signed timestamp a receiver sho
 # Seconds to wait after the n-th failed attempt; the last one repeats until RETRY_FOR has passed since the event.
 BACKOFF = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
 RETRY_FOR = dt.timedelta(hours=24)
+URL = re.compile(r"^https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[!-~]*)?$")
 ALLOW_PRIVATE_SETTING = "BILAGSBRO_WEBHOOKS_ALLOW_PRIVATE"
 BACKOFF_SETTING = "BILAGSBRO_WEBHOOKS_BACKOFF"
 
@@ -77,10 +79,10 @@ def target_problem(url: str, *, allow_private: bool, resolve: Resolve = _system_
     receiver on loopback in. Checked when an endpoint is registered and again before every attempt, since a
     name may be pointed elsewhere later."""
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "a webhook URL is an absolute https:// URL"
     if parts.username or parts.password:
         return "a webhook URL may not carry a user name or password; the signature authenticates us"
+    if parts.scheme not in ("https", "http") or not parts.hostname or not URL.match(url):
+        return "a webhook URL is an absolute https:// URL (host, optional port and path; no spaces)"
     if allow_private:
         return None
     if parts.scheme != "https":
