@@ -78,7 +78,10 @@ def target_problem(url: str, *, allow_private: bool, resolve: Resolve = _system_
     must not become a way to reach our own network (SSRF). `allow_private` (a development setting) lets a local
     receiver on loopback in. Checked when an endpoint is registered and again before every attempt, since a
     name may be pointed elsewhere later."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 literal
+        return "a webhook URL is an absolute https:// URL (host, optional port and path; no spaces)"
     if parts.username or parts.password:
         return "a webhook URL may not carry a user name or password; the signature authenticates us"
     if parts.scheme not in ("https", "http") or not parts.hostname or not URL.match(url):

@@ -77,6 +77,8 @@ def test_a_public_https_url_is_allowed_and_http_or_credentials_are_not():
     assert "password" in str(webhooks.target_problem("https://u:p@hooks.example.no/", allow_private=False,
                                                      resolve=public))
     assert webhooks.target_problem("ftp://hooks.example.no/", allow_private=False, resolve=public) is not None
+    for malformed in ("http://[::1", "https://hooks example.no/", "https://hooks.example.no/a b", "https:///x"):
+        assert "absolute https://" in str(webhooks.target_problem(malformed, allow_private=True))
 
 
 def test_locally_a_loopback_receiver_is_allowed_by_setting():
