@@ -21,6 +21,7 @@ from connectors.sources import (
 from connectors.sources.omnium import descriptor as omnium
 from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
+from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
     "fiken": fiken.DESCRIPTOR,
+    "poweroffice-go": poweroffice_go.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,

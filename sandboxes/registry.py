@@ -51,7 +51,14 @@ def _fiken() -> Running:
     return running()
 
 
+def _poweroffice_go() -> Running:
+    from sandboxes.poweroffice_go.demo import running
+
+    return running()
+
+
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
     "fiken": _fiken,
+    "poweroffice-go": _poweroffice_go,
 }
