@@ -36,9 +36,13 @@ from pipeline.rules import apply
 from pipeline.telemetry import stage_span
 from pipeline.tenants import Tenant, TenantRegistry
 from pipeline.trace import TraceEntry, TraceLog
+from pipeline.webhook_events import emit
 
 log = logging.getLogger("bilagsbro.pipeline")
 CLAIM_RECHECK_SECONDS = 5
+# A document's outcomes and the webhook event each raises ("duplicate" raises none: its first delivery did).
+OUTCOME_EVENTS = {"delivered": "document.delivered", "blocked": "document.blocked", "failed": "document.failed",
+                  "poisoned": "document.failed"}
 SNIFF_BYTES = 65536  # what format detection looks at
 
 SourceParser = Callable[..., Iterable[Any]]
@@ -131,7 +135,12 @@ def _entry(env: Envelope, step: str, detail: dict[str, Any], reference: str | No
 
 def _step(stores: Stores, env: Envelope, step: str, detail: dict[str, Any], reference: str | None = None, *,
           then: Sequence[Envelope] = (), queue: str | None = None, delay: float = 0.0) -> list[Envelope]:
-    """A stage's step in the trace and where the document goes next (to `queue`); nothing next ends it."""
+    """A stage's step in the trace and where the document goes next (to `queue`); nothing next ends it.
+    An outcome's webhook event is queued first, so that a stage that dies before its trace step raises it again."""
+    if step in OUTCOME_EVENTS and env.kind != "file":
+        emit(stores, env.tenant, OUTCOME_EVENTS[step], f"{env.document}.{step}.{env.attempt}", {
+            "document": env.document, "reference": reference, "receipt": env.receipt, "status": step,
+            "detail": _jsonable(detail)})
     return record(stores.tables, [_entry(env, step, detail, reference)], hop=env.hop, then=then, queue=queue,
                   delay=delay)
 
@@ -239,7 +248,11 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
     # The file's own journey has guarded its documents until here; from now on each has its own.
     open_journeys(stores.tables, env.tenant, [e.document for e in envelopes])
     step = "translated" if report.documents.count or not report.errors else "rejected"
-    _step(stores, env, step, {"format": format, **report.summary(check.summary())})
+    summary = report.summary(check.summary())
+    emit(stores, env.tenant, "file.processed", f"{env.receipt}.processed", {
+        "receipt": env.receipt, "file_name": file_name, "format": format, "status": step,
+        "counts": summary.get("counts"), "complete": summary.get("complete"), "documents": len(envelopes)})
+    _step(stores, env, step, {"format": format, **summary})
     return envelopes
 
 
@@ -318,17 +331,28 @@ class _FilePreflight:
                 **({"unavailable": self.unavailable} if self.unavailable is not None else {})}
 
 
+def _unhealthy(stores: Stores, env: Envelope, target: str, exc: ConfigError) -> None:
+    """Credentials, permissions, company: the connection needs the tenant. One event an hour per tenant and
+    system, not one per document that meets it."""
+    hour = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H")
+    emit(stores, env.tenant, "connection.unhealthy", f"{env.tenant}.{target}.unhealthy.{hour}",
+         {"target": target, "document": env.document, "error": exc.context()})
+
+
 # adapted ------------------------------------------------------------------------------------------
 
 
 def adapt(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
     document = _load(stores, env.blob)
+    tenant = None
     try:
         tenant = TenantRegistry(stores.tables).get(env.tenant)
         adapted = apply(document, tenant.rules)
         target = connectors.target_for(stores, tenant, env.document)
         problems = target.preflight([adapted])
     except (ConfigError, DataError) as exc:
+        if isinstance(exc, ConfigError) and tenant is not None:
+            _unhealthy(stores, env, tenant.target, exc)
         _step(stores, env, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
         return []
     except ValueError as exc:  # a rule produced something the model refuses
@@ -378,6 +402,8 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envel
         outcome = deliver_once(stores.tables, target, document, tenant=env.tenant, target_name=tenant.target,
                                document_id=env.document)
     except (ConfigError, DataError) as exc:
+        if isinstance(exc, ConfigError):
+            _unhealthy(stores, env, tenant.target, exc)
         _step(stores, env, "failed", {"stage": "deliver", "target": tenant.target, "error": exc.context()},
               document.reference)
         return []
