@@ -21,6 +21,7 @@ from connectors.sources import (
 from connectors.sources.omnium import descriptor as omnium
 from connectors.targets.file import descriptor as file
 from connectors.targets.tripletex import descriptor as tripletex
+from connectors.targets.xledger import descriptor as xledger
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
     "file": file.DESCRIPTOR,
+    "xledger": xledger.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
     "sie4": sie4.FORMAT,
