@@ -45,6 +45,13 @@ def _tripletex() -> Running:
     return running()
 
 
+def _xledger() -> Running:
+    from sandboxes.xledger.demo import running
+
+    return running()
+
+
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "xledger": _xledger,
 }

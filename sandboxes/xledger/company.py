@@ -61,8 +61,8 @@ class Entity:
 
     def __post_init__(self) -> None:
         if not self.accounts:
-            vat = {"1500": False, "1920": False, "2400": False, "2700": False, "2710": False}
-            rows = [("1500", "Kundefordringer"), ("1920", "Bankinnskudd"), ("2400", "Leverandørgjeld"),
+            vat = {"1500": False, "1900": False, "1920": False, "2400": False, "2700": False, "2710": False}
+            rows = [("1500", "Kundefordringer"), ("1900", "Kontanter"), ("1920", "Bankinnskudd"), ("2400", "Leverandørgjeld"),
                     ("2700", "Utgående merverdiavgift"), ("2710", "Inngående merverdiavgift"),
                     ("3000", "Salgsinntekt, avgiftspliktig"), ("3010", "Salgsinntekt, avgiftspliktig, annen"),
                     ("3020", "Salgsinntekt, lav sats"), ("4300", "Innkjøp av varer for videresalg"),

@@ -72,6 +72,23 @@ class XledgerSandbox:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/graphql"
 
+    def held(self) -> list[tuple[str, bool, str]]:
+        """(reference, draft, texts) per voucher, in creation order: a voucher is a draft while it waits in the
+        workflow; import items not processed yet (or refused by processing) are not in the ledger: drafts too."""
+        entity = self.entity
+        rows: dict[Any, tuple[str, bool, list[str]]] = {}
+        with entity.lock:
+            for header in entity.vouchers:
+                lines = header["lines"]
+                rows[("v", header["dbId"])] = (str(lines[0]["extIdentifier"]), header["_workflow"],
+                                                [str(line.get("text") or "") for line in lines])
+            for item in entity.items:
+                if item["_state"] in ("pending", "failed"):
+                    key = ("i", item["trRegNumber"])
+                    ref, _, texts = rows.get(key, (str(item.get("extIdentifier")), True, []))
+                    rows[key] = (ref, True, [*texts, str(item.get("text") or "")])
+        return [(ref, draft, " ".join(texts)) for ref, draft, texts in rows.values()]
+
     def invalid(self) -> list[dict[str, Any]]:
         """The requests whose query broke the schema file (a connector's bug)."""
         with self._lock:

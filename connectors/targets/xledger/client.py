@@ -98,12 +98,12 @@ def refusal(response: httpx.Response, errors: list[dict[str, Any]], *, tenant: s
     if CREDITS in codes:
         return ConfigError("Xledger has no GraphQL credits left for this entity: the customer must add credits "
                            "(or wait for the next month's allowance)", **context)
-    if "api token" in lowered:
-        return ConfigError("Xledger refused the API token: generate a new one (Administration → Access Control → "
-                           "GraphQL → API tokens) and connect again", **context)
     if codes & ACCESS or "no access" in lowered or "not authorized" in lowered:
         return ConfigError("Xledger's API token lacks access to what Bilagsbro uses: give the token read access to "
                            "the registers and read and write access to GL import", **context)
+    if "api token" in lowered:
+        return ConfigError("Xledger refused the API token: generate a new one (Administration → Access Control → "
+                           "GraphQL → API tokens) and connect again", **context)
     if "GRAPHQL_VALIDATION_FAILED" in codes or "cannot query field" in lowered:
         return ConfigError("Xledger refused Bilagsbro's query as not fitting its schema: this is Bilagsbro's to "
                            "fix, not the customer's", **context)
