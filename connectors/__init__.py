@@ -21,6 +21,7 @@ from connectors.sources import (
 from connectors.sources.omnium import descriptor as omnium
 from connectors.targets.file import descriptor as file
 from connectors.targets.tripletex import descriptor as tripletex
+from connectors.targets.visma_business_file import descriptor as visma_business_file
 from connectors.targets.xledger import descriptor as xledger
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
@@ -34,6 +35,7 @@ CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "xledger": xledger.DESCRIPTOR,
+    "visma-business-file": visma_business_file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
     "sie4": sie4.FORMAT,
