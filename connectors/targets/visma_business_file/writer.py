@@ -18,7 +18,8 @@ break, which a row cannot hold, becomes a space.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from connectors.targets.visma_business_file.descriptor import VismaBusinessFileSettings
@@ -36,8 +37,8 @@ def quoted(text: str | None) -> str:
     return '"' + clean.replace('"', '""') + '"'
 
 
-def _day(value: object) -> str:
-    return value.strftime("%Y%m%d") if value is not None else "0"  # type: ignore[attr-defined]
+def _day(value: dt.date | None) -> str:
+    return value.strftime("%Y%m%d") if value is not None else "0"
 
 
 def _side(line: Posting) -> tuple[str, str]:
@@ -50,7 +51,9 @@ def _side(line: Posting) -> tuple[str, str]:
 
 
 def _actors(voucher: Voucher) -> Iterator[str]:
-    for key, pick in (("CustNo", lambda line: line.customer), ("SupNo", lambda line: line.supplier)):
+    picks: tuple[tuple[str, Callable[[Posting], Party | None]], ...] = (
+        ("CustNo", lambda line: line.customer), ("SupNo", lambda line: line.supplier))
+    for key, pick in picks:
         parties: dict[str, Party] = {}
         for line in voucher.lines:
             party = pick(line)

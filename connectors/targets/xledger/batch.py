@@ -77,7 +77,8 @@ class Batcher:
         first = self._waiting[0]
         if first.alone:
             return [self._waiting.pop(0)]
-        batch, items = [], 0
+        batch: list[Entry] = []
+        items = 0
         for entry in list(self._waiting):
             if entry.alone or (batch and items + entry.size > self.max_items):
                 break

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from connectors.http import REQUEST_ID_HEADERS, MAX_TRIES, Dialect, ProviderError, backoff, send
+from connectors.http import MAX_TRIES, REQUEST_ID_HEADERS, Dialect, ProviderError, backoff, send
 from connectors.targets.xledger.descriptor import DESCRIPTOR, NAME
 from pipeline.errors import BilagsbroError, ConfigError, DataError, OutcomeUnknown, TransientError
 from pipeline.ports import ExchangeLog
@@ -43,8 +43,13 @@ def _errors(response: httpx.Response) -> list[dict[str, Any]]:
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
+def _extensions(error: Mapping[str, Any]) -> dict[str, Any]:
+    found = error.get("extensions")
+    return found if isinstance(found, dict) else {}
+
+
 def _code(error: Mapping[str, Any]) -> str | None:
-    extensions = error.get("extensions") if isinstance(error.get("extensions"), dict) else {}
+    extensions = _extensions(error)
     found = error.get("code") or extensions.get("code")
     return str(found) if found else None
 
@@ -56,8 +61,7 @@ def xledger_error(response: httpx.Response) -> ProviderError:
         text = response.text.strip()[:500] if response.content else ""
         return ProviderError(text or None)
     messages = tuple(str(e.get("message")) for e in errors)
-    extensions = errors[0].get("extensions") if isinstance(errors[0].get("extensions"), dict) else {}
-    return ProviderError(messages[0], messages[1:], extensions.get("requestId"), _code(errors[0]))
+    return ProviderError(messages[0], messages[1:], _extensions(errors[0]).get("requestId"), _code(errors[0]))
 
 
 DIALECT = Dialect.of(DESCRIPTOR, error_body=xledger_error, request_id_headers=("x-request-id", *REQUEST_ID_HEADERS))

@@ -92,7 +92,7 @@ def not_accepted(voucher: Voucher) -> tuple[str, ...]:
 
 def problems_for(voucher: Voucher, register: Register, settings: XledgerSettings) -> list[Problem]:
     """Everything this voucher needs that the entity lacks, each naming its line and field."""
-    where = {"reference": voucher.reference}
+    where: dict[str, Any] = {"reference": voucher.reference}
     found: list[Problem] = []
     if voucher.currency != "NOK":
         found.append(Problem(f"Xledger's GL import takes NOK vouchers here; {voucher.currency} needs an exchange "

@@ -41,7 +41,7 @@ class Numbers:
         with self._lock:
             if self.tables is None:
                 return [next(self._local) for _ in range(count)]
-            out = []
+            out: list[int] = []
             while len(out) < count:
                 if self._next >= self._end:
                     self._next, self._end = self._claim(max(BLOCK, count))
