@@ -201,31 +201,33 @@ class XledgerTarget:
 
     def _settle_refused(self, entries: list[batch.Entry]) -> None:
         """A call of several vouchers refused: settle those Xledger holds anyway, send each of the others alone."""
-        held = self._found([e.voucher.reference for e in entries])
+        held, refused = self._found([e.voucher.reference for e in entries])
         rest = []
         for entry in entries:
             found = held.get(entry.voucher.reference)
-            if found is not None:
+            if entry.voucher.reference in refused:
+                entry.fail(refused[entry.voucher.reference])
+            elif found is not None:
                 entry.succeed(found)
             else:
                 rest.append(entry)
         self._batcher().again(rest)
 
-    def _found(self, references: list[str]) -> dict[str, Delivery]:
+    def _found(self, references: list[str]) -> tuple[dict[str, Delivery], dict[str, DataError]]:
+        """What Xledger holds of these references, and the ones whose import it refused when processing it."""
         data = self.graphql.run(FIND, {"refs": references})
         errors: dict[str, list[str]] = {}
         for edge in data["glImportItemErrors"]["edges"]:
             node = edge["node"]
             errors.setdefault(str((node.get("glImportItem") or {}).get("extIdentifier")), []).append(node["message"])
+        refused = {ref: DataError(f"Xledger refused the import of voucher {ref} when it processed it: "
+                                  + "; ".join(said) + " (clear its import items in Xledger, then retry)",
+                                  tenant=self.context.tenant, reference=ref, connector=NAME,
+                                  provider_message="; ".join(said)) for ref, said in errors.items()}
         out: dict[str, Delivery] = {}
         for edge in data["glImportItems"]["edges"]:
             node = edge["node"]
             ref = str(node["extIdentifier"])
-            if ref in errors:
-                raise DataError(f"Xledger refused the import of voucher {ref} when it processed it: "
-                                + "; ".join(errors[ref]) + " (clear its import items in Xledger, then retry)",
-                                tenant=self.context.tenant, reference=ref, connector=NAME,
-                                provider_message="; ".join(errors[ref]))
             out.setdefault(ref, Delivery(remote_id=f"gl-import/{node['trRegNumber']}",
                                          draft=bool(node.get("workflow")) if node.get("archive") else True,
                                          details={"tr_reg_number": node["trRegNumber"]}))
@@ -235,10 +237,14 @@ class XledgerTarget:
             out.setdefault(str(node["extIdentifier"]), Delivery(
                 remote_id=f"voucher/{header.get('transactionNumber')}", draft=self.draft,
                 details={"transaction_number": header.get("transactionNumber")}))
-        return out
+        return out, refused
 
     def find(self, reference: str) -> Delivery | None:
-        return self._found([reference]).get(reference)
+        """What Xledger holds of `reference`; a DataError in Xledger's words when it refused the import."""
+        found, refused = self._found([reference])
+        if reference in refused:
+            raise refused[reference]
+        return found.get(reference)
 
     def check(self) -> dict[str, Any]:
         """The connection test: which entity the token reaches, and that it may read accounts and the GL import
