@@ -24,6 +24,8 @@ from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
 from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
+from connectors.targets.visma_business_file import descriptor as visma_business_file
+from connectors.targets.xledger import descriptor as xledger
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
 
@@ -38,6 +40,8 @@ CONNECTORS: dict[str, Descriptor] = {
     "poweroffice-go": poweroffice_go.DESCRIPTOR,
     "business-nxt": business_nxt.DESCRIPTOR,
     "file": file.DESCRIPTOR,
+    "xledger": xledger.DESCRIPTOR,
+    "visma-business-file": visma_business_file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
     "sie4": sie4.FORMAT,

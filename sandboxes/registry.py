@@ -54,4 +54,5 @@ SANDBOXES: dict[str, Callable[[], Running]] = {
     "fiken": _starter("sandboxes.fiken.demo"),
     "poweroffice-go": _starter("sandboxes.poweroffice_go.demo"),
     "business-nxt": _starter("sandboxes.business_nxt.demo"),
+    "xledger": _starter("sandboxes.xledger.demo"),
 }
