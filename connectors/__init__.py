@@ -22,6 +22,7 @@ from connectors.sources.omnium import descriptor as omnium
 from connectors.targets.business_nxt import descriptor as business_nxt
 from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
+from connectors.targets.finago_office import descriptor as finago_office
 from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
 from connectors.targets.visma_business_file import descriptor as visma_business_file
@@ -42,6 +43,7 @@ CONNECTORS: dict[str, Descriptor] = {
     "file": file.DESCRIPTOR,
     "xledger": xledger.DESCRIPTOR,
     "visma-business-file": visma_business_file.DESCRIPTOR,
+    "finago-office": finago_office.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
     "sie4": sie4.FORMAT,

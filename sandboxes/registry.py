@@ -55,4 +55,5 @@ SANDBOXES: dict[str, Callable[[], Running]] = {
     "poweroffice-go": _starter("sandboxes.poweroffice_go.demo"),
     "business-nxt": _starter("sandboxes.business_nxt.demo"),
     "xledger": _starter("sandboxes.xledger.demo"),
+    "finago-office": _starter("sandboxes.finago_office.demo"),
 }
