@@ -21,6 +21,7 @@ from connectors.sources import (
 from connectors.sources.omnium import descriptor as omnium
 from connectors.targets.file import descriptor as file
 from connectors.targets.tripletex import descriptor as tripletex
+from connectors.targets.visma_net import descriptor as visma_net
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 # Formats are listed in the order detection tries them: the most specific first, shared-form (any JSON) last.
 CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
+    "visma-net": visma_net.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
