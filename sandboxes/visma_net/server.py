@@ -117,8 +117,14 @@ class VismaNetSandbox:
             return [dict(b) for b in self.company.batches.values()]
 
     def count(self, method: str | None = None, path_prefix: str = "") -> int:
+        """Requests by method and path, the prefix matched by whole segments (`/v1/vat` is not `/v1/vatCategory`;
+        `/v2/journaltransaction/` is what lies below it)."""
         return sum(n for (m, p), n in self.requests.items()
-                   if (method is None or m == method) and p.startswith(path_prefix))
+                   if (method is None or m == method)
+                   and (not path_prefix or p == path_prefix or p.startswith(path_prefix.rstrip("/") + "/")))
+
+    def requests_served(self) -> int:
+        return sum(self.requests.values())
 
     def expire_tokens(self) -> None:
         self.tokens.clear()

@@ -44,9 +44,9 @@ from connectors.targets.visma_net.mapping import (
     journal_transaction,
     not_accepted,
     period_id,
-    problems_for,
     short_reference,
 )
+from connectors.targets.visma_net.rules import problems_for
 from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.model import Document, Voucher
 from pipeline.ports import Delivery, ExchangeLog, TargetContext
