@@ -292,7 +292,7 @@ def _render_for_tenant(tenant_id: str, documents: list[Any], conns: Any) -> tupl
 def cmd_demo(args: argparse.Namespace) -> int:
     from bilagsbro.demo import run_demo
 
-    return run_demo(port=args.port)
+    return run_demo(port=args.port, target=args.target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="start the stack, create a demo tenant, send samples, show the trace")
     demo.add_argument("--port", type=int, default=0)
+    demo.add_argument("--target", default="tripletex",
+                      help="the accounting system whose sandbox the shop delivers to (sandboxes/registry.py)")
     demo.set_defaults(fn=cmd_demo)
 
     args = parser.parse_args(argv)

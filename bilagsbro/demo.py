@@ -1,9 +1,9 @@
 """`bilagsbro demo`: the whole product in one command on a fresh machine.
 
-Starts Azurite, the local Functions host and a Tripletex sandbox; creates two demo tenants — a shop
-on Tripletex and a subscription business on the open-format file target — sends the sample
-documents over HTTP as a vendor would, and prints each document's four logged steps and what landed
-in the accounting system.
+Starts Azurite, the local Functions host and an accounting system's sandbox (Tripletex unless
+`--target` names another from `sandboxes.registry`); creates two demo tenants — a shop on that system
+and a subscription business on the open-format file target — sends the sample documents over HTTP as
+a vendor would, and prints each document's four logged steps and what landed in the accounting system.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ SAMPLES = Path(__file__).parent / "samples"
 FINAL = {"delivered", "blocked", "rejected", "failed"}
 
 
-def run_demo(port: int = 0, timeout: float = 120.0) -> int:
+def run_demo(port: int = 0, timeout: float = 120.0, target: str = "tripletex") -> int:
     """The demo in a scratch folder (its secrets file included) that is gone when it ends, however it ends:
     done, failed, Ctrl+C, or terminated."""
     data_dir = Path(tempfile.mkdtemp(prefix="bilagsbro-demo-"))
     try:
         with _interrupted_by_termination():
-            return _run(data_dir, port, timeout)
+            return _run(data_dir, port, timeout, target)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -54,45 +54,42 @@ def _interrupted_by_termination() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _run(data_dir: Path, port: int, timeout: float) -> int:
+def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
     import connectors
     from bilagsbro.stack import local_stack, stores_for
     from pipeline.connections import change
     from pipeline.tenants import TenantRegistry
-    from sandboxes.tripletex import TripletexSandbox
+    from sandboxes.registry import SANDBOXES
 
-    with TripletexSandbox() as tripletex, local_stack(port, data_dir=data_dir, in_memory=True, record=False) as host:
-        base = f"http://127.0.0.1:{host.port}"
-        stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data_dir)
-        registry = TenantRegistry(stores.tables)
-        shop = registry.add("Demo Butikk Ærø AS", organization_number="999999999")
-        connection = change(stores, connectors.registry(), shop.id, "tripletex",
-                            settings={"base_url": tripletex.base_url}, credentials={"consumer_token": tripletex.consumer_token,
-                                         "employee_token": tripletex.employee_token})
-        subscriptions = registry.add("Demo Abonnement Øst AS")
-        print(f"Local stack on {base}/api   Tripletex sandbox on {tripletex.base_url}")
-        print(f"  {shop.id} ({shop.name}) → tripletex (drafts); connection test: "
-              f"{'passed, ' + str(connection.check.get('company')) if connection.activated else connection.check}")
-        print(f"  {subscriptions.id} ({subscriptions.name}) → file")
-        ok = True
-        for tenant, sample in ((shop, "documents.json"), (subscriptions, "invoices.json")):
-            ok &= _send_and_show(base, registry.issue_key(tenant.id), tenant.name, SAMPLES / sample, timeout)
-        drafts = [v for v in tripletex.vouchers if not v.get("sentToLedger", False)]
-        print(f"\nIn the Tripletex sandbox: {len(tripletex.vouchers)} voucher(s), {len(drafts)} as drafts:")
-        for voucher in tripletex.vouchers:
-            print(f"  #{voucher['id']} {voucher.get('externalVoucherNumber')}  {voucher.get('description')}")
-            for posting in voucher.get("postings", []):
-                print(f"      row {posting.get('row')}: account {_id(posting.get('account'))} "
-                      f"{posting.get('amountGross')} vatType {_id(posting.get('vatType'))}"
-                      f"{'  customer ' + str(_id(posting.get('customer'))) if posting.get('customer') else ''}"
-                      f"{'  department ' + str(_id(posting.get('department'))) if posting.get('department') else ''}"
-                      f"{'  project ' + str(_id(posting.get('project'))) if posting.get('project') else ''}"
-                      f"{'  invoice ' + posting['invoiceNumber'] if posting.get('invoiceNumber') else ''}")
-        return 0 if ok else 1
-
-
-def _id(ref: Any) -> Any:
-    return ref.get("id") if isinstance(ref, dict) else ref
+    if target not in SANDBOXES:
+        print(f"no sandbox for {target!r}; the demo can deliver to: {', '.join(sorted(SANDBOXES))}")
+        return 2
+    system = SANDBOXES[target]()
+    try:
+        with local_stack(port, data_dir=data_dir, in_memory=True, record=False) as host:
+            base = f"http://127.0.0.1:{host.port}"
+            stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data_dir)
+            registry = TenantRegistry(stores.tables)
+            shop = registry.add("Demo Butikk Ærø AS", organization_number="999999999")
+            settings, credentials = system.connection()
+            connection = change(stores, connectors.registry(), shop.id, target, settings=settings,
+                                credentials=credentials)
+            subscriptions = registry.add("Demo Abonnement Øst AS")
+            print(f"Local stack on {base}/api   {system.title} sandbox on {settings.get('base_url')}")
+            print(f"  {shop.id} ({shop.name}) → {target} (drafts); connection test: "
+                  f"{'passed, ' + str(connection.check.get('company')) if connection.activated else connection.check}")
+            print(f"  {subscriptions.id} ({subscriptions.name}) → file")
+            ok = True
+            for tenant, sample in ((shop, "documents.json"), (subscriptions, "invoices.json")):
+                ok &= _send_and_show(base, registry.issue_key(tenant.id), tenant.name, SAMPLES / sample, timeout)
+            posted = system.posted()
+            drafts = [p for p in posted if p.draft]
+            print(f"\nIn the {system.title} sandbox: {len(posted)} voucher(s), {len(drafts)} as drafts:")
+            for entry in posted:
+                print(f"  {entry.reference}  {'draft' if entry.draft else 'posted'}  {entry.text[:100]}")
+            return 0 if ok else 1
+    finally:
+        system.stop()
 
 
 def _send_and_show(base: str, key: str, name: str, sample: Path, timeout: float) -> bool:
