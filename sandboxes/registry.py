@@ -45,6 +45,13 @@ def _tripletex() -> Running:
     return running()
 
 
+def _visma_net() -> Running:
+    from sandboxes.visma_net.demo import running
+
+    return running()
+
+
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "visma-net": _visma_net,
 }

@@ -14,7 +14,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-# (number, description, type, VAT category or None, control module or None)
+# (number, description, type, VAT category or None, control module or None). 1500 is the customer ledger's
+# control account and, as here, may allow manual entries; `allowManualEntry` False makes it refuse them.
 ACCOUNTS = [
     ("1500", "Kundefordringer", "Asset", None, "AR"),
     ("1920", "Bankinnskudd", "Asset", None, None),
@@ -22,7 +23,7 @@ ACCOUNTS = [
     ("2400", "Leverandørgjeld", "Liability", None, None),
     ("2700", "Utgående merverdiavgift", "Liability", None, None),
     ("2710", "Inngående merverdiavgift", "Asset", None, None),
-    ("3000", "Salgsinntekt, avgiftspliktig", "Income", "HOY", None),
+    ("3000", "Salgsinntekt, avgiftspliktig", "Income", "SALG", None),
     ("3010", "Salgsinntekt, middels sats", "Income", "MIDDEL", None),
     ("3020", "Salgsinntekt, lav sats", "Income", "LAV", None),
     ("3100", "Salgsinntekt, avgiftsfri", "Income", None, None),
@@ -42,7 +43,7 @@ VATS = [
     ("5", "Utgående, nullsats", "0", "Output", "2700", "2710"),
     ("6", "Omsetning utenfor mva-loven", "0", "Output", "2700", "2710"),
 ]
-CATEGORIES = {"HOY": ("Høy sats", ["3", "5", "6"]), "MIDDEL": ("Middels sats", ["31"]),
+CATEGORIES = {"SALG": ("Salg", ["3", "31", "33", "5", "6"]), "MIDDEL": ("Middels sats", ["31"]),
               "LAV": ("Lav sats", ["33"]), "INNG": ("Inngående mva", ["1", "11", "13"])}
 DEPARTMENTS = [("1", "Hovedkontor"), ("2", "Butikk Røros")]
 PROJECTS = [("100", "Sommerkampanje", "Active"), ("200", "Åpning Lillehammer", "Completed")]
@@ -50,7 +51,7 @@ PROJECTS = [("100", "Sommerkampanje", "Active"), ("200", "Åpning Lillehammer", 
 
 def _row(number: str, description: str, kind: str, category: str | None, control: str | None) -> dict[str, Any]:
     return {"accountID": int(number), "accountCD": number, "type": kind, "active": True, "description": description,
-            "taxCategory": category, "controlAccountModule": control, "allowManualEntry": control is None,
+            "taxCategory": category, "controlAccountModule": control, "allowManualEntry": True,
             "useDefaultSub": True, "cashAccount": number in ("1900", "1920"), "publicCode1": number,
             "lastModifiedDateTime": "2026-01-01T00:00:00"}
 
@@ -95,8 +96,8 @@ class Company:
             self.projects[project] = {"internalID": len(self.projects) + 1, "projectID": project, "description": text,
                                       "status": status, "hold": False, "tasks": []}
         self.branches["1"] = {"branchId": 1, "number": "1", "name": self.name, "isMainBranch": True, "isActive": True}
-        today = dt.date.today()
-        for year in years or range(today.year - 2, today.year + 2):
+        this = dt.date.today().year
+        for year in years or range(min(2024, this - 1), max(2030, this + 2)):
             for month in range(1, 13):
                 self.add_period(year, month)
         return self

@@ -30,7 +30,7 @@ def test_a_voucher_is_a_journal_transaction_on_hold_with_vat_split_exactly(w: Wi
     assert batch["createVatTransaction"] is True and batch["skipVatAmountValidation"] is False
     assert batch["financialPeriod"] == "202611" and batch["transactionDate"].startswith("2026-11-04")
     base = batch["journalTransactionLines"][1]
-    assert base["vat"] == {"id": "3"} and base["vatCode"] == {"id": "HOY"}
+    assert base["vat"] == {"id": "3"} and base["vatCode"] == {"id": "SALG"}
     assert base["subaccount"]["segments"] == [{"segmentId": 1, "segmentValue": "2"}] and base["project"] == {"id": "100"}
     assert delivery.details["financial_period"] == "202611" and delivery.details["status"] == "Hold"
 

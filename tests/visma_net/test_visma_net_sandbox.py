@@ -119,6 +119,7 @@ def test_a_batch_on_hold_may_be_out_of_balance_one_off_hold_may_not(sandbox: Vis
     ([line("2999", "10"), line("1920", "-10")], "Account '2999' cannot be found in the system."),
     ([line("1500", "10"), line("1920", "-10")], "Account 1500 is a control account of the AR module"),
     ([line("3000", "-10", vatId="1"), line("1920", "10")], "VAT ID '1' cannot be used on account 3000"),
+    ([line("3000", "-10", vatCodeId="HOY"), line("1920", "10")], "VAT category 'HOY' cannot be found in the system."),
     ([line("3000", "-10", vatId="86"), line("1920", "10")], "VAT ID '86' cannot be found in the system."),
     ([line("3000", "-10", project="404"), line("1920", "10")], "Project '404' cannot be found in the system."),
     ([line("3000", "-10", project="200"), line("1920", "10")], "Project '200' is not active."),
@@ -128,6 +129,7 @@ def test_a_batch_on_hold_may_be_out_of_balance_one_off_hold_may_not(sandbox: Vis
      "'Ref. number' can be at most 15 characters long."),
 ])
 def test_what_visma_net_refuses_in_a_line(sandbox: VismaNetSandbox, lines: list[dict[str, Any]], words: str) -> None:
+    sandbox.company.accounts["1500"]["allowManualEntry"] = False
     with api(sandbox) as client:
         answer = client.post("/v2/journaltransaction", json=journal(*lines))
     assert words in refusal(answer)
@@ -158,7 +160,7 @@ def test_closed_inactive_and_missing_financial_periods_are_refused(sandbox: Vism
 
 
 def test_vat_lines_must_match_the_rate_unless_validation_is_skipped(sandbox: VismaNetSandbox) -> None:
-    lines = (line("1920", "125"), line("3000", "-100", vatId="3", vatCodeId="HOY"), line("2700", "-24", vatId="3"),
+    lines = (line("1920", "125"), line("3000", "-100", vatId="3", vatCodeId="SALG"), line("2700", "-24", vatId="3"),
              line("7770", "-1"))
     with api(sandbox) as client:
         checked = client.post("/v2/journaltransaction", json=journal(*lines, createVatTransaction=True))
