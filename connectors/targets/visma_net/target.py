@@ -51,7 +51,7 @@ from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.model import Document, Voucher
 from pipeline.ports import Delivery, ExchangeLog, TargetContext
 
-PAGE_SIZE = 500  # journal lines per page of a search; Visma.net caps it at its maxPageSize anyway
+PAGE_SIZE = 1000  # journal lines per page of a search; Visma.net caps it at its maxPageSize anyway
 
 
 class VismaNetTarget:
@@ -188,7 +188,11 @@ class VismaNetTarget:
         return delivery_of(batch, reference=reference)
 
     def _search(self, reference: str, period: str | None, since: dt.date) -> list[dict[str, Any]]:
-        """Journal transactions of the period modified since `since` whose lines carry our reference."""
+        """Journal transactions of the period modified since `since` whose lines carry our reference.
+
+        Pages count lines, in batch order; the search stops after the first page that holds our reference (a
+        batch split over pages is named by its number all the same), so a find costs the pages up to ours, not
+        the period's — a double further on is not named."""
         number = short_reference(reference)
         params: dict[str, Any] = {"lastModifiedDateTime": since.isoformat(), "module": "GL", "pageSize": PAGE_SIZE}
         if period:
@@ -203,12 +207,12 @@ class VismaNetTarget:
                 seen += len(lines)
                 kept_batch = batches.setdefault(str(row.get("batchNumber")), {**row, "journalTransactionLines": []})
                 kept_batch["journalTransactionLines"].extend(lines)
+            found = [b for b in batches.values()
+                     if any(line.get("referenceNumber") == number for line in b["journalTransactionLines"])]
             total = max((int((r.get("metadata") or {}).get("totalCount") or 0) for r in rows), default=0)
-            if not rows or seen >= total:
-                break
+            if found or not rows or seen >= total:
+                return found
             page += 1
-        return [b for b in batches.values()
-                if any(line.get("referenceNumber") == number for line in b["journalTransactionLines"])]
 
     def _first(self, batches: list[dict[str, Any]]) -> dict[str, Any] | None:
         if not batches:
