@@ -121,3 +121,21 @@ def test_a_double_made_outside_our_ledger_is_named_not_hidden(w: Wired) -> None:
     found = target.find(SALE.reference)
     assert found is not None and found.remote_id == "000001"  # the first, with the double named
     assert found.details["duplicates"] == ["000001", "000002"]
+
+
+def test_a_refused_release_leaves_one_balanced_transaction_and_says_so(w: Wired) -> None:
+    """Refused, not raised: a failed voucher would be created a second time by the retry after a fix."""
+    take = w.sandbox.faults.take
+
+    def close_the_period_first(method: str, path: str) -> Any:  # closed between the POST and the release
+        if path.endswith("/action/release"):
+            w.sandbox.company.close_period("202611")
+        return take(method, path)
+
+    w.sandbox.faults.take = close_the_period_first  # type: ignore[method-assign]
+    outcome = until_delivered(w, SALE, direct_posting=True)[-1]
+    assert outcome.delivery.draft and outcome.delivery.details["release"] == "Refused"
+    assert "The 11-2026 financial period is closed." in outcome.delivery.details["release_refused"]
+    assert [b["status"] for b in w.sandbox.batches] == ["Balanced"]
+    again = until_delivered(w, SALE, direct_posting=True)[-1]  # the same message again: nothing new
+    assert again.duplicate and len(w.sandbox.batches) == 1

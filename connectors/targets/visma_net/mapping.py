@@ -250,7 +250,8 @@ def delivery_of(batch: Mapping[str, Any], *, reference: str, not_accepted: tuple
     """Our Delivery from a journal transaction: on hold or balanced is a draft; released is in the ledger."""
     status = str(batch.get("status") or "Hold")
     details = {"batch_number": batch.get("batchNumber"), "status": status, "target_reference": short_reference(reference)}
-    for ours, theirs in (("financial_period", "financialPeriod"), ("duplicates", "duplicates"), ("release", "release")):
+    for ours, theirs in (("financial_period", "financialPeriod"), ("duplicates", "duplicates"), ("release", "release"),
+                         ("release_refused", "release_refused")):
         if batch.get(theirs):
             details[ours] = batch[theirs]
     return Delivery(remote_id=str(batch["batchNumber"]), draft=status in DRAFT_STATUSES, not_accepted=not_accepted,

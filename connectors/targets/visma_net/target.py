@@ -7,7 +7,8 @@ the kit (docs/connect/adding-a-system.md): `descriptor.py`, `client.py` (dialect
 
 - Drafts: `POST /v2/journaltransaction` with `hold: true` — status Hold, nothing in the ledger until someone takes it
   off hold and releases it. Direct posting (the tenant's opt-in): `hold: false`, then
-  `POST /v2/journaltransaction/{number}/action/release`.
+  `POST /v2/journaltransaction/{number}/action/release`; a refused release leaves it balanced and says so in the
+  delivery (`release_refused`).
 - The created transaction's number is read from the 201's `Location` header (what Visma's own examples read;
   [unverified] for this endpoint); without one, the transaction is looked up as `find` does.
 - Exactly once: our ledger (pipeline/ledger.py) and `find`, which lists the period's journal transactions modified
@@ -163,15 +164,21 @@ class VismaNetTarget:
         return delivery_of(batch, reference=voucher.reference, not_accepted=not_accepted(voucher))
 
     def _release(self, batch: dict[str, Any], reference: str) -> dict[str, Any]:
+        """Release a balanced journal transaction (direct posting). A refusal leaves it balanced in Visma.net — created,
+        not posted — and is said in the delivery (`release_refused`), not raised: raising would mark the voucher
+        failed, and the retry after a fix would create it a second time. A passing error is raised: the retry finds
+        the transaction and releases it then."""
         number = str(batch["batchNumber"])
-        answer = self.send("POST", f"v2/journaltransaction/{quote(number, safe='')}/action/release",
-                           reference=reference).json()
-        result = str((answer or {}).get("actionResult") or "")
+        try:
+            answer = self.send("POST", f"v2/journaltransaction/{quote(number, safe='')}/action/release",
+                               reference=reference).json() or {}
+        except (ConfigError, DataError) as exc:
+            return {**batch, "status": "Balanced", "release": "Refused",
+                    "release_refused": exc.provider_message or exc.message}
+        result = str(answer.get("actionResult") or "")
         if result == "Failed":
-            raise DataError(f"Visma.net did not release journal transaction {number} ({reference}): "
-                            f"{answer.get('errorInfo') or 'no reason given'}; it stays balanced, not posted",
-                            tenant=self.context.tenant, reference=reference, connector=NAME,
-                            provider_message=answer.get("errorInfo"))
+            return {**batch, "status": "Balanced", "release": "Failed",
+                    "release_refused": answer.get("errorInfo") or "Visma.net gave no reason"}
         # Done, or Queued/InProcess: Visma.net releases it in the background [unverified how often it queues].
         return {**batch, "status": "Released", "release": result or "Done"}
 
