@@ -208,6 +208,10 @@ def change(
     names = _pending_names(tenant, target, active, credentials)
     target_settings = _target_settings(tenant, target, settings, direct_posting, names)
     refused = refusals(descriptor, target_settings, credentials, strict=strict)
+    if direct_posting is not None and "direct_posting" in settings:
+        # The flag wins over `settings.direct_posting`, but a value of the wrong kind there is still refused.
+        refused += [p for p in refusals(descriptor, {**target_settings, "direct_posting": settings["direct_posting"]},
+                                        {}, strict=strict) if p.field == "settings.direct_posting"]
     if refused:
         raise ConfigError(f"{descriptor.title}: " + "; ".join(str(p) for p in refused), tenant=tenant_id,
                           connector=target, problems=tuple(refused))

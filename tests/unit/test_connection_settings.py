@@ -55,6 +55,16 @@ def test_the_file_target_takes_no_setting_but_direct_posting(stack) -> None:
     assert put(stack, api.put_connection, {"target": "file", "direct_posting": True}).status == 200
 
 
+def test_settings_direct_posting_of_the_wrong_kind_is_refused_even_beside_the_flag(stack) -> None:
+    """Found by schemathesis: the top-level flag wins, but it must not hide a settings value the model refuses."""
+    response = put(stack, api.put_connection, {"target": "file", "settings": {"direct_posting": [True]},
+                                               "direct_posting": True})
+    assert response.status == 422 and fields(response) == {"settings.direct_posting"}
+    both = put(stack, api.put_connection, {"target": "file", "settings": {"direct_posting": False},
+                                           "direct_posting": True})
+    assert both.status == 200 and both.body["settings"]["direct_posting"] is True
+
+
 def test_values_are_taken_as_json_gives_them_and_nothing_is_coerced() -> None:
     """What the OpenAPI document advertises (a company id as string or integer) is what the server takes; a
     "true" for a yes/no setting is refused, as the document says."""
