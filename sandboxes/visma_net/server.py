@@ -66,6 +66,7 @@ class VismaNetSandbox:
         self.tenant_id, self.customer_tenant_id = tenant_id, customer_tenant_id
         self.granted: set[str] = set(SCOPES)  # the scopes the company approved for the integration
         self.forbidden_paths: set[str] = set()  # routes the integration's user may not reach: 403
+        self.location = True  # [unverified] that the 201 names the new transaction in `Location`: False leaves it out
         self.token_lifetime = token_lifetime
         self.rate_limit, self.rate_period = rate_limit, rate_period
         self.faults = Faults()
@@ -262,7 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST" and path == "/v2/journaltransaction":
                 now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                 batch = journal.create(company, body, now=now)
-                self.headers_out["Location"] = f"{self.box.base_url}/v2/journaltransaction/{batch['batchNumber']}"
+                if self.box.location:
+                    self.headers_out["Location"] = f"{self.box.base_url}/v2/journaltransaction/{batch['batchNumber']}"
                 return 201, None
             parts = path.split("/")
             if method == "POST" and len(parts) == 6 and parts[1:3] == ["v2", "journaltransaction"] \

@@ -35,6 +35,14 @@ def test_a_voucher_is_a_journal_transaction_on_hold_with_vat_split_exactly(w: Wi
     assert delivery.details["financial_period"] == "202611" and delivery.details["status"] == "Hold"
 
 
+def test_without_a_location_the_new_transaction_is_found_by_its_reference(w: Wired) -> None:
+    w.sandbox.location = False
+    delivery = w.target(direct_posting=True).deliver(SALE)
+    [batch] = w.sandbox.batches
+    assert delivery.remote_id == batch["batchNumber"] and batch["status"] == "Posted"
+    assert w.sandbox.count("GET", "/v2/journaltransaction") == 1
+
+
 def test_norwegian_letters_arrive_intact_in_every_text(w: Wired) -> None:
     w.target().deliver(SALE)
     [batch] = w.sandbox.batches

@@ -3,7 +3,8 @@
 API: Visma.net ERP API (spec `../shared/specs/visma-net/swagger.json`, server https://api.finance.visma.net); facts
 and what is unverified in reference/target-apis.md §7 and docs/fidelity.md. The package, as every target built with
 the kit (docs/connect/adding-a-system.md): `descriptor.py`, `client.py` (dialect, Visma Connect auth), `mapping.py`
-(pure mapping and preflight rules), `register.py` (lookups), `sent.py` (our note per reference), `refusals.py`.
+(pure mapping), `rules.py` (what preflight checks), `register.py` (lookups), `sent.py` (our note per reference),
+`refusals.py` (Visma.net's refusal on our lines).
 
 - Drafts: `POST /v2/journaltransaction` with `hold: true` — status Hold, nothing in the ledger until someone takes it
   off hold and releases it. Direct posting (the tenant's opt-in): `hold: false`, then
@@ -48,7 +49,7 @@ from connectors.targets.visma_net.mapping import (
     short_reference,
 )
 from connectors.targets.visma_net.rules import problems_for
-from pipeline.errors import ConfigError, DataError, Problem
+from pipeline.errors import ConfigError, DataError, OutcomeUnknown, Problem
 from pipeline.model import Document, Voucher
 from pipeline.ports import Delivery, ExchangeLog, TargetContext
 
@@ -154,11 +155,12 @@ class VismaNetTarget:
         batch: dict[str, Any] | None = {"batchNumber": number, "status": "Hold" if self.draft else "Balanced",
                                         "financialPeriod": period} if number else None
         if batch is None:  # no Location to read the number from: look it up as a retry would
-            batch = self._first(self._search(voucher.reference, period, sent.since({})))
-            if batch is None:
-                raise DataError(f"Visma.net answered {response.status_code} to journal transaction "
-                                f"{voucher.reference} but it cannot be found", tenant=self.context.tenant,
-                                reference=voucher.reference, connector=NAME, status=response.status_code)
+            batch = self._first(self._search(voucher.reference, period, sent.since(sent.recall(self.context,
+                                                                                              voucher.reference) or {})))
+            if batch is None:  # created, yet not listed (yet): the retry looks it up again before posting
+                raise OutcomeUnknown(f"Visma.net answered {response.status_code} to journal transaction "
+                                     f"{voucher.reference} but does not list it yet", tenant=self.context.tenant,
+                                     reference=voucher.reference, connector=NAME, status=response.status_code)
         if not self.draft and batch.get("status") in DRAFT_STATUSES:
             batch = self._release(batch, voucher.reference)
         return delivery_of(batch, reference=voucher.reference, not_accepted=not_accepted(voucher))
