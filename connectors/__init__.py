@@ -19,6 +19,7 @@ from connectors.sources import (
     visma_global,
 )
 from connectors.sources.omnium import descriptor as omnium
+from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
 from connectors.targets.tripletex import descriptor as tripletex
 from connectors.targets.visma_net import descriptor as visma_net
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 # Formats are listed in the order detection tries them: the most specific first, shared-form (any JSON) last.
 CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
+    "fiken": fiken.DESCRIPTOR,
     "visma-net": visma_net.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,

@@ -97,6 +97,9 @@ class Secret:
     name: str  # its key in `credentials`; the CLI reads it from --<name>-file / --<name>-env or a prompt
     label: str  # what the customer calls it, e.g. "Employee token"
     where: str  # where the customer gets it, in their words (the CLI's prompt and help, the guide)
+    # False for one of several ways in (Fiken: a personal API token, or OAuth's refresh token and client secret):
+    # a connection is not refused for lacking it; the system's connection test names what is missing.
+    required: bool = True
 
     @property
     def flag(self) -> str:

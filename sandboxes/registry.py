@@ -45,6 +45,12 @@ def _tripletex() -> Running:
     return running()
 
 
+def _fiken() -> Running:
+    from sandboxes.fiken.demo import running
+
+    return running()
+
+
 def _visma_net() -> Running:
     from sandboxes.visma_net.demo import running
 
@@ -53,5 +59,6 @@ def _visma_net() -> Running:
 
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "fiken": _fiken,
     "visma-net": _visma_net,
 }

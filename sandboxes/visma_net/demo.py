@@ -41,7 +41,7 @@ class RunningVismaNet:
     def inject_faults(self, rate: float, *, seed: int) -> None:
         faults = self.sandbox.faults
         faults.clear()
-        faults.reseed(seed)
+        faults._draws.seed(seed)
         half, quarter = rate / 2, rate / 4
         # Faults are tried in order, each drawn on its own: the chances are conditional on the earlier misses.
         faults.add(JOURNAL_PATH, "POST", "503", times=10**9, chance=quarter)

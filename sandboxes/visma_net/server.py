@@ -10,7 +10,8 @@ Contract (official spec `../shared/specs/visma-net/swagger.json`, reference/targ
 - `X-RateLimit-Limit/-Remaining/-Reset/-Policy` on every API answer; 429 with `Retry-After` once the window's
   calls are spent.
 - Journal transactions by journal.py's rules; `Location` on the 201 of `POST /v2/journaltransaction`.
-- Faults on demand (`sandbox.faults`): 429, 503, commit-then-500 and a timeout after commit.
+- Faults on demand (`sandbox.faults`, sandboxes/faults.py): 429, 503, 401, commit-then-500, a timeout after (or
+  before) commit, a slow answer.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sandboxes.faults import Faults
 from sandboxes.visma_net import journal
 from sandboxes.visma_net.company import Company
-from sandboxes.visma_net.faults import Faults
 
 SCOPES = ("vismanet_erp_service_api:read", "vismanet_erp_service_api:create", "vismanet_erp_service_api:update")
 NOT_AUTHORISED = "Authorization has been denied for this request."  # ASP.NET Web API's words [unverified]
@@ -187,6 +188,12 @@ class _Handler(BaseHTTPRequestHandler):
             if path in box.forbidden_paths:
                 raise _Error(403, self._message("You do not have access rights to this resource."))
             fault = box.faults.take(method, path)
+            if fault is not None and fault.kind == "slow":
+                time.sleep(box.faults.slow_seconds)
+            if fault is not None and fault.kind == "401":
+                raise _Error(401, {"message": NOT_AUTHORISED}, {"WWW-Authenticate": "Bearer"})
+            if fault is not None and fault.kind == "timeout" and not fault.commit:
+                time.sleep(box.faults.timeout_seconds)  # lost before anything was stored
             if fault is not None and fault.kind == "429":
                 raise _Error(429, {"message": "API rate limit exceeded."},
                              {"Retry-After": str(box.faults.reset_seconds), "X-RateLimit-Remaining": "0"})

@@ -1,10 +1,11 @@
 """Test support for Tripletex: the official OpenAPI spec as a request checker, and a connector wired to a sandbox.
 
-Every request the connector sends goes through `SpecCheckingTransport` (tests/openapi_check.py), which holds it
-against the official spec (`../shared/specs/tripletex/openapi.json`): the path and method exist, every query
-parameter is declared (required ones present, values of the declared type), and the JSON body validates
-against the operation's requestBody schema — with `$ref`s resolved, and, because Tripletex's schemas
-do not forbid extra properties, no property the schema does not name and none it marks read-only.
+Every request the connector sends goes through `SpecCheckingTransport` (tests/specs.py, shared by every system
+with a published spec), which holds it against the official spec (`../shared/specs/tripletex/openapi.json`):
+the path and method exist, every query parameter is declared (required ones present, values of the declared
+type), and the JSON body validates against the operation's requestBody schema — with `$ref`s resolved, and,
+because Tripletex's schemas do not forbid extra properties, no property the schema does not name and none it
+marks read-only.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from connectors.targets import tripletex
 from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
 from pipeline.ports import TargetContext
 from sandboxes.tripletex import TripletexSandbox
-from tests.openapi_check import SPECS, SpecCheck, SpecCheckingTransport, load, urlpath
+from tests import specs
+from tests.specs import SpecCheck, SpecCheckingTransport, urlpath
 
 __all__ = ["SPEC", "Harness", "SpecCheck", "SpecCheckingTransport", "harness", "load_spec_check", "urlpath"]
 
-SPEC_URI = "urn:tripletex:openapi"
-SPEC = SPECS / "tripletex" / "openapi.json"
+SPEC = specs.spec_file("tripletex/openapi.json")
 
 
 def load_spec_check() -> SpecCheck | None:
-    """Loaded once per test run (2 MB of JSON); None when ../shared/specs is absent."""
-    return load("tripletex/openapi.json", SPEC_URI)
+    """Loaded once per test run (2 MB of JSON); None when ../shared/specs is absent (a failure in CI)."""
+    return specs.load_spec_check("tripletex/openapi.json")
 
 
 @dataclass

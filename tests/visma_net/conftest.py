@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sandboxes.visma_net import VismaNetSandbox
-from tests.openapi_check import SpecCheck
+from tests.specs import SpecCheck
 from tests.visma_net.visma_net_support import Wired, spec_check, wire
 
 

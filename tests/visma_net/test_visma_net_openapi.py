@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from pipeline.model import Voucher
-from tests.openapi_check import SpecCheck
+from tests.specs import SpecCheck
 from tests.visma_net.visma_net_support import Wired
 
 FULL = Voucher(reference="R-1", date="2026-11-02", description="Kontantsalg på Røros",
@@ -70,6 +70,7 @@ def test_the_check_catches_wrong_paths_params_and_token_requests(spec: SpecCheck
     assert spec.violations(request("POST", "/v2/journaltransaction/000001/action/release")) == []
     token = httpx.Request("POST", "https://connect.visma.com/connect/token", data={"grant_type": "password"})
     assert any("client_credentials" in p for p in spec.violations(token))
-    good = httpx.Request("POST", "https://connect.visma.com/connect/token",
-                         data={"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"})
+    assert any("tenant_id missing" in p for p in spec.violations(token))
+    good = httpx.Request("POST", "https://connect.visma.com/connect/token", data={
+        "grant_type": "client_credentials", "client_id": "c", "client_secret": "s", "scope": "x", "tenant_id": "t"})
     assert spec.violations(good) == []

@@ -9,7 +9,7 @@ from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.visma_net import VismaNetSandbox
 from tests.contract.harness import Fault, Stored
-from tests.openapi_check import SpecCheckingTransport
+from tests.specs import SpecCheckingTransport
 from tests.visma_net.visma_net_support import settings_for, spec_check, stored
 
 KINDS = {"429": "429", "503": "503", "500-after-commit": "commit_then_500", "timeout-after-commit": "timeout"}
