@@ -19,8 +19,10 @@ from connectors.sources import (
     visma_global,
 )
 from connectors.sources.omnium import descriptor as omnium
+from connectors.targets.business_nxt import descriptor as business_nxt
 from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
+from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
 from connectors.targets.visma_net import descriptor as visma_net
 from pipeline import descriptors, redaction
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
     "fiken": fiken.DESCRIPTOR,
+    "poweroffice-go": poweroffice_go.DESCRIPTOR,
+    "business-nxt": business_nxt.DESCRIPTOR,
     "visma-net": visma_net.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,

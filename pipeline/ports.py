@@ -224,6 +224,18 @@ class ChartOfAccounts(Protocol):
         ...
 
 
+@runtime_checkable
+class Companies(Protocol):
+    """A target whose credentials reach several companies, one of which the customer picks (the descriptor's
+    `picks` setting): asked while connecting, with the candidate settings and credentials, before any is chosen.
+    Optional: a target whose credentials belong to one company does not implement it."""
+
+    def companies(self) -> list[dict[str, Any]]:
+        """Every company the credentials reach: `value` (what the `picks` setting takes), `name`, and whatever
+        else tells them apart (organisation number, the customer it belongs to), in the system's order."""
+        ...
+
+
 class TargetFactory(Protocol):
     def __call__(self, context: TargetContext) -> Target: ...
 
