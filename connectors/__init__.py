@@ -22,6 +22,7 @@ from connectors.sources.omnium import descriptor as omnium
 from connectors.targets.business_nxt import descriptor as business_nxt
 from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
+from connectors.targets.finago_office import descriptor as finago_office
 from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
 from connectors.targets.visma_net import descriptor as visma_net
@@ -40,6 +41,7 @@ CONNECTORS: dict[str, Descriptor] = {
     "business-nxt": business_nxt.DESCRIPTOR,
     "visma-net": visma_net.DESCRIPTOR,
     "file": file.DESCRIPTOR,
+    "finago-office": finago_office.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
     "sie4": sie4.FORMAT,

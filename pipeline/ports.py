@@ -144,6 +144,8 @@ class Delivery:
     draft: bool  # True when it sits in a draft / voucher inbox, not the ledger
     url: str | None = None
     not_accepted: tuple[str, ...] = ()  # our fields the target has no place for, e.g. "lines[2].kid"
+    # What the target adds for the trace; `already_there: True` says the system itself answered that it holds the
+    # document already (its duplicate detection), so nothing was created now.
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -14,6 +14,7 @@ import pytest
 from pipeline.tenants import TenantRegistry
 from sandboxes.registry import SANDBOXES, Running
 from tests.e2e.test_tripletex_delivery import sale, send, wait
+from tests.test_sandbox_registry import start
 
 pytestmark = pytest.mark.e2e
 OTHERS = sorted(name for name in SANDBOXES if name != "tripletex")
@@ -21,7 +22,7 @@ OTHERS = sorted(name for name in SANDBOXES if name != "tripletex")
 
 @pytest.fixture
 def systems(request: pytest.FixtureRequest) -> Iterator[dict[str, Running]]:
-    started = {name: SANDBOXES[name]() for name in ("tripletex", request.param)}
+    started = {name: start(name) for name in ("tripletex", request.param)}  # (skips a sandbox without its specs)
     yield started
     for running in started.values():
         running.stop()
