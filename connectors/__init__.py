@@ -26,6 +26,7 @@ from connectors.targets.finago_office import descriptor as finago_office
 from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
 from connectors.targets.visma_business_file import descriptor as visma_business_file
+from connectors.targets.visma_net import descriptor as visma_net
 from connectors.targets.xledger import descriptor as xledger
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
@@ -40,6 +41,7 @@ CONNECTORS: dict[str, Descriptor] = {
     "fiken": fiken.DESCRIPTOR,
     "poweroffice-go": poweroffice_go.DESCRIPTOR,
     "business-nxt": business_nxt.DESCRIPTOR,
+    "visma-net": visma_net.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "xledger": xledger.DESCRIPTOR,
     "visma-business-file": visma_business_file.DESCRIPTOR,

@@ -56,4 +56,5 @@ SANDBOXES: dict[str, Callable[[], Running]] = {
     "business-nxt": _starter("sandboxes.business_nxt.demo"),
     "xledger": _starter("sandboxes.xledger.demo"),
     "finago-office": _starter("sandboxes.finago_office.demo"),
+    "visma-net": _starter("sandboxes.visma_net.demo"),
 }
