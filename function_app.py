@@ -109,6 +109,11 @@ def receipt_report_csv(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_receipt_report_csv", req, {})
 
 
+@app.route(route="v1/export", methods=["GET"])
+def export(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_export", req, {})
+
+
 @app.route(route="v1/admin/tenants", methods=["POST"])
 def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
     return _http("create_tenant", req, {})

@@ -307,6 +307,17 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
                     messages={QUEUE_TRANSLATED: [envelope.to_json()]})
 
 
+def get_export(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The tenant's documents of a period as JSON lines or SAF-T Financial, a page at a time (pipeline/export)."""
+    from pipeline.export.route import answer
+
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    return answer(stores, connectors, tenant, request)
+
+
 def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> Response:
     from pipeline.admin_requests import NewTenant
 

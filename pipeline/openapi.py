@@ -194,6 +194,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
     """The OpenAPI 3.1 document of every route function_app.py declares; formats, targets and their settings,
     secrets and options come from the connectors' descriptors (the registry, connectors.CONNECTORS)."""
     from pipeline.connection_schemas import schemas
+    from pipeline.export import contract as export_contract
 
     registry = connectors or {}
     formats = sorted(name for name, d in registry.items() if isinstance(d, FormatDescriptor))
@@ -235,7 +236,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
         },
         "servers": [{"url": base_url or "/"}],
         "components": {
-            "schemas": {**_components(), **extra_components},
+            "schemas": {**_components(), **extra_components, **export_contract.components()},
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant's API key (bb_...)"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "An admin key: bilagsbro admin-key"},
@@ -332,6 +333,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
             **_admin_key_paths(),
+            **export_contract.paths(_answers),
         }),
     }
 
@@ -395,6 +397,7 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
     ("/api/docs", "get"): "api_docs",
     ("/api/openapi.json", "get"): "api_openapi",
+    ("/api/v1/export", "get"): "export",
 }
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {
