@@ -39,7 +39,7 @@ def components() -> dict[str, Any]:
 
 def paths(answers: Any) -> dict[str, Any]:
     """`answers` is pipeline.openapi._answers (error statuses with their JSON body)."""
-    from pipeline.export.route import PAGE
+    from pipeline.export.route import DEFAULT_PAGE, PAGE
 
     def query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
@@ -59,7 +59,7 @@ def paths(answers: Any) -> dict[str, Any]:
                   "jsonl (application/x-ndjson, one ExportLine a line) or saft (application/xml)"),
             query("currency", {"type": "string", "pattern": "^[A-Z]{3}$", "default": "NOK"},
                   "SAF-T only: the file's currency; documents in others are left out (no exchange rate is known)"),
-            query("limit", {"type": "integer", "minimum": 1, "maximum": PAGE, "default": PAGE},
+            query("limit", {"type": "integer", "minimum": 1, "maximum": PAGE, "default": DEFAULT_PAGE},
                   "Documents of the period per page"),
             query("after", {"type": "string", "pattern": "^d-[0-9a-f-]{14,60}$"},
                   "Resume after this document id (from the Link header)"),

@@ -1,7 +1,7 @@
 """GET /api/v1/export: a tenant's documents of a period, as JSON lines or as a SAF-T Financial file, in pages.
 
-A page covers at most `limit` documents of the period (default and most: PAGE), in receipt order; when the period
-holds more, the answer's `Link` header names the next page (`after=<the last document id>`). JSON lines pages
+A page covers at most `limit` documents of the period (DEFAULT_PAGE unless asked, at most PAGE), in id order;
+when the period holds more, the answer's `Link` header names the next page (`after=<the last document id>`). JSON lines pages
 concatenate into the whole period; each SAF-T page is a file of its own that validates alone (SAF-T may be split
 into several files, each with its header: reference/norway-standards.md §1.6). Why pages: the Functions host
 takes a Python function's HTTP answer as one body, so an answer is held in memory once — a page bounds it, where
@@ -19,13 +19,14 @@ from urllib.parse import urlencode
 from pipeline.api import Request, Response, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.export import FORMATS, OSLO, Company, Period, jsonl
-from pipeline.export.entries import document_ids, entry
+from pipeline.export.entries import document_ids, read
 from pipeline.export.saft import SaftFile
 from pipeline.ports import Stores
 from pipeline.stages import Connectors
 from pipeline.tenants import Tenant, TenantRegistry
 
-PAGE = 10_000
+PAGE = 10_000  # the most documents a page may cover
+DEFAULT_PAGE = 1_000  # … and covers unless asked: a page must be answered well within the host's HTTP timeout
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _ID = re.compile(r"^d-[0-9a-f-]{14,60}$")
@@ -64,7 +65,7 @@ def parameters(request: Request) -> tuple[dict[str, Any], list[Problem]]:
     if after is not None and not _ID.match(after):
         problems.append(Problem(f"after={after!r} is not a document id (d-…) from a Link header", field="after",
                                 code="invalid"))
-    raw_limit = request.query.get("limit") or str(PAGE)
+    raw_limit = request.query.get("limit") or str(DEFAULT_PAGE)
     limit = int(raw_limit) if raw_limit.isdigit() else 0
     if not 1 <= limit <= PAGE:
         problems.append(Problem(f"limit={raw_limit!r} must be a whole number from 1 to {PAGE}", field="limit",
@@ -83,7 +84,7 @@ def answer(stores: Stores, connectors: Connectors, tenant_id: str, request: Requ
     ids = document_ids(stores, tenant_id, period, after=asked["after"])
     page = list(islice(ids, asked["limit"]))  # ids only: the documents are read one at a time below
     more = len(page) == asked["limit"] and next(ids, None) is not None
-    selected = (found for found in (entry(stores, tenant_id, i) for i in page) if found is not None)
+    selected = read(stores, tenant_id, page)
     headers = {"X-Bilagsbro-Documents": str(len(page))}
     if more:
         query = {**{k: v for k, v in request.query.items() if k != "after"}, "after": page[-1]}
