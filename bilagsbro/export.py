@@ -73,7 +73,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             s = saft.summary
             said += (f"; SAF-T: {s.transactions} transaction(s), debit = credit = {s.debit:.2f}; left out: "
                      f"{s.not_delivered} not delivered, {s.other_currency} in another currency than "
-                     f"{args.currency}, {s.books_nothing} booking nothing")
+                     f"{args.currency}, {s.books_nothing} booking nothing, {s.out_of_range} dated outside "
+                     "1970–2100")
         print(said, file=sys.stderr)
         return 0
 

@@ -31,9 +31,15 @@ class Period:
     end: dt.date
 
     def bounds(self) -> tuple[dt.datetime, dt.datetime]:
-        """[first instant, first instant after) in UTC."""
-        first = dt.datetime.combine(self.start, dt.time(), OSLO).astimezone(dt.UTC)
-        after = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), OSLO).astimezone(dt.UTC)
+        """[first instant, first instant after) in UTC (the ends of the calendar where a day has no such instant)."""
+        try:
+            first = dt.datetime.combine(self.start, dt.time(), OSLO).astimezone(dt.UTC)
+        except OverflowError:
+            first = dt.datetime.min.replace(tzinfo=dt.UTC)
+        try:
+            after = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), OSLO).astimezone(dt.UTC)
+        except OverflowError:
+            after = dt.datetime.max.replace(tzinfo=dt.UTC)
         return first, after
 
 

@@ -46,7 +46,11 @@ def paths(answers: Any) -> dict[str, Any]:
 
     page = {"Link": {"description": 'The next page, when the period holds more: <…&after=ID>; rel="next"',
                      "schema": _STR},
-            "X-Bilagsbro-Documents": {"description": "Documents of the period in this page", "schema": _STR}}
+            "X-Bilagsbro-Documents": {"description": "Documents of the period in this page", "schema": _STR},
+            "X-Bilagsbro-Transactions": {"description": "saft: the transactions in the file", "schema": _STR},
+            "X-Bilagsbro-Left-Out": {"description": "saft: documents of the page not in the file (not delivered, "
+                                                    "another currency, booking nothing, dated outside 1970–2100); "
+                                                    "the file's HeaderComment says which", "schema": _STR}}
     return {"/api/v1/export": {"get": {
         "summary": "The tenant's documents received in a period (Europe/Oslo days): every one as JSON lines in the "
                    "shared form with its status and delivery, or the delivered ones as a SAF-T Financial 1.30 file "

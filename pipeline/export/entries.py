@@ -42,6 +42,10 @@ def received(document_id: str) -> dt.datetime | None:
         return None
 
 
+def _stamp(moment: dt.datetime) -> str:
+    return f"{moment.year:04d}{moment:%m%d%H%M%S}"  # %Y does not pad years before 1000 everywhere
+
+
 def _prefixes(tenant: str, first: dt.datetime, after: dt.datetime) -> list[str]:
     months: list[str] = []
     year, month = first.year, first.month
@@ -57,7 +61,7 @@ def _prefixes(tenant: str, first: dt.datetime, after: dt.datetime) -> list[str]:
 def document_ids(stores: Stores, tenant: str, period: Period, *, after: str | None = None) -> Iterator[str]:
     """The ids of the tenant's documents received in `period`, in order, each once."""
     first, end = period.bounds()
-    low, high = first.strftime(_STAMP), end.strftime(_STAMP)
+    low, high = _stamp(first), _stamp(end)
     for prefix in _prefixes(tenant, first, end):
         for name in stores.blobs.list(CONTAINER_DOCUMENTS, prefix):
             parts = name.split("/")

@@ -99,8 +99,7 @@ def answer(stores: Stores, connectors: Connectors, tenant_id: str, request: Requ
             return error(422, exc.message, list(exc.problems))
         body = b"".join(saft.chunks())
         headers.update({"X-Bilagsbro-Transactions": str(saft.summary.transactions),
-                        "X-Bilagsbro-Left-Out": str(saft.summary.not_delivered + saft.summary.other_currency
-                                                    + saft.summary.books_nothing)})
+                        "X-Bilagsbro-Left-Out": str(saft.summary.left_out)})
         name = saft_file_name(tenant)
     headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return Response(200, body, headers=headers, content_type=CONTENT_TYPES[asked["format"]])

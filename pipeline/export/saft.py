@@ -23,7 +23,7 @@ reader folds these back into the same gross lines.
 
 Left out, and counted in the header's comment: documents not delivered (the JSON lines export has them), documents
 in another currency than the file's (the shared form holds no exchange rate, and SAF-T amounts are in one
-currency), documents that book nothing. Texts longer than an element holds are shortened and counted.
+currency), documents that book nothing, documents dated outside 1970–2100 (SAF-T's PeriodYear). Texts longer than an element holds are shortened and counted.
 
 Memory stays flat: transactions, parties and their balances are spooled to a private temporary SQLite database
 on disk as entries pass; the file is written from it at the end. Accounts, VAT codes and analysis IDs are held
@@ -73,13 +73,18 @@ class Summary:
     not_delivered: int = 0
     other_currency: int = 0
     books_nothing: int = 0
+    out_of_range: int = 0  # dated before 1970 or after 2100
     shortened: int = 0
     fallback_accounts: list[str] = field(default_factory=list)
+
+    @property
+    def left_out(self) -> int:
+        return self.not_delivered + self.other_currency + self.books_nothing + self.out_of_range
 
     def comment(self) -> str:
         said = [f"{self.transactions} bilag fra Bilagsbro"]
         for count, why in ((self.not_delivered, "ikke levert"), (self.other_currency, "i annen valuta"),
-                           (self.books_nothing, "uten beløp")):
+                           (self.books_nothing, "uten beløp"), (self.out_of_range, "datert før 1970 eller etter 2100")):
             if count:
                 said.append(f"{count} {why} er utelatt (se JSON-eksporten)")
         if self.shortened:
@@ -131,6 +136,9 @@ class SaftFile:
             return
         if entry.document.currency != self.currency:
             self.summary.other_currency += 1
+            return
+        if not 1970 <= entry.document.date.year <= 2100:  # SAF-T's PeriodYear holds no other year
+            self.summary.out_of_range += 1
             return
         voucher = as_voucher(entry.document)
         if voucher is None:

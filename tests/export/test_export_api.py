@@ -206,3 +206,11 @@ def test_the_export_needs_a_tenant_key(shop):
     assert _export(stores, conns, None).status == 401
     admin = TenantRegistry(stores.tables).issue_key(None, role="admin")
     assert _export(stores, conns, admin).status == 403
+
+
+def test_the_ends_of_the_calendar_are_a_period_like_any_other(received):
+    stores, conns, _, keys = received
+    response = _export(stores, conns, keys["mine"], **{"from": "0001-01-01", "to": "9999-12-31"})
+    assert response.status == 200 and len(_lines(response)) == len(SAMPLES) + 2
+    saft = _export(stores, conns, keys["mine"], **{"from": "0001-01-01", "to": "9999-12-31", "format": "saft"})
+    validate(saft.body)

@@ -256,3 +256,12 @@ def test_any_voucher_exports_valid_and_reads_back_the_same(vouchers):
     back, problems = reimport(data, dimensions_of(vouchers))
     assert problems == []
     assert [comparable(v) for v in back] == booked(vouchers)
+
+
+def test_a_voucher_dated_where_saft_has_no_period_year_is_left_out_and_said_so():
+    old = Voucher(reference="gammel-1", date="1969-12-31",
+                  lines=[{"account": "1920", "amount": "1.00"}, {"account": "3000", "amount": "-1.00"}])
+    data, saft = export([old, old.model_copy(update={"reference": "ny-1", "date": dt.date(2026, 11, 1)})])
+    validate(data)
+    assert (saft.summary.transactions, saft.summary.out_of_range, saft.summary.left_out) == (1, 1, 1)
+    assert "1 datert før 1970 eller etter 2100" in _root(data).findtext(".//s:HeaderComment", namespaces=NS)
