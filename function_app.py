@@ -164,6 +164,11 @@ def api_docs(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_html", req, {})
 
 
+@app.route(route="docs/field-map", methods=["GET"])
+def api_field_map(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("docs_field_map", req, {})
+
+
 @app.route(route="openapi.json", methods=["GET"])
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_json", req, {})

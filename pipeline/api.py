@@ -493,3 +493,11 @@ def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Respo
 def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
     return Response(200, openapi.html(request.base_url, connectors=connectors.descriptors),
                     content_type="text/html; charset=utf-8")
+
+
+def docs_field_map(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The public field map: every field of the shared form, what each accounting system does with it."""
+    from pipeline import fieldmap
+
+    return Response(200, fieldmap.html(connectors.descriptors, request.base_url),
+                    content_type="text/html; charset=utf-8")

@@ -327,6 +327,12 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "summary": "This document as a readable page", "security": [],
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
             }},
+            "/api/docs/field-map": {"get": {
+                "summary": "The field map: every field of the shared form, what each accounting system does with it "
+                           "(where it lands and how, what it works out itself, what it does not accept and why), "
+                           "side by side", "security": [],
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
+            }},
             "/api/openapi.json": {"get": {
                 "summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1",
@@ -396,6 +402,7 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/rules", "put"): "tenant_rules",
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
     ("/api/docs", "get"): "api_docs",
+    ("/api/docs/field-map", "get"): "api_field_map",
     ("/api/openapi.json", "get"): "api_openapi",
     ("/api/v1/export", "get"): "export",
 }
@@ -441,7 +448,8 @@ def html(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
 <style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto}}td{{padding:.3rem;vertical-align:top}}
 pre{{background:#f4f4f4;padding:1rem;overflow:auto;max-height:30rem}}</style></head><body>
 <h1>Bilagsbro vendor API {VERSION}</h1><p>{_html.escape(document['info']['description'])}</p>
-<p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).</p>
+<p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1). What each accounting
+system does with every field of the shared form: <a href="{base_url}/api/docs/field-map">the field map</a>.</p>
 <table>{''.join(rows)}</table><h2>The shared form (JSON Schema)</h2><pre>{schema}</pre></body></html>"""
 
 
