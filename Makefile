@@ -38,6 +38,7 @@ lint: setup
 bench: setup
 	$(PY) bench/bench_stack.py
 	$(PY) bench/bench_cold_start.py
+	$(PY) bench/bench_parsers.py
 
 infra-check:  ## checkov on infra/ (its own venv, .venv-checkov/)
 	sh infra/check.sh

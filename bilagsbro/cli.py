@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,13 +169,10 @@ def _connectors() -> Any:
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
-    """Everything but delivery: documents, problems, and with --tenant the payloads for its target.
+    """Everything but delivery, streamed (bilagsbro/dry_run.py): documents, problems, totals, and with
+    --tenant the payloads for its accounting system. Only errors fail the run (exit 1)."""
+    from bilagsbro import dry_run
 
-    The file is read as a stream and each document printed as it comes (a 17,700-voucher SIE file
-    no longer sits in memory as objects and then again as one JSON text); problems, which are few,
-    are printed as they come in text and gathered for the JSON. With --tenant the documents are
-    held, because the preflight checks them as one batch. Only errors fail the run (exit 1).
-    """
     path = Path(args.file)
     if not path.exists():
         print(f"no such file: {path}", file=sys.stderr)
@@ -190,104 +186,39 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         return 2
     if format is None and path.suffix.lower() == ".json":
         format = "shared-form"
-    args.format = format
-    options = _dry_run_options(args, conns, path)
-    with path.open("rb") as data:
-        format, items = _dry_run_items(conns, data, path.name, format, options)
-        return _dry_run_report(args, conns, path, format, items)
+    given = dict(json.loads(Path(args.options).read_text("utf-8"))) if args.options else None
+    report = {"report_to": sys.stdout, "json_lines": args.json, "summary": args.summary}
+    try:
+        if not args.tenant:
+            return dry_run.run(conns, path, format=format, options=lambda found: given or {}, **report)
+        return _dry_run_with_tenant(args, conns, path, format, given, report)
+    except BrokenPipeError:  # `bilagsbro dry-run … | head`: the reader has seen enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 1
 
 
-def _dry_run_items(conns: Any, data: Any, file_name: str, format: str | None,
-                   options: dict[str, Any]) -> tuple[str | None, Iterator[Any]]:
-    """(format, the parser's documents and problems as they come); the format detected when not given."""
-    from pipeline.errors import Problem
-    from pipeline.norway.text import SNIFF_BYTES
+def _dry_run_with_tenant(args: argparse.Namespace, conns: Any, path: Path, format: str | None,
+                         given: dict[str, Any] | None, report: dict[str, Any]) -> int:
+    """The dry run with the tenant's options, its accounting system's preflight and payloads, batch by batch."""
+    from bilagsbro import dry_run
 
-    if format is None:
-        format = conns.detect(data.peek(SNIFF_BYTES)[:SNIFF_BYTES], file_name)  # peek: the parser starts at byte 0
-        if format is None:
-            return None, iter([Problem("could not tell the file's format; name it with --format",
-                                       file=file_name, code="unknown-format")])
-    return format, iter(conns.sources[format](data, file_name=file_name, options=options))
+    def with_tenant(stores: Any) -> int:
+        from pipeline.stages import format_options, preflight
+        from pipeline.tenants import TenantRegistry
 
+        tenant = TenantRegistry(stores.tables).get(args.tenant)
 
-def _dry_run_report(args: argparse.Namespace, conns: Any, path: Path, format: str | None,
-                    items: Iterator[Any]) -> int:
-    from pipeline.errors import Problem
+        def check(batch: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+            target, adapted, problems = preflight(stores, conns, tenant, batch, "dry-run")
+            return [{"reference": d.reference, "target": tenant.target, "payload": target.render(d)}
+                    for d in adapted], problems
 
-    payloads: list[Any] | None = None
-    if args.tenant:
-        held = list(items)
-        documents = [i for i in held if not isinstance(i, Problem)]
-        payloads, more = _render_for_tenant(args.tenant, documents, conns)
-        items = iter([*held, *more])
-    out = sys.stdout
-    counts = {"documents": 0, "errors": 0, "warnings": 0}
-    problems: list[Any] = []
-    if args.json:
-        out.write(f'{{\n  "format": {json.dumps(format)},\n  "documents": [')
-    for item in items:
-        if isinstance(item, Problem):
-            counts["errors" if item.is_error else "warnings"] += 1
-            if args.json:
-                problems.append(item.as_dict())
-            else:
-                print(f"  {'✗' if item.is_error else '!'} {item}")
-            continue
-        counts["documents"] += 1
-        if args.json:
-            text = json.dumps(item.model_dump(mode="json", exclude_none=True), ensure_ascii=False, indent=2,
-                              default=str)
-            out.write(("\n" if counts["documents"] == 1 else ",\n") + _indent(text, 4))
-        else:
-            print(f"  ✓ {item.type} {item.reference} {item.date}" + (f" — {item.description}" if item.description
-                                                                   else ""))
-    if args.json:
-        out.write(("\n  " if counts["documents"] else "") + '],\n  "problems": ')
-        out.write(_indent(json.dumps(problems, ensure_ascii=False, indent=2, default=str), 2).lstrip())
-        if payloads is not None:
-            out.write(',\n  "payloads": ' + _indent(json.dumps(payloads, ensure_ascii=False, indent=2,
-                                                               default=str), 2).lstrip())
-        out.write("\n}\n")
-    else:
-        warned = f" ({counts['warnings']} warning(s))" if counts["warnings"] else ""
-        print(f"{path.name}: {counts['documents']} document(s), {counts['errors'] + counts['warnings']} "
-              f"problem(s){warned} [format {format}]")
-        for payload in payloads or []:
-            print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
-    return 1 if counts["errors"] else 0
+        options = (lambda found: given) if given is not None else (lambda found: format_options(tenant.sources, found))
+        return dry_run.run(conns, path, format=format, options=options, check=check, **report)
 
-
-def _indent(text: str, spaces: int) -> str:
-    return "\n".join(" " * spaces + line for line in text.splitlines())
-
-
-def _dry_run_options(args: argparse.Namespace, conns: Any, path: Path) -> dict[str, Any]:
-    if args.options:
-        return dict(json.loads(Path(args.options).read_text("utf-8")))
-    if not args.tenant:
-        return {}
-    from pipeline.tenants import TenantRegistry
-
-    format = args.format
-    if format is None:
-        with path.open("rb") as data:
-            format = conns.detect(data.read(65536), path.name)
-    tenant = _with_stores(lambda s: TenantRegistry(s.tables).get(args.tenant))
-    return dict(tenant.sources.get(format or "", {}))
-
-
-def _render_for_tenant(tenant_id: str, documents: list[Any], conns: Any) -> tuple[list[Any], list[Any]]:
-    from pipeline.stages import preflight
-    from pipeline.tenants import TenantRegistry
-
-    def render(stores: Any) -> tuple[list[Any], list[Any]]:
-        tenant = TenantRegistry(stores.tables).get(tenant_id)
-        target, adapted, problems = preflight(stores, conns, tenant, documents, "dry-run")
-        return [{"reference": d.reference, "target": tenant.target, "payload": target.render(d)}
-                for d in adapted], problems
-
-    return _with_stores(render)  # type: ignore[no-any-return]
+    return int(_with_stores(with_tenant))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -350,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
                                           "name for shared-form, still accepted)")
     dry.add_argument("--tenant", help="also show the exact payloads for this tenant's accounting system")
     dry.add_argument("--options", help="a JSON file of format options (default: the tenant's, with --tenant)")
-    dry.add_argument("--json", action="store_true")
+    dry.add_argument("--json", action="store_true", help="JSON lines: a document, problem or payload a line, "
+                                                         "then the summary")
+    dry.add_argument("--summary", action="store_true", help="only the problems, the counts and the totals per "
+                                                            "account and VAT code")
     dry.set_defaults(fn=cmd_dry_run)
 
     key = sub.add_parser("key", help="a tenant's API keys: list, issue, revoke, rotate").add_subparsers(

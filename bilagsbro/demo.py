@@ -57,6 +57,7 @@ def _interrupted_by_termination() -> Iterator[None]:
 def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
     import connectors
     from bilagsbro.stack import local_stack, stores_for
+    from pipeline import descriptors
     from pipeline.connections import change
     from pipeline.tenants import TenantRegistry
     from sandboxes.registry import SANDBOXES
@@ -76,7 +77,9 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
                                 credentials=credentials)
             subscriptions = registry.add("Demo Abonnement Øst AS")
             print(f"Local stack on {base}/api   {system.title} sandbox on {settings.get('base_url')}")
-            print(f"  {shop.id} ({shop.name}) → {target} (drafts); connection test: "
+            has_drafts = descriptors.targets(connectors.CONNECTORS)[target].accepts.drafts.available
+            how = "drafts" if has_drafts else "direct posting: it has no drafts"
+            print(f"  {shop.id} ({shop.name}) → {target} ({how}); connection test: "
                   f"{'passed, ' + str(connection.check.get('company')) if connection.activated else connection.check}")
             print(f"  {subscriptions.id} ({subscriptions.name}) → file")
             ok = True

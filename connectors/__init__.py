@@ -19,6 +19,7 @@ from connectors.sources import (
     visma_global,
 )
 from connectors.sources.omnium import descriptor as omnium
+from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
 from connectors.targets.tripletex import descriptor as tripletex
 from pipeline import descriptors, redaction
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 # Formats are listed in the order detection tries them: the most specific first, shared-form (any JSON) last.
 CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
+    "fiken": fiken.DESCRIPTOR,
     "file": file.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,

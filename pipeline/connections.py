@@ -215,7 +215,8 @@ def change(
     if refused:
         raise ConfigError(f"{descriptor.title}: " + "; ".join(str(p) for p in refused), tenant=tenant_id,
                           connector=target, problems=tuple(refused))
-    missing = [s.name for s in descriptor.secrets if not credentials.get(s.name) and s.name not in active]
+    missing = [s.name for s in descriptor.secrets
+               if s.required and not credentials.get(s.name) and s.name not in active]
     if missing:
         raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     record = _record(target=target, settings=target_settings)

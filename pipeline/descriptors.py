@@ -97,6 +97,9 @@ class Secret:
     name: str  # its key in `credentials`; the CLI reads it from --<name>-file / --<name>-env or a prompt
     label: str  # what the customer calls it, e.g. "Employee token"
     where: str  # where the customer gets it, in their words (the CLI's prompt and help, the guide)
+    # False for one of several ways in (Fiken: a personal API token, or OAuth's refresh token and client secret):
+    # a connection is not refused for lacking it; the system's connection test names what is missing.
+    required: bool = True
 
     @property
     def flag(self) -> str:
@@ -114,10 +117,13 @@ class Drafts:
 @dataclass(frozen=True)
 class Lands:
     """A shared-form field arrives in the target: at `to` (a path in the payload `render` builds, e.g.
-    `postings[].amountGross`), transformed as `how` says."""
+    `postings[].amountGross`; `[]` for each item, `a|b` for whichever of two a payload item has), transformed as
+    `how` says. `otherwise`: when it cannot land in some cases (Fiken keeps a customer only on its receivable), why —
+    it is then left out and named in the delivery's `not_accepted`."""
 
     to: str
     how: str = "as is"
+    otherwise: str | None = None
 
 
 @dataclass(frozen=True)

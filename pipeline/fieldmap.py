@@ -65,6 +65,12 @@ def as_is(document_types: tuple[str, ...] = DOCUMENT_TYPES, how: str = "as is") 
     return {t: {f: Lands(f, how) for f in shared_fields(t)} for t in document_types}
 
 
+def not_accepted(descriptor: TargetDescriptor) -> set[str]:
+    """The fields the map says may be left out: not accepted, or landing only in some cases (`Lands.otherwise`)."""
+    return {f for rules in descriptor.accepts.fields.values() for f, rule in rules.items()
+            if isinstance(rule, NotAccepted) or isinstance(rule, Lands) and rule.otherwise}
+
+
 def missing(descriptor: TargetDescriptor) -> dict[str, list[str]]:
     """Per document type the target takes, the fields its map says nothing about (and fields it invents)."""
     gaps: dict[str, list[str]] = {}
@@ -80,7 +86,8 @@ def missing(descriptor: TargetDescriptor) -> dict[str, list[str]]:
 def describe(rule: FieldRule | None) -> dict[str, Any]:
     """One rule as data (what the JSON, the Markdown and the HTML say)."""
     if isinstance(rule, Lands):
-        return {"kind": "lands", "to": rule.to, "how": rule.how}
+        return {"kind": "lands", "to": rule.to, "how": rule.how,
+                **({"otherwise": rule.otherwise} if rule.otherwise else {})}
     if isinstance(rule, Derived):
         return {"kind": "derived", "how": rule.how}
     if isinstance(rule, NotAccepted):
@@ -103,7 +110,8 @@ def _cell(rule: FieldRule | None, taken: bool, markdown: bool) -> str:
     if not taken:
         return "—"
     if isinstance(rule, Lands):
-        return f"→ {code(rule.to)}" + ("" if rule.how == "as is" else f": {plain(rule.how)}")
+        otherwise = f"; otherwise {strong('not accepted')}: {plain(rule.otherwise)}" if rule.otherwise else ""
+        return f"→ {code(rule.to)}" + ("" if rule.how == "as is" else f": {plain(rule.how)}") + otherwise
     if isinstance(rule, Derived):
         return f"{strong('worked out')}: {plain(rule.how)}"
     if isinstance(rule, NotAccepted):

@@ -192,18 +192,22 @@ _READER_DEFECTS = (ArithmeticError, LookupError, TypeError, ValueError, Attribut
                    SyntaxError, AssertionError)
 
 
-def parse_file(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,
-               options: Mapping[str, Any]) -> tuple[str | None, list[Document], list[Problem]]:
-    """A whole file as lists, for the dry run, which shows all of it; the translate stage streams."""
-    data, format = sniff(connectors, data, file_name, format)
-    documents: list[Document] = []
-    problems: list[Problem] = []
-    for item in parse_stream(connectors, data, file_name=file_name, format=format, options=options):
-        if isinstance(item, Problem):
-            problems.append(item)
-        else:
-            documents.append(item)
-    return format, documents, problems
+def read_file(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,
+              options: Callable[[str | None], Mapping[str, Any]]) -> tuple[str | None, Iterator[Document | Problem]]:
+    """A file's format (as named, or detected from its head) and its documents and problems as they are read.
+
+    What the translate stage and `bilagsbro dry-run` both read, so that they cannot disagree; nothing
+    of the file is held. `options` gives the format's options once the format is known.
+    """
+    stream, format = sniff(connectors, data, file_name, format)
+    return format, parse_stream(connectors, stream, file_name=file_name, format=format, options=options(format))
+
+
+def format_options(sources: Mapping[str, Mapping[str, Any]], format: str | None) -> dict[str, Any]:
+    """A tenant's options for a file format (`Tenant.sources`), as the readers get them."""
+    options = dict(sources.get(format or "", {}))
+    options.setdefault("vat_map", {})
+    return options
 
 
 def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> list[Envelope]:
@@ -220,10 +224,9 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> li
     check = _FilePreflight(stores, connectors, tenant, env)
     envelopes: list[Envelope] = []
     with stores.blobs.open(container, path) as data:
-        stream, format = sniff(connectors, data, file_name, env.format)
-        options = dict(tenant.sources.get(format or "", {}))
-        options.setdefault("vat_map", {})
-        for item in parse_stream(connectors, stream, file_name=file_name, format=format, options=options):
+        format, items = read_file(connectors, data, file_name=file_name, format=env.format,
+                                  options=lambda found: format_options(tenant.sources, found))
+        for item in items:
             if isinstance(item, Problem):
                 report.problem(item)
                 continue

@@ -45,6 +45,13 @@ def _tripletex() -> Running:
     return running()
 
 
+def _fiken() -> Running:
+    from sandboxes.fiken.demo import running
+
+    return running()
+
+
 SANDBOXES: dict[str, Callable[[], Running]] = {
     "tripletex": _tripletex,
+    "fiken": _fiken,
 }

@@ -21,7 +21,8 @@ from typing import IO, Any
 
 from connectors.sources.guesses import Guess, noting
 from connectors.sources.options import TabularOptions
-from connectors.sources.tabular import Columns, Layout, Record, delimited, read, with_error
+from connectors.sources.rows import Record, delimited
+from connectors.sources.tabular import Columns, Layout, read, with_error
 from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
@@ -60,16 +61,17 @@ GUESSES = (
           "although Mamut's column list calls Saldo the net amount",
           "a real Extenda Go file: does it write such lines, or separate VAT lines?",
           lambda r, options: not r.get("Brutto") and r.get("Mva-kode") not in ("", "0")
-          and bool(options.get("vat_map", {}).get(r.get("Mva-kode"), "?"))),  # mapped to "": no VAT
+          and bool(options.get("vat_map", {}).get(r.get("Mva-kode"), "?")),  # mapped to "": no VAT
+          reads=("Brutto", "Mva-kode")),
     Guess("gbat10-brutto", "Brutto",
           "Brutto T means the amount is BruttoSum with VAT included and F that the line is not imported, "
           "as Moment documents it (Mamut's own page is cut off there)",
           "a real file with Brutto T or F, and the voucher Mamut or Tripletex books from it",
-          lambda r, options: r.get("Brutto").upper() in ("T", "F")),
+          lambda r, options: r.get("Brutto").upper() in ("T", "F"), reads=("Brutto",)),
     Guess("gbat10-no-voucher-number", "Bilagsnummer",
           "rows without a Bilagsnummer belong to one voucher per Bilagsdato",
           "a real file whose vouchers have no number",
-          lambda r, options: not r.get("Bilagsnummer")),
+          lambda r, options: not r.get("Bilagsnummer"), reads=("Bilagsnummer",)),
 )
 
 
@@ -87,6 +89,7 @@ LAYOUT = Layout(
     voucher_key=("Bilagsnummer", "Bilagsdato"),
     no_vat=frozenset({"", "0"}),
     prepare=_brutto,
+    prepare_reads=("Identifikasjon", "Brutto", "BruttoSum"),
 )
 
 

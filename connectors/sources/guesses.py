@@ -11,11 +11,12 @@ file leans on — the moment to ask them for it and settle the guess.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
-from connectors.sources.tabular import Layout, Record, RecordReader
+from connectors.sources.rows import Record
+from connectors.sources.tabular import Layout, RecordReader
 from pipeline.errors import Problem
 
 
@@ -28,6 +29,7 @@ class Guess:
     assumption: str
     settled_by: str
     relies: Callable[[Record, Mapping[str, Any]], bool]
+    reads: tuple[str, ...] = ()  # every column `relies` looks at (rows alike in them rely alike)
 
     def warning(self, format: str, line: int) -> Problem:
         return Problem(f"this file relies on a guess about {format}: {self.assumption}. Unverified — what "
@@ -35,19 +37,29 @@ class Guess:
                        line=line, code="guessed-detail", severity="warning")
 
 
-def noting(reader: RecordReader, guesses: tuple[Guess, ...]) -> RecordReader:
-    """`reader`'s rows, with a `guessed-detail` warning before the first row that relies on each guess."""
+class Noting:
+    """`reader`'s rows, with a `guessed-detail` warning before the first row that relies on each guess.
 
-    def read(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
-        pending = list(guesses)
-        for item in reader(text, layout, options):
+    The tabular reader unwraps it (`reader`, `guesses`) and gives the warnings itself, so that plain
+    rows need not become `Record`s to be asked; called, it does the same on its own.
+    """
+
+    def __init__(self, reader: RecordReader, guesses: tuple[Guess, ...]) -> None:
+        self.reader, self.guesses = reader, guesses
+
+    def __call__(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
+        pending = list(self.guesses)
+        for item in self.reader(lines, layout, options):
             if pending and isinstance(item, Record) and item.error is None:
                 for guess in [g for g in pending if g.relies(item, options)]:
                     pending.remove(guess)
                     yield guess.warning(layout.format, item.line)
             yield item
 
-    return read
+
+def noting(reader: RecordReader, guesses: tuple[Guess, ...]) -> Noting:
+    """`reader`'s rows, with a `guessed-detail` warning before the first row that relies on each guess."""
+    return Noting(reader, guesses)
 
 
 _NOTHING = re.compile(r"[-+]?[0.,]*")

@@ -58,6 +58,7 @@ from connectors.sources.saft_common import (
     syntax_line,
     text,
 )
+from pipeline import checked
 from pipeline.descriptors import Code, FormatDescriptor, Settings
 from pipeline.errors import Problem
 from pipeline.model import Origin, Posting, Voucher
@@ -425,15 +426,13 @@ def _voucher(
         lines = _postings(settlement)
         if len(lines) < 2:
             return  # a day whose receipts cancel out: nothing to book
-        yield Voucher(
-            reference=settlement.reference,
-            date=settlement.day,
-            currency=currency,
-            description=f"Dagsoppgjør {settlement.label} {settlement.day.isoformat()}",
-            voucher_type=rules.voucher_type,
-            lines=tuple(lines),
-            origin=Origin(format=NAME, file=file_name, line=settlement.line),
-        )
+        values: dict[str, Any] = {
+            "reference": settlement.reference, "date": settlement.day, "currency": currency,
+            "description": f"Dagsoppgjør {settlement.label} {settlement.day.isoformat()}",
+            "voucher_type": rules.voucher_type, "lines": tuple(lines),
+        }
+        yield checked.voucher({**values, "origin": checked.origin(NAME, file_name, settlement.line)}) or Voucher(
+            **values, origin=Origin(format=NAME, file=file_name, line=settlement.line))
     except ValidationError as error:
         yield Problem(
             f"settlement cannot be booked: {error.errors()[0]['msg']}",
@@ -450,28 +449,29 @@ def _postings(settlement: _Settlement) -> list[Posting]:
         settlement.sales.items(), key=lambda i: (i[0][0], i[0][1] or "")
     ):
         if gross or vat:
-            lines.append(
-                Posting(
-                    account=account,
-                    amount=ZERO - gross,
-                    vat_code=vat_code,  # ZERO-: no "-0.00"
-                    vat_amount=ZERO - vat if vat_code else None,
-                    description=f"Salg mva-kode {vat_code}" if vat_code else "Salg",
-                )
-            )
+            lines.append(_posting(
+                account=account,
+                amount=ZERO - gross,
+                vat_code=vat_code,  # ZERO-: no "-0.00"
+                vat_amount=ZERO - vat if vat_code else None,
+                description=f"Salg mva-kode {vat_code}" if vat_code else "Salg",
+            ))
     for account, paid in sorted(settlement.payments.items()):
         if paid:
-            lines.append(
-                Posting(
-                    account=account,
-                    amount=paid,
-                    description=", ".join(sorted(settlement.payment_names[account])),
-                )
-            )
+            lines.append(_posting(
+                account=account,
+                amount=paid,
+                description=", ".join(sorted(settlement.payment_names[account])),
+            ))
     for account, value in sorted(settlement.rounding.items()):
         if value:
-            lines.append(Posting(account=account, amount=ZERO - value, description="Øreavrunding"))
+            lines.append(_posting(account=account, amount=ZERO - value, description="Øreavrunding"))
     return lines
+
+
+def _posting(**values: Any) -> Posting:
+    """`Posting(**values)`, checked in plain Python when it can be (pipeline/checked.py)."""
+    return checked.posting(values) or Posting(**values)
 
 
 FORMAT = FormatDescriptor(

@@ -66,20 +66,48 @@ def root_name(head: bytes) -> str | None:
     return match.group(1).decode("ascii", "replace") if match else None
 
 
+_INDEX: dict[Any, tuple[dict[str, Any], list[str], list[Any]]] = {}
+"""Each element's children by local name, made once per element: `find("{*}Name")` walks the children
+(and ElementPath) on every call, and a transaction asks for a dozen names. Cleared by `release`, so
+it holds the elements of the transaction in hand only; its references keep each element's Python
+proxy alive, so an id is never reused for another element while it is in here."""
+
+
+def _index(element: Any) -> tuple[dict[str, Any], list[str], list[Any]]:
+    """(the first child by local name, every child's local name, every child), in document order."""
+    found = _INDEX.get(element)
+    if found is None:
+        nodes = list(element)
+        try:
+            names = [node.tag.rpartition("}")[2] for node in nodes]
+        except AttributeError:  # an entity among them: it has no name, and no name matches it
+            nodes = [node for node in nodes if isinstance(node.tag, str)]
+            names = [node.tag.rpartition("}")[2] for node in nodes]
+        found = dict(zip(reversed(names), reversed(nodes), strict=True)), names, nodes
+        if len(_INDEX) > 10_000:  # master data that is never released: a bound, not a leak
+            _INDEX.clear()
+        _INDEX[element] = found
+    return found
+
+
 def children(element: Any, name: str) -> list[Any]:
-    return element.findall(f"{{*}}{name}")  # type: ignore[no-any-return]  # "{*}": any namespace or none
+    """The element's children called `name` in any namespace or none, as `findall("{*}name")` finds them."""
+    _, names, nodes = _index(element)
+    return [node for local, node in zip(names, nodes, strict=True) if local == name]
 
 
 def child(element: Any, name: str) -> Any | None:
-    return element.find(f"{{*}}{name}")
+    """The first child called `name` in any namespace or none, as `find("{*}name")` finds it."""
+    return _index(element)[0].get(name)
 
 
 def text(element: Any, name: str) -> str | None:
     """Stripped text of the first child called `name`; None when absent or empty."""
-    node = child(element, name)
-    if node is None or node.text is None:
+    node = _index(element)[0].get(name)
+    found = node.text if node is not None else None  # lxml makes a new string each time .text is read
+    if found is None:
         return None
-    value = node.text.strip()
+    value: str = found.strip()
     return value or None
 
 
@@ -132,6 +160,7 @@ def date(element: Any, name: str, path: str) -> dt.date:
 
 def release(element: Any) -> None:
     """Free a handled element and the siblings before it, so the tree never grows with the file."""
+    _INDEX.clear()
     element.clear(keep_tail=False)
     parent = element.getparent()
     if parent is not None:

@@ -68,10 +68,12 @@ from connectors.sources.saft_common import (
     syntax_line,
     text,
 )
+from pipeline import checked
 from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Address, Origin, Party, Posting, Voucher
 from pipeline.norway.phone import normalise_phone
+from pipeline.seen import Seen
 
 NAME = "saft-financial"
 NAMESPACE = b"urn:StandardAuditFile-Taxation-Financial:NO"
@@ -130,7 +132,7 @@ def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Ite
     option_vat_accounts = given.vat_accounts
     master = _Master()
     totals = _Totals()
-    seen: set[str] = set()
+    seen = Seen()
     journal_id, journal_type = "", ""
     open_at: int | None = None  # the line of the journal's transaction being read, until it ends
     try:
@@ -263,7 +265,7 @@ def _transaction(
     is_vat_account: Callable[[str], bool],
     analysis_map: Mapping[str, str],
     totals: _Totals,
-    seen: set[str],
+    seen: Seen,
     file_name: str,
 ) -> Iterator[Voucher | Problem]:
     transaction_id = text(element, "TransactionID") or "?"
@@ -305,13 +307,17 @@ def _transaction(
         )
         return
     postings, folded = _fold_vat(lines, is_vat_account)
+    values: dict[str, Any] = {
+        "reference": reference, "date": day, "currency": master.currency,
+        "description": text(element, "Description") or text(element, "VoucherDescription"),
+        "voucher_type": text(element, "VoucherType") or journal_type or journal_id or None,
+    }
+    built = [checked.posting(p) for p in postings]  # each checked as the model would; None: it must judge
+    voucher = checked.voucher({**values, "lines": tuple(built), "origin": checked.origin(
+        NAME, file_name, element.sourceline)}) if all(built) else None
     try:
-        yield Voucher(
-            reference=reference,
-            date=day,
-            currency=master.currency,
-            description=text(element, "Description") or text(element, "VoucherDescription"),
-            voucher_type=text(element, "VoucherType") or journal_type or journal_id or None,
+        yield voucher or Voucher(
+            **values,
             lines=tuple(Posting(**p) for p in postings),
             origin=Origin(format=NAME, file=file_name, line=element.sourceline),
         )

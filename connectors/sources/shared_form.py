@@ -1,6 +1,9 @@
 """Shared-form JSON as a file: what a vendor drops over SFTP or uploads instead of calling the API.
 
-The same checks as `POST /api/v1/documents`, with problems located by file and line.
+The same checks as `POST /api/v1/documents`, with problems located by file and line. The file is read
+as a stream, each document checked and handed on as it is read, so a file may be as big as a file
+upload may be (100 MB); a problem with the JSON itself (a cut-off file) comes after the documents
+before it, as it does in every other format.
 """
 
 from __future__ import annotations
@@ -11,11 +14,10 @@ from typing import IO, Any
 from connectors.sources.options import NoOptions
 from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
-from pipeline.intake import MAX_DOCUMENTS_PER_REQUEST, parse_shared_form
-from pipeline.model import Document, Origin
+from pipeline.model import Document
+from pipeline.shared_form import read_documents
 
 NAME = "shared-form"
-MAX_BYTES = 50 * 1024 * 1024  # a JSON document is parsed whole; bigger batches belong in several files
 
 
 def sniff(head: bytes, file_name: str) -> bool:
@@ -24,16 +26,11 @@ def sniff(head: bytes, file_name: str) -> bool:
 
 
 def parse(data: IO[bytes], *, file_name: str, options: Mapping[str, Any]) -> Iterator[Document | Problem]:
-    body = data.read(MAX_BYTES + 1)
-    if len(body) > MAX_BYTES:
-        yield Problem(f"shared-form files are limited to {MAX_BYTES} bytes and {MAX_DOCUMENTS_PER_REQUEST} "
-                      "documents: split the file", file=file_name, code="too-large")
-        return
-    good, problems = parse_shared_form(body, file=file_name)
-    for _, line, document in good:
-        yield document.model_copy(update={"origin": Origin(format=NAME, file=file_name, line=line)})
-    yield from problems
-    if not good and not problems:  # "[]" or {"documents": []}: silence would look like success
+    said = False
+    for item in read_documents(data, file_name, origin=NAME):
+        said = True
+        yield item if isinstance(item, Problem) else item[2]
+    if not said:  # silence would look like success
         yield Problem("no documents in this file", file=file_name, code="empty")
 
 

@@ -39,17 +39,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from connectors.sources.options import SieOptions
-from connectors.sources.tabular import Columns, Layout, Record, read
+from connectors.sources.rows import Plain, Record, records_of, split_quoted
+from connectors.sources.tabular import Columns, Layout, read
 from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
 from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
+from pipeline.seen import Seen
 
 NAME = "sie4"
 DEFAULT_DIMENSIONS = {"1": "department", "6": "project"}
@@ -61,14 +63,25 @@ BALANCES = frozenset({"#IB", "#UB", "#OIB", "#OUB", "#RES", "#PSALDO", "#PBUDGET
 _TOKEN = re.compile(r'("((?:\\.|[^"\\])*)")|(\{[^}]*\})|(\S+)')
 _ESCAPE = re.compile(r'\\(["\\])')  # only \" and \\: BL writes "1110\1002 Hus 1:1" and means the backslash
 _FORMAT = re.compile(rb"^[ \t]*#FORMAT[ \t]+\"?([\w-]+)", re.MULTILINE | re.IGNORECASE)
-_ACCOUNT = re.compile(r"\d+", re.ASCII)
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_CENT = Decimal("0.01")
 
 
 def tokens(line: str) -> list[str]:
     """`#TRANS 1930 {1 "10"} -25.00 "Kaffe \\"svart\\""` → ['#TRANS', '1930', '{1 "10"}', '-25.00', 'Kaffe "svart"']."""
     if '"' not in line and "{" not in line:
         return line.split()
+    head, brace, rest = line.partition("{")
+    if not brace:
+        split = split_quoted(line)
+        if split is not None:
+            return split
+    elif '"' not in head and (not head or head[-1].isspace()) and "\\" not in line:
+        inside, close, tail = rest.partition("}")  # an object list: up to its first }
+        if close and "{" not in tail:
+            after = split_quoted(tail) if '"' in tail else tail.split()
+            if after is not None:
+                return [*head.split(), "{" + inside + "}", *after]
     return [(_ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted) if quote else objects or bare
             for quote, quoted, objects, bare in _TOKEN.findall(line)]
 
@@ -95,7 +108,7 @@ class _Block:
     text: str
     currency: str
     opened: bool = False
-    rows: list[Record] = field(default_factory=list)
+    rows: list[Record | _Good] = field(default_factory=list)
     content: Any = None  # hashlib.blake2b over the heading and the #TRANS rows
     base: dict[str, str] = field(default_factory=dict)  # the fields every row of the block carries
 
@@ -108,11 +121,10 @@ class _Block:
     def _feed(self, *values: str) -> None:
         self.content.update("\x1f".join(values).encode("utf-8") + b"\x1e")
 
-    def add(self, line: int, parts: list[str], fields: dict[str, str], error: str | None = None,
-            error_field: str | None = None) -> None:
+    def add(self, line: int, parts: list[str], row: Record | _Good) -> None:
         amount = parts[3] if len(parts) > 3 else ""
         try:
-            amount = str(Decimal(amount).quantize(Decimal("0.01")))  # 100 and 100.00 are one amount
+            amount = str(Decimal(amount).quantize(_CENT))  # 100 and 100.00 are one amount
         except (InvalidOperation, ValueError):
             pass
         objects_ = " ".join(sorted(tokens(parts[2][1:-1]))) if len(parts) > 2 and parts[2] != "{}" else ""
@@ -120,7 +132,7 @@ class _Block:
         # A row's date and text default to the voucher's: writing them out or leaving them is one voucher
         self._feed(parts[1] if len(parts) > 1 else "", objects_, amount, "" if day == self.date else day,
                    "" if text == self.text else text)
-        self.rows.append(Record(line, fields, error, error_field))
+        self.rows.append(row)
 
     @property
     def name(self) -> str:
@@ -137,6 +149,24 @@ class _Block:
     def fields(self) -> dict[str, str]:
         return dict(self.base)
 
+    def record(self, row: Record | _Good, reference: str) -> Record:
+        """A row of the block as the tabular reader's `Record`, carrying the voucher's reference."""
+        if type(row) is Record:
+            return Record(row.line, {**row.fields, "voucher": reference}, row.error, row.error_field)
+        line, account, amount, text, dimensions = row  # type: ignore[misc]
+        return Record(line, {**self.base, "account": account, "amount": amount, "row_text": text, **dimensions,
+                             "voucher": reference})
+
+
+class _Good(NamedTuple):
+    """A #TRANS row with nothing wrong in it: what it books (its dimensions by `dimension:<name>`)."""
+
+    line: int
+    account: str
+    amount: str
+    text: str
+    dimensions: dict[str, str]
+
 
 # -- rows out of text -------------------------------------------------------------------------------
 
@@ -151,18 +181,43 @@ class _File:
     accounts: set[str] = field(default_factory=set)
     balances: bool = False  # an export (4E): #KONTO is the whole chart
     vouchers: int = 0
-    seen: set[int] = field(default_factory=set)  # 64 bits of each block's content hash: ~60 bytes a voucher
+    seen: Seen = field(default_factory=Seen)  # 64 bits of each block's content hash: 12–24 bytes a voucher
 
 
-def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
-    dimensions = {str(k): str(v) for k, v in options.get("sie_dimensions", DEFAULT_DIMENSIONS).items()}
+class _Records:
+    """The rows of a file's #VER blocks as `Record`s, or (`rows`) as plain rows for the fast path."""
+
+    def __call__(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
+        return records_of(_records(lines, options, None), lambda: ())  # no plain rows come without a shape
+
+    def rows(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> _Rows:
+        return _Rows(lines, options)
+
+
+class _Rows:
+    def __init__(self, lines: Iterable[str], options: Mapping[str, Any]) -> None:
+        self.shape = _Shape(_dimensions(options))
+        self.names = self.shape.names
+        self._items = _records(lines, options, self.shape)
+
+    def __iter__(self) -> Iterator[Record | Problem | Plain]:
+        return self._items
+
+
+def _dimensions(options: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in options.get("sie_dimensions", DEFAULT_DIMENSIONS).items()}
+
+
+def _records(text: Iterable[str], options: Mapping[str, Any], shape: _Shape | None,
+             ) -> Iterator[Record | Problem | Plain]:
+    dimensions = _dimensions(options)
     file = _File()
     block: _Block | None = None
     for number, raw in enumerate(text, start=1):
         line = raw.strip()
         if not line:
             continue
-        parts = [part.strip() for part in tokens(line)]
+        parts = list(map(str.strip, tokens(line)))
         label = parts[0].upper() if parts else ""
         if block is not None and block.opened and label not in ("}", "#TRANS", "#RTRANS", "#BTRANS"):
             if label == "#VER":
@@ -172,7 +227,16 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
                 block.rows.append(Record(number, {**block.fields(), "voucher": block.reference()},
                                          f"unexpected {line[:30]!r} inside a voucher", "#VER"))
                 continue
-        if label == "#SIETYP" and len(parts) > 1:
+        # The labels of a voucher's rows first: they are most of a file. Each branch is one label's.
+        if label == "#TRANS" and block is not None and block.opened:
+            _row(block, number, parts, file, dimensions)
+        elif label == "}" and block is not None and block.opened:
+            if file.currency or file.unreadable_currency is None:
+                yield from _finish(block, file, shape)
+            block = None
+        elif label == "{" and block is not None and not block.opened:
+            block.opened = True
+        elif label == "#SIETYP" and len(parts) > 1:
             file.sie_type = parts[1]
         elif label == "#VALUTA" and len(parts) > 1 and file.vouchers == 0:
             if _CURRENCY.fullmatch(parts[1].upper()):
@@ -194,14 +258,6 @@ def _records(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Itera
             file.vouchers += 1
             series, vernr, date, text_ = (parts[1:] + [""] * 4)[:4]
             block = _Block(number, series, vernr, date, text_, file.currency or DEFAULT_CURRENCY)
-        elif label == "{" and block is not None and not block.opened:
-            block.opened = True
-        elif label == "}" and block is not None and block.opened:
-            if file.currency or file.unreadable_currency is None:
-                yield from _finish(block, file)
-            block = None
-        elif label == "#TRANS" and block is not None and block.opened:
-            _row(block, number, parts, file, dimensions)
         elif label in ("#RTRANS", "#BTRANS") and block is not None and block.opened:
             continue
         elif label in ("{", "}") or (label and not label.startswith("#")):
@@ -236,37 +292,47 @@ def _currency(file: _File, options: Mapping[str, Any], line: int) -> Iterator[Pr
 
 def _row(block: _Block, number: int, parts: list[str], file: _File, dimensions: Mapping[str, str]) -> None:
     account = parts[1] if len(parts) > 1 else ""
-    fields = {**block.fields(), "account": account, "amount": parts[3] if len(parts) > 3 else "",
-              "row_text": parts[5] if len(parts) > 5 else ""}
+    amount, text = (parts[3] if len(parts) > 3 else ""), (parts[5] if len(parts) > 5 else "")
+    good = _Good(number, account, amount, text, {})
     if len(parts) < 4 or not parts[2].startswith("{"):
-        block.add(number, parts, fields, "a #TRANS row needs an account, an object list {…} and an amount",
-                  "#TRANS")
+        block.add(number, parts, _bad(block, good, "a #TRANS row needs an account, an object list {…} and an amount",
+                                      "#TRANS"))
         return
-    if not _ACCOUNT.fullmatch(account):
-        block.add(number, parts, fields, f"account {account!r} is not an account number", "account")
+    if not (account.isascii() and account.isdigit()):  # what \d+ under re.ASCII matches, without a regex
+        block.add(number, parts, _bad(block, good, f"account {account!r} is not an account number", "account"))
         return
     if file.balances and file.accounts and account not in file.accounts:
-        block.add(number, parts, fields, f"account {account} is not in the file's chart of accounts (#KONTO)",
-                  "account")
+        block.add(number, parts, _bad(block, good, f"account {account} is not in the file's chart of accounts "
+                                                   "(#KONTO)", "account"))
         return
+    found: dict[str, str] = {}
     try:
         for dimension, value in (objects(parts[2]).items() if parts[2] != "{}" else ()):
             if dimension in dimensions:
-                fields[f"dimension:{dimensions[dimension]}"] = value
+                found[f"dimension:{dimensions[dimension]}"] = value
     except ValueError as exc:
-        block.add(number, parts, fields, str(exc), "objects")
+        block.add(number, parts, _bad(block, good, str(exc), "objects"))
         return
-    block.add(number, parts, fields)
+    block.add(number, parts, good._replace(dimensions=found))
 
 
-def _finish(block: _Block, file: _File) -> Iterator[Record | Problem]:
-    """The block's rows, with their voucher's reference; or why there is nothing to book."""
+def _bad(block: _Block, row: _Good, message: str, where: str) -> Record:
+    """The row as a `Record` marked with what is wrong with it: its voucher is reported, not booked."""
+    return Record(row.line, {**block.base, "account": row.account, "amount": row.amount, "row_text": row.text},
+                  message, where)
+
+
+def _finish(block: _Block, file: _File, shape: _Shape | None = None) -> Iterator[Record | Problem | Plain]:
+    """The block's rows, with their voucher's reference; or why there is nothing to book.
+
+    With a `shape`, a block of good rows comes as plain rows, for the tabular reader's fast path."""
     reference = block.reference()
     where: dict[str, Any] = {"line": block.line, "reference": reference}
     if not block.rows:
         yield Problem(f"voucher {block.name} has no lines", code="empty-voucher", severity="warning", **where)
         return
-    if len(block.rows) == 1 and block.rows[0].error is None and _zero(block.rows[0].get("amount")):
+    first = block.rows[0]
+    if len(block.rows) == 1 and type(first) is _Good and _zero(first.amount):
         yield Problem(f"voucher {block.name} has only one line of 0.00", code="empty-voucher",
                       severity="warning", **where)
         return
@@ -276,14 +342,40 @@ def _finish(block: _Block, file: _File) -> Iterator[Record | Problem]:
                       "the copy is left out", code="duplicate", **where)
         return
     file.seen.add(digest)
+    if shape is not None and all(type(row) is _Good and shape.fits(row) for row in block.rows):
+        yield from shape.plain(block, reference)
+        return
     for row in block.rows:
-        yield Record(row.line, {**row.fields, "voucher": reference}, row.error, row.error_field)
+        yield block.record(row, reference)
 
 
 def _broken(block: _Block, message: str) -> Iterator[Record]:
     for row in block.rows:
-        yield Record(row.line, {**row.fields, "voucher": block.reference()}, row.error, row.error_field)
+        yield block.record(row, block.reference())
     yield Record(block.line, {**block.fields(), "voucher": block.reference()}, message, "#VER")
+
+
+class _Shape:
+    """The columns of a file's plain rows: a block's fields, the row's, one per dimension name, the reference."""
+
+    def __init__(self, dimensions: Mapping[str, str]) -> None:
+        self.dimensions = tuple(f"dimension:{name}" for name in dict.fromkeys(dimensions.values()))
+        self.names = ("_line", "_key", "_name", "date", "text", "currency", "account", "amount", "row_text",
+                      *self.dimensions, "voucher")
+        self._order = {name: i for i, name in enumerate(self.dimensions)}
+
+    def fits(self, row: _Good) -> bool:
+        """Whether the row's dimensions, in the order the file gives them, are in the columns' order
+        (the order of a posting's dimensions is kept): a plain row cannot say another."""
+        order = [self._order[k] for k, v in row.dimensions.items() if v]
+        return order == sorted(order)
+
+    def plain(self, block: _Block, reference: str) -> Iterator[Plain]:
+        base = list(block.base.values())
+        width = len(self.names)
+        for line, account, amount, text, found in block.rows:  # type: ignore[misc]
+            values = [*base, account, amount, text, *[found.get(k, "") for k in self.dimensions], reference, ""]
+            yield line, values, width
 
 
 def _zero(amount: str) -> bool:
@@ -298,7 +390,7 @@ LAYOUT = Layout(
     columns=Columns(voucher_number="voucher", date="date", amount="amount", account="account",
                     voucher_text="text", text="row_text", currency="currency", voucher_line="_line",
                     voucher_name="_name"),
-    records=_records,
+    records=_Records(),
     voucher_key=("_key",),
     prefixed_dimensions=True,
 )

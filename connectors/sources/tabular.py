@@ -5,6 +5,13 @@ A format module (gbat10, visma_business, visma_global, sie4) declares how rows c
 convention and voucher boundaries. This reader turns rows into postings, groups them into vouchers
 as it streams — a voucher is yielded as soon as its last row is seen — and turns every bad row into a
 `Problem` with its line, dropping only the voucher that row belongs to.
+
+Speed: text is decoded 64 KiB at a time and split into lines in bulk (`connectors.sources.rows`). Rows
+may arrive as plain lists, and a voucher whose rows are all plain goes the fast way (`connectors.sources.plain`):
+straight into shared-form models, checked once. Every other voucher — a row with an error, a quirk
+for `prepare`, an amount in a Norwegian format, anything the fast path cannot vouch for — goes the
+general way below, which is the reference: tests require both ways to give the same documents and
+the same problems.
 """
 
 from __future__ import annotations
@@ -13,13 +20,15 @@ import csv
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import IO, Any, Literal
 
 from pydantic import ValidationError
 
+from connectors.sources.rows import Record, plain_record, text_lines
+from pipeline import checked
 from pipeline.errors import ConfigError, Problem
 from pipeline.errors import shown as _shown
 from pipeline.model import Address, Document, Origin, Party, Posting, Voucher
@@ -27,26 +36,13 @@ from pipeline.norway.accounts import STANDARD
 from pipeline.norway.amounts import parse_amount
 from pipeline.norway.text import UndecodableText, open_text
 from pipeline.norway.vat import UnknownVatCode, lookup
+from pipeline.seen import Seen
 
 CENT = Decimal("0.01")
 LIMIT = Decimal("1e15")  # the shared form's amounts have at most 15 digits before the point
 
 
-@dataclass(frozen=True)
-class Record:
-    """One row of a source file: its first line and its fields by name; `error` spoils its voucher."""
-
-    line: int
-    fields: Mapping[str, str]
-    error: str | None = None
-    error_field: str | None = None
-
-    def get(self, name: str | None) -> str:
-        """The field's value; readers strip values once, when they make the record."""
-        return self.fields.get(name, "") if name else ""
-
-
-RecordReader = Callable[[IO[str], "Layout", Mapping[str, Any]], Iterator["Record | Problem"]]
+RecordReader = Callable[[Iterable[str], "Layout", Mapping[str, Any]], Iterator["Record | Problem"]]
 
 
 @dataclass(frozen=True)
@@ -106,50 +102,8 @@ class Layout:
     empty_dates: frozenset[str] = frozenset({"", "0"})
     declaration: Callable[[bytes], str | None] | None = None  # the file's own encoding declaration
     prepare: Callable[[Record], Record | None] | None = None  # format quirks; None drops the row
+    prepare_reads: tuple[str, ...] = ()  # the columns `prepare` looks at: rows alike in them are prepared alike
     prefixed_dimensions: bool = False  # rows carry "dimension:<name>" fields (SIE object lists)
-
-
-# -- rows out of text ---------------------------------------------------------------------------
-
-
-def delimited(delimiter: str, columns: tuple[str, ...] | None = None, *, min_fields: int = 1,
-              ) -> RecordReader:
-    """Rows of a delimited file: positional `columns`, or named by the file's first row when None."""
-
-    def read(text: IO[str], layout: Layout, options: Mapping[str, Any]) -> Iterator[Record | Problem]:
-        reader = csv.reader(text, delimiter=delimiter, quotechar='"', strict=False)
-        names = columns
-        end = 0
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            if end > start and any("\n" in value or "\r" in value for value in row):
-                # A line-based format has no value spanning lines: a quote was left open and the
-                # lines after it were swallowed into one value. Say so, for them and for this row.
-                where = next(i for i, value in enumerate(row) if "\n" in value or "\r" in value)
-                column = (names[where] if names and where < len(names) else None) or f"column {where + 1}"
-                yield Problem(f"a quote opened on line {start} is not closed before line {end}: lines "
-                              f"{start + 1}-{end} were read as part of one value, not as rows", line=start,
-                              field=column, code="quote")
-                row = [value.strip() for value in row]
-                yield Record(start, dict(zip(names or (), row, strict=False)),
-                             "a quoted value runs over several lines (a quote is not closed)", column)
-                continue
-            row = [value.strip() for value in row]
-            while row and not row[-1]:  # trailing delimiters are common and harmless
-                row.pop()
-            if not row:
-                continue
-            if names is None:
-                names = tuple(name.strip() for name in row)
-                continue
-            fields = dict(zip(names, row, strict=False))
-            if not min_fields <= len(row) <= len(names):
-                bound = f"at least {min_fields}" if len(row) < min_fields else f"at most {len(names)}"
-                yield Record(start, fields, f"{len(row)} fields where {layout.format} has {bound}", "columns")
-            else:
-                yield Record(start, fields)
-
-    return read
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -187,7 +141,10 @@ _PLAIN = re.compile(r"-?\d{1,15}(?:\.\d{1,2})?")  # what machine formats write: 
 
 
 def _amount(record: Record, column: str, layout: Layout) -> Decimal:
-    value = record.get(column)
+    return _amount_of(record.get(column), column, layout)
+
+
+def _amount_of(value: str, column: str | None, layout: Layout) -> Decimal:
     if layout.decimal == "." and _PLAIN.fullmatch(value):
         return Decimal(value).quantize(CENT)
     try:
@@ -323,7 +280,7 @@ def _reference(pending: _Pending, layout: Layout, file_name: str, options: Mappi
 
 
 def _finish(pending: _Pending, layout: Layout, file_name: str, options: Mapping[str, Any],
-            seen: set[str], vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
+            seen: Seen, vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
     reference = _reference(pending, layout, file_name, options)
     name = pending.first.get(layout.columns.voucher_name) or reference
     where: dict[str, Any] = {"file": file_name, "reference": reference}
@@ -393,6 +350,8 @@ def read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[st
 
 def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[str, Any],
           ) -> Iterator[Document | Problem]:
+    from connectors.sources.plain import Guesses, Plan, Prepared  # the fast path leans on this module
+
     notes: list[str] = []
     try:
         text, _ = open_text(data, options.get("encoding"), newline="", declaration=layout.declaration,
@@ -403,42 +362,64 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
     for note in notes:  # the bytes overruled the file's own declaration: read, and said
         yield Problem(note, file=file_name, code="encoding", severity="warning")
     damaged = getattr(text, "errors", "strict") != "strict"  # a few bytes that are not text: read as U+FFFD
-    seen: set[str] = set()
+    seen = Seen()
     vat_map = vat_map_of(layout, options)
+    guesses = Guesses(layout, options, file_name)
+    reader = guesses.reader
+    plain = hasattr(reader, "rows") and not damaged and layout.boundary == "key" and checked.fast()
+    lines = text_lines(text)
+    source: Any = reader.rows(lines, layout, options) if plain else reader(lines, layout, options)
+    rows = iter(source)
+    prepared = Prepared(layout)
+    plan: Plan | None = None
     pending: _Pending | None = None
     key: tuple[str, ...] | None = None
-    rows = layout.records(text, layout, options)
     broken = False  # reading stopped early: the voucher in hand may be missing rows
     while True:
         try:
             item = next(rows, None)
         except UnicodeDecodeError as exc:
-            line = pending.rows[-1].line + 1 if pending and pending.rows else None
+            line = pending.rows[-1][0] + 1 if pending and pending.rows else None
             yield Problem(f"text stops being {exc.encoding} at or after this line ({exc.reason}); "
                           "nothing after it was read", file=file_name, line=line, code="encoding")
             item, broken = None, True
         except csv.Error as exc:
-            line = pending.rows[-1].line + 1 if pending and pending.rows else None
+            line = pending.rows[-1][0] + 1 if pending and pending.rows else None
             yield Problem(f"not a readable {layout.format} file at or after this line: {exc}; nothing after it "
                           "was read", file=file_name, line=line, code="invalid")
             item, broken = None, True
         if item is None:
             break
-        if isinstance(item, Problem):
-            yield item if item.file else replace(item, file=file_name)
-            continue
-        if damaged and item.error is None:
-            item = _undecoded(item)
-        record = layout.prepare(item) if layout.prepare and item.error is None else item
-        if record is None:
-            continue
-        record_key = tuple(record.get(k) for k in layout.voucher_key)
+        if type(item) is tuple:  # a plain row (the fast path): made a Record only where it must be
+            if plan is None or plan.names is not source.names:  # a new heading: the rows in hand become Records
+                if pending is not None and plan is not None:
+                    _as_records(pending, plan.names)
+                plan = Plan(layout, source.names, options, vat_map, file_name)
+            if guesses.pending:
+                yield from guesses.plain(item, plan.names)
+            record: Any = prepared.plain(item, plan.names) if prepared.prepare else item
+            if record is None:
+                continue
+            record_key = plan.key(item[1]) if record is item else tuple(record.get(k) for k in layout.voucher_key)
+        else:
+            if isinstance(item, Problem):
+                yield item if item.file else replace(item, file=file_name)
+                continue
+            if item.error is None and guesses.pending:
+                yield from guesses.record(item)
+            if damaged and item.error is None:
+                item = _undecoded(item)
+            record = layout.prepare(item) if layout.prepare and item.error is None else item
+            if record is None:
+                continue
+            record_key = tuple(record.get(k) for k in layout.voucher_key)
         if pending is not None and layout.boundary == "key" and record_key != key:
-            yield from _finish(pending, layout, file_name, options, seen, vat_map)
+            yield from _finish_any(pending, plan, layout, file_name, options, seen, vat_map)
             pending = None
         if pending is None:
-            start = record.get(layout.columns.voucher_line)
-            pending, key = _Pending(record, line=int(start) if start.isdigit() else record.line), record_key
+            start = plan.start(record[1]) if plan is not None and type(record) is tuple else \
+                record.get(layout.columns.voucher_line)
+            pending, key = _Pending(record, line=int(start) if start.isdigit() else record[0]), record_key
         pending.rows.append(record)
         if layout.boundary == "balance" and record.error is None:
             try:
@@ -449,11 +430,35 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
                 yield from _finish(pending, layout, file_name, options, seen, vat_map)
                 pending = None
     if pending is not None and broken:
+        if plan is not None:
+            _as_records(pending, plan.names)
         yield Problem(f"voucher {_reference(pending, layout, file_name, options)} was not read to its end",
                       file=file_name, line=pending.line, code="incomplete",
                       reference=_reference(pending, layout, file_name, options))
     elif pending is not None:
-        yield from _finish(pending, layout, file_name, options, seen, vat_map)
+        yield from _finish_any(pending, plan, layout, file_name, options, seen, vat_map)
+
+
+def _finish_any(pending: _Pending, plan: Any, layout: Layout, file_name: str, options: Mapping[str, Any],
+                seen: Seen, vat_map: Mapping[str, str]) -> Iterator[Document | Problem]:
+    """The voucher the fast way when every row of it is plain and it is ordinary; else the general way."""
+    if plan is not None and all(type(row) is tuple for row in pending.rows):
+        voucher = plan.voucher(pending.rows, pending.line, seen)
+        if voucher is not None:
+            yield voucher
+            return
+    if plan is not None:
+        _as_records(pending, plan.names)
+    yield from _finish(pending, layout, file_name, options, seen, vat_map)
+
+
+def _as_records(pending: _Pending, names: tuple[str, ...]) -> None:
+    """The voucher's plain rows made `Record`s, for the general path."""
+    if type(pending.first) is tuple:
+        pending.first = plain_record(pending.first, names)  # type: ignore[arg-type]
+    if any(type(row) is tuple for row in pending.rows):
+        pending.rows = [plain_record(row, names) if type(row) is tuple else row  # type: ignore[arg-type]
+                        for row in pending.rows]
 
 
 def _undecoded(record: Record) -> Record:
@@ -467,4 +472,4 @@ def _undecoded(record: Record) -> Record:
 
 def with_error(record: Record, message: str, field: str | None = None) -> Record:
     """The same row, marked bad: its voucher is reported, not delivered."""
-    return replace(record, error=message, error_field=field)
+    return record._replace(error=message, error_field=field)

@@ -17,7 +17,8 @@ from typing import IO, Any
 
 from connectors.sources.guesses import Guess, filled, noting
 from connectors.sources.options import TabularOptions
-from connectors.sources.tabular import Columns, Layout, delimited, read
+from connectors.sources.rows import delimited
+from connectors.sources.tabular import Columns, Layout, read
 from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Document
@@ -28,15 +29,16 @@ GUESSES = (
     Guess("visma-global-vatcode-side", "VATCode",
           "the company's own VATCode belongs to the debit side (a credit-only row keeps no VAT code)",
           "a real file with VATCode on credit rows, or Visma's description of the column",
-          lambda r, options: filled(r, "VATCode") and not filled(r, "SAFTStdVatCode", "SAFTStdVatCodeCredit")),
+          lambda r, options: filled(r, "VATCode") and not filled(r, "SAFTStdVatCode", "SAFTStdVatCodeCredit"),
+          reads=("VATCode", "SAFTStdVatCode", "SAFTStdVatCodeCredit")),
     Guess("visma-global-transtype", "TransType",
           "TransType does not change how a row is booked, and is not read",
           "a real file with TransType values, and the vouchers Visma Global books from them",
-          lambda r, options: filled(r, "TransType")),
+          lambda r, options: filled(r, "TransType"), reads=("TransType",)),
     Guess("visma-global-currency", "CurrencyNo",
           "Amount is in the company's currency; CurrencyNo, ExchangeRate and ExchangeAmount are not read",
           "a real file with foreign-currency rows",
-          lambda r, options: filled(r, "CurrencyNo", "ExchangeAmount")),
+          lambda r, options: filled(r, "CurrencyNo", "ExchangeAmount"), reads=("CurrencyNo", "ExchangeAmount")),
 )
 
 

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 MIN_LENGTH = 2
 MAX_LENGTH = 25
+# Sums over digit strings are taken in C: each digit becomes a byte of its value (or, doubled, of the
+# digit sum of twice its value) and `sum` adds the bytes. A KID is checked for every invoice line read.
+_VALUE = str.maketrans("0123456789", "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09")
+_DOUBLED = str.maketrans("0123456789", "\x00\x02\x04\x06\x08\x01\x03\x05\x07\x09")  # Luhn: 2 × d, digits summed
+
+
+def _sum(digits: str, table: dict[int, int] = _VALUE) -> int:
+    return sum(digits.translate(table).encode("latin-1"))
 
 
 def _digits(base: str, what: str) -> str:
@@ -20,16 +28,15 @@ def _digits(base: str, what: str) -> str:
 
 def mod10_check_digit(base: str) -> str:
     """Luhn: weights 2, 1, 2, … from the right, digit sums of the products."""
-    total = 0
-    for i, ch in enumerate(reversed(_digits(base, "KID base"))):
-        product = int(ch) * (2 if i % 2 == 0 else 1)
-        total += product - 9 if product > 9 else product
+    digits = _digits(base, "KID base")  # ASCII digits only: the tables cover every character
+    total = _sum(digits[::-2], _DOUBLED) + _sum(digits[-2::-2])
     return str((10 - total % 10) % 10)
 
 
 def mod11_check_digit(base: str) -> str:
     """Weights 2..7 repeated from the right; remainder 0 gives 0, remainder 1 gives '-'."""
-    total = sum(int(ch) * (2 + i % 6) for i, ch in enumerate(reversed(_digits(base, "KID base"))))
+    digits = _digits(base, "KID base")[::-1]
+    total = sum(weight * _sum(digits[i::6]) for i, weight in enumerate((2, 3, 4, 5, 6, 7)))
     remainder = total % 11
     if remainder == 0:
         return "0"
@@ -68,12 +75,10 @@ def valid_kid(kid: str, *, algorithm: str | None = None) -> bool:
     base, check = text[:-1], text[-1]
     if not base.isdigit() or not (check.isdigit() or check == "-"):
         return False
-    mod10 = check == mod10_check_digit(base)
-    mod11 = check == mod11_check_digit(base)
     if algorithm == "mod10":
-        return mod10
+        return check == mod10_check_digit(base)
     if algorithm == "mod11":
-        return mod11
+        return check == mod11_check_digit(base)
     if algorithm is not None:
         raise ValueError(f"algorithm must be 'mod10', 'mod11' or None, not {algorithm!r}")
-    return mod10 or mod11
+    return check == mod10_check_digit(base) or check == mod11_check_digit(base)

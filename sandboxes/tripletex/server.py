@@ -25,23 +25,21 @@ import base64
 import collections
 import datetime as dt
 import json
-import random
 import re
 import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sandboxes.faults import Faults
 from sandboxes.tripletex.company import Company, Invalid
 from sandboxes.tripletex.vouchers import message
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
-FAULT_KINDS = ("commit_then_500", "timeout", "429", "503", "401", "slow")
 # The permissions an employee token can hold (EmployeeRoleModelDTO.role in the spec, 2.72.00), those the
 # connector needs; a sandbox token holds them all unless a test takes some away. [unverified] that
 # `GET /employee/entitlement` names them so in `Entitlement.name` ("Descriptive name for the privilege").
@@ -64,60 +62,6 @@ def encode(value: Any) -> bytes:
             return f"\x00D{obj}"
         raise TypeError(type(obj).__name__)
     return _NUMBER.sub(r"\1", json.dumps(clean(value), default=default, ensure_ascii=False)).encode("utf-8")
-
-
-@dataclass
-class Fault:
-    path: re.Pattern[str]
-    method: str
-    kind: str
-    times: int
-    commit: bool = True  # for "timeout": store the voucher before stalling (True) or not (False)
-    chance: float = 1.0  # each matching request draws: the fault fires with this probability
-
-
-@dataclass
-class Faults:
-    """Misbehaviour on demand: `sandbox.faults.add(r"^/ledger/voucher$", "POST", "commit_then_500", times=1)`.
-
-    The regex is searched in the path after `/v2`; faults fire in the order added, each `times` times.
-    With `chance` below 1 a fault fires on that share of the matching requests (drawn from `seed`),
-    until it has fired `times` times. "slow" answers normally, after `slow_seconds`.
-    """
-
-    timeout_seconds: float = 2.0  # how long a "timeout" stalls: longer than the client's timeout
-    reset_seconds: int = 1  # X-Rate-Limit-Reset and Retry-After on injected 429s
-    slow_seconds: float = 1.0  # how long a "slow" answer takes (shorter than the client's timeout)
-    seed: int = 9
-    active: list[Fault] = field(default_factory=list)
-    fired: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, method, path)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _draws: random.Random = field(default_factory=random.Random)
-
-    def __post_init__(self) -> None:
-        self._draws.seed(self.seed)
-
-    def add(self, path_regex: str, method: str, kind: str, *, times: int = 1, commit: bool = True,
-            chance: float = 1.0) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
-        with self._lock:
-            self.active.append(Fault(re.compile(path_regex), method.upper(), kind, times, commit, chance))
-
-    def clear(self) -> None:
-        with self._lock:
-            self.active.clear()
-
-    def take(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.active:
-                if fault.method == method and fault.path.search(path) and fault.times > 0:
-                    if fault.chance < 1.0 and self._draws.random() >= fault.chance:
-                        continue
-                    fault.times -= 1
-                    self.fired.append((fault.kind, method, path))
-                    return fault
-        return None
 
 
 class _Error(Exception):

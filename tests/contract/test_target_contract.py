@@ -1,6 +1,7 @@
 """One contract suite over every target in the registry, each run against its sandbox through its harness.
 
-A target posts a balanced voucher, as a draft unless the tenant opted in to direct posting; keeps æ, ø and å;
+A target posts a balanced voucher, as a draft unless the tenant opted in to direct posting (a target without a draft
+path — its descriptor says so — is only ever used by a tenant that opted in, so it posts directly); keeps æ, ø and å;
 reports what it has no place for as `not_accepted`; answers preflight with every missing account, VAT code,
 customer, supplier, department and project at once; turns its own error shape into our errors by remedy;
 rides out 429; and — through the idempotency ledger and its `find` — never posts twice, whether the answer was a
@@ -45,8 +46,16 @@ class System:
         self.descriptor: TargetDescriptor = TARGETS[name]
         self.tables = MemoryTables()
 
-    def target(self, *, direct_posting: bool = False) -> Target:
-        return self.descriptor.connect(self.harness.connect(direct_posting=direct_posting))
+    @property
+    def drafts(self) -> bool:
+        """Whether a delivery with the tenant's default settings lands as a draft: where the system has drafts."""
+        return self.descriptor.accepts.drafts.available
+
+    def target(self, *, direct_posting: bool | None = None) -> Target:
+        """A tenant's target: drafts where the system has them, else opted in to direct posting (the only way such
+        a system is connected), unless the case says otherwise."""
+        opted_in = not self.drafts if direct_posting is None else direct_posting
+        return self.descriptor.connect(self.harness.connect(direct_posting=opted_in))
 
     def once(self, voucher: Voucher, document_id: str = "d-1") -> Any:
         return deliver_once(self.tables, self.target(), voucher, tenant="kunde-1", target_name=self.name,
@@ -71,7 +80,7 @@ def test_every_registered_target_has_a_harness() -> None:
 
 
 def test_the_suite_runs_every_registered_target() -> None:
-    assert sorted(TARGETS) == sorted(connectors.TARGETS) and {"file", "tripletex"} <= set(TARGETS)
+    assert sorted(TARGETS) == sorted(connectors.TARGETS) and {"file", "tripletex", "fiken"} <= set(TARGETS)
 
 
 @pytest.fixture(params=sorted(TARGETS))
@@ -102,7 +111,20 @@ def test_a_balanced_voucher_posts_as_a_draft_by_default(system: System) -> None:
     assert target.preflight([BALANCED]) == []
     delivery = target.deliver(BALANCED)
     assert isinstance(delivery, Delivery) and delivery.remote_id and delivery.draft
-    assert system.stored() == [(BALANCED.reference, True)]
+    assert system.stored() == [(BALANCED.reference, True)]  # the case runs only where the system has drafts
+
+
+def test_a_system_without_drafts_posts_nothing_until_the_tenant_opts_in(system: System) -> None:
+    """Drafts first where there are none: nothing reaches the system's ledger without the tenant's opt-in."""
+    drafts = system.descriptor.accepts.drafts
+    _skip_unless(f"{system.descriptor.title} has a draft path: {drafts.meaning}" if drafts.available else None)
+    target = system.target(direct_posting=False)
+    assert [p for p in target.preflight([BALANCED]) if p.reference == BALANCED.reference]
+    with pytest.raises(ConfigError):
+        target.deliver(BALANCED)
+    with pytest.raises(ConfigError):
+        target.check()
+    assert system.stored() == []
 
 
 def test_direct_posting_when_opted_in(system: System) -> None:
@@ -266,7 +288,7 @@ def test_429_is_retried_inside_the_connector(system: System) -> None:
     _skip_unless(system.without_http())
     system.harness.fault("429", times=2)
     system.target().deliver(BALANCED)  # 429 means not committed: waited out and sent again
-    assert system.stored() == [(BALANCED.reference, True)]
+    assert system.stored() == [(BALANCED.reference, system.drafts)]
 
 
 # -- never twice --------------------------------------------------------------------------------------------------
@@ -293,11 +315,11 @@ def test_never_posted_twice_when_the_outcome_is_unknown(system: System, fault: A
     assert isinstance(first, OutcomeUnknown)
     assert last.looked_up
     assert last.duplicate is (fault != "503")  # committed before the fault: found, not posted again
-    assert system.stored() == [(BALANCED.reference, True)]
+    assert system.stored() == [(BALANCED.reference, system.drafts)]
 
 
 def test_never_posted_twice_when_the_same_message_comes_twice(system: System) -> None:
     outcomes = [system.once(BALANCED, document_id=f"d{i}") for i in range(2)]
     assert [o.duplicate for o in outcomes] == [False, True]
     assert outcomes[0].delivery.remote_id == outcomes[1].delivery.remote_id
-    assert system.stored() == [(BALANCED.reference, True)]
+    assert system.stored() == [(BALANCED.reference, system.drafts)]

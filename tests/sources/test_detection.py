@@ -35,13 +35,20 @@ def test_a_detected_file_parses_exactly_as_when_its_format_is_named(path, expect
     import io
     import json
 
-    from pipeline.stages import parse_file
+    from pipeline.errors import Problem
+    from pipeline.stages import read_file
 
     options_path = path.with_name(path.stem + ".options.json")
     options = json.loads(options_path.read_text("utf-8")) if options_path.exists() else {}
     conns = connectors.registry()
-    named = parse_file(conns, io.BytesIO(path.read_bytes()), file_name=path.name, format=expected, options=options)
-    detected = parse_file(conns, io.BytesIO(path.read_bytes()), file_name=path.name, format=None, options=options)
+
+    def read(format: str | None) -> tuple[str | None, list, list]:
+        found, items = read_file(conns, io.BytesIO(path.read_bytes()), file_name=path.name, format=format,
+                                 options=lambda _: options)
+        items = list(items)
+        return found, [i for i in items if not isinstance(i, Problem)], [i for i in items if isinstance(i, Problem)]
+
+    named, detected = read(expected), read(None)
     assert detected[0] == expected
     assert detected[1:] == named[1:]
     assert named[1] or named[2]  # the case yields something to compare

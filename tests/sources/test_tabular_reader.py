@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from connectors.sources import gbat10, sie4, visma_business
 from pipeline.errors import Problem
 from pipeline.model import Voucher
@@ -104,3 +107,57 @@ def test_balance_boundary_closes_a_voucher_where_its_rows_sum_to_zero() -> None:
     assert isinstance(second, Voucher) and second.reference == "z.csv:4"
     assert isinstance(third, Problem) and third.code == "unbalanced" and third.line == 6
     assert third.message == "voucher z.csv:6 does not balance: debits exceed credits by 1.00"
+
+
+def test_whitespace_is_every_character_strip_removes() -> None:
+    import sys
+
+    from connectors.sources.rows import WHITESPACE
+
+    assert set(WHITESPACE) == {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+
+
+def test_lines_split_as_text_iteration_splits_them_across_chunk_boundaries(monkeypatch: Any) -> None:
+    """\\r\\n cut between two chunks, a lone \\r, \\x0c and \\x1c (line breaks to str.splitlines, not to files)."""
+    from connectors.sources import rows
+
+    monkeypatch.setattr(rows, "TEXT_CHUNK", 5)
+    for body in ("a;b\r\nc\rd;æ\x1ce\nf\r\n\r\ng;h".encode("cp1252"), "x\x0cy\r\nø\n\r".encode()):
+        encoding = "utf-8" if body.startswith(b"x") else "cp1252"
+        expected = list(io.TextIOWrapper(io.BytesIO(body), encoding=encoding, newline=""))
+        text = io.TextIOWrapper(io.BufferedReader(io.BytesIO(body)), encoding=encoding, newline="")
+        assert list(rows.text_lines(text)) == expected
+
+
+_TOKEN_TEXT = st.text(alphabet='ab 1{}"\\,\t', max_size=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(line=_TOKEN_TEXT)
+def test_sie_tokens_split_as_the_expression_does(line: str) -> None:
+    expected = [(sie4._ESCAPE.sub(r"\1", quoted) if "\\" in quoted else quoted) if quote else objects or bare
+                for quote, quoted, objects, bare in sie4._TOKEN.findall(line)]
+    assert sie4.tokens(line) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(line=_TOKEN_TEXT)
+def test_visma_business_tokens_split_as_the_expression_does(line: str) -> None:
+    expected = []
+    for match in visma_business._TOKEN.finditer(line):
+        quoted, bare = match.group(1), match.group(2)
+        expected.append(quoted.replace('""', '"') if quoted is not None else bare if bare is not None else "")
+    assert visma_business.tokens(line) == expected
+
+
+def test_seen_remembers_references_and_the_first_number() -> None:
+    from pipeline.seen import Seen
+
+    seen, numbered = Seen(), Seen(numbered=True)
+    for n in range(5_000):  # past several doublings of the table
+        seen.add(f"ref-{n}")
+        numbered.add(f"ref-{n % 2_500}", n)
+    assert all(f"ref-{n}" in seen for n in range(5_000)) and "ref-5000" not in seen and len(seen) == 5_000
+    assert numbered.first("ref-7") == 7 and numbered.first("ref-2499") == 2_499 and numbered.first("x") is None
+    seen.add(2**64 - 1)
+    assert 2**64 - 1 in seen and 12345 not in seen

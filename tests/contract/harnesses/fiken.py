@@ -1,0 +1,71 @@
+"""Fiken's contract harness: its sandbox on loopback, every request held against Fiken's official OpenAPI spec."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
+from pipeline.model import Voucher
+from pipeline.ports import TargetContext
+from sandboxes.fiken import FikenSandbox
+from tests.contract.harness import Fault, Stored
+from tests.fiken.fiken_support import spec_check
+from tests.specs import SpecCheckingTransport
+
+KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "429": ("429", {}), "503": ("503", {}), "500-after-commit": ("commit_then_500", {}),
+    "timeout-after-commit": ("timeout", {"commit": True}),
+}
+
+
+class Harness:
+    missing = {"vat_codes": "81"}  # 86 (the suite's default) is one of Fiken's codes; 81 is SAF-T's, not Fiken's
+
+    def __init__(self) -> None:
+        self.sandbox = FikenSandbox().start()
+        self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.transport = SpecCheckingTransport(spec_check())
+        self.secrets = MemorySecrets({"fiken-token": "sandbox-personal-token"})
+        self.cache: dict[str, Any] = {}
+        self.tables = MemoryTables()
+        self.sleeps: list[float] = []
+
+    def connect(self, *, direct_posting: bool = False) -> TargetContext:
+        return TargetContext(
+            tenant="kunde-1",
+            settings={"base_url": self.sandbox.base_url, "company_slug": self.sandbox.company.slug, "timeout": 0.5,
+                      "direct_posting": direct_posting, "secrets": {"api_token": "fiken-token"}},
+            secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
+            tables=self.tables, transport=self.transport, sleep=self.sleeps.append)
+
+    def stored(self) -> list[Stored]:
+        # Fiken has no drafts: everything it holds is in the ledger (an open entry too).
+        return [Stored(_reference(e["description"]), False, e["description"]) for e in self.sandbox.entries]
+
+    def fault(self, kind: Fault, *, times: int = 1) -> None:
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"/generalJournalEntries$", "POST", name, times=times, **options)
+
+    def refusable(self) -> Voucher:
+        # Our preflight passes (Fiken's period lock cannot be read through its API); Fiken then refuses it (400).
+        self.sandbox.company.locked_through = dt.date(2026, 12, 31)
+        return Voucher(reference="AVVIST-1", date="2026-11-04", description="Varekjøp i låst periode",
+                       lines=[{"account": "4300", "amount": "80.00"}, {"account": "1920", "amount": "-80.00"}])
+
+    def break_credentials(self) -> None:
+        self.secrets.set("fiken-token", "utløpt-nøkkel")
+        self.cache.clear()  # a new connection: the old token is gone with it
+
+    def close(self) -> None:
+        from connectors.http import close
+
+        close(self.connect())
+        self.sandbox.stop()
+        assert self.transport.violations == [], "requests that break Fiken's official OpenAPI spec"
+
+
+def _reference(description: str) -> str:
+    """Our reference from a stored description: "Fri postering registrert via API: [REF] text" → "REF"."""
+    text = description.removeprefix("Fri postering registrert via API: ")
+    return text[1:text.index("]")] if text.startswith("[") and "]" in text else text
