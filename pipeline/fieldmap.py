@@ -98,8 +98,8 @@ def describe(rule: FieldRule | None) -> dict[str, Any]:
 
 
 def _cell(rule: FieldRule | None, taken: bool, markdown: bool) -> str:
-    def code(text: str) -> str:
-        return f"`{text}`" if markdown else f"<code>{_html.escape(text)}</code>"
+    def code(text: str) -> str:  # a table cell's pipe is escaped even inside a code span (GitHub's tables)
+        return f"`{text.replace('|', chr(92) + '|')}`" if markdown else f"<code>{_html.escape(text)}</code>"
 
     def plain(text: str) -> str:
         return text.replace("|", "\\|") if markdown else _html.escape(text)

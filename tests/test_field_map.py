@@ -58,3 +58,12 @@ def test_the_api_docs_serve_the_map_and_link_it() -> None:
     assert "<code>lines[].vat_amount</code>" in page.body and "<strong>worked out</strong>" in page.body
     docs = api.docs_html(None, connectors.registry(), request)  # type: ignore[arg-type]
     assert 'href="http://localhost/api/docs/field-map"' in docs.body
+
+
+def test_every_row_of_the_tables_has_a_cell_per_target() -> None:
+    import re
+
+    columns = len(TARGETS) + 1
+    for line in markdown(connectors.CONNECTORS).splitlines():
+        if line.startswith("| "):
+            assert len(re.findall(r"(?<!\\)\|", line)) == columns + 1, line
