@@ -119,7 +119,8 @@ def post_file(stores: Stores, connectors: Connectors, request: Request) -> Respo
     assert tenant is not None
     if len(request.body) > MAX_FILE_BODY:
         return error(413, f"file of {len(request.body)} bytes exceeds {MAX_FILE_BODY}; use the SFTP folder")
-    format = request.query.get("format") or None
+    # Absent: detect the format. Given, it must be one we know — an empty `format=` too is refused (kept, 400).
+    format = request.query.get("format")
     file_name = request.query.get("name") or f"upload.{format or 'dat'}"
     intake = receive_file(stores, tenant, request.body, file_name=file_name, format=format,
                           known_formats=connectors.sources)
