@@ -1,11 +1,13 @@
 """The open export: a tenant leaves with all its data — every document of a period as JSON lines in the shared form,
 and the delivered ones as a SAF-T Financial 1.30 file (docs/export.md).
 
-    entries.py   which documents a period holds, read from storage one at a time, with status and delivery
-    jsonl.py     one JSON line per document
-    saft.py      the SAF-T Financial file (master files and journals spooled to a temporary database)
-    bookings.py  what a sales invoice or payment books, as a voucher
-    http.py      GET /api/v1/export: parameters, pages, the answer
+    entries.py      which documents a period holds, read from storage a few at a time, with status and delivery
+    jsonl.py        one JSON line per document
+    saft.py         the SAF-T Financial file: header, transactions, totals
+    masterfiles.py  … its master files, and how parties and dimensions are named in it
+    spool.py        … its XML text, and the temporary database that keeps memory flat
+    bookings.py     what a sales invoice or payment books, as a voucher
+    route.py        GET /api/v1/export: parameters, pages, the answer (contract.py: its OpenAPI)
 
 Nothing here holds a period's documents: entries are read, written out and dropped one by one.
 """
