@@ -124,6 +124,11 @@ def tenant_connection(req: func.HttpRequest) -> func.HttpResponse:
     return _http("put_connection", req, {})
 
 
+@app.route(route="v1/admin/tenants/{id}/connection/companies", methods=["POST"])
+def tenant_connection_companies(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("post_connection_companies", req, {})
+
+
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["GET"])
 def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_connection", req, {})

@@ -64,6 +64,13 @@ def cmd_connect(args: argparse.Namespace) -> int:
                    if (value := read_secret(args, secret.name, f"{args.target} {secret.name.replace('_', ' ')}",
                                             f"{secret.label}: {secret.where}"))}
 
+    picks = getattr(descriptor, "picks", None)
+    if picks and settings.get(picks) is None and not _in_force(args.tenant, args.target, picks):
+        chosen = _pick(args, descriptor, settings, credentials)
+        if chosen is None:
+            return 2
+        settings[picks] = chosen
+
     def run(stores: Any) -> dict[str, Any]:
         outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
                          credentials=credentials)
@@ -84,6 +91,47 @@ def cmd_connect(args: argparse.Namespace) -> int:
         print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection "
               "(the new settings are kept as pending)", file=sys.stderr)
     return 0 if result["activated"] else 1
+
+
+def _in_force(tenant: str, target: str, setting: str) -> bool:
+    """Whether the tenant's connection to `target` has `setting` already (a key rotation keeps its company)."""
+    from pipeline.errors import ConfigError
+    from pipeline.tenants import TenantRegistry
+
+    try:
+        found = _with_stores(lambda stores: TenantRegistry(stores.tables).get(tenant))
+    except ConfigError:
+        return False  # no such tenant: the change itself says so
+    return bool(found.target == target and found.target_settings.get(setting) is not None)
+
+
+def _pick(args: argparse.Namespace, descriptor: Any, settings: dict[str, Any], credentials: dict[str, str]) -> Any:
+    """The system's list to pick the `picks` setting from (pipeline.connections.companies): chosen at a terminal,
+    else printed (as JSON) with how to give the choice; None when nothing was chosen."""
+    import connectors
+    from pipeline.connections import companies
+    from pipeline.errors import ConfigError
+
+    flag = f"--{descriptor.picks.replace('_', '-')}"
+    try:
+        listed = _with_stores(lambda stores: companies(stores, connectors.registry(), args.tenant, args.target,
+                                                        settings=settings, credentials=credentials))
+    except ConfigError as exc:
+        print(f"bilagsbro: cannot list the companies: {exc.message}", file=sys.stderr)
+        return None
+    choices = listed["companies"]
+    if not sys.stdin.isatty():
+        _print_json(listed)
+        print(f"bilagsbro: choose one of these {len(choices)} companies with {flag} (its value)", file=sys.stderr)
+        return None
+    for number, company in enumerate(choices, start=1):
+        extra = ", ".join(f"{k} {v}" for k, v in company.items() if k not in ("value", "name") and v)
+        print(f"  {number:2d}. {company['name']} ({descriptor.picks} {company['value']}{', ' + extra if extra else ''})")
+    answer = input(f"Which company should {args.tenant} deliver to? [1-{len(choices)}] ").strip()
+    if not answer.isdigit() or not 1 <= int(answer) <= len(choices):
+        print(f"bilagsbro: no company chosen (give {flag})", file=sys.stderr)
+        return None
+    return choices[int(answer) - 1]["value"]
 
 
 def cmd_source_add(args: argparse.Namespace) -> int:

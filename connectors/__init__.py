@@ -19,8 +19,11 @@ from connectors.sources import (
     visma_global,
 )
 from connectors.sources.omnium import descriptor as omnium
+from connectors.targets.business_nxt import descriptor as business_nxt
 from connectors.targets.fiken import descriptor as fiken
 from connectors.targets.file import descriptor as file
+from connectors.targets.finago_office import descriptor as finago_office
+from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
@@ -33,7 +36,10 @@ if TYPE_CHECKING:
 CONNECTORS: dict[str, Descriptor] = {
     "tripletex": tripletex.DESCRIPTOR,
     "fiken": fiken.DESCRIPTOR,
+    "poweroffice-go": poweroffice_go.DESCRIPTOR,
+    "business-nxt": business_nxt.DESCRIPTOR,
     "file": file.DESCRIPTOR,
+    "finago-office": finago_office.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,
     "sie4": sie4.FORMAT,

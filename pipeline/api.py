@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from pipeline import openapi
 from pipeline.envelope import Envelope, new_traceparent
-from pipeline.errors import ConfigError, Problem
+from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.history import blob_ref, document_path, exchanges, split_ref
 from pipeline.inflight import hop_of, open_journeys, record
 from pipeline.intake import FATAL, receive_documents, receive_file
@@ -428,6 +428,32 @@ def put_connection(stores: Stores, connectors: Connectors, request: Request) -> 
         return Response(422, {**answer, "error": f"connection test failed: {reason}. The new settings are kept as "
                                                  f"pending; {tenant.id} goes on with its current connection"})
     return Response(200, answer)
+
+
+def post_connection_companies(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The companies a connection's credentials reach, to pick one before connecting (a system whose descriptor
+    `picks` a setting, e.g. Business NXT's company_no): asked with the body's settings and credentials over those
+    in force; nothing is written (200; 422 with the reason in the customer's words)."""
+    from pipeline.admin_requests import Connection
+    from pipeline.connections import companies
+
+    tenant, denied = _admin_tenant(stores, request)
+    if denied:
+        return denied
+    body, bad = _admin_body(request, Connection)
+    if bad:
+        return bad
+    assert isinstance(body, Connection)
+    if body.target not in connectors.targets:
+        return error(422, f"unknown target {body.target!r}; known: {', '.join(sorted(connectors.targets))}",
+                     [Problem("unknown target", field="target")])
+    try:
+        listed = companies(stores, connectors, tenant.id, body.target, settings=body.settings,
+                           credentials=body.credentials)
+    except BilagsbroError as exc:  # wrong settings or credentials, or the system out of reach: say which
+        return error(422, exc.message + (f" ({exc.provider_message})" if exc.provider_message else ""),
+                     list(exc.problems))
+    return Response(200, {"tenant_id": tenant.id, **listed})
 
 
 def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dict[str, Any]:

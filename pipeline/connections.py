@@ -31,7 +31,7 @@ from typing import Any
 from pipeline.descriptors import Descriptor, FormatDescriptor, TargetDescriptor
 from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.history import BlobExchangeLog
-from pipeline.ports import ChartOfAccounts, NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
+from pipeline.ports import ChartOfAccounts, Companies, NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
 from pipeline.stages import Connectors, close_all
 from pipeline.tenants import Tenant, TenantRegistry, secret_name
 
@@ -223,8 +223,12 @@ def change(
     tenant = _claim(registry, tenant_id, "connection", record)
     _write(stores.secrets, names, credentials)
     result = check(stores, connectors, tenant.model_copy(update={"target": target, "target_settings": target_settings}))
+    # What the system said about the company (organisation number, fiscal year, VAT term, ...) is kept with the
+    # settings it was read through, and read again at every change.
+    facts = result.get("facts") if result.get("ok") else None
+    in_force = {**target_settings, "facts": facts} if isinstance(facts, dict) else target_settings
     change = _settle(registry, tenant_id, "connection", record, result,
-                     lambda t: t.model_copy(update={"target": target, "target_settings": target_settings}))
+                     lambda t: t.model_copy(update={"target": target, "target_settings": in_force}))
     if change.activated:
         connectors.forget(tenant_id)
     return change
@@ -247,6 +251,59 @@ def check(stores: Stores, connectors: Connectors, tenant: Tenant) -> dict[str, A
     finally:
         close_all(cache)
     return {"ok": True, **(details or {})}
+
+
+class _Candidate:
+    """The secret store as a candidate connection sees it: the credentials just given, else the stored ones."""
+
+    def __init__(self, stored: SecretStore, given: Mapping[str, str]) -> None:
+        self.stored, self.given = stored, dict(given)
+
+    def get(self, name: str) -> str:
+        return self.given[name] if name in self.given else self.stored.get(name)
+
+    def set(self, name: str, value: str) -> None:  # a candidate writes nothing
+        self.given[name] = value
+
+
+def companies(stores: Stores, connectors: Connectors, tenant_id: str, target: str, *, settings: Mapping[str, Any],
+              credentials: Mapping[str, str]) -> dict[str, Any]:
+    """The companies a connection's credentials reach, for the customer to pick one (the descriptor's `picks`
+    setting; the target implements `pipeline.ports.Companies`). Asked with the given settings over those in force
+    and the given credentials over the stored ones; nothing is written. A ConfigError says what is wrong (settings,
+    credentials, a system without a choice), in the customer's words."""
+    descriptor = connectors.descriptors.get(target)
+    factory = connectors.targets.get(target)
+    if not isinstance(descriptor, TargetDescriptor) or factory is None:
+        raise ConfigError(f"unknown target {target!r}", tenant=tenant_id, connector=target)
+    if descriptor.picks is None:
+        raise ConfigError(f"{descriptor.title}'s credentials belong to one company: there is none to pick",
+                          tenant=tenant_id, connector=target)
+    tenant = TenantRegistry(stores.tables).get(tenant_id)
+    active = _active_names(tenant, target)
+    candidate = _target_settings(tenant, target, settings, None, active)
+    refused = [p for p in refusals(descriptor, candidate, credentials) if p.field != f"settings.{descriptor.picks}"]
+    if refused:
+        raise ConfigError(f"{descriptor.title}: " + "; ".join(str(p) for p in refused), tenant=tenant_id,
+                          connector=target, problems=tuple(refused))
+    missing = [s.name for s in descriptor.secrets if not credentials.get(s.name) and s.name not in active]
+    if missing:
+        raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
+    given = {f"candidate--{key}": value for key, value in credentials.items() if value}
+    names = {**active, **{key: f"candidate--{key}" for key, value in credentials.items() if value}}
+    cache: dict[str, Any] = {}
+    context = TargetContext(tenant=tenant_id, settings={**candidate, descriptor.picks: None, "secrets": names},
+                            secrets=_Candidate(stores.secrets, given), blobs=stores.blobs,
+                            exchanges=BlobExchangeLog(stores.blobs, tenant_id, CHECK_DOCUMENT), cache=cache,
+                            sleep=_impatient)
+    try:
+        found = factory(context)
+        if not isinstance(found, Companies):
+            raise ConfigError(f"{descriptor.title} cannot list companies", tenant=tenant_id, connector=target)
+        listed = found.companies()
+    finally:
+        close_all(cache)
+    return {"target": target, "setting": descriptor.picks, "companies": listed}
 
 
 # -- pulled sources (Omnium): the same pending → check → active ------------------------------------------

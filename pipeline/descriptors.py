@@ -39,6 +39,10 @@ CHECKS: dict[str, str] = {
 }
 
 
+# Keys of a tenant's stored settings that pipeline.connections keeps, not the customer: never a setting.
+MANAGED = ("secrets", "facts")
+
+
 def _number_as_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
@@ -50,8 +54,9 @@ Code = Annotated[str, BeforeValidator(_number_as_text), WithJsonSchema({"type": 
 class Settings(BaseModel):
     """Base of every connector's settings: frozen, and a name the model does not know is refused.
 
-    The tenant's stored settings also hold `secrets` (the names of its secrets in the secret store, managed by
-    pipeline.connections): `read` leaves that key to them.
+    The tenant's stored settings also hold `secrets` (the names of its secrets in the secret store) and `facts`
+    (what the system said about the company at the last passed connection test), both managed by
+    pipeline.connections: `read` leaves those keys to them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,7 +66,7 @@ class Settings(BaseModel):
              strict: bool = False, prefix: str = "settings") -> Self:
         """The settings from a tenant's stored mapping (or an admin's request, `strict`), or a ConfigError
         naming every bad field (`<prefix>.<field>`)."""
-        given = {k: v for k, v in values.items() if k != "secrets"}
+        given = {k: v for k, v in values.items() if k not in MANAGED}
         try:
             if strict:  # as JSON says it, without coercion: what a request body gives is what is checked
                 return cls.model_validate_json(json.dumps(given, default=str), strict=True)
@@ -199,6 +204,9 @@ class TargetDescriptor(Descriptor):
     accepts: Accepts
     check: str  # what the connection test (`Target.check`) asks the system, in words
     http: bool = True  # reached over HTTP through connectors.http (False: no HTTP faults to test or retry)
+    # A setting the customer picks from a list the system gives (`pipeline.ports.Companies`), e.g. the company
+    # of several an integration can reach: the CLI and the admin API list the choices when it is not given.
+    picks: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

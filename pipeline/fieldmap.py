@@ -128,8 +128,9 @@ def markdown(registry: Mapping[str, Descriptor]) -> str:
            "<!-- generated from connectors.CONNECTORS: python -m connectors.fieldmap --write docs/field-map.md -->", "",
            "What each accounting system does with every field of the [shared form](shared-form.md): where it lands "
            "(→ the system's field) and how, what the system works out itself, what it has no place for (delivered "
-           "without it, and named in the delivery's `not_accepted`), and values it refuses before delivery. Each "
-           "claim is checked against the connector itself by the contract suite "
+           "without it, and named in the delivery's `not_accepted`), and values it refuses before delivery — as a "
+           "draft reaches it (Bilagsbro's default; a system without drafts: a direct posting), the text saying where "
+           "a direct posting differs. Each claim is checked against the connector itself by the contract suite "
            "(`tests/contract/test_target_contract.py`). `—`: the system does not take this kind of document "
            "(its preflight says so: `unsupported-document`).", ""]
     for document_type in DOCUMENT_TYPES:
@@ -161,6 +162,7 @@ def html(registry: Mapping[str, Descriptor], base_url: str = "") -> str:
 text-align:left;border-bottom:1px solid #ddd}}</style></head><body><h1>The field map</h1>
 <p>What each accounting system does with every field of the shared form, side by side: where it lands and how, what
 the system works out itself, what it has no place for (left out, and named in the delivery's <code>not_accepted</code>),
-and values it refuses before delivery. — : the system does not take this kind of document.
+and values it refuses before delivery — as a draft reaches it (the default), the text saying where a direct posting
+differs. — : the system does not take this kind of document.
 Checked against each connector by the contract suite. The API: <a href="{base_url}/api/docs">/api/docs</a>.</p>
 {''.join(parts)}</body></html>"""

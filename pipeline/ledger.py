@@ -156,7 +156,9 @@ def deliver_once(
     finally:
         _CLAIM.reset(token)
     held.settle(_delivered_entity(claim, delivery, document_id), delivered=True)
-    return LedgerOutcome(delivery, duplicate=False, looked_up=looked_up)
+    # A target whose system caught the document as already there (its own duplicate detection, answering the
+    # send that followed an unknown outcome) says so: nothing was created now.
+    return LedgerOutcome(delivery, duplicate=delivery.details.get("already_there") is True, looked_up=looked_up)
 
 
 class Claim:

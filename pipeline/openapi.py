@@ -140,6 +140,12 @@ def _components() -> dict[str, Any]:
         **connection_view, "activated": {"type": "boolean"},
         "check": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
     }, ["tenant_id", "target", "settings", "credentials", "activated", "check"])
+    components["Companies"] = _obj({
+        "tenant_id": _STR, "target": _STR,
+        "setting": {"type": "string", "description": "The setting a choice fills, e.g. company_no"},
+        "companies": {"type": "array", "items": _obj({"value": {"description": "What the setting takes"},
+                                                      "name": {"type": ["string", "null"]}}, ["value"])},
+    }, ["tenant_id", "target", "setting", "companies"])
     optional = {"type": ["string", "null"]}
     components["ApiKey"] = _obj({
         "key_id": _STR, "tenant_id": optional, "role": _STR, "hint": _STR, "label": optional, "created_at": _STR,
@@ -315,6 +321,10 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                         "security": ADMIN, "parameters": [_path_id("The tenant's id")],
                         "responses": _answers(401, 403, 404, ok=(200, "Connection", "Connection"))},
             },
+            "/api/v1/admin/tenants/{id}/connection/companies": {"post": admin(
+                "The companies a connection's credentials reach, to pick one (a system that lists them, e.g. "
+                "Business NXT's availableCompanies); the body's settings and credentials over those in force, "
+                "nothing written", connection, (200, "The companies and the setting a choice fills", "Companies"))},
             "/api/v1/admin/tenants/{id}/rules": {"put": admin(
                 "Replace the tenant's rules (validated; effective on the next voucher; every change kept)",
                 _ref("Rules"), (200, "The rules now in force", "TenantRules"))},
@@ -395,6 +405,7 @@ OPERATIONS = {
     ("/api/v1/admin/tenants", "post"): "tenant_create",
     ("/api/v1/admin/tenants/{id}/connection", "put"): "tenant_connection",
     ("/api/v1/admin/tenants/{id}/connection", "get"): "tenant_connection_status",
+    ("/api/v1/admin/tenants/{id}/connection/companies", "post"): "tenant_connection_companies",
     ("/api/v1/admin/tenants/{id}/keys", "get"): "tenant_keys",
     ("/api/v1/admin/tenants/{id}/keys", "post"): "tenant_key_issue",
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/revoke", "post"): "tenant_key_revoke",

@@ -144,6 +144,8 @@ class Delivery:
     draft: bool  # True when it sits in a draft / voucher inbox, not the ledger
     url: str | None = None
     not_accepted: tuple[str, ...] = ()  # our fields the target has no place for, e.g. "lines[2].kid"
+    # What the target adds for the trace; `already_there: True` says the system itself answered that it holds the
+    # document already (its duplicate detection), so nothing was created now.
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -221,6 +223,18 @@ class ChartOfAccounts(Protocol):
     def accounts_missing(self, numbers: Iterable[str]) -> dict[str, str]:
         """Only the numbers that cannot be booked on → why, in the target's terms ("does not exist in …",
         "is inactive in …"); {} when every one can."""
+        ...
+
+
+@runtime_checkable
+class Companies(Protocol):
+    """A target whose credentials reach several companies, one of which the customer picks (the descriptor's
+    `picks` setting): asked while connecting, with the candidate settings and credentials, before any is chosen.
+    Optional: a target whose credentials belong to one company does not implement it."""
+
+    def companies(self) -> list[dict[str, Any]]:
+        """Every company the credentials reach: `value` (what the `picks` setting takes), `name`, and whatever
+        else tells them apart (organisation number, the customer it belongs to), in the system's order."""
         ...
 
 

@@ -8,6 +8,7 @@ system holds, how many requests it served, and faults on demand. `bilagsbro demo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -39,19 +40,19 @@ class Running(Protocol):
     def stop(self) -> None: ...
 
 
-def _tripletex() -> Running:
-    from sandboxes.tripletex.demo import running
+def _starter(module: str) -> Callable[[], Running]:
+    def start() -> Running:
+        running: Callable[[], Running] = importlib.import_module(module).running
+        return running()
 
-    return running()
-
-
-def _fiken() -> Running:
-    from sandboxes.fiken.demo import running
-
-    return running()
+    return start
 
 
+# Each system's `running()` lives in its sandbox's `demo` module, imported only when that sandbox starts.
 SANDBOXES: dict[str, Callable[[], Running]] = {
-    "tripletex": _tripletex,
-    "fiken": _fiken,
+    "tripletex": _starter("sandboxes.tripletex.demo"),
+    "fiken": _starter("sandboxes.fiken.demo"),
+    "poweroffice-go": _starter("sandboxes.poweroffice_go.demo"),
+    "business-nxt": _starter("sandboxes.business_nxt.demo"),
+    "finago-office": _starter("sandboxes.finago_office.demo"),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,20 @@ def test_every_sandbox_is_an_accounting_system_in_the_registry():
     assert set(SANDBOXES) <= set(connectors.TARGETS)
 
 
+def start(name):
+    """The sandbox running; one that serves an official spec (Finago Office's WSDLs) needs ../shared/specs, and
+    without it the test skips, saying so — except in CI, where the specs must be there."""
+    try:
+        return SANDBOXES[name]()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            raise
+        pytest.skip(f"{name}'s sandbox cannot start: {exc}")
+
+
 @pytest.mark.parametrize("name", sorted(SANDBOXES))
 def test_the_demo_shop_connects_and_its_sample_vouchers_land_once_with_their_letters(name):
-    running = SANDBOXES[name]()
+    running = start(name)
     try:
         stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
         tenant = TenantRegistry(stores.tables).add("Demo Butikk Ærø AS", organization_number="999999999")

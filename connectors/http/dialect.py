@@ -26,6 +26,11 @@ REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-ms-request-id", "x-correl
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+def status_429(response: httpx.Response) -> bool:
+    """The common way to say "too many requests": HTTP 429."""
+    return response.status_code == 429
+
+
 @dataclass(frozen=True)
 class ProviderError:
     """What an error answer says in the provider's own words."""
@@ -115,6 +120,9 @@ class Dialect:
     error_body: Callable[[httpx.Response], ProviderError] = json_error
     wait: Callable[[httpx.Response], float | None] = retry_after
     retry_statuses: frozenset[int] = RETRY_STATUSES  # retried for idempotent requests; 429 for any method
+    # Whether an error answer says "too many requests": refused, nothing done — waited out and retried for any
+    # method, like a 429. A system that throttles with another status (a SOAP fault) says so here.
+    throttled: Callable[[httpx.Response], bool] = status_429
     request_id_headers: tuple[str, ...] = REQUEST_ID_HEADERS
     operation: Callable[[httpx.Request], str] = operation
 

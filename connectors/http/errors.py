@@ -60,6 +60,8 @@ def error_from_response(
         "provider_message": provider, "request_id": request_id(response, dialect) or said.request_id,
     }
     if said.remedy is not None:
+        if issubclass(said.remedy, TransientError):  # e.g. a throttling fault: the wait the server asked for
+            context["retry_after"] = dialect.wait(response)
         return said.remedy(what, **context)
     if status in (401, 403):
         return ConfigError(f"{what}: credentials or permissions refused", **context)

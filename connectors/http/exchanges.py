@@ -1,7 +1,7 @@
 """The exchange log: every request to a system and its answer — failed ones too — kept per document, secrets out.
 
-Redacted, for every system alike: every query parameter, JSON field (wherever it nests) and header whose name
-holds a secret — by keyword (token, secret, password, api key, authorization, cookie, credential) or named by
+Redacted, for every system alike: every query parameter, JSON field (wherever it nests), XML element (SOAP
+bodies: `<Password>…</Password>`) and header whose name holds a secret — by keyword (token, secret, password, api key, authorization, cookie, credential) or named by
 the system's descriptor (`secret_names`, its secrets) — and then any secret value this process knows
 (`pipeline.redaction`), wherever it appears.
 """
@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Collection
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote_plus, unquote_plus, urlencode
 
 import httpx
 
@@ -24,6 +24,8 @@ from pipeline.ports import Exchange, ExchangeLog
 REDACTED = "[redacted]"
 EXCHANGE_LOG = "bilagsbro.exchanges"  # request extension naming the log of the document being delivered
 _QUOTED_NAME = re.compile(rb'"([^"\\]{1,100})"\s*:')
+# <prefix:Name attr="…">text</prefix:Name>: an element holding text only (a SOAP field), by its local name.
+_XML_FIELD = re.compile(rb"(<(?:[\w.-]+:)?([\w.-]{1,100})(?:\s[^<>]*)?>)([^<]*)(</(?:[\w.-]+:)?\2\s*>)")
 
 
 def _secret(name: str, names: Collection[str]) -> bool:
@@ -39,8 +41,20 @@ def _redact_json(value: Any, names: Collection[str]) -> Any:
     return value
 
 
+def _redact_xml(body: bytes, names: Collection[str]) -> bytes:
+    def blank(match: re.Match[bytes]) -> bytes:
+        name = match.group(2).decode("utf-8", "replace")
+        if not match.group(3) or not _secret(name, names):
+            return match.group(0)
+        return match.group(1) + REDACTED.encode() + match.group(4)
+    return _XML_FIELD.sub(blank, body)
+
+
 def redact_body(body: bytes, secret_fields: Collection[str] = ()) -> bytes:
-    """A JSON body with every secret field replaced, wherever it nests; other bodies unchanged."""
+    """A JSON body with every secret field replaced, wherever it nests; an XML body (SOAP) with the text of every
+    secret element replaced; other bodies unchanged."""
+    if body[:64].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _redact_xml(body, secret_fields)
     if not body or not any(_secret(m.decode("utf-8", "replace"), secret_fields) for m in _QUOTED_NAME.findall(body)):
         return body
     try:
@@ -53,9 +67,15 @@ def redact_body(body: bytes, secret_fields: Collection[str] = ()) -> bytes:
 def redact_url(url: httpx.URL, secret_params: Collection[str] = ()) -> str:
     if not url.query:
         return str(url)
-    pairs = parse_qsl(url.query.decode("ascii"), keep_blank_values=True)
-    query = urlencode([(k, REDACTED if _secret(k, secret_params) else v) for k, v in pairs], safe=",>:[]")
-    return str(url.copy_with(query=query.encode("ascii")))
+    segments = []
+    for segment in url.query.decode("ascii").split("&"):
+        if "=" not in segment:  # a name without a value stays so (`?wsdl`)
+            segments.append(quote_plus(unquote_plus(segment), safe=",>:[]"))
+            continue
+        pairs = parse_qsl(segment, keep_blank_values=True)
+        segments.append(urlencode([(k, REDACTED if _secret(k, secret_params) else v) for k, v in pairs],
+                                  safe=",>:[]"))
+    return str(url.copy_with(query="&".join(segments).encode("ascii")))
 
 
 def redact_headers(headers: httpx.Headers, secret_headers: Collection[str] = ()) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Sending with bounded retries by remedy: what may be tried again is, with the wait the server asked for.
 
-- 429 is retried for every method: the request was refused, nothing committed.
+- 429 (or what the dialect calls throttling, `Dialect.throttled`) is retried for every method: the request was
+  refused, nothing committed.
 - The dialect's retry statuses (5xx), timeouts and broken connections are retried for idempotent requests only
   (GET, PUT, DELETE, … or a read sent as POST, `idempotent=True`). After a POST was sent, a 5xx or a timeout
   raises `OutcomeUnknown`: the idempotency ledger looks the reference up before posting again.
@@ -98,7 +99,7 @@ def send(
         status = response.status_code
         if status < 400:
             return response
-        retryable = status == 429 or (safe and status in dialect.retry_statuses)
+        retryable = dialect.throttled(response) or (safe and status in dialect.retry_statuses)
         if retryable and not last:
             sleep(backoff(attempt, response, cap=cap, dialect=dialect))
             continue

@@ -1,0 +1,1 @@
+"""Visma Business NXT (GraphQL): vouchers as batches left unposted as drafts; see target.py."""
