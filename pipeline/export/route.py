@@ -100,16 +100,19 @@ def answer(stores: Stores, connectors: Connectors, tenant_id: str, request: Requ
         body = b"".join(saft.chunks())
         headers.update({"X-Bilagsbro-Transactions": str(saft.summary.transactions),
                         "X-Bilagsbro-Left-Out": str(saft.summary.left_out)})
-        name = saft_file_name(tenant)
+        name = saft_file_name(tenant, saft.company.organization_number)
     headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return Response(200, body, headers=headers, content_type=CONTENT_TYPES[asked["format"]])
 
 
 def saft_file(tenant: Tenant, connectors: Connectors, selected: Any, period: Period, currency: str,
               *, organization_number: str | None = None) -> SaftFile:
-    """The SAF-T file of `selected` entries; a ConfigError when the tenant has no organisation number (the
-    file's Header/Company/RegistrationNumber is mandatory)."""
-    number = organization_number or tenant.organization_number
+    """The SAF-T file of `selected` entries; a ConfigError when no organisation number is known (the file's
+    Header/Company/RegistrationNumber is mandatory): the one given, the tenant's, else the one its accounting system
+    told the connection test (`target_settings["facts"]`, e.g. Business NXT's)."""
+    facts = tenant.target_settings.get("facts")
+    told = str(facts.get("organization_number") or "").replace(" ", "") if isinstance(facts, dict) else ""
+    number = organization_number or tenant.organization_number or told or None
     if not number:
         raise ConfigError(f"tenant {tenant.id} has no organisation number, which SAF-T Financial requires "
                           "(Header/Company/RegistrationNumber)", tenant=tenant.id,
