@@ -109,6 +109,11 @@ def receipt_report_csv(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_receipt_report_csv", req, {})
 
 
+@app.route(route="v1/export", methods=["GET"])
+def export(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_export", req, {})
+
+
 @app.route(route="v1/admin/tenants", methods=["POST"])
 def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
     return _http("create_tenant", req, {})
@@ -220,6 +225,11 @@ def webhook_poison(msg: func.QueueMessage) -> None:
 @app.route(route="docs", methods=["GET"])
 def api_docs(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_html", req, {})
+
+
+@app.route(route="docs/field-map", methods=["GET"])
+def api_field_map(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("docs_field_map", req, {})
 
 
 @app.route(route="openapi.json", methods=["GET"])

@@ -154,7 +154,8 @@ def post_file(stores: Stores, connectors: Connectors, request: Request) -> Respo
 def _post_file(stores: Stores, connectors: Connectors, tenant: str, request: Request) -> Response:
     if len(request.body) > MAX_FILE_BODY:
         return error(413, f"file of {len(request.body)} bytes exceeds {MAX_FILE_BODY}; use the SFTP folder")
-    format = request.query.get("format") or None
+    # Absent: detect the format. Given, it must be one we know — an empty `format=` too is refused (kept, 400).
+    format = request.query.get("format")
     file_name = request.query.get("name") or f"upload.{format or 'dat'}"
     intake = receive_file(stores, tenant, request.body, file_name=file_name, format=format,
                           known_formats=connectors.sources)
@@ -340,6 +341,17 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
                         hop=hop_of(stores.tables, tenant, document_id), then=[envelope], queue=QUEUE_TRANSLATED)
     return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
                     messages={QUEUE_TRANSLATED: [envelope.to_json()]})
+
+
+def get_export(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The tenant's documents of a period as JSON lines or SAF-T Financial, a page at a time (pipeline/export)."""
+    from pipeline.export.route import answer
+
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    return answer(stores, connectors, tenant, request)
 
 
 def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> Response:
@@ -542,4 +554,12 @@ def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Respo
 
 def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
     return Response(200, openapi.html(request.base_url, connectors=connectors.descriptors),
+                    content_type="text/html; charset=utf-8")
+
+
+def docs_field_map(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The public field map: every field of the shared form, what each accounting system does with it."""
+    from pipeline import fieldmap
+
+    return Response(200, fieldmap.html(connectors.descriptors, request.base_url),
                     content_type="text/html; charset=utf-8")

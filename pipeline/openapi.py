@@ -216,6 +216,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
     """The OpenAPI 3.1 document of every route function_app.py declares; formats, targets and their settings,
     secrets and options come from the connectors' descriptors (the registry, connectors.CONNECTORS)."""
     from pipeline.connection_schemas import schemas
+    from pipeline.export import contract as export_contract
 
     registry = connectors or {}
     formats = sorted(name for name, d in registry.items() if isinstance(d, FormatDescriptor))
@@ -266,7 +267,12 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
         },
         "servers": [{"url": base_url or "/"}],
         "components": {
-            "schemas": {**_components(), **extra_components, **openapi_webhooks.components()},
+            "schemas": {
+                **_components(),
+                **extra_components,
+                **openapi_webhooks.components(),
+                **export_contract.components(),
+            },
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant's API key (bb_...)"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "An admin key: bilagsbro admin-key"},
@@ -363,6 +369,12 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "summary": "This document as a readable page", "security": [],
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
             }},
+            "/api/docs/field-map": {"get": {
+                "summary": "The field map: every field of the shared form, what each accounting system does with it "
+                           "(where it lands and how, what it works out itself, what it does not accept and why), "
+                           "side by side", "security": [],
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
+            }},
             "/api/openapi.json": {"get": {
                 "summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1",
@@ -370,6 +382,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
             }},
             **_admin_key_paths(),
             **openapi_webhooks.paths(_answers, _path_id),
+            **export_contract.paths(_answers),
         }),
         "webhooks": openapi_webhooks.events(),
     }
@@ -434,8 +447,10 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/rules", "put"): "tenant_rules",
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
     ("/api/docs", "get"): "api_docs",
+    ("/api/docs/field-map", "get"): "api_field_map",
     ("/api/openapi.json", "get"): "api_openapi",
     **openapi_webhooks.OPERATIONS,
+    ("/api/v1/export", "get"): "export",
 }
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {
@@ -480,7 +495,8 @@ def html(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
 <style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto}}td{{padding:.3rem;vertical-align:top}}
 pre{{background:#f4f4f4;padding:1rem;overflow:auto;max-height:30rem}}</style></head><body>
 <h1>Bilagsbro vendor API {VERSION}</h1><p>{_html.escape(document['info']['description'])}</p>
-<p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).</p>
+<p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1). What each accounting
+system does with every field of the shared form: <a href="{base_url}/api/docs/field-map">the field map</a>.</p>
 <table>{''.join(rows)}</table><h2>The shared form (JSON Schema)</h2><pre>{schema}</pre></body></html>"""
 
 
