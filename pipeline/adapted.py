@@ -23,6 +23,7 @@ from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import Tenant, TenantRegistry
 from pipeline.registry import Connectors
 from pipeline.rules import apply
+from pipeline.webhook_events import unhealthy
 
 
 def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents: list[Document],
@@ -54,6 +55,8 @@ def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_coun
             target = connectors.target_for(stores, tenant, enclosure.id)
             problems = target.preflight([result])
         except (ConfigError, DataError) as exc:
+            if isinstance(exc, ConfigError):
+                unhealthy(stores, env.tenant, tenant.target, enclosure.id, exc)
             done.step(env, enclosure, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
             continue
         except ValueError as exc:  # a rule produced something the model refuses

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from connectors.targets.fiken.mapping import NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
+from connectors.targets.fiken.mapping import FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
 from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
@@ -77,6 +77,7 @@ DESCRIPTOR = TargetDescriptor(
         drafts=DRAFTS,
         checks=("accounts", "vat_codes", "customers", "suppliers"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/fiken.md",
 )

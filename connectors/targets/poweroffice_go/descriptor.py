@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from connectors.targets.poweroffice_go.mapping import (
     DIMENSIONS,
+    FIELD_MAP,
     NAME,
     NOT_ACCEPTED,
     PRODUCTION_URL,
@@ -86,6 +87,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "unposted, that someone in the company reviews and posts in GO"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/poweroffice-go.md",
 )

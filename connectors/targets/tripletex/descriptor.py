@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from connectors.targets.tripletex.mapping import (
     DIMENSIONS,
+    FIELD_MAP,
     NAME,
     NOT_ACCEPTED,
     PRODUCTION_URL,
@@ -90,6 +91,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "someone in the company reviews and posts in Tripletex"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/tripletex.md",
 )
