@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets as tokens
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.names import TABLE_WEBHOOKS
 from pipeline.ports import NotFound, SecretStore, TableStore
+from pipeline.records.tenants import CACHE_SECONDS, _account
 from pipeline.webhooks import EVENTS
 
 MAX_ENDPOINTS = 10
@@ -22,6 +25,9 @@ MAX_OVERLAP = dt.timedelta(days=7)
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
+
+_cached: dict[tuple[str, str], tuple[list[Endpoint], float]] = {}  # (account, tenant) → endpoints, when read
+_cache_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -74,6 +80,7 @@ class WebhookEndpoints:
                   "Description": description, "Created": self.now().isoformat(),
                   "Secrets": json.dumps([{"name": name, "until": None}])}
         self.tables.insert(TABLE_WEBHOOKS, entity)
+        self._changed(tenant)
         return Endpoint.from_entity(entity), value
 
     def get(self, tenant: str, endpoint_id: str) -> Endpoint:
@@ -85,12 +92,31 @@ class WebhookEndpoints:
     def of(self, tenant: str) -> list[Endpoint]:
         return [Endpoint.from_entity(e) for e in self.tables.query(TABLE_WEBHOOKS, tenant)]
 
+    def current(self, tenant: str) -> list[Endpoint]:
+        """The tenant's endpoints as the stages use them: read at most once per CACHE_SECONDS in this process (the
+        tenant's own cache time), so a stage's outcomes cost no read per envelope; a change made through this
+        class in the same process is seen at once, one made elsewhere within CACHE_SECONDS."""
+        key = (_account(self.tables), tenant)
+        with _cache_lock:
+            found = _cached.get(key)
+        if found is not None and time.monotonic() - found[1] < CACHE_SECONDS:
+            return found[0]
+        endpoints = self.of(tenant)
+        with _cache_lock:
+            _cached[key] = (endpoints, time.monotonic())
+        return endpoints
+
+    def _changed(self, tenant: str) -> None:
+        with _cache_lock:
+            _cached.pop((_account(self.tables), tenant), None)
+
     def subscribed(self, tenant: str, event: str) -> list[Endpoint]:
         return [e for e in self.of(tenant) if event in e.events]
 
     def remove(self, tenant: str, endpoint_id: str) -> None:
         self.get(tenant, endpoint_id)
         self.tables.delete(TABLE_WEBHOOKS, tenant, endpoint_id)
+        self._changed(tenant)
 
     def rotate(self, tenant: str, endpoint_id: str, overlap: dt.timedelta = DEFAULT_OVERLAP) -> tuple[Endpoint, str]:
         """A new secret signs from now on; the previous ones sign too until `overlap` has passed, so receivers
@@ -103,6 +129,7 @@ class WebhookEndpoints:
         name, value = self._new_secret(endpoint_id)
         updated = {**found, "Secrets": json.dumps([{"name": name, "until": None}, *live])}
         self.tables.update(TABLE_WEBHOOKS, updated, etag=str(found["etag"]))
+        self._changed(tenant)
         return Endpoint.from_entity(updated), value
 
     def _live(self, secret: dict[str, Any]) -> bool:

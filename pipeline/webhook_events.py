@@ -80,11 +80,11 @@ def emit(stores: Stores, tenant: str, event: str, event_id: str, data: Mapping[s
 def emit_outcomes(stores: Stores, tenant: str, entries: Sequence[TraceEntry]) -> int:
     """The events of a stage's outcomes (OUTCOME_EVENTS) among the trace steps it is about to write, raised before
     they are written: a stage that dies in between raises them again under the same ids. The tenant's endpoints are
-    read once for all of them, and only when there is an outcome to raise."""
+    read once for all of them, only when there is an outcome to raise, and kept for a few seconds (`current`)."""
     outcomes = [e for e in entries if e.step in OUTCOME_EVENTS and e.document_id.startswith("d-")]
     if not outcomes:
         return 0
-    endpoints = WebhookEndpoints(stores.tables, stores.secrets).of(tenant)
+    endpoints = WebhookEndpoints(stores.tables, stores.secrets).current(tenant)
     if not endpoints:
         return 0
     return sum(emit(stores, tenant, OUTCOME_EVENTS[e.step], f"{e.document_id}.{e.step}.{e.attempt}", {

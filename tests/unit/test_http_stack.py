@@ -42,6 +42,17 @@ def test_a_retry_after_date_is_honoured_by_send() -> None:
     assert len(waits) == 1 and 2 < waits[0] <= 4
 
 
+def test_a_url_httpx_cannot_send_to_is_the_connections_fault_not_a_crash() -> None:
+    """A URL from a tenant's settings that passes its pattern but not httpx (a control character, a bad port): a
+    ConfigError naming the system — the connection test answers 422 with it, never a 500 — and nothing sent."""
+    sent: list[httpx.Request] = []
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200)))
+    for url in ("https://\u00b5\u0012.example.no/token", "https://[::1/x"):
+        with pytest.raises(ConfigError, match="not valid"):
+            send(client, "POST", url, connector="fiken", tries=1)
+    assert sent == []
+
+
 def test_problem_details_and_oauth_errors_keep_the_providers_words() -> None:
     request = httpx.Request("POST", "https://api.example.test/v2/Vouchers")
     problem = httpx.Response(400, request=request, json={
