@@ -75,8 +75,9 @@ def send(
         try:
             response = client.request(method, url, params=params, content=content, headers=headers,
                                       extensions={EXCHANGE_LOG: exchanges} if exchanges is not None else None)
-        except httpx.InvalidURL as exc:  # a URL of the tenant's settings that httpx cannot send to: nothing was sent
-            raise ConfigError(f"{name}: a URL of the connection's settings is not valid ({exc})", **where) from None
+        except httpx.InvalidURL as exc:  # a setting no model caught: the customer's remedy, not a retry
+            raise ConfigError(f"{name}: the address in the connection's settings is not a valid URL ({exc})",
+                              **where) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if last:  # nothing reached the server: safe to retry for any method
                 raise TransientError(f"{name}: cannot connect ({type(exc).__name__})", **where) from None

@@ -18,10 +18,10 @@ from connectors.targets.visma_net.mapping import (
     TITLE,
     TOKEN_URL,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 

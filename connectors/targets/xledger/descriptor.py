@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from pipeline.descriptors import Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
 NAME = "xledger"
@@ -27,7 +27,7 @@ NOT_ACCEPTED = {
 class XledgerSettings(TargetSettings):
     """A tenant's Xledger connection, without its API token (a secret)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=300,
+    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
                           description=f"Xledger's GraphQL endpoint: {PRODUCTION_URL} (live), {DEMO_URL} (demo), "
                                       "or a sandbox")
     transaction_source: str = Field("GL", min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$",
