@@ -21,9 +21,9 @@ from connectors.sources import (
 from connectors.sources.omnium import descriptor as omnium
 from connectors.targets.business_nxt import descriptor as business_nxt
 from connectors.targets.fiken import descriptor as fiken
-from connectors.targets.fortnox import descriptor as fortnox
 from connectors.targets.file import descriptor as file
 from connectors.targets.finago_office import descriptor as finago_office
+from connectors.targets.fortnox import descriptor as fortnox
 from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
 from connectors.targets.visma_business_file import descriptor as visma_business_file
