@@ -60,7 +60,7 @@ class FortnoxTarget:
         context, settings = self.context, self.settings
         if "refresh_token" not in names or "client_secret" not in names:
             raise ConfigError("the Fortnox connection has no consent yet: send the customer the onboarding link "
-                              "(bilagsbro fortnox-link TENANT, or POST /api/v1/admin/tenants/{id}/onboarding/fortnox)",
+                              "(POST /api/v1/admin/tenants/{id}/onboarding/fortnox)",
                               tenant=context.tenant, connector=NAME)
 
         def made() -> FortnoxAuth:
@@ -90,6 +90,12 @@ class FortnoxTarget:
                                   "through the onboarding link", tenant=exc.tenant, reference=exc.reference,
                                   connector=NAME, status=401, provider_message=exc.provider_message,
                                   request_id=exc.request_id) from exc
+            if exc.status in (400, 403) and exc.provider_message:  # the licence or the consent's scope
+                raise ConfigError(f"Fortnox refused {method} /3/{path}: {exc.provider_message}. The company's "
+                                  "administrator adds the licence in Fortnox (Mina sidor → Licenser) [unverified "
+                                  "menu], or gives Bilagsbro permission again through the onboarding link",
+                                  tenant=exc.tenant, reference=exc.reference, connector=NAME, status=exc.status,
+                                  provider_message=exc.provider_message, request_id=exc.request_id) from exc
             raise
         return response.json() if response.content else None
 
