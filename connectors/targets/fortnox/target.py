@@ -90,7 +90,8 @@ class FortnoxTarget:
                                   "through the onboarding link", tenant=exc.tenant, reference=exc.reference,
                                   connector=NAME, status=401, provider_message=exc.provider_message,
                                   request_id=exc.request_id) from exc
-            if exc.status in (400, 403) and exc.provider_message:  # the licence or the consent's scope
+            said = (exc.provider_message or "").lower()
+            if exc.status in (400, 403) and any(w in said for w in ("licens", "behörighet", "scope")):
                 raise ConfigError(f"Fortnox refused {method} /3/{path}: {exc.provider_message}. The company's "
                                   "administrator adds the licence in Fortnox (Mina sidor → Licenser) [unverified "
                                   "menu], or gives Bilagsbro permission again through the onboarding link",
