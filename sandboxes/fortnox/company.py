@@ -41,6 +41,7 @@ class Company:
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     vouchers: list[dict[str, Any]] = field(default_factory=list)
     locked_through: dt.date | None = None  # "Bokföringen är låst t.o.m."
+    honours_dates: bool = True  # whether voucher lists honour fromdate/todate [unverified in Fortnox]
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def seed(self) -> Company:

@@ -81,7 +81,8 @@ def api(company: Company, method: str, path: str, query: dict[str, str], body: A
         return 201, {"Voucher": company.book(body, year)}
     if method == "GET" and parts[:2] == ["vouchers", "sublist"] and len(parts) == 3:
         year = _year(company, query)
-        low, high = query.get("fromdate") or "0000", query.get("todate") or "9999"
+        low, high = (query.get("fromdate") or "0000", query.get("todate") or "9999") if company.honours_dates \
+            else ("0000", "9999")
         with company.lock:
             items = [{k: v[k] for k in ("VoucherSeries", "VoucherNumber", "Year", "TransactionDate", "Description",
                                         "Comments", "ReferenceNumber", "ReferenceType", "ApprovalState")}

@@ -90,7 +90,25 @@ def test_the_customer_consents_in_the_browser_and_the_refresh_token_is_stored_an
     page.goto(url)
     assert "ugyldig, allerede brukt eller utløpt" in page.locator("#why").inner_text()
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert not [t for t in fortnox.issued if t in logged], "a Fortnox token in a log line"
+    secret = fortnox.clients[fortnox.client_id]
+    assert not [t for t in [*fortnox.issued, secret] if t in logged], "a Fortnox token or secret in a log line"
+    kept = _every_blob(stack)
+    assert "/3/companyinformation" in kept  # the connection test's exchanges are among what was scanned
+    assert not [t for t in [*fortnox.issued, secret] if t in kept], "a Fortnox token or secret in a blob"
+
+
+def _every_blob(stack: Any) -> str:
+    from pipeline import names
+    from pipeline.ports import NotFound
+
+    text = []
+    for container in {getattr(names, n) for n in dir(names) if n.startswith("CONTAINER_")}:
+        try:
+            for path in stack.stores.blobs.list(container):
+                text.append(stack.stores.blobs.get(container, path).decode("utf-8", "replace"))
+        except NotFound:  # a container nothing was written to yet
+            continue
+    return "\n".join(text)
 
 
 def test_the_page_speaks_english_on_request(stack: Any, page: Any, fortnox: FortnoxSandbox) -> None:

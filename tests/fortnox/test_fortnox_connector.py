@@ -119,3 +119,16 @@ def test_the_rate_limit_is_waited_out() -> None:
         target.deliver(_voucher("FART-1"))
         wired.close()
     assert len(sandbox.company.vouchers) == 1 and wired.sleeps  # 429s came, were waited out, nothing doubled
+
+
+@pytest.mark.parametrize("honours_dates", [True, False])
+def test_find_is_right_whether_or_not_fortnox_honours_the_date_filter(
+        sandbox: FortnoxSandbox, wire: Callable[..., Any], honours_dates: bool) -> None:
+    sandbox.company.honours_dates = honours_dates
+    wired = wire()
+    target = wired.target()
+    for i in range(5):
+        target.deliver(_voucher(f"DAG-{i}", date=f"2026-11-0{i + 1}"))
+    found = target.find("DAG-3")
+    assert found is not None and found.details["voucher_number"] == 4 and "duplicates" not in found.details
+    assert target.find("DAG-9") is None  # never noted: Fortnox is not even asked
