@@ -78,6 +78,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     data = tmp_path_factory.mktemp("browser-stack")
     host_json = json.loads((ROOT / "host.json").read_text("utf-8"))
     (data / "host.json").write_text(json.dumps(host_json), "utf-8")
-    with local_stack(0, data_dir=data, in_memory=True, record=False, host_json=data / "host.json") as host:
-        host.stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data)
-        yield host
+    environment = dict(os.environ)  # the stack puts its settings in the environment: later packages start their own
+    try:
+        with local_stack(0, data_dir=data, in_memory=True, record=False, host_json=data / "host.json") as host:
+            host.stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data)
+            yield host
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
