@@ -460,7 +460,7 @@ def _onboarding_paths() -> dict[str, Any]:
             "summary": "Where Fortnox sends the customer back (code and state)", "security": [],
             "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                            for n in ("code", "state", "error")],
-            "responses": pages(200, 400, 403, 409, 422, 502)}},
+            "responses": pages(200, 403, 404, 409, 422, 502)}},
         "/api/onboarding/fortnox/{link}": {
             "get": {"summary": "The onboarding page (Norwegian; ?lang=en for English)", "security": [],
                     "parameters": [link, {"name": "lang", "in": "query", "required": False,

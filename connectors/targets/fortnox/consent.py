@@ -157,8 +157,10 @@ def callback(stores: Stores, connectors: Connectors, request: Request) -> Respon
     pointer = stores.tables.get(TABLE_LEDGER, PARTITION, "state-" + _digest(state)) if state else None
     row = _row(stores, str(pointer["Link"])) if pointer else None
     lang = str(row.get("Lang") or "nb") if row else "nb"
-    if row is None or row.get("State") != _digest(state) or _cookie(request) != state:
-        return _refused(request, 400, lang, "state")
+    if row is None or row.get("State") != _digest(state):  # no onboarding under way by that state
+        return _refused(request, 404, lang, "state")
+    if _cookie(request) != state:  # a state from another browser (a forwarded or stolen consent URL)
+        return _refused(request, 403, lang, "state")
     try:  # one use: claimed before the code is spent
         stores.tables.update(TABLE_LEDGER, {**row, "Used": True}, etag=row["etag"])
     except Stale:
