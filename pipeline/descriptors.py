@@ -25,6 +25,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import PulledSource, Source, TargetFactory
 
+# An http(s) address as a connection setting: printable ASCII only (a control character, a space or a letter outside
+# ASCII would make the HTTP client refuse the address at the first request), no query or fragment.
+URL_PATTERN = r"^https?://[A-Za-z0-9.:_~%\[\]-]+(/[\x21\x22\x24-\x3e\x40-\x7e]*)?$"
+
 Kind = Literal["target", "file-source", "pulled-source"]
 DOCUMENT_TYPES = ("voucher", "sales_invoice", "payment")
 # What a target's preflight can check against the system, in the words of `Accepts.checks`; each has the

@@ -21,10 +21,10 @@ from connectors.targets.business_nxt.mapping import (
     TITLE,
     TOKEN_URL,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+_URL = URL_PATTERN
 
 
 def _customer_ids(value: Any) -> Any:

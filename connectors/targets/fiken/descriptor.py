@@ -11,10 +11,10 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from connectors.targets.fiken.mapping import FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 
 DRAFTS = Drafts(available=False, meaning=(
     "Fiken has no draft for a general journal entry (fri postering): nothing is sent until the tenant opts in to "

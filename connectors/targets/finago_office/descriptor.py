@@ -18,10 +18,10 @@ from connectors.targets.finago_office.mapping import (
     PRODUCTION_URL,
     SECRET_FIELDS,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 
 
 class FinagoOfficeSettings(TargetSettings):

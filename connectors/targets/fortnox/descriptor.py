@@ -11,10 +11,10 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from connectors.targets.fortnox.mapping import AUTH_URL, FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
-from pipeline.descriptors import Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN  # printable ASCII, no query: what httpx takes
 
 DRAFTS = Drafts(available=False, meaning=(
     "Fortnox has no draft for a voucher (a voucher is booked when it is created): nothing is sent until the tenant "

@@ -19,10 +19,10 @@ from connectors.targets.poweroffice_go.mapping import (
     SUBSCRIPTION_PARAM,
     TITLE,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 
 
 class PowerOfficeSettings(TargetSettings):

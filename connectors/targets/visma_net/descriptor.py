@@ -12,16 +12,17 @@ from pydantic import Field, field_validator
 from connectors.targets.visma_net.mapping import (
     CURRENCIES,
     DIMENSIONS,
+    FIELD_MAP,
     NAME,
     NOT_ACCEPTED,
     PRODUCTION_URL,
     TITLE,
     TOKEN_URL,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -84,6 +85,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "company takes off hold and releases in Visma.net"),
         checks=("accounts", "vat_codes", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/visma-net.md",
 )
