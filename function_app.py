@@ -247,12 +247,12 @@ def fortnox_onboarding_callback(req: func.HttpRequest) -> func.HttpResponse:
     return _fortnox("callback", req)
 
 
-@app.route(route="onboarding/fortnox/{link}", methods=["GET"])
+@app.route(route="onboarding/fortnox/links/{link}", methods=["GET"])
 def fortnox_onboarding_page(req: func.HttpRequest) -> func.HttpResponse:
     return _fortnox("show", req)
 
 
-@app.route(route="onboarding/fortnox/{link}", methods=["POST"])
+@app.route(route="onboarding/fortnox/links/{link}", methods=["POST"])
 def fortnox_onboarding_start(req: func.HttpRequest) -> func.HttpResponse:
     return _fortnox("start", req)
 

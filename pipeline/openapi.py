@@ -461,7 +461,7 @@ def _onboarding_paths() -> dict[str, Any]:
             "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
                            for n in ("code", "state", "error")],
             "responses": pages(200, 403, 404, 409, 422, 502)}},
-        "/api/onboarding/fortnox/{link}": {
+        "/api/onboarding/fortnox/links/{link}": {
             "get": {"summary": "The onboarding page (Norwegian; ?lang=en for English)", "security": [],
                     "parameters": [link, {"name": "lang", "in": "query", "required": False,
                                           "schema": {"type": "string"}}],
@@ -502,8 +502,8 @@ OPERATIONS = {
     ("/api/v1/export", "get"): "export",
     ("/api/v1/admin/tenants/{id}/onboarding/fortnox", "post"): "fortnox_onboarding_link",
     ("/api/onboarding/fortnox/callback", "get"): "fortnox_onboarding_callback",
-    ("/api/onboarding/fortnox/{link}", "get"): "fortnox_onboarding_page",
-    ("/api/onboarding/fortnox/{link}", "post"): "fortnox_onboarding_start",
+    ("/api/onboarding/fortnox/links/{link}", "get"): "fortnox_onboarding_page",
+    ("/api/onboarding/fortnox/links/{link}", "post"): "fortnox_onboarding_start",
 }
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {

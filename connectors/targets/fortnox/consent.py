@@ -1,10 +1,10 @@
 """Fortnox's consent as a hosted onboarding link: the operator makes a link, the customer approves in Fortnox.
 
     POST /api/v1/admin/tenants/{id}/onboarding/fortnox   {"settings": {...}, "credentials": {"client_secret"}}
-         → {"url": ".../api/onboarding/fortnox/{link}", "expires": ...}       (admin key; 24 hours, one use)
-    GET  /api/onboarding/fortnox/{link}[?lang=en]   a page (Norwegian; English on request): what Bilagsbro reads
+         → {"url": ".../api/onboarding/fortnox/links/{link}", "expires": ...}       (admin key; 24 hours, one use)
+    GET  /api/onboarding/fortnox/links/{link}[?lang=en]   a page (Norwegian; English on request): what Bilagsbro reads
          and writes, that Fortnox has no drafts — the customer ticks the direct-posting opt-in to go on
-    POST /api/onboarding/fortnox/{link}             → 302 to Fortnox's consent page (state in a cookie too)
+    POST /api/onboarding/fortnox/links/{link}             → 302 to Fortnox's consent page (state in a cookie too)
     GET  /api/onboarding/fortnox/callback?code&state
          → the code exchanged for a refresh token (authorization_code grant, HTTP Basic), the connection changed
            through pipeline.connections.change — which stores the token in the secret store and runs the
@@ -81,7 +81,7 @@ def make_link(stores: Stores, connectors: Connectors, request: Request) -> Respo
     stores.tables.insert(TABLE_LEDGER, {"PartitionKey": PARTITION, "RowKey": _digest(link), "Tenant": tenant.id,
                                         "Settings": json.dumps(settings), "SecretName": secret_name,
                                         "Expires": expires.isoformat(), "State": "", "Used": False})
-    return Response(201, {"tenant_id": tenant.id, "url": f"{request.base_url}{ROUTE}/{link}",
+    return Response(201, {"tenant_id": tenant.id, "url": f"{request.base_url}{ROUTE}/links/{link}",
                           "expires": expires.isoformat(timespec="seconds")})
 
 

@@ -61,7 +61,7 @@ DESCRIPTOR = TargetDescriptor(
     secrets=(
         Secret(name="refresh_token", label="OAuth refresh token",
                where="given by Fortnox when the customer approves Bilagsbro through the onboarding link "
-                     "(GET /api/onboarding/fortnox/{link}); rotated at every use, so never typed in by hand"),
+                     "(GET /api/onboarding/fortnox/links/{link}); rotated at every use, so never typed in by hand"),
         Secret(name="client_secret", label="OAuth client secret",
                where="the operator's: Bilagsbro's app in Fortnox's developer portal (Mina appar → OAuth)"),
     ),
