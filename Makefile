@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP) node_modules/.installed
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@# The browser tests drive Debian's chromium (Playwright with executable_path; never `playwright install`).
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

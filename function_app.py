@@ -238,6 +238,41 @@ def webhook_poison(msg: func.QueueMessage) -> None:
     log.error("a webhook delivery message was poisoned: %r", msg.get_body()[:200])
 
 
+def _fortnox(handler_name: str, req: func.HttpRequest) -> func.HttpResponse:
+    """Fortnox's hosted consent (connectors/targets/fortnox/consent.py): its handlers take a request like the API's."""
+    from connectors.targets.fortnox import consent
+    from pipeline import api
+
+    stores, connectors = _stack()
+    parts = urlsplit(req.url)
+    request = api.Request(method=req.method, path_params=dict(req.route_params), query=dict(req.params),
+                          headers={k.lower(): v for k, v in req.headers.items()}, body=req.get_body(),
+                          base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "")
+    response = getattr(consent, handler_name)(stores, connectors, request)
+    return func.HttpResponse(response.encoded(), status_code=response.status, headers=response.headers,
+                             mimetype=response.content_type.split(";")[0], charset="utf-8")
+
+
+@app.route(route="v1/admin/tenants/{id}/onboarding/fortnox", methods=["POST"])
+def fortnox_onboarding_link(req: func.HttpRequest) -> func.HttpResponse:
+    return _fortnox("make_link", req)
+
+
+@app.route(route="onboarding/fortnox/callback", methods=["GET"])
+def fortnox_onboarding_callback(req: func.HttpRequest) -> func.HttpResponse:
+    return _fortnox("callback", req)
+
+
+@app.route(route="onboarding/fortnox/links/{link}", methods=["GET"])
+def fortnox_onboarding_page(req: func.HttpRequest) -> func.HttpResponse:
+    return _fortnox("show", req)
+
+
+@app.route(route="onboarding/fortnox/links/{link}", methods=["POST"])
+def fortnox_onboarding_start(req: func.HttpRequest) -> func.HttpResponse:
+    return _fortnox("start", req)
+
+
 @app.route(route="docs", methods=["GET"])
 def api_docs(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_html", req, {})

@@ -381,6 +381,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
             **_admin_key_paths(),
+            **_onboarding_paths(),
             **openapi_webhooks.paths(_answers, _path_id),
             **export_contract.paths(_answers),
         }),
@@ -425,6 +426,54 @@ def _admin_key_paths() -> dict[str, Any]:
     }
 
 
+def _onboarding_paths() -> dict[str, Any]:
+    """A system whose customers consent in their browser (Fortnox's OAuth): a link the operator makes, and the
+    pages the customer goes through. The pages are HTML for people, not for programs."""
+    tenant, link = _path_id("The tenant's id"), {"name": "link", "in": "path", "required": True,
+                                                   "schema": {"type": "string"}}
+    html = {"text/html": {"schema": _STR}}
+
+    def pages(*codes: int, moved: bool = False) -> dict[str, Any]:
+        # A browser (Accept: text/html) gets a page; anything else the API's JSON error.
+        answers: dict[str, Any] = {str(c): {"description": "A page saying how it went", "content": {
+            **html, **(_json("Error") if c >= 400 else {})}} for c in codes}
+        if moved:
+            answers["302"] = {"description": "To Fortnox's consent page", "headers": {"Location": {
+                "schema": {"type": "string"}}}}
+        return answers
+
+    made = {"type": "object", "required": ["tenant_id", "url", "expires"], "properties": {
+        "tenant_id": {"type": "string"}, "url": {"type": "string"}, "expires": {"type": "string"}}}
+    return {
+        "/api/v1/admin/tenants/{id}/onboarding/fortnox": {"post": {
+            "summary": "An onboarding link for Fortnox's consent (24 hours, one use): the customer opens it, reads "
+                       "what Bilagsbro reads and writes, opts in to direct posting and approves in Fortnox",
+            "security": ADMIN, "parameters": [tenant],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "properties": {
+                    "settings": {"type": "object", "description": "The Fortnox connection's settings"},
+                    "credentials": {"type": "object", "properties": {"client_secret": {"type": "string"}}}}}}}},
+            "responses": {"201": {"description": "The link", "content": {"application/json": {"schema": made}}},
+                          **_answers(400, 401, 403, 404, 413, 415, 422)},
+        }},
+        "/api/onboarding/fortnox/callback": {"get": {
+            "summary": "Where Fortnox sends the customer back (code and state)", "security": [],
+            "parameters": [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                           for n in ("code", "state", "error")],
+            "responses": pages(200, 403, 404, 409, 422, 502)}},
+        "/api/onboarding/fortnox/links/{link}": {
+            "get": {"summary": "The onboarding page (Norwegian; ?lang=en for English)", "security": [],
+                    "parameters": [link, {"name": "lang", "in": "query", "required": False,
+                                          "schema": {"type": "string"}}],
+                    "responses": pages(200, 404)},
+            "post": {"summary": "The customer's go: with the direct-posting opt-in, on to Fortnox", "security": [],
+                     "parameters": [link], "requestBody": {"required": False, "content": {
+                         "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+                     "responses": pages(200, 404, 409, moved=True)},
+        },
+    }
+
+
 # The function in function_app.py that serves each operation (a test holds the two together), and what
 # one operation's answer feeds into the next (OpenAPI links: schemathesis follows them statefully).
 OPERATIONS = {
@@ -451,6 +500,10 @@ OPERATIONS = {
     ("/api/openapi.json", "get"): "api_openapi",
     **openapi_webhooks.OPERATIONS,
     ("/api/v1/export", "get"): "export",
+    ("/api/v1/admin/tenants/{id}/onboarding/fortnox", "post"): "fortnox_onboarding_link",
+    ("/api/onboarding/fortnox/callback", "get"): "fortnox_onboarding_callback",
+    ("/api/onboarding/fortnox/links/{link}", "get"): "fortnox_onboarding_page",
+    ("/api/onboarding/fortnox/links/{link}", "post"): "fortnox_onboarding_start",
 }
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {

@@ -57,4 +57,5 @@ SANDBOXES: dict[str, Callable[[], Running]] = {
     "xledger": _starter("sandboxes.xledger.demo"),
     "finago-office": _starter("sandboxes.finago_office.demo"),
     "visma-net": _starter("sandboxes.visma_net.demo"),
+    "fortnox": _starter("sandboxes.fortnox.demo"),
 }

@@ -1,0 +1,76 @@
+"""Fortnox's contract harness: its sandbox on loopback, connected with a refresh token as the consent leaves one.
+
+Fortnox publishes no OpenAPI spec we keep (../shared/specs has none; apps.fortnox.se/apidocs is not stored), so
+requests are held against the contract the sandbox enforces (tests/fortnox/test_fortnox_sandbox.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
+from pipeline.model import Voucher
+from pipeline.ports import TargetContext
+from sandboxes.fortnox import FortnoxSandbox
+from tests.contract.harness import Fault, Stored
+
+KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "429": ("429", {}), "503": ("503", {}), "500-after-commit": ("commit_then_500", {}),
+    "timeout-after-commit": ("timeout", {"commit": True}),
+}
+
+
+class Harness:
+    missing = {"vat_codes": "86"}  # reverse charge: Fortnox rows have no VAT code, so it cannot be booked
+
+    def __init__(self) -> None:
+        self.sandbox = FortnoxSandbox(rate_limit=None).start()
+        self.sandbox.faults.timeout_seconds = 1.5
+        box = self.sandbox
+        self.secrets = MemorySecrets({"fortnox-refresh": next(iter(box.refresh_tokens)),
+                                      "fortnox-client": box.clients[box.client_id]})
+        self.cache: dict[str, Any] = {}
+        self.tables = MemoryTables()
+        self.sleeps: list[float] = []
+
+    def connect(self, *, direct_posting: bool = False) -> TargetContext:
+        box = self.sandbox
+        return TargetContext(
+            tenant="kunde-1",
+            settings={"base_url": box.base_url, "token_url": box.token_url, "auth_url": box.auth_url,
+                      "client_id": box.client_id, "timeout": 0.5, "direct_posting": direct_posting,
+                      "secrets": {"refresh_token": "fortnox-refresh", "client_secret": "fortnox-client"}},
+            secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
+            tables=self.tables, sleep=self.sleeps.append)
+
+    def stored(self) -> list[Stored]:
+        with self.sandbox.company.lock:
+            vouchers = list(self.sandbox.company.vouchers)
+        return [Stored(_reference(v["Description"]), False,
+                       " ".join([v["Description"], *(str(r.get("Description") or "") for r in v["VoucherRows"])]))
+                for v in vouchers]
+
+    def fault(self, kind: Fault, *, times: int = 1) -> None:
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/vouchers$", "POST", name, times=times, **options)
+
+    def refusable(self) -> Voucher:
+        # Our preflight passes (the lock date is not in Fortnox's API we read); Fortnox refuses: the period is locked.
+        self.sandbox.company.locked_through = dt.date(2026, 11, 30)
+        return Voucher(reference="AVVIST-1", date="2026-11-04", description="Varekjøp i låst periode",
+                       lines=[{"account": "4300", "amount": "80.00"}, {"account": "1920", "amount": "-80.00"}])
+
+    def break_credentials(self) -> None:
+        self.sandbox.revoke()  # the customer withdrew the permission in Fortnox
+        self.cache.clear()
+
+    def close(self) -> None:
+        from connectors.http import close
+
+        close(self.connect())
+        self.sandbox.stop()
+
+
+def _reference(description: str) -> str:
+    return description[1:description.index("]")] if description.startswith("[") and "]" in description else ""
