@@ -243,7 +243,7 @@ def _fortnox(handler_name: str, req: func.HttpRequest) -> func.HttpResponse:
     from connectors.targets.fortnox import consent
     from pipeline import api
 
-    stores, connectors = _stack()
+    stores, connectors = _stores(), _Registry()
     parts = urlsplit(req.url)
     request = api.Request(method=req.method, path_params=dict(req.route_params), query=dict(req.params),
                           headers={k.lower(): v for k, v in req.headers.items()}, body=req.get_body(),
