@@ -57,7 +57,7 @@ def _redacted_spans() -> None:
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api
+    from pipeline import admin, api, history_api
 
     _redacted_spans()
     parts = urlsplit(req.url)
@@ -69,7 +69,7 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         body=req.get_body(),
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
-    handler = getattr(api, handler_name, None) or getattr(admin, handler_name)
+    handler = getattr(api, handler_name, None) or getattr(history_api, handler_name, None) or getattr(admin, handler_name)
     response = handler(_stores(), _Registry(), request)
     for queue, messages in response.messages.items():
         if messages:
@@ -94,9 +94,34 @@ def receive_file(req: func.HttpRequest, received: func.Out[list[str]]) -> func.H
     return _http("post_file", req, {names.QUEUE_RECEIVED: received})
 
 
+@app.route(route="v1/documents", methods=["GET"])
+def document_list(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_documents", req, {})
+
+
 @app.route(route="v1/documents/{id}", methods=["GET"])
 def document_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_document", req, {})
+
+
+@app.route(route="v1/documents/{id}/original", methods=["GET"])
+def document_original(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_original", req, {})
+
+
+@app.route(route="v1/documents/{id}/shared-form", methods=["GET"])
+def document_shared_form(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_shared_form", req, {})
+
+
+@app.route(route="v1/documents/{id}/payload", methods=["GET"])
+def document_payload(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_payload", req, {})
+
+
+@app.route(route="v1/documents/{id}/exchanges", methods=["GET"])
+def document_exchanges(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_exchanges", req, {})
 
 
 @app.route(route="v1/documents/{id}/retry", methods=["POST"])
@@ -240,6 +265,22 @@ def sweep(timer: func.TimerRequest) -> None:
     if report.requeued or report.poisoned:
         log.warning("sweep: %d sent again, %d poisoned, %d still moving, %d cleared", len(report.requeued),
                     len(report.poisoned), report.deferred, report.cleared)
+
+
+# History is kept 90 days, then deleted everywhere ------------------------------------------------------
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 30 2 * * *", run_on_startup=False, use_monitor=False)
+def retention(timer: func.TimerRequest) -> None:
+    """Each night, history received more than 90 days ago: its index rows and trace partitions (Table Storage
+    has no lifecycle rule); on the local stack the blobs too, as Azure's lifecycle rule deletes them there."""
+    import os
+
+    from pipeline.retention import sweep as sweep_history
+
+    swept = sweep_history(_stores(), blobs=os.environ.get("HISTORY_BLOB_SWEEP", "").lower() == "true")
+    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s deleted", swept.documents,
+             swept.receipts, swept.trace_rows, swept.blobs or "left to the lifecycle rule")
 
 
 # The stages ---------------------------------------------------------------------------------------

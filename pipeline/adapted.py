@@ -44,7 +44,7 @@ def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_coun
         try:
             document = load(stores.blobs, stores.tables, env.tenant, enclosure)
         except ValueError as exc:  # a document we kept that the model refuses now: its data must be fixed
-            done.step(env, enclosure, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}})
+            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": {"kind": "DataError", "message": str(exc)}})
             continue
         except Exception as exc:
             done.failures.append((enclosure, exc))
@@ -54,10 +54,10 @@ def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_coun
             target = connectors.target_for(stores, tenant, enclosure.id)
             problems = target.preflight([result])
         except (ConfigError, DataError) as exc:
-            done.step(env, enclosure, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
+            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": exc.context()}, document.reference)
             continue
         except ValueError as exc:  # a rule produced something the model refuses
-            done.step(env, enclosure, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}},
+            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": {"kind": "DataError", "message": str(exc)}},
                       document.reference)
             continue
         except Exception as exc:

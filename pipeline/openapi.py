@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
+from pipeline.records.documents import MAX_PAGE, STATUSES
 from pipeline.records.trace import STATUS_OF
 
 VERSION = "1.1.0"
@@ -122,6 +123,25 @@ def _components() -> dict[str, Any]:
         "problems": {"type": "array", "items": {"allOf": [_ref("Problem"), _obj(
             {"stage": {"type": "string", "enum": ["translate", "preflight"]}})]}},
     }, ["receipt", "status", "counts", "documents", "problems"])
+    components["DocumentListed"] = _obj({
+        "id": _STR, "reference": _STR, "type": _STR, "date": {"type": "string", "format": "date"},
+        "status": _STATUS, "step": _STR, "source": {"type": "string", "description": "The format it came in"},
+        "via": {"type": "string", "description": "api, file or timer"},
+        "received_at": {"type": "string", "format": "date-time"}, "receipt": _STR, "target": _STR,
+        "remote_id": _STR, "file": _STR, "line": {"type": "integer"}, "updated_at": _STR, "status_url": _STR,
+    }, ["id", "status", "status_url"])
+    components["DocumentList"] = _obj({
+        "documents": {"type": "array", "items": _ref("DocumentListed")},
+        "next": {"type": ["string", "null"], "description": "The next page's URL; null on the last page"},
+        "cursor": {"type": "string", "description": "The next page's cursor (also in `next`)"},
+    }, ["documents", "next"])
+    components["Payload"] = _obj({
+        "id": _STR, "target": {"type": ["string", "null"]}, "at": _STR,
+        "payload": {"description": "Exactly what the target connector sends"},
+        "adapted": {"type": "object", "description": "The shared form after the tenant's rules (large documents)"},
+    }, ["id", "payload"])
+    components["Exchanges"] = _obj({"id": _STR, "exchanges": {"type": "array", "items": {"type": "object"}}},
+                                   ["id", "exchanges"])
     components["Receipts"] = _obj({"receipts": {"type": "array", "items": _obj(
         {"receipt": _STR, "at": _STR, "status_url": _STR, "file": _STR, "format": _STR, "via": _STR,
          "bytes": {"type": "integer"}}, ["receipt", "at", "status_url"])}}, ["receipts"])
@@ -180,6 +200,7 @@ def _answers(*codes: int, ok: tuple[int, str, str] | None = None) -> dict[str, A
         413: ("Body too large (a JSON answer from Bilagsbro). A body over the Functions host's own limit "
               "(FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, set to 209,715,200 bytes) never reaches Bilagsbro: the host "
               "refuses it itself, without a JSON body (reported as 500 in Azure/azure-functions-host#10519)"),
+        410: "Expired: kept 90 days after it was received, then deleted everywhere (`expired: true`)",
         415: "Not application/json",
         422: "Well-formed, but refused: every problem listed, each with its field",
     }
@@ -249,7 +270,30 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
         },
         "security": TENANT,
         "paths": _identify({
-            "/api/v1/documents": {"post": {
+            "/api/v1/documents": {"get": {
+                "summary": "Search the tenant's documents of the last 90 days, newest first, a page at a time",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
+                    {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(DOCUMENT_TYPES)}},
+                    {"name": "reference_prefix", "in": "query", "schema": _STR,
+                     "description": "References that start with this text"},
+                    {"name": "source", "in": "query", "schema": _STR,
+                     "description": "The format it came in: shared-form (the API), gbat10, saft-cash-register, ..."},
+                    {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"},
+                     "description": "The document's own date, from (inclusive)"},
+                    {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"},
+                     "description": "The document's own date, to (inclusive)"},
+                    {"name": "received_from", "in": "query", "schema": _STR,
+                     "description": "Received at or after (a date or ISO 8601 time; to the second)"},
+                    {"name": "received_to", "in": "query", "schema": _STR,
+                     "description": "Received before (exclusive)"},
+                    {"name": "target", "in": "query", "schema": _STR, "description": "The accounting system"},
+                    {"name": "receipt", "in": "query", "schema": _STR, "description": "The receipt's id (r-...)"},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+                    {"name": "cursor", "in": "query", "schema": _STR, "description": "From the previous page"},
+                ],
+                "responses": _answers(400, *tenant_errors, ok=(200, "A page of documents", "DocumentList")),
+            }, "post": {
                 "summary": "Send one document, a JSON array of them, or {\"documents\": [...]} (shared form)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
                     _ref("Document"),
@@ -275,7 +319,30 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "summary": "A document's status and its trace (every step, with errors and causes)",
                 "parameters": [_path_id("The document's id (d-...)"),
                                {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["exchanges"]}}],
-                "responses": _answers(400, *tenant_errors, 404, ok=(200, "Status and trace", "DocumentStatus")),
+                "responses": _answers(400, *tenant_errors, 404, 410, ok=(200, "Status and trace", "DocumentStatus")),
+            }},
+            "/api/v1/documents/{id}/original": {"get": {
+                "summary": "The bytes exactly as received: the request or file the document came in (a file's "
+                           "document: X-Bilagsbro-Lines names its lines), with its content type",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": {"200": {"description": "The original, byte for byte", "content": {
+                    "*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                    **_answers(*tenant_errors, 404, 410)},
+            }},
+            "/api/v1/documents/{id}/shared-form": {"get": {
+                "summary": "The document as translated, in the shared form",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The shared form", "Document")),
+            }},
+            "/api/v1/documents/{id}/payload": {"get": {
+                "summary": "The document as adapted for its accounting system: the exact payload sent",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The adapted form", "Payload")),
+            }},
+            "/api/v1/documents/{id}/exchanges": {"get": {
+                "summary": "Every request to and response from the accounting system, redacted, oldest first",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The exchanges", "Exchanges")),
             }},
             "/api/v1/documents/{id}/retry": {"post": {
                 "summary": "Adapt and deliver again after a problem was fixed (never posts twice)",
@@ -388,7 +455,12 @@ def _admin_key_paths() -> dict[str, Any]:
 OPERATIONS = {
     ("/api/v1/documents", "post"): "receive_documents",
     ("/api/v1/files", "post"): "receive_file",
+    ("/api/v1/documents", "get"): "document_list",
     ("/api/v1/documents/{id}", "get"): "document_status",
+    ("/api/v1/documents/{id}/original", "get"): "document_original",
+    ("/api/v1/documents/{id}/shared-form", "get"): "document_shared_form",
+    ("/api/v1/documents/{id}/payload", "get"): "document_payload",
+    ("/api/v1/documents/{id}/exchanges", "get"): "document_exchanges",
     ("/api/v1/documents/{id}/retry", "post"): "document_retry",
     ("/api/v1/receipts", "get"): "receipt_list",
     ("/api/v1/receipts/{id}", "get"): "receipt_status",
@@ -410,7 +482,11 @@ OPERATIONS = {
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {
     "receive_documents": ("202", {"document_status": {"id": "$response.body#/documents/0/id"},
-                                  "document_retry": {"id": "$response.body#/documents/0/id"}}),
+                                  "document_retry": {"id": "$response.body#/documents/0/id"},
+                                  "document_original": {"id": "$response.body#/documents/0/id"},
+                                  "document_shared_form": {"id": "$response.body#/documents/0/id"},
+                                  "document_payload": {"id": "$response.body#/documents/0/id"},
+                                  "document_exchanges": {"id": "$response.body#/documents/0/id"}}),
     "receive_file": ("202", {"receipt_status": {"id": "$response.body#/receipt"},
                              "receipt_report": {"id": "$response.body#/receipt"},
                              "receipt_report_csv": {"id": "$response.body#/receipt"}}),
