@@ -1,7 +1,7 @@
 """The document index: one row per document in its tenant's partition, newest first, so history is searched
 without reading the trace table.
 
-Layout (the why and the cost of each query: docs/decisions/0007-document-history.md). Partition
+Layout (the why and the cost of each query: docs/decisions/0008-document-history.md). Partition
 `<tenant>|documents` of TABLE_TRACE; RowKey `<inverted received second>|<receipt token>|<n>`, so that key order
 is newest first and a received-at range or one receipt is a RowKey range. The row keeps what history is
 searched by — type, reference, source, document date, status, target — written at intake (the `listing` of a
