@@ -301,7 +301,7 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
     first = trace[0]
     attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
     receipt = receipt_of(tenant, document_id)
-    # Its shared form as its `translated` step kept it (pipeline/history.load): adapted again from there.
+    # Its shared form as its `translated` step kept it (pipeline/records/history.load): adapted again from there.
     envelope = Envelope(tenant=tenant, receipt=receipt, traceparent=new_traceparent(), id=new_message_id(),
                         documents=(Enclosure(document_id, first.get("reference"), attempt),))
     open_journey(stores.tables, tenant, receipt)  # a new journey: swept like any other
