@@ -57,7 +57,7 @@ def _redacted_spans() -> None:
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api, history_api
+    from pipeline import admin, api, history_api, resend_api
 
     _redacted_spans()
     parts = urlsplit(req.url)
@@ -69,7 +69,8 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         body=req.get_body(),
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
-    handler = getattr(api, handler_name, None) or getattr(history_api, handler_name, None) or getattr(admin, handler_name)
+    handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
+               or getattr(resend_api, handler_name, None) or getattr(admin, handler_name))
     response = handler(_stores(), _Registry(), request)
     for queue, messages in response.messages.items():
         if messages:
@@ -128,6 +129,20 @@ def document_exchanges(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def document_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     return _http("retry_document", req, {names.QUEUE_TRANSLATED: translated})
+
+
+@app.route(route="v1/documents/{id}/resend", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def document_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """Send a document again, to its system or another the tenant is connected to: explicit, audited, never twice."""
+    return _http("resend_document", req, {names.QUEUE_TRANSLATED: translated})
+
+
+@app.route(route="v1/documents/resend", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def documents_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """A filtered set sent again; a dry run (the default) first shows what would go and what would be refused."""
+    return _http("resend_documents", req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/receipts", methods=["GET"])

@@ -20,7 +20,7 @@ from pipeline.model import Document
 from pipeline.ports import Stores, Target
 from pipeline.records.history import enclose, load
 from pipeline.records.names import QUEUE_TRANSLATED
-from pipeline.records.tenants import Tenant, TenantRegistry
+from pipeline.records.tenants import Tenant, TenantRegistry, through
 from pipeline.registry import Connectors
 from pipeline.rules import apply
 
@@ -39,6 +39,13 @@ def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents:
 def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_count: int | None = None) -> Done:
     done = Done()
     tenant = TenantRegistry(stores.tables).current(env.tenant)
+    if env.to:  # a resend to another of the tenant's systems: adapted for that one
+        try:
+            tenant = through(tenant, env.to, sending=True)
+        except ConfigError as exc:
+            for enclosure in env.documents:
+                done.step(env, enclosure, "failed", {"stage": "adapt", "target": env.to, "error": exc.context()})
+            return done
     adapted: list[Enclosure] = []
     for enclosure in env.documents:
         try:

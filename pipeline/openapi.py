@@ -142,6 +142,22 @@ def _components() -> dict[str, Any]:
     }, ["id", "payload"])
     components["Exchanges"] = _obj({"id": _STR, "exchanges": {"type": "array", "items": {"type": "object"}}},
                                    ["id", "exchanges"])
+    from pipeline.resend_api import BulkResend, Resend
+
+    for model in (Resend, BulkResend):
+        components[model.__name__] = model.model_json_schema(ref_template=template)
+    planned = {"id": _STR, "reference": {"type": ["string", "null"]}, "target": _STR,
+               "outcome": {"type": "string", "enum": ["send", "already_there", "not_found", "no_shared_form",
+                                                      "refused", "resubmitted"]},
+               "reason": _STR, "already_there": {"type": "object"}, "replaces": {"type": "object"},
+               "would_refuse": {"type": "array", "items": _ref("Problem")}}
+    components["Resent"] = _obj({**planned, "status_url": _STR}, ["id", "target", "outcome"])
+    components["BulkResent"] = _obj({
+        "target": _STR, "dry_run": {"type": "boolean"}, "matched": {"type": "integer"},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "refused_by_preflight": {"type": "integer"}, "resubmitted": {"type": "integer"},
+        "documents": {"type": "array", "items": _obj(planned, ["id", "target", "outcome"])},
+    }, ["target", "dry_run", "matched", "counts", "documents"])
     components["Receipts"] = _obj({"receipts": {"type": "array", "items": _obj(
         {"receipt": _STR, "at": _STR, "status_url": _STR, "file": _STR, "format": _STR, "via": _STR,
          "bytes": {"type": "integer"}}, ["receipt", "at", "status_url"])}}, ["receipts"])
@@ -349,6 +365,22 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "parameters": [_path_id("The document's id (d-...)")],
                 "responses": _answers(*tenant_errors, 404, 409, ok=(202, "Resubmitted", "Resubmitted")),
             }},
+            "/api/v1/documents/{id}/resend": {"post": {
+                "summary": "Send a document again — to its system (after it was deleted there) or another the tenant "
+                           "is connected to; audited; 409 when that system holds it already, unless force",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "requestBody": {"required": True, "content": _json("Resend")},
+                "responses": _answers(400, *tenant_errors, 404, 409, 410, 413, 415, 422,
+                                      ok=(202, "On its way again", "Resent")),
+            }},
+            "/api/v1/documents/resend": {"post": {
+                "summary": "Send a filtered set again; the dry run (the default) shows what would be sent and what "
+                           "the system would refuse, document by document",
+                "requestBody": {"required": True, "content": _json("BulkResend")},
+                "responses": {**_answers(400, *tenant_errors, 413, 415, 422,
+                                         ok=(202, "Sent (dry_run false)", "BulkResent")),
+                              "200": {"description": "The dry run", "content": _json("BulkResent")}},
+            }},
             "/api/v1/receipts": {"get": {
                 "summary": "The tenant's latest files (uploads and SFTP drops), newest last",
                 "responses": _answers(*tenant_errors, ok=(200, "Receipts", "Receipts")),
@@ -462,6 +494,8 @@ OPERATIONS = {
     ("/api/v1/documents/{id}/payload", "get"): "document_payload",
     ("/api/v1/documents/{id}/exchanges", "get"): "document_exchanges",
     ("/api/v1/documents/{id}/retry", "post"): "document_retry",
+    ("/api/v1/documents/{id}/resend", "post"): "document_resend",
+    ("/api/v1/documents/resend", "post"): "documents_resend",
     ("/api/v1/receipts", "get"): "receipt_list",
     ("/api/v1/receipts/{id}", "get"): "receipt_status",
     ("/api/v1/receipts/{id}/report", "get"): "receipt_report",
