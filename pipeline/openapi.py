@@ -144,8 +144,8 @@ def _components() -> dict[str, Any]:
                                    ["id", "exchanges"])
     from pipeline.resend_api import BulkResend, Resend
 
-    for model in (Resend, BulkResend):
-        components[model.__name__] = model.model_json_schema(ref_template=template)
+    components["Resend"] = Resend.model_json_schema(ref_template=template)
+    components["BulkResend"] = BulkResend.model_json_schema(ref_template=template)
     planned = {"id": _STR, "reference": {"type": ["string", "null"]}, "target": _STR,
                "outcome": {"type": "string", "enum": ["send", "already_there", "not_found", "no_shared_form",
                                                       "refused", "resubmitted"]},
