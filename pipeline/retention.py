@@ -38,15 +38,19 @@ def cutoff(now: dt.datetime | None = None) -> dt.datetime:
     return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=RETENTION_DAYS)
 
 
-def sweep(stores: Stores, *, now: dt.datetime | None = None, blobs: bool = False) -> Swept:
-    """Delete every tenant's history received before the retention period; with `blobs`, the blobs too."""
+def sweep(stores: Stores, *, now: dt.datetime | None = None, blobs: bool = False,
+          tenants: Iterable[str] | None = None) -> Swept:
+    """Delete the history received before the retention period of every tenant (or of `tenants`); with `blobs`,
+    the history containers' blobs too (every blob path starts with its tenant's id)."""
     before = cutoff(now)
     swept = Swept()
-    for tenant in TenantRegistry(stores.tables).all():
-        _tenant(stores.tables, tenant.id, before, swept)
+    chosen = list(tenants) if tenants is not None else [t.id for t in TenantRegistry(stores.tables).all()]
+    for tenant in chosen:
+        _tenant(stores.tables, tenant, before, swept)
     if blobs:
+        prefixes = [f"{t}/" for t in chosen] if tenants is not None else [""]
         for container in HISTORY_CONTAINERS:
-            names = list(stores.blobs.created_before(container, before))
+            names = [n for prefix in prefixes for n in stores.blobs.created_before(container, before, prefix)]
             for name in names:
                 stores.blobs.delete(container, name)
             swept.blobs[container] = len(names)
