@@ -57,7 +57,7 @@ def _redacted_spans() -> None:
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api, history_api, resend_api
+    from pipeline import admin, api, history_api, resend_api, switch_api
 
     _redacted_spans()
     parts = urlsplit(req.url)
@@ -70,7 +70,8 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
     handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
-               or getattr(resend_api, handler_name, None) or getattr(admin, handler_name))
+               or getattr(resend_api, handler_name, None) or getattr(switch_api, handler_name, None)
+               or getattr(admin, handler_name))
     response = handler(_stores(), _Registry(), request)
     for queue, messages in response.messages.items():
         if messages:
@@ -183,6 +184,19 @@ def tenant_connection_companies(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["GET"])
 def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/switch/preview", methods=["POST"])
+def tenant_switch_preview(req: func.HttpRequest) -> func.HttpResponse:
+    """What a new accounting system would make of the tenant's last 90 days (nothing written)."""
+    return _http("preview_switch", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/switch", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def tenant_switch(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """Switch accounting system: the old connection kept read-only, the open period optionally resent."""
+    return _http("post_switch", req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/admin/tenants/{id}/keys", methods=["GET"])

@@ -158,6 +158,25 @@ def _components() -> dict[str, Any]:
         "refused_by_preflight": {"type": "integer"}, "resubmitted": {"type": "integer"},
         "documents": {"type": "array", "items": _obj(planned, ["id", "target", "outcome"])},
     }, ["target", "dry_run", "matched", "counts", "documents"])
+    from pipeline.switch_api import Switch, SwitchPreview
+
+    components["SwitchPreview"] = SwitchPreview.model_json_schema(ref_template=template)
+    components["Switch"] = Switch.model_json_schema(ref_template=template)
+    components["SwitchPreviewed"] = _obj({
+        "tenant_id": _STR, "from": _STR, "to": _STR,
+        "connection": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
+        "documents": _obj({
+            "checked": {"type": "integer"}, "accepted": {"type": "integer"}, "would_refuse": {"type": "integer"},
+            "unreadable": {"type": "integer"}, "by_status": {"type": "object"},
+            "missing": {"type": "object", "description": "accounts, vat_codes, customers, dimensions, other: each "
+                                                         "value the new system lacks, how many documents need it"}},
+            ["checked", "accepted", "would_refuse"]),
+        "rules": {"type": "object"}, "period": {"type": "object"}, "error": _STR,
+    }, ["tenant_id", "from", "to", "connection"])
+    components["Switched"] = _obj({
+        "tenant_id": _STR, "switched": {"type": "boolean"}, "from": _STR, "to": _STR, "check": {"type": "object"},
+        "kept_read_only": _STR, "at": _STR, "resend": {"type": "object"}, "error": _STR,
+    }, ["tenant_id", "switched", "from", "to"])
     components["Receipts"] = _obj({"receipts": {"type": "array", "items": _obj(
         {"receipt": _STR, "at": _STR, "status_url": _STR, "file": _STR, "format": _STR, "via": _STR,
          "bytes": {"type": "integer"}}, ["receipt", "at", "status_url"])}}, ["receipts"])
@@ -166,6 +185,7 @@ def _components() -> dict[str, Any]:
     components["NewTenantKey"] = _obj({"tenant_id": _STR, "name": _STR, "api_key": {
         "type": "string", "description": "Shown once; only its SHA-256 is kept"}}, ["tenant_id", "name", "api_key"])
     connection_view = {
+        "connections": {"type": "object", "description": "Other systems: settings, mode (active, read-only)"},
         "tenant_id": _STR, "target": _STR, "settings": {"type": "object"},
         "credentials": {"type": "array", "items": _STR, "description": "Which secrets are stored, never values"},
         "secret_names": {"type": "object", "additionalProperties": _STR},
@@ -423,6 +443,15 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "The companies a connection's credentials reach, to pick one (a system that lists them, e.g. "
                 "Business NXT's availableCompanies); the body's settings and credentials over those in force, "
                 "nothing written", connection, (200, "The companies and the setting a choice fills", "Companies"))},
+            "/api/v1/admin/tenants/{id}/switch/preview": {"post": admin(
+                "Preview a switch of accounting system: of the last 90 days' documents and the rules, what the new "
+                "system would accept and which accounts, VAT codes, customers and dimensions it lacks (its "
+                "preflight); the credentials are used for this call only, nothing is written",
+                _ref("SwitchPreview"), (200, "The preview", "SwitchPreviewed"))},
+            "/api/v1/admin/tenants/{id}/switch": {"post": admin(
+                "Switch accounting system: the new connection tested and in force, the old one kept read-only for "
+                "lookups and history, the open period resent when asked (resend_from)",
+                _ref("Switch"), (200, "Switched", "Switched"))},
             "/api/v1/admin/tenants/{id}/rules": {"put": admin(
                 "Replace the tenant's rules (validated; effective on the next voucher; every change kept)",
                 _ref("Rules"), (200, "The rules now in force", "TenantRules"))},
@@ -509,6 +538,8 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/revoke", "post"): "tenant_key_revoke",
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/rotate", "post"): "tenant_key_rotate",
     ("/api/v1/admin/tenants/{id}/rules", "put"): "tenant_rules",
+    ("/api/v1/admin/tenants/{id}/switch/preview", "post"): "tenant_switch_preview",
+    ("/api/v1/admin/tenants/{id}/switch", "post"): "tenant_switch",
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
     ("/api/docs", "get"): "api_docs",
     ("/api/openapi.json", "get"): "api_openapi",
