@@ -49,6 +49,12 @@ class Tally:
     unreadable: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     missing: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+    fields: dict[tuple[str, str], int] = field(default_factory=dict)  # (document type, field) → documents using it
+
+    def used(self, document: Any) -> None:
+        for name in used_fields(document):
+            key = (str(document.type), name)
+            self.fields[key] = self.fields.get(key, 0) + 1
 
     def problem(self, kind: str, code: str, value: str, message: str, reference: str | None) -> None:
         found = self.missing.setdefault(kind, {}).setdefault((code, value), {
@@ -60,6 +66,7 @@ class Tally:
     def as_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "accepted": self.accepted, "would_refuse": self.refused,
                 "unreadable": self.unreadable, "by_status": self.by_status,
+                "fields_used": [{"type": t, "field": f, "documents": n} for (t, f), n in sorted(self.fields.items())],
                 "missing": {kind: sorted(found.values(), key=lambda f: (-f["documents"], f["value"]))
                             for kind, _ in [*KINDS, ("other", ())] if (found := self.missing.get(kind))}}
 
@@ -67,6 +74,27 @@ class Tally:
 def _kind(code: str, field_name: str | None) -> str:
     text = f"{code} {field_name or ''}".lower()
     return next((kind for kind, words in KINDS if any(w in text for w in words)), "other")
+
+
+DIMENSIONS = ("department", "project")  # named in the shared form; any other is `dimensions.*` (as the field map)
+
+
+def used_fields(document: Any, prefix: str = "") -> set[str]:
+    """The shared form's fields a document fills, named as the field map names them: `lines[].account`,
+    `lines[].dimensions.department`, `lines[].dimensions.*`, `customer` (a party is one field)."""
+    found: set[str] = set()
+    for name in type(document).model_fields:
+        value = getattr(document, name)
+        if name in ("type", "origin") or value is None or value == () or value == {}:
+            continue
+        if name == "lines":
+            for line in value:
+                found |= used_fields(line, f"{prefix}lines[].")
+        elif name == "dimensions":
+            found |= {f"{prefix}dimensions.{key if key in DIMENSIONS else '*'}" for key in value}
+        else:
+            found.add(prefix + name)
+    return found
 
 
 _PATH = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")
@@ -228,6 +256,8 @@ def _check(target: Any, batch: list[Any], tally: Tally) -> None:
     refused = {p.reference for p in problems if p.is_error}
     by_reference = {d.reference: d for d in batch}
     tally.checked += len(batch)
+    for document in batch:
+        tally.used(document)
     tally.refused += sum(1 for d in batch if d.reference in refused)
     tally.accepted += sum(1 for d in batch if d.reference not in refused)
     for problem in problems:

@@ -1,0 +1,36 @@
+"""The switch preview's pure parts: which fields a document fills (named as the field map names them), which
+value a preflight problem points at, and what kind of thing the new system lacks (the whole preview against
+real sandboxes: tests/e2e/test_switch_preview.py)."""
+
+from __future__ import annotations
+
+from pipeline.model import Voucher
+from pipeline.switching import Tally, _kind, _value, used_fields
+
+VOUCHER = Voucher.model_validate({
+    "reference": "K-1", "date": "2026-11-20", "description": "Kiosk Tromsø – æøå",
+    "lines": [{"account": "1920", "amount": "100.00", "kid": "0000000000018"},
+              {"account": "3000", "amount": "-100.00", "vat_code": "3",
+               "dimensions": {"department": "10", "bærekraft": "grønn"}}]})
+
+
+def test_the_fields_a_document_fills_are_named_as_the_field_map_names_them():
+    used = used_fields(VOUCHER)
+    assert {"reference", "date", "description", "lines[].account", "lines[].amount", "lines[].kid",
+            "lines[].vat_code", "lines[].dimensions.department", "lines[].dimensions.*"} <= used
+    assert not {"type", "origin", "lines[].dimensions.project"} & used
+
+
+def test_a_problem_points_at_the_value_the_system_lacks_and_is_sorted_by_kind():
+    assert _value(VOUCHER, "lines[1].account") == "3000"
+    assert _value(VOUCHER, "lines[1].dimensions.department") == "10"
+    assert _value(VOUCHER, "lines[7].account") == "" and _value(VOUCHER, None) == ""
+    assert [_kind(c, f) for c, f in [("missing-account", "lines[1].account"), ("invalid", "lines[0].vat_code"),
+                                     ("missing-customer", "customer"), ("missing-project", None),
+                                     ("closed-period", "date")]] == \
+        ["accounts", "vat_codes", "customers", "dimensions", "other"]
+    tally = Tally()
+    for reference in ("A", "B", "C", "D", "A"):
+        tally.problem("accounts", "missing-account", "3600", "account 3600 does not exist", reference)
+    [found] = tally.as_dict()["missing"]["accounts"]
+    assert found["documents"] == 5 and found["examples"] == ["A", "B", "C"]  # a few examples, never them all
