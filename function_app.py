@@ -139,7 +139,7 @@ def document_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> f
     return _http("resend_document", req, {names.QUEUE_TRANSLATED: translated})
 
 
-@app.route(route="v1/documents/resend", methods=["POST"])
+@app.route(route="v1/resends", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def documents_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """A filtered set sent again; a dry run (the default) first shows what would go and what would be refused."""

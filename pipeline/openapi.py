@@ -64,6 +64,8 @@ def _obj(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str, 
 
 
 _STR = {"type": "string"}
+_TEXT = {"type": "string", "minLength": 1}
+_MOMENT = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 _STATUS = {"type": "string", "enum": sorted(set(STATUS_OF.values()))}
 
 
@@ -130,6 +132,12 @@ def _components() -> dict[str, Any]:
         "received_at": {"type": "string", "format": "date-time"}, "receipt": _STR, "target": _STR,
         "remote_id": _STR, "file": _STR, "line": {"type": "integer"}, "updated_at": _STR, "status_url": _STR,
     }, ["id", "status", "status_url"])
+    components["KeptDocument"] = {
+        **_obj({"type": {"type": "string", "enum": list(DOCUMENT_TYPES)}, "reference": _STR, "date": _STR,
+                "origin": _obj({"format": _STR, "file": {"type": ["string", "null"]},
+                                "line": {"type": ["integer", "null"]}}, ["format"])}, ["type", "reference", "date"]),
+        "description": "A document as Bilagsbro keeps it: the shared form (Document) with every default filled in, "
+                       "and `origin`, where Bilagsbro received it"}
     components["DocumentList"] = _obj({
         "documents": {"type": "array", "items": _ref("DocumentListed")},
         "next": {"type": ["string", "null"], "description": "The next page's URL; null on the last page"},
@@ -311,22 +319,24 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "parameters": [
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
                     {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(DOCUMENT_TYPES)}},
-                    {"name": "reference_prefix", "in": "query", "schema": _STR,
+                    {"name": "reference_prefix", "in": "query", "schema": _TEXT,
                      "description": "References that start with this text"},
-                    {"name": "source", "in": "query", "schema": _STR,
+                    {"name": "source", "in": "query", "schema": _TEXT,
                      "description": "The format it came in: shared-form (the API), gbat10, saft-cash-register, ..."},
                     {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"},
                      "description": "The document's own date, from (inclusive)"},
                     {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"},
                      "description": "The document's own date, to (inclusive)"},
-                    {"name": "received_from", "in": "query", "schema": _STR,
+                    {"name": "received_from", "in": "query", "schema": _MOMENT,
                      "description": "Received at or after (a date or ISO 8601 time; to the second)"},
-                    {"name": "received_to", "in": "query", "schema": _STR,
+                    {"name": "received_to", "in": "query", "schema": _MOMENT,
                      "description": "Received before (exclusive)"},
-                    {"name": "target", "in": "query", "schema": _STR, "description": "The accounting system"},
-                    {"name": "receipt", "in": "query", "schema": _STR, "description": "The receipt's id (r-...)"},
+                    {"name": "target", "in": "query", "schema": _TEXT, "description": "The accounting system"},
+                    {"name": "receipt", "in": "query", "description": "The receipt's id (r-...)",
+                     "schema": {"type": "string", "pattern": "^r-[0-9]{14}[0-9a-f]*$"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
-                    {"name": "cursor", "in": "query", "schema": _STR, "description": "From the previous page"},
+                    {"name": "cursor", "in": "query", "schema": _TEXT,
+                     "description": "From the previous page (opaque: only one this API gave out)"},
                 ],
                 "responses": _answers(400, *tenant_errors, ok=(200, "A page of documents", "DocumentList")),
             }, "post": {
@@ -361,14 +371,15 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "summary": "The bytes exactly as received: the request or file the document came in (a file's "
                            "document: X-Bilagsbro-Lines names its lines), with its content type",
                 "parameters": [_path_id("The document's id (d-...)")],
-                "responses": {"200": {"description": "The original, byte for byte", "content": {
-                    "*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"200": {"description": "The original, byte for byte, with the content type it came "
+                                                     "with (JSON from the API; a file as application/octet-stream)",
+                                      "content": {"*/*": {"schema": {}}}},
                     **_answers(*tenant_errors, 404, 410)},
             }},
             "/api/v1/documents/{id}/shared-form": {"get": {
                 "summary": "The document as translated, in the shared form",
                 "parameters": [_path_id("The document's id (d-...)")],
-                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The shared form", "Document")),
+                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The shared form", "KeptDocument")),
             }},
             "/api/v1/documents/{id}/payload": {"get": {
                 "summary": "The document as adapted for its accounting system: the exact payload sent",
@@ -393,7 +404,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "responses": _answers(400, *tenant_errors, 404, 409, 410, 413, 415, 422,
                                       ok=(202, "On its way again", "Resent")),
             }},
-            "/api/v1/documents/resend": {"post": {
+            "/api/v1/resends": {"post": {
                 "summary": "Send a filtered set again; the dry run (the default) shows what would be sent and what "
                            "the system would refuse, document by document",
                 "requestBody": {"required": True, "content": _json("BulkResend")},
@@ -524,7 +535,7 @@ OPERATIONS = {
     ("/api/v1/documents/{id}/exchanges", "get"): "document_exchanges",
     ("/api/v1/documents/{id}/retry", "post"): "document_retry",
     ("/api/v1/documents/{id}/resend", "post"): "document_resend",
-    ("/api/v1/documents/resend", "post"): "documents_resend",
+    ("/api/v1/resends", "post"): "documents_resend",
     ("/api/v1/receipts", "get"): "receipt_list",
     ("/api/v1/receipts/{id}", "get"): "receipt_status",
     ("/api/v1/receipts/{id}/report", "get"): "receipt_report",

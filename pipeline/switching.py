@@ -237,7 +237,7 @@ def switch(stores: Stores, connectors: Connectors, tenant_id: str, system: str, 
             if len(chosen) > MAX_BULK:
                 answer["resend"] = {"from": resend_from.isoformat(), "error": (
                     f"more than {MAX_BULK} documents are dated {resend_from} or later: none was resent; send them "
-                    "in parts with POST /api/v1/documents/resend (filter by date_from and date_to)")}
+                    "in parts with POST /api/v1/resends (filter by date_from and date_to)")}
                 return answer
             query = documents.Query(date_from=resend_from.isoformat(), limit=documents.MAX_PAGE, cursor=cursor)
         envelopes = send(stores, tenant, chosen, by=by, reason=f"switch to {system}: {reason}", force=False)

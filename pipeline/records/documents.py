@@ -155,9 +155,11 @@ class Query:
         """From query parameters; raises BadQuery naming the parameter that is wrong."""
         known = {"status", "type", "reference_prefix", "source", "date_from", "date_to", "received_from",
                  "received_to", "target", "receipt", "limit", "cursor"}
-        for name in params:
+        for name, value in params.items():
             if name not in known:
                 raise BadQuery(f"unknown filter {name!r}; known: {', '.join(sorted(known))}", name)
+            if not value:
+                raise BadQuery(f"{name} is empty: give it a value or leave it out", name)
         status = params.get("status") or None
         if status is not None and status not in STATUSES:
             raise BadQuery(f"status {status!r} is not one of {', '.join(STATUSES)}", "status")
@@ -281,7 +283,12 @@ def search(tables: TableStore, tenant: str, query: Query, *, now: dt.datetime | 
     One range read of the tenant's index partition: the received-at range, a receipt and the cursor bound
     the keys; the other filters are compared by the table service over that range.
     """
-    after, below = query.bounds(now or dt.datetime.now(dt.UTC))
+    moment = now or dt.datetime.now(dt.UTC)
+    if query.received_to is not None and query.received_to <= moment - dt.timedelta(days=RETENTION_DAYS):
+        return [], None  # all of it past the retention period
+    if query.received_from is not None and query.received_from > moment + dt.timedelta(days=1):
+        return [], None  # nothing is received in the future (and keys only hold four-digit years)
+    after, below = query.bounds(moment)
     if below is not None and after >= below:
         return [], None
     rows = tables.scan(TABLE_TRACE, partition(tenant), after=after, below=below, where=query.conditions(),

@@ -62,7 +62,7 @@ def test_a_tenants_documents_are_found_read_back_and_resent_over_http(stack, ten
     assert [t["step"] for t in final["trace"]][-3:] == ["resubmitted", "adapted", "delivered"]
     resent = [r for r in stack.stores.tables.query(TABLE_LEDGER, f"{tenant[0].id}|resends")]
     assert [(r["Document"], r["Reason"]) for r in resent] == [(ids[0], "slettet i regnskapet – sendes på nytt")]
-    dry = client.post("/api/v1/documents/resend", json={"filter": {"reference_prefix": "hist-"},
+    dry = client.post("/api/v1/resends", json={"filter": {"reference_prefix": "hist-"},
                                                          "reason": "test"})
     assert dry.status_code == 200 and dry.json()["counts"] == {"already_there": 6}
 

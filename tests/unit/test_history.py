@@ -262,3 +262,11 @@ def test_after_90_days_the_api_says_expired_and_the_sweep_leaves_nothing(shop, m
     assert call(history_api.get_original, stores, conns, key, path={"id": fresh["id"]}).status == 200
     everything_later = retention.sweep(stores, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=91), blobs=True)
     assert everything_later.documents == 1 and listed(stores, conns, key) == []
+
+
+@pytest.mark.parametrize("query", [{"received_to": "0001-01-01T00:00:00"}, {"received_from": "9999-12-31"},
+                                   {"received_to": "2000-01-01", "received_from": "1999-01-01"}])
+def test_received_ranges_outside_the_retention_period_are_empty_not_errors(shop, query):
+    stores, conns, _, key = shop
+    post(stores, conns, key, [voucher("V-1")])
+    assert listed(stores, conns, key, **query) == []
