@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from pipeline.api import Request, Response, _admin_body, _authenticate, error
 from pipeline.errors import BilagsbroError, Problem
@@ -32,12 +32,12 @@ class Resend(BaseModel):
     target: str | None = Field(None, description="The system to send to (registry name, e.g. 'tripletex'): the "
                                                  "tenant's own when left out, or another it is connected to")
     reason: str = Field(..., min_length=3, max_length=1000, description="Why: kept with who asked, for the audit")
-    force: bool = Field(False, description="Send even though the system holds it already (after deleting it there)")
+    force: StrictBool = Field(False, description="Send even though the system holds it already (after deleting it there)")
 
 
 class BulkResend(Resend):
     filter: dict[str, str] = Field(default_factory=dict, description="As GET /api/v1/documents takes them")
-    dry_run: bool = Field(True, description="Only show what would be sent and what each target would refuse")
+    dry_run: StrictBool = Field(True, description="Only show what would be sent and what each target would refuse")
 
 
 def _who(request: Request) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from pipeline.api import Request, Response, _admin_body, _admin_tenant, error
 from pipeline.errors import BilagsbroError
@@ -32,9 +32,16 @@ class SwitchPreview(BaseModel):
 
 class Switch(SwitchPreview):
     reason: str = Field(..., min_length=3, max_length=1000, description="Why: kept with who asked, for the audit")
-    direct_posting: bool | None = None
+    direct_posting: StrictBool | None = None
     resend_from: dt.date | None = Field(None, description="Resend every document dated this day or later (the "
                                                           "open period) to the new system")
+
+    @field_validator("resend_from", mode="before")
+    @classmethod
+    def _a_date_as_text(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("a date as text: YYYY-MM-DD")
+        return value
 
 
 def _who(request: Request) -> str:
