@@ -182,6 +182,8 @@ def preview(stores: Stores, connectors: Connectors, tenant_id: str, system: str,
             query = documents.Query(limit=documents.MAX_PAGE, cursor=cursor)
         _check(target, batch, tally)
         answer["documents"] = tally.as_dict()
+        answer["fields"] = field_changes(connectors.descriptors.get(tenant.target), connectors.descriptors[system],
+                                         tally.fields)
         answer["rules"] = _rules(target, tenant)
     finally:
         close_all(context.cache)
@@ -247,6 +249,35 @@ def switch(stores: Stores, connectors: Connectors, tenant_id: str, system: str, 
         answer["resend"] = {"from": resend_from.isoformat(), "counts": counts,
                             "envelopes": [e.to_json() for e in envelopes]}
     return answer
+
+
+def dropped(descriptor: Any, name: str) -> str | None:
+    """Why `descriptor`'s system leaves the shared-form field `name` out (its descriptor's `accepts`); None when
+    it takes it."""
+    accepts = getattr(descriptor, "accepts", None)
+    if accepts is None:
+        return None
+    if name in accepts.not_accepted:
+        return str(accepts.not_accepted[name])
+    if ".dimensions." in f".{name}":
+        dimension = name.rsplit(".", 1)[1]
+        if "*" not in accepts.dimensions and dimension not in accepts.dimensions:
+            kind = "other dimensions" if dimension == "*" else f"a {dimension} dimension"
+            return f"{descriptor.title} takes no {kind} on a line"
+    return None
+
+
+def field_changes(before: Any, after: Any, used: Mapping[tuple[str, str], int]) -> list[dict[str, Any]]:
+    """The fields the period's documents fill that the new system would leave out: each with how many documents
+    fill it, why, and whether the old system left it out too (the connectors' descriptors, as the field map)."""
+    changes = []
+    for (document_type, name), count in sorted(used.items()):
+        reason = dropped(after, name)
+        if reason is not None:
+            earlier = dropped(before, name)
+            changes.append({"type": document_type, "field": name, "documents": count, "dropped": reason,
+                            "before": f"also left out: {earlier}" if earlier else "kept"})
+    return changes
 
 
 def _check(target: Any, batch: list[Any], tally: Tally) -> None:

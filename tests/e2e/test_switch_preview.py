@@ -17,10 +17,11 @@ from tests.poweroffice_go.support import stored
 pytestmark = pytest.mark.e2e
 
 
-def voucher(reference: str, day: str, account: str = "3000") -> dict:
+def voucher(reference: str, day: str, account: str = "3000", **dimensions: str) -> dict:
     return {"type": "voucher", "reference": reference, "date": day, "description": "Leie av lokale – Ålesund",
             "lines": [{"account": "1920", "amount": "500.00"},
-                      {"account": account, "amount": "-500.00", "vat_code": "3" if account == "3000" else "0"}]}
+                      {"account": account, "amount": "-500.00", "vat_code": "3" if account == "3000" else "0",
+                       **({"dimensions": dimensions} if dimensions else {})}]}
 
 
 def test_a_switch_is_previewed_then_made_with_the_open_period_resent(stack):
@@ -42,7 +43,7 @@ def test_a_switch_is_previewed_then_made_with_the_open_period_resent(stack):
                           timeout=60) as client, \
                 httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=60) as admin:
             posted = client.post("/api/v1/documents", json=[
-                voucher("OKT-1", "2026-10-30"), voucher("NOV-1", "2026-11-02"),
+                voucher("OKT-1", "2026-10-30", kampanje="høstsalg"), voucher("NOV-1", "2026-11-02"),
                 voucher("NOV-2", "2026-11-03", account="3600"), voucher("NOV-3", "2026-11-04", account="3600")])
             assert posted.status_code == 202, posted.text
             ids = [d["id"] for d in posted.json()["documents"]]
@@ -56,6 +57,10 @@ def test_a_switch_is_previewed_then_made_with_the_open_period_resent(stack):
             [missing] = body["documents"]["missing"]["accounts"]
             assert missing["value"] == "3600" and missing["documents"] == 2
             assert sorted(missing["examples"]) == ["NOV-2", "NOV-3"]
+            # What GO leaves out of what these documents fill: a dimension it has no field for, as Tripletex did.
+            [dropped] = body["fields"]
+            assert dropped["field"] == "lines[].dimensions.*" and dropped["documents"] == 1
+            assert "Dim1–3" in dropped["dropped"] and dropped["before"].startswith("also left out: Tripletex")
             assert registry.get(tenant.id).target == "tripletex"  # a preview changes nothing
             assert stored(go) == []
 

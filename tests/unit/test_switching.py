@@ -4,8 +4,9 @@ real sandboxes: tests/e2e/test_switch_preview.py)."""
 
 from __future__ import annotations
 
+import connectors
 from pipeline.model import Voucher
-from pipeline.switching import Tally, _kind, _value, used_fields
+from pipeline.switching import Tally, _kind, _value, field_changes, used_fields
 
 VOUCHER = Voucher.model_validate({
     "reference": "K-1", "date": "2026-11-20", "description": "Kiosk Tromsø – æøå",
@@ -34,3 +35,18 @@ def test_a_problem_points_at_the_value_the_system_lacks_and_is_sorted_by_kind():
         tally.problem("accounts", "missing-account", "3600", "account 3600 does not exist", reference)
     [found] = tally.as_dict()["missing"]["accounts"]
     assert found["documents"] == 5 and found["examples"] == ["A", "B", "C"]  # a few examples, never them all
+
+
+def test_what_the_new_system_would_leave_out_is_named_beside_what_the_old_one_did():
+    tally = Tally()
+    tally.used(VOUCHER)
+    tally.used(VOUCHER)
+    changes = {c["field"]: c for c in field_changes(connectors.CONNECTORS["tripletex"], connectors.CONNECTORS["fiken"],
+                                                    tally.fields)}
+    assert changes["lines[].kid"]["documents"] == 2 and "KID" in changes["lines[].kid"]["dropped"]
+    assert changes["lines[].kid"]["before"].startswith("also left out: KID belongs to Tripletex invoices")
+    assert changes["lines[].dimensions.department"]["before"] == "kept"  # Tripletex has departments, Fiken none
+    assert "lines[].account" not in changes
+    back = {c["field"] for c in field_changes(connectors.CONNECTORS["fiken"], connectors.CONNECTORS["file"],
+                                              tally.fields)}
+    assert back == set()  # the file target keeps the shared form whole
