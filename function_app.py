@@ -57,7 +57,7 @@ def _redacted_spans() -> None:
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api, history_api, resend_api, switch_api
+    from pipeline import admin, api, history_api, resend_api, switch_api, webhook_api
 
     _redacted_spans()
     parts = urlsplit(req.url)
@@ -71,7 +71,7 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
     )
     handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
                or getattr(resend_api, handler_name, None) or getattr(switch_api, handler_name, None)
-               or getattr(admin, handler_name))
+               or getattr(admin, handler_name, None) or getattr(webhook_api, handler_name))
     response = handler(_stores(), _Registry(), request)
     for queue, messages in response.messages.items():
         if messages:
@@ -166,6 +166,11 @@ def receipt_report_csv(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_receipt_report_csv", req, {})
 
 
+@app.route(route="v1/export", methods=["GET"])
+def export(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_export", req, {})
+
+
 @app.route(route="v1/admin/tenants", methods=["POST"])
 def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
     return _http("create_tenant", req, {})
@@ -229,9 +234,72 @@ def tenant_format(req: func.HttpRequest) -> func.HttpResponse:
     return _http("put_format_options", req, {})
 
 
+# Webhooks: endpoints a tenant registers; events sent through the webhooks queue ---------------------------
+
+
+@app.route(route="v1/webhooks", methods=["POST"])
+def webhook_create(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("create_webhook", req, {})
+
+
+@app.route(route="v1/webhooks", methods=["GET"])
+def webhook_list(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_webhooks", req, {})
+
+
+@app.route(route="v1/webhooks/{id}", methods=["DELETE"])
+def webhook_delete(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("delete_webhook", req, {})
+
+
+@app.route(route="v1/webhooks/{id}/rotate", methods=["POST"])
+def webhook_rotate(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("rotate_webhook_secret", req, {})
+
+
+@app.route(route="v1/webhooks/{id}/deliveries", methods=["GET"])
+def webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_webhook_deliveries", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/webhooks", methods=["POST"])
+def tenant_webhook_create(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("admin_create_webhook", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/webhooks", methods=["GET"])
+def tenant_webhook_list(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("admin_list_webhooks", req, {})
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_WEBHOOKS, connection=CONNECTION)
+def send_webhook(msg: func.QueueMessage) -> None:
+    """One attempt of one webhook delivery; a failed one queues its own retry (backoff, 24 hours)."""
+    import os
+
+    from connectors.http.webhook_post import post
+    from pipeline import webhooks
+    from pipeline.webhook_events import attempt
+
+    stores = _stores()
+    attempt(stores, msg.get_body(), post, allow_private=webhooks.private_targets_allowed(os.environ),
+            backoff=webhooks.backoff_from(os.environ))
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_WEBHOOKS + names.POISON_SUFFIX, connection=CONNECTION)
+def webhook_poison(msg: func.QueueMessage) -> None:
+    """An attempt that crashed (storage, not the receiver) maxDequeueCount times: the row keeps its state."""
+    log.error("a webhook delivery message was poisoned: %r", msg.get_body()[:200])
+
+
 @app.route(route="docs", methods=["GET"])
 def api_docs(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_html", req, {})
+
+
+@app.route(route="docs/field-map", methods=["GET"])
+def api_field_map(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("docs_field_map", req, {})
 
 
 @app.route(route="openapi.json", methods=["GET"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bilagsbro.connect import add_connect_parsers, secret_names
+from bilagsbro.export import add_export_parser
 from bilagsbro.secret_input import refused_argument
 
 
@@ -275,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
 
     admin = sub.add_parser("admin-key", help="issue an admin API key (manages tenants over HTTP)")
     admin.set_defaults(fn=cmd_admin_key)
+
+    add_export_parser(sub)
 
     dry = sub.add_parser("dry-run", help="parse and check a file without delivering anything")
     dry.add_argument("file")

@@ -69,6 +69,8 @@ def settings_for(connection_string: str, data_dir: Path = DATA_DIR) -> dict[str,
         # 413; the host itself answers an empty 500 past this (Azure/azure-functions-host#10519).
         "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "209715200",
         **({"SWEEP_STALL_SECONDS": os.environ["SWEEP_STALL_SECONDS"]} if os.environ.get("SWEEP_STALL_SECONDS") else {}),
+        # Development only: webhooks may call a receiver on this machine (in Azure they go to public https only).
+        "BILAGSBRO_WEBHOOKS_ALLOW_PRIVATE": os.environ.get("BILAGSBRO_WEBHOOKS_ALLOW_PRIVATE", "true"),
     }
 
 

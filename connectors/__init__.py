@@ -25,6 +25,9 @@ from connectors.targets.file import descriptor as file
 from connectors.targets.finago_office import descriptor as finago_office
 from connectors.targets.poweroffice_go import descriptor as poweroffice_go
 from connectors.targets.tripletex import descriptor as tripletex
+from connectors.targets.visma_business_file import descriptor as visma_business_file
+from connectors.targets.visma_net import descriptor as visma_net
+from connectors.targets.xledger import descriptor as xledger
 from pipeline import descriptors, redaction
 from pipeline.descriptors import Descriptor
 
@@ -38,7 +41,10 @@ CONNECTORS: dict[str, Descriptor] = {
     "fiken": fiken.DESCRIPTOR,
     "poweroffice-go": poweroffice_go.DESCRIPTOR,
     "business-nxt": business_nxt.DESCRIPTOR,
+    "visma-net": visma_net.DESCRIPTOR,
     "file": file.DESCRIPTOR,
+    "xledger": xledger.DESCRIPTOR,
+    "visma-business-file": visma_business_file.DESCRIPTOR,
     "finago-office": finago_office.DESCRIPTOR,
     "saft-cash-register": saft_cash_register.FORMAT,
     "saft-financial": saft_financial.FORMAT,

@@ -23,6 +23,7 @@ from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import Tenant, TenantRegistry, through
 from pipeline.registry import Connectors
 from pipeline.rules import apply
+from pipeline.webhook_events import unhealthy
 
 
 def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents: list[Document],
@@ -61,7 +62,10 @@ def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_coun
             target = connectors.target_for(stores, tenant, enclosure.id)
             problems = target.preflight([result])
         except (ConfigError, DataError) as exc:
-            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": exc.context()}, document.reference)
+            if isinstance(exc, ConfigError):
+                unhealthy(stores, env.tenant, tenant.target, enclosure.id, exc)
+            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": exc.context()},
+                      document.reference)
             continue
         except ValueError as exc:  # a rule produced something the model refuses
             done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": {"kind": "DataError", "message": str(exc)}},

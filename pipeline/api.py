@@ -7,11 +7,12 @@ handlers serve Azure and the local host, and tests can call them directly.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from pipeline import idempotency
 from pipeline.envelope import Enclosure, Envelope, new_message_id, new_traceparent, trace_id
 from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.inflight import Send, commit, open_journey, receipt_of
@@ -84,11 +85,42 @@ def _status_url(request: Request, document_id: str) -> str:
     return f"{request.base_url}/api/v1/documents/{document_id}"
 
 
+def _idempotent(stores: Stores, tenant: str, request: Request, route: str,
+                handle: Callable[[], Response]) -> Response:
+    """Run `handle` once per Idempotency-Key (when the client sends one) and replay its answer for 24 hours."""
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        return handle()
+    problem = idempotency.key_problem(key)
+    if problem:
+        return error(400, problem, [Problem(problem, field="Idempotency-Key", code="invalid-header")])
+    ran: list[Response] = []
+
+    def run() -> idempotency.Answer:
+        ran.append(handle())
+        return idempotency.Answer(ran[0].status, ran[0].body, dict(ran[0].headers))
+
+    print_ = idempotency.fingerprint(route, request.query, request.headers.get("content-type", ""), request.body)
+    answer, replayed = idempotency.IdempotencyKeys(stores.tables, stores.blobs).answer(tenant, key, print_, run)
+    if isinstance(answer, idempotency.Refused):
+        refused = error(answer.status, answer.message, [Problem(answer.message, field="Idempotency-Key", code="idempotency-key-in-use")])
+        if answer.retry_after is not None:
+            refused.headers["Retry-After"] = str(answer.retry_after)
+        return refused
+    if not replayed:
+        return ran[0]  # with its queue messages: only the request that ran sends them
+    return Response(answer.status, answer.body, {**answer.headers, "Idempotent-Replayed": "true"})
+
+
 def post_documents(stores: Stores, connectors: Connectors, request: Request) -> Response:
     tenant, denied = _authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
+    return _idempotent(stores, tenant, request, "documents", lambda: _post_documents(stores, tenant, request))
+
+
+def _post_documents(stores: Stores, tenant: str, request: Request) -> Response:
     if len(request.body) > MAX_DOCUMENTS_BODY:
         return error(413, f"body of {len(request.body)} bytes exceeds {MAX_DOCUMENTS_BODY}: split it or "
                           "send a file to /api/v1/files")
@@ -118,9 +150,14 @@ def post_file(stores: Stores, connectors: Connectors, request: Request) -> Respo
     if denied:
         return denied
     assert tenant is not None
+    return _idempotent(stores, tenant, request, "files", lambda: _post_file(stores, connectors, tenant, request))
+
+
+def _post_file(stores: Stores, connectors: Connectors, tenant: str, request: Request) -> Response:
     if len(request.body) > MAX_FILE_BODY:
         return error(413, f"file of {len(request.body)} bytes exceeds {MAX_FILE_BODY}; use the SFTP folder")
-    format = request.query.get("format") or None
+    # Absent: detect the format. Given, it must be one we know — an empty `format=` too is refused (kept, 400).
+    format = request.query.get("format")
     file_name = request.query.get("name") or f"upload.{format or 'dat'}"
     intake = receive_file(stores, tenant, request.body, file_name=file_name, format=format,
                           known_formats=connectors.sources)
@@ -311,6 +348,17 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
            sends=[Send(QUEUE_TRANSLATED, envelope)])
     return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
                     messages={QUEUE_TRANSLATED: [envelope.to_json()]})
+
+
+def get_export(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The tenant's documents of a period as JSON lines or SAF-T Financial, a page at a time (pipeline/export)."""
+    from pipeline.export.route import answer
+
+    tenant, denied = _authenticate(stores, request)
+    if denied:
+        return denied
+    assert tenant is not None
+    return answer(stores, connectors, tenant, request)
 
 
 def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> Response:
@@ -517,4 +565,12 @@ def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Respo
     from pipeline import openapi
 
     return Response(200, openapi.html(request.base_url, connectors=connectors.descriptors),
+                    content_type="text/html; charset=utf-8")
+
+
+def docs_field_map(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The public field map: every field of the shared form, what each accounting system does with it."""
+    from pipeline import fieldmap
+
+    return Response(200, fieldmap.html(connectors.descriptors, request.base_url),
                     content_type="text/html; charset=utf-8")

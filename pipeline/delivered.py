@@ -24,6 +24,7 @@ from pipeline.records.history import load
 from pipeline.records.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.records.tenants import TenantRegistry, through
 from pipeline.registry import Connectors
+from pipeline.webhook_events import unhealthy
 
 CLAIM_RECHECK_SECONDS = 5
 DELIVER_AT_ONCE = 8  # documents delivered at the same time (in this process), each through the ledger
@@ -66,6 +67,8 @@ def deliver(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_co
     for enclosure, (document, outcome) in zip(env.documents, results, strict=True):
         reference = document.reference if document is not None else enclosure.reference
         if isinstance(outcome, (ConfigError, DataError)):
+            if isinstance(outcome, ConfigError):
+                unhealthy(stores, env.tenant, tenant.target, enclosure.id, outcome)
             done.step(env, enclosure, "failed", {"stage": "deliver", "target": tenant.target,
                                                  "error": outcome.context()}, reference)
             continue

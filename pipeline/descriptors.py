@@ -8,7 +8,7 @@ document, the contract suite, the golden tests and the README's table. Only the 
 never imports connectors/).
 
     Descriptor              name, title, settings model, secrets, secret_names, guide
-    ├── TargetDescriptor    + connect (the factory), accepts, check, http
+    ├── TargetDescriptor    + connect (the factory), accepts (with its field map), check, http
     ├── FormatDescriptor    + parse, sniff, notes            (a file source; settings are its options)
     └── PulledDescriptor    + source (imported on first use), check
 """
@@ -24,6 +24,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import PulledSource, Source, TargetFactory
+
+# An http(s) address as a connection setting: printable ASCII only (a control character, a space or a letter outside
+# ASCII would make the HTTP client refuse the address at the first request), no query or fragment.
+URL_PATTERN = r"^https?://[A-Za-z0-9.:_~%\[\]-]+(/[\x21\x22\x24-\x3e\x40-\x7e]*)?$"
 
 Kind = Literal["target", "file-source", "pulled-source"]
 DOCUMENT_TYPES = ("voucher", "sales_invoice", "payment")
@@ -119,6 +123,49 @@ class Drafts:
     meaning: str  # e.g. "a non-posted voucher (Bilag → Ikke bokførte bilag) that someone posts in Tripletex"
 
 
+@dataclass(frozen=True)
+class Lands:
+    """A shared-form field arrives in the target: at `to` (a path in the payload `render` builds, e.g.
+    `postings[].amountGross`; `[]` for each item, `a|b` for whichever of two a payload item has), transformed as
+    `how` says. `otherwise`: when it cannot land in some cases (Fiken keeps a customer only on its receivable), why —
+    it is then left out and named in the delivery's `not_accepted`."""
+
+    to: str
+    how: str = "as is"
+    otherwise: str | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The target works the value out itself from other fields (Tripletex computes VAT from the gross amount and the
+    VAT type): it is not sent, and changing it changes nothing sent."""
+
+    how: str
+
+
+@dataclass(frozen=True)
+class NotAccepted:
+    """The target has no place for the field: it is left out, and each delivery names it in `not_accepted`."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The target takes only the values `accepted` (e.g. NOK); a document with another is a preflight problem
+    naming the field."""
+
+    reason: str
+    accepted: tuple[str, ...] = ()
+
+
+FieldRule = Lands | Derived | NotAccepted | Refused
+FieldMap = Mapping[str, Mapping[str, FieldRule]]
+"""The public field map of a target: document type → shared-form field (`reference`, `lines[].vat_code`,
+`lines[].dimensions.*`) → what becomes of it. pipeline/fieldmap.py lists the fields and renders the map
+(docs/field-map.md, GET /api/docs/field-map); the contract suite proves every claim against `render` and `deliver`."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Accepts:
     """What an accounting system takes from the shared form."""
@@ -131,6 +178,9 @@ class Accepts:
     # Shared-form fields it has no place for ("lines[].kid", "lines[].dimensions.*", "voucher_type") and why:
     # a delivery lists the instances in `Delivery.not_accepted`; nothing is invented or hidden elsewhere.
     not_accepted: Mapping[str, str] = field(default_factory=dict)
+    # For each document type it takes, what becomes of every field of the shared form (FieldMap). A registered
+    # target without one fails the contract suite.
+    fields: FieldMap = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ from pipeline.errors import BilagsbroError
 from pipeline.inflight import Done, Overtaken, Send, alone, note_failure, pending, settle
 from pipeline.ports import Stores
 from pipeline.records.trace import TraceLog
+from pipeline.webhook_events import emit_outcomes
 
 log = logging.getLogger("bilagsbro.pipeline")
 RETRY_SECONDS = 5  # host.json's visibilityTimeout: how long a failed message waits before its next try
@@ -82,6 +83,7 @@ def poisoned(stores: Stores, queue: str, message: str | bytes, *, dequeue_count:
     for enclosure in env.documents:
         done.step(env, enclosure, "poisoned", detail)
     try:
+        emit_outcomes(stores, env.tenant, done.entries)
         settle(stores.tables, env, done.entries)
     except Overtaken:
         return

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from pipeline import openapi_webhooks
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
@@ -232,6 +233,21 @@ def _components() -> dict[str, Any]:
     return components
 
 
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": ("A key of your choosing (a UUID) that makes a retry safe: the same key with the same request "
+                    "within 24 hours gets the first answer, marked `Idempotent-Replayed: true`, and nothing is "
+                    "taken in twice; the same key with another request is a 409. Keys are per tenant. A "
+                    "document's reference stays the lasting guard against posting it twice."),
+}
+REPLAYED: dict[str, Any] = {"schema": {"type": "string", "enum": ["true"]},
+                            "description": "Present when this is the kept answer to an earlier request with the "
+                                           "same Idempotency-Key"}
+IDEMPOTENCY_CONFLICT = ("The Idempotency-Key was used for another request in the last 24 hours, or a request with "
+                        "it is still being answered (then with Retry-After)")
+
+
 def _json(schema: str) -> dict[str, Any]:
     return {"application/json": {"schema": _ref(schema)}}
 
@@ -267,6 +283,7 @@ def _path_id(what: str) -> dict[str, Any]:
 def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route function_app.py declares; formats, targets and their settings,
     secrets and options come from the connectors' descriptors (the registry, connectors.CONNECTORS)."""
+    from pipeline.export import contract as export_contract
     from pipeline.records.connection_schemas import schemas
 
     registry = connectors or {}
@@ -287,6 +304,15 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
     file_answers = _answers(401, 403, 413, ok=(202, "Kept and queued: a receipt with a status URL", "FileIntake"))
     file_answers["400"] = {"description": "Kept, but cannot be translated (unknown format, empty file)",
                            "content": _json("FileIntake")}
+    for answers, intake in ((documents_answers, "Intake"), (file_answers, "FileIntake")):
+        answers["400"]["description"] += "; or an Idempotency-Key that is not 1 to 255 visible ASCII characters"
+        answers["400"]["content"] = {"application/json": {"schema": {"anyOf": [_ref(intake), _ref("Error")]}}}
+        answers["409"] = {"description": IDEMPOTENCY_CONFLICT, "content": _json("Error"),
+                          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description":
+                                                      "Seconds to wait when the first request is still running"}}}
+        for status in ("202", "400", "422"):
+            if status in answers:
+                answers[status]["headers"] = {"Idempotent-Replayed": REPLAYED}
 
     def admin(summary: str, body: dict[str, Any], ok: tuple[int, str, str], *extra: dict[str, Any],
               conflict: bool = False) -> dict[str, Any]:
@@ -309,7 +335,12 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
         },
         "servers": [{"url": base_url or "/"}],
         "components": {
-            "schemas": {**_components(), **extra_components},
+            "schemas": {
+                **_components(),
+                **extra_components,
+                **openapi_webhooks.components(),
+                **export_contract.components(),
+            },
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant's API key (bb_...)"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "An admin key: bilagsbro admin-key"},
@@ -351,6 +382,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                      "properties": {"documents": {"type": "array", "items": _ref("Document"), "minItems": 1,
                                                   "maxItems": 5000}}},
                 ]}}}},
+                "parameters": [IDEMPOTENCY_KEY],
                 "responses": documents_answers,
             }},
             "/api/v1/files": {"post": {
@@ -359,6 +391,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                     {"name": "format", "in": "query", "schema": format_schema,
                      "description": "The file's format; omit it to have it detected"},
                     {"name": "name", "in": "query", "schema": {"type": "string"}, "description": "The file's name"},
+                    IDEMPOTENCY_KEY,
                 ],
                 "requestBody": {"required": True, "content": {"application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"}}}},
@@ -478,13 +511,22 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "summary": "This document as a readable page", "security": [],
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
             }},
+            "/api/docs/field-map": {"get": {
+                "summary": "The field map: every field of the shared form, what each accounting system does with it "
+                           "(where it lands and how, what it works out itself, what it does not accept and why), "
+                           "side by side", "security": [],
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": _STR}}}},
+            }},
             "/api/openapi.json": {"get": {
                 "summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1",
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
             **_admin_key_paths(),
+            **openapi_webhooks.paths(_answers, _path_id),
+            **export_contract.paths(_answers),
         }),
+        "webhooks": openapi_webhooks.events(),
     }
 
 
@@ -556,7 +598,10 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/switch", "post"): "tenant_switch",
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
     ("/api/docs", "get"): "api_docs",
+    ("/api/docs/field-map", "get"): "api_field_map",
     ("/api/openapi.json", "get"): "api_openapi",
+    **openapi_webhooks.OPERATIONS,
+    ("/api/v1/export", "get"): "export",
 }
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {
@@ -573,6 +618,7 @@ LINKS = {
                               "tenant_keys": _TENANT_ID}),
     "tenant_key_issue": ("201", {"tenant_key_rotate": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"},
                                  "tenant_key_revoke": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"}}),
+    **openapi_webhooks.LINKS,
 }
 
 
@@ -604,7 +650,8 @@ def html(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
 <style>body{{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto}}td{{padding:.3rem;vertical-align:top}}
 pre{{background:#f4f4f4;padding:1rem;overflow:auto;max-height:30rem}}</style></head><body>
 <h1>Bilagsbro vendor API {VERSION}</h1><p>{_html.escape(document['info']['description'])}</p>
-<p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1).</p>
+<p>Machine-readable: <a href="{base_url}/api/openapi.json">/api/openapi.json</a> (OpenAPI 3.1). What each accounting
+system does with every field of the shared form: <a href="{base_url}/api/docs/field-map">the field map</a>.</p>
 <table>{''.join(rows)}</table><h2>The shared form (JSON Schema)</h2><pre>{schema}</pre></body></html>"""
 
 

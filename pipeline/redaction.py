@@ -7,7 +7,7 @@ Two nets, both applied to every record:
   password — is replaced. Secret names are any name containing token, secret, password, api key,
   authorization, cookie or credential, plus the exact names connectors declare (`secret_names` and `secrets` in
   each descriptor of `connectors.CONNECTORS`),
-  plus credentials after `Basic`/`Bearer` and our own `bb_…` API keys.
+  plus credentials after `Basic`/`Bearer`, our own `bb_…` API keys and `whsec_…` webhook secrets.
 - **Values.** Every secret this process has read from or written to the secret store, or issued (API keys,
   the session tokens Tripletex and Omnium hand out), is replaced wherever it appears, in plain, URL-encoded
   and JSON-escaped form — also in text no name pattern knows. Values shorter than `MIN_LENGTH` are left to
@@ -61,6 +61,8 @@ def _compile() -> None:
          lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}"),
         # Our own API keys (pipeline.records.tenants.KEY_PREFIX), wherever they turn up.
         (re.compile(r"\bbb_[A-Za-z0-9_-]{16,}"), lambda m: f"bb_{REDACTED}"),
+        # Webhook signing secrets (pipeline.webhook_endpoints), likewise.
+        (re.compile(r"\bwhsec_[A-Za-z0-9_-]{16,}"), lambda m: f"whsec_{REDACTED}"),
     )
 
 

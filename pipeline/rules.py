@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.model import TARGET_TERMS, Document, InvoiceLine, Payment, Posting, SalesInvoice, Voucher
 
@@ -24,6 +24,19 @@ class Rules(BaseModel):
     dimensions: dict[str, str] = Field(
         default_factory=dict, description="our dimension name → the target's (e.g. 'store' → 'department')"
     )
+    grouping_codes: dict[str, str] = Field(
+        default_factory=dict, description="account → SAF-T grouping code (næringsspesifikasjon) in the SAF-T "
+                                          "export, where the rule by NS 4102 range does not fit the tenant's chart")
+
+    @field_validator("grouping_codes")
+    @classmethod
+    def _known_grouping_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        from pipeline.norway.grouping_codes import CATEGORY_OF
+
+        unknown = sorted(code for code in value.values() if code not in CATEGORY_OF)
+        if unknown:
+            raise ValueError(f"not grouping codes of the næringsspesifikasjon: {', '.join(unknown)}")
+        return value
 
 
 Rule = Callable[[Document, Rules], Document]

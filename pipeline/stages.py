@@ -25,6 +25,7 @@ from pipeline.records.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
 from pipeline.registry import Connectors
 from pipeline.telemetry import stage_span
 from pipeline.translated import translate
+from pipeline.webhook_events import emit_outcomes
 
 __all__ = ["Connectors", "poisoned", "run"]  # Connectors and poisoned: where code from before the split looks
 log = logging.getLogger("bilagsbro.pipeline")
@@ -55,6 +56,7 @@ def run(stage: str, stores: Stores, connectors: Connectors, message: str | bytes
             # parent of whatever it sends on.
             onward = [replace(e, traceparent=traceparent) for e in done.onward]
             sends = [Send(OUTPUT[stage], e) for e in onward] + done.sends
+            emit_outcomes(stores, env.tenant, done.entries)  # before the steps: a stage run again raises them again
             settle(stores.tables, env, done.entries, sends, ended=not (sends or done.recorded))
     except Overtaken as exc:
         log.info("dropped the %s of envelope %s of %s/%s: %s", stage, env.id, env.tenant, env.receipt, exc)

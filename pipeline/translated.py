@@ -29,6 +29,7 @@ from pipeline.records.report import FileReport
 from pipeline.records.tenants import Tenant, TenantRegistry
 from pipeline.records.trace import TraceEntry, child_id
 from pipeline.registry import Connectors
+from pipeline.webhook_events import emit
 
 log = logging.getLogger("bilagsbro.pipeline")
 SNIFF_BYTES = 65536  # what format detection looks at
@@ -148,8 +149,11 @@ def _translate_file(stores: Stores, connectors: Connectors, env: Envelope) -> Do
     report.commit()
     done = Done(recorded=parts.held)
     step = "translated" if report.documents.count or not report.errors else "rejected"
-    done.step(env, None, step, {"format": format, **report.summary(check.summary()),
-                                **({"parts": parts.count} if parts.count else {})})
+    summary = report.summary(check.summary())
+    emit(stores, env.tenant, "file.processed", f"{env.receipt}.processed", {
+        "receipt": env.receipt, "file_name": file_name, "format": format, "status": step,
+        "counts": summary.get("counts"), "complete": summary.get("complete"), "documents": count})
+    done.step(env, None, step, {"format": format, **summary, **({"parts": parts.count} if parts.count else {})})
     return done
 
 

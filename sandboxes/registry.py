@@ -54,5 +54,7 @@ SANDBOXES: dict[str, Callable[[], Running]] = {
     "fiken": _starter("sandboxes.fiken.demo"),
     "poweroffice-go": _starter("sandboxes.poweroffice_go.demo"),
     "business-nxt": _starter("sandboxes.business_nxt.demo"),
+    "xledger": _starter("sandboxes.xledger.demo"),
     "finago-office": _starter("sandboxes.finago_office.demo"),
+    "visma-net": _starter("sandboxes.visma_net.demo"),
 }

@@ -22,7 +22,7 @@ import httpx
 from connectors.http.dialect import Dialect
 from connectors.http.errors import IDEMPOTENT, error_from_response
 from connectors.http.exchanges import EXCHANGE_LOG
-from pipeline.errors import OutcomeUnknown, TransientError
+from pipeline.errors import ConfigError, OutcomeUnknown, TransientError
 from pipeline.ledger import before_post
 from pipeline.ports import ExchangeLog
 
@@ -75,6 +75,9 @@ def send(
         try:
             response = client.request(method, url, params=params, content=content, headers=headers,
                                       extensions={EXCHANGE_LOG: exchanges} if exchanges is not None else None)
+        except httpx.InvalidURL as exc:  # a setting no model caught: the customer's remedy, not a retry
+            raise ConfigError(f"{name}: the address in the connection's settings is not a valid URL ({exc})",
+                              **where) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if last:  # nothing reached the server: safe to retry for any method
                 raise TransientError(f"{name}: cannot connect ({type(exc).__name__})", **where) from None

@@ -6,12 +6,14 @@ tax table) come before the entries, so we keep that small master data and stream
 
 Each `Journal/Transaction` becomes a `Voucher`:
 - reference `saft-<company org>-<JournalID>-<TransactionID>`: TransactionIDs are voucher numbers, which
-  systems repeat across journals (series), so the journal is always part of it; a repeat within a file
-  is a `Problem` (`duplicate`);
+  systems repeat across journals (series), so the journal is always part of it; characters other than letters,
+  digits, `.`, `_` and `-` become `-`, followed then by 8 hex digits of the original's SHA-256 (two IDs that
+  differ only in such characters stay apart); a repeat within a file is a `Problem` (`duplicate`);
 - date `TransactionDate`; description `Description` (or `VoucherDescription`); voucher_type
   `VoucherType` (1.30), else the journal's `Type`, else its `JournalID`;
 - lines: amount = DebitAmount − CreditAmount; `CustomerID`/`SupplierID` resolved against MasterFiles
-  (name, organisation number from RegistrationNumber, email, postal address); `CID` → kid,
+  (name, organisation number from RegistrationNumber, email, phone — Contact's MobilePhone, else Telephone —,
+  postal address); `CID` → kid,
   `ReferenceNumber` → invoice_number, `DueDate`; dimensions from `Analysis` via `analysis_map` (default
   A → department, P → project, as in the official example's AnalysisTypeTable). A line that carries two
   IDs of one analysis type (split over departments) keeps neither: a posting has one department.
@@ -41,6 +43,7 @@ that is not a number (XMLSpy's generated sample says "a") is read as 1.x.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +72,7 @@ from pipeline import checked
 from pipeline.descriptors import FormatDescriptor
 from pipeline.errors import Problem
 from pipeline.model import Address, Origin, Party, Posting, Voucher
+from pipeline.norway.phone import normalise_phone
 from pipeline.seen import Seen
 
 NAME = "saft-financial"
@@ -219,6 +223,9 @@ def _party(element: Any, number: str) -> Party:
     """A customer or supplier from MasterFiles; an organisation number that is not one is left out."""
     contact = child(element, "Contact")
     email = text(contact, "Email") if contact is not None else None
+    # A phone only when it is one (a contact's extension or a fax-like note is left out, like a bad org number).
+    phones = [text(contact, name) for name in ("MobilePhone", "Telephone")] if contact is not None else []
+    phone = next((p for p in phones if p and normalise_phone(p)), None)
     addresses = children(element, "Address")
     preferred = next(
         (a for a in addresses if text(a, "AddressType") == "PostalAddress"),
@@ -236,11 +243,10 @@ def _party(element: Any, number: str) -> Party:
         )
     org = text(element, "RegistrationNumber")
     try:
-        return Party(
-            number=number, name=text(element, "Name"), organization_number=org, email=email, address=address
-        )
+        return Party(number=number, name=text(element, "Name"), organization_number=org, email=email, phone=phone,
+                     address=address)
     except ValidationError:
-        return Party(number=number, name=text(element, "Name"), email=email, address=address)
+        return Party(number=number, name=text(element, "Name"), email=email, phone=phone, address=address)
 
 
 @dataclass
@@ -263,7 +269,7 @@ def _transaction(
     file_name: str,
 ) -> Iterator[Voucher | Problem]:
     transaction_id = text(element, "TransactionID") or "?"
-    reference = _REFERENCE_UNSAFE.sub("-", f"saft-{master.company}-{journal_id}-{transaction_id}")[:200]
+    reference = _reference(master.company, journal_id, transaction_id)
     path = f"Journal[JournalID={journal_id}]/Transaction[TransactionID={transaction_id}]"
     where = {"file": file_name, "reference": reference}
     try:
@@ -335,6 +341,17 @@ def _transaction(
             severity="warning",  # the voucher is delivered, as the file books it
             **where,
         )
+
+
+def _reference(company: str, journal_id: str, transaction_id: str) -> str:
+    """`saft-<company>-<JournalID>-<TransactionID>` with anything but letters, digits, `.`, `_` and `-` made `-`;
+    where that changed the text, 8 hex digits of the original's SHA-256 follow, so that two TransactionIDs that
+    differ only there (`10042/1`, `10042 1`) stay two vouchers."""
+    raw = f"saft-{company}-{journal_id}-{transaction_id}"
+    safe = _REFERENCE_UNSAFE.sub("-", raw)
+    if safe == raw and len(raw) <= 200:
+        return raw
+    return f"{safe[:191]}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:8]}"
 
 
 def _line(node: Any, path: str, master: _Master, analysis_map: Mapping[str, str]) -> _Line:

@@ -155,4 +155,5 @@ def vat_of_gross(gross: Decimal, code: str) -> Decimal:
     if not vat_code.vat_in_amount:
         return Decimal("0.00")
     rate = vat_code.rate
-    return (gross * rate / (Decimal(100) + rate)).quantize(ØRE, rounding=ROUND_HALF_UP)
+    # + 0.00: a tiny negative amount holds 0.00 VAT, not -0.00 (which would print as "-0.00")
+    return (gross * rate / (Decimal(100) + rate)).quantize(ØRE, rounding=ROUND_HALF_UP) + Decimal("0.00")

@@ -16,7 +16,9 @@ QUEUE_ADAPTED = "adapted"
 STAGE_QUEUES = (QUEUE_RECEIVED, QUEUE_TRANSLATED, QUEUE_ADAPTED)
 POISON_SUFFIX = "-poison"
 POISON_QUEUES = tuple(q + POISON_SUFFIX for q in STAGE_QUEUES)
-QUEUES = STAGE_QUEUES + POISON_QUEUES
+QUEUE_WEBHOOKS = "webhooks"  # one message per webhook delivery attempt due (pipeline/webhook_events.py)
+WEBHOOK_QUEUES = (QUEUE_WEBHOOKS, QUEUE_WEBHOOKS + POISON_SUFFIX)
+QUEUES = STAGE_QUEUES + POISON_QUEUES + WEBHOOK_QUEUES
 
 # Tables.
 TABLE_TENANTS = "tenants"
@@ -25,7 +27,11 @@ TABLE_TRACE = "trace"
 TABLE_LEDGER = "ledger"
 TABLE_STATE = "state"  # watermarks of scheduled pulls, and other small per-tenant state
 TABLE_INFLIGHT = "inflight"  # one row per receipt with documents on their way (pipeline/inflight.py)
-TABLES = (TABLE_TENANTS, TABLE_APIKEYS, TABLE_TRACE, TABLE_LEDGER, TABLE_STATE, TABLE_INFLIGHT)
+TABLE_IDEMPOTENCY = "idempotency"  # Idempotency-Key claims of the vendor API, 24 hours (pipeline/idempotency.py)
+TABLE_WEBHOOKS = "webhooks"  # a tenant's webhook endpoints (pipeline/webhook_endpoints.py)
+TABLE_WEBHOOK_DELIVERIES = "webhookdeliveries"  # one row per event and endpoint, with every attempt
+TABLES = (TABLE_TENANTS, TABLE_APIKEYS, TABLE_TRACE, TABLE_LEDGER, TABLE_STATE, TABLE_INFLIGHT, TABLE_IDEMPOTENCY,
+          TABLE_WEBHOOKS, TABLE_WEBHOOK_DELIVERIES)
 
 # Blob containers.
 CONTAINER_RECEIVED = "received"  # originals, byte for byte as they arrived (90 days)

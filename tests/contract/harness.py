@@ -63,6 +63,12 @@ class Harness(Protocol):
 # Values a sandbox does not have, for the preflight case; a harness may name others (`missing`).
 MISSING = {"accounts": "2999", "vat_codes": "86", "customers": "99999", "suppliers": "99998",
            "departments": "404", "projects": "404"}
+# Values a sandbox has, for the field-map case (a document carrying every field, delivered); a harness may name
+# others (`present`). Where two are given, the second is what the case changes a field to.
+PRESENT: dict[str, tuple[str, ...]] = {
+    "accounts": ("1500", "1920", "2400", "3000"), "vat_codes": ("3", "31"), "customers": ("10001", "10002"),
+    "suppliers": ("20001",), "departments": ("1", "2"), "projects": ("100",),
+}
 
 
 def load(name: str) -> type[Harness] | None:

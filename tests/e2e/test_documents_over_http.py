@@ -258,3 +258,33 @@ def test_a_shared_form_file_with_a_vat_code_outside_saft_or_a_bad_kid_reports_th
     assert all(p["line"] > 1 and p["file"] == "bilag.json" for p in receipt["problems"])
     [good] = receipt["documents"]
     assert good["reference"] == "fil-god" and wait_for(client, good["id"])["status"] == "delivered"
+
+
+def test_an_idempotency_key_makes_a_retry_safe_over_http(stack, tenant, client):
+    """On Azurite: the retry gets the first answer and the document is delivered once; another body under the
+    same key is a 409; concurrent requests with one key take the document in once."""
+    headers = {"Idempotency-Key": "2f1c7c1e-9a51-4d0e-8f5e-0c3b7a1d9e42"}
+    first = client.post("/api/v1/documents", json=voucher("idem-kasse-1"), headers=headers)
+    assert first.status_code == 202, first.text
+    again = client.post("/api/v1/documents", json=voucher("idem-kasse-1"), headers=headers)
+    assert again.status_code == 202 and again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    wait_for(client, first.json()["documents"][0]["id"])
+    mine = [p for p in deliveries(stack, tenant[0].id)
+            if b"idem-kasse-1" in stack.stores.blobs.get(CONTAINER_DELIVERIES, p)]
+    assert len(mine) == 1
+    other = client.post("/api/v1/documents", json=voucher("idem-kasse-2"), headers=headers)
+    assert other.status_code == 409 and other.json()["problems"][0]["field"] == "Idempotency-Key"
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    racing = {"Idempotency-Key": "race-idem-kasse-3"}
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: client.post("/api/v1/documents", json=voucher("idem-kasse-3"),
+                                                      headers=racing), range(6)))
+    fresh = [a for a in answers if a.status_code == 202 and "Idempotent-Replayed" not in a.headers]
+    assert len(fresh) == 1, [a.status_code for a in answers]
+    assert all(a.json() == fresh[0].json() or (a.status_code == 409 and a.headers["Retry-After"] == "1")
+               for a in answers)
+    receipts = {a.json()["receipt"] for a in answers if a.status_code == 202}
+    assert receipts == {fresh[0].json()["receipt"]}

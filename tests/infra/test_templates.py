@@ -186,7 +186,8 @@ def test_stale_names_json_is_caught(broken: Path) -> None:
     document = names_document()
     document["queues"] = [q for q in document["queues"] if not q.endswith(names.POISON_SUFFIX)]
     (broken / "names.json").write_text(json.dumps(document), "utf-8")
-    assert run_all(broken) == [f"queue {q!r} is not created by any template" for q in sorted(names.POISON_QUEUES)]
+    removed = sorted(q for q in names.QUEUES if q.endswith(names.POISON_SUFFIX))  # the stages' and the webhooks'
+    assert run_all(broken) == [f"queue {q!r} is not created by any template" for q in removed]
 
 
 @pytest.mark.parametrize(("module", "old", "new", "violation"), [

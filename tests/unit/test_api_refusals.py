@@ -204,3 +204,12 @@ def test_the_saft_check_comes_before_the_rules_so_a_tenant_may_map_to_its_target
     [path] = [p for (c, p) in stores.blobs.blobs if c == CONTAINER_DELIVERIES]
     delivered = json.loads(stores.blobs.get(CONTAINER_DELIVERIES, path))
     assert delivered["lines"][1]["vat_code"] == "99"
+
+
+def test_an_empty_format_is_refused_like_an_unknown_one_and_the_file_is_kept(stack):
+    """`format=` names no format (the OpenAPI's enum has no empty one): leave the parameter out to have it detected."""
+    stores = stack[0]
+    response = call(stack, api.post_file, b"\x89PNG\r\n", query={"format": ""}, content_type="application/octet-stream")
+    assert response.status == 400 and response.body["problems"][0]["code"] == "unknown-format"
+    container, path = response.body["original"].split("/", 1)
+    assert stores.blobs.get(container, path) == b"\x89PNG\r\n"

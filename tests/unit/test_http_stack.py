@@ -146,3 +146,20 @@ def test_omnium_runs_on_the_shared_stack() -> None:
     client = _omnium(httpx.Response(400, json={"detail": "take må være ≤ 100"}), waits=waits)
     with pytest.raises(DataError, match="Omnium POST /api/Orders/Search failed with HTTP 400"):
         client.search({"take": 101})
+
+
+def test_an_address_the_http_client_would_refuse_is_refused_as_a_setting_and_never_a_500() -> None:
+    # Schemathesis found a token_url with a control character that passed the settings model and crashed
+    # httpx inside the connection test. Every system's URL settings now share one ASCII-only pattern, and
+    # the HTTP stack turns an address httpx refuses into the customer's remedy (ConfigError), not a crash.
+    from pydantic import ValidationError
+
+    from connectors.targets.fiken.descriptor import FikenSettings
+
+    assert FikenSettings(company_slug="demo", token_url="http://127.0.0.1:4711/oauth/token").token_url
+    for bad in ("https://fiken.no\x1e/oauth", "https://fiken.no/o auth", "https://fiken.no/?q=1", "ftp://fiken.no"):
+        with pytest.raises(ValidationError):
+            FikenSettings(company_slug="demo", token_url=bad)
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    with pytest.raises(ConfigError, match="not a valid URL"):
+        send(client, "GET", "https://fiken.no\x1e/api", connector="fiken", sleep=lambda s: None)

@@ -553,7 +553,10 @@ def test_a_hundred_documents_cost_a_few_requests_per_envelope_beyond_their_deliv
     # The tenant is read once (then kept for CACHE_SECONDS); the ledger claims and settles each voucher.
     assert requests[("tenants", "get")] == 1
     assert requests[("ledger", "insert")] == 100 and requests[("ledger", "update")] == 100
-    assert sum(requests.values()) == 1 + 1 + 4 + 12 + 12 + 4 + 1 + 200 + 1  # ... and the API key's one read
+    # The tenant's webhook endpoints, read for the outcomes of the first envelope (then kept like the tenant).
+    assert requests[("webhooks", "query")] == 1
+    # ... the document index's 12, the API key's one read, the endpoints.
+    assert sum(requests.values()) == 1 + 1 + 4 + 12 + 12 + 4 + 1 + 200 + 1 + 1
     assert POSTED == {f"V-{i}": 1 for i in range(100)}
 
 

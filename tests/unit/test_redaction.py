@@ -122,6 +122,8 @@ def test_secrets_are_redacted_by_name_in_every_shape_they_are_logged_in(line):
 def test_our_api_keys_are_redacted_wherever_they_appear():
     key = "bb_" + secrets.token_urlsafe(32)
     assert key[3:] not in redaction.redact(f"who sent {key}? not me")
+    webhook_secret = "whsec_" + secrets.token_urlsafe(32)
+    assert webhook_secret[6:] not in redaction.redact(f"signed with {webhook_secret}.")
 
 
 def test_a_remembered_secret_is_redacted_in_any_encoding_and_any_place():

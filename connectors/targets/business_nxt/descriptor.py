@@ -12,11 +12,19 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
-from connectors.targets.business_nxt.mapping import DIMENSIONS, GRAPHQL_URL, NAME, NOT_ACCEPTED, TITLE, TOKEN_URL
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from connectors.targets.business_nxt.mapping import (
+    DIMENSIONS,
+    FIELD_MAP,
+    GRAPHQL_URL,
+    NAME,
+    NOT_ACCEPTED,
+    TITLE,
+    TOKEN_URL,
+)
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+_URL = URL_PATTERN
 
 
 def _customer_ids(value: Any) -> Any:
@@ -98,6 +106,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "NXT until someone updates the batch to the ledger"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/business-nxt.md",
     picks="company_no",

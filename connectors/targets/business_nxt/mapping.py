@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
 from pipeline.errors import Problem
 from pipeline.model import Posting, Voucher
 from pipeline.ports import Delivery
@@ -43,6 +44,41 @@ NOT_ACCEPTED: dict[str, str] = {
     "voucher_type": "a source's voucher series is not mapped: the connection's voucher series and type are used",
 }
 _DIGITS = re.compile(r"^[0-9]{1,9}$")
+_ROW = "vouchers[]"
+# The public field map (docs/field-map.md): where each field lands in a batch's rows (batch_input below), with the
+# connection's default organisational units (department 1, project 2). Proven by the contract suite.
+FIELD_MAP: FieldMap = {"voucher": {
+    "reference": Lands(f"{_ROW}.additionalText", "in every row's Ekstratekst, where find reads it back"),
+    "date": Lands(f"{_ROW}.voucherDate", "as an integer yyyymmdd; also the rows' and the batch's valueDate"),
+    "description": Lands("description", f"the batch's description (at most {TEXT_MAX} characters); a row whose "
+                                        "lines have no text takes it"),
+    "currency": Refused("the shared form carries no exchange rate, which another currency needs: it is a preflight "
+                        "problem (unsupported-currency)", accepted=("NOK",)),
+    "voucher_type": NotAccepted(NOT_ACCEPTED["voucher_type"]),
+    "lines[].account": Lands(f"{_ROW}.debitAccountNo|creditAccountNo", "as an integer; a debit line and a credit "
+                                                                       "line share a row where their row fields "
+                                                                       "agree (amounts split where they differ), "
+                                                                       "else a line has a row of its own side"),
+    "lines[].amount": Lands(f"{_ROW}.amountDomestic", "the paired lines' common amount, positive (the side says "
+                                                      "debit or credit)"),
+    "lines[].description": Lands(f"{_ROW}.text", "a row's text: its lines' texts joined with “ / ”, else the "
+                                                 "voucher's description (at most 200 characters)"),
+    "lines[].vat_code": Lands(f"{_ROW}.debitTaxCode|creditTaxCode", "as an integer: the company's tax code with that "
+                                                                    "number"),
+    "lines[].vat_amount": Derived("not sent: Business NXT computes the VAT from the tax code"),
+    "lines[].dimensions.department": Lands(f"{_ROW}.orgUnit1", "as an integer, in the organisational unit the "
+                                                               "connection's org_units names for it (1 by default)"),
+    "lines[].dimensions.project": Lands(f"{_ROW}.orgUnit2", "as an integer, in the organisational unit the "
+                                                            "connection's org_units names for it (2 by default)"),
+    "lines[].dimensions.*": NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"]),
+    "lines[].customer": Lands(f"{_ROW}.customerNo", "the customer's number (matched by number only), also as the "
+                                                    "row's account: Business NXT books it on its own collective "
+                                                    "account"),
+    "lines[].supplier": Lands(f"{_ROW}.supplierNo", "the supplier's number, also as the row's account"),
+    "lines[].kid": Lands(f"{_ROW}.cid", "as is (KID)"),
+    "lines[].invoice_number": Lands(f"{_ROW}.invoiceNo", "as is"),
+    "lines[].due_date": Lands(f"{_ROW}.dueDate", "as an integer yyyymmdd"),
+}}
 
 
 def yyyymmdd(day: dt.date) -> int:

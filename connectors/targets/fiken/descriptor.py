@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from connectors.targets.fiken.mapping import NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from connectors.targets.fiken.mapping import FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 
 DRAFTS = Drafts(available=False, meaning=(
     "Fiken has no draft for a general journal entry (fri postering): nothing is sent until the tenant opts in to "
@@ -77,6 +77,7 @@ DESCRIPTOR = TargetDescriptor(
         drafts=DRAFTS,
         checks=("accounts", "vat_codes", "customers", "suppliers"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/fiken.md",
 )

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.descriptors import FieldMap, Lands, NotAccepted, Refused
 from pipeline.model import Party, Voucher
 from pipeline.ports import Delivery
 
@@ -70,6 +71,49 @@ NOT_ACCEPTED: dict[str, str] = {
     "voucher_type": "Fiken has no voucher series for general journal entries",
 }
 UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
+
+_LINE = "journalEntries[].lines[]"
+_NO_DIMENSIONS = NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"])
+# The public field map (docs/field-map.md): where each field of a voucher lands in `POST /generalJournalEntries`
+# (entry.py builds it), proven by the contract suite against the sandbox.
+FIELD_MAP: FieldMap = {"voucher": {
+    "reference": Lands("description", f"opens the entry's description as [reference] (past {MARKER_MAX} characters, "
+                                      "or with brackets, shortened with a digest): Fiken has no field for an "
+                                      "external key; `find` reads it back there"),
+    "date": Lands("journalEntries[].date", "as is"),
+    "description": Lands("description", f"after the [reference], shortened to fit the {DESCRIPTION_MAX} characters "
+                                        "Fiken leaves after its own prefix"),
+    "currency": Refused("a Fiken journal entry is in NOK only, and the shared form holds no exchange rate: another "
+                        "currency is a preflight problem (unsupported-currency)", accepted=("NOK",)),
+    "voucher_type": NotAccepted(NOT_ACCEPTED["voucher_type"]),
+    "lines[].account": Lands(f"{_LINE}.debitAccount|creditAccount", "the debit or the credit account by the amount's "
+                                                                    "sign; a customer's or supplier's line on its "
+                                                                    "own sub-ledger account (1500:NNNNN, 2400:NNNNN)"),
+    "lines[].amount": Lands(f"{_LINE}.amount", "in whole øre without sign; on a line whose VAT code adds VAT the net "
+                                               "amount, Fiken adding the VAT (split into parts where rounding needs "
+                                               "it); a 0.00 line is left out; a fraction of an øre is refused"),
+    "lines[].description": Lands("description", "added to the entry's description (Fiken's lines have no text)",
+                                 otherwise=NOT_ACCEPTED["lines[].description"]),
+    "lines[].vat_code": Lands(f"{_LINE}.debitVatCode|creditVatCode", "as is (Fiken's VAT codes are the SAF-T "
+                                                                    "numbers); codes Fiken lacks (20, 81–85) and "
+                                                                    "import VAT (14, 15) are preflight problems"),
+    "lines[].vat_amount": Lands(f"{_LINE}.amount", "decides the net amount sent (gross − VAT), so that Fiken's own VAT "
+                                                   "is exactly it; without it, the VAT the gross amount holds at the "
+                                                   "code's rate"),
+    "lines[].dimensions.department": _NO_DIMENSIONS,
+    "lines[].dimensions.project": _NO_DIMENSIONS,
+    "lines[].dimensions.*": _NO_DIMENSIONS,
+    "lines[].customer": Lands(f"{_LINE}.debitAccount|creditAccount", "on the receivable (1500): the customer's own "
+                                                                     "account 1500:NNNNN, the contact found by "
+                                                                     "customer number, organisation number, e-mail "
+                                                                     "or phone", otherwise=NOT_ACCEPTED["lines[].customer"]),
+    "lines[].supplier": Lands(f"{_LINE}.debitAccount|creditAccount", "on the payable (2400): the supplier's own "
+                                                                     "account 2400:NNNNN, found as a customer is",
+                              otherwise=NOT_ACCEPTED["lines[].supplier"]),
+    "lines[].kid": NotAccepted(NOT_ACCEPTED["lines[].kid"]),
+    "lines[].invoice_number": NotAccepted(NOT_ACCEPTED["lines[].invoice_number"]),
+    "lines[].due_date": NotAccepted(NOT_ACCEPTED["lines[].due_date"]),
+}}
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.descriptors import Accepts, Drafts, TargetDescriptor, TargetSettings
+from pipeline.fieldmap import as_is
 from pipeline.model import DOCUMENT_TYPES
 from pipeline.ports import Target, TargetContext
 from pipeline.records.names import CONTAINER_DELIVERIES
@@ -32,5 +33,6 @@ DESCRIPTOR = TargetDescriptor(
         dimensions=("*",),
         drafts=Drafts(available=True, meaning=f"a JSON file under {CONTAINER_DELIVERIES}/TENANT/drafts/; "
                                               "direct posting writes it under posted/"),
+        fields=as_is(tuple(DOCUMENT_TYPES)),
     ),
 )

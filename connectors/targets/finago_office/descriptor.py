@@ -12,15 +12,16 @@ from pydantic import Field, field_validator
 
 from connectors.targets.finago_office.mapping import (
     DIMENSIONS,
+    FIELD_MAP,
     NAME,
     NOT_ACCEPTED,
     PRODUCTION_URL,
     SECRET_FIELDS,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 
 
 class FinagoOfficeSettings(TargetSettings):
@@ -84,6 +85,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "someone in the company reviews and posts in Finago Office"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/finago-office.md",
 )

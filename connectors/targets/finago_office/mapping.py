@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
 from pipeline.model import Posting, Voucher
 from pipeline.ports import Delivery
 
@@ -58,6 +59,39 @@ NOT_ACCEPTED: dict[str, str] = {
                     "source's voucher series is not mapped",
 }
 SECRET_FIELDS = ("ApplicationId", "LoginResult", "SessionId", "ASP.NET_SessionId")
+_ENTRY = "Bundles.Bundle[].Vouchers.Voucher[].Entries.Entry[]"
+# The public field map (docs/field-map.md), for a draft bundle (bundle_list below), the default; `how` says where a
+# direct posting differs. Proven by the contract suite.
+FIELD_MAP: FieldMap = {"voucher": {
+    "reference": Lands("Bundles.Bundle[].Name", f"the draft bundle's name, «{BUNDLE_PREFIX}<reference>»; and the "
+                                                "InvoiceReferenceNo of every entry without an invoice number of its "
+                                                f"own (past {MARKER_MAX} characters shortened with a hash), where find "
+                                                "searches"),
+    "date": Lands(f"{_ENTRY}.Date", "as a date and time at midnight"),
+    "description": Lands(f"{_ENTRY}.Comment", "each entry's text: the voucher's description, then the line's"),
+    "currency": Refused("Finago Office needs the NOK amount beside another currency's, and the shared form carries "
+                        "no exchange rate: another currency is a preflight problem (unsupported-currency)",
+                        accepted=("NOK",)),
+    "voucher_type": NotAccepted(NOT_ACCEPTED["voucher_type"]),
+    "lines[].account": Lands(f"{_ENTRY}.AccountNo", "as an integer"),
+    "lines[].amount": Lands(f"{_ENTRY}.Amount", "signed and gross on a draft (24SevenOffice calculates the VAT); a "
+                                                "direct posting sends it net with VatAmount, and the VAT as an entry "
+                                                "of its own on the VAT code's account [unverified]"),
+    "lines[].description": Lands(f"{_ENTRY}.Comment", "after the voucher's description"),
+    "lines[].vat_code": Lands(f"{_ENTRY}.TaxNo", "as is (the tax code with that number)"),
+    "lines[].vat_amount": Derived("on a draft 24SevenOffice calculates the VAT from the gross amount and the tax "
+                                  "code; a direct posting sends the source's figure as VatAmount"),
+    "lines[].dimensions.department": Lands(f"{_ENTRY}.DepartmentId", "as an integer"),
+    "lines[].dimensions.project": Lands(f"{_ENTRY}.ProjectId", "as an integer"),
+    "lines[].dimensions.*": NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"]),
+    "lines[].customer": Lands(f"{_ENTRY}.CustomerId", "the company's id in 24SevenOffice's CRM, found by customer "
+                                                      "number, organisation number or e-mail"),
+    "lines[].supplier": Lands(f"{_ENTRY}.CustomerId", "the company's id in the CRM (suppliers are companies there "
+                                                      "too), found as a customer is"),
+    "lines[].kid": Lands(f"{_ENTRY}.InvoiceOcr", "as is"),
+    "lines[].invoice_number": Lands(f"{_ENTRY}.InvoiceReferenceNo", "as is, in place of our reference"),
+    "lines[].due_date": Lands(f"{_ENTRY}.DueDate", "as a date and time at midnight"),
+}}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 
 from connectors.targets.poweroffice_go.mapping import (
     DIMENSIONS,
+    FIELD_MAP,
     NAME,
     NOT_ACCEPTED,
     PRODUCTION_URL,
@@ -18,10 +19,10 @@ from connectors.targets.poweroffice_go.mapping import (
     SUBSCRIPTION_PARAM,
     TITLE,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
+URL = URL_PATTERN
 
 
 class PowerOfficeSettings(TargetSettings):
@@ -86,6 +87,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "unposted, that someone in the company reviews and posts in GO"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/poweroffice-go.md",
 )

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
 from pipeline.errors import Problem
 from pipeline.model import Party, Posting, Voucher
 from pipeline.norway.phone import normalise_phone
@@ -59,6 +60,47 @@ NOT_ACCEPTED: dict[str, str] = {
                             "mapped",
     "voucher_type": "PowerOffice GO decides the voucher type of a manual voucher itself",
 }
+
+_LINE = "ManualVoucherLines[]"
+# The public field map (docs/field-map.md), for a draft (ManualJournalEntryVoucherPostDto: draft_payload below), the
+# default; `how` says where a direct posting (ManualVoucherPostDto) differs. Proven by the contract suite.
+FIELD_MAP: FieldMap = {"voucher": {
+    "reference": Lands("Description", f"ends the header description as [reference] (past {REFERENCE_MAX} characters "
+                                      "shortened with a hash), where find looks for it; a direct posting also has "
+                                      "it as ExternalImportReference"),
+    "date": Lands("VoucherDate", "as is; also each line's PostingDate"),
+    "description": Lands("Description", "the header description, before the [reference]; a line without a text of "
+                                        "its own takes it"),
+    "currency": Refused("PowerOffice GO would convert another currency at its own ECB rate, and the shared form "
+                        "carries none: another currency is a preflight problem (unsupported-currency)",
+                        accepted=("NOK",)),
+    "voucher_type": NotAccepted(NOT_ACCEPTED["voucher_type"]),
+    "lines[].account": Lands(f"{_LINE}.DebitAccountId|CreditAccountId", "the account's id, on the debit or the credit "
+                                                                       "side by the amount's sign (a direct posting: "
+                                                                       "AccountId)"),
+    "lines[].amount": Lands(f"{_LINE}.CurrencyAmount", "gross and unsigned, its sign deciding the side (a direct "
+                                                       "posting: signed); a 0.00 line is a preflight problem"),
+    "lines[].description": Lands(f"{_LINE}.Description", "as is (the voucher's description when the line has none)"),
+    "lines[].vat_code": Lands(f"{_LINE}.DebitVatId|CreditVatId", "the id of the VAT code with that number "
+                                                                "(PowerOffice GO's codes are the SAF-T numbers); a "
+                                                                "line without one is sent with code 0, VatId being "
+                                                                "required"),
+    "lines[].vat_amount": Derived("PowerOffice GO computes the VAT from the gross amount and the VAT code; the "
+                                  "source's figure is not sent"),
+    "lines[].dimensions.department": Lands(f"{_LINE}.DepartmentId", "the department's id, looked up by its code"),
+    "lines[].dimensions.project": Lands(f"{_LINE}.ProjectId", "the project's id, looked up by its code"),
+    "lines[].dimensions.*": NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"]),
+    "lines[].customer": Lands(f"{_LINE}.DebitAccountId|CreditAccountId", "the customer's sub-ledger account "
+                                                                        "(SubledgerAccountId), the customer found by "
+                                                                        "number, organisation number, e-mail or phone; "
+                                                                        "the line's account must be its number "
+                                                                        "series' ledger account"),
+    "lines[].supplier": Lands(f"{_LINE}.DebitAccountId|CreditAccountId", "the supplier's sub-ledger account, found "
+                                                                        "as a customer is"),
+    "lines[].kid": NotAccepted(NOT_ACCEPTED["lines[].kid"]),
+    "lines[].invoice_number": NotAccepted(NOT_ACCEPTED["lines[].invoice_number"]),
+    "lines[].due_date": NotAccepted(NOT_ACCEPTED["lines[].due_date"]),
+}}
 
 
 @dataclass

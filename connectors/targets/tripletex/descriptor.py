@@ -12,20 +12,21 @@ from pydantic import Field, field_validator
 
 from connectors.targets.tripletex.mapping import (
     DIMENSIONS,
+    FIELD_MAP,
     NAME,
     NOT_ACCEPTED,
     PRODUCTION_URL,
     SECRET_FIELDS,
     SECRET_PARAMS,
 )
-from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
 
 class TripletexSettings(TargetSettings):
     """A tenant's Tripletex connection, without its tokens (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=300,
+    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
                           description="Tripletex's API: https://tripletex.no/v2 (production), "
                                       "https://api-test.tripletex.tech/v2 (test), or a sandbox")
     company_id: str = Field("0", pattern=r"^[0-9]{1,12}$", json_schema_extra={"type": ["string", "integer"]},
@@ -90,6 +91,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "someone in the company reviews and posts in Tripletex"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/tripletex.md",
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
 from pipeline.errors import Problem
 from pipeline.model import Posting, Voucher
 from pipeline.norway.phone import is_mobile
@@ -44,6 +45,42 @@ NOT_ACCEPTED: dict[str, str] = {
 }
 DIMENSIONS = ("department", "project")
 UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
+
+# The public field map (docs/field-map.md): where each field of a voucher lands in `POST /ledger/voucher`
+# (voucher_payload below), proven by the contract suite against the sandbox.
+FIELD_MAP: FieldMap = {"voucher": {
+    "reference": Lands("externalVoucherNumber", f"as is; past {EXTERNAL_NUMBER_MAX} characters its first 53, "
+                                                "“~” and 16 hex digits of its SHA-256, the whole reference then "
+                                                "added to the voucher's description"),
+    "date": Lands("date", "as is, on the voucher and on each posting"),
+    "description": Lands("description", "as is (the reference when there is none); a posting without a "
+                                        "description of its own takes it"),
+    "currency": Refused("Tripletex needs the NOK amount beside an amount in another currency, and the shared form "
+                        "holds no exchange rate: another currency is a preflight problem (unsupported-currency)",
+                        accepted=("NOK",)),
+    "voucher_type": NotAccepted(NOT_ACCEPTED["voucher_type"]),
+    "lines[].account": Lands("postings[].account", "the account's Tripletex id, looked up by its number"),
+    "lines[].amount": Lands("postings[].amountGross", "as is: gross (VAT included) and signed; the same in "
+                                                      "amountGrossCurrency"),
+    "lines[].description": Lands("postings[].description", "as is"),
+    "lines[].vat_code": Lands("postings[].vatType", "the Tripletex VAT type with that number, by its id "
+                                                    "(Tripletex numbers its VAT types after the SAF-T codes)"),
+    "lines[].vat_amount": Derived("Tripletex computes the VAT itself from amountGross and the VAT type and posts it "
+                                  "(its own rounding); the source's figure is not sent"),
+    "lines[].dimensions.department": Lands("postings[].department", "the department's id, looked up by its number"),
+    "lines[].dimensions.project": Lands("postings[].project", "the project's id, looked up by its number"),
+    "lines[].dimensions.*": NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"]),
+    "lines[].customer": Lands("postings[].customer", "the customer's id, matched by customer number, organisation "
+                                                     "number, e-mail or mobile phone (created once when the "
+                                                     "connection's create_customers is on)"),
+    "lines[].supplier": Lands("postings[].supplier", "the supplier's id, matched by supplier number, organisation "
+                                                     "number or e-mail"),
+    "lines[].kid": NotAccepted(NOT_ACCEPTED["lines[].kid"]),
+    "lines[].invoice_number": Lands("postings[].invoiceNumber", "as is"),
+    "lines[].due_date": Lands("postings[].termOfPayment", "as an ISO date [unverified: the spec does not say what "
+                                                          "termOfPayment holds; in Tripletex's screens it is the due "
+                                                          "date of an open item]"),
+}}
 
 
 # -- wire models ------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ KINDS = {"429": "429", "503": "503", "500-after-commit": "commit_then_500", "tim
 
 
 class Harness:
+    present = {"suppliers": ("50001",)}  # the sandbox's supplier numbers start at 50001
+
     def __init__(self) -> None:
         self.sandbox = BusinessNxtSandbox().start()
         self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
