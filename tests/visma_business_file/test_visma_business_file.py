@@ -124,3 +124,24 @@ def test_concurrent_deliveries_never_share_a_voucher_number() -> None:
     for thread in threads:
         thread.join()
     assert sorted(numbers) == list(range(100, 124))
+
+
+def test_render_shows_where_the_file_lands_its_records_and_the_very_text_deliver_writes() -> None:
+    blobs = MemoryBlobs()
+    target = connect(blobs, first_voucher_number=7001, vat_codes={"31": "33"})
+    rendered = target.render(RICH)
+    delivery = target.deliver(RICH)
+    container, path = delivery.remote_id.split("/", 1)
+    assert rendered["file"] == delivery.remote_id
+    assert blobs.get(container, path) == rendered["text"].encode("windows-1252")
+    # The records are the file's rows, field by field: what a row leaves out is written 0 (a text: "").
+    heading = visma_business.tokens(next(r for r in rendered["text"].splitlines() if r.startswith("@WaVo"))
+                                    .removeprefix("@WaVo(").removesuffix(")").replace(",", " "))
+    written = [dict(zip(heading, visma_business.tokens(row), strict=True))
+               for row in rendered["text"].splitlines() if row.startswith("7001 ")]
+    assert [{k: v for k, v in row.items() if v not in ("0", "", "0.00")} for row in written] == rendered["WaVo"]
+    assert rendered["WaVo"][0]["DbAcNo"] == "10001" and rendered["WaVo"][0]["DbAcCl"] == "1"
+    assert rendered["WaVo"][2]["CrTxCd"] == "33" and "CrAcNo" in rendered["WaVo"][2]
+    assert rendered["WaBnd"] == [{"ValDt": "20261120", "Descr": RICH.description}]
+    assert rendered["Actor"][0]["CustNo"] == "10001" and rendered["Actor"][0]["Parea"] == "Ålesund"
+

@@ -12,6 +12,8 @@ updates in Visma Business), direct postings on opt-in to `post/`.
   at the setting `first_voucher_number`; the number and the reference travel together in the blob's metadata.
 - Nothing of Visma Business can be checked from here (no chart of accounts to ask): preflight checks only that
   every text can be written in the tenant's encoding.
+- render() (dry runs, the trace's payload) shows where the file lands, its records field by field in the file's own
+  names (`WaVo[].Am`: the paths of the field map, docs/field-map.md) and the exact text deliver() writes from them.
 """
 
 from __future__ import annotations
@@ -69,9 +71,16 @@ class VismaBusinessFileTarget:
             problems += writer.unwritable(document, self.settings)
         return problems
 
-    def render(self, document: Document) -> str:
+    def render(self, document: Document) -> dict[str, Any]:
+        """Where the file lands, its records (the fields of each row, as the field map names them) and its text,
+        as deliver() writes it (whose voucher number is then the counter's next, not the first)."""
         voucher = self._voucher(document)
-        return "\n".join(writer.rows(voucher, self.settings, self.settings.first_voucher_number))
+        number = self.settings.first_voucher_number
+        container, path = location(self.context.tenant, voucher.reference, self.settings, draft=self.draft)
+        return {"file": f"{container}/{path}", "encoding": self.settings.encoding,
+                **writer.records(voucher, self.settings, number),
+                "text": "".join(f"{row}\r\n" for row in writer.rows(voucher, self.settings, number)),
+                "note": "VoNo is the next number of the tenant's counter when the file is written"}
 
     def _voucher(self, document: Document) -> Voucher:
         if not isinstance(document, Voucher):

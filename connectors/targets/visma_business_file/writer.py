@@ -14,13 +14,16 @@ One row per posting: a debit names its account in DbAcNo (CrAcNo 0), a credit in
 the account with account type (AcCl) 1 or 2: Visma Business books it on the party's own ledger account, so the
 GL account of such a line is the company's set-up, not the file's. Text is quoted with `""` for a quote; a line
 break, which a row cannot hold, becomes a space.
+
+records() holds each row's fields by name (what render() shows and the field map names); rows() writes the text
+from them, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 
 from connectors.targets.visma_business_file.descriptor import VismaBusinessFileSettings
 from pipeline.errors import Problem
@@ -28,13 +31,19 @@ from pipeline.model import Party, Posting, Voucher
 
 HEADING = ("VoNo", "VoDt", "VoTp", "Txt", "DbAcNo", "DbAcCl", "DbTxCd", "CrAcNo", "CrAcCl", "CrTxCd", "Am",
            "VatAm", "InvoNo", "DueDt", "CID")
+ACTOR = ("Nm", "Ad1", "Pno", "Parea", "BsNo")
+TEXTS = {*ACTOR, "Descr", "Txt", "InvoNo", "CID"}  # quoted; so are the organisational units (R1, R2, …)
+BLANK = {"VatAm": "0.00"}  # what a row leaves out is written 0, a text ""
 OEM = ("cp865", "cp850")
 GENERAL, CUSTOMER, SUPPLIER = "3", "1", "2"
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())  # a row cannot hold a line break
+
+
 def quoted(text: str | None) -> str:
-    clean = " ".join((text or "").splitlines())
-    return '"' + clean.replace('"', '""') + '"'
+    return '"' + _one_line(text or "").replace('"', '""') + '"'
 
 
 def _day(value: dt.date | None) -> str:
@@ -50,7 +59,7 @@ def _side(line: Posting) -> tuple[str, str]:
     return line.account, GENERAL
 
 
-def _actors(voucher: Voucher) -> Iterator[str]:
+def _actors(voucher: Voucher) -> Iterator[dict[str, str]]:
     picks: tuple[tuple[str, Callable[[Posting], Party | None]], ...] = (
         ("CustNo", lambda line: line.customer), ("SupNo", lambda line: line.supplier))
     for key, pick in picks:
@@ -59,37 +68,70 @@ def _actors(voucher: Voucher) -> Iterator[str]:
             party = pick(line)
             if party is not None and party.number and party.name:
                 parties.setdefault(party.number, party)
-        if not parties:
-            continue
-        yield f"@Actor(={key},Nm,Ad1,Pno,Parea,BsNo)"
         for number, party in parties.items():
             address = party.address
-            yield " ".join([number, quoted(party.name), quoted(address.lines[0] if address and address.lines else ""),
-                            quoted(address.postal_code if address else ""), quoted(address.city if address else ""),
-                            quoted(party.organization_number or "")])
+            yield {key: number, "Nm": party.name or "", "Ad1": address.lines[0] if address and address.lines else "",
+                   "Pno": address.postal_code or "" if address else "", "Parea": address.city or "" if address else "",
+                   "BsNo": party.organization_number or ""}
+
+
+def _postings(voucher: Voucher, settings: VismaBusinessFileSettings, number: int) -> Iterator[dict[str, str]]:
+    for line in voucher.lines:
+        account, kind = _side(line)
+        side = "Db" if line.amount >= 0 else "Cr"
+        row = {"VoNo": str(number), "VoDt": _day(voucher.date), "VoTp": str(settings.voucher_type)}
+        text = line.description or voucher.description
+        if text:
+            row["Txt"] = text
+        row |= {f"{side}AcNo": account, f"{side}AcCl": kind}
+        if line.vat_code is not None:
+            row[f"{side}TxCd"] = str(settings.vat_codes.get(line.vat_code, line.vat_code))
+        row["Am"] = f"{abs(line.amount):.2f}"
+        if line.vat_amount is not None and line.vat_code is not None:
+            row["VatAm"] = f"{abs(line.vat_amount):.2f}"
+        for name, value in (("InvoNo", line.invoice_number), ("DueDt", line.due_date and _day(line.due_date)),
+                            ("CID", line.kid), (settings.department_unit, line.dimensions.get("department")),
+                            (settings.project_unit, line.dimensions.get("project"))):
+            if value:
+                row[name] = value
+        yield row
+
+
+def records(voucher: Voucher, settings: VismaBusinessFileSettings, number: int) -> dict[str, list[dict[str, str]]]:
+    """The file's rows by section (@Actor, @WaBnd, @WaVo), each holding the fields it says, unquoted; a field a row
+    leaves out is written 0 (a text: ""). What the target's render() shows, and what rows() writes."""
+    found = {"Actor": list(_actors(voucher)),
+             "WaBnd": [{"ValDt": _day(voucher.date), "Descr": voucher.description or voucher.reference}],
+             "WaVo": list(_postings(voucher, settings, number))}
+    return {section: [{name: _one_line(value) if _is_text(name) else value for name, value in row.items()}
+                      for row in found_rows] for section, found_rows in found.items()}
+
+
+def _is_text(name: str) -> bool:
+    return name in TEXTS or re.fullmatch(r"R[1-9]", name) is not None
+
+
+def _row(names: tuple[str, ...], fields: dict[str, str]) -> str:
+    return " ".join(quoted(fields.get(name)) if _is_text(name) else fields.get(name, BLANK.get(name, "0"))
+                    for name in names)
 
 
 def rows(voucher: Voucher, settings: VismaBusinessFileSettings, number: int) -> Iterator[str]:
-    """The file's lines (without line ends)."""
+    """The file's lines (without line ends), written from records()."""
+    written = records(voucher, settings, number)
     yield "@IMPORT_METHOD(3)"
     if settings.encoding in OEM:
         yield "@CONVERT_FROM_OEM_TO_ANSI(1)"
-    yield from _actors(voucher)
+    for key in ("CustNo", "SupNo"):
+        actors = [actor for actor in written["Actor"] if key in actor]
+        if actors:
+            yield f"@Actor(={key},{','.join(ACTOR)})"
+            yield from (_row((key, *ACTOR), actor) for actor in actors)
     yield "@WaBnd(ValDt,Descr)"
-    yield f"{_day(voucher.date)} {quoted(voucher.description or voucher.reference)}"
-    units = (settings.department_unit, settings.project_unit)
-    yield f"@WaVo({','.join((*HEADING, *units))})"
-    for line in voucher.lines:
-        account, kind = _side(line)
-        vat = str(settings.vat_codes.get(line.vat_code, line.vat_code)) if line.vat_code is not None else "0"
-        debit = line.amount >= 0
-        amount: Decimal = abs(line.amount)
-        vat_amount = abs(line.vat_amount) if line.vat_amount is not None and line.vat_code is not None else Decimal(0)
-        sides = [account, kind, vat, "0", "0", "0"] if debit else ["0", "0", "0", account, kind, vat]
-        yield " ".join([str(number), _day(voucher.date), str(settings.voucher_type),
-                        quoted(line.description or voucher.description), *sides, f"{amount:.2f}", f"{vat_amount:.2f}",
-                        quoted(line.invoice_number), _day(line.due_date), quoted(line.kid),
-                        quoted(line.dimensions.get("department")), quoted(line.dimensions.get("project"))])
+    yield from (_row(("ValDt", "Descr"), batch) for batch in written["WaBnd"])
+    heading = (*HEADING, settings.department_unit, settings.project_unit)
+    yield f"@WaVo({','.join(heading)})"
+    yield from (_row(heading, row) for row in written["WaVo"])
 
 
 def encode(voucher: Voucher, settings: VismaBusinessFileSettings, number: int) -> bytes:

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from connectors.targets.visma_net.mapping import (
     CURRENCIES,
     DIMENSIONS,
+    FIELD_MAP,
     NAME,
     NOT_ACCEPTED,
     PRODUCTION_URL,
@@ -84,6 +85,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "company takes off hold and releases in Visma.net"),
         checks=("accounts", "vat_codes", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/visma-net.md",
 )

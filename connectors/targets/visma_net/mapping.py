@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from pipeline.descriptors import FieldMap, Lands, NotAccepted, Refused
 from pipeline.model import Posting, Voucher
 from pipeline.ports import Delivery
 
@@ -59,6 +60,41 @@ NOT_ACCEPTED: dict[str, str] = {
     "lines[].dimensions.*": "Visma.net journal lines take department (a subaccount segment) and project only",
     "voucher_type": "a source's voucher series is not mapped to a Visma.net transaction code",
 }
+_LINE = "journalTransactionLines[]"
+_AMOUNT = f"{_LINE}.debitAmountInCurrency|creditAmountInCurrency.value"
+# The public field map (docs/field-map.md): what journal_transaction() does with each field, for a journal
+# transaction on hold (the default; direct posting releases the same transaction). Proven by the contract suite.
+FIELD_MAP: FieldMap = {"voucher": {
+    "reference": Lands(f"{_LINE}.referenceNumber.value", f"every line's Ref. no.; past {REFERENCE_MAX} characters "
+                                                         "shortened with a hash, the full reference then added to the "
+                                                         "transaction's description"),
+    "date": Lands("transactionDate.value", "as a date and time at midnight; the financial period is the one the date "
+                                           "falls in"),
+    "description": Lands("description.value", "the transaction's description (our reference where there is none), "
+                                              "and the text of a line without its own"),
+    "currency": Refused("the Visma.net connector delivers NOK only: another currency needs an exchange rate the "
+                        "shared form does not carry (unsupported-currency)", accepted=CURRENCIES),
+    "voucher_type": NotAccepted(NOT_ACCEPTED["voucher_type"]),
+    "lines[].account": Lands(f"{_LINE}.accountNumber.value", "as is; a line's VAT goes to the VAT's own payable or "
+                                                             "claimable account"),
+    "lines[].amount": Lands(_AMOUNT, "unsigned, on the debit or the credit side by its sign; a line with a VAT code "
+                                     "is split into its net amount and a VAT line"),
+    "lines[].description": Lands(f"{_LINE}.transactionDescription.value", "as is (the VAT line's: «MVA <code>: …»)"),
+    "lines[].vat_code": Lands(f"{_LINE}.vatId.value", "as is, on the net line and its VAT line (the account's VAT "
+                                                      "category as vatCodeId)"),
+    "lines[].vat_amount": Lands(_AMOUNT, "the VAT line's amount (the net line has the rest); without it, gross × "
+                                         "rate / (100 + rate) at the rate on the voucher's date, half-up to øre; a "
+                                         "figure differing from the rate's is kept (skipVatAmountValidation)"),
+    "lines[].dimensions.department": Lands(f"{_LINE}.subaccount[].segmentValue", "the subaccount segment the setting "
+                                                                                 "department_segment names"),
+    "lines[].dimensions.project": Lands(f"{_LINE}.project.value", "as is"),
+    "lines[].dimensions.*": NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"]),
+    "lines[].customer": NotAccepted(NOT_ACCEPTED["lines[].customer"]),
+    "lines[].supplier": NotAccepted(NOT_ACCEPTED["lines[].supplier"]),
+    "lines[].kid": NotAccepted(NOT_ACCEPTED["lines[].kid"]),
+    "lines[].invoice_number": NotAccepted(NOT_ACCEPTED["lines[].invoice_number"]),
+    "lines[].due_date": NotAccepted(NOT_ACCEPTED["lines[].due_date"]),
+}}
 
 
 @dataclass

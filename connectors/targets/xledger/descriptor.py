@@ -10,7 +10,20 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from pipeline.descriptors import URL_PATTERN, Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import (
+    URL_PATTERN,
+    Accepts,
+    Code,
+    Derived,
+    Drafts,
+    FieldMap,
+    Lands,
+    NotAccepted,
+    Refused,
+    Secret,
+    TargetDescriptor,
+    TargetSettings,
+)
 from pipeline.ports import Target, TargetContext
 
 NAME = "xledger"
@@ -22,6 +35,37 @@ NOT_ACCEPTED = {
     "lines[].dimensions.*": "Xledger takes the department (a GL object) and the project only",
     "voucher_type": "the voucher series is the connection's transaction source (setting transaction_source)",
 }
+_NODE = "inputs[].node"
+# The public field map (docs/field-map.md): what mapping.nodes() does with each field, one GL import item per line.
+# Proven by the contract suite (tests/contract/test_field_map_contract.py).
+FIELD_MAP: FieldMap = {"voucher": {
+    "reference": Lands(f"{_NODE}.extIdentifier", "on every import item of the voucher (and in each item's clientId, "
+                                                 "«<reference>#<line>»): where find looks for it"),
+    "date": Lands(f"{_NODE}.postedDate", "as a date; also the invoiceDate of a line with an invoice number"),
+    "description": Lands(f"{_NODE}.text", "leads the first line's text («<description> – <line's text>»; the GL "
+                                          "import has no header text [unverified whether Xledger makes one from the "
+                                          "first line]), and is the text of a line without its own"),
+    "currency": Refused("Xledger's GL import takes NOK vouchers here: another currency needs an exchange rate the "
+                        "shared form does not carry (unsupported-currency)", accepted=("NOK",)),
+    "voucher_type": NotAccepted(NOT_ACCEPTED["voucher_type"]),
+    "lines[].account": Lands(f"{_NODE}.account.code", "as is (an open account, checked before delivery)"),
+    "lines[].amount": Lands(f"{_NODE}.amount", "signed, as text with two decimals («-250.00»)"),
+    "lines[].description": Lands(f"{_NODE}.text", "as is (the first line's after the voucher's description)"),
+    "lines[].vat_code": Lands(f"{_NODE}.taxRule.code", "the entity's tax rule with that code; setting tax_rules maps a "
+                                                       "SAF-T code where the entity's differs"),
+    "lines[].vat_amount": Derived("not sent: Xledger works out the VAT from the tax rule and the line's amount "
+                                  "[unverified: docs/fidelity.md]"),
+    "lines[].dimensions.department": Lands(f"{_NODE}.glObject1.code", "a value of the object kind department_kind, "
+                                                                      "in the GL object the setting department_object "
+                                                                      "names (glObject1 by default)"),
+    "lines[].dimensions.project": Lands(f"{_NODE}.project.code", "as is"),
+    "lines[].dimensions.*": NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"]),
+    "lines[].customer": Lands(f"{_NODE}.subledger.code", "the customer's number, the customer's code in Xledger"),
+    "lines[].supplier": Lands(f"{_NODE}.subledger.code", "the supplier's number, the supplier's code in Xledger"),
+    "lines[].kid": NotAccepted(NOT_ACCEPTED["lines[].kid"]),
+    "lines[].invoice_number": Lands(f"{_NODE}.invoiceNumber", "as is, with the voucher's date as invoiceDate"),
+    "lines[].due_date": Lands(f"{_NODE}.dueDate", "as a date"),
+}}
 
 
 class XledgerSettings(TargetSettings):
@@ -73,6 +117,7 @@ DESCRIPTOR = TargetDescriptor(
             "workflow; direct posting sends workflow: false [unverified: see docs/fidelity.md]")),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
         not_accepted=NOT_ACCEPTED,
+        fields=FIELD_MAP,
     ),
     guide="docs/connect/xledger.md",
 )
