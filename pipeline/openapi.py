@@ -180,9 +180,11 @@ def _components() -> dict[str, Any]:
             "missing": {"type": "object", "description": "accounts, vat_codes, customers, dimensions, other: each "
                                                          "value the new system lacks, how many documents need it"}},
             ["checked", "accepted", "would_refuse"]),
-        "fields": {"type": "array", "description": "Fields the documents fill that the new system leaves out",
+        "fields": {"type": "array", "description": "Fields the documents fill that the new system leaves out "
+                                                  "(`dropped`) or treats otherwise (`differently`, from the field map)",
                    "items": _obj({"type": _STR, "field": _STR, "documents": {"type": "integer"}, "dropped": _STR,
-                                  "before": _STR}, ["type", "field", "documents", "dropped", "before"])},
+                                  "differently": {"type": "object"}, "before": {"type": ["string", "object"]}},
+                                 ["type", "field", "documents", "before"])},
         "rules": {"type": "object"}, "period": {"type": "object"}, "error": _STR,
     }, ["tenant_id", "from", "to", "connection"])
     components["Switched"] = _obj({

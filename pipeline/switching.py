@@ -268,8 +268,16 @@ def dropped(descriptor: Any, name: str) -> str | None:
 
 
 def field_changes(before: Any, after: Any, used: Mapping[tuple[str, str], int]) -> list[dict[str, Any]]:
-    """The fields the period's documents fill that the new system would leave out: each with how many documents
-    fill it, why, and whether the old system left it out too (the connectors' descriptors, as the field map)."""
+    """The fields the period's documents fill that the new system would leave out or treat otherwise than the old
+    one: each with how many documents fill it and what each system does with it (the connectors' descriptors:
+    `accepts.not_accepted` and the public field map, pipeline/fieldmap.py)."""
+    from pipeline.fieldmap import describe
+
+    def rule(descriptor: Any, document_type: str, name: str) -> dict[str, Any]:
+        accepts = getattr(descriptor, "accepts", None)
+        fields = getattr(accepts, "fields", None) or {}
+        return describe((fields.get(document_type) or {}).get(name))
+
     changes = []
     for (document_type, name), count in sorted(used.items()):
         reason = dropped(after, name)
@@ -277,6 +285,11 @@ def field_changes(before: Any, after: Any, used: Mapping[tuple[str, str], int]) 
             earlier = dropped(before, name)
             changes.append({"type": document_type, "field": name, "documents": count, "dropped": reason,
                             "before": f"also left out: {earlier}" if earlier else "kept"})
+            continue
+        old, new = rule(before, document_type, name), rule(after, document_type, name)
+        if "no map" not in (old["kind"], new["kind"]) and old["kind"] != new["kind"]:
+            changes.append({"type": document_type, "field": name, "documents": count, "differently": new,
+                            "before": old})
     return changes
 
 

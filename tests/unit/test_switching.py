@@ -47,6 +47,21 @@ def test_what_the_new_system_would_leave_out_is_named_beside_what_the_old_one_di
     assert changes["lines[].kid"]["before"].startswith("also left out: KID belongs to Tripletex invoices")
     assert changes["lines[].dimensions.department"]["before"] == "kept"  # Tripletex has departments, Fiken none
     assert "lines[].account" not in changes
-    back = {c["field"] for c in field_changes(connectors.CONNECTORS["fiken"], connectors.CONNECTORS["file"],
-                                              tally.fields)}
-    assert back == set()  # the file target keeps the shared form whole
+    assert all("dropped" in c or c["differently"]["kind"] != c["before"]["kind"] for c in changes.values())
+    back = [c for c in field_changes(connectors.CONNECTORS["fiken"], connectors.CONNECTORS["file"], tally.fields)
+            if "dropped" in c]
+    assert back == []  # the file target keeps the shared form whole
+
+
+def test_a_field_the_new_system_treats_otherwise_is_named_from_the_field_map():
+    """The file target keeps `currency` as sent; Tripletex takes only NOK (Refused in its field map): a switch
+    between them says so, beside the fields Tripletex leaves out."""
+    tally = Tally()
+    tally.used(VOUCHER)
+    changes = {c["field"]: c for c in field_changes(connectors.CONNECTORS["file"], connectors.CONNECTORS["tripletex"],
+                                                    tally.fields)}
+    assert set(changes) == {"currency", "lines[].kid", "lines[].dimensions.*"}
+    currency = changes["currency"]
+    assert currency["before"]["kind"] == "lands" and currency["differently"]["kind"] == "only"
+    assert currency["differently"]["accepted"] == ["NOK"]
+    assert changes["lines[].kid"]["before"] == "kept"
