@@ -57,7 +57,7 @@ def _redacted_spans() -> None:
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api, webhook_api
+    from pipeline import admin, api, history_api, resend_api, switch_api, webhook_api
 
     _redacted_spans()
     parts = urlsplit(req.url)
@@ -69,7 +69,9 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         body=req.get_body(),
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
-    handler = getattr(api, handler_name, None) or getattr(admin, handler_name, None) or getattr(webhook_api, handler_name)
+    handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
+               or getattr(resend_api, handler_name, None) or getattr(switch_api, handler_name, None)
+               or getattr(admin, handler_name, None) or getattr(webhook_api, handler_name))
     response = handler(_stores(), _Registry(), request)
     for queue, messages in response.messages.items():
         if messages:
@@ -94,15 +96,54 @@ def receive_file(req: func.HttpRequest, received: func.Out[list[str]]) -> func.H
     return _http("post_file", req, {names.QUEUE_RECEIVED: received})
 
 
+@app.route(route="v1/documents", methods=["GET"])
+def document_list(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_documents", req, {})
+
+
 @app.route(route="v1/documents/{id}", methods=["GET"])
 def document_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_document", req, {})
+
+
+@app.route(route="v1/documents/{id}/original", methods=["GET"])
+def document_original(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_original", req, {})
+
+
+@app.route(route="v1/documents/{id}/shared-form", methods=["GET"])
+def document_shared_form(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_shared_form", req, {})
+
+
+@app.route(route="v1/documents/{id}/payload", methods=["GET"])
+def document_payload(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_payload", req, {})
+
+
+@app.route(route="v1/documents/{id}/exchanges", methods=["GET"])
+def document_exchanges(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_exchanges", req, {})
 
 
 @app.route(route="v1/documents/{id}/retry", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def document_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     return _http("retry_document", req, {names.QUEUE_TRANSLATED: translated})
+
+
+@app.route(route="v1/documents/{id}/resend", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def document_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """Send a document again, to its system or another the tenant is connected to: explicit, audited, never twice."""
+    return _http("resend_document", req, {names.QUEUE_TRANSLATED: translated})
+
+
+@app.route(route="v1/resends", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def documents_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """A filtered set sent again; a dry run (the default) first shows what would go and what would be refused."""
+    return _http("resend_documents", req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/receipts", methods=["GET"])
@@ -148,6 +189,19 @@ def tenant_connection_companies(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["GET"])
 def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/switch/preview", methods=["POST"])
+def tenant_switch_preview(req: func.HttpRequest) -> func.HttpResponse:
+    """What a new accounting system would make of the tenant's last 90 days (nothing written)."""
+    return _http("preview_switch", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/switch", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def tenant_switch(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """Switch accounting system: the old connection kept read-only, the open period optionally resent."""
+    return _http("post_switch", req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/admin/tenants/{id}/keys", methods=["GET"])
@@ -343,6 +397,22 @@ def sweep(timer: func.TimerRequest) -> None:
     if report.requeued or report.poisoned:
         log.warning("sweep: %d sent again, %d poisoned, %d still moving, %d cleared", len(report.requeued),
                     len(report.poisoned), report.deferred, report.cleared)
+
+
+# History is kept 90 days, then deleted everywhere ------------------------------------------------------
+
+
+@app.timer_trigger(arg_name="timer", schedule="0 30 2 * * *", run_on_startup=False, use_monitor=False)
+def retention(timer: func.TimerRequest) -> None:
+    """Each night, history received more than 90 days ago: its index rows and trace partitions (Table Storage
+    has no lifecycle rule); on the local stack the blobs too, as Azure's lifecycle rule deletes them there."""
+    import os
+
+    from pipeline.retention import sweep as sweep_history
+
+    swept = sweep_history(_stores(), blobs=os.environ.get("HISTORY_BLOB_SWEEP", "").lower() == "true")
+    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s deleted", swept.documents,
+             swept.receipts, swept.trace_rows, swept.blobs or "left to the lifecycle rule")
 
 
 # The stages ---------------------------------------------------------------------------------------

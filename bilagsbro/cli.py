@@ -259,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     tenant.add_parser("list").set_defaults(fn=cmd_tenant_list)
 
     add_connect_parsers(sub)
+    from bilagsbro.switch import add_switch_parsers
+
+    add_switch_parsers(sub)
 
     fmt = sub.add_parser("format", help="a tenant's options for a file format (VAT map, accounts, ...)")
     fmt.add_argument("tenant")

@@ -20,7 +20,7 @@ from pipeline.model import Document
 from pipeline.ports import Stores, Target
 from pipeline.records.history import enclose, load
 from pipeline.records.names import QUEUE_TRANSLATED
-from pipeline.records.tenants import Tenant, TenantRegistry
+from pipeline.records.tenants import Tenant, TenantRegistry, through
 from pipeline.registry import Connectors
 from pipeline.rules import apply
 from pipeline.webhook_events import unhealthy
@@ -40,12 +40,19 @@ def preflight(stores: Stores, connectors: Connectors, tenant: Tenant, documents:
 def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_count: int | None = None) -> Done:
     done = Done()
     tenant = TenantRegistry(stores.tables).current(env.tenant)
+    if env.to:  # a resend to another of the tenant's systems: adapted for that one
+        try:
+            tenant = through(tenant, env.to, sending=True)
+        except ConfigError as exc:
+            for enclosure in env.documents:
+                done.step(env, enclosure, "failed", {"stage": "adapt", "target": env.to, "error": exc.context()})
+            return done
     adapted: list[Enclosure] = []
     for enclosure in env.documents:
         try:
             document = load(stores.blobs, stores.tables, env.tenant, enclosure)
         except ValueError as exc:  # a document we kept that the model refuses now: its data must be fixed
-            done.step(env, enclosure, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}})
+            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": {"kind": "DataError", "message": str(exc)}})
             continue
         except Exception as exc:
             done.failures.append((enclosure, exc))
@@ -57,10 +64,11 @@ def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_coun
         except (ConfigError, DataError) as exc:
             if isinstance(exc, ConfigError):
                 unhealthy(stores, env.tenant, tenant.target, enclosure.id, exc)
-            done.step(env, enclosure, "failed", {"stage": "adapt", "error": exc.context()}, document.reference)
+            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": exc.context()},
+                      document.reference)
             continue
         except ValueError as exc:  # a rule produced something the model refuses
-            done.step(env, enclosure, "failed", {"stage": "adapt", "error": {"kind": "DataError", "message": str(exc)}},
+            done.step(env, enclosure, "failed", {"stage": "adapt", "target": tenant.target, "error": {"kind": "DataError", "message": str(exc)}},
                       document.reference)
             continue
         except Exception as exc:

@@ -18,7 +18,7 @@ from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.inflight import Send, commit, open_journey, receipt_of
 from pipeline.ports import NotFound, Stores
 from pipeline.received import FATAL, receive_documents, receive_file
-from pipeline.records.history import exchanges, shared_form, split_ref
+from pipeline.records.history import shared_form, split_ref
 from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import TenantRegistry
 from pipeline.records.trace import TraceEntry, TraceLog, shown, status
@@ -179,6 +179,11 @@ def get_document(stores: Stores, connectors: Connectors, request: Request) -> Re
         return denied
     assert tenant is not None
     document_id = request.path_params.get("id", "")
+    from pipeline import history_api
+    from pipeline.records.documents import expired
+
+    if document_id.startswith("d-") and expired(document_id):
+        return history_api.gone(document_id)
     trace = TraceLog(stores.tables).read(tenant, document_id)
     if not trace or not document_id.startswith("d-"):
         return error(404, f"no document {document_id} for this API key's tenant")
@@ -189,7 +194,7 @@ def get_document(stores: Stores, connectors: Connectors, request: Request) -> Re
     reference = next((t.get("reference") for t in trace if t.get("reference")), None)
     body: dict[str, Any] = {"id": document_id, "reference": reference, "status": status(trace), "trace": trace}
     if include == "exchanges":
-        body["exchanges"] = exchanges(stores.blobs, tenant, document_id)
+        body["exchanges"] = history_api.shown_exchanges(stores, tenant, document_id)
     return Response(200, body)
 
 

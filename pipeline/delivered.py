@@ -22,7 +22,7 @@ from pipeline.model import TARGET_TERMS, Document
 from pipeline.ports import Stores
 from pipeline.records.history import load
 from pipeline.records.names import QUEUE_ADAPTED, QUEUE_TRANSLATED
-from pipeline.records.tenants import TenantRegistry
+from pipeline.records.tenants import TenantRegistry, through
 from pipeline.registry import Connectors
 from pipeline.webhook_events import unhealthy
 
@@ -33,6 +33,13 @@ DELIVER_AT_ONCE = 8  # documents delivered at the same time (in this process), e
 def deliver(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_count: int | None = None) -> Done:
     done = Done()
     tenant = TenantRegistry(stores.tables).current(env.tenant)
+    if env.to:  # a resend to another of the tenant's systems: delivered there, through that system's ledger
+        try:
+            tenant = through(tenant, env.to, sending=True)
+        except ConfigError as exc:
+            for enclosure in env.documents:
+                done.step(env, enclosure, "failed", {"stage": "deliver", "target": env.to, "error": exc.context()})
+            return done
     if env.target and env.target != tenant.target:
         # The tenant switched systems after these were adapted: adapt their shared forms again for the new one.
         again = [Enclosure(d.id, d.reference, d.attempt) for d in env.documents]  # shared forms from the trace

@@ -90,6 +90,7 @@ class Envelope:
     blob: str | None = None  # a file's original, for kind "file"
     format: str | None = None  # a file's format, for kind "file" (None: detect it)
     target: str | None = None  # the accounting system the documents were adapted for
+    to: str | None = None  # a resend's accounting system, when not the tenant's own (pipeline/resend.py)
     requeued: int | None = None  # set on the copies the sweeper sends when the original was lost
     v: int = 2
 

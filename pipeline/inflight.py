@@ -32,8 +32,9 @@ from typing import Any
 from pipeline.envelope import Enclosure, Envelope, trace_id
 from pipeline.leases import KEEPER
 from pipeline.ports import MAX_TRANSACTION, Entity, Operation, Stale, TableStore
+from pipeline.records import documents
 from pipeline.records.names import TABLE_INFLIGHT, TABLE_TRACE
-from pipeline.records.trace import TraceEntry, partition, where
+from pipeline.records.trace import INFORMATIONAL, STATUS_OF, TraceEntry, partition, where
 
 log = logging.getLogger("bilagsbro.pipeline")
 
@@ -167,6 +168,18 @@ def commit(tables: TableStore, tenant: str, receipt: str, entries: Sequence[Trac
         if taken is not None and exc.index is not None and exc.index >= len(rows):
             raise Overtaken(f"envelope {taken.id} of {tenant}/{receipt} was taken by a copy") from None
         raise
+    index(tables, tenant, entries)
+
+
+def index(tables: TableStore, tenant: str, entries: Sequence[TraceEntry]) -> None:
+    """The document index brought up to date with steps just recorded: one transaction for all of them.
+
+    After the trace, never before: the index may lag a step it missed (a host dying in between) but never
+    shows one that did not happen; the document's own trace, which its page reads, is always whole.
+    """
+    documents.write(tables, documents.operations(
+        tenant, ((e.document_id, e.step, e.detail, e.listing) for e in entries if e.document_id.startswith("d-")),
+        STATUS_OF, INFORMATIONAL))
 
 
 def settle(tables: TableStore, env: Envelope, entries: Sequence[TraceEntry], sends: Sequence[Send] = (), *,
@@ -194,6 +207,7 @@ def note_failure(tables: TableStore, env: Envelope, entries: Sequence[TraceEntry
         tables.transact(TABLE_TRACE, ops)
     else:
         tables.insert_many(TABLE_TRACE, [e.entity() for e in entries])
+    index(tables, env.tenant, entries)
 
 
 def renew(tables: TableStore, env: Envelope, *, lease: dt.timedelta = STAGE_LEASE) -> bool:

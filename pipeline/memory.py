@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import IO
 
 from pipeline import redaction
-from pipeline.ports import MAX_TRANSACTION, Conflict, Entity, Exchange, NotFound, Operation, Stale
+from pipeline.ports import MAX_TRANSACTION, Condition, Conflict, Entity, Exchange, NotFound, Operation, Stale
 
 _etags = itertools.count(1)
 
@@ -20,6 +20,7 @@ _etags = itertools.count(1)
 class MemoryBlobs:
     def __init__(self) -> None:
         self.blobs: dict[tuple[str, str], tuple[bytes, dict[str, str]]] = {}
+        self.created: dict[tuple[str, str], dt.datetime] = {}
 
     def put(
         self,
@@ -31,6 +32,7 @@ class MemoryBlobs:
         metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.blobs[(container, path)] = (bytes(data), dict(metadata or {}))
+        self.created.setdefault((container, path), dt.datetime.now(dt.UTC))
 
     def get(self, container: str, path: str) -> bytes:
         try:
@@ -50,6 +52,13 @@ class MemoryBlobs:
 
     def list(self, container: str, prefix: str = "") -> Iterator[str]:
         return iter(sorted(p for c, p in self.blobs if c == container and p.startswith(prefix)))
+
+    def created_before(self, container: str, moment: dt.datetime, prefix: str = "") -> Iterator[str]:
+        return iter([p for p in self.list(container, prefix) if self.created[(container, p)] < moment])
+
+    def delete(self, container: str, path: str) -> None:
+        self.blobs.pop((container, path), None)
+        self.created.pop((container, path), None)
 
 
 class MemoryBlobWriter:
@@ -147,13 +156,14 @@ class MemoryTables:
                 if kind in ("merge", "delete") and key not in self.rows:
                     raise Stale(f"{table}/{key[2]}", index=index)
                 if kind != "delete":
-                    _check_size({**self.rows.get(key, {}), **entity} if kind == "merge" else entity)
+                    merged = kind in ("merge", "insert-or-merge")
+                    _check_size({**self.rows.get(key, {}), **entity} if merged else entity)
             for (kind, entity), key in zip(operations, keys, strict=True):
                 clean = {k: v for k, v in copy.deepcopy(entity).items() if k != "etag"}
                 if kind == "delete":
                     del self.rows[key]
-                elif kind == "merge":
-                    self.rows[key] = {**self.rows[key], **clean, "etag": str(next(_etags))}
+                elif kind in ("merge", "insert-or-merge"):
+                    self.rows[key] = {**self.rows.get(key, {}), **clean, "etag": str(next(_etags))}
                 else:
                     self.rows[key] = {**clean, "etag": str(next(_etags))}
 
@@ -163,6 +173,18 @@ class MemoryTables:
             for (t, p, r), e in sorted(self.rows.items())
             if t == table and p == partition and r.startswith(row_prefix)
         ]
+
+    def scan(self, table: str, partition: str, *, after: str = "", below: str | None = None,
+             where: Sequence[Condition] = (), limit: int = 100) -> list[Entity]:
+        found: list[Entity] = []
+        for (t, p, r), e in sorted(self.rows.items()):
+            if t != table or p != partition or r <= after or (below is not None and r >= below):
+                continue
+            if all(_compare(e.get(name), op, value) for name, op, value in where):
+                found.append(copy.deepcopy(e))
+                if len(found) >= limit:
+                    break
+        return found
 
     def delete(self, table: str, partition: str, row: str, *, etag: str | None = None) -> None:
         with self._lock:
@@ -174,6 +196,15 @@ class MemoryTables:
         found = [copy.deepcopy(e) for (t, _, _), e in sorted(self.rows.items())
                  if t == table and str(e.get("Due", "")) <= before]
         return found[:limit]
+
+
+def _compare(have: object, op: str, value: str) -> bool:
+    """As the table service compares: a row without the property never matches."""
+    if have is None:
+        return False
+    text = str(have)
+    return {"eq": text == value, "ne": text != value, "ge": text >= value, "gt": text > value,
+            "le": text <= value, "lt": text < value}[op]
 
 
 class MemoryQueues:

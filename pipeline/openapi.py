@@ -20,6 +20,7 @@ from pipeline import openapi_webhooks
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
+from pipeline.records.documents import MAX_PAGE, STATUSES
 from pipeline.records.trace import STATUS_OF
 
 VERSION = "1.1.0"
@@ -64,6 +65,8 @@ def _obj(properties: dict[str, Any], required: Iterable[str] = ()) -> dict[str, 
 
 
 _STR = {"type": "string"}
+_TEXT = {"type": "string", "minLength": 1}
+_MOMENT = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 _STATUS = {"type": "string", "enum": sorted(set(STATUS_OF.values()))}
 
 
@@ -123,6 +126,71 @@ def _components() -> dict[str, Any]:
         "problems": {"type": "array", "items": {"allOf": [_ref("Problem"), _obj(
             {"stage": {"type": "string", "enum": ["translate", "preflight"]}})]}},
     }, ["receipt", "status", "counts", "documents", "problems"])
+    components["DocumentListed"] = _obj({
+        "id": _STR, "reference": _STR, "type": _STR, "date": {"type": "string", "format": "date"},
+        "status": _STATUS, "step": _STR, "source": {"type": "string", "description": "The format it came in"},
+        "via": {"type": "string", "description": "api, file or timer"},
+        "received_at": {"type": "string", "format": "date-time"}, "receipt": _STR, "target": _STR,
+        "remote_id": _STR, "file": _STR, "line": {"type": "integer"}, "updated_at": _STR, "status_url": _STR,
+    }, ["id", "status", "status_url"])
+    components["KeptDocument"] = {
+        **_obj({"type": {"type": "string", "enum": list(DOCUMENT_TYPES)}, "reference": _STR, "date": _STR,
+                "origin": _obj({"format": _STR, "file": {"type": ["string", "null"]},
+                                "line": {"type": ["integer", "null"]}}, ["format"])}, ["type", "reference", "date"]),
+        "description": "A document as Bilagsbro keeps it: the shared form (Document) with every default filled in, "
+                       "and `origin`, where Bilagsbro received it"}
+    components["DocumentList"] = _obj({
+        "documents": {"type": "array", "items": _ref("DocumentListed")},
+        "next": {"type": ["string", "null"], "description": "The next page's URL; null on the last page"},
+        "cursor": {"type": "string", "description": "The next page's cursor (also in `next`)"},
+    }, ["documents", "next"])
+    components["Payload"] = _obj({
+        "id": _STR, "target": {"type": ["string", "null"]}, "at": _STR,
+        "payload": {"description": "Exactly what the target connector sends"},
+        "adapted": {"type": "object", "description": "The shared form after the tenant's rules (large documents)"},
+    }, ["id", "payload"])
+    components["Exchanges"] = _obj({"id": _STR, "exchanges": {"type": "array", "items": {"type": "object"}}},
+                                   ["id", "exchanges"])
+    from pipeline.resend_api import BulkResend, Resend
+
+    components["Resend"] = Resend.model_json_schema(ref_template=template)
+    components["BulkResend"] = BulkResend.model_json_schema(ref_template=template)
+    planned = {"id": _STR, "reference": {"type": ["string", "null"]}, "target": _STR,
+               "outcome": {"type": "string", "enum": ["send", "already_there", "not_found", "no_shared_form",
+                                                      "refused", "resubmitted"]},
+               "reason": _STR, "already_there": {"type": "object"}, "replaces": {"type": "object"},
+               "would_refuse": {"type": "array", "items": _ref("Problem")}}
+    components["Resent"] = _obj({**planned, "status_url": _STR}, ["id", "target", "outcome"])
+    components["BulkResent"] = _obj({
+        "target": _STR, "dry_run": {"type": "boolean"}, "matched": {"type": "integer"},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "refused_by_preflight": {"type": "integer"}, "resubmitted": {"type": "integer"},
+        "documents": {"type": "array", "items": _obj(planned, ["id", "target", "outcome"])},
+    }, ["target", "dry_run", "matched", "counts", "documents"])
+    from pipeline.switch_api import Switch, SwitchPreview
+
+    components["SwitchPreview"] = SwitchPreview.model_json_schema(ref_template=template)
+    components["Switch"] = Switch.model_json_schema(ref_template=template)
+    components["SwitchPreviewed"] = _obj({
+        "tenant_id": _STR, "from": _STR, "to": _STR,
+        "connection": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
+        "documents": _obj({
+            "checked": {"type": "integer"}, "accepted": {"type": "integer"}, "would_refuse": {"type": "integer"},
+            "unreadable": {"type": "integer"}, "by_status": {"type": "object"},
+            "missing": {"type": "object", "description": "accounts, vat_codes, customers, dimensions, other: each "
+                                                         "value the new system lacks, how many documents need it"}},
+            ["checked", "accepted", "would_refuse"]),
+        "fields": {"type": "array", "description": "Fields the documents fill that the new system leaves out "
+                                                  "(`dropped`) or treats otherwise (`differently`, from the field map)",
+                   "items": _obj({"type": _STR, "field": _STR, "documents": {"type": "integer"}, "dropped": _STR,
+                                  "differently": {"type": "object"}, "before": {"type": ["string", "object"]}},
+                                 ["type", "field", "documents", "before"])},
+        "rules": {"type": "object"}, "period": {"type": "object"}, "error": _STR,
+    }, ["tenant_id", "from", "to", "connection"])
+    components["Switched"] = _obj({
+        "tenant_id": _STR, "switched": {"type": "boolean"}, "from": _STR, "to": _STR, "check": {"type": "object"},
+        "kept_read_only": _STR, "at": _STR, "resend": {"type": "object"}, "error": _STR,
+    }, ["tenant_id", "switched", "from", "to"])
     components["Receipts"] = _obj({"receipts": {"type": "array", "items": _obj(
         {"receipt": _STR, "at": _STR, "status_url": _STR, "file": _STR, "format": _STR, "via": _STR,
          "bytes": {"type": "integer"}}, ["receipt", "at", "status_url"])}}, ["receipts"])
@@ -131,6 +199,7 @@ def _components() -> dict[str, Any]:
     components["NewTenantKey"] = _obj({"tenant_id": _STR, "name": _STR, "api_key": {
         "type": "string", "description": "Shown once; only its SHA-256 is kept"}}, ["tenant_id", "name", "api_key"])
     connection_view = {
+        "connections": {"type": "object", "description": "Other systems: settings, mode (active, read-only)"},
         "tenant_id": _STR, "target": _STR, "settings": {"type": "object"},
         "credentials": {"type": "array", "items": _STR, "description": "Which secrets are stored, never values"},
         "secret_names": {"type": "object", "additionalProperties": _STR},
@@ -196,6 +265,7 @@ def _answers(*codes: int, ok: tuple[int, str, str] | None = None) -> dict[str, A
         413: ("Body too large (a JSON answer from Bilagsbro). A body over the Functions host's own limit "
               "(FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, set to 209,715,200 bytes) never reaches Bilagsbro: the host "
               "refuses it itself, without a JSON body (reported as 500 in Azure/azure-functions-host#10519)"),
+        410: "Expired: kept 90 days after it was received, then deleted everywhere (`expired: true`)",
         415: "Not application/json",
         422: "Well-formed, but refused: every problem listed, each with its field",
     }
@@ -280,7 +350,32 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
         },
         "security": TENANT,
         "paths": _identify({
-            "/api/v1/documents": {"post": {
+            "/api/v1/documents": {"get": {
+                "summary": "Search the tenant's documents of the last 90 days, newest first, a page at a time",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
+                    {"name": "type", "in": "query", "schema": {"type": "string", "enum": list(DOCUMENT_TYPES)}},
+                    {"name": "reference_prefix", "in": "query", "schema": _TEXT,
+                     "description": "References that start with this text"},
+                    {"name": "source", "in": "query", "schema": _TEXT,
+                     "description": "The format it came in: shared-form (the API), gbat10, saft-cash-register, ..."},
+                    {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"},
+                     "description": "The document's own date, from (inclusive)"},
+                    {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"},
+                     "description": "The document's own date, to (inclusive)"},
+                    {"name": "received_from", "in": "query", "schema": _MOMENT,
+                     "description": "Received at or after (a date or ISO 8601 time; to the second)"},
+                    {"name": "received_to", "in": "query", "schema": _MOMENT,
+                     "description": "Received before (exclusive)"},
+                    {"name": "target", "in": "query", "schema": _TEXT, "description": "The accounting system"},
+                    {"name": "receipt", "in": "query", "description": "The receipt's id (r-...)",
+                     "schema": {"type": "string", "pattern": "^r-[0-9]{14}[0-9a-f]*$"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+                    {"name": "cursor", "in": "query", "schema": _TEXT,
+                     "description": "From the previous page (opaque: only one this API gave out)"},
+                ],
+                "responses": _answers(400, *tenant_errors, ok=(200, "A page of documents", "DocumentList")),
+            }, "post": {
                 "summary": "Send one document, a JSON array of them, or {\"documents\": [...]} (shared form)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
                     _ref("Document"),
@@ -308,12 +403,52 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "summary": "A document's status and its trace (every step, with errors and causes)",
                 "parameters": [_path_id("The document's id (d-...)"),
                                {"name": "include", "in": "query", "schema": {"type": "string", "enum": ["exchanges"]}}],
-                "responses": _answers(400, *tenant_errors, 404, ok=(200, "Status and trace", "DocumentStatus")),
+                "responses": _answers(400, *tenant_errors, 404, 410, ok=(200, "Status and trace", "DocumentStatus")),
+            }},
+            "/api/v1/documents/{id}/original": {"get": {
+                "summary": "The bytes exactly as received: the request or file the document came in (a file's "
+                           "document: X-Bilagsbro-Lines names its lines), with its content type",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": {"200": {"description": "The original, byte for byte, with the content type it came "
+                                                     "with (JSON from the API; a file as application/octet-stream)",
+                                      "content": {"*/*": {"schema": {}}}},
+                    **_answers(*tenant_errors, 404, 410)},
+            }},
+            "/api/v1/documents/{id}/shared-form": {"get": {
+                "summary": "The document as translated, in the shared form",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The shared form", "KeptDocument")),
+            }},
+            "/api/v1/documents/{id}/payload": {"get": {
+                "summary": "The document as adapted for its accounting system: the exact payload sent",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The adapted form", "Payload")),
+            }},
+            "/api/v1/documents/{id}/exchanges": {"get": {
+                "summary": "Every request to and response from the accounting system, redacted, oldest first",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The exchanges", "Exchanges")),
             }},
             "/api/v1/documents/{id}/retry": {"post": {
                 "summary": "Adapt and deliver again after a problem was fixed (never posts twice)",
                 "parameters": [_path_id("The document's id (d-...)")],
                 "responses": _answers(*tenant_errors, 404, 409, ok=(202, "Resubmitted", "Resubmitted")),
+            }},
+            "/api/v1/documents/{id}/resend": {"post": {
+                "summary": "Send a document again — to its system (after it was deleted there) or another the tenant "
+                           "is connected to; audited; 409 when that system holds it already, unless force",
+                "parameters": [_path_id("The document's id (d-...)")],
+                "requestBody": {"required": True, "content": _json("Resend")},
+                "responses": _answers(400, *tenant_errors, 404, 409, 410, 413, 415, 422,
+                                      ok=(202, "On its way again", "Resent")),
+            }},
+            "/api/v1/resends": {"post": {
+                "summary": "Send a filtered set again; the dry run (the default) shows what would be sent and what "
+                           "the system would refuse, document by document",
+                "requestBody": {"required": True, "content": _json("BulkResend")},
+                "responses": {**_answers(400, *tenant_errors, 413, 415, 422,
+                                         ok=(202, "Sent (dry_run false)", "BulkResent")),
+                              "200": {"description": "The dry run", "content": _json("BulkResent")}},
             }},
             "/api/v1/receipts": {"get": {
                 "summary": "The tenant's latest files (uploads and SFTP drops), newest last",
@@ -357,6 +492,15 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "The companies a connection's credentials reach, to pick one (a system that lists them, e.g. "
                 "Business NXT's availableCompanies); the body's settings and credentials over those in force, "
                 "nothing written", connection, (200, "The companies and the setting a choice fills", "Companies"))},
+            "/api/v1/admin/tenants/{id}/switch/preview": {"post": admin(
+                "Preview a switch of accounting system: of the last 90 days' documents and the rules, what the new "
+                "system would accept and which accounts, VAT codes, customers and dimensions it lacks (its "
+                "preflight); the credentials are used for this call only, nothing is written",
+                _ref("SwitchPreview"), (200, "The preview", "SwitchPreviewed"))},
+            "/api/v1/admin/tenants/{id}/switch": {"post": admin(
+                "Switch accounting system: the new connection tested and in force, the old one kept read-only for "
+                "lookups and history, the open period resent when asked (resend_from)",
+                _ref("Switch"), (200, "Switched", "Switched"))},
             "/api/v1/admin/tenants/{id}/rules": {"put": admin(
                 "Replace the tenant's rules (validated; effective on the next voucher; every change kept)",
                 _ref("Rules"), (200, "The rules now in force", "TenantRules"))},
@@ -479,8 +623,15 @@ def _onboarding_paths() -> dict[str, Any]:
 OPERATIONS = {
     ("/api/v1/documents", "post"): "receive_documents",
     ("/api/v1/files", "post"): "receive_file",
+    ("/api/v1/documents", "get"): "document_list",
     ("/api/v1/documents/{id}", "get"): "document_status",
+    ("/api/v1/documents/{id}/original", "get"): "document_original",
+    ("/api/v1/documents/{id}/shared-form", "get"): "document_shared_form",
+    ("/api/v1/documents/{id}/payload", "get"): "document_payload",
+    ("/api/v1/documents/{id}/exchanges", "get"): "document_exchanges",
     ("/api/v1/documents/{id}/retry", "post"): "document_retry",
+    ("/api/v1/documents/{id}/resend", "post"): "document_resend",
+    ("/api/v1/resends", "post"): "documents_resend",
     ("/api/v1/receipts", "get"): "receipt_list",
     ("/api/v1/receipts/{id}", "get"): "receipt_status",
     ("/api/v1/receipts/{id}/report", "get"): "receipt_report",
@@ -494,6 +645,8 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/revoke", "post"): "tenant_key_revoke",
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/rotate", "post"): "tenant_key_rotate",
     ("/api/v1/admin/tenants/{id}/rules", "put"): "tenant_rules",
+    ("/api/v1/admin/tenants/{id}/switch/preview", "post"): "tenant_switch_preview",
+    ("/api/v1/admin/tenants/{id}/switch", "post"): "tenant_switch",
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
     ("/api/docs", "get"): "api_docs",
     ("/api/docs/field-map", "get"): "api_field_map",
@@ -508,7 +661,11 @@ OPERATIONS = {
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {
     "receive_documents": ("202", {"document_status": {"id": "$response.body#/documents/0/id"},
-                                  "document_retry": {"id": "$response.body#/documents/0/id"}}),
+                                  "document_retry": {"id": "$response.body#/documents/0/id"},
+                                  "document_original": {"id": "$response.body#/documents/0/id"},
+                                  "document_shared_form": {"id": "$response.body#/documents/0/id"},
+                                  "document_payload": {"id": "$response.body#/documents/0/id"},
+                                  "document_exchanges": {"id": "$response.body#/documents/0/id"}}),
     "receive_file": ("202", {"receipt_status": {"id": "$response.body#/receipt"},
                              "receipt_report": {"id": "$response.body#/receipt"},
                              "receipt_report_csv": {"id": "$response.body#/receipt"}}),

@@ -20,8 +20,10 @@ from pipeline.model import Document
 Entity = dict[str, Any]
 """A Table Storage entity: PartitionKey, RowKey, properties; `etag` when read back."""
 
-Operation = tuple[Literal["upsert", "create", "merge", "delete"], Entity]
+Operation = tuple[Literal["upsert", "create", "merge", "delete", "insert-or-merge"], Entity]
 """One operation of an entity-group transaction (`TableStore.transact`)."""
+Condition = tuple[str, Literal["eq", "ne", "ge", "gt", "le", "lt"], str]
+"""A comparison of a property with a text value, evaluated by the table service (`TableStore.scan`)."""
 MAX_TRANSACTION = 100  # operations in one entity-group transaction
 
 
@@ -84,6 +86,14 @@ class BlobStore(Protocol):
 
     def list(self, container: str, prefix: str = "") -> Iterator[str]: ...
 
+    def created_before(self, container: str, moment: dt.datetime, prefix: str = "") -> Iterator[str]:
+        """Names of the blobs created before `moment` (what a lifecycle rule's `daysAfterCreationGreaterThan` sees)."""
+        ...
+
+    def delete(self, container: str, path: str) -> None:
+        """Remove; a blob that is not there is no error."""
+        ...
+
 
 class TableStore(Protocol):
     def insert(self, table: str, entity: Entity) -> str:
@@ -107,12 +117,19 @@ class TableStore(Protocol):
         entities of one partition, each entity once.
 
         `upsert` inserts or replaces; `create` inserts and raises Conflict if the entity exists; `merge` sets the
-        given properties of an existing entity and `delete` removes one, both raising Stale when it is gone.
+        given properties of an existing entity and `delete` removes one, both raising Stale when it is gone;
+        `insert-or-merge` sets the given properties, creating the entity when it is not there.
         https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
         """
         ...
 
     def query(self, table: str, partition: str, row_prefix: str = "") -> list[Entity]: ...
+
+    def scan(self, table: str, partition: str, *, after: str = "", below: str | None = None,
+             where: Sequence[Condition] = (), limit: int = 100) -> list[Entity]:
+        """Up to `limit` entities of one partition with `after` < RowKey < `below`, in RowKey order, that meet
+        every condition (compared by the service, so rows that do not are never sent back)."""
+        ...
 
     def delete(self, table: str, partition: str, row: str, *, etag: str | None = None) -> None:
         """Remove; an entity that is not there is no error. With `etag`: only if unchanged since read, else Stale."""

@@ -20,6 +20,7 @@ from pipeline.errors import Problem
 from pipeline.inflight import Send, commit, open_journey
 from pipeline.model import Document, Origin
 from pipeline.ports import QueueSender, Stores
+from pipeline.records.documents import listing
 from pipeline.records.history import blob_ref, enclose, new_id, original_path
 from pipeline.records.names import CONTAINER_RECEIVED, QUEUE_RECEIVED, QUEUE_TRANSLATED
 from pipeline.records.trace import TraceEntry, TraceLog, child_id
@@ -50,7 +51,8 @@ def receive_documents(stores: Stores, tenant: str, body: bytes, *, content_type:
     stores.blobs.put(
         CONTAINER_RECEIVED, original, body,
         content_type=content_type if _MEDIA_TYPE.fullmatch(content_type) else "application/json",
-        metadata={"tenant": tenant, "format": FORMAT, "receipt": receipt, "via": "api"},
+        metadata={"tenant": tenant, "format": FORMAT, "receipt": receipt, "via": "api",
+                  "content_type": content_type if _MEDIA_TYPE.fullmatch(content_type) else "application/json"},
     )
     intake = Intake(receipt=receipt, original=blob_ref(CONTAINER_RECEIVED, original))
     good, problems = parse_shared_form(body)
@@ -97,7 +99,8 @@ def accept(stores: Stores, tenant: str, intake: Intake, documents: Sequence[tupl
         tid = trace_id(template.traceparent)
         entries[document_id] = [
             TraceEntry(tenant, document_id, step, info, reference=document.reference, receipt=intake.receipt,
-                       trace_id=tid, shared_form=kept if step == "translated" else None)
+                       trace_id=tid, shared_form=kept if step == "translated" else None,
+                       listing=listing(document_id, document, via=via) if step == "translated" else None)
             for step, info in steps.items()]
         flush(packer.add(enclosure))
         intake.accepted.append({"id": document_id, "reference": document.reference, "type": document.type})

@@ -22,6 +22,7 @@ from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.inflight import Done, Overtaken, Send, commit, pending
 from pipeline.model import Document, Origin
 from pipeline.ports import Stores
+from pipeline.records.documents import listing
 from pipeline.records.history import enclose, split_ref
 from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.report import FileReport
@@ -208,7 +209,8 @@ def _accept(stores: Stores, env: Envelope, document: Document, index: int, forma
                    reference=document.reference, receipt=env.receipt, trace_id=tid),
         TraceEntry(env.tenant, document_id, "translated", {
             "shared_form": enclosure.blob or "kept with this step", "type": document.type, "format": format},
-            reference=document.reference, receipt=env.receipt, trace_id=tid, shared_form=kept),
+            reference=document.reference, receipt=env.receipt, trace_id=tid, shared_form=kept,
+            listing=listing(document_id, document, via="file")),
     ]
 
 

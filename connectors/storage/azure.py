@@ -20,7 +20,7 @@ from typing import IO, Any
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from pipeline.ports import MAX_TRANSACTION, Conflict, Entity, NotFound, Operation, Stale, Stores
+from pipeline.ports import MAX_TRANSACTION, Condition, Conflict, Entity, NotFound, Operation, Stale, Stores
 from pipeline.records.names import STORAGE_CONNECTION
 
 
@@ -142,6 +142,19 @@ class AzureBlobs:
         client = self.account.blob_service.get_container_client(container)
         for blob in client.list_blobs(name_starts_with=prefix or None):
             yield blob.name
+
+    def created_before(self, container: str, moment: dt.datetime, prefix: str = "") -> Iterator[str]:
+        client = self.account.blob_service.get_container_client(container)
+        for blob in client.list_blobs(name_starts_with=prefix or None):
+            created = blob.creation_time or blob.last_modified
+            if created is not None and created < moment:
+                yield blob.name
+
+    def delete(self, container: str, path: str) -> None:
+        try:
+            self._blob(container, path).delete_blob()
+        except ResourceNotFoundError:
+            pass
 
 
 class _BlockWriter:
@@ -318,6 +331,8 @@ class AzureTables:
                 batch.append(("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}))
             elif kind == "upsert":
                 batch.append(("upsert", _to_table(entity), {"mode": UpdateMode.REPLACE}))
+            elif kind == "insert-or-merge":
+                batch.append(("upsert", _to_table(entity), {"mode": UpdateMode.MERGE}))
             else:
                 batch.append((kind, _to_table(entity)))
         try:
@@ -340,6 +355,27 @@ class AzureTables:
             params.update(lo=row_prefix, hi=row_prefix + "\uffff")
             query += " and RowKey ge @lo and RowKey lt @hi"
         return [_from_table(e) for e in self._table(table).query_entities(query, parameters=params)]
+
+    def scan(self, table: str, partition: str, *, after: str = "", below: str | None = None,
+             where: Sequence[Condition] = (), limit: int = 100) -> list[Entity]:
+        params: dict[str, Any] = {"pk": partition, "after": after}
+        query = "PartitionKey eq @pk and RowKey gt @after"
+        if below is not None:
+            params["below"] = below
+            query += " and RowKey lt @below"
+        for index, (name, op, value) in enumerate(where):
+            if not name.isidentifier() or op not in ("eq", "ne", "ge", "gt", "le", "lt"):
+                raise ValueError(f"not a condition the table service takes: {name} {op}")
+            params[f"v{index}"] = value
+            query += f" and {name} {op} @v{index}"
+        found: list[Entity] = []
+        # The service returns at most 1,000 entities a page and follows continuation tokens by itself
+        # (https://learn.microsoft.com/rest/api/storageservices/query-timeout-and-pagination).
+        for entity in self._table(table).query_entities(query, parameters=params, results_per_page=min(limit, 1000)):
+            found.append(_from_table(entity))
+            if len(found) >= limit:
+                break
+        return found
 
     def delete(self, table: str, partition: str, row: str, *, etag: str | None = None) -> None:
         if etag is None:

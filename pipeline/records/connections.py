@@ -420,4 +420,6 @@ def describe(tenant: Tenant) -> dict[str, Any]:
                                  "credentials": sorted(secret_names), "secret_names": dict(secret_names)}
     if "connection" in tenant.pending:
         described["pending"] = tenant.pending["connection"]
+    if tenant.connections:
+        described["connections"] = tenant.connections
     return described

@@ -49,6 +49,10 @@ class Tenant(BaseModel):
     target_settings: dict[str, Any] = Field(default_factory=dict, description="Non-secret settings")
     rules: Rules = Field(default_factory=Rules)
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Pulled sources, e.g. omnium")
+    connections: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Accounting systems besides `target` (pipeline/resend.py): system → "
+                                          "settings, mode ('active': may be sent to; 'read-only': kept after a "
+                                          "switch for lookups and history), since")
     pending: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Connection changes not in force yet (pipeline.records.connections): "
                                           "'connection' or a source's name → target/settings, state, check")
@@ -63,6 +67,24 @@ class Tenant(BaseModel):
         if not re.fullmatch(r"\d{9}", digits):
             raise ValueError(f"organization number {value!r} is not nine digits")
         return digits
+
+
+def through(tenant: Tenant, system: str, *, sending: bool = False) -> Tenant:
+    """The tenant as its connection to `system` sees it: that system as its target, with that connection's
+    settings (its own `target` when it is the tenant's primary). Raises ConfigError when not connected to it, or,
+    `sending`, when that connection is read-only (kept after a switch for lookups and history)."""
+    if system == tenant.target:
+        return tenant
+    found = tenant.connections.get(system)
+    if found is None:
+        known = ", ".join([tenant.target, *sorted(tenant.connections)])
+        raise ConfigError(f"{tenant.id} is not connected to {system!r}; its connections: {known}", tenant=tenant.id,
+                          connector=system)
+    if sending and found.get("mode") == "read-only":
+        raise ConfigError(f"{tenant.id}'s connection to {system} is read-only (kept since the switch to "
+                          f"{tenant.target} for lookups and history): nothing is sent there", tenant=tenant.id,
+                          connector=system)
+    return tenant.model_copy(update={"target": system, "target_settings": dict(found.get("settings") or {})})
 
 
 def new_tenant_id(name: str) -> str:

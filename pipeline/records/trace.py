@@ -91,6 +91,9 @@ class TraceEntry:
     # in queue messages (pipeline/envelope.py): what a retry sends to adapt again. The customer's data as it is,
     # so never scrubbed like `detail`; not shown in the trace.
     shared_form: str | None = None
+    # What the document index keeps of the document (pipeline/records/documents.py `listing`): given with the
+    # step that first has the whole document (`translated`); not a trace row's property.
+    listing: dict[str, Any] | None = None
 
     def entity(self) -> Entity:
         partition_key, prefix = where(self.tenant, self.document_id)

@@ -180,3 +180,30 @@ def test_connect_can_let_tripletex_customers_be_created_and_take_it_back(stack, 
     refused = bilagsbro(*base, "--no-create-customers", env={**env, **tokens})
     assert refused.returncode == 0, refused.stderr
     assert TenantRegistry(stack.stores.tables).get(tenant).target_settings["create_customers"] is False
+
+
+@pytest.mark.e2e
+def test_switch_shows_the_preview_and_switches_only_when_told(stack, env, tripletex, client, tenant):
+    """`bilagsbro switch TENANT SYSTEM`: the preview alone without --yes; with it, the switch (the old connection
+    kept read-only); the new system's tokens from the environment, never echoed."""
+    posted = client.post("/api/v1/documents", json=VOUCHER)
+    assert posted.status_code == 202, posted.text
+    tenant_id = tenant[0].id
+    tokens = {"TT_CONSUMER": tripletex.consumer_token, "TT_EMPLOYEE": tripletex.employee_token}
+    args = ["switch", tenant_id, "tripletex", "--base-url", tripletex.base_url, "--consumer-token-env", "TT_CONSUMER",
+            "--employee-token-env", "TT_EMPLOYEE"]
+    shown = bilagsbro(*args, env={**env, **tokens}, stdin=subprocess.DEVNULL)
+    assert shown.returncode == 0, shown.stderr
+    preview = json.loads(shown.stdout)
+    assert preview["from"] == "file" and preview["to"] == "tripletex" and preview["connection"]["ok"]
+    assert "switch with --yes" in shown.stderr
+    assert TenantRegistry(stack.stores.tables).get(tenant_id).target == "file"
+    done = bilagsbro(*args, "--yes", "--reason", "over til Tripletex", env={**env, **tokens},
+                     stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert tripletex.employee_token not in done.stdout + done.stderr + shown.stdout + shown.stderr
+    switched = json.loads(done.stdout[done.stdout.index("}\n{") + 2:])  # the preview, then what was done
+    assert switched["switched"] and switched["kept_read_only"] == "file"
+    now = TenantRegistry(stack.stores.tables).get(tenant_id)
+    assert now.target == "tripletex" and now.connections["file"]["mode"] == "read-only"
+    assert now.connections["file"]["reason"] == "over til Tripletex"

@@ -546,14 +546,17 @@ def test_a_hundred_documents_cost_a_few_requests_per_envelope_beyond_their_deliv
     assert requests[(TABLE_INFLIGHT, "get")] == 4
     # Each envelope's step is one transaction (its documents' rows, its end, where they go next), at intake
     # (received and translated), adapt and deliver; each end of a journey looks for envelopes left (a query).
-    assert requests[(TABLE_TRACE, "batch")] == 3 * 4 and requests[(TABLE_TRACE, "query")] == 4
+    # Each such step also brings the tenant's document index up to date: one more transaction per envelope
+    # and step (pipeline/records/documents.py), never one per document.
+    assert requests[(TABLE_TRACE, "batch")] == 3 * 4 + 3 * 4 and requests[(TABLE_TRACE, "query")] == 4
     assert requests[(TABLE_TRACE, "get")] == 0 and requests[(TABLE_TRACE, "insert")] == 0
     # The tenant is read once (then kept for CACHE_SECONDS); the ledger claims and settles each voucher.
     assert requests[("tenants", "get")] == 1
     assert requests[("ledger", "insert")] == 100 and requests[("ledger", "update")] == 100
     # The tenant's webhook endpoints, read for the outcomes of the first envelope (then kept like the tenant).
     assert requests[("webhooks", "query")] == 1
-    assert sum(requests.values()) == 1 + 1 + 4 + 12 + 4 + 1 + 200 + 1 + 1  # ... the API key's one read, endpoints
+    # ... the document index's 12, the API key's one read, the endpoints.
+    assert sum(requests.values()) == 1 + 1 + 4 + 12 + 12 + 4 + 1 + 200 + 1 + 1
     assert POSTED == {f"V-{i}": 1 for i in range(100)}
 
 
