@@ -124,7 +124,7 @@ def test_a_late_and_a_changed_order_after_the_day_was_booked_are_supplements_tha
         first = delivered_files(stack, tenant)
         assert first and not [r for r in first if SUMMARY.match(r)["n"]]
 
-        yesterday = dt.date.today() - dt.timedelta(days=1)
+        yesterday = oslo_today() - dt.timedelta(days=1)
         oslo = omnium_business_noon(yesterday)
         late = omnium.add_order(store="oslo-1", created=oslo, modified=in_the_past(3))  # an offline till
         changed = next(i for i, o in sorted(omnium.orders.items())
@@ -142,7 +142,7 @@ def test_a_late_and_a_changed_order_after_the_day_was_booked_are_supplements_tha
     for reference, voucher in books.items():
         match = SUMMARY.match(reference)
         by_day.setdefault((match["store"], dt.date.fromisoformat(match["day"])), []).append(voucher)
-    closed = {key: t for key, t in totals.items() if key[1] < dt.date.today()}  # today is not summarised yet
+    closed = {key: t for key, t in totals.items() if key[1] < oslo_today()}  # today is not summarised yet
     for key, expected in closed.items():
         if not (expected.orders or expected.returns):
             continue
@@ -176,6 +176,11 @@ def omnium_business_noon(day):
     from zoneinfo import ZoneInfo
 
     return dt.datetime.combine(day, dt.time(12), ZoneInfo("Europe/Oslo")).astimezone(dt.UTC)
+
+
+def oslo_today():
+    """Today where Omnium's business days are kept: from 22:00 or 23:00 UTC it is already tomorrow in Oslo."""
+    return omnium_day(dt.datetime.now(dt.UTC))
 
 
 def omnium_day(moment):
@@ -213,7 +218,7 @@ def explain(stack, tenant):
 
 def test_unpaid_orders_reach_tripletex_on_the_collective_customer_in_daily_mode(stack, tripletex):
     collective = tripletex.company.add_customer(10000, "Kontantsalg")
-    yesterday = dt.date.today() - dt.timedelta(days=1)
+    yesterday = oslo_today() - dt.timedelta(days=1)
     with OmniumSandbox() as omnium:
         omnium.seed_orders(n=20, stores=["oslo-1"], days=1, seed=31)
         open_orders = [omnium.add_order(store="oslo-1", created=omnium_business_noon(yesterday), modified=in_the_past(60),
@@ -235,7 +240,7 @@ def test_unpaid_orders_reach_tripletex_per_order_with_customers_found_by_phone_o
     company = tripletex.company
     by_phone = company.add_customer(10080, "Åse Ødegård", mobile="+4791234567")
     by_email = company.add_customer(10081, "Bjørn Æsøy", email="bjorn@example.no")
-    yesterday = dt.date.today() - dt.timedelta(days=1)
+    yesterday = oslo_today() - dt.timedelta(days=1)
     with OmniumSandbox() as omnium:
         orders = {}
         for key, fields in (
@@ -294,7 +299,7 @@ def test_omnium_orders_reach_tripletex_through_the_timer_in_both_modes(stack, tr
     collective = company.add_customer(10000, "Kontantsalg")
     by_phone = company.add_customer(10080, "Åse Ødegård", mobile="+4791234567")
     by_email = company.add_customer(10081, "Bjørn Æsøy", email="bjorn@example.no")
-    yesterday = dt.date.today() - dt.timedelta(days=1)
+    yesterday = oslo_today() - dt.timedelta(days=1)
     noon = omnium_business_noon(yesterday)
     with OmniumSandbox() as omnium:
         omnium.seed_orders(n=30, stores=["oslo-1"], days=1, seed=41)
