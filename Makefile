@@ -4,18 +4,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint bench schema infra-check clean
+.PHONY: setup browser demo serve test lint bench schema infra-check clean
 
 setup: $(STAMP) node_modules/.installed
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	@# The browser tests drive Debian's chromium (Playwright with executable_path; never `playwright install`).
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# The browser tests drive Debian's chromium (Playwright with executable_path; never `playwright install`, which
+# downloads a browser). Only the tests need it: `make demo` does not install it.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -27,7 +30,7 @@ demo: setup  ## the main job: local stack, demo tenant, sample documents deliver
 serve: setup
 	$(VENV)/bin/bilagsbro serve
 
-test: setup  ## everything CI runs
+test: setup browser  ## everything CI runs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	sh infra/check.sh
