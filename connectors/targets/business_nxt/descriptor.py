@@ -24,8 +24,6 @@ from connectors.targets.business_nxt.mapping import (
 from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-_URL = URL_PATTERN
-
 
 def _customer_ids(value: Any) -> Any:
     """"1234567, 7654321" (as firms write them: commas, semicolons or spaces), a list, or one number → [int]."""
@@ -54,10 +52,10 @@ CustomerIds = Annotated[list[int], BeforeValidator(_customer_ids), WithJsonSchem
 class BusinessNxtSettings(TargetSettings):
     """A tenant's Business NXT connection, without its client secret (a secret)."""
 
-    base_url: str = Field(GRAPHQL_URL, pattern=_URL, max_length=300,
+    base_url: str = Field(GRAPHQL_URL, pattern=URL_PATTERN, max_length=300,
                           description="Business NXT's GraphQL endpoint for services "
                                       "(https://business.visma.net/api/graphql-service), or a sandbox")
-    token_url: str = Field(TOKEN_URL, pattern=_URL, max_length=300,
+    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
                            description="Visma Connect's token endpoint (https://connect.visma.com/connect/token)")
     client_id: str = Field(..., min_length=1, max_length=24, pattern=r"^\S+$",
                            description="The integration's client id in Visma Developer Portal; also the name of the "

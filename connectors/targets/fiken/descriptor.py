@@ -14,8 +14,6 @@ from connectors.targets.fiken.mapping import FIELD_MAP, NAME, NOT_ACCEPTED, PROD
 from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = URL_PATTERN
-
 DRAFTS = Drafts(available=False, meaning=(
     "Fiken has no draft for a general journal entry (fri postering): nothing is sent until the tenant opts in to "
     "direct posting; entries are then posted open (open=true: the company can delete one in Fiken without a "
@@ -25,7 +23,7 @@ DRAFTS = Drafts(available=False, meaning=(
 class FikenSettings(TargetSettings):
     """A tenant's Fiken connection, without its keys (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL, max_length=300,
+    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
                           description="Fiken's API: https://api.fiken.no/api/v2 (production), or a sandbox")
     company_slug: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description=(
         "The company's slug in Fiken: the part after /foretak/ in the company's address on fiken.no "
@@ -35,7 +33,7 @@ class FikenSettings(TargetSettings):
     client_id: str | None = Field(None, min_length=1, max_length=200, description=(
         "OAuth: the client id of the Fiken app the refresh token was issued to (with the secrets refresh_token "
         "and client_secret); not needed with a personal API token"))
-    token_url: str = Field(TOKEN_URL, pattern=URL, max_length=300,
+    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
                            description="OAuth: Fiken's token endpoint (https://fiken.no/oauth/token), or a sandbox's")
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Fiken's answer")
 

@@ -21,16 +21,14 @@ from connectors.targets.finago_office.mapping import (
 from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = URL_PATTERN
-
 
 class FinagoOfficeSettings(TargetSettings):
     """A tenant's Finago Office connection, without its application id and password (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL, max_length=300,
+    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
                           description="Finago Office's web services: https://api.24sevenoffice.com (production) or a "
                                       "sandbox")
-    webservices_url: str | None = Field(None, pattern=URL, max_length=300, description=(
+    webservices_url: str | None = Field(None, pattern=URL_PATTERN, max_length=300, description=(
         "The second domain 24SevenOffice serves some services from (projects): by default "
         "https://webservices.24sevenoffice.com for production, base_url otherwise"))
     username: str = Field(..., min_length=3, max_length=200, pattern=r"^[^\s@]+@[^\s@]+$",

@@ -14,8 +14,6 @@ from connectors.targets.fortnox.mapping import AUTH_URL, FIELD_MAP, NAME, NOT_AC
 from pipeline.descriptors import URL_PATTERN, Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = URL_PATTERN  # printable ASCII, no query: what httpx takes
-
 DRAFTS = Drafts(available=False, meaning=(
     "Fortnox has no draft for a voucher (a voucher is booked when it is created): nothing is sent until the tenant "
     "opts in to direct posting; a booked voucher is corrected in Fortnox with a reversing voucher"))
@@ -24,13 +22,13 @@ DRAFTS = Drafts(available=False, meaning=(
 class FortnoxSettings(TargetSettings):
     """A tenant's Fortnox connection, without its keys (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL, max_length=300,
+    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
                           description="Fortnox's API: https://api.fortnox.se/3 (production), or a sandbox")
     client_id: str = Field(..., min_length=1, max_length=200, description=(
         "The client id of Bilagsbro's Fortnox app (the operator's, from Fortnox's developer portal)"))
-    token_url: str = Field(TOKEN_URL, pattern=URL, max_length=300,
+    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
                            description="Fortnox's token endpoint (https://apps.fortnox.se/oauth-v1/token), or a sandbox's")
-    auth_url: str = Field(AUTH_URL, pattern=URL, max_length=300, description=(
+    auth_url: str = Field(AUTH_URL, pattern=URL_PATTERN, max_length=300, description=(
         "Fortnox's consent page (https://apps.fortnox.se/oauth-v1/auth), or a sandbox's: where the onboarding "
         "link sends the customer"))
     voucher_series: str = Field("A", pattern=r"^[A-Za-z0-9]{1,10}$", description=(

@@ -22,16 +22,14 @@ from connectors.targets.poweroffice_go.mapping import (
 from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = URL_PATTERN
-
 
 class PowerOfficeSettings(TargetSettings):
     """A tenant's PowerOffice GO connection, without its keys (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL, max_length=300, description=(
+    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300, description=(
         "PowerOffice GO's API: https://goapi.poweroffice.net/v2 (production), https://goapi.poweroffice.net/Demo/v2 "
         "(demo), or a sandbox"))
-    token_url: str | None = Field(None, pattern=URL, max_length=300, description=(
+    token_url: str | None = Field(None, pattern=URL_PATTERN, max_length=300, description=(
         "The OAuth token endpoint; by default base_url with /v2 replaced by /OAuth/Token"))
     organization_number: str | None = Field(None, pattern=r"^[0-9]{9}$", description=(
         "The company the client key must belong to (9 digits): the connection test fails for another company's key"))

@@ -22,7 +22,6 @@ from connectors.targets.visma_net.mapping import (
 from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
 from pipeline.ports import Target, TargetContext
 
-URL = URL_PATTERN
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -35,9 +34,9 @@ class VismaNetSettings(TargetSettings):
     client_id: str = Field(..., min_length=1, max_length=200, description=(
         "The integration's client id in Visma Developer Portal (Bilagsbro's own, from the operator; a company "
         "with its own service integration gives its own)"))
-    base_url: str = Field(PRODUCTION_URL, pattern=URL, max_length=300,
+    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
                           description="Visma.net ERP API: https://api.finance.visma.net, or a sandbox")
-    token_url: str = Field(TOKEN_URL, pattern=URL, max_length=300,
+    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
                            description="Visma Connect's token endpoint: https://connect.visma.com/connect/token")
     branch: str | None = Field(None, min_length=1, max_length=30, description=(
         "Branch number journal transactions are booked in (Visma.net: Branches, CS101500); empty: the "
