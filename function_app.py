@@ -56,12 +56,13 @@ def _redacted_spans() -> None:
     redact_spans()
 
 
-def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api, history_api, resend_api, switch_api, webhook_api
+def _request(req: func.HttpRequest) -> Any:
+    """The host's request as the HTTP handlers take it (`pipeline.api.Request`)."""
+    from pipeline import api
 
     _redacted_spans()
     parts = urlsplit(req.url)
-    request = api.Request(
+    return api.Request(
         method=req.method,
         path_params=dict(req.route_params),
         query=dict(req.params),
@@ -69,15 +70,25 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
         body=req.get_body(),
         base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "",
     )
-    handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
-               or getattr(resend_api, handler_name, None) or getattr(switch_api, handler_name, None)
-               or getattr(admin, handler_name, None) or getattr(webhook_api, handler_name))
-    response = handler(_stores(), _Registry(), request)
+
+
+def _answer(response: Any, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
+    """A handler's `pipeline.api.Response` as the host's: its queue messages through the output bindings."""
     for queue, messages in response.messages.items():
         if messages:
             outputs[queue].set(messages)
     return func.HttpResponse(response.encoded(), status_code=response.status, headers=response.headers,
                              mimetype=response.content_type.split(";")[0], charset="utf-8")
+
+
+def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
+    from pipeline import admin, api, history_api, resend_api, switch_api, webhook_api
+
+    request = _request(req)
+    handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
+               or getattr(resend_api, handler_name, None) or getattr(switch_api, handler_name, None)
+               or getattr(admin, handler_name, None) or getattr(webhook_api, handler_name))
+    return _answer(handler(_stores(), _Registry(), request), outputs)
 
 
 # Received: the vendor API ---------------------------------------------------------------------------
@@ -295,16 +306,9 @@ def webhook_poison(msg: func.QueueMessage) -> None:
 def _fortnox(handler_name: str, req: func.HttpRequest) -> func.HttpResponse:
     """Fortnox's hosted consent (connectors/targets/fortnox/consent.py): its handlers take a request like the API's."""
     from connectors.targets.fortnox import consent
-    from pipeline import api
 
-    stores, connectors = _stores(), _Registry()
-    parts = urlsplit(req.url)
-    request = api.Request(method=req.method, path_params=dict(req.route_params), query=dict(req.params),
-                          headers={k.lower(): v for k, v in req.headers.items()}, body=req.get_body(),
-                          base_url=f"{parts.scheme}://{parts.netloc}" if parts.netloc else "")
-    response = getattr(consent, handler_name)(stores, connectors, request)
-    return func.HttpResponse(response.encoded(), status_code=response.status, headers=response.headers,
-                             mimetype=response.content_type.split(";")[0], charset="utf-8")
+    request = _request(req)
+    return _answer(getattr(consent, handler_name)(_stores(), _Registry(), request), {})
 
 
 @app.route(route="v1/admin/tenants/{id}/onboarding/fortnox", methods=["POST"])
