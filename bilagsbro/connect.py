@@ -53,7 +53,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     test passes; otherwise they stay pending and the tenant goes on with its current connection."""
     import connectors
     from bilagsbro.flags import given_settings
-    from pipeline.errors import ConfigError
+    from pipeline.errors import ConfigError, SecretsMissing
     from pipeline.records.connections import change, describe
 
     descriptor = connectors.CONNECTORS[args.target]
@@ -79,12 +79,12 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     try:
         result = _with_stores(run)
-    except ConfigError as exc:
-        if exc.problems:
-            print(f"bilagsbro: {exc.message}", file=sys.stderr)
-            return 2
+    except SecretsMissing as exc:
         flags = ", ".join(f"--{s.flag}-file/-env" for s in descriptor.secrets)
         print(f"bilagsbro: {exc.message} (give {flags}, or run in a terminal to be prompted)", file=sys.stderr)
+        return 2
+    except ConfigError as exc:  # settings refused, no such tenant, ...: the message says what to fix
+        print(f"bilagsbro: {exc.message}", file=sys.stderr)
         return 2
     _print_json(result)
     if not result["activated"]:

@@ -108,6 +108,11 @@ class ConfigError(BilagsbroError):
     """Settings or credentials are wrong or missing: an operator must fix them; retrying won't help."""
 
 
+class SecretsMissing(ConfigError):
+    """A connection was asked for without secrets it needs: the operator must give them (a file, the environment,
+    a prompt), which is the remedy the CLI names; other configuration errors have other remedies."""
+
+
 class DataError(BilagsbroError):
     """The document itself is wrong for the target: the source (or the tenant's rules) must change."""
 

@@ -29,7 +29,7 @@ from secrets import token_hex
 from typing import Any
 
 from pipeline.descriptors import Descriptor, FormatDescriptor, TargetDescriptor
-from pipeline.errors import BilagsbroError, ConfigError, Problem
+from pipeline.errors import BilagsbroError, ConfigError, Problem, SecretsMissing
 from pipeline.ports import ChartOfAccounts, Companies, NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
 from pipeline.records.history import BlobExchangeLog
 from pipeline.records.tenants import Tenant, TenantRegistry, secret_name
@@ -136,7 +136,7 @@ def connect(
     active = _active_names(tenant, target)
     missing = [name for name in required if not credentials.get(name) and name not in active]
     if missing:
-        raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
+        raise SecretsMissing(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     names = _pending_names(tenant, target, active, credentials)
     target_settings = _target_settings(tenant, target, settings, direct_posting, names)
     if descriptor is not None:
@@ -218,7 +218,7 @@ def change(
     missing = [s.name for s in descriptor.secrets
                if s.required and not credentials.get(s.name) and s.name not in active]
     if missing:
-        raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
+        raise SecretsMissing(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     record = _record(target=target, settings=target_settings)
     tenant = _claim(registry, tenant_id, "connection", record)
     _write(stores.secrets, names, credentials)
@@ -288,7 +288,7 @@ def companies(stores: Stores, connectors: Connectors, tenant_id: str, target: st
                           connector=target, problems=tuple(refused))
     missing = [s.name for s in descriptor.secrets if not credentials.get(s.name) and s.name not in active]
     if missing:
-        raise ConfigError(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
+        raise SecretsMissing(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     given = {f"candidate--{key}": value for key, value in credentials.items() if value}
     names = {**active, **{key: f"candidate--{key}" for key, value in credentials.items() if value}}
     cache: dict[str, Any] = {}

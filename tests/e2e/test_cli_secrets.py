@@ -207,3 +207,20 @@ def test_switch_shows_the_preview_and_switches_only_when_told(stack, env, triple
     now = TenantRegistry(stack.stores.tables).get(tenant_id)
     assert now.target == "tripletex" and now.connections["file"]["mode"] == "read-only"
     assert now.connections["file"]["reason"] == "over til Tripletex"
+
+
+@pytest.mark.e2e
+def test_connect_names_the_remedy_that_fits_missing_secrets_or_another_mistake(stack, env, tripletex):
+    """The hint to give secrets by file, environment or prompt goes with missing secrets only: a tenant that does
+    not exist is said as such, not followed by advice about secrets."""
+    nobody = bilagsbro("connect", "finnes-ikke-as", "tripletex", "--base-url", tripletex.base_url,
+                       "--consumer-token-env", "TT_C", "--employee-token-env", "TT_E",
+                       env={**env, "TT_C": tripletex.consumer_token, "TT_E": tripletex.employee_token})
+    assert nobody.returncode == 2 and "finnes-ikke-as" in nobody.stderr, nobody.stderr
+    assert "-file/-env" not in nobody.stderr and "prompted" not in nobody.stderr
+    tenant = json.loads(bilagsbro("tenant", "add", "--name", "Mangler Nøkkel AS", env=env).stdout)["tenant_id"]
+    missing = bilagsbro("connect", tenant, "tripletex", "--base-url", tripletex.base_url,
+                        "--consumer-token-env", "TT_C", env={**env, "TT_C": tripletex.consumer_token},
+                        stdin=subprocess.DEVNULL)
+    assert missing.returncode == 2 and "employee_token" in missing.stderr, missing.stderr
+    assert "--employee-token-file/-env" in missing.stderr and "prompted" in missing.stderr
