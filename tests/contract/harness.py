@@ -23,6 +23,12 @@ from pipeline.ports import TargetContext
 #   "timeout-after-commit"  committed, then no answer within the connector's timeout
 Fault = Literal["429", "503", "500-after-commit", "timeout-after-commit"]
 
+# The connector's timeout in the suite (seconds): short, so that a timeout case is quick, yet long enough that a
+# sandbox on a busy 2-core CI machine answers an ordinary request in time (0.5 s was not: Xledger's batched POST
+# timed out there once). A sandbox told to hang sleeps HANG, well past it.
+TIMEOUT = 2.0
+HANG = 3.5
+
 
 @dataclass(frozen=True)
 class Stored:

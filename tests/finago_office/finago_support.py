@@ -21,6 +21,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.ports import TargetContext
 from sandboxes.finago_office import FinagoOfficeSandbox
 from sandboxes.finago_office import wsdl as official
+from tests.contract.harness import HANG, TIMEOUT
 
 
 def services() -> dict[str, official.Service]:
@@ -93,7 +94,7 @@ class Wired:
     def context(self, **settings: Any) -> TargetContext:
         return TargetContext(
             tenant="kunde-1",
-            settings={"base_url": self.sandbox.base_url, "username": self.sandbox.user.username, "timeout": 0.5,
+            settings={"base_url": self.sandbox.base_url, "username": self.sandbox.user.username, "timeout": TIMEOUT,
                       "secrets": {"application_id": "finago-app", "password": "finago-password"},
                       **self.settings, **settings},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=self.exchanges, cache=self.cache,
@@ -114,6 +115,6 @@ class Wired:
 def wire(sandbox: FinagoOfficeSandbox | None = None, **settings: Any) -> Wired:
     known = services()
     box = (sandbox or FinagoOfficeSandbox()).start()
-    box.faults.timeout_seconds = 1.5  # longer than the connector's timeout
+    box.faults.timeout_seconds = HANG
     secrets = MemorySecrets({"finago-app": box.application_id, "finago-password": box.user.password})
     return Wired(box, WsdlCheckingTransport(known), secrets, settings=settings)

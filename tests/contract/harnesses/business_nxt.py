@@ -11,7 +11,7 @@ from pipeline.ports import TargetContext
 from sandboxes.business_nxt import BusinessNxtSandbox
 from sandboxes.business_nxt.demo import posted
 from tests.business_nxt.support import SchemaCheckingTransport
-from tests.contract.harness import Fault, Stored
+from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 
 KINDS = {"429": "429", "503": "503", "500-after-commit": "commit_then_500", "timeout-after-commit": "timeout"}
 
@@ -21,7 +21,7 @@ class Harness:
 
     def __init__(self) -> None:
         self.sandbox = BusinessNxtSandbox().start()
-        self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.sandbox.faults.timeout_seconds = HANG
         self.transport = SchemaCheckingTransport(self.sandbox.schema)
         self.secrets = MemorySecrets({"nxt-secret": self.sandbox.client_secret})
         self.cache: dict[str, Any] = {}
@@ -33,7 +33,7 @@ class Harness:
         return TargetContext(
             tenant="kunde-1",
             settings={"base_url": box.base_url, "token_url": box.token_url, "client_id": box.client_id,
-                      "customer_ids": "5000001", "company_no": box.company.no, "voucher_series": 6, "timeout": 0.5,
+                      "customer_ids": "5000001", "company_no": box.company.no, "voucher_series": 6, "timeout": TIMEOUT,
                       "direct_posting": direct_posting, "secrets": {"client_secret": "nxt-secret"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
             tables=self.tables, transport=self.transport, sleep=self.sleeps.append)

@@ -9,7 +9,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.fiken import FikenSandbox
-from tests.contract.harness import Fault, Stored
+from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 from tests.fiken.fiken_support import spec_check
 from tests.specs import SpecCheckingTransport
 
@@ -24,7 +24,7 @@ class Harness:
 
     def __init__(self) -> None:
         self.sandbox = FikenSandbox().start()
-        self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.sandbox.faults.timeout_seconds = HANG
         self.transport = SpecCheckingTransport(spec_check())
         self.secrets = MemorySecrets({"fiken-token": "sandbox-personal-token"})
         self.cache: dict[str, Any] = {}
@@ -34,7 +34,7 @@ class Harness:
     def connect(self, *, direct_posting: bool = False) -> TargetContext:
         return TargetContext(
             tenant="kunde-1",
-            settings={"base_url": self.sandbox.base_url, "company_slug": self.sandbox.company.slug, "timeout": 0.5,
+            settings={"base_url": self.sandbox.base_url, "company_slug": self.sandbox.company.slug, "timeout": TIMEOUT,
                       "direct_posting": direct_posting, "secrets": {"api_token": "fiken-token"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
             tables=self.tables, transport=self.transport, sleep=self.sleeps.append)

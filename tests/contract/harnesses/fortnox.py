@@ -13,7 +13,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.fortnox import FortnoxSandbox
-from tests.contract.harness import Fault, Stored
+from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "429": ("429", {}), "503": ("503", {}), "500-after-commit": ("commit_then_500", {}),
@@ -26,7 +26,7 @@ class Harness:
 
     def __init__(self) -> None:
         self.sandbox = FortnoxSandbox(rate_limit=None).start()
-        self.sandbox.faults.timeout_seconds = 1.5
+        self.sandbox.faults.timeout_seconds = HANG
         box = self.sandbox
         self.secrets = MemorySecrets({"fortnox-refresh": next(iter(box.refresh_tokens)),
                                       "fortnox-client": box.clients[box.client_id]})
@@ -39,7 +39,7 @@ class Harness:
         return TargetContext(
             tenant="kunde-1",
             settings={"base_url": box.base_url, "token_url": box.token_url, "auth_url": box.auth_url,
-                      "client_id": box.client_id, "timeout": 0.5, "direct_posting": direct_posting,
+                      "client_id": box.client_id, "timeout": TIMEOUT, "direct_posting": direct_posting,
                       "secrets": {"refresh_token": "fortnox-refresh", "client_secret": "fortnox-client"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
             tables=self.tables, sleep=self.sleeps.append)

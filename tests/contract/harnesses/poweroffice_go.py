@@ -8,7 +8,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.poweroffice_go import PowerOfficeSandbox
-from tests.contract.harness import Fault, Stored
+from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 from tests.poweroffice_go.support import ContractCheckingTransport, stored
 
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -21,7 +21,7 @@ VOUCHER_PATHS = r"^/(JournalEntryVouchers|Vouchers)/ManualJournals$"
 class Harness:
     def __init__(self) -> None:
         self.sandbox = PowerOfficeSandbox(rate_limit=1000).start()
-        self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.sandbox.faults.timeout_seconds = HANG
         self.transport = ContractCheckingTransport()
         self.secrets = MemorySecrets({"po-app": self.sandbox.application_key, "po-client": self.sandbox.client_key,
                                       "po-sub": self.sandbox.subscription_key})
@@ -32,7 +32,7 @@ class Harness:
     def connect(self, *, direct_posting: bool = False) -> TargetContext:
         return TargetContext(
             tenant="kunde-1",
-            settings={"base_url": self.sandbox.base_url, "timeout": 0.5, "direct_posting": direct_posting,
+            settings={"base_url": self.sandbox.base_url, "timeout": TIMEOUT, "direct_posting": direct_posting,
                       "requests_per_second": 1000,  # the sandbox here allows as many; pacing: test_poweroffice_access
                       "secrets": {"application_key": "po-app", "client_key": "po-client", "subscription_key": "po-sub"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,

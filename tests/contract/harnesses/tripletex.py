@@ -8,7 +8,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.tripletex import TripletexSandbox
-from tests.contract.harness import Fault, Stored
+from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 from tests.tripletex.tripletex_support import SpecCheckingTransport, load_spec_check
 
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -20,7 +20,7 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
 class Harness:
     def __init__(self) -> None:
         self.sandbox = TripletexSandbox().start()
-        self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.sandbox.faults.timeout_seconds = HANG
         self.transport = SpecCheckingTransport(load_spec_check())
         self.secrets = MemorySecrets({"tripletex-consumer": self.sandbox.consumer_token,
                                       "tripletex-employee": self.sandbox.employee_token})
@@ -31,7 +31,7 @@ class Harness:
     def connect(self, *, direct_posting: bool = False) -> TargetContext:
         return TargetContext(
             tenant="kunde-1",
-            settings={"base_url": self.sandbox.base_url, "timeout": 0.5, "direct_posting": direct_posting,
+            settings={"base_url": self.sandbox.base_url, "timeout": TIMEOUT, "direct_posting": direct_posting,
                       "secrets": {"consumer_token": "tripletex-consumer", "employee_token": "tripletex-employee"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
             tables=self.tables, transport=self.transport, sleep=self.sleeps.append)

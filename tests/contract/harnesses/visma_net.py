@@ -8,7 +8,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.visma_net import VismaNetSandbox
-from tests.contract.harness import Fault, Stored
+from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 from tests.specs import SpecCheckingTransport
 from tests.visma_net.visma_net_support import settings_for, spec_check, stored
 
@@ -18,7 +18,7 @@ KINDS = {"429": "429", "503": "503", "500-after-commit": "commit_then_500", "tim
 class Harness:
     def __init__(self) -> None:
         self.sandbox = VismaNetSandbox().start()
-        self.sandbox.faults.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.sandbox.faults.timeout_seconds = HANG
         self.transport = SpecCheckingTransport(spec_check())
         self.secrets = MemorySecrets({"visma-net-secret": self.sandbox.client_secret})
         self.cache: dict[str, Any] = {}
@@ -26,7 +26,7 @@ class Harness:
         self.sleeps: list[float] = []
 
     def connect(self, *, direct_posting: bool = False) -> TargetContext:
-        return TargetContext(tenant="kunde-1", settings=settings_for(self.sandbox, timeout=0.5, direct_posting=direct_posting),
+        return TargetContext(tenant="kunde-1", settings=settings_for(self.sandbox, timeout=TIMEOUT, direct_posting=direct_posting),
                              secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
                              tables=self.tables, transport=self.transport, sleep=self.sleeps.append)
 

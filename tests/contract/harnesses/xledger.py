@@ -12,14 +12,14 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.xledger import Entity, XledgerSandbox
-from tests.contract.harness import Fault, Stored
+from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 from tests.xledger.xledger_support import stored
 
 
 class Harness:
     def __init__(self) -> None:
         self.sandbox = XledgerSandbox(entity=Entity(processing="immediate", keep_processed=True)).start()
-        self.sandbox.timeout_seconds = 1.5  # longer than the connector's timeout below
+        self.sandbox.timeout_seconds = HANG
         self.secrets = MemorySecrets({"xledger-token": self.sandbox.token})
         self.cache: dict[str, Any] = {}
         self.tables = MemoryTables()
@@ -28,7 +28,7 @@ class Harness:
     def connect(self, *, direct_posting: bool = False) -> TargetContext:
         return TargetContext(
             tenant="kunde-1",
-            settings={"base_url": self.sandbox.base_url, "timeout": 0.5, "direct_posting": direct_posting,
+            settings={"base_url": self.sandbox.base_url, "timeout": TIMEOUT, "direct_posting": direct_posting,
                       "secrets": {"api_token": "xledger-token"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
             tables=self.tables, sleep=self.sleeps.append)
