@@ -202,6 +202,17 @@ def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_connection", req, {})
 
 
+@app.route(route="v1/admin/tenants/{id}/connections", methods=["PUT"])
+def tenant_further_connection(req: func.HttpRequest) -> func.HttpResponse:
+    """A further accounting system beside the primary one (tested first): resends may go there."""
+    return _http("put_further_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/connections/{system}", methods=["DELETE"])
+def tenant_further_connection_removed(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("delete_further_connection", req, {})
+
+
 @app.route(route="v1/admin/tenants/{id}/switch/preview", methods=["POST"])
 def tenant_switch_preview(req: func.HttpRequest) -> func.HttpResponse:
     """What a new accounting system would make of the tenant's last 90 days (nothing written)."""

@@ -65,7 +65,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
                                             f"{secret.label}: {secret.where}"))}
 
     picks = getattr(descriptor, "picks", None)
-    if picks and settings.get(picks) is None and not _in_force(args.tenant, args.target, picks):
+    if picks and settings.get(picks) is None and not _in_force(args.tenant, args.target, picks, args.further):
         chosen = _pick(args, descriptor, settings, credentials)
         if chosen is None:
             return 2
@@ -73,7 +73,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     def run(stores: Any) -> dict[str, Any]:
         outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
-                         credentials=credentials)
+                         credentials=credentials, further=args.further)
         return {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check,
                 **({"superseded": True} if outcome.superseded else {})}
 
@@ -88,12 +88,13 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return 2
     _print_json(result)
     if not result["activated"]:
-        print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection "
-              "(the new settings are kept as pending)", file=sys.stderr)
+        print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection"
+              + (f" (not connected to {args.target})" if args.further else " (the new settings are kept as pending)"),
+              file=sys.stderr)
     return 0 if result["activated"] else 1
 
 
-def _in_force(tenant: str, target: str, setting: str) -> bool:
+def _in_force(tenant: str, target: str, setting: str, further: bool) -> bool:
     """Whether the tenant's connection to `target` has `setting` already (a key rotation keeps its company)."""
     from pipeline.errors import ConfigError
     from pipeline.records.tenants import TenantRegistry
@@ -102,6 +103,8 @@ def _in_force(tenant: str, target: str, setting: str) -> bool:
         found = _with_stores(lambda stores: TenantRegistry(stores.tables).get(tenant))
     except ConfigError:
         return False  # no such tenant: the change itself says so
+    if further:
+        return ((found.connections.get(target) or {}).get("settings") or {}).get(setting) is not None
     return bool(found.target == target and found.target_settings.get(setting) is not None)
 
 
@@ -202,6 +205,9 @@ def add_connect_parsers(sub: Any) -> None:
                              help="post to the ledger, not as drafts")
         posting.add_argument("--drafts", dest="direct_posting", action="store_false",
                              help="post as drafts (the default for a new connection)")
+        system.add_argument("--further", action="store_true",
+                            help="a further system beside the primary one (resends may go there; new documents "
+                                 "still go to the primary): e.g. the new system before a switch")
         add_setting_flags(system, descriptor)
         add_secret_flags(system, descriptor)
         system.set_defaults(fn=cmd_connect)
