@@ -426,8 +426,9 @@ def retention(timer: func.TimerRequest) -> None:
     from pipeline.retention import sweep as sweep_history
 
     swept = sweep_history(_stores(), blobs=os.environ.get("HISTORY_BLOB_SWEEP", "").lower() == "true")
-    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s deleted", swept.documents,
-             swept.receipts, swept.trace_rows, swept.blobs or "left to the lifecycle rule")
+    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s, %d Idempotency-Key claim(s), "
+             "%d webhook deliveries deleted", swept.documents, swept.receipts, swept.trace_rows,
+             swept.blobs or "left to the lifecycle rule", swept.idempotency_keys, swept.webhook_deliveries)
 
 
 # The stages ---------------------------------------------------------------------------------------
