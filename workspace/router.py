@@ -79,7 +79,7 @@ def _jinja() -> Any:
     return _environment[0]
 
 
-def render(visit: Visit, template: str, status: int = 200, **values: Any) -> Response:
+def render(visit: Visit, template: str, http_status: int = 200, /, **values: Any) -> Response:
     from workspace.routes import navigation
 
     page = _jinja().get_template(template).render(
@@ -88,7 +88,7 @@ def render(visit: Visit, template: str, status: int = 200, **values: Any) -> Res
     headers = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
                "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
                "X-Content-Type-Options": "nosniff", **visit.headers}
-    return Response(status, page, headers=headers, content_type=HTML)
+    return Response(http_status, page, headers=headers, content_type=HTML)
 
 
 def redirect(visit: Visit, to: str, **query: str) -> Response:
