@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import json
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,9 @@ from pipeline.ports import TableStore
 from pipeline.records.names import TABLE_AUDIT
 
 PAGE = 50
-_MAX_MS = 10**14
+_MAX_US = 10**17
+_last = [0]
+_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,12 @@ def record(tables: TableStore, org: str, *, who: str, action: str, client: str =
            why: str = "", detail: Mapping[str, Any] | None = None, at: dt.datetime | None = None) -> None:
     """Append one entry. `detail` holds what changed (never a secret: the callers pass key ids and hints only)."""
     moment = at or dt.datetime.now(dt.UTC)
-    inverted = _MAX_MS - int(moment.timestamp() * 1000)
+    with _lock:  # strictly increasing within the process, so two entries of one microsecond keep their order
+        micros = max(int(moment.timestamp() * 1_000_000), _last[0] + 1)
+        _last[0] = micros
+    inverted = _MAX_US - micros
     text = json.dumps(dict(detail or {}), ensure_ascii=False, default=str)
-    tables.insert(TABLE_AUDIT, {"PartitionKey": _partition(org), "RowKey": f"{inverted:014d}-{secrets.token_hex(4)}",
+    tables.insert(TABLE_AUDIT, {"PartitionKey": _partition(org), "RowKey": f"{inverted:017d}-{secrets.token_hex(4)}",
                                 "At": moment.isoformat(), "Who": who[:200], "Action": action[:100],
                                 "Client": client[:100], "Subject": subject[:200], "Why": why[:1000],
                                 "Detail": text[:16000]})
