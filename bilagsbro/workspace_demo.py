@@ -62,7 +62,7 @@ def seed(stores: Any, connectors: Any, base: str, system: Any, *, target: str = 
     import json
     from pathlib import Path
 
-    from pipeline.records.connections import check, change
+    from pipeline.records.connections import change, check
     from pipeline.records.tenants import TenantRegistry
     from workspace.identity import Directory
 

@@ -96,7 +96,7 @@ COST: dict[str, int] = {}  # argon2-cffi's defaults (RFC 9106's second choice: t
 def _hasher() -> Any:
     from argon2 import PasswordHasher, Type
 
-    return PasswordHasher(type=Type.ID, **COST)  # argon2id
+    return PasswordHasher(type=Type.ID, **COST)  # type: ignore[arg-type]  # argon2id
 
 
 def hash_password(password: str) -> str:

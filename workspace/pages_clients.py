@@ -100,7 +100,7 @@ def client(visit: Visit, notice: str = "", new_key: str = "", error: str = "", s
     notice = notice or (visit.request.query.get("notice", "") if visit.request.query.get("notice") in ("saved",) else "")
     settings = {k: v for k, v in tenant.target_settings.items() if k != "secrets"}
     return render(visit, "client.html", status, client=summary(visit, tenant), tenant=tenant, facts=kept["facts"],
-                  settings=settings, credentials=sorted((tenant.target_settings.get("secrets") or {})),
+                  settings=settings, credentials=sorted(tenant.target_settings.get("secrets") or {}),
                   keys=keys, sftp=f"{CONTAINER_SFTP}/{tenant.id}/inbound/", notice=notice, new_key=new_key,
                   omnium={k: v for k, v in (omnium or {}).items() if k in ("base_url", "mode", "start")} or None,
                   error=error, period_types=PERIOD_TYPES, role=role_on(visit.user, tenant.id) if visit.user else None)

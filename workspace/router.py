@@ -19,7 +19,7 @@ from pipeline.api import Request, Response
 from workspace import access, audit
 from workspace.identity import Directory, User
 from workspace.sessions import Session, Sessions, app_service_principal, cookie, csrf_ok, read_cookie
-from workspace.texts import LANGUAGES, date, money, moment, text
+from workspace.texts import LANGUAGES, date, moment, money, text
 
 if TYPE_CHECKING:
     from pipeline.ports import Stores
@@ -131,6 +131,19 @@ def _identify(stores: Stores, request: Request, directory: Directory) -> tuple[S
 
 
 def handle(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """One request of the workspace. A refusal (4xx) is a page for a browser and the API's JSON error for anything
+    that does not accept HTML, as the onboarding pages do."""
+    answer = _handle(stores, connectors, request)
+    if answer.status >= 400 and "text/html" not in request.headers.get("accept", "text/html"):
+        from pipeline.api import error
+
+        return error(answer.status, {401: "sign in first", 403: "not allowed", 404: "not found",
+                                     405: "method not allowed", 409: "conflict", 410: "gone",
+                                     429: "too many attempts"}.get(answer.status, "refused"))
+    return answer
+
+
+def _handle(stores: Stores, connectors: Connectors, request: Request) -> Response:
     from workspace import pages_session
     from workspace.routes import ROUTES
 
