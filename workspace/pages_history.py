@@ -86,8 +86,14 @@ def document(visit: Visit, notice: str = "", error: str = "", status_code: int =
 
 
 def _pretty(value: Any) -> str:
-    if value is None or value == "":
+    """JSON as a person reads it: indented, æøå as they are (kept blobs come as bytes)."""
+    if value is None or value == "" or value == b"":
         return ""
+    if isinstance(value, bytes | str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
 
 
