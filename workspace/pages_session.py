@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.api import Response
+from pipeline.ports import TableStore
 from workspace import totp
 from workspace.identity import IdentityError, User
 from workspace.router import ROOT, Visit, redirect, render
@@ -200,16 +201,13 @@ def reset(visit: Visit) -> Response:
                   link=f"{ROOT}/login")
 
 
-def reset_link(tables: object, email: str, base_url: str) -> str:
+def reset_link(tables: TableStore, email: str, base_url: str) -> str:
     """A one-time link to set the password of `email` (the CLI prints it; an owner adding a user sees it)."""
     from workspace.identity import Directory
     from workspace.sessions import new_reset
 
-    directory = Directory(tables)  # type: ignore[arg-type]
-    user = directory.user(email)
+    user = Directory(tables).user(email)
     if user is None:
         raise IdentityError(f"no user {email}")
-    token = new_reset(tables, user.email)  # type: ignore[arg-type]
+    token = new_reset(tables, user.email)
     return f"{base_url.rstrip('/')}{ROOT}/reset/{token}"
-
-
