@@ -363,6 +363,18 @@ def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return _http("docs_json", req, {})
 
 
+# The bookkeepers' workspace: server-rendered pages under /api/app/ (workspace/router.py decides who may see what)
+
+
+@app.route(route="app/{*path}", methods=["GET", "POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def workspace(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """Sign-in, clients, history, audit, users: resend and retry send to the translated queue as the API does."""
+    from workspace.router import handle
+
+    return _answer(handle(_stores(), _Registry(), _request(req)), {names.QUEUE_TRANSLATED: translated})
+
+
 # Received: SFTP drops ------------------------------------------------------------------------------
 
 

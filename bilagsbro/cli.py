@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=os.environ["BILAGSBRO_LOG_LEVEL"].upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
-    removed = refused_argument(argv, secret_names())
+    removed = refused_argument(argv, secret_names() | {"password"})
     if removed:
         print(f"bilagsbro: {removed}", file=sys.stderr)
         return 2
@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     admin.set_defaults(fn=cmd_admin_key)
 
     add_export_parser(sub)
+    from bilagsbro.workspace_cli import add_workspace_parsers
+
+    add_workspace_parsers(sub)
 
     dry = sub.add_parser("dry-run", help="parse and check a file without delivering anything")
     dry.add_argument("file")

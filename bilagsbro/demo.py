@@ -90,9 +90,29 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
             print(f"\nIn the {system.title} sandbox: {len(posted)} voucher(s), {len(drafts)} as drafts:")
             for entry in posted:
                 print(f"  {entry.reference}  {'draft' if entry.draft else 'posted'}  {entry.text[:100]}")
+            _workspace(stores, base, system, target, shop.id)
             return 0 if ok else 1
     finally:
         system.stop()
+
+
+def _workspace(stores: Any, base: str, system: Any, target: str, shop: str) -> None:
+    """The bookkeepers' workspace on the same stack: a firm with three clients, and its owner's login. On a
+    terminal the stack keeps running until Ctrl+C, so the pages can be opened; otherwise the demo ends here."""
+    import sys
+
+    import connectors
+    from bilagsbro.workspace_demo import seed
+
+    demo = seed(stores, connectors.registry(), base, system, target=target, healthy=shop)
+    print(f"\nThe workspace: {base}/api/app/   (bokmål; English: {base}/api/app/?lang=en)")
+    print(f"  sign in as {demo.owner} with the password {demo.password}  (this demo only)")
+    print(f"  clients: {demo.healthy} (healthy on {target}), {demo.blocked} (vouchers blocked: account 3999), "
+          f"{demo.unconnected} (not connected)")
+    if sys.stdin.isatty():
+        print("The stack keeps running for the workspace. Stop: Ctrl+C", flush=True)
+        while True:
+            time.sleep(3600)
 
 
 def _send_and_show(base: str, key: str, name: str, sample: Path, timeout: float) -> bool:

@@ -327,14 +327,25 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
         return denied
     assert tenant is not None
     document_id = request.path_params.get("id", "")
+    refused, envelope = resubmit(stores, tenant, document_id, by="api")
+    if refused is not None or envelope is None:
+        return refused or error(404, f"no document {document_id} for this API key's tenant")
+    return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
+                    messages={QUEUE_TRANSLATED: [envelope.to_json()]})
+
+
+def resubmit(stores: Stores, tenant: str, document_id: str, *, by: str, reason: str | None = None
+             ) -> tuple[Response | None, Envelope | None]:
+    """The retry itself (the API's and the workspace's): its `resubmitted` step written and its envelope, to send to
+    QUEUE_TRANSLATED; or the refusal (404 unknown, 409 never translated or delivered already)."""
     rows = TraceLog(stores.tables).rows(tenant, document_id) if document_id.startswith("d-") else []
     trace = [shown(r) for r in rows]
     if not trace:
-        return error(404, f"no document {document_id} for this API key's tenant")
+        return error(404, f"no document {document_id} for this API key's tenant"), None
     if shared_form(stores.blobs, stores.tables, tenant, document_id, rows) is None:
-        return error(409, "this document never reached the shared form (or is older than 90 days)")
+        return error(409, "this document never reached the shared form (or is older than 90 days)"), None
     if status(trace) == "delivered":
-        return error(409, "already delivered; nothing to retry")
+        return error(409, "already delivered; nothing to retry"), None
     first = trace[0]
     attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
     receipt = receipt_of(tenant, document_id)
@@ -342,12 +353,12 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
     envelope = Envelope(tenant=tenant, receipt=receipt, traceparent=new_traceparent(), id=new_message_id(),
                         documents=(Enclosure(document_id, first.get("reference"), attempt),))
     open_journey(stores.tables, tenant, receipt)  # a new journey: swept like any other
-    commit(stores.tables, tenant, receipt, [TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
+    detail = {"by": by, "next": "adapt", **({"reason": reason} if reason else {})}
+    commit(stores.tables, tenant, receipt, [TraceEntry(tenant, document_id, "resubmitted", detail,
                                                        reference=first.get("reference"), receipt=receipt,
                                                        attempt=attempt, trace_id=trace_id(envelope.traceparent))],
            sends=[Send(QUEUE_TRANSLATED, envelope)])
-    return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
-                    messages={QUEUE_TRANSLATED: [envelope.to_json()]})
+    return None, envelope
 
 
 def get_export(stores: Stores, connectors: Connectors, request: Request) -> Response:

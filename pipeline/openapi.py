@@ -562,6 +562,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
             }},
             **_admin_key_paths(),
             **_onboarding_paths(),
+            **_workspace_paths(),
             **openapi_webhooks.paths(_answers, _path_id),
             **export_contract.paths(_answers),
         }),
@@ -654,6 +655,30 @@ def _onboarding_paths() -> dict[str, Any]:
     }
 
 
+def _workspace_paths() -> dict[str, Any]:
+    """The bookkeepers' workspace (workspace/): server-rendered pages for people, signed in by a session cookie, with
+    a CSRF token in every form; not an API for programs (tests/web and tests/browser test it)."""
+    path = {"name": "*path", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "A page of the workspace, e.g. clients, clients/{client}/documents/{id}"}
+    html = {"text/html": {"schema": _STR}}
+
+    def pages(*codes: int) -> dict[str, Any]:
+        # A browser (Accept: text/html) gets a page; anything else gets the API's JSON error for a 4xx.
+        return {str(c): {"description": "A page (or, 303, where to go: the sign-in page, or the page after a "
+                                        "change)", "content": {**html, **(_json("Error") if c >= 400 else {})}}
+                for c in codes}
+
+    return {"/api/app/{*path}": {
+        "get": {"summary": "A page of the workspace (bokmål; ?lang=en for English)", "security": [],
+                "parameters": [path], "responses": pages(200, 303, 404, 405, 410)},
+        "post": {"summary": "A form of the workspace: sign-in, or a change the signed-in user's role allows (every "
+                            "change in the audit log)", "security": [], "parameters": [path],
+                 "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {
+                     "schema": {"type": "object"}}}},
+                 "responses": pages(200, 201, 303, 400, 401, 403, 404, 405, 409, 429)},
+    }}
+
+
 # The function in function_app.py that serves each operation (a test holds the two together), and what
 # one operation's answer feeds into the next (OpenAPI links: schemathesis follows them statefully).
 OPERATIONS = {
@@ -696,6 +721,8 @@ OPERATIONS = {
     ("/api/onboarding/fortnox/callback", "get"): "fortnox_onboarding_callback",
     ("/api/onboarding/fortnox/links/{link}", "get"): "fortnox_onboarding_page",
     ("/api/onboarding/fortnox/links/{link}", "post"): "fortnox_onboarding_start",
+    ("/api/app/{*path}", "get"): "workspace",
+    ("/api/app/{*path}", "post"): "workspace",
 }
 _TENANT_ID = {"id": "$response.body#/tenant_id"}
 LINKS = {

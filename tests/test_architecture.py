@@ -30,6 +30,17 @@ def test_pipeline_imports_neither_connectors_nor_azure_functions():
     assert offenders == []
 
 
+def test_the_workspace_reaches_connectors_only_through_the_registry_it_is_handed():
+    """The workspace's pages call pipeline code, as the API does; function_app.py hands them the registry."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "workspace").rglob("*.py"))
+        for name in _imports(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+    ]
+    assert offenders == []
+
+
 def test_the_check_would_catch_an_offender(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import azure.functions as func\nfrom connectors.targets import file\n")
@@ -39,7 +50,7 @@ def test_the_check_would_catch_an_offender(tmp_path):
 def test_every_module_says_why_it_exists():
     missing = [
         str(path.relative_to(ROOT))
-        for folder in ("pipeline", "connectors", "bilagsbro", "sandboxes")
+        for folder in ("pipeline", "connectors", "bilagsbro", "sandboxes", "workspace")
         for path in sorted((ROOT / folder).rglob("*.py"))
         if path.stat().st_size > 0 and ast.get_docstring(ast.parse(path.read_text("utf-8"))) is None
     ]

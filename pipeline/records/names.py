@@ -30,8 +30,11 @@ TABLE_INFLIGHT = "inflight"  # one row per receipt with documents on their way (
 TABLE_IDEMPOTENCY = "idempotency"  # Idempotency-Key claims of the vendor API, 24 hours (pipeline/idempotency.py)
 TABLE_WEBHOOKS = "webhooks"  # a tenant's webhook endpoints (pipeline/webhook_endpoints.py)
 TABLE_WEBHOOK_DELIVERIES = "webhookdeliveries"  # one row per event and endpoint, with every attempt
+TABLE_WORKSPACE = "workspace"  # the bookkeepers' workspace: organisations, users, roles, reset links (workspace/)
+TABLE_SESSIONS = "sessions"  # workspace sign-in sessions, by the SHA-256 of their id (workspace/sessions.py)
+TABLE_AUDIT = "audit"  # what was changed from the workspace: who, when, what, why; append-only (workspace/audit.py)
 TABLES = (TABLE_TENANTS, TABLE_APIKEYS, TABLE_TRACE, TABLE_LEDGER, TABLE_STATE, TABLE_INFLIGHT, TABLE_IDEMPOTENCY,
-          TABLE_WEBHOOKS, TABLE_WEBHOOK_DELIVERIES)
+          TABLE_WEBHOOKS, TABLE_WEBHOOK_DELIVERIES, TABLE_WORKSPACE, TABLE_SESSIONS, TABLE_AUDIT)
 
 # Blob containers.
 CONTAINER_RECEIVED = "received"  # originals, byte for byte as they arrived (90 days)
