@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
+from pipeline.norway.kid import kid_mod10
 from pipeline.ports import TargetContext
 from sandboxes.tripletex import TripletexSandbox
 from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
@@ -21,6 +23,8 @@ class Harness:
     def __init__(self) -> None:
         self.sandbox = TripletexSandbox().start()
         self.sandbox.faults.timeout_seconds = HANG
+        # The invoice the field map's credit note and payment name (number 10042), made in Tripletex itself.
+        self.sandbox.invoicing.seed_invoice(10001, 10042, Decimal("1250.00"), kid=kid_mod10("1004203"))
         self.transport = SpecCheckingTransport(load_spec_check())
         self.secrets = MemorySecrets({"tripletex-consumer": self.sandbox.consumer_token,
                                       "tripletex-employee": self.sandbox.employee_token})
