@@ -93,7 +93,7 @@ def customer(target: TripletexTarget, party: Party, reference: str, *, create: b
         if not create or not settings.create_customers:
             return None, "found"
         return parties.ensure(target, wanted, reference=reference, full=party), "created"
-    if settings.update_customers and "version" in found:
+    if create and settings.update_customers and "version" in found:  # only a delivery changes customers
         body = customer_payload(party)
         changed = {k: body[k] for k in COMPARED if k in body and body[k] != found.get(k)}
         if changed:
