@@ -49,6 +49,17 @@ class Harness:
         name, options = KINDS[kind]
         self.sandbox.faults.add(r"^/ledger/voucher$", "POST", name, times=times, **options)
 
+    def invoice_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /invoice (the step that books an invoice)."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/invoice$", "POST", name, times=times, **options)
+
+    def invoices_with(self, reference: str) -> int:
+        """How many invoices Tripletex holds of the order with our reference."""
+        orders = {o["id"] for o in self.sandbox.invoicing.orders.values() if o.get("reference") == reference}
+        return sum(1 for i in self.sandbox.invoicing.invoices.values()
+                   if any(o["id"] in orders for o in i["orders"]) and not i["isCreditNote"])
+
     def refusable(self) -> Voucher:
         # Our preflight passes (the account was active when looked up); Tripletex then refuses it (422).
         self.sandbox.company.add_account(4300, "Innkjøp av varer for videresalg")
