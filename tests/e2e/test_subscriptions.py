@@ -5,6 +5,9 @@ the credit note (issue 16, "Done when")."""
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import json
+import threading
 import time
 from decimal import Decimal
 
@@ -119,3 +122,41 @@ def test_an_event_the_shared_form_refuses_names_its_field(publisher):
     problems = {p["field"]: p["message"] for p in answer.json()["problems"]}
     assert "99,00" in problems["data.lines.0.amount"]
     assert answer.json()["receipt"]  # kept unchanged all the same
+
+
+def test_a_blocked_payment_is_reported_to_the_vendors_webhook_and_listed_among_problems(publisher):
+    """Issue 16 §6: invoices and payments take the path every document takes — document.blocked to the vendor's
+    endpoints, and the document listed with its problems."""
+    tenant, system, client = publisher
+    got: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        made = client.post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{server.server_port}/hook",
+                                                     "events": ["document.blocked", "document.failed"]})
+        assert made.status_code == 201, made.text
+        system.invoices["9999"] = {"kid": None, "lines": [{"amount": "199.00"}]}  # never sent to Bilagsbro
+        event = system.pay("9999", date=RENEWED, method="card")
+        body = wait(client, taken(system.send(event)))
+        assert body["status"] == "blocked", body
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not got:
+            time.sleep(0.2)
+        [hook] = got
+        assert hook["type"] == "document.blocked", hook
+        assert f"payment-{event['id']}" in json.dumps(hook) and "missing-invoice" in json.dumps(hook)
+        listed = client.get("/api/v1/documents", params={"status": "blocked"}).json()["documents"]
+        assert [d["reference"] for d in listed] == [f"payment-{event['id']}"]
+    finally:
+        server.shutdown()
+        server.server_close()
