@@ -260,3 +260,12 @@ def test_the_order_date_window_is_the_invoice_date(h: Harness) -> None:
     h.target(create_customers=True).deliver(renewal())
     [order] = h.sandbox.invoicing.orders.values()
     assert order["orderDate"] == order["deliveryDate"] == dt.date(2026, 11, 4).isoformat()
+
+
+def test_an_unchanged_customer_is_not_updated(h: Harness) -> None:
+    with_address = {"name": "Åse Ødegård", "email": "ase@bygdebladet.no", "delivery_method": "email",
+                    "address": {"lines": ["Storgata 1"], "postal_code": "7374", "city": "Røros"}}
+    h.target(**POSTING).deliver(renewal(customer=with_address))
+    delivery = h.target(**POSTING).deliver(renewal("FORNY-2", number="S-1002", customer=with_address))
+    assert delivery.details["customer"] == "found"
+    assert h.sandbox.count("PUT", "/v2/customer") == 0

@@ -95,13 +95,22 @@ def customer(target: TripletexTarget, party: Party, reference: str, *, create: b
         return parties.ensure(target, wanted, reference=reference, full=party), "created"
     if create and settings.update_customers and "version" in found:  # only a delivery changes customers
         body = customer_payload(party)
-        changed = {k: body[k] for k in COMPARED if k in body and body[k] != found.get(k)}
+        changed = {k: body[k] for k in COMPARED if k in body and _differs(body[k], found.get(k))}
         if changed:
             updated = target._request("PUT", f"customer/{int(found['id'])}", body={
                 "id": int(found["id"]), "version": found["version"], **changed}, reference=reference)["value"]
             found.update(updated)
             return found, "updated"
     return found, "found"
+
+
+def _differs(sent: Any, held: Any) -> bool:
+    """Whether what we would send differs from what Tripletex holds: an address by the lines we send (Tripletex's
+    Address has more: id, country, …)."""
+    if isinstance(sent, dict):
+        held = held if isinstance(held, dict) else {}
+        return any(value != held.get(key) for key, value in sent.items())
+    return bool(sent != held)
 
 
 # -- invoices -------------------------------------------------------------------------------------------------
