@@ -210,6 +210,17 @@ def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_connection", req, {})
 
 
+@app.route(route="v1/admin/tenants/{id}/connections", methods=["PUT"])
+def tenant_further_connection(req: func.HttpRequest) -> func.HttpResponse:
+    """A further accounting system beside the primary one (tested first): resends may go there."""
+    return _http("put_further_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/connections/{system}", methods=["DELETE"])
+def tenant_further_connection_removed(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("delete_further_connection", req, {})
+
+
 @app.route(route="v1/admin/tenants/{id}/switch/preview", methods=["POST"])
 def tenant_switch_preview(req: func.HttpRequest) -> func.HttpResponse:
     """What a new accounting system would make of the tenant's last 90 days (nothing written)."""
@@ -423,8 +434,9 @@ def retention(timer: func.TimerRequest) -> None:
     from pipeline.retention import sweep as sweep_history
 
     swept = sweep_history(_stores(), blobs=os.environ.get("HISTORY_BLOB_SWEEP", "").lower() == "true")
-    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s deleted", swept.documents,
-             swept.receipts, swept.trace_rows, swept.blobs or "left to the lifecycle rule")
+    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s, %d Idempotency-Key claim(s), "
+             "%d webhook deliveries deleted", swept.documents, swept.receipts, swept.trace_rows,
+             swept.blobs or "left to the lifecycle rule", swept.idempotency_keys, swept.webhook_deliveries)
 
 
 # The stages ---------------------------------------------------------------------------------------
