@@ -113,7 +113,7 @@ DESCRIPTOR = TargetDescriptor(
                                               "someone in the company reviews and posts in Tripletex; an invoice or "
                                               "credit note: an order not yet invoiced"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
-        not_accepted={**NOT_ACCEPTED, **INVOICE_NOT_ACCEPTED},
+        not_accepted={**INVOICE_NOT_ACCEPTED, **NOT_ACCEPTED},  # a voucher's reason where both name a field
         fields={**FIELD_MAP, **INVOICE_FIELD_MAP},
     ),
     guide="docs/connect/tripletex.md",
