@@ -145,6 +145,12 @@ def document_exchanges(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_exchanges", req, {})
 
 
+@app.route(route="v1/documents/{id}/remote", methods=["GET"])
+def document_remote(req: func.HttpRequest) -> func.HttpResponse:
+    """Whether an accounting system of the tenant holds the document (read-only connections included)."""
+    return _http("get_remote", req, {})
+
+
 @app.route(route="v1/documents/{id}/retry", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def document_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:

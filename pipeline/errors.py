@@ -12,7 +12,7 @@ in a year-end export, a guess the reader had to make). Only errors fail a run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SEVERITIES = ("error", "warning")
@@ -133,15 +133,3 @@ class OutcomeUnknown(TransientError):
     The retry must look the reference up in the target before posting again.
     """
 
-
-@dataclass
-class ProblemList:
-    """Collects problems while a stage keeps going; raises once with all of them."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, message: str, **where: Any) -> None:
-        self.problems.append(Problem(message, **where))
-
-    def __bool__(self) -> bool:
-        return bool(self.problems)

@@ -33,6 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from pipeline.norway.identifiers import normalise_organisation_number, valid_organisation_number
 from pipeline.norway.kid import valid_kid
 from pipeline.norway.vat import VAT_CODES
 
@@ -219,13 +220,11 @@ class Party(BaseModel):
     def _org_digits(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        digits = re.sub(r"[\s.]", "", value)
-        if digits.upper().startswith("NO"):
-            digits = digits[2:]
-        if digits.upper().endswith("MVA"):
-            digits = digits[:-3]
+        digits = normalise_organisation_number(value)
         if not re.fullmatch(r"\d{9}", digits):
             raise ValueError(f"organization_number {value!r} is not nine digits")
+        if not valid_organisation_number(digits):
+            raise ValueError(f"organization_number {value!r} fails its MOD11 check digit (a typo?)")
         return digits
 
 

@@ -23,9 +23,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.errors import ConfigError
+from pipeline.norway.identifiers import normalise_organisation_number, valid_organisation_number
 from pipeline.ports import Conflict, TableStore
-from pipeline.records.apikeys import PARTITION, ApiKeys, hash_key, key_id
-from pipeline.records.names import TABLE_APIKEYS, TABLE_TENANTS
+from pipeline.records.apikeys import ApiKeys
+from pipeline.records.names import TABLE_TENANTS
 from pipeline.rules import Rules
 
 _TENANT_PARTITION = "tenant"
@@ -63,9 +64,11 @@ class Tenant(BaseModel):
     def _org(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        digits = re.sub(r"\s", "", value)
+        digits = normalise_organisation_number(value)
         if not re.fullmatch(r"\d{9}", digits):
             raise ValueError(f"organization number {value!r} is not nine digits")
+        if not valid_organisation_number(digits):
+            raise ValueError(f"organization number {value!r} fails its MOD11 check digit (a typo?)")
         return digits
 
 
@@ -184,8 +187,3 @@ class TenantRegistry:
     def authenticate(self, api_key: str | None) -> tuple[str, str] | None:
         """(role, tenant id) for a valid key, else None."""
         return ApiKeys(self.tables).authenticate(api_key)
-
-    def revoke(self, api_key: str) -> None:
-        row = self.tables.get(TABLE_APIKEYS, PARTITION, hash_key(api_key))
-        if row is not None:
-            ApiKeys(self.tables).revoke(str(row.get("Tenant") or "") or None, key_id(str(row["RowKey"])))

@@ -113,10 +113,10 @@ class BusinessNxtSandbox:
     def seed_demo(self) -> None:
         """Customer 5000001 (a firm) with two companies the integration reaches and one it does not; customer
         5000002 with one more."""
-        for company in (Company(5280001, 5000001, "Fjordkafé Demo AS", "912345678").seed_demo(),
-                        Company(5280002, 5000001, "Bjørnøya Bakeri AS", "923456789").seed_demo(),
+        for company in (Company(5280001, 5000001, "Fjordkafé Demo AS", "912345688").seed_demo(),
+                        Company(5280002, 5000001, "Bjørnøya Bakeri AS", "923456791").seed_demo(),
                         Company(5280003, 5000001, "Ikke Tilgang AS", "934567890").seed_demo(),
-                        Company(5290001, 5000002, "Lillehammer Sport AS", "945678901").seed_demo()):
+                        Company(5290001, 5000002, "Lillehammer Sport AS", "945678909").seed_demo()):
             self.companies[company.no] = company
         self.reachable[self.client_id] = {5280001, 5280002, 5290001}
 

@@ -70,12 +70,12 @@ class Company:
         for code, name in CHART:
             self.add_account(code, name)
         self.add_bank_account("Driftskonto", "15035646830")
-        self.add_contact("Fjordkafé Ålesund AS", customer=True, organizationNumber="987654321",
+        self.add_contact("Fjordkafé Ålesund AS", customer=True, organizationNumber="987654325",
                          email="post@fjordkafe.example", phoneNumber="91234567")
-        self.add_contact("Bergen Grossist AS", supplier=True, organizationNumber="912345670",
+        self.add_contact("Bergen Grossist AS", supplier=True, organizationNumber="912345696",
                          email="faktura@grossist.example")
-        self.add_contact("Ærlig Økonomi Øst AS", customer=True, supplier=True, organizationNumber="998877665")
-        self.add_contact("Lukket Kunde AS", customer=True, inactive=True, organizationNumber="911111111")
+        self.add_contact("Ærlig Økonomi Øst AS", customer=True, supplier=True, organizationNumber="998877660")
+        self.add_contact("Lukket Kunde AS", customer=True, inactive=True, organizationNumber="911111128")
         self.add_contact("Tvilling Én AS", customer=True, email="felles@tvilling.example")
         self.add_contact("Tvilling To AS", customer=True, email="felles@tvilling.example")
         return self

@@ -59,7 +59,7 @@ class FikenSandbox:
                  refresh_token: str = "sandbox-refresh-token", access_seconds: float = 86_157,
                  rotate_refresh: bool = True, host: str = "127.0.0.1", port: int = 0) -> None:
         self.companies = {c.slug: c for c in (companies or [Company().seed(), Company(
-            slug="annen-bedrift-as", name="Annen Bedrift AS", organization_number="987123450").seed()])}
+            slug="annen-bedrift-as", name="Annen Bedrift AS", organization_number="987123451").seed()])}
         self.reach: set[str] = set(self.companies)  # the slugs the sandbox's one user may use
         self.personal_tokens = {personal_token}
         self.clients = {client_id: client_secret}

@@ -89,8 +89,8 @@ class Books:
             self.add_fiscal_year(year, locked=year == 2025)
         self.departments.update({1: {"Id": 1, "Name": "Butikk Trondheim"}, 2: {"Id": 2, "Name": "Nettbutikk Ålesund"}})
         self.projects[100] = {"Id": 100, "Name": "Blåbærprosjektet", "Enabled": True}
-        self.add_company(10001, "Fjordkafé Ålesund AS", organization_number="987654321", email="post@fjordkafe.no")
-        self.add_company(20001, "Grossist Ørsta AS", organization_number="912345678", email="faktura@grossist.no")
+        self.add_company(10001, "Fjordkafé Ålesund AS", organization_number="987654325", email="post@fjordkafe.no")
+        self.add_company(20001, "Grossist Ørsta AS", organization_number="912345688", email="faktura@grossist.no")
         return self
 
     def add_account(self, number: int, name: str, *, allowed_tax: frozenset[str] | None = None) -> None:

@@ -55,7 +55,7 @@ def _now() -> str:
 class GoClient:
     """The register (accounts, VAT codes, contacts, dimensions, sub-ledger series, lock date) and the vouchers."""
 
-    def __init__(self, name: str = "Bilagsbro Sandkasse AS", organization_number: str = "999888777") -> None:
+    def __init__(self, name: str = "Bilagsbro Sandkasse AS", organization_number: str = "999888771") -> None:
         self.id, self.name, self.organization_number = str(uuid.uuid4()), name, organization_number
         self.lock = threading.RLock()
         self._ids = itertools.count(1001)
@@ -84,10 +84,10 @@ class GoClient:
         return self
 
     def seed_demo(self) -> GoClient:
-        self.add_contact("customers", 10001, "Fjordkafé Ålesund AS", org="987654321", email="regnskap@fjordkafe.no")
-        self.add_contact("customers", 10002, "Blåbærgården Økologiske", org="912345678", email="post@blabaergarden.no")
+        self.add_contact("customers", 10001, "Fjordkafé Ålesund AS", org="987654325", email="regnskap@fjordkafe.no")
+        self.add_contact("customers", 10002, "Blåbærgården Økologiske", org="912345688", email="post@blabaergarden.no")
         self.add_contact("customers", 10003, "Kari Nordmann", email="kari@nordmann.no", phone="+4791234567")
-        self.add_contact("suppliers", 20001, "Høvding Engros AS", org="923456789")
+        self.add_contact("suppliers", 20001, "Høvding Engros AS", org="923456791")
         self.add_dimension("departments", "1", "Butikk Trondheim")
         self.add_dimension("departments", "2", "Nettbutikk")
         self.add_dimension("projects", "100", "Sommerkampanje Bodø")

@@ -147,12 +147,12 @@ class Company:
 
     def seed_demo(self) -> Company:
         """A few customers, suppliers, departments and projects with Norwegian names."""
-        self.add_customer(10001, "Fjordkafé Ålesund AS", organization_number="987654321",
+        self.add_customer(10001, "Fjordkafé Ålesund AS", organization_number="987654325",
                           email="regnskap@fjordkafe.no")
-        self.add_customer(10002, "Blåbærgården Økologiske", organization_number="912345678",
+        self.add_customer(10002, "Blåbærgården Økologiske", organization_number="912345688",
                           email="post@blabaergarden.no")
         self.add_customer(10003, "Kari Nordmann", email="kari@nordmann.no")
-        self.add_supplier(20001, "Høvding Engros AS", organization_number="923456789")
+        self.add_supplier(20001, "Høvding Engros AS", organization_number="923456791")
         self.add_department("1", "Butikk Trondheim")
         self.add_department("2", "Nettbutikk")
         self.add_project("100", "Sommerkampanje Bodø")

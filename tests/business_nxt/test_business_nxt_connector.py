@@ -125,13 +125,13 @@ def test_companies_lists_what_every_customer_id_reaches(nxt: Harness) -> None:
     assert [(c["value"], c["name"], c["customer_id"]) for c in listed] == [
         (5280001, "Fjordkafé Demo AS", 5000001), (5280002, "Bjørnøya Bakeri AS", 5000001),
         (5290001, "Lillehammer Sport AS", 5000002)]
-    assert listed[0]["organization_number"] == "912345678"
+    assert listed[0]["organization_number"] == "912345688"
 
 
 def test_the_connection_test_reads_the_companys_facts(nxt: Harness) -> None:
     answer = _target(nxt).check()
     assert answer["company"] == "Fjordkafé Demo AS" and answer["company_no"] == 5280001
-    assert answer["facts"] == {"company": "Fjordkafé Demo AS", "organization_number": "912345678",
+    assert answer["facts"] == {"company": "Fjordkafé Demo AS", "organization_number": "912345688",
                                "fiscal_year": 2026, "vat_term": "bimonthly", "period_type": "12 periods a year",
                                "locked_until": None}
 

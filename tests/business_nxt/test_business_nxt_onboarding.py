@@ -77,10 +77,10 @@ def test_a_connection_keeps_the_companys_facts_from_its_connection_test(stores: 
     settings = outcome.tenant.target_settings
     assert BusinessNxtSettings.read(settings).customer_ids == [5000001, 5000002]  # as the firm wrote them, read
     assert settings["company_no"] == 5280002
-    assert settings["facts"] == {"company": "Bjørnøya Bakeri AS", "organization_number": "923456789",
+    assert settings["facts"] == {"company": "Bjørnøya Bakeri AS", "organization_number": "923456791",
                                  "fiscal_year": 2026, "vat_term": "bimonthly", "period_type": "12 periods a year",
                                  "locked_until": None}
-    assert describe(outcome.tenant)["settings"]["facts"]["organization_number"] == "923456789"
+    assert describe(outcome.tenant)["settings"]["facts"]["organization_number"] == "923456791"
     # A later change (a new secret) keeps the settings, and the test reads the facts again.
     box.companies[5280002].vat_term_months = 12
     rotated = change(stores, connectors.registry(), tenant.id, "business-nxt", settings={},
@@ -106,5 +106,5 @@ def test_the_cli_lists_the_companies_when_none_is_given_and_connects_the_one_giv
     assert cli.main([*common, "--company-no", "5290001"]) == 0
     connected = json.loads(capsys.readouterr().out)
     assert connected["activated"] and connected["check"]["company"] == "Lillehammer Sport AS"
-    assert connected["settings"]["facts"]["organization_number"] == "945678901"
+    assert connected["settings"]["facts"]["organization_number"] == "945678909"
     assert box.client_secret not in json.dumps(connected)

@@ -185,9 +185,9 @@ def test_saft_needs_the_companys_organisation_number(shop):
     assert _export(stores, conns, key).status == 200  # JSON lines need no company facts
     # What the accounting system told the connection test about the company will do (Business NXT's facts).
     tenant = next(t for t in registry.all() if t.name == "Uten Orgnr")
-    registry.save(tenant.model_copy(update={"target_settings": {"facts": {"organization_number": "912345678"}}}))
+    registry.save(tenant.model_copy(update={"target_settings": {"facts": {"organization_number": "912345688"}}}))
     told = _export(stores, conns, key, format="saft")
-    assert told.status == 200 and "SAF-T Financial_912345678_" in told.headers["Content-Disposition"]
+    assert told.status == 200 and "SAF-T Financial_912345688_" in told.headers["Content-Disposition"]
     validate(told.body)
 
 

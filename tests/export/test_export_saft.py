@@ -107,7 +107,7 @@ def test_master_files_hold_exactly_the_accounts_parties_vat_codes_and_dimensions
     assert accounts["2700"].findtext("s:GroupingCode", namespaces=NS) == "2740"
     customers = {c.findtext("s:CustomerID", namespaces=NS): c for c in root.iterfind(".//s:Customer", NS)}
     assert customers["10001"].findtext("s:Name", namespaces=NS) == "Fjordkafé Ålesund AS"
-    assert customers["10001"].findtext("s:RegistrationNumber", namespaces=NS) == "987654321"
+    assert customers["10001"].findtext("s:RegistrationNumber", namespaces=NS) == "987654325"
     assert customers["20002"].findtext("s:Contact/s:Email", namespaces=NS) == "bjorn@example.no"
     types = {(a.findtext("s:AnalysisType", namespaces=NS), a.findtext("s:AnalysisID", namespaces=NS))
              for a in root.iterfind(".//s:AnalysisTypeTableEntry", NS)}

@@ -71,7 +71,7 @@ def test_preflight_reports_every_problem_at_once_and_posts_nothing(w: Wiring, sa
         {"account": "3000", "amount": "-100.00", "vat_code": "81"},
         {"account": "1500", "amount": "50.00", "customer": {"number": "99999"}},
         {"account": "1500", "amount": "10.00", "customer": {"email": "felles@tvilling.example"}},
-        {"account": "1500", "amount": "10.00", "customer": {"organization_number": "911111111"}},
+        {"account": "1500", "amount": "10.00", "customer": {"organization_number": "911111128"}},
         {"account": "2400", "amount": "-25.00", "supplier": {"number": "20001"}},
         {"account": "1920", "amount": "-25.00", "vat_code": "1"},
         {"account": "1500", "amount": "-20.00"}])
@@ -88,7 +88,7 @@ def test_preflight_reports_every_problem_at_once_and_posts_nothing(w: Wiring, sa
 
 def test_customers_and_suppliers_are_posted_on_their_own_ledger_accounts(w: Wiring, sandbox: FikenSandbox) -> None:
     invoice = Voucher(reference="F-10", date="2026-11-04", lines=[
-        {"account": "1500", "amount": "125.00", "customer": {"organization_number": "987654321"}},
+        {"account": "1500", "amount": "125.00", "customer": {"organization_number": "987654325"}},
         {"account": "3000", "amount": "-125.00", "vat_code": "3"},
         {"account": "6800", "amount": "80.00", "vat_code": "1"},
         {"account": "2400", "amount": "-80.00", "supplier": {"number": "20001", "name": "Bergen Grossist AS"}}])

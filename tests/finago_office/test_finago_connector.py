@@ -61,11 +61,11 @@ def test_preflight_reports_every_problem_at_once_with_the_line_and_field(wired):
     wired.sandbox.books.projects[200] = {"Id": 200, "Name": "Avsluttet", "Enabled": False}
     wired.sandbox.books.tax_codes["7"] = {"TaxId": 170, "TaxNo": "7", "TaxName": "Uten konto", "TaxRate": Decimal("25"),
                                           "AccountNo": None}
-    wired.sandbox.books.add_company(10002, "Dobbel AS", organization_number="911111111")
-    wired.sandbox.books.add_company(10003, "Dobbel AS avd. Ørsta", organization_number="911111111")
+    wired.sandbox.books.add_company(10002, "Dobbel AS", organization_number="911111128")
+    wired.sandbox.books.add_company(10003, "Dobbel AS avd. Ørsta", organization_number="911111128")
     voucher = Voucher(reference="MANGLER", date="2025-06-01", currency="NOK", lines=[
         {"account": "40000", "amount": "10.00"},
-        {"account": "1500", "amount": "10.00", "customer": {"organization_number": "911111111"}},
+        {"account": "1500", "amount": "10.00", "customer": {"organization_number": "911111128"}},
         {"account": "3000", "amount": "-10.00", "vat_code": "7", "dimensions": {"project": "200", "department": "9"}},
         {"account": "2400", "amount": "-10.00", "supplier": {"number": "77777", "name": "Ukjent"}}])
     found = {(p.code, p.field) for p in wired.target(direct_posting=True).preflight([voucher])}

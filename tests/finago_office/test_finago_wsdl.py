@@ -27,7 +27,7 @@ def test_every_operation_the_connector_uses_sends_envelopes_the_wsdls_accept(wir
     assert target.check()["target"] == "finago-office"
     purchase = Voucher(reference="WSDL-0", date="2026-11-20", lines=[
         {"account": "4300", "amount": "800.00", "vat_code": "1"},
-        {"account": "2400", "amount": "-800.00", "supplier": {"organization_number": "912345678"}}])
+        {"account": "2400", "amount": "-800.00", "supplier": {"organization_number": "912345688"}}])
     assert target.preflight([SALE, purchase]) == []
     assert target.render(SALE)["SaveOption"] == 1
     deliver_once(wired.tables, target, SALE, tenant="kunde-1", target_name="finago-office", document_id="d-1")

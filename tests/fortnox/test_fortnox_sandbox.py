@@ -81,6 +81,10 @@ def test_no_licence_and_no_scope_are_told_apart(sandbox: FortnoxSandbox) -> None
 def test_25_requests_in_5_seconds_then_429() -> None:
     with FortnoxSandbox() as sandbox:
         headers = _bearer(sandbox)
+        now = [1000.0]
+        sandbox.clock = lambda: now[0]  # all 26 within the same 5 seconds, however slow the machine is
         statuses = [httpx.get(f"{sandbox.base_url}/companyinformation", headers=headers).status_code
                     for _ in range(26)]
-    assert statuses[:25] == [200] * 25 and statuses[25] == 429
+        now[0] += 5.01  # the window has passed: the next one is served
+        after = httpx.get(f"{sandbox.base_url}/companyinformation", headers=headers).status_code
+    assert statuses[:25] == [200] * 25 and statuses[25] == 429 and after == 200

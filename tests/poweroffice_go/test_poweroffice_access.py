@@ -77,7 +77,7 @@ def test_a_wrong_client_key_or_subscription_key_is_said_in_the_customers_words(g
 @pytest.mark.parametrize(("direct", "role"), [(False, "JournalEntryVoucher_Full"), (True, "ManualVoucher_Full")])
 def test_a_missing_role_fails_the_connection_test_and_names_it(go: Harness, direct: bool, role: str) -> None:
     answer = connect(go, direct_posting=direct).check()
-    assert answer["client"] == "Bilagsbro Sandkasse AS" and answer["organization_number"] == "999888777"
+    assert answer["client"] == "Bilagsbro Sandkasse AS" and answer["organization_number"] == "999888771"
     go.sandbox.roles.discard(role)
     with pytest.raises(ConfigError, match=role) as caught:
         connect(go, direct_posting=direct).check()
@@ -87,9 +87,9 @@ def test_a_missing_role_fails_the_connection_test_and_names_it(go: Harness, dire
 
 
 def test_another_company_s_client_key_fails_the_connection_test(go: Harness) -> None:
-    assert connect(go, organization_number="999888777").check()["organization_number"] == "999888777"
-    with pytest.raises(ConfigError, match="not to the company with organisation number 912345678"):
-        connect(go, organization_number="912345678").check()
+    assert connect(go, organization_number="999888771").check()["organization_number"] == "999888771"
+    with pytest.raises(ConfigError, match="not to the company with organisation number 912345688"):
+        connect(go, organization_number="912345688").check()
 
 
 def test_keys_and_tokens_never_reach_the_exchange_log(go: Harness) -> None:

@@ -39,7 +39,7 @@ def test_demo_vouchers_land_as_drafts_with_ids_vat_customer_dimensions_and_kid_r
                           {"account": "3000", "amount": "-500.00", "vat_code": "3"},
                           {"account": "3000", "amount": "-60.00", "vat_code": "6"}])
     invoice = sale("F-77", kid="000000778")
-    by_org = sale("F-78", customer={"organization_number": "912 345 678", "name": "Blåbærgården"})
+    by_org = sale("F-78", customer={"organization_number": "912 345 688", "name": "Blåbærgården"})
     by_email = sale("F-79", customer={"email": "Kari@Nordmann.no"})
 
     deliveries = [target.deliver(v) for v in (cash, invoice, by_org, by_email)]

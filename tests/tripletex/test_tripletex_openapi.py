@@ -26,7 +26,7 @@ def request(method: str, path: str, *, params: dict[str, Any] | None = None, bod
 def test_every_request_of_a_full_run_matches_the_spec(h: Harness, check: SpecCheck) -> None:
     voucher = Voucher(
         reference="R-1", date="2026-11-02", description="Kontantsalg",
-        lines=[{"account": "1500", "amount": "125.00", "customer": {"organization_number": "987654321"},
+        lines=[{"account": "1500", "amount": "125.00", "customer": {"organization_number": "987654325"},
                 "invoice_number": "9", "due_date": "2026-11-20", "kid": "12344"},
                {"account": "2400", "amount": "-5.00", "supplier": {"number": "20001"}},
                {"account": "3000", "amount": "-120.00", "vat_code": "3",

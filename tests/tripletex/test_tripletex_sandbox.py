@@ -128,7 +128,7 @@ def test_lookup_filters_and_paging(api: httpx.Client, sandbox: TripletexSandbox)
         "0": "0", "1": "25", "11": "15", "13": "12", "3": "25", "31": "15", "33": "12", "5": "0", "6": "0"}
     customers = api.get("customer", params={"customerAccountNumber": "10002"}).json()["values"]
     assert [c["name"] for c in customers] == ["Blåbærgården Økologiske"]
-    assert api.get("customer", params={"organizationNumber": "987654321"}).json()["values"][0]["customerNumber"] == 10001
+    assert api.get("customer", params={"organizationNumber": "987654325"}).json()["values"][0]["customerNumber"] == 10001
     assert api.get("department", params={"departmentNumber": "2"}).json()["values"][0]["name"] == "Nettbutikk"
     assert api.get("project", params={"number": "100"}).json()["values"][0]["name"] == "Sommerkampanje Bodø"
 
