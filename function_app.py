@@ -82,12 +82,13 @@ def _answer(response: Any, outputs: dict[str, func.Out[list[str]]]) -> func.Http
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api, history_api, resend_api, switch_api, webhook_api
+    from pipeline import admin, api, history_api, resend_api, subscription_api, switch_api, webhook_api
 
     request = _request(req)
     handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
                or getattr(resend_api, handler_name, None) or getattr(switch_api, handler_name, None)
-               or getattr(admin, handler_name, None) or getattr(webhook_api, handler_name))
+               or getattr(admin, handler_name, None) or getattr(subscription_api, handler_name, None)
+               or getattr(webhook_api, handler_name))
     return _answer(handler(_stores(), _Registry(), request), outputs)
 
 
@@ -105,6 +106,13 @@ def receive_documents(req: func.HttpRequest, translated: func.Out[list[str]]) ->
 @app.queue_output(arg_name="received", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
 def receive_file(req: func.HttpRequest, received: func.Out[list[str]]) -> func.HttpResponse:
     return _http("post_file", req, {names.QUEUE_RECEIVED: received})
+
+
+@app.route(route="v1/sources/subscriptions/{id}/events", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def receive_subscription_event(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """A subscription system's signed event: renewal, payment or cancellation, translated at once, on to adapt."""
+    return _http("post_subscription_event", req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/documents", methods=["GET"])

@@ -183,6 +183,19 @@ def cmd_source_add(args: argparse.Namespace) -> int:
     return 0 if result["activated"] else 1
 
 
+def cmd_subscriptions_add(args: argparse.Namespace) -> int:
+    """A signing secret for the tenant's subscription source: kept in the secret store, shown here once."""
+    from pipeline.subscription_api import add_signing_secret
+
+    def add(stores: Any) -> dict[str, Any]:
+        name, value = add_signing_secret(stores, args.tenant)
+        return {"tenant_id": args.tenant, "source": "subscriptions", "secret_name": name, "signing_secret": value,
+                "url": f"/api/v1/sources/subscriptions/{args.tenant}/events"}
+
+    _print_json(_with_stores(add))
+    return 0
+
+
 def cmd_onboarding_link(args: argparse.Namespace) -> int:
     """A hosted onboarding link (Fortnox's consent): the customer opens it, approves in Fortnox, and the connection
     is made and tested; the operator's client secret by file, environment or prompt, never on the command line."""
@@ -277,6 +290,11 @@ def add_connect_parsers(sub: Any) -> None:
                          help="daily summary per store (default) or per order (sets booking's mode)")
         add_secret_flags(one, descriptor)
         one.set_defaults(fn=cmd_source_add)
+
+    events = pulled.add_parser("subscriptions", help="a subscription system's signed events (a webhook)", description=(
+        "Issue the tenant a signing secret for POST /api/v1/sources/subscriptions/TENANT/events "
+        "(docs/sources/subscriptions.md); printed once. The previous secret stays active beside it (rotation)."))
+    events.set_defaults(fn=cmd_subscriptions_add)
 
     listed = sub.add_parser("connectors", help="the accounting systems, sources and file formats Bilagsbro connects")
     listed.add_argument("--json", action="store_true")

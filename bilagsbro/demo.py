@@ -81,10 +81,17 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
             how = "drafts" if has_drafts else "direct posting: it has no drafts"
             print(f"  {shop.id} ({shop.name}) → {target} ({how}); connection test: "
                   f"{'passed, ' + str(connection.check.get('company')) if connection.activated else connection.check}")
-            print(f"  {subscriptions.id} ({subscriptions.name}) → file")
-            ok = True
-            for tenant, sample in ((shop, "documents.json"), (subscriptions, "invoices.json")):
-                ok &= _send_and_show(base, registry.issue_key(tenant.id), tenant.name, SAMPLES / sample, timeout)
+            takes_invoices = "sales_invoice" in descriptors.targets(connectors.CONNECTORS)[target].accepts.documents
+            if takes_invoices:  # the subscription system's events, posted and e-mailed by the accounting system
+                change(stores, connectors.registry(), subscriptions.id, target, credentials=credentials, settings={
+                    **settings, "direct_posting": True, "create_customers": True, "send_invoices": True})
+            print(f"  {subscriptions.id} ({subscriptions.name}) → {target if takes_invoices else 'file'}")
+            ok = _send_and_show(base, registry.issue_key(shop.id), shop.name, SAMPLES / "documents.json", timeout)
+            key = registry.issue_key(subscriptions.id)
+            if takes_invoices:
+                ok &= _subscription_events(base, stores, subscriptions.id, key, subscriptions.name, timeout)
+            else:
+                ok &= _send_and_show(base, key, subscriptions.name, SAMPLES / "invoices.json", timeout)
             posted = system.posted()
             drafts = [p for p in posted if p.draft]
             print(f"\nIn the {system.title} sandbox: {len(posted)} voucher(s), {len(drafts)} as drafts:")
@@ -135,6 +142,41 @@ def _send_and_show(base: str, key: str, name: str, sample: Path, timeout: float)
     return bool(documents) and delivered == len(documents)
 
 
+def _subscription_events(base: str, stores: Any, tenant: str, key: str, name: str, timeout: float) -> bool:
+    """The sandbox subscription system renews, is paid by Vipps and cancels, each a signed event to the webhook;
+    then sends the renewal again, which changes nothing (docs/sources/subscriptions.md)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pipeline.subscription_api import add_signing_secret
+    from sandboxes.subscriptions import Subscriber, SubscriptionSystem
+
+    _, secret = add_signing_secret(stores, tenant)
+    system = SubscriptionSystem(f"{base}/api/v1/sources/subscriptions/{tenant}/events", secret)
+    today = dt.date.today()
+    ok = True
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        åse = Subscriber("Åse Ødegård", "ase@example.no", address={"lines": ["Kjerkgata 12"], "postal_code": "7374",
+                                                                     "city": "Røros"})
+        renewal = system.renew(åse, plan="Bygdebladet, papir og digitalt", price=Decimal("249.00"), vat_code="33",
+                               date=today)
+        number = renewal["data"]["invoice_number"]
+        for event in (renewal, system.pay(number, date=today, method="vipps"), system.cancel(number, date=today)):
+            answer = system.send(event)
+            print(f"\n{name}: subscription event {event['type']} {event['id']} → {answer.status_code}")
+            documents = answer.json().get("documents", [])
+            for document_id, status in _wait(client, documents, timeout).items():
+                ok &= status["status"] == "delivered"
+                print(f"  {document_id}  [{status['status']}]")
+                for step in status["trace"]:
+                    print(f"    {step['at'][11:23]}  {step['step']:<11} {_summary(step['detail'])}")
+        again = system.resend(renewal)
+        print(f"\n{name}: the renewal sent again → {again.status_code} {again.json().get('duplicate') and 'duplicate'}")
+        ok &= again.status_code == 200
+    system.close()
+    return ok
+
+
 def _wait(client: httpx.Client, documents: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     statuses: dict[str, Any] = {}
@@ -148,6 +190,6 @@ def _wait(client: httpx.Client, documents: list[dict[str, Any]], timeout: float)
 
 
 def _summary(detail: dict[str, Any]) -> str:
-    keep = ("target", "remote_id", "draft", "not_accepted", "format", "problems", "error", "note", "original",
+    keep = ("target", "remote_id", "draft", "not_accepted", "sent", "customer", "credits_invoice_id", "registered", "format", "problems", "error", "note", "original",
             "shared_form", "adapted", "last_error")
     return json.dumps({k: v for k, v in detail.items() if k in keep}, ensure_ascii=False)[:200]

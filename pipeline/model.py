@@ -193,6 +193,9 @@ class Party(BaseModel):
         None, description="Telephone number; kept as E.164 (`+4791234567`), eight digits read as Norwegian"
     )
     address: Address | None = None
+    delivery_method: Literal["email", "ehf", "paper"] | None = Field(
+        None, description="How the customer wants invoices: e-mail, EHF (Peppol e-invoice, needs an organisation "
+                          "number registered for it) or paper")
 
     @model_validator(mode="after")
     def _identified(self) -> Party:
@@ -338,6 +341,8 @@ class SalesInvoice(_Document):
     due_date: Day | None = None
     kid: str | None = None
     credits: str | None = Field(None, description="Invoice number this credit note credits")
+    payment_method: str | None = Field(None, description="How the customer pays, e.g. 'card', 'vipps', 'bank', "
+                                                         "'invoice'; the tenant's terms give the due date by it")
     receivable_account: str = Field("1500", description="Customer ledger account (NS 4102: 1500)")
     total: Money = Field(..., description="Gross total; must equal the sum of the lines")
     lines: tuple[InvoiceLine, ...] = Field(..., min_length=1)

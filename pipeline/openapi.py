@@ -409,6 +409,26 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                     "schema": {"type": "string", "format": "binary"}}}},
                 "responses": file_answers,
             }},
+            "/api/v1/sources/subscriptions/{id}/events": {"post": {
+                "summary": "A subscription system's event (renewal → invoice, payment → payment, cancellation → credit "
+                           "note), signed with the tenant's signing secret; taken once per event id "
+                           "(docs/sources/subscriptions.md)",
+                "security": [],
+                "parameters": [_path_id("The tenant's id"), {
+                    "name": "Bilagsbro-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+                    "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of '<t>.' and the raw body>"}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["id", "type", "data"], "properties": {
+                        "id": {"type": "string"}, "type": {"type": "string", "enum": ["renewal", "payment",
+                                                                                      "cancellation"]},
+                        "data": {"type": "object"}}}}}},
+                "responses": {
+                    "200": {"description": "Sent before: nothing done again (the first receipt)",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "202": {"description": "Taken: the document is on its way",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    **_answers(400, 401, 413, 422)},
+            }},
             "/api/v1/documents/{id}": {"get": {
                 "summary": "A document's status and its trace (every step, with errors and causes)",
                 "parameters": [_path_id("The document's id (d-...)"),
@@ -684,6 +704,7 @@ def _workspace_paths() -> dict[str, Any]:
 OPERATIONS = {
     ("/api/v1/documents", "post"): "receive_documents",
     ("/api/v1/files", "post"): "receive_file",
+    ("/api/v1/sources/subscriptions/{id}/events", "post"): "receive_subscription_event",
     ("/api/v1/documents", "get"): "document_list",
     ("/api/v1/documents/{id}", "get"): "document_status",
     ("/api/v1/documents/{id}/original", "get"): "document_original",

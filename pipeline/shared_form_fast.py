@@ -99,6 +99,8 @@ def _party(value: Any) -> Party | None:
             fields[name] = normalise(given) if type(given) is str else None
             if fields[name] is None:
                 return None
+    if fields["delivery_method"] not in (None, "email", "ehf", "paper"):
+        return None  # the model says why
     if fields["address"] is not None:
         fields["address"] = _address(fields["address"])
         if fields["address"] is None:

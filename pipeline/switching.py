@@ -251,12 +251,21 @@ def switch(stores: Stores, connectors: Connectors, tenant_id: str, system: str, 
     return answer
 
 
-def dropped(descriptor: Any, name: str) -> str | None:
+def dropped(descriptor: Any, name: str, document_type: str | None = None) -> str | None:
     """Why `descriptor`'s system leaves the shared-form field `name` out (its descriptor's `accepts`); None when
-    it takes it."""
+    it takes it. With a document type whose field map names the field, that map decides: `not_accepted` is one list
+    for every type, and a field one type leaves out (a payment's description in Tripletex) another may keep."""
     accepts = getattr(descriptor, "accepts", None)
     if accepts is None:
         return None
+    from pipeline.descriptors import NotAccepted
+
+    said = ((getattr(accepts, "fields", None) or {}).get(document_type) or {}).get(name) if document_type else None
+    if said is not None:
+        if isinstance(said, NotAccepted):
+            return str(said.reason)
+        if name != "lines[].dimensions.*" and not name.startswith("lines[].dimensions."):
+            return None
     if name in accepts.not_accepted:
         return str(accepts.not_accepted[name])
     if ".dimensions." in f".{name}":
@@ -280,9 +289,9 @@ def field_changes(before: Any, after: Any, used: Mapping[tuple[str, str], int]) 
 
     changes = []
     for (document_type, name), count in sorted(used.items()):
-        reason = dropped(after, name)
+        reason = dropped(after, name, document_type)
         if reason is not None:
-            earlier = dropped(before, name)
+            earlier = dropped(before, name, document_type)
             changes.append({"type": document_type, "field": name, "documents": count, "dropped": reason,
                             "before": f"also left out: {earlier}" if earlier else "kept"})
             continue

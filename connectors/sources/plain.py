@@ -234,7 +234,8 @@ class Plan:
             if digits is None:
                 return _SLOW
         return checked.build(Party, {"number": number, "name": name or None, "organization_number": digits,
-                                     "email": None, "phone": None, "address": address}, set(_PARTY))
+                                     "email": None, "phone": None, "address": address, "delivery_method": None},
+                             set(_PARTY))
 
     def vat(self, own: str, saft: str) -> Any:
         """`tabular._vat`: the SAF-T standard code, None for none, _SLOW where it would raise."""

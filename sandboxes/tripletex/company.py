@@ -229,6 +229,7 @@ class Company:
                                          email=body.get("email"), phone=body.get("phoneNumber"),
                                          mobile=body.get("phoneNumberMobile"))
             customer["isPrivateIndividual"] = bool(body.get("isPrivateIndividual", customer["isPrivateIndividual"]))
+            customer.update({k: body[k] for k in ("invoiceEmail", "invoiceSendMethod") if k in body})
             if isinstance(body.get("postalAddress"), dict):
                 customer["postalAddress"] = {k: body["postalAddress"].get(k) for k in
                                              ("addressLine1", "addressLine2", "postalCode", "city")}

@@ -36,7 +36,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandboxes.faults import Faults
-from sandboxes.tripletex.company import Company, Invalid
+from sandboxes.tripletex import customers
+from sandboxes.tripletex.company import CUSTOMER_FIELDS, Company, Invalid
+from sandboxes.tripletex.invoices import Invoicing, Refused
 from sandboxes.tripletex.vouchers import message
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
@@ -106,6 +108,7 @@ class TripletexSandbox:
         self.entitlements: set[str] = set(ENTITLEMENTS)  # what the employee token may do
         self.entitlements_readable = True  # False: `GET /employee/entitlement` answers 403 to this token
         self.forbidden_paths: set[str] = set()  # routes (after /v2) this token's entitlements do not reach: 403
+        self.invoicing = Invoicing(self.company)  # orders, invoices, payments, sending (invoices.py)
         self.faults = Faults()
         self.sessions: set[str] = set()
         self.issued: list[str] = []  # every session token ever handed out (tests look for them in logs)
@@ -261,6 +264,11 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "timeout":
                 time.sleep(box.faults.timeout_seconds)
             self._send(status, payload)
+        except Refused as exc:  # invoices.py and customers.py answer in the same envelope
+            self._send(exc.status, {
+                "status": exc.status, "code": exc.code, "message": exc.text, "link": "https://tripletex.no/v2-docs/",
+                "developerMessage": "VALIDATION_ERROR" if exc.code == 18000 else None,
+                "validationMessages": exc.messages or None, "requestId": self.request_id})
         except _Error as exc:
             self.extra_headers.update(exc.headers)
             self._send(exc.status, {
@@ -409,6 +417,10 @@ class _Handler(BaseHTTPRequestHandler):
             except Invalid as exc:
                 raise _Error(422, exc.code, exc.message, validation=exc.messages) from None
             return 201, {"value": voucher}
+        answered = self.box.invoicing.route(method, route, query, body, self._list) \
+            or customers.route(company, method, route, body, CUSTOMER_FIELDS)
+        if answered is not None:
+            return answered
         raise _Error(404, 6000, f"No such endpoint: {method} /v2{route}")
 
     def _entitlements(self) -> dict[int, dict[str, Any]]:

@@ -106,7 +106,7 @@ def _full(document_type: str, present: dict[str, tuple[str, ...]]) -> dict[str, 
             {"account": bank, "amount": "500.00", "description": "Bank"}]}
     if document_type == "sales_invoice":
         return {**common, "reference": "FELT-F1", "invoice_number": "K-1", "customer": customer,
-                "due_date": "2026-11-18", "kid": kid_mod10("1004202"), "credits": "10042",
+                "due_date": "2026-11-18", "kid": kid_mod10("1004202"), "credits": "10042", "payment_method": "card",
                 "receivable_account": receivable, "total": "-500.00", "lines": [
                     {"description": "Retur av blåbær", "amount": "-500.00", "quantity": "2", "unit_price": "-250.00",
                      "product": "BLÅBÆR-1", "account": revenue, "vat_code": present["vat_codes"][0],

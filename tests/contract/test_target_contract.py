@@ -22,7 +22,7 @@ import pytest
 
 import connectors
 from pipeline import descriptors
-from pipeline.descriptors import CHECKS, DOCUMENT_TYPES, TargetDescriptor
+from pipeline.descriptors import CHECKS, DOCUMENT_TYPES, Lands, NotAccepted, TargetDescriptor
 from pipeline.errors import ConfigError, DataError, OutcomeUnknown, Problem
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryTables
@@ -172,8 +172,12 @@ def _probe() -> Voucher:
 
 
 def _not_accepted(descriptor: TargetDescriptor, voucher: Voucher) -> set[str]:
-    """The fields of `voucher` its descriptor says the target has no place for."""
-    patterns, accepted = descriptor.accepts.not_accepted, descriptor.accepts.dimensions
+    """The fields of `voucher` its descriptor says the target has no place for — in a voucher: a field its map leaves
+    out of another document type only (a payment's description in Tripletex) is no field a voucher leaves out."""
+    voucher_map = descriptor.accepts.fields.get("voucher", {})
+    patterns = [p for p in descriptor.accepts.not_accepted if p not in voucher_map
+                or isinstance(voucher_map[p], NotAccepted) or isinstance(voucher_map[p], Lands) and voucher_map[p].otherwise]
+    accepted = descriptor.accepts.dimensions
     out = {name for name in patterns if "[" not in name and getattr(voucher, name, None)}
     for i, line in enumerate(voucher.lines):
         for pattern in patterns:

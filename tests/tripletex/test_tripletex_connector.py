@@ -191,18 +191,22 @@ def test_tripletex_validation_messages_become_a_data_error(h: Harness) -> None:
                                                      for e in h.exchanges.exchanges}
 
 
-def test_sales_invoices_and_payments_are_refused_clearly(h: Harness) -> None:
+def test_sales_invoices_are_drafts_first_and_a_payment_for_a_draft_is_refused_clearly(h: Harness) -> None:
+    """Sales invoices and payments were refused as unsupported-document until issue 16; now an invoice is an order
+    (the draft) and a payment for an invoice still a draft is a preflight problem, nothing registered."""
     invoice = SalesInvoice(reference="INV-1", date="2026-11-02", invoice_number="1", customer={"number": "10001"},
                            total="125.00", lines=[{"description": "Kaffe", "amount": "125.00"}])
     payment = Payment(reference="PAY-1", date="2026-11-02", amount="125.00", invoice_number="1")
     target = h.target()
-    for document in (invoice, payment):
-        with pytest.raises(DataError, match=f"does not deliver {document.type} yet"):
-            target.deliver(document)
-    problems = target.preflight([invoice, payment])
-    assert [(p.code, p.reference) for p in problems] == [("unsupported-document", "INV-1"),
-                                                         ("unsupported-document", "PAY-1")]
-    assert h.sandbox.count("POST") == 0
+    assert target.preflight([invoice]) == []
+    delivery = target.deliver(invoice)
+    assert delivery.draft and delivery.remote_id.startswith("order:")
+    assert h.sandbox.invoicing.invoices == {} and len(h.sandbox.invoicing.orders) == 1
+    problems = target.preflight([payment])
+    assert [(p.code, p.reference, p.field) for p in problems] == [("invoice-not-posted", "PAY-1", "invoice_number")]
+    with pytest.raises(DataError, match="still a draft"):
+        target.deliver(payment)
+    assert h.sandbox.invoicing.payments == []
 
 
 def test_foreign_currency_is_refused_before_posting(h: Harness) -> None:

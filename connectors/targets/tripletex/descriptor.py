@@ -6,10 +6,13 @@ Facts: reference/target-apis.md §1; the customer's side in docs/connect/triplet
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from connectors.targets.tripletex.invoicing import DEFAULT_PAYMENT_TYPES
+from connectors.targets.tripletex.invoicing import FIELD_MAP as INVOICE_FIELD_MAP
+from connectors.targets.tripletex.invoicing import NOT_ACCEPTED as INVOICE_NOT_ACCEPTED
 from connectors.targets.tripletex.mapping import (
     DIMENSIONS,
     FIELD_MAP,
@@ -39,6 +42,30 @@ class TripletexSettings(TargetSettings):
     vat_reported_through: str | None = Field(None, json_schema_extra={"format": "date"}, description=(
         "The last day of the last VAT term reported (YYYY-MM-DD); preflight then reports VAT dated in a "
         "reported term"))
+
+    # Sales invoices, credit notes and payments (invoicing.py, sales.py; docs/connect/tripletex.md).
+    customer_match: Literal["number", "organization_number", "email", "phone"] | None = Field(
+        None, description="The one field an invoice's customer is found by (customer number, organisation number, "
+                          "e-mail or mobile phone); none: each in that order. Tripletex's customer has no external "
+                          "id field to match on")
+    update_customers: bool = Field(True, description="Update a found customer's name, e-mail, address and invoice "
+                                                     "delivery method when the invoice says otherwise")
+    send_invoices: bool = Field(False, description="Have Tripletex send each invoice it posts (e-mail, or EHF for a "
+                                                   "customer whose delivery method is EHF), once")
+    payment_types: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PAYMENT_TYPES),
+        description="Payment method (card, vipps, bank, invoice, …) → the Tripletex payment type (its description) "
+                    "a payment is registered with; the type's debit account is where the money lands")
+    payment_difference_type: str | None = Field(
+        None, max_length=100, description="The Tripletex payment type fees and rounding are registered with (its "
+                                          "debit account, e.g. 7770); none: a difference is refused")
+    payment_tolerance: str = Field("0.00", pattern=r"^\d{1,6}(\.\d{1,2})?$",
+                                   description="The largest difference between a payment and the open amount booked "
+                                               "as fee or rounding; more short is a part payment")
+    overpayments: Literal["refuse", "accept"] = Field("refuse", description="A payment over the open amount (beyond "
+                                                      "the tolerance): refused, or registered (the customer in credit)")
+    due_days: dict[str, int] = Field(default_factory=dict, description="Payment method (or 'default') → days from "
+                                     "the invoice date to its due date: the tenant's terms, checked and applied")
 
     @field_validator("vat_reported_through", mode="after")
     @classmethod
@@ -79,14 +106,15 @@ DESCRIPTOR = TargetDescriptor(
     connect=connect,
     check="GET /token/session/>whoAmI: which company and employee the tokens log in as",
     accepts=Accepts(
-        documents=("voucher",),
+        documents=("voucher", "sales_invoice", "payment"),
         currencies=("NOK",),
         dimensions=DIMENSIONS,
         drafts=Drafts(available=True, meaning="a non-posted voucher (sendToLedger=false, a temporary number) that "
-                                              "someone in the company reviews and posts in Tripletex"),
+                                              "someone in the company reviews and posts in Tripletex; an invoice or "
+                                              "credit note: an order not yet invoiced"),
         checks=("accounts", "vat_codes", "customers", "suppliers", "departments", "projects"),
-        not_accepted=NOT_ACCEPTED,
-        fields=FIELD_MAP,
+        not_accepted={**INVOICE_NOT_ACCEPTED, **NOT_ACCEPTED},  # a voucher's reason where both name a field
+        fields={**FIELD_MAP, **INVOICE_FIELD_MAP},
     ),
     guide="docs/connect/tripletex.md",
 )

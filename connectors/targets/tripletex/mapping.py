@@ -44,7 +44,7 @@ NOT_ACCEPTED: dict[str, str] = {
                     "Tripletex uses its default type for manual vouchers",
 }
 DIMENSIONS = ("department", "project")
-UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
+UNSUPPORTED_DOCUMENTS: tuple[str, ...] = ()  # sales invoices and payments: invoicing.py, sales.py
 
 # The public field map (docs/field-map.md): where each field of a voucher lands in `POST /ledger/voucher`
 # (voucher_payload below), proven by the contract suite against the sandbox.
@@ -171,6 +171,11 @@ def customer_payload(party: Any) -> dict[str, Any]:
             address["city"] = party.address.city
         if address:  # country is an object with Tripletex's own id: left to Tripletex's default (Norway)
             body["postalAddress"] = address
+    method = getattr(party, "delivery_method", None)
+    if method is not None:  # Customer.invoiceSendMethod (spec enum: EMAIL, EHF, …, PAPER)
+        body["invoiceSendMethod"] = method.upper()
+        if method == "email" and party.email:
+            body["invoiceEmail"] = party.email.strip()
     return body
 
 

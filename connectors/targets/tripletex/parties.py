@@ -125,8 +125,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def ensure(target: TripletexTarget, party: Party, *, reference: str) -> dict[str, Any]:
-    """The Tripletex customer for `party`: found, taken from another worker's creation, or created now."""
+def ensure(target: TripletexTarget, party: Party, *, reference: str, full: Party | None = None) -> dict[str, Any]:
+    """The Tripletex customer for `party`: found, taken from another worker's creation, or created now.
+
+    `party` carries the identifiers it is matched and claimed by (the tenant's match field); `full`, when given, is
+    the whole customer to create (name, address, e-mail, delivery method)."""
     context = target.context
     tables = context.tables
     if tables is None:
@@ -170,7 +173,7 @@ def ensure(target: TripletexTarget, party: Party, *, reference: str) -> dict[str
                             "merge them in Tripletex", **where)
         created = found is None
         if found is None:
-            found = target.create_customer(customer_payload(party), reference=reference)
+            found = target.create_customer(customer_payload(full or party), reference=reference)
         for claim, etag in held:
             tables.update(TABLE_LEDGER, {**claim, "State": "created", "CustomerId": int(found["id"]),
                                          "Created": created, "LeaseUntil": _now().isoformat()}, etag=etag)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,7 @@ import httpx
 
 from connectors.http import Sleep, client_for, kept, send
 from connectors.http import close as close_clients
-from connectors.targets.tripletex import parties, periods, permissions, refusals
+from connectors.targets.tripletex import invoicing, parties, periods, permissions, refusals, sales
 from connectors.targets.tripletex.client import DIALECT, SessionAuth
 from connectors.targets.tripletex.descriptor import DESCRIPTOR, TripletexSettings
 from connectors.targets.tripletex.mapping import (
@@ -44,7 +45,7 @@ from connectors.targets.tripletex.mapping import (
     voucher_payload,
 )
 from pipeline.errors import ConfigError, DataError, Problem
-from pipeline.model import Document, Party, Voucher
+from pipeline.model import Document, Party, Payment, SalesInvoice, Voucher
 from pipeline.ports import Delivery, ExchangeLog, TargetContext
 
 Settings = TripletexSettings  # the name this package exported before the kit
@@ -105,8 +106,11 @@ class TripletexTarget:
                  body: Any = None, reference: str | None = None, exchanges: ExchangeLog | None = None) -> Any:
         content = encode(body) if body is not None else None
         headers = {"Content-Type": "application/json; charset=utf-8"} if content is not None else None
+        # Tripletex's actions (`PUT /invoice/{id}/:payment`, `:send`, `:invoice`, `:createCreditNote`) are PUTs that
+        # are not idempotent: never repeated blindly after a timeout (sales.py looks up instead).
+        action = method == "PUT" and "/:" in path
         response = send(self.client, method, path.lstrip("/"), params=params, content=content,
-                        headers=headers, dialect=DIALECT, tenant=self.context.tenant, reference=reference,
+                        headers=headers, dialect=DIALECT, idempotent=False if action else None, tenant=self.context.tenant, reference=reference,
                         sleep=self._sleep, exchanges=exchanges or self.context.exchanges)
         if not response.content:
             return None
@@ -231,6 +235,10 @@ class TripletexTarget:
             if document.type in UNSUPPORTED_DOCUMENTS:
                 problems.append(Problem(f"the Tripletex connector does not deliver {document.type} yet",
                                         reference=document.reference, code="unsupported-document"))
+            elif isinstance(document, SalesInvoice):
+                problems.extend(self._invoice_problems(document))
+            elif isinstance(document, Payment):
+                problems.extend(sales.payment_problems(self, document))
         vouchers = self._vouchers(documents)
         if not vouchers:
             return problems
@@ -255,7 +263,32 @@ class TripletexTarget:
         missing.update({n: "is inactive in Tripletex" for n, a in found.items() if a.get("isInactive")})
         return dict(sorted(missing.items()))
 
+    def _invoice_problems(self, invoice: SalesInvoice) -> list[Problem]:
+        """The checks before posting (invoicing.invoice_problems), its customer, and the invoice it credits."""
+        self.context.lookups.fill("vat_types", [line.vat_code for line in invoice.lines],
+                                  self._numbers("ledger/vatType", "number", "number"))
+        problems = invoicing.invoice_problems(invoice, self.register.vat_types, self.settings.due_days)
+        found, _ = sales.customer(self, invoice.customer, invoice.reference, create=False)
+        if found is None and not (self.settings.create_customers and creatable(invoice.customer) is None):
+            problems.append(Problem(f"customer {invoice.customer.name or invoice.customer.number} is missing, ambiguous "
+                                    "or inactive in Tripletex" + ("" if self.settings.create_customers else
+                                    " (the connection may create missing customers: setting create_customers)"),
+                                    field="customer", reference=invoice.reference, code="missing-customer"))
+        if invoice.credits is not None and not self.draft:
+            credited = sales.locate(self, invoice.credits, None, invoice.date)
+            if credited is None or "draft" in credited:
+                problems.append(Problem(f"the invoice credited, {invoice.credits}, is " + (
+                    "not in Tripletex" if credited is None else "still a draft (an order) in Tripletex"),
+                    field="credits", reference=invoice.reference, code="missing-invoice"))
+        return problems
+
     def render(self, document: Document) -> dict[str, Any]:
+        if isinstance(document, SalesInvoice):
+            self.context.lookups.fill("vat_types", [line.vat_code for line in document.lines],
+                                      self._numbers("ledger/vatType", "number", "number"))
+            return sales.render_invoice(self, document)
+        if isinstance(document, Payment):
+            return sales.render_payment(self, document)
         voucher = self._voucher(document)
         register = self.resolve([voucher])
         return voucher_payload(voucher, register)
@@ -269,6 +302,15 @@ class TripletexTarget:
         return document
 
     def deliver(self, document: Document) -> Delivery:
+        if isinstance(document, SalesInvoice):
+            problems = self._invoice_problems(document)
+            if problems:
+                raise DataError(f"invoice {document.reference} cannot be delivered: "
+                                + "; ".join(str(p) for p in problems), tenant=self.context.tenant,
+                                reference=document.reference, connector=NAME, problems=tuple(problems))
+            return replace(sales.deliver_invoice(self, document), not_accepted=invoicing.not_accepted(document))
+        if isinstance(document, Payment):
+            return replace(sales.deliver_payment(self, document), not_accepted=invoicing.not_accepted(document))
         voucher = self._voucher(document)
         register = self.resolve([voucher])
         if self.settings.create_customers:
@@ -300,6 +342,9 @@ class TripletexTarget:
         return delivery_of(created["value"], not_accepted=not_accepted(voucher))
 
     def find(self, reference: str) -> Delivery | None:
+        ours = sales.find(self, reference)  # an invoice, credit note or payment: by its progress row
+        if ours is not False:
+            return ours
         number = external_number(reference)
         fields = "id,number,tempNumber,year,externalVoucherNumber,url"
         found = self._list("ledger/voucher/>externalVoucherNumber", {"externalVoucherNumber": number,

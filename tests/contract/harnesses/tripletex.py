@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
+from pipeline.norway.kid import kid_mod10
 from pipeline.ports import TargetContext
 from sandboxes.tripletex import TripletexSandbox
 from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
@@ -21,6 +23,8 @@ class Harness:
     def __init__(self) -> None:
         self.sandbox = TripletexSandbox().start()
         self.sandbox.faults.timeout_seconds = HANG
+        # The invoice the field map's credit note and payment name (number 10042), made in Tripletex itself.
+        self.sandbox.invoicing.seed_invoice(10001, 10042, Decimal("1250.00"), kid=kid_mod10("1004203"))
         self.transport = SpecCheckingTransport(load_spec_check())
         self.secrets = MemorySecrets({"tripletex-consumer": self.sandbox.consumer_token,
                                       "tripletex-employee": self.sandbox.employee_token})
@@ -44,6 +48,17 @@ class Harness:
     def fault(self, kind: Fault, *, times: int = 1) -> None:
         name, options = KINDS[kind]
         self.sandbox.faults.add(r"^/ledger/voucher$", "POST", name, times=times, **options)
+
+    def invoice_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /invoice (the step that books an invoice)."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/invoice$", "POST", name, times=times, **options)
+
+    def invoices_with(self, reference: str) -> int:
+        """How many invoices Tripletex holds of the order with our reference."""
+        orders = {o["id"] for o in self.sandbox.invoicing.orders.values() if o.get("reference") == reference}
+        return sum(1 for i in self.sandbox.invoicing.invoices.values()
+                   if any(o["id"] in orders for o in i["orders"]) and not i["isCreditNote"])
 
     def refusable(self) -> Voucher:
         # Our preflight passes (the account was active when looked up); Tripletex then refuses it (422).
