@@ -92,19 +92,23 @@ def _index(element: Any) -> tuple[dict[str, Any], list[str], list[Any]]:
 
 def children(element: Any, name: str) -> list[Any]:
     """The element's children called `name` in any namespace or none, as `findall("{*}name")` finds them."""
-    _, names, nodes = _index(element)
+    first, names, nodes = _INDEX.get(element) or _index(element)
+    if name not in first:
+        return []
     return [node for local, node in zip(names, nodes, strict=True) if local == name]
 
 
 def child(element: Any, name: str) -> Any | None:
     """The first child called `name` in any namespace or none, as `find("{*}name")` finds it."""
-    return _index(element)[0].get(name)
+    return (_INDEX.get(element) or _index(element))[0].get(name)
 
 
 def text(element: Any, name: str) -> str | None:
     """Stripped text of the first child called `name`; None when absent or empty."""
-    node = _index(element)[0].get(name)
-    found = node.text if node is not None else None  # lxml makes a new string each time .text is read
+    node = (_INDEX.get(element) or _index(element))[0].get(name)
+    if node is None:
+        return None
+    found = node.text  # lxml makes a new string each time .text is read
     if found is None:
         return None
     value: str = found.strip()
