@@ -199,6 +199,8 @@ def voucher(values: dict[str, Any]) -> Voucher | None:
 
 def with_origin(document: M, origin: Origin) -> M:
     """`document.model_copy(update={"origin": origin})`, without pydantic's generic copy."""
+    if not _fast:
+        return document.model_copy(update={"origin": origin})
     model = _new(type(document))
     _set(model, "__dict__", {**document.__dict__, "origin": origin})
     _set(model, "__pydantic_fields_set__", {*document.__pydantic_fields_set__, "origin"})
