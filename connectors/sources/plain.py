@@ -282,7 +282,8 @@ class Guesses:
         if relying:
             self._names = None  # the pending guesses changed: ask anew
 
-    def plain(self, row: Plain, names: tuple[str, ...]) -> Iterator[Problem]:
+    def plain(self, row: Plain, names: tuple[str, ...]) -> list[Problem] | None:
+        """The warnings this row brings, or None (most rows: a list is made only when there is one)."""
         if self._names is not names:  # new columns, or fewer guesses: where each guess's columns are
             self._names = names
             index = {name: i for i, name in enumerate(names)}
@@ -296,14 +297,16 @@ class Guesses:
                 continue
             if guess.relies(Record(row[0], dict(zip(guess.reads, seen, strict=True))), self.options):
                 relying = [*(relying or ()), guess]
-            elif len(memo) < 4096:
+            else:
+                if len(memo) >= 4096:  # values that recur (a voucher's number on each of its rows) stay cheap
+                    memo.clear()
                 memo[seen] = False
         if relying is None:
-            return
+            return None
         for guess in relying:
             self.pending.remove(guess)
-            yield replace(guess.warning(self.format, row[0]), file=self.file_name)
         self._names = None
+        return [replace(guess.warning(self.format, row[0]), file=self.file_name) for guess in relying]
 
 
 class Prepared:
