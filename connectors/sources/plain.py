@@ -90,6 +90,8 @@ class Plan:
         self._vat: dict[tuple[str, str], Any] = {}
         self._dates: dict[str, Any] = {}
         self._parties: dict[tuple[str, ...], Any] = {}
+        self._currency = "NOK"  # the last currency and KID found valid
+        self._kid = ""
 
     def voucher(self, rows: list[Plain], line: int, seen: Seen) -> Voucher | None:
         """The voucher of these rows, or None when the general path must read it."""
@@ -100,8 +102,10 @@ class Plan:
         if date is None or reference in seen or not checked.text(reference) or len(reference) > 200:
             return None
         currency = currency or "NOK"
-        if not checked.currency(currency):
-            return None
+        if currency is not self._currency and currency != self._currency:  # a file keeps to one or a few
+            if not checked.currency(currency):
+                return None
+            self._currency = currency
         lines: list[Posting] = []
         for row in rows:
             if not self.postings(row[1], lines):
@@ -153,8 +157,10 @@ class Plan:
             due_date = self.date(due)
             if due_date is None:
                 return False
-        if kid and not valid_kid(kid):
-            return False
+        if kid and kid != self._kid:  # a voucher's rows often repeat its KID: checked once
+            if not valid_kid(kid):
+                return False
+            self._kid = kid
         dimensions: dict[str, str] = {}
         for name, i in self.dimensions:
             if values[i]:
