@@ -210,6 +210,12 @@ def _components() -> dict[str, Any]:
         **connection_view, "activated": {"type": "boolean"},
         "check": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
     }, ["tenant_id", "target", "settings", "credentials", "activated", "check"])
+    components["Remote"] = _obj({
+        "id": _STR, "reference": _STR, "target": _STR,
+        "connection": {"type": "string", "description": "primary, active or read-only"},
+        "found": {"type": "boolean"}, "remote_id": _STR, "draft": {"type": "boolean"},
+        "url": {"type": ["string", "null"]},
+    }, ["id", "reference", "target", "connection", "found"])
     components["FurtherConnection"] = _obj({
         **connection_view, "connected": _STR, "activated": {"type": "boolean"},
         "check": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
@@ -433,6 +439,18 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "parameters": [_path_id("The document's id (d-...)")],
                 "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The exchanges", "Exchanges")),
             }},
+            "/api/v1/documents/{id}/remote": {"get": {
+                "summary": "Whether an accounting system of the tenant holds the document, asked there by its "
+                           "reference: the primary system, or ?target= another connection (a read-only one kept "
+                           "after a switch included); nothing is written there",
+                "parameters": [_path_id("The document's id (d-...)"),
+                               {"name": "target", "in": "query", "required": False, "schema": _STR,
+                                "description": "A connected system's registry name; the primary one when left out"}],
+                "responses": {**_answers(*tenant_errors, 404, 409, 410, 422, ok=(200, "Looked up", "Remote")),
+                              "503": {"description": "The system is out of reach or busy: ask again later",
+                                      "content": _json("Error"),
+                                      "headers": {"Retry-After": {"schema": {"type": "integer"}}}}},
+            }},
             "/api/v1/documents/{id}/retry": {"post": {
                 "summary": "Adapt and deliver again after a problem was fixed (never posts twice)",
                 "parameters": [_path_id("The document's id (d-...)")],
@@ -647,6 +665,7 @@ OPERATIONS = {
     ("/api/v1/documents/{id}/shared-form", "get"): "document_shared_form",
     ("/api/v1/documents/{id}/payload", "get"): "document_payload",
     ("/api/v1/documents/{id}/exchanges", "get"): "document_exchanges",
+    ("/api/v1/documents/{id}/remote", "get"): "document_remote",
     ("/api/v1/documents/{id}/retry", "post"): "document_retry",
     ("/api/v1/documents/{id}/resend", "post"): "document_resend",
     ("/api/v1/resends", "post"): "documents_resend",

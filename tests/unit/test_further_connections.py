@@ -110,3 +110,34 @@ def test_only_an_admin_key_adds_or_removes_a_further_connection(shop):
     assert _put(stores, conns, key, tenant, _tripletex(box)).status == 403
     assert _delete(stores, conns, key, tenant, "tripletex").status == 403
     assert TenantRegistry(stores.tables).get(tenant).connections == {}
+
+
+def _remote(stores, conns, key, document, **query) -> api.Response:
+    from pipeline import history_api
+
+    return call(history_api.get_remote, stores, conns, key, path={"id": document}, query=query)
+
+
+def test_a_read_only_connection_still_answers_whether_it_holds_a_document(shop):
+    stores, conns, tenant, key, boss, box = shop
+    assert _put(stores, conns, boss, tenant, _tripletex(box)).status == 200
+    [sent, kept_home] = [d["id"] for d in post(stores, conns, key, [voucher("V-10"), voucher("V-11")]).body["documents"]]
+    assert _resend(stores, conns, key, sent, target="tripletex", reason="til Tripletex").status == 202
+    registry = TenantRegistry(stores.tables)
+    found = registry.get(tenant)  # as a switch leaves the old system: read-only, for look-ups and history
+    registry.save(found.model_copy(update={"connections": {
+        "tripletex": {**found.connections["tripletex"], "mode": "read-only"}}}))
+
+    there = _remote(stores, conns, key, sent, target="tripletex")
+    assert there.status == 200, there.body
+    assert there.body["found"] is True and there.body["connection"] == "read-only"
+    assert there.body["remote_id"] == str(box.vouchers[0]["id"]) and there.body["reference"] == "V-10"
+    absent = _remote(stores, conns, key, kept_home, target="tripletex")
+    assert absent.status == 200 and absent.body["found"] is False
+    home = _remote(stores, conns, key, kept_home)  # the primary system (the file target)
+    assert home.status == 200 and home.body["found"] is True and home.body["connection"] == "primary"
+    assert len(box.vouchers) == 1  # a look-up writes nothing
+
+    refused = _remote(stores, conns, key, sent, target="fiken")
+    assert refused.status == 422 and refused.body["problems"][0]["field"] == "target"
+    assert _remote(stores, conns, key, "d-20261120000000-ffffff").status in (404, 410)
