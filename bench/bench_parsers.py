@@ -14,9 +14,11 @@ and JSON), then runs, each in a fresh interpreter so that peak RSS (ru_maxrss) i
 
 It prints MB/s, vouchers/s, peak RSS and ours ÷ floor. Figures depend on the machine and on what
 else runs on it: compare ours with the floor of the same run, never with another run's. `--root`
-measures another checkout (e.g. an older commit) with the same files.
+measures another checkout (e.g. an older commit) with the same files; `--compare DIR` measures that
+checkout too, on the same file right after ours, and prints its MB/s and ratio beside ours.
 
 Usage: python bench/bench_parsers.py [--megabytes 100] [--formats gbat10,sie4] [--dry-run] [--root DIR]
+       [--compare DIR]
 """
 
 from __future__ import annotations
@@ -419,6 +421,7 @@ def main() -> None:
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated; default all")
     parser.add_argument("--dry-run", action="store_true", help="also time `bilagsbro dry-run --summary` on each file")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to measure (default: this one)")
+    parser.add_argument("--compare", type=Path, help="also measure this checkout's parsers on the same files")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     rows = []
@@ -444,6 +447,14 @@ def main() -> None:
                   f"{ours['documents']} / {ours['problems']} ({ours['errors']})", flush=True)
             if ours["first_error"]:
                 print(f"{'':<19} first error: {ours['first_error']}")
+            if args.compare:
+                other = measure(args.compare, format, "ours", path, options)
+                row["compare_mb_s"] = size / float(other["seconds"])
+                row["compare_rss_mib"] = int(other["rss_kib"]) / 1024
+                print(f"{'':<19} {args.compare}: {row['compare_mb_s']:.2f} MB/s, ratio "
+                      f"{row['compare_mb_s'] / row['floor_mb_s']:.2f}, RSS {row['compare_rss_mib']:.0f} MiB, "
+                      f"{other['documents']} / {other['problems']} ({other['errors']}); ours ÷ it "
+                      f"{row['ours_mb_s'] / row['compare_mb_s']:.2f}", flush=True)
             for output in ("summary", "json") if args.dry_run else ():
                 dry = measure(args.root, format, f"dry-run:{output}", path, options)
                 row[f"dry_run_{output}_mb_s"] = size / float(dry["seconds"])

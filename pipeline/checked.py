@@ -31,7 +31,12 @@ M = TypeVar("M", bound=BaseModel)
 LIMIT = Decimal("1e15")  # money has at most 15 digits before the point (model._parse_amount)
 _fast = True
 _new = object.__new__
-_set = object.__setattr__
+# The slots every model has (BaseModel.__slots__), set through their own descriptors: a third of the
+# cost of object.__setattr__ by name, which looks the name up on the type each time.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 @contextmanager
@@ -54,10 +59,10 @@ def build(cls: type[M], fields: dict[str, Any], given: set[str]) -> M:
     """The model holding `fields` — every field of `cls`, in declaration order, each already valid —
     with `given` as the fields set (what the validating constructor would have been passed)."""
     model = _new(cls)
-    _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", given)
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
+    _set_dict(model, fields)
+    _set_fields_set(model, given)
+    _set_extra(model, None)
+    _set_private(model, None)
     return model
 
 
@@ -106,14 +111,23 @@ _POSTING_ORDER = tuple(Posting.model_fields)
 _VOUCHER_ORDER = tuple(Voucher.model_fields)
 
 
+_POSTING_NONE = dict.fromkeys(_POSTING_ORDER)  # every field, in declaration order, not yet given
+_VOUCHER_NONE = dict.fromkeys(_VOUCHER_ORDER)
+
+
 def posting(values: dict[str, Any]) -> Posting | None:
     """`Posting(**values)` when every value is one the model keeps as it is; else None."""
-    if not _fast or not values.keys() <= _POSTING_FIELDS or not text(values.get("account")):
+    if not _fast or not values.keys() <= _POSTING_FIELDS:
         return None
-    amount = money(values.get("amount"))
+    fields = _POSTING_NONE.copy()
+    fields.update(values)  # every key is a field already: declaration order stays
+    account = fields["account"]
+    if type(account) is not str or account == "" or account.strip() != account:
+        return None
+    amount = money(fields["amount"])
     if amount is None:
         return None
-    vat_code, vat_amount = values.get("vat_code"), values.get("vat_amount")
+    vat_code, vat_amount = fields["vat_code"], fields["vat_amount"]
     if vat_code is not None and (type(vat_code) is not str or vat_code not in VAT_CODES):
         return None
     if vat_amount is not None:
@@ -121,47 +135,84 @@ def posting(values: dict[str, Any]) -> Posting | None:
         if vat_amount is None or vat_code is None or (amount != 0 and abs(vat_amount) > abs(amount)) \
                 or amount * vat_amount < 0:
             return None
-    kid, due_date = values.get("kid"), values.get("due_date")
+    kid, due_date = fields["kid"], fields["due_date"]
     if kid is not None and not (type(kid) is str and kid.strip() == kid and valid_kid(kid)):
         return None
     if due_date is not None and type(due_date) is not dt.date:
         return None
-    customer, supplier = values.get("customer"), values.get("supplier")
-    if (customer is not None and type(customer) is not Party) or (supplier is not None and type(supplier) is not Party) \
-            or (customer is not None and supplier is not None):
+    customer, supplier = fields["customer"], fields["supplier"]
+    if customer is not None and (type(customer) is not Party or supplier is not None):
         return None
-    for name in ("description", "invoice_number"):
-        if values.get(name) is not None and type(values[name]) is not str:
+    if supplier is not None and type(supplier) is not Party:
+        return None
+    description, invoice_number = fields["description"], fields["invoice_number"]
+    if (description is not None and type(description) is not str) or \
+            (invoice_number is not None and type(invoice_number) is not str):
+        return None
+    dimensions = fields["dimensions"]
+    if dimensions is None:
+        if "dimensions" in values:
             return None
-    dimensions = values.get("dimensions", {})
-    if type(dimensions) is not dict or not all(type(k) is str and text(v) for k, v in dimensions.items()):
+        dimensions = {}
+    elif type(dimensions) is not dict:
         return None
-    fields = {name: values.get(name) for name in _POSTING_ORDER}
-    fields.update(amount=amount, vat_amount=vat_amount, dimensions=dict(dimensions))
+    else:
+        for key, value in dimensions.items():
+            if type(key) is not str or not text(value):
+                return None
+        dimensions = dict(dimensions)
+    fields["amount"], fields["vat_amount"], fields["dimensions"] = amount, vat_amount, dimensions
     return build(Posting, fields, set(values))
 
 
 def voucher(values: dict[str, Any]) -> Voucher | None:
     """`Voucher(**values)` from postings already built, when it is valid as it stands; else None."""
-    reference, lines = values.get("reference"), values.get("lines")
-    if not _fast or not values.keys() <= _VOUCHER_FIELDS or not text(reference) or len(str(reference)) > 200:
+    if not _fast or not values.keys() <= _VOUCHER_FIELDS:
         return None
-    if type(values.get("date")) is not dt.date or values.get("type", "voucher") != "voucher":
+    fields = _VOUCHER_NONE.copy()
+    fields.update(values)
+    reference, lines = fields["reference"], fields["lines"]
+    if type(reference) is not str or reference == "" or reference.strip() != reference or len(reference) > 200:
         return None
-    for name in ("description", "voucher_type"):
-        if values.get(name) is not None and type(values[name]) is not str:
+    if type(fields["date"]) is not dt.date or values.get("type", "voucher") != "voucher":
+        return None
+    description, voucher_type = fields["description"], fields["voucher_type"]
+    if (description is not None and type(description) is not str) or \
+            (voucher_type is not None and type(voucher_type) is not str):
+        return None
+    if "currency" in values:
+        if not currency(values["currency"]):
             return None
-    if "currency" in values and not currency(values["currency"]):
+    else:
+        fields["currency"] = "NOK"
+    if fields["origin"] is not None and type(fields["origin"]) is not Origin:
         return None
-    if values.get("origin") is not None and type(values["origin"]) is not Origin:
+    if type(lines) is not tuple or len(lines) < 2:
         return None
-    if type(lines) is not tuple or len(lines) < 2 or not all(type(line) is Posting for line in lines):
+    total, moved = Decimal(0), False
+    for line in lines:
+        if type(line) is not Posting:
+            return None
+        amount = line.amount
+        total += amount
+        moved = moved or amount != 0
+    if total != 0 or not moved:
         return None
-    if sum((line.amount for line in lines), Decimal(0)) != 0 or all(line.amount == 0 for line in lines):
-        return None
-    fields = {name: values.get(name) for name in _VOUCHER_ORDER}
-    fields["currency"], fields["type"] = values.get("currency", "NOK"), "voucher"
+    fields["type"] = "voucher"
     return build(Voucher, fields, set(values))
+
+
+def with_origin(document: M, origin: Origin) -> M:
+    """`document.model_copy(update={"origin": origin})`, without pydantic's generic copy."""
+    if not _fast:
+        return document.model_copy(update={"origin": origin})
+    model = _new(type(document))
+    _set_dict(model, {**document.__dict__, "origin": origin})
+    _set_fields_set(model, {*document.__pydantic_fields_set__, "origin"})
+    _set_extra(model, document.__pydantic_extra__)
+    private = document.__pydantic_private__
+    _set_private(model, None if private is None else dict(private))
+    return model
 
 
 def origin(format: str, file: str | None, line: int | None) -> Origin:

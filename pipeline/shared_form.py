@@ -318,7 +318,7 @@ def read_documents(stream: IO[bytes], file: str | None = None, *, limit: int | N
             continue
         seen.add(document.reference, index)
         if origin is not None:
-            document = document.model_copy(update={"origin": checked.origin(origin, file, line)})
+            document = checked.with_origin(document, checked.origin(origin, file, line))
         yield index, line, document
     if count == 0:
         yield Problem("no documents: the list is empty", file=file, line=1, code="empty")

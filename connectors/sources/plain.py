@@ -90,6 +90,8 @@ class Plan:
         self._vat: dict[tuple[str, str], Any] = {}
         self._dates: dict[str, Any] = {}
         self._parties: dict[tuple[str, ...], Any] = {}
+        self._currency = "NOK"  # the last currency and KID found valid
+        self._kid = ""
 
     def voucher(self, rows: list[Plain], line: int, seen: Seen) -> Voucher | None:
         """The voucher of these rows, or None when the general path must read it."""
@@ -100,8 +102,10 @@ class Plan:
         if date is None or reference in seen or not checked.text(reference) or len(reference) > 200:
             return None
         currency = currency or "NOK"
-        if not checked.currency(currency):
-            return None
+        if currency is not self._currency and currency != self._currency:  # a file keeps to one or a few
+            if not checked.currency(currency):
+                return None
+            self._currency = currency
         lines: list[Posting] = []
         for row in rows:
             if not self.postings(row[1], lines):
@@ -153,8 +157,10 @@ class Plan:
             due_date = self.date(due)
             if due_date is None:
                 return False
-        if kid and not valid_kid(kid):
-            return False
+        if kid and kid != self._kid:  # a voucher's rows often repeat its KID: checked once
+            if not valid_kid(kid):
+                return False
+            self._kid = kid
         dimensions: dict[str, str] = {}
         for name, i in self.dimensions:
             if values[i]:
@@ -283,7 +289,8 @@ class Guesses:
         if relying:
             self._names = None  # the pending guesses changed: ask anew
 
-    def plain(self, row: Plain, names: tuple[str, ...]) -> Iterator[Problem]:
+    def plain(self, row: Plain, names: tuple[str, ...]) -> list[Problem] | None:
+        """The warnings this row brings, or None (most rows: a list is made only when there is one)."""
         if self._names is not names:  # new columns, or fewer guesses: where each guess's columns are
             self._names = names
             index = {name: i for i, name in enumerate(names)}
@@ -297,14 +304,16 @@ class Guesses:
                 continue
             if guess.relies(Record(row[0], dict(zip(guess.reads, seen, strict=True))), self.options):
                 relying = [*(relying or ()), guess]
-            elif len(memo) < 4096:
+            else:
+                if len(memo) >= 4096:  # values that recur (a voucher's number on each of its rows) stay cheap
+                    memo.clear()
                 memo[seen] = False
         if relying is None:
-            return
+            return None
         for guess in relying:
             self.pending.remove(guess)
-            yield replace(guess.warning(self.format, row[0]), file=self.file_name)
         self._names = None
+        return [replace(guess.warning(self.format, row[0]), file=self.file_name) for guess in relying]
 
 
 class Prepared:

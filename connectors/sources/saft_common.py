@@ -92,19 +92,23 @@ def _index(element: Any) -> tuple[dict[str, Any], list[str], list[Any]]:
 
 def children(element: Any, name: str) -> list[Any]:
     """The element's children called `name` in any namespace or none, as `findall("{*}name")` finds them."""
-    _, names, nodes = _index(element)
+    first, names, nodes = _INDEX.get(element) or _index(element)
+    if name not in first:
+        return []
     return [node for local, node in zip(names, nodes, strict=True) if local == name]
 
 
 def child(element: Any, name: str) -> Any | None:
     """The first child called `name` in any namespace or none, as `find("{*}name")` finds it."""
-    return _index(element)[0].get(name)
+    return (_INDEX.get(element) or _index(element))[0].get(name)
 
 
 def text(element: Any, name: str) -> str | None:
     """Stripped text of the first child called `name`; None when absent or empty."""
-    node = _index(element)[0].get(name)
-    found = node.text if node is not None else None  # lxml makes a new string each time .text is read
+    node = (_INDEX.get(element) or _index(element))[0].get(name)
+    if node is None:
+        return None
+    found = node.text  # lxml makes a new string each time .text is read
     if found is None:
         return None
     value: str = found.strip()
@@ -117,6 +121,9 @@ def line_of(element: Any, name: str) -> int | None:
     return line
 
 
+_PLAIN_MONEY = re.compile(r"-?\d{1,15}\.\d\d")  # what exporters write: already exact to the cent
+
+
 def amount(element: Any, name: str, path: str, *, required: bool = True) -> Decimal | None:
     """An exact amount with at most two decimals, as the XSDs' monetary types allow."""
     raw = text(element, name)
@@ -124,6 +131,8 @@ def amount(element: Any, name: str, path: str, *, required: bool = True) -> Deci
         if required:
             raise FieldError(f"{name} is missing", field=f"{path}/{name}", line=element.sourceline)
         return None
+    if _PLAIN_MONEY.fullmatch(raw):  # what `to_money` makes of it, without its checks and its field's name
+        return Decimal(raw) + ZERO
     return to_money(raw, field=f"{path}/{name}", line=line_of(element, name))
 
 
@@ -146,16 +155,16 @@ _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?$")  # xs:date, opt
 
 def date(element: Any, name: str, path: str) -> dt.date:
     raw = text(element, name)
-    field, line = f"{path}/{name}", line_of(element, name)
     if raw is None:
-        raise FieldError(f"{name} is missing", field=field, line=line)
+        raise FieldError(f"{name} is missing", field=f"{path}/{name}", line=line_of(element, name))
     match = _DATE.match(raw)
     try:
         if match is None:
             raise ValueError(raw)
         return dt.date.fromisoformat(match.group(1))
     except ValueError:
-        raise FieldError(f"{shown(raw)} is not a date (YYYY-MM-DD)", field=field, line=line) from None
+        raise FieldError(f"{shown(raw)} is not a date (YYYY-MM-DD)", field=f"{path}/{name}",
+                         line=line_of(element, name)) from None
 
 
 def release(element: Any) -> None:

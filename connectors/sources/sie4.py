@@ -65,6 +65,7 @@ _ESCAPE = re.compile(r'\\(["\\])')  # only \" and \\: BL writes "1110\1002 Hus 1
 _FORMAT = re.compile(rb"^[ \t]*#FORMAT[ \t]+\"?([\w-]+)", re.MULTILINE | re.IGNORECASE)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _CENT = Decimal("0.01")
+_CENTS = re.compile(r"-?(?:0|[1-9]\d*)\.\d\d")  # amounts as str(Decimal) writes them to the cent
 
 
 def tokens(line: str) -> list[str]:
@@ -121,13 +122,17 @@ class _Block:
     def _feed(self, *values: str) -> None:
         self.content.update("\x1f".join(values).encode("utf-8") + b"\x1e")
 
-    def add(self, line: int, parts: list[str], row: Record | _Good) -> None:
+    def add(self, line: int, parts: list[str], row: Record | _Good, inner: list[str] | None = None) -> None:
+        """Take the row in, its content into the hash; `inner`: its object list's tokens, when known."""
         amount = parts[3] if len(parts) > 3 else ""
-        try:
-            amount = str(Decimal(amount).quantize(_CENT))  # 100 and 100.00 are one amount
-        except (InvalidOperation, ValueError):
-            pass
-        objects_ = " ".join(sorted(tokens(parts[2][1:-1]))) if len(parts) > 2 and parts[2] != "{}" else ""
+        if not _CENTS.fullmatch(amount):  # "-25.00" is its own quantized text already
+            try:
+                amount = str(Decimal(amount).quantize(_CENT))  # 100 and 100.00 are one amount
+            except (InvalidOperation, ValueError):
+                pass
+        if inner is None:
+            inner = tokens(parts[2][1:-1]) if len(parts) > 2 and parts[2] != "{}" else []
+        objects_ = " ".join(sorted(inner))
         day, text = (parts[4] if len(parts) > 4 else ""), (parts[5] if len(parts) > 5 else "")
         # A row's date and text default to the voucher's: writing them out or leaving them is one voucher
         self._feed(parts[1] if len(parts) > 1 else "", objects_, amount, "" if day == self.date else day,
@@ -306,14 +311,17 @@ def _row(block: _Block, number: int, parts: list[str], file: _File, dimensions: 
                                                    "(#KONTO)", "account"))
         return
     found: dict[str, str] = {}
-    try:
-        for dimension, value in (objects(parts[2]).items() if parts[2] != "{}" else ()):
+    inner: list[str] = []
+    if parts[2] != "{}":
+        inner = tokens(parts[2][1:-1])
+        if len(inner) % 2:
+            block.add(number, parts, _bad(block, good, f"object list {parts[2]!r} does not pair dimensions with "
+                                                       "objects", "objects"), inner)
+            return
+        for dimension, value in zip(inner[::2], inner[1::2], strict=True):  # `objects`, tokens read once
             if dimension in dimensions:
                 found[f"dimension:{dimensions[dimension]}"] = value
-    except ValueError as exc:
-        block.add(number, parts, _bad(block, good, str(exc), "objects"))
-        return
-    block.add(number, parts, good._replace(dimensions=found))
+    block.add(number, parts, _Good(number, account, amount, text, found), inner)
 
 
 def _bad(block: _Block, row: _Good, message: str, where: str) -> Record:

@@ -396,7 +396,9 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
                     _as_records(pending, plan.names)
                 plan = Plan(layout, source.names, options, vat_map, file_name)
             if guesses.pending:
-                yield from guesses.plain(item, plan.names)
+                warnings = guesses.plain(item, plan.names)
+                if warnings:
+                    yield from warnings
             record: Any = prepared.plain(item, plan.names) if prepared.prepare else item
             if record is None:
                 continue

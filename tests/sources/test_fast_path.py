@@ -157,6 +157,50 @@ def test_the_fast_builders_make_what_the_constructors_make() -> None:
         assert checked.posting(values) is None and checked.voucher(voucher) is None
 
 
+def test_the_fast_builders_refuse_what_the_model_would_refuse_or_change() -> None:
+    """More values `checked.posting` and `checked.voucher` must leave to the model: a field given as None
+    where the model has a default factory, both a customer and a supplier, texts that are not strings."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pipeline.model import Party, Posting
+
+    values: dict[str, Any] = {"account": "1500", "amount": Decimal("10.00")}
+    assert _shape(checked.posting(values)) == _shape(Posting(**values))
+    party = Party(number="1")
+    for odd in ({"dimensions": None}, {"dimensions": [("a", "b")]}, {"dimensions": {1: "x"}},
+                {"customer": party, "supplier": party}, {"supplier": {"number": "1"}}, {"description": 1},
+                {"invoice_number": 7}, {"account": ""}, {"account": 1500}, {"vat_amount": Decimal("1.00")},
+                {"vat_code": "3", "vat_amount": Decimal("-1.00")}, {"kid": " 12344"}):
+        assert checked.posting({**values, **odd}) is None, odd
+    lines = (Posting(account="1920", amount=Decimal("10.00")), Posting(account="3000", amount=Decimal("-10.00")))
+    voucher = {"reference": "v-1", "date": dt.date(2025, 1, 31), "lines": lines}
+    for odd in ({"reference": " v-1"}, {"reference": ""}, {"description": 1}, {"voucher_type": 2},
+                {"type": "sales_invoice"}, {"origin": {"format": "x"}},
+                {"lines": (lines[0], lines[0].model_copy(update={"amount": Decimal("-10.01")}))},
+                {"lines": tuple(line.model_copy(update={"amount": Decimal("0.00")}) for line in lines)}):
+        assert checked.voucher({**voucher, **odd}) is None, odd
+
+
+def test_a_document_gets_its_origin_as_model_copy_gives_it() -> None:
+    """`checked.with_origin` (the shared-form reader's) makes what `model_copy(update={"origin": ...})` makes."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pipeline.model import Origin, Posting, SalesInvoice, Voucher
+
+    origin = Origin(format="shared-form", file="f.json", line=3)
+    lines = (Posting(account="1920", amount=Decimal("10.00")), Posting(account="3000", amount=Decimal("-10.00")))
+    documents = [Voucher(reference="v-1", date=dt.date(2025, 1, 31), lines=lines),
+                 SalesInvoice.model_validate({"reference": "f-1", "date": "2025-01-31", "invoice_number": "1", "total": "10.00",
+                                              "customer": {"number": "1", "name": "Åse"},
+                                              "lines": [{"description": "Kaffe", "amount": "10.00"}]})]
+    for document in documents:
+        copied = checked.with_origin(document, origin)
+        assert _shape(copied) == _shape(document.model_copy(update={"origin": origin}))
+        assert "origin" not in document.model_fields_set and document.origin is None  # the original is untouched
+
+
 def test_guesses_and_prepare_read_only_the_columns_they_declare() -> None:
     """The fast path asks a guess (and gbat10's `prepare`) about a row by the columns it declares it
     reads: on every row of the golden and generated files, those columns alone give the same answer."""
