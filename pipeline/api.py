@@ -13,15 +13,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pipeline import idempotency
-from pipeline.envelope import Enclosure, Envelope, new_message_id, new_traceparent, trace_id
 from pipeline.errors import BilagsbroError, ConfigError, Problem
-from pipeline.inflight import Send, commit, open_journey, receipt_of
 from pipeline.ports import NotFound, Stores
 from pipeline.received import FATAL, receive_documents, receive_file
 from pipeline.records.history import shared_form, split_ref
 from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import TenantRegistry
-from pipeline.records.trace import TraceEntry, TraceLog, shown, status
+from pipeline.records.trace import TraceLog, shown, status
 
 if TYPE_CHECKING:
     from pipeline.registry import Connectors
@@ -335,17 +333,11 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
         return error(409, "this document never reached the shared form (or is older than 90 days)")
     if status(trace) == "delivered":
         return error(409, "already delivered; nothing to retry")
-    first = trace[0]
-    attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
-    receipt = receipt_of(tenant, document_id)
-    # Its shared form as its `translated` step kept it (pipeline/records/history.load): adapted again from there.
-    envelope = Envelope(tenant=tenant, receipt=receipt, traceparent=new_traceparent(), id=new_message_id(),
-                        documents=(Enclosure(document_id, first.get("reference"), attempt),))
-    open_journey(stores.tables, tenant, receipt)  # a new journey: swept like any other
-    commit(stores.tables, tenant, receipt, [TraceEntry(tenant, document_id, "resubmitted", {"by": "api", "next": "adapt"},
-                                                       reference=first.get("reference"), receipt=receipt,
-                                                       attempt=attempt, trace_id=trace_id(envelope.traceparent))],
-           sends=[Send(QUEUE_TRANSLATED, envelope)])
+    from pipeline.records.apikeys import hash_key, key_id
+    from pipeline.retry import resubmit, retried
+
+    key = request.headers.get("authorization", "").partition(" ")[2].strip()
+    [envelope] = resubmit(stores, tenant, [retried(document_id, rows)], by=f"api key {key_id(hash_key(key))}")
     return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
                     messages={QUEUE_TRANSLATED: [envelope.to_json()]})
 
