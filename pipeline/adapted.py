@@ -16,9 +16,9 @@ from pipeline.envelope import Enclosure, Envelope, pack
 from pipeline.errors import ConfigError, DataError, Problem
 from pipeline.failed import retry_alone
 from pipeline.inflight import Done
-from pipeline.problems import annotated
 from pipeline.model import Document
 from pipeline.ports import Stores, Target
+from pipeline.problems import annotated
 from pipeline.records.history import enclose, load
 from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import Tenant, TenantRegistry, through

@@ -497,32 +497,6 @@ def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dic
     return check(stores, connectors, tenant)
 
 
-def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Replace a tenant's rules; validated first, effective on the next voucher, every change kept."""
-    import datetime as dt
-
-    from pydantic import ValidationError
-
-    from pipeline.records.names import TABLE_STATE
-    from pipeline.rules import Rules
-
-    tenant, denied = _admin_tenant(stores, request)
-    if denied:
-        return denied
-    body, bad = _json_body(request, required=True)
-    if bad:
-        return bad
-    try:
-        rules = Rules.model_validate(body)
-    except ValidationError as exc:
-        return error(422, "rules are not valid", _validation_problems(exc))
-    TenantRegistry(stores.tables).save(tenant.model_copy(update={"rules": rules}))
-    stores.tables.insert(TABLE_STATE, {
-        "PartitionKey": f"{tenant.id}|rules-history", "RowKey": dt.datetime.now(dt.UTC).isoformat(),
-        "Before": tenant.rules.model_dump(), "After": rules.model_dump()})
-    return Response(200, {"tenant_id": tenant.id, "rules": rules.model_dump()})
-
-
 def put_format_options(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Options of one file format for a tenant, e.g. {"vat_map": {"3": "3", "1": "1"}} for GBAT10, checked
     against the format's options model (422 naming each refused field)."""
@@ -566,3 +540,10 @@ def docs_field_map(stores: Stores, connectors: Connectors, request: Request) -> 
 
     return Response(200, fieldmap.html(connectors.descriptors, request.base_url),
                     content_type="text/html; charset=utf-8")
+
+
+def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """A new version of a tenant's rules (pipeline/rules_api.py, where function_app.py serves it from)."""
+    from pipeline.rules_api import put_rules as save
+
+    return save(stores, connectors, request)

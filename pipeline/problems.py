@@ -233,7 +233,8 @@ def retry_group(stores: Stores, connectors: Connectors, tenant_id: str, cause: s
     connection the connection test — and one whose cause is still there is left as it is and reported so; the
     others go through the retry path (pipeline/retry.py), audited with `by` and `reason`."""
     from pipeline.records.tenants import TenantRegistry
-    from pipeline.retry import resubmit
+    from pipeline.records.trace import TraceLog
+    from pipeline.retry import resubmit, retried
 
     tenant = TenantRegistry(stores.tables).get(tenant_id)
     outcomes: list[dict[str, Any]] = []
@@ -248,8 +249,8 @@ def retry_group(stores: Stores, connectors: Connectors, tenant_id: str, cause: s
                 outcome = {"id": row["Id"], "reference": row.get("Reference"), "outcome": "still_there",
                            "problems": still}
             else:
-                from pipeline.retry import retried
                 from pipeline.records.trace import TraceLog
+                from pipeline.retry import retried
 
                 rows = TraceLog(stores.tables).rows(tenant_id, str(row["Id"]))
                 if not rows:
