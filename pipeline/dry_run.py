@@ -136,9 +136,16 @@ def tenant_check(stores: Stores, connectors: Connectors, tenant: Tenant) -> Chec
         origins = {d.reference: d.origin for d in batch if d.origin is not None}
         located = [replace(p, file=p.file or origins[p.reference].file, line=p.line or origins[p.reference].line)
                    if p.reference in origins and (p.file is None or p.line is None) else p for p in problems]
-        return [Payload(d.reference, tenant.target, target.render(d), d) for d in in_terms], located
+        return [Payload(d.reference, tenant.target, _jsonable(target.render(d)), d) for d in in_terms], located
 
     return check
+
+
+def _jsonable(value: Any) -> Any:
+    """A payload as JSON carries it: exact amounts (Decimal) as their text, as the trace keeps payloads."""
+    import json
+
+    return json.loads(json.dumps(value, default=str))
 
 
 def read(connectors: Connectors, data: IO[bytes], *, file_name: str, format: str | None,

@@ -214,5 +214,4 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/rules/versions/{version}/rollback", "post"): "tenant_rules_rollback",
 }
 _VERSION = {"id": "$request.path.id", "version": "$response.body#/version"}
-LINKS = {"tenant_rules": ("200", {"tenant_rule_version": _VERSION, "tenant_rule_diff": _VERSION}),
-         "problem_list": ("200", {"problem_documents": {"cause": "$response.body#/groups/0/cause"}})}
+LINKS = {"tenant_rules": ("200", {"tenant_rule_version": _VERSION, "tenant_rule_diff": _VERSION})}
