@@ -115,7 +115,8 @@ def components() -> dict[str, Any]:
 
 def paths(answers: Any, path_id: Any, formats: dict[str, Any]) -> dict[str, Any]:
     """`answers` and `path_id` are pipeline.openapi's helpers; `formats` the schema of a format's name."""
-    cause = {"name": "cause", "in": "path", "required": True, "schema": {"type": "string"},
+    cause = {"name": "cause", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_~-]+(\.[A-Za-z0-9_~-]+)*$", "maxLength": 200},
              "description": "A cause's key as GET /api/v1/problems lists it, e.g. tripletex.missing-account.3999"}
     tenant = path_id("The tenant's id")
     version = {"name": "version", "in": "path", "required": True,

@@ -265,8 +265,32 @@ def retry_group(stores: Stores, connectors: Connectors, tenant_id: str, cause: s
             chosen = []
         if rows_seen >= MAX_RETRY:
             break
+    _audit(stores, tenant_id, cause, by=by, reason=reason, counts=counts)
     return {"cause": cause, "counts": counts, "documents": outcomes, "envelopes": envelopes,
             "more": rows_seen >= MAX_RETRY}
+
+
+def _audit(stores: Stores, tenant: str, cause: str, *, by: str, reason: str, counts: Mapping[str, int]) -> None:
+    """One row per retry of a group (who, why, what became of its documents), beside the resends' audit rows;
+    each document's own `resubmitted` step carries who and why too."""
+    import datetime as dt
+
+    from pipeline.records.names import TABLE_LEDGER
+
+    at = dt.datetime.now(dt.UTC)
+    stores.tables.upsert(TABLE_LEDGER, {"PartitionKey": f"{tenant}|retries",
+                                        "RowKey": f"{at:%Y%m%dT%H%M%S%f}|{cause}"[:1000], "Cause": cause,
+                                        "By": by[:200], "Reason": reason[:1000], "At": at.isoformat(),
+                                        "Counts": dict(counts)})
+
+
+def retries(stores: Stores, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The latest retries of groups, newest first: who, why, which cause, what became of its documents."""
+    from pipeline.records.names import TABLE_LEDGER
+
+    rows = stores.tables.query(TABLE_LEDGER, f"{tenant}|retries")[-limit:]
+    return [{"cause": r.get("Cause"), "by": r.get("By"), "reason": r.get("Reason"), "at": r.get("At"),
+             "counts": r.get("Counts") or {}} for r in reversed(rows)]
 
 
 def _batches(stores: Stores, tenant: str, cause: str) -> Iterator[list[dict[str, Any]]]:

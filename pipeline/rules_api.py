@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from pipeline import rule_versions as versions
 from pipeline.api import Request, Response, _admin_body, _admin_tenant, _json_body, _validation_problems, error
@@ -37,9 +37,9 @@ class Preview(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rules: Rules
-    recent: int = Field(50, ge=0, le=500, description="How many of the newest documents that were not held up "
+    recent: StrictInt = Field(50, ge=0, le=500, description="How many of the newest documents that were not held up "
                                                       "to look at, besides every blocked and failed one")
-    limit: int = Field(DEFAULT_KEEP, ge=1, le=MAX_KEEP, description="Documents shown in full (all are counted)")
+    limit: StrictInt = Field(DEFAULT_KEEP, ge=1, le=MAX_KEEP, description="Documents shown in full (all are counted)")
 
 
 class Rollback(BaseModel):

@@ -15,6 +15,7 @@ from pipeline import problems_api, retention
 from pipeline.errors import ConfigError, Problem
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets
 from pipeline.ports import Delivery, Stores
+from pipeline.problems import retries
 from pipeline.records import documents
 from pipeline.records import problems as index
 from pipeline.records.names import QUEUE_TRANSLATED, TABLE_TRACE
@@ -154,6 +155,9 @@ def test_retrying_a_group_after_the_fix_delivers_each_once_and_one_whose_cause_r
     step = [s for s in TraceLog(stores.tables).read(tenant, blocked[0]["id"]) if s["step"] == "resubmitted"][-1]
     assert step["detail"]["reason"] == "kontoen er lagt til i regelsettet" and step["detail"]["by"].startswith("api key")
     assert step["detail"]["cause"] == "regnskap.missing-account.3999"
+    [audited] = retries(stores, tenant)
+    assert audited["cause"] == "regnskap.missing-account.3999" and audited["counts"] == {"resubmitted": 3}
+    assert audited["reason"] == "kontoen er lagt til i regelsettet" and audited["by"].startswith("api key ")
     # The VAT code is still unknown: nothing is sent, and each document says why.
     again = retry(shop, "regnskap.unknown-vat-code.86", reason="prøver igjen")
     assert again.body["counts"] == {"still_there": 1}
