@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline import problems
 from pipeline.api import Request, Response, _admin_body, _authenticate, error
 from pipeline.errors import Problem
+from pipeline.problem_retry import retry_group
 from pipeline.records import problems as index
 from pipeline.records.apikeys import hash_key, key_id
 from pipeline.records.names import QUEUE_TRANSLATED
@@ -115,7 +116,7 @@ def retry_problem(stores: Stores, connectors: Connectors, request: Request) -> R
     if problems.group(stores, tenant, cause) is None:
         return error(404, f"no document is held up by {cause} (fixed, retried, or never seen)")
     key = request.headers.get("authorization", "").partition(" ")[2].strip()
-    done = problems.retry_group(stores, connectors, tenant, cause, by=f"api key {key_id(hash_key(key))}",
+    done = retry_group(stores, connectors, tenant, cause, by=f"api key {key_id(hash_key(key))}",
                                 reason=body.reason)
     envelopes = done.pop("envelopes")
     return Response(202, done, messages={QUEUE_TRANSLATED: [e.to_json() for e in envelopes]} if envelopes else {})

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipeline import dry_run_api
 from pipeline.records.tenants import TenantRegistry
 from tests.unit.test_history import call
-from tests.unit.test_problem_groups import STATE, shop  # noqa: F401 - the fixture
+from tests.unit.test_problem_groups import STATE, make_shop
 
 GBAT10 = (
     "GBAT10;1;20251110;1;11;2025;1920;;1250.00;;;;;;;;;;;;Kortsalg Ærøy;;;;;;;;;\r\n"
@@ -20,6 +22,11 @@ GBAT10 = (
     "GBAT10;2;20251111;1;11;2025;2700;;-100.00;;;;;;;;;;;;MVA (beregnes av mottaker);;;;;;F;;;\r\n"
 ).encode("cp1252")
 
+
+
+@pytest.fixture
+def shop():
+    return make_shop()
 
 def dry(shop, body: bytes, **query: str):
     stores, conns, _, key = shop

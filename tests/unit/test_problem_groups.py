@@ -15,7 +15,7 @@ from pipeline import problems_api, retention
 from pipeline.errors import ConfigError, Problem
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets
 from pipeline.ports import Delivery, Stores
-from pipeline.problems import retries
+from pipeline.problem_retry import retries
 from pipeline.records import documents
 from pipeline.records import problems as index
 from pipeline.records.names import QUEUE_TRANSLATED, TABLE_TRACE
@@ -71,6 +71,11 @@ class Regnskap:
 
 @pytest.fixture
 def shop():
+    return make_shop()
+
+
+def make_shop():
+    """A tenant on Regnskap, in-memory ports: (stores, connectors, tenant id, its API key)."""
     STATE.update(refuse=False, accounts={"1920", "3000", "1500"}, posted=[])
     stores = Stores(blobs=MemoryBlobs(), tables=Scanning(), secrets=MemorySecrets(), queues=MemoryQueues())
     registry = TenantRegistry(stores.tables)

@@ -16,10 +16,12 @@ from pipeline.records.names import TABLE_STATE
 from pipeline.records.tenants import TenantRegistry
 from pipeline.rules import CustomerException, Rules, apply
 from tests.unit.test_history import call, post
-from tests.unit.test_problem_groups import STATE, groups, shop, voucher  # noqa: F401 - the fixture
+from tests.unit.test_problem_groups import make_shop, voucher
 
-pytestmark = pytest.mark.usefixtures("shop")
 
+@pytest.fixture
+def shop():
+    return make_shop()
 
 def admin_call(shop, handler, *, body: Any = None, path: dict[str, str] | None = None,
                query: dict[str, str] | None = None, headers: dict[str, str] | None = None):
