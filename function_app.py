@@ -85,23 +85,16 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
     import importlib
 
     request = _request(req)
-    module = importlib.import_module(f"pipeline.{HANDLERS.get(handler_name, 'api')}")
-    return _answer(getattr(module, handler_name)(_stores(), _Registry(), request), outputs)
+    for name in HANDLER_MODULES:  # imported only as far as the search goes (cold start): api first
+        handler = getattr(importlib.import_module(f"pipeline.{name}"), handler_name, None)
+        if handler is not None:
+            return _answer(handler(_stores(), _Registry(), request), outputs)
+    raise LookupError(f"no HTTP handler {handler_name} in pipeline.{', pipeline.'.join(HANDLER_MODULES)}")
 
 
-# Which module of pipeline/ holds each HTTP handler not in pipeline/api.py (imported on first use: cold start).
-HANDLERS = {
-    **dict.fromkeys(("list_documents", "get_original", "get_shared_form", "get_payload", "get_exchanges"), "history_api"),
-    **dict.fromkeys(("resend_document", "resend_documents"), "resend_api"),
-    **dict.fromkeys(("preview_switch", "post_switch"), "switch_api"),
-    **dict.fromkeys(("get_connection", "list_api_keys", "issue_api_key", "revoke_api_key", "rotate_api_key"), "admin"),
-    **dict.fromkeys(("create_webhook", "list_webhooks", "delete_webhook", "rotate_webhook_secret",
-                     "list_webhook_deliveries", "admin_create_webhook", "admin_list_webhooks"), "webhook_api"),
-    **dict.fromkeys(("list_problems", "get_problem", "retry_problem"), "problems_api"),
-    **dict.fromkeys(("get_rules", "save_rules", "list_rule_versions", "get_rule_version", "diff_rule_versions",
-                     "preview_rules", "rollback_rules", "put_rules"), "rules_api"),
-    "post_dry_run": "dry_run_api",
-}
+# The modules of pipeline/ whose functions answer HTTP requests, looked through in this order.
+HANDLER_MODULES = ("api", "history_api", "resend_api", "switch_api", "admin", "webhook_api", "problems_api",
+                   "rules_api", "dry_run_api")
 
 
 # Received: the vendor API ---------------------------------------------------------------------------
