@@ -82,14 +82,19 @@ def _answer(response: Any, outputs: dict[str, func.Out[list[str]]]) -> func.Http
 
 
 def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    from pipeline import admin, api, history_api, resend_api, subscription_api, switch_api, webhook_api
+    import importlib
 
     request = _request(req)
-    handler = (getattr(api, handler_name, None) or getattr(history_api, handler_name, None)
-               or getattr(resend_api, handler_name, None) or getattr(switch_api, handler_name, None)
-               or getattr(admin, handler_name, None) or getattr(subscription_api, handler_name, None)
-               or getattr(webhook_api, handler_name))
-    return _answer(handler(_stores(), _Registry(), request), outputs)
+    for name in HANDLER_MODULES:  # imported only as far as the search goes (cold start): api first
+        handler = getattr(importlib.import_module(f"pipeline.{name}"), handler_name, None)
+        if handler is not None:
+            return _answer(handler(_stores(), _Registry(), request), outputs)
+    raise LookupError(f"no HTTP handler {handler_name} in pipeline.{', pipeline.'.join(HANDLER_MODULES)}")
+
+
+# The modules of pipeline/ whose functions answer HTTP requests, looked through in this order.
+HANDLER_MODULES = ("api", "history_api", "resend_api", "switch_api", "admin", "webhook_api", "problems_api",
+                   "rules_api", "dry_run_api", "subscription_api")
 
 
 # Received: the vendor API ---------------------------------------------------------------------------
@@ -169,6 +174,30 @@ def document_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> f
 def documents_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """A filtered set sent again; a dry run (the default) first shows what would go and what would be refused."""
     return _http("resend_documents", req, {names.QUEUE_TRANSLATED: translated})
+
+
+@app.route(route="v1/problems", methods=["GET"])
+def problem_list(req: func.HttpRequest) -> func.HttpResponse:
+    """The tenant's blocked and failed documents grouped by cause, each cause with its fix."""
+    return _http("list_problems", req, {})
+
+
+@app.route(route="v1/problems/{cause}", methods=["GET"])
+def problem_documents(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_problem", req, {})
+
+
+@app.route(route="v1/problems/{cause}/retry", methods=["POST"])
+@app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
+def problem_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
+    """Every document of a cause retried at once; those whose cause is still there are reported, not sent."""
+    return _http("retry_problem", req, {names.QUEUE_TRANSLATED: translated})
+
+
+@app.route(route="v1/dry-run", methods=["POST"])
+def dry_run(req: func.HttpRequest) -> func.HttpResponse:
+    """A file through everything but delivery: documents, totals, problems and payloads; nothing is kept."""
+    return _http("post_dry_run", req, {})
 
 
 @app.route(route="v1/receipts", methods=["GET"])
@@ -262,7 +291,40 @@ def tenant_key_rotate(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="v1/admin/tenants/{id}/rules", methods=["PUT"])
 def tenant_rules(req: func.HttpRequest) -> func.HttpResponse:
+    """A new version of the tenant's rules (If-Match: the version it was based on, else 409)."""
     return _http("put_rules", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/rules", methods=["GET"])
+def tenant_rules_current(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_rules", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/rules/versions", methods=["GET"])
+def tenant_rule_versions(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("list_rule_versions", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/rules/versions/{version}", methods=["GET"])
+def tenant_rule_version(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("get_rule_version", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/rules/versions/{version}/diff", methods=["GET"])
+def tenant_rule_diff(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("diff_rule_versions", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/rules/preview", methods=["POST"])
+def tenant_rules_preview(req: func.HttpRequest) -> func.HttpResponse:
+    """What new rules would do to recent and blocked documents (nothing is written)."""
+    return _http("preview_rules", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/rules/versions/{version}/rollback", methods=["POST"])
+def tenant_rules_rollback(req: func.HttpRequest) -> func.HttpResponse:
+    """Back to an earlier version, as a new version."""
+    return _http("rollback_rules", req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/formats/{format}", methods=["PUT"])

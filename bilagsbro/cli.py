@@ -205,19 +205,14 @@ def _dry_run_with_tenant(args: argparse.Namespace, conns: Any, path: Path, forma
     from bilagsbro import dry_run
 
     def with_tenant(stores: Any) -> int:
-        from pipeline.adapted import preflight
+        from pipeline.dry_run import tenant_check
         from pipeline.records.tenants import TenantRegistry
         from pipeline.translated import format_options
 
         tenant = TenantRegistry(stores.tables).get(args.tenant)
-
-        def check(batch: list[Any]) -> tuple[list[dict[str, Any]], list[Any]]:
-            target, adapted, problems = preflight(stores, conns, tenant, batch, "dry-run")
-            return [{"reference": d.reference, "target": tenant.target, "payload": target.render(d)}
-                    for d in adapted], problems
-
         options = (lambda found: given) if given is not None else (lambda found: format_options(tenant.sources, found))
-        return dry_run.run(conns, path, format=format, options=options, check=check, **report)
+        return dry_run.run(conns, path, format=format, options=options, check=tenant_check(stores, conns, tenant),
+                           **report)
 
     return int(_with_stores(with_tenant))
 

@@ -1,6 +1,6 @@
 """`bilagsbro dry-run`: a customer's file through everything but delivery, streamed, whatever its size.
 
-The file is read the way the translate stage reads it (`pipeline.translated.read_file`), and each
+The file is read by the dry run the workspace and the API use too (pipeline/dry_run.py), and each
 document and problem is written out as it comes: as text (a line per document), as JSON lines
 (`--json`: one object per line, `{"document": …}`, `{"problem": …}`, `{"payload": …}`, and a last
 `{"summary": …}`), or only as a summary (`--summary`: the problems, then counts and the totals per
@@ -13,60 +13,16 @@ terminal, stderr shows a progress bar while the file is read. Only errors fail t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from bilagsbro.progress import Progress
+from pipeline.dry_run import BATCH, ZERO, Check, Payload, TenantCheck, Totals, bookings, read
 from pipeline.errors import Problem
 
-BATCH = 500  # documents adapted and checked against the accounting system at a time (as translate does)
-ZERO = Decimal("0.00")
-
-
-@dataclass
-class Totals:
-    """What the file would book, per account and VAT code: Decimal sums, never floats."""
-
-    lines: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # → [count, debit, credit, vat]
-
-    def add(self, document: Any) -> None:
-        for account, vat_code, amount, vat_amount in bookings(document):
-            entry = self.lines.get((account, vat_code))
-            if entry is None:
-                entry = self.lines[(account, vat_code)] = [0, ZERO, ZERO, ZERO]
-            entry[0] += 1
-            if amount >= 0:
-                entry[1] += amount
-            else:
-                entry[2] -= amount
-            entry[3] += vat_amount or ZERO
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [{"account": account, "vat_code": vat_code or None, "lines": count, "debit": debit, "credit": credit,
-                 "net": debit - credit, "vat_amount": vat}
-                for (account, vat_code), (count, debit, credit, vat) in sorted(self.lines.items())]
-
-
-def bookings(document: Any) -> Iterator[tuple[str, str, Decimal, Decimal | None]]:
-    """(account, VAT code, amount, VAT amount) of each posting a document stands for, debit positive.
-
-    A voucher's are its lines; a sales invoice debits its receivable with the total and credits each
-    line (to "-" where the tenant's rules will choose the account); a payment debits its bank account
-    and credits the receivable."""
-    kind = document.type
-    if kind == "voucher":
-        for line in document.lines:
-            yield line.account, line.vat_code or "", line.amount, line.vat_amount
-    elif kind == "sales_invoice":
-        yield document.receivable_account, "", document.total, None
-        for line in document.lines:
-            yield line.account or "-", line.vat_code or "", -line.amount, -line.vat_amount if line.vat_amount else None
-    elif kind == "payment":
-        yield document.bank_account, "", document.amount, None
-        yield document.receivable_account, "", -document.amount, None
+__all__ = ["BATCH", "Report", "TenantCheck", "Totals", "bookings", "run"]
 
 
 class Report:
@@ -146,55 +102,26 @@ class Report:
         self.out.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
 
 
-class TenantCheck:
-    """The documents adapted to the tenant's accounting system and checked against it, a batch at a time."""
-
-    def __init__(self, check: Callable[[list[Any]], tuple[list[dict[str, Any]], list[Problem]]]) -> None:
-        self.check = check
-        self.batch: list[Any] = []
-
-    def add(self, document: Any) -> tuple[list[dict[str, Any]], list[Problem]]:
-        self.batch.append(document)
-        return self.flush() if len(self.batch) >= BATCH else ([], [])
-
-    def flush(self) -> tuple[list[dict[str, Any]], list[Problem]]:
-        batch, self.batch = self.batch, []
-        return self.check(batch) if batch else ([], [])
-
-
 def run(conns: Any, path: Path, *, format: str | None, options: Callable[[str | None], Mapping[str, Any]],
-        report_to: IO[str], json_lines: bool, summary: bool,
-        check: Callable[[list[Any]], tuple[list[dict[str, Any]], list[Problem]]] | None = None) -> int:
-    """Read `path` and report on it; 1 when there are errors, else 0."""
-    from pipeline.translated import read_file
-
+        report_to: IO[str], json_lines: bool, summary: bool, check: Check | None = None) -> int:
+    """Read `path` and report on it as the shared dry run (pipeline/dry_run.py) finds it; 1 when there are
+    errors, else 0."""
     with path.open("rb") as data:
-        format, items = read_file(conns, data, file_name=path.name, format=format, options=options)
+        format, items = read(conns, data, file_name=path.name, format=format, options=options, check=check)
         report = Report(report_to, json_lines=json_lines, summary=summary, file_name=path.name, format=format)
-        if format is None:
-            items = iter([Problem("could not tell the file's format; name it with --format", file=path.name,
-                                  code="unknown-format")])
-        tenant = TenantCheck(check) if check is not None else None
         progress = Progress(path.stat().st_size)
         try:
             for item in items:
                 if isinstance(item, Problem):
-                    report.problem(item)
+                    report.problem(item if item.code != "unknown-format" else Problem(
+                        "could not tell the file's format; name it with --format", file=path.name,
+                        code="unknown-format"))
+                elif isinstance(item, Payload):
+                    report.payload(item.as_dict())
                 else:
                     report.document(item)
-                    if tenant is not None:
-                        _checked(report, *tenant.add(item))
                 progress.update(data.tell(), report.count, report.errors + report.warnings)
-            if tenant is not None:
-                _checked(report, *tenant.flush())
         finally:
             progress.close()
         report.finish()
     return 1 if report.errors else 0
-
-
-def _checked(report: Report, payloads: list[dict[str, Any]], problems: list[Problem]) -> None:
-    for payload in payloads:
-        report.payload(payload)
-    for problem in problems:
-        report.problem(problem)

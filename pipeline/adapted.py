@@ -18,6 +18,7 @@ from pipeline.failed import retry_alone
 from pipeline.inflight import Done
 from pipeline.model import Document
 from pipeline.ports import Stores, Target
+from pipeline.problems import annotated
 from pipeline.records.history import enclose, load
 from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import Tenant, TenantRegistry, through
@@ -77,14 +78,14 @@ def adapt(stores: Stores, connectors: Connectors, env: Envelope, *, dequeue_coun
         if problems:
             done.step(env, enclosure, "blocked", {
                 "stage": "preflight", "target": tenant.target,
-                "problems": [p.as_dict() for p in problems],
+                "problems": [annotated(p, document, result) for p in problems], "rules_version": tenant.rules_version,
                 "remedy": "fix the accounting system or the tenant's rules, then POST .../retry",
             }, document.reference)
             continue
         carried, _ = enclose(stores.blobs, env.tenant, enclosure.id, result, form="adapted", attempt=enclosure.attempt)
         done.step(env, enclosure, "adapted", {
             "target": tenant.target, "adapted": carried.blob or "in the message", "preflight": "ok",
-            "payload": _jsonable(target.render(result)),
+            "payload": _jsonable(target.render(result)), "rules_version": tenant.rules_version,
         }, document.reference)
         adapted.append(carried)
     retry_alone(env, done, "adapt", QUEUE_TRANSLATED, dequeue_count)

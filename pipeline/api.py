@@ -13,17 +13,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pipeline import idempotency
-from pipeline.envelope import Enclosure, Envelope, new_message_id, new_traceparent, trace_id
 from pipeline.errors import BilagsbroError, ConfigError, Problem
-from pipeline.inflight import Send, commit, open_journey, receipt_of
 from pipeline.ports import NotFound, Stores
 from pipeline.received import FATAL, receive_documents, receive_file
 from pipeline.records.history import shared_form, split_ref
 from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import TenantRegistry
-from pipeline.records.trace import TraceEntry, TraceLog, shown, status
+from pipeline.records.trace import TraceLog, shown, status
 
 if TYPE_CHECKING:
+    from pipeline.envelope import Envelope
     from pipeline.registry import Connectors
 
 MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
@@ -327,7 +326,10 @@ def retry_document(stores: Stores, connectors: Connectors, request: Request) -> 
         return denied
     assert tenant is not None
     document_id = request.path_params.get("id", "")
-    refused, envelope = resubmit(stores, tenant, document_id, by="api")
+    from pipeline.records.apikeys import hash_key, key_id
+
+    key = request.headers.get("authorization", "").partition(" ")[2].strip()
+    refused, envelope = resubmit(stores, tenant, document_id, by=f"api key {key_id(hash_key(key))}")
     if refused is not None or envelope is None:
         return refused or error(404, f"no document {document_id} for this API key's tenant")
     return Response(202, {"id": document_id, "status": "resubmitted", "status_url": _status_url(request, document_id)},
@@ -346,18 +348,10 @@ def resubmit(stores: Stores, tenant: str, document_id: str, *, by: str, reason: 
         return error(409, "this document never reached the shared form (or is older than 90 days)"), None
     if status(trace) == "delivered":
         return error(409, "already delivered; nothing to retry"), None
-    first = trace[0]
-    attempt = max(int(t.get("attempt", 1)) for t in trace) + 1
-    receipt = receipt_of(tenant, document_id)
-    # Its shared form as its `translated` step kept it (pipeline/records/history.load): adapted again from there.
-    envelope = Envelope(tenant=tenant, receipt=receipt, traceparent=new_traceparent(), id=new_message_id(),
-                        documents=(Enclosure(document_id, first.get("reference"), attempt),))
-    open_journey(stores.tables, tenant, receipt)  # a new journey: swept like any other
-    detail = {"by": by, "next": "adapt", **({"reason": reason} if reason else {})}
-    commit(stores.tables, tenant, receipt, [TraceEntry(tenant, document_id, "resubmitted", detail,
-                                                       reference=first.get("reference"), receipt=receipt,
-                                                       attempt=attempt, trace_id=trace_id(envelope.traceparent))],
-           sends=[Send(QUEUE_TRANSLATED, envelope)])
+    from pipeline.retry import resubmit as resubmitted
+    from pipeline.retry import retried
+
+    [envelope] = resubmitted(stores, tenant, [retried(document_id, rows)], by=by, reason=reason)
     return None, envelope
 
 
@@ -516,32 +510,6 @@ def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dic
     return check(stores, connectors, tenant)
 
 
-def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Replace a tenant's rules; validated first, effective on the next voucher, every change kept."""
-    import datetime as dt
-
-    from pydantic import ValidationError
-
-    from pipeline.records.names import TABLE_STATE
-    from pipeline.rules import Rules
-
-    tenant, denied = _admin_tenant(stores, request)
-    if denied:
-        return denied
-    body, bad = _json_body(request, required=True)
-    if bad:
-        return bad
-    try:
-        rules = Rules.model_validate(body)
-    except ValidationError as exc:
-        return error(422, "rules are not valid", _validation_problems(exc))
-    TenantRegistry(stores.tables).save(tenant.model_copy(update={"rules": rules}))
-    stores.tables.insert(TABLE_STATE, {
-        "PartitionKey": f"{tenant.id}|rules-history", "RowKey": dt.datetime.now(dt.UTC).isoformat(),
-        "Before": tenant.rules.model_dump(), "After": rules.model_dump()})
-    return Response(200, {"tenant_id": tenant.id, "rules": rules.model_dump()})
-
-
 def put_format_options(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Options of one file format for a tenant, e.g. {"vat_map": {"3": "3", "1": "1"}} for GBAT10, checked
     against the format's options model (422 naming each refused field)."""
@@ -585,3 +553,10 @@ def docs_field_map(stores: Stores, connectors: Connectors, request: Request) -> 
 
     return Response(200, fieldmap.html(connectors.descriptors, request.base_url),
                     content_type="text/html; charset=utf-8")
+
+
+def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """A new version of a tenant's rules (pipeline/rules_api.py, where function_app.py serves it from)."""
+    from pipeline.rules_api import put_rules as save
+
+    return save(stores, connectors, request)

@@ -180,6 +180,27 @@ def index(tables: TableStore, tenant: str, entries: Sequence[TraceEntry]) -> Non
     documents.write(tables, documents.operations(
         tenant, ((e.document_id, e.step, e.detail, e.listing) for e in entries if e.document_id.startswith("d-")),
         STATUS_OF, INFORMATIONAL))
+    problems_index(tables, tenant, entries)
+
+
+def problems_index(tables: TableStore, tenant: str, entries: Sequence[TraceEntry]) -> None:
+    """The problems index (pipeline/records/problems.py) brought up to date: a blocked, failed or poisoned step
+    writes its document's causes (blind, no read); a resubmission takes them away (a point read per document).
+    Every other step — a delivery above all — costs it nothing."""
+    from pipeline.problems import causes_of
+    from pipeline.records import problems
+
+    ours = [e for e in entries if e.document_id.startswith("d-")]
+    again = [e.document_id for e in ours if e.step == "resubmitted"]
+    if again:
+        problems.clear(tables, tenant, again)
+    rows: list[Operation] = []
+    for entry in ours:
+        if entry.step in problems.PROBLEM_STEPS:
+            rows += problems.rows_for(tenant, entry.document_id, entry.step, causes_of(entry.step, entry.detail),
+                                      entry.reference)
+    if rows:
+        problems.write(tables, rows)
 
 
 def settle(tables: TableStore, env: Envelope, entries: Sequence[TraceEntry], sends: Sequence[Send] = (), *,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from pipeline import openapi_webhooks
+from pipeline import openapi_webhooks, openapi_workbench
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
@@ -351,6 +351,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 **_components(),
                 **extra_components,
                 **openapi_webhooks.components(),
+                **openapi_workbench.components(),
                 **export_contract.components(),
             },
             "securitySchemes": {
@@ -557,9 +558,6 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "Switch accounting system: the new connection tested and in force, the old one kept read-only for "
                 "lookups and history, the open period resent when asked (resend_from)",
                 _ref("Switch"), (200, "Switched", "Switched"))},
-            "/api/v1/admin/tenants/{id}/rules": {"put": admin(
-                "Replace the tenant's rules (validated; effective on the next voucher; every change kept)",
-                _ref("Rules"), (200, "The rules now in force", "TenantRules"))},
             "/api/v1/admin/tenants/{id}/formats/{format}": {"put": admin(
                 "Options of one file format for the tenant (e.g. its VAT codes → SAF-T codes), checked against "
                 "the format's own options", options,
@@ -584,6 +582,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
             **_onboarding_paths(),
             **_workspace_paths(),
             **openapi_webhooks.paths(_answers, _path_id),
+            **openapi_workbench.paths(_answers, _path_id, format_schema),
             **export_contract.paths(_answers),
         }),
         "webhooks": openapi_webhooks.events(),
@@ -729,7 +728,6 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/keys", "post"): "tenant_key_issue",
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/revoke", "post"): "tenant_key_revoke",
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/rotate", "post"): "tenant_key_rotate",
-    ("/api/v1/admin/tenants/{id}/rules", "put"): "tenant_rules",
     ("/api/v1/admin/tenants/{id}/switch/preview", "post"): "tenant_switch_preview",
     ("/api/v1/admin/tenants/{id}/switch", "post"): "tenant_switch",
     ("/api/v1/admin/tenants/{id}/formats/{format}", "put"): "tenant_format",
@@ -737,6 +735,7 @@ OPERATIONS = {
     ("/api/docs/field-map", "get"): "api_field_map",
     ("/api/openapi.json", "get"): "api_openapi",
     **openapi_webhooks.OPERATIONS,
+    **openapi_workbench.OPERATIONS,
     ("/api/v1/export", "get"): "export",
     ("/api/v1/admin/tenants/{id}/onboarding/fortnox", "post"): "fortnox_onboarding_link",
     ("/api/onboarding/fortnox/callback", "get"): "fortnox_onboarding_callback",
@@ -761,6 +760,7 @@ LINKS = {
     "tenant_key_issue": ("201", {"tenant_key_rotate": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"},
                                  "tenant_key_revoke": {"id": "$request.path.id", "key_id": "$response.body#/key/key_id"}}),
     **openapi_webhooks.LINKS,
+    **openapi_workbench.LINKS,
 }
 
 

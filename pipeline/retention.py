@@ -87,6 +87,10 @@ def _tenant(tables: TableStore, tenant: str, before: dt.datetime, swept: Swept) 
             swept.receipts += 1
         _delete(tables, rows)
         swept.documents += len(rows)
+    # The problems index's rows of those documents (pipeline/records/problems.py): a range at its end too.
+    from pipeline.records import problems
+
+    problems.expired_rows(tables, tenant, before)
     # Files listed for the tenant (some had no document: refused whole) and their partitions.
     while True:
         listed = tables.scan(TABLE_TRACE, f"{tenant}|receipts", below=f"r-{stamp}", limit=PAGE)

@@ -49,6 +49,8 @@ class Tenant(BaseModel):
     target: str = Field("file", description="Name of the accounting system in the target registry")
     target_settings: dict[str, Any] = Field(default_factory=dict, description="Non-secret settings")
     rules: Rules = Field(default_factory=Rules)
+    rules_version: int = Field(0, description="The version of `rules` in force (pipeline/rule_versions.py); 0 "
+                                              "before the first versioned change")
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Pulled sources, e.g. omnium")
     connections: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Accounting systems besides `target` (pipeline/resend.py): system → "
