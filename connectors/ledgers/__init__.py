@@ -26,7 +26,8 @@ def _tripletex(stores: Stores, registry: Any, tenant: str, company: str, setting
 def _fortnox(stores: Stores, registry: Any, tenant: str, company: str, settings: Mapping[str, Any]) -> LedgerSource:
     from connectors.ledgers.fortnox import open_source
 
-    return open_source(_target(stores, registry, tenant, "fortnox", company))
+    source: LedgerSource = open_source(_target(stores, registry, tenant, "fortnox", company))
+    return source
 
 
 def _sie4(stores: Stores, registry: Any, tenant: str, company: str, settings: Mapping[str, Any]) -> LedgerSource:

@@ -30,7 +30,7 @@ from typing import IO, Any, Literal
 from connectors.sources import saft_financial, sie4
 from pipeline.errors import ConfigError, Problem
 from pipeline.model import Voucher
-from pipeline.norway.text import split_head
+from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
 from pipeline.ports import BlobStore, NotFound
 from pipeline.readback.model import FiscalYear, GlPosting, LedgerAccount, LedgerDimension, LedgerParty
 from pipeline.readback.ports import Attachment
@@ -77,7 +77,8 @@ class _FileLedger:
     def _rows(self, voucher: Voucher) -> Iterator[GlPosting]:
         number = self._number(voucher.reference)
         for index, line in enumerate(voucher.lines, start=1):
-            yield GlPosting(id=f"{voucher.reference}.{index}", voucher=number, date=voucher.date, account=line.account,
+            yield GlPosting(id=f"{voucher.reference}.{index}", voucher=number, voucher_id=voucher.reference,
+                            date=voucher.date, account=line.account,
                             amount=line.amount, vat_code=line.vat_code, dimensions=dict(line.dimensions),
                             text=line.description or voucher.description,
                             customer=line.customer.number if line.customer else None,
@@ -111,11 +112,10 @@ class SieLedger(_FileLedger):
             declared = sie4._FORMAT.search(head)
             name = declared.group(1).decode("ascii", "replace") if declared else None
             try:
-                encoding = self.options.get("encoding") or sie4.settle(head, name, final=len(head) < sie4.SNIFF_BYTES
-                                                                        ).encoding
-            except sie4.UndecodableText:
+                encoding = self.options.get("encoding") or settle(head, name, final=len(head) < SNIFF_BYTES).encoding
+            except UndecodableText:
                 encoding = "cp865"
-            reader = codecs.getreader(encoding)(stream, errors="replace")
+            reader = codecs.getreader(encoding)(stream, "replace")
             for line in reader:
                 if line.lstrip().startswith("#") and not line.lstrip().startswith(("#TRANS", "#RTRANS", "#BTRANS")):
                     yield sie4.tokens(line.strip())
@@ -125,7 +125,7 @@ class SieLedger(_FileLedger):
         return reference.rsplit("-", 1)[0]  # `<series>-<number>-<hash>` → `<series>-<number>`
 
     def _header(self) -> dict[str, Any]:
-        cached = getattr(self, "_cached", None)
+        cached: dict[str, Any] | None = getattr(self, "_cached", None)
         if cached is not None:
             return cached
         found: dict[str, Any] = {"years": {}, "accounts": {}, "kinds": {}, "dims": {}, "objects": [],
