@@ -133,7 +133,7 @@ def start(stores: Stores, opener: Opener, tenant: str, company: str, *, start: d
     run = uuid.uuid4().hex[:12]
     partition, row = state_key(tenant, company)
     previous = stores.tables.get(TABLE_STATE, partition, row) or {}
-    state = {**{k: v for k, v in previous.items() if k in ("Fingerprints", "Watermark", "etag")},
+    state = {**{k: v for k, v in previous.items() if k in ("Fingerprints", "etag")},
              "PartitionKey": partition, "RowKey": row, "Run": run, "Source": choice.source, "Status": "running",
              "Slices": json.dumps([[a.isoformat(), b.isoformat()] for a, b in slices]), "Done": 0,
              "Total": len(slices), "Postings": 0, "Documents": 0, "MismatchCount": 0, "Mismatches": "[]",
@@ -216,7 +216,7 @@ def step(stores: Stores, opener: Opener, message: str | bytes,
             ledger.put_dimensions(source.dimensions())
         low, high = (dt.date.fromisoformat(d) for d in json.loads(state["Slices"])[index])
         # Taken before the read: a change made while we read shows as a new fingerprint on the next timer run.
-        mark = source.fingerprint(low, high) if source.slice == "period" else ""
+        mark = source.fingerprint(low, high)
         result = read_slice(stores, source, tenant, company, low, high)
     except BilagsbroError as exc:
         if isinstance(exc, TransientError):
@@ -231,8 +231,9 @@ def step(stores: Stores, opener: Opener, message: str | bytes,
                   "Documents": int(state.get("Documents", 0)) + result.documents,
                   "MismatchCount": int(state.get("MismatchCount", 0)) + len(result.mismatches),
                   "Mismatches": json.dumps((listed + result.mismatches)[:MAX_MISMATCHES])})
-    if mark:
-        state["Fingerprints"] = json.dumps({**json.loads(state.get("Fingerprints") or "{}"), low.strftime("%Y-%m"): mark})
+    key = low.strftime("%Y-%m") if source.slice == "period" else _year_label(source, low, high)
+    if mark and (source.slice == "period" or key == f"{low.isoformat()}..{high.isoformat()}"):  # a whole unit read
+        state["Fingerprints"] = json.dumps({**json.loads(state.get("Fingerprints") or "{}"), key: mark})
     last = index + 1 >= int(state["Total"])
     if last:
         state.update({"Status": "done", "Finished": now().isoformat()})
@@ -245,6 +246,14 @@ def step(stores: Stores, opener: Opener, message: str | bytes,
                  k: summary[k] for k in ("run", "years", "postings", "documents", "mismatch_count", "mismatches",
                                          "problem_count")}})
     return None if last else json.dumps({"tenant": tenant, "company": company, "run": run, "slice": index + 1})
+
+
+def _year_label(source: LedgerSource, low: dt.date, high: dt.date) -> str:
+    """The fiscal year a year slice belongs to (a slice clipped to a range keeps its year's key)."""
+    for year in source.fiscal_years():
+        if year.start <= low and high <= year.end:
+            return year.label
+    return f"{low.isoformat()}..{high.isoformat()}"
 
 
 def _save(stores: Stores, state: Entity) -> bool:
@@ -300,16 +309,18 @@ def refresh(stores: Stores, opener: Opener, tenant: str, company: str, *,
     read, postings, mismatches = [], 0, []
     try:
         for year in open_years(source.fiscal_years(), now().date()):
-            for period in year.periods():
-                mark = source.fingerprint(period.start, period.end)
-                if mark and fingerprints.get(period.key) == mark:
+            units = [(p.key, p.start, p.end) for p in year.periods()] if source.slice == "period" else [
+                (year.label, year.start, year.end)]
+            for key, low, high in units:
+                mark = source.fingerprint(low, high)
+                if mark and fingerprints.get(key) == mark:
                     continue
-                result = read_slice(stores, source, tenant, company, period.start, period.end)
-                read.append(period.key)
+                result = read_slice(stores, source, tenant, company, low, high)
+                read.append(key)
                 postings += result.postings
                 mismatches += result.mismatches
                 if mark:
-                    fingerprints[period.key] = mark
+                    fingerprints[key] = mark
                 state.update({"Fingerprints": json.dumps(fingerprints), "LeaseUntil": (now() + LEASE).isoformat()})
                 if not _save(stores, state):
                     return Refresh(tenant, company, read, postings, mismatches, skipped="lease lost")
