@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from pipeline import openapi_webhooks
+from pipeline.readback import openapi as readback_openapi
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
@@ -342,6 +343,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 **extra_components,
                 **openapi_webhooks.components(),
                 **export_contract.components(),
+                **readback_openapi.components(),
             },
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant's API key (bb_...)"},
@@ -528,6 +530,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
             **_onboarding_paths(),
             **openapi_webhooks.paths(_answers, _path_id),
             **export_contract.paths(_answers),
+            **readback_openapi.paths(_answers, _path_id),
         }),
         "webhooks": openapi_webhooks.events(),
     }
@@ -652,6 +655,7 @@ OPERATIONS = {
     ("/api/docs/field-map", "get"): "api_field_map",
     ("/api/openapi.json", "get"): "api_openapi",
     **openapi_webhooks.OPERATIONS,
+    **readback_openapi.OPERATIONS,
     ("/api/v1/export", "get"): "export",
     ("/api/v1/admin/tenants/{id}/onboarding/fortnox", "post"): "fortnox_onboarding_link",
     ("/api/onboarding/fortnox/callback", "get"): "fortnox_onboarding_callback",
