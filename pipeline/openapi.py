@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from pipeline import openapi_webhooks
-from pipeline.readback import openapi as readback_openapi
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
+from pipeline.readback import openapi as readback_openapi
 from pipeline.records.documents import MAX_PAGE, STATUSES
 from pipeline.records.trace import STATUS_OF
 

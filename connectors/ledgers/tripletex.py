@@ -11,7 +11,8 @@ dialect and retries are the Tripletex target's (connectors/targets/tripletex): o
   is the period's vouchers' (id, version) pairs from `GET /ledger/voucher?fields=id,version` — one page for a month
   of a small company instead of the ~12 pages of its postings. [unverified] that editing a posting raises its
   voucher's `version`; a deleted or added voucher changes the fingerprint either way.
-- Documents: the voucher's `attachment` (a Document) → `GET /document/{id}` (name, type), `GET /document/{id}/content`.
+- Documents: the voucher's `attachment` (a Document: id, fileName, mimeType asked for with the postings, so one
+  request per document) → `GET /document/{id}/content`; `GET /document/{id}` only when the page did not say.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pipeline.readback.store import months
 NAME = "tripletex"
 PAGE = 1000  # the spec's default and the most a page holds
 POSTING_FIELDS = ("id,version,date,description,amount,amountCurrency,currency(code),account(number),vatType(number),"
-                  "voucher(id,number,year,attachment(id)),customer(customerNumber),supplier(supplierNumber),"
+                  "voucher(id,number,year,attachment(id,fileName,mimeType)),customer(customerNumber),supplier(supplierNumber),"
                   "department(departmentNumber),project(number),row")
 
 
@@ -78,6 +79,7 @@ class TripletexLedger:
         self.target = target
         self.requests = 0
         self.problems: list[str] = []
+        self._documents: dict[str, dict[str, Any]] = {}  # what postings said of their vouchers' attachments
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         self.requests += 1
@@ -126,7 +128,10 @@ class TripletexLedger:
 
     def postings(self, start: dt.date, end: dt.date) -> Iterator[GlPosting]:
         for record in self._pages("ledger/posting", {**self._range(start, end), "fields": POSTING_FIELDS}):
-            yield posting(record)
+            found = posting(record)
+            if found.document and found.document not in self._documents:
+                self._documents[found.document] = (record.get("voucher") or {}).get("attachment") or {}
+            yield found
 
     def reported(self, start: dt.date, end: dt.date) -> dict[tuple[str, str], Decimal]:
         found: dict[tuple[str, str], Decimal] = {}
@@ -147,7 +152,9 @@ class TripletexLedger:
         return f"{len(pairs)}:{digest.hexdigest()[:32]}"
 
     def attachment(self, document: str) -> Attachment:
-        meta = self._get(f"document/{document}", {"fields": "id,fileName,mimeType"}).json().get("value") or {}
+        meta = self._documents.pop(document, None) or {}
+        if not meta.get("fileName"):  # the posting's page did not say: ask the document itself
+            meta = self._get(f"document/{document}", {"fields": "id,fileName,mimeType"}).json().get("value") or {}
         response = self._get(f"document/{document}/content")
         kind = meta.get("mimeType") or response.headers.get("content-type", "application/octet-stream")
         return Attachment(response.content, kind.split(";")[0], meta.get("fileName") or f"{document}.pdf")

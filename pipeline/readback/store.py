@@ -1,6 +1,6 @@
 """Where the ledger read back lives: Table Storage keyed for range reads without a scan, documents in Blob Storage.
 
-Layout and the cost of each query: docs/decisions/0007-ledger-read-model.md. In short:
+Layout and the cost of each query: docs/decisions/0009-ledger-read-model.md. In short:
 - `glbydate`: PartitionKey `<tenant>~<company>~<YYYY-MM>`, RowKey `<date>~<posting id>` — a date range is a RowKey
   range in each month's partition;
 - `glbyaccount`: PartitionKey `<tenant>~<company>~<account>`, RowKey `<date>~<posting id>` — an account's postings

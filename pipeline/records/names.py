@@ -32,7 +32,7 @@ TABLE_INFLIGHT = "inflight"  # one row per receipt with documents on their way (
 TABLE_IDEMPOTENCY = "idempotency"  # Idempotency-Key claims of the vendor API, 24 hours (pipeline/idempotency.py)
 TABLE_WEBHOOKS = "webhooks"  # a tenant's webhook endpoints (pipeline/webhook_endpoints.py)
 TABLE_WEBHOOK_DELIVERIES = "webhookdeliveries"  # one row per event and endpoint, with every attempt
-# The general ledger read back from a company's accounting system (pipeline/readback, docs/decisions/0007).
+# The general ledger read back from a company's accounting system (pipeline/readback, docs/decisions/0009).
 TABLE_GL_BY_DATE = "glbydate"  # postings: a partition per tenant, company and month, rows in date order
 TABLE_GL_BY_ACCOUNT = "glbyaccount"  # the same postings: a partition per tenant, company and account
 TABLE_GL_BALANCES = "glbalances"  # per account and period: our sum beside the system's own report

@@ -93,7 +93,8 @@ class Ledger:
     def _voucher(voucher: SeedVoucher) -> dict[str, Any]:
         return {"id": voucher.id, "version": voucher.version, "date": voucher.date.isoformat(),
                 "number": voucher.number, "year": voucher.date.year, "description": voucher.text,
-                "attachment": {"id": _document_id(voucher)} if voucher.document is not None else None}
+                "attachment": {"id": _document_id(voucher), "fileName": f"bilag-{_document_id(voucher)}.pdf",
+                               "mimeType": "application/pdf"} if voucher.document is not None else None}
 
     def _postings(self, start: dt.date, end: dt.date, query: dict[str, str]) -> Any:
         low = int(query.get("accountNumberFrom") or 0)
