@@ -139,6 +139,12 @@ def document_exchanges(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_exchanges", req, {})
 
 
+@app.route(route="v1/documents/{id}/remote", methods=["GET"])
+def document_remote(req: func.HttpRequest) -> func.HttpResponse:
+    """Whether an accounting system of the tenant holds the document (read-only connections included)."""
+    return _http("get_remote", req, {})
+
+
 @app.route(route="v1/documents/{id}/retry", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def document_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
@@ -294,6 +300,17 @@ def tenant_connection_companies(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["GET"])
 def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/connections", methods=["PUT"])
+def tenant_further_connection(req: func.HttpRequest) -> func.HttpResponse:
+    """A further accounting system beside the primary one (tested first): resends may go there."""
+    return _http("put_further_connection", req, {})
+
+
+@app.route(route="v1/admin/tenants/{id}/connections/{system}", methods=["DELETE"])
+def tenant_further_connection_removed(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("delete_further_connection", req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/switch/preview", methods=["POST"])
@@ -509,8 +526,9 @@ def retention(timer: func.TimerRequest) -> None:
     from pipeline.retention import sweep as sweep_history
 
     swept = sweep_history(_stores(), blobs=os.environ.get("HISTORY_BLOB_SWEEP", "").lower() == "true")
-    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s deleted", swept.documents,
-             swept.receipts, swept.trace_rows, swept.blobs or "left to the lifecycle rule")
+    log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s, %d Idempotency-Key claim(s), "
+             "%d webhook deliveries deleted", swept.documents, swept.receipts, swept.trace_rows,
+             swept.blobs or "left to the lifecycle rule", swept.idempotency_keys, swept.webhook_deliveries)
 
 
 # The stages ---------------------------------------------------------------------------------------

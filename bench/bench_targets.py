@@ -11,7 +11,7 @@ before commit, half committed and then answered 500: `Running.inject_faults`).
 Printed per run: vouchers delivered once / lost / posted twice, vouchers per second, and HTTP requests per
 delivered voucher — every request the sandbox served after the connection was made (sessions, tokens, lookups,
 posts, look-ups after unknown outcomes) — beside the floor: 1.00 for a system that takes one voucher per request;
-a system whose documented protocol needs more per voucher says so in its `Running` (`floor`, `floor_reason`:
+a system whose documented protocol needs another number per voucher says so in its `Running` (`floor(workers)`:
 Finago Office asks GetEntryId for each voucher's number before SaveBundleList, 2.00).
 """
 
@@ -33,18 +33,19 @@ from pipeline.records.connections import change
 from pipeline.records.tenants import TenantRegistry
 from sandboxes.registry import SANDBOXES
 
-FLOOR = 1.00  # one voucher per request; a system whose protocol needs more says so in its Running (`floor`)
-# Systems whose connector puts the vouchers of concurrent deliveries in one call (Xledger: up to 500 import items):
-# at best every voucher in flight goes in one call, so the floor is 1 / workers.
-BATCHING = {"xledger"}
+FLOOR = 1.00  # one voucher per request; a system whose protocol needs another number says so in its Running
 
 
-def floor_of(name: str, running: object, workers: int) -> tuple[float, str]:
-    """The fewest requests per voucher the system's protocol allows, and why when it is not one."""
-    if name in BATCHING:
-        return 1.0 / workers, f": every voucher of {workers} concurrent deliveries in one call"
-    reason = f": {running.floor_reason}" if hasattr(running, "floor_reason") else ""
-    return float(getattr(running, "floor", FLOOR)), reason
+def floor_of(running: object, workers: int) -> tuple[float, str]:
+    """The fewest requests per voucher the system's protocol allows with `workers` concurrent deliveries, and why
+    when it is not one (the sandbox's `Running.floor`)."""
+    floor = getattr(running, "floor", None)
+    if floor is None:
+        return FLOOR, ""
+    value, reason = floor(workers)
+    return float(value), f": {reason}"
+
+
 ATTEMPTS = 8
 
 
@@ -97,7 +98,7 @@ def bench(name: str, n: int, workers: int, fault_rate: float) -> None:
         twice = sum(1 for count in posted.values() if count > 1)
         lost = n - len(posted)
         label = f"{running.title}, {workers} workers, {fault_rate:.0%} faults"
-        floor, reason = floor_of(name, running, workers)
+        floor, reason = floor_of(running, workers)
         print(f"{label:38s} {once} once / {lost} lost / {twice} posted twice in {elapsed:6.2f} s "
               f"({n / elapsed:6.1f} vouchers/s): {requests} HTTP requests = {requests / max(1, once):.3f} per "
               f"delivered voucher (floor {floor:.3f}{reason})" + (f"; {dict(outcomes)}" if outcomes else ""))

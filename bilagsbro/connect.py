@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from bilagsbro.secret_input import read_secret
+from bilagsbro.secret_input import add_secret_options, read_secret
 
 
 def _print_json(value: Any) -> None:
@@ -65,7 +65,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
                                             f"{secret.label}: {secret.where}"))}
 
     picks = getattr(descriptor, "picks", None)
-    if picks and settings.get(picks) is None and not _in_force(args.tenant, args.target, picks):
+    if picks and settings.get(picks) is None and not _in_force(args.tenant, args.target, picks, args.further):
         chosen = _pick(args, descriptor, settings, credentials)
         if chosen is None:
             return 2
@@ -73,7 +73,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
     def run(stores: Any) -> dict[str, Any]:
         outcome = change(stores, connectors.registry(), args.tenant, args.target, settings=settings,
-                         credentials=credentials)
+                         credentials=credentials, further=args.further)
         return {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check,
                 **({"superseded": True} if outcome.superseded else {})}
 
@@ -88,12 +88,13 @@ def cmd_connect(args: argparse.Namespace) -> int:
         return 2
     _print_json(result)
     if not result["activated"]:
-        print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection "
-              "(the new settings are kept as pending)", file=sys.stderr)
+        print(f"bilagsbro: the connection test failed; {args.tenant} goes on with its current connection"
+              + (f" (not connected to {args.target})" if args.further else " (the new settings are kept as pending)"),
+              file=sys.stderr)
     return 0 if result["activated"] else 1
 
 
-def _in_force(tenant: str, target: str, setting: str) -> bool:
+def _in_force(tenant: str, target: str, setting: str, further: bool) -> bool:
     """Whether the tenant's connection to `target` has `setting` already (a key rotation keeps its company)."""
     from pipeline.errors import ConfigError
     from pipeline.records.tenants import TenantRegistry
@@ -102,6 +103,8 @@ def _in_force(tenant: str, target: str, setting: str) -> bool:
         found = _with_stores(lambda stores: TenantRegistry(stores.tables).get(tenant))
     except ConfigError:
         return False  # no such tenant: the change itself says so
+    if further:
+        return ((found.connections.get(target) or {}).get("settings") or {}).get(setting) is not None
     return bool(found.target == target and found.target_settings.get(setting) is not None)
 
 
@@ -180,6 +183,42 @@ def cmd_source_add(args: argparse.Namespace) -> int:
     return 0 if result["activated"] else 1
 
 
+def cmd_onboarding_link(args: argparse.Namespace) -> int:
+    """A hosted onboarding link (Fortnox's consent): the customer opens it, approves in Fortnox, and the connection
+    is made and tested; the operator's client secret by file, environment or prompt, never on the command line."""
+    import connectors
+    from bilagsbro.flags import given_settings
+    from connectors.targets.fortnox.consent import new_link
+    from pipeline.errors import ConfigError
+    from pipeline.records.tenants import TenantRegistry
+
+    descriptor = connectors.CONNECTORS[args.target]
+    settings = given_settings(args, descriptor)
+    try:
+        client_secret = read_secret(args, "client_secret", "OAuth client secret",
+                                    "the operator's: Bilagsbro's app in Fortnox's developer portal (Mina appar → OAuth)")
+    except ValueError as exc:
+        print(f"bilagsbro: {exc}", file=sys.stderr)
+        return 2
+    if not client_secret:
+        print("bilagsbro: the link needs the operator's client secret (give --client-secret-file or "
+              "--client-secret-env, or run in a terminal to be prompted)", file=sys.stderr)
+        return 2
+
+    def make(stores: Any) -> dict[str, Any]:
+        tenant = TenantRegistry(stores.tables).get(args.tenant)
+        return new_link(stores, tenant.id, settings, client_secret, args.url)
+
+    try:
+        made = _with_stores(make)
+    except ConfigError as exc:
+        print(f"bilagsbro: {exc.message}", file=sys.stderr)
+        return 2
+    _print_json(made)
+    print(f"Send this link to the customer: it works once, until {made['expires']}", file=sys.stderr)
+    return 0
+
+
 def add_connect_parsers(sub: Any) -> None:
     """`connect TENANT SYSTEM`, `source add TENANT SOURCE` (each system's flags made from its descriptor) and
     `connectors`."""
@@ -202,9 +241,28 @@ def add_connect_parsers(sub: Any) -> None:
                              help="post to the ledger, not as drafts")
         posting.add_argument("--drafts", dest="direct_posting", action="store_false",
                              help="post as drafts (the default for a new connection)")
+        system.add_argument("--further", action="store_true",
+                            help="a further system beside the primary one (resends may go there; new documents "
+                                 "still go to the primary): e.g. the new system before a switch")
         add_setting_flags(system, descriptor)
         add_secret_flags(system, descriptor)
         system.set_defaults(fn=cmd_connect)
+
+    onboarding = sub.add_parser("onboarding-link", help="a hosted link where the customer connects its system "
+                                                        "(Fortnox's consent)")
+    onboarding.add_argument("tenant")
+    linked = onboarding.add_subparsers(dest="target", required=True, metavar="SYSTEM", help="fortnox")
+    fortnox = connectors.CONNECTORS["fortnox"]
+    link = linked.add_parser("fortnox", help=fortnox.title, description=(
+        "Make a one-use link (24 hours) to Fortnox's consent for the tenant; the customer approves, and the "
+        f"connection is made and tested. Guide: {fortnox.guide}"))
+    link.add_argument("--url", default="http://localhost:7071",
+                      help="the function app's address the link is served from (default: the local stack's)")
+    add_setting_flags(link, fortnox)
+    add_secret_options(link, "client_secret", "OAuth client secret",
+                       "the operator's: Bilagsbro's app in Fortnox's developer portal (Mina appar → OAuth). Never "
+                       "on the command line; without these, a terminal asks for it (input hidden).")
+    link.set_defaults(fn=cmd_onboarding_link)
 
     source = sub.add_parser("source", help="pulled sources").add_subparsers(dest="action", required=True)
     sadd = source.add_parser("add", help="pull a tenant's orders on a timer (Omnium OMS)")

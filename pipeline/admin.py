@@ -98,3 +98,56 @@ def rotate_api_key(stores: Stores, connectors: Connectors, request: Request) -> 
     except ConfigError as exc:
         return error(409, exc.message)
     return Response(201, {"api_key": key, "key": new.as_dict(), "replaces": old.as_dict()})
+
+
+def put_further_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Connect the tenant to a further accounting system beside its primary one (e.g. the new system before a
+    switch, to resend to it), tested first as the primary connection is: 200 when in force, 422 with the test's
+    reason when not (nothing changes then). New documents still go to the primary system."""
+    from pipeline.admin_requests import Connection
+    from pipeline.api import _admin_body
+    from pipeline.records.connections import change, describe
+
+    tenant, denied = _admin_tenant(stores, request)
+    if denied:
+        return denied
+    body, bad = _admin_body(request, Connection)
+    if bad:
+        return bad
+    assert isinstance(body, Connection)
+    if body.target not in connectors.targets:
+        return error(422, f"unknown target {body.target!r}; known: {', '.join(sorted(connectors.targets))}",
+                     [Problem("unknown target", field="target")])
+    try:
+        outcome = change(stores, connectors, tenant.id, body.target, settings=body.settings,
+                         credentials=body.credentials, direct_posting=body.direct_posting, further=True)
+    except ConfigError as exc:
+        return error(422, exc.message, list(exc.problems) or [Problem(exc.message, field="target")])
+    answer = {**describe(outcome.tenant), "connected": body.target, "activated": outcome.activated,
+              "check": outcome.check}
+    if outcome.superseded:
+        return Response(409, {**answer, "error": "another change of this connection came in while this one was "
+                                                 "tested; it decides (GET the connection to see which is in force)"})
+    if not outcome.activated:
+        reason = (outcome.check.get("error") or {}).get("message", "the connection test failed")
+        return Response(422, {**answer, "error": f"connection test failed: {reason}. Nothing changed: "
+                                                 f"{tenant.id} is not connected to {body.target} this way"})
+    return Response(200, answer)
+
+
+def delete_further_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Remove a further connection (active, or read-only since a switch); the primary one cannot be removed."""
+    from pipeline.records.connections import describe, disconnect
+
+    tenant, denied = _admin_tenant(stores, request)
+    if denied:
+        return denied
+    system = request.path_params.get("system", "")
+    try:
+        updated = disconnect(stores, tenant.id, system)
+    except NotFound as exc:
+        return error(404, str(exc))
+    except ConfigError as exc:
+        return error(409, exc.message)
+    connectors.forget(tenant.id)
+    return Response(200, {**describe(updated), "removed": system})

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import PulledSource, Source, TargetFactory
@@ -28,6 +28,15 @@ from pipeline.ports import PulledSource, Source, TargetFactory
 # An http(s) address as a connection setting: printable ASCII only (a control character, a space or a letter outside
 # ASCII would make the HTTP client refuse the address at the first request), no query or fragment.
 URL_PATTERN = r"^https?://[A-Za-z0-9.:_~%\[\]-]+(/[\x21\x22\x24-\x3e\x40-\x7e]*)?$"
+
+
+def _without_trailing_slash(value: str) -> str:
+    return value.rstrip("/")
+
+
+Url = Annotated[str, Field(pattern=URL_PATTERN, max_length=300), AfterValidator(_without_trailing_slash)]
+"""An address setting (a system's API, token or consent endpoint): URL_PATTERN, kept without a trailing slash so that
+`base_url + "/path"` has exactly one."""
 
 Kind = Literal["target", "file-source", "pulled-source"]
 DOCUMENT_TYPES = ("voucher", "sales_invoice", "payment")

@@ -185,3 +185,40 @@ def shown_exchanges(stores: Stores, tenant: str, document_id: str) -> list[dict[
                 part["headers"] = {k: redaction.redact(str(v)) for k, v in headers.items()}
         shown.append(exchange)
     return shown
+
+
+def get_remote(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Whether one of the tenant's accounting systems holds the document, asked there by its reference (the
+    target's own look-up, as a delivery with an unknown outcome asks): the primary system by default, or
+    `?target=` another connection — a read-only one kept after a switch included, which is what it is kept for.
+    Nothing is written to the system; the look-up's requests and responses are kept with the document's exchanges."""
+    from pipeline.errors import BilagsbroError, ConfigError, TransientError
+    from pipeline.records.tenants import TenantRegistry, through
+    from pipeline.records.trace import shown
+
+    tenant_id, document_id, rows, denied = _document(stores, request)
+    if denied:
+        return denied
+    tenant = TenantRegistry(stores.tables).get(tenant_id)
+    system = request.query.get("target") or tenant.target
+    try:
+        view = through(tenant, system)
+    except ConfigError as exc:
+        return error(422, exc.message, [Problem(exc.message, field="target", code="not-connected")])
+    reference = next((t.get("reference") for t in (shown(r) for r in rows) if t.get("reference")), None)
+    if not reference:
+        return error(409, f"{document_id} has no reference (it never reached the shared form): nothing to look up")
+    mode = "primary" if system == tenant.target else str((tenant.connections.get(system) or {}).get("mode"))
+    try:
+        found = connectors.target_for(stores, view, document_id).find(reference)
+    except TransientError as exc:  # out of reach or busy: ask again later
+        busy = error(503, exc.message + (f" ({exc.provider_message})" if exc.provider_message else ""))
+        return Response(503, busy.body, {"Retry-After": "30"})
+    except BilagsbroError as exc:  # refused credentials, a setting the system refuses: the connection needs a fix
+        return error(422, exc.message + (f" ({exc.provider_message})" if exc.provider_message else ""),
+                     list(exc.problems))
+    body: dict[str, Any] = {"id": document_id, "reference": reference, "target": system, "connection": mode,
+                            "found": found is not None}
+    if found is not None:
+        body.update({"remote_id": found.remote_id, "draft": found.draft, "url": found.url})
+    return Response(200, body)

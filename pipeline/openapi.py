@@ -211,6 +211,16 @@ def _components() -> dict[str, Any]:
         **connection_view, "activated": {"type": "boolean"},
         "check": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
     }, ["tenant_id", "target", "settings", "credentials", "activated", "check"])
+    components["Remote"] = _obj({
+        "id": _STR, "reference": _STR, "target": _STR,
+        "connection": {"type": "string", "description": "primary, active or read-only"},
+        "found": {"type": "boolean"}, "remote_id": _STR, "draft": {"type": "boolean"},
+        "url": {"type": ["string", "null"]},
+    }, ["id", "reference", "target", "connection", "found"])
+    components["FurtherConnection"] = _obj({
+        **connection_view, "connected": _STR, "activated": {"type": "boolean"},
+        "check": _obj({"ok": {"type": "boolean"}, "error": {"type": "object"}}, ["ok"]),
+    }, ["tenant_id", "target", "connected", "activated", "check"])
     components["Companies"] = _obj({
         "tenant_id": _STR, "target": _STR,
         "setting": {"type": "string", "description": "The setting a choice fills, e.g. company_no"},
@@ -431,6 +441,18 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "parameters": [_path_id("The document's id (d-...)")],
                 "responses": _answers(*tenant_errors, 404, 410, ok=(200, "The exchanges", "Exchanges")),
             }},
+            "/api/v1/documents/{id}/remote": {"get": {
+                "summary": "Whether an accounting system of the tenant holds the document, asked there by its "
+                           "reference: the primary system, or ?target= another connection (a read-only one kept "
+                           "after a switch included); nothing is written there",
+                "parameters": [_path_id("The document's id (d-...)"),
+                               {"name": "target", "in": "query", "required": False, "schema": _STR,
+                                "description": "A connected system's registry name; the primary one when left out"}],
+                "responses": {**_answers(*tenant_errors, 404, 409, 410, 422, ok=(200, "Looked up", "Remote")),
+                              "503": {"description": "The system is out of reach or busy: ask again later",
+                                      "content": _json("Error"),
+                                      "headers": {"Retry-After": {"schema": {"type": "integer"}}}}},
+            }},
             "/api/v1/documents/{id}/retry": {"post": {
                 "summary": "Adapt and deliver again after a problem was fixed (never posts twice)",
                 "parameters": [_path_id("The document's id (d-...)")],
@@ -494,6 +516,20 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 "The companies a connection's credentials reach, to pick one (a system that lists them, e.g. "
                 "Business NXT's availableCompanies); the body's settings and credentials over those in force, "
                 "nothing written", connection, (200, "The companies and the setting a choice fills", "Companies"))},
+            "/api/v1/admin/tenants/{id}/connections": {"put": {**admin(
+                "Connect the tenant to a further accounting system beside its primary one (e.g. the new system "
+                "before a switch), tested first: in force only when the test passes (a failed test: 422, nothing "
+                "changes). Documents may then be resent there; new ones still go to the primary system",
+                connection, (200, "Connected and tested", "FurtherConnection"), conflict=True)}},
+            "/api/v1/admin/tenants/{id}/connections/{system}": {"delete": {
+                "summary": "Remove a further connection (active, or read-only since a switch); the primary "
+                           "system cannot be removed (409): switch to another first",
+                "security": ADMIN,
+                "parameters": [_path_id("The tenant's id"),
+                               {"name": "system", "in": "path", "required": True, "schema": _STR,
+                                "description": "The system's registry name, e.g. tripletex"}],
+                "responses": _answers(401, 403, 404, 409, ok=(200, "Removed", "Connection")),
+            }},
             "/api/v1/admin/tenants/{id}/switch/preview": {"post": admin(
                 "Preview a switch of accounting system: of the last 90 days' documents and the rules, what the new "
                 "system would accept and which accounts, VAT codes, customers and dimensions it lacks (its "
@@ -632,6 +668,7 @@ OPERATIONS = {
     ("/api/v1/documents/{id}/shared-form", "get"): "document_shared_form",
     ("/api/v1/documents/{id}/payload", "get"): "document_payload",
     ("/api/v1/documents/{id}/exchanges", "get"): "document_exchanges",
+    ("/api/v1/documents/{id}/remote", "get"): "document_remote",
     ("/api/v1/documents/{id}/retry", "post"): "document_retry",
     ("/api/v1/documents/{id}/resend", "post"): "document_resend",
     ("/api/v1/resends", "post"): "documents_resend",
@@ -643,6 +680,8 @@ OPERATIONS = {
     ("/api/v1/admin/tenants/{id}/connection", "put"): "tenant_connection",
     ("/api/v1/admin/tenants/{id}/connection", "get"): "tenant_connection_status",
     ("/api/v1/admin/tenants/{id}/connection/companies", "post"): "tenant_connection_companies",
+    ("/api/v1/admin/tenants/{id}/connections", "put"): "tenant_further_connection",
+    ("/api/v1/admin/tenants/{id}/connections/{system}", "delete"): "tenant_further_connection_removed",
     ("/api/v1/admin/tenants/{id}/keys", "get"): "tenant_keys",
     ("/api/v1/admin/tenants/{id}/keys", "post"): "tenant_key_issue",
     ("/api/v1/admin/tenants/{id}/keys/{key_id}/revoke", "post"): "tenant_key_revoke",

@@ -6,6 +6,10 @@ deletes the table side — each expired document's index row and its receipt's t
 everywhere. Azurite has no lifecycle management, so on the local stack the same sweep also deletes the blobs
 the rule would (`blobs=True`, app setting HISTORY_BLOB_SWEEP): the development mirror of the Azure rule.
 
+The same nightly run deletes what lives shorter: Idempotency-Key claims and their kept answers after their
+24 hours (pipeline/idempotency.py), and webhook deliveries (every attempt, with the event's body) after the
+retention period, as the history they tell about is gone then too.
+
 Kept on purpose: the idempotency ledger (a reference and the accounting system's id, no document content),
 which is what keeps a document resent after 90 days from being posted twice.
 """
@@ -16,9 +20,17 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipeline.ports import MAX_TRANSACTION, Entity, Operation, Stores, TableStore
+from pipeline.idempotency import WINDOW
+from pipeline.ports import MAX_TRANSACTION, BlobStore, Entity, Operation, Stale, Stores, TableStore
 from pipeline.records import documents
-from pipeline.records.names import HISTORY_CONTAINERS, RETENTION_DAYS, TABLE_TRACE
+from pipeline.records.names import (
+    CONTAINER_DOCUMENTS,
+    HISTORY_CONTAINERS,
+    RETENTION_DAYS,
+    TABLE_IDEMPOTENCY,
+    TABLE_TRACE,
+    TABLE_WEBHOOK_DELIVERIES,
+)
 from pipeline.records.tenants import TenantRegistry
 
 PAGE = 1000  # index rows read (and their receipts' partitions deleted) at a time, so memory stays flat
@@ -32,6 +44,8 @@ class Swept:
     receipts: int = 0
     trace_rows: int = 0
     blobs: dict[str, int] = field(default_factory=dict)
+    idempotency_keys: int = 0  # claims past their 24 hours, with their kept answers
+    webhook_deliveries: int = 0
 
 
 def cutoff(now: dt.datetime | None = None) -> dt.datetime:
@@ -47,6 +61,8 @@ def sweep(stores: Stores, *, now: dt.datetime | None = None, blobs: bool = False
     chosen = list(tenants) if tenants is not None else [t.id for t in TenantRegistry(stores.tables).all()]
     for tenant in chosen:
         _tenant(stores.tables, tenant, before, swept)
+        swept.idempotency_keys += _claims(stores.tables, stores.blobs, tenant, (now or dt.datetime.now(dt.UTC)) - WINDOW)
+        swept.webhook_deliveries += _older(stores.tables, TABLE_WEBHOOK_DELIVERIES, tenant, "Created", before)
     if blobs:
         prefixes = [f"{t}/" for t in chosen] if tenants is not None else [""]
         for container in HISTORY_CONTAINERS:
@@ -80,6 +96,36 @@ def _tenant(tables: TableStore, tenant: str, before: dt.datetime, swept: Swept) 
             swept.trace_rows += _partition(tables, f"{tenant}|{row['RowKey']}")
         _delete(tables, listed)
         swept.receipts += len(listed)
+
+
+def _claims(tables: TableStore, blobs: BlobStore, tenant: str, before: dt.datetime) -> int:
+    """Idempotency-Key claims taken before `before`, and their kept answers. A claim taken anew meanwhile (its
+    ETag changed) is left."""
+    deleted = 0
+    after = ""
+    while rows := tables.scan(TABLE_IDEMPOTENCY, tenant, after=after, where=[("At", "lt", before.isoformat())],
+                              limit=PAGE):
+        for row in rows:
+            try:
+                tables.delete(TABLE_IDEMPOTENCY, tenant, str(row["RowKey"]), etag=str(row["etag"]))
+            except Stale:
+                continue
+            if row.get("Answer"):
+                blobs.delete(CONTAINER_DOCUMENTS, str(row["Answer"]))
+            deleted += 1
+        after = str(rows[-1]["RowKey"])
+    return deleted
+
+
+def _older(tables: TableStore, table: str, tenant: str, stamp: str, before: dt.datetime) -> int:
+    """Rows of the tenant's partition of `table` whose ISO-8601 `stamp` property is before `before`."""
+    deleted = 0
+    while rows := tables.scan(table, tenant, where=[(stamp, "lt", before.isoformat())], limit=PAGE):
+        operations: list[Operation] = [("delete", {"PartitionKey": tenant, "RowKey": r["RowKey"]}) for r in rows]
+        for start in range(0, len(operations), MAX_TRANSACTION):
+            tables.transact(table, operations[start:start + MAX_TRANSACTION])
+        deleted += len(rows)
+    return deleted
 
 
 def _partition(tables: TableStore, partition: str) -> int:

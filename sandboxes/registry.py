@@ -39,6 +39,10 @@ class Running(Protocol):
 
     def stop(self) -> None: ...
 
+    # Optional, where the system's documented protocol makes the fewest requests per delivered voucher other than
+    # one: `def floor(self, workers: int) -> tuple[float, str]` — that number with `workers` concurrent deliveries,
+    # and why (bench/bench_targets.py prints it beside the measured figure).
+
 
 def _starter(module: str) -> Callable[[], Running]:
     def start() -> Running:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import os
 import secrets
@@ -65,15 +66,12 @@ class StorageAccount:
     def queue_client(self, queue: str) -> Any:
         from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-        policies = {
-            "message_encode_policy": TextBase64EncodePolicy(),
-            "message_decode_policy": TextBase64DecodePolicy(),
-        }
+        encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
         if self.connection_string:
-            return QueueClient.from_connection_string(self.connection_string, queue, **policies)
-        return QueueClient(
-            self.settings[f"{self.prefix}__queueServiceUri"], queue, credential=self.credential, **policies
-        )
+            return QueueClient.from_connection_string(self.connection_string, queue, message_encode_policy=encode,
+                                                      message_decode_policy=decode)
+        return QueueClient(self.settings[f"{self.prefix}__queueServiceUri"], queue, credential=self.credential,
+                           message_encode_policy=encode, message_decode_policy=decode)
 
     def create_all(self, *, queues: Sequence[str], tables: Sequence[str], containers: Sequence[str]) -> None:
         """What infra/ creates in Azure; locally, the stack creates it on start."""
@@ -127,7 +125,7 @@ class AzureBlobs:
             downloader = self._blob(container, path).download_blob()
         except ResourceNotFoundError:
             raise NotFound(f"{container}/{path}") from None
-        return _ChunkReader(downloader.chunks())
+        return io.BufferedReader(_ChunkReader(downloader.chunks()), buffer_size=1 << 20)
 
     def writer(self, container: str, path: str, *, content_type: str | None = None) -> _BlockWriter:
         return _BlockWriter(self._blob(container, path), content_type)
@@ -197,43 +195,29 @@ class _BlockWriter:
         )
 
 
-class _ChunkReader:
-    """A read-only file object over the SDK's chunk iterator: streams instead of loading the blob."""
+class _ChunkReader(io.RawIOBase):
+    """A read-only raw stream over the SDK's chunk iterator (wrapped in a BufferedReader): streams instead of
+    loading the blob."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
         self._chunks = chunks
-        self._buffer = b""
-        self.closed = False
+        self._chunk = b""
+        self._at = 0  # how far into the current chunk (no copy of what is left on every read)
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            rest = self._buffer + b"".join(self._chunks)
-            self._buffer = b""
-            return rest
-        while len(self._buffer) < size:
-            try:
-                self._buffer += next(self._chunks)
-            except StopIteration:
-                break
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
-
     def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __enter__(self) -> _ChunkReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        while self._at >= len(self._chunk):
+            try:
+                self._chunk, self._at = next(self._chunks), 0
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._chunk) - self._at)
+        buffer[:size] = memoryview(self._chunk)[self._at:self._at + size]
+        self._at += size
+        return size
 
 
 _TYPED = "__json"  # properties Table Storage cannot hold natively are stored as JSON text

@@ -147,17 +147,24 @@ def connect(
     return updated
 
 
-def _active_names(tenant: Tenant, target: str) -> dict[str, str]:
-    if tenant.target != target:
-        return {}
-    return {str(k): str(v) for k, v in (tenant.target_settings.get("secrets") or {}).items()}
+def _in_force(tenant: Tenant, target: str, *, further: bool = False) -> dict[str, Any]:
+    """The settings of the tenant's connection to `target` as they are: its primary's, or (`further`) those of a
+    further connection in `Tenant.connections`; none when it is not connected to `target` that way."""
+    if further:
+        return dict((tenant.connections.get(target) or {}).get("settings") or {})
+    return dict(tenant.target_settings) if tenant.target == target else {}
+
+
+def _active_names(tenant: Tenant, target: str, *, further: bool = False) -> dict[str, str]:
+    secrets = _in_force(tenant, target, further=further).get("secrets") or {}
+    return {str(k): str(v) for k, v in secrets.items()}
 
 
 def _target_settings(tenant: Tenant, target: str, settings: Mapping[str, Any], direct_posting: bool | None,
-                     names: Mapping[str, str]) -> dict[str, Any]:
+                     names: Mapping[str, str], *, further: bool = False) -> dict[str, Any]:
     """The settings a change leads to: what it names, over the active connection's when the target stays the
     same (a token rotation keeps the base URL); None removes a setting."""
-    active = dict(tenant.target_settings) if tenant.target == target else {}
+    active = _in_force(tenant, target, further=further)
     active.pop("secrets", None)
     merged = {**active, **settings}
     if direct_posting is not None:
@@ -192,21 +199,30 @@ def change(
     credentials: Mapping[str, str],
     direct_posting: bool | None = None,
     strict: bool = True,
+    further: bool = False,
 ) -> Change:
     """Connect the tenant to `target` with new settings and credentials, in force only if the check passes.
 
     Settings and credentials not given are carried over from the active connection to the same target. The
     settings in force after the change are checked against the system's model first (`strict`: no coercion,
     as an API request is checked): a ConfigError listing each refused field, and nothing written.
+
+    `further`: a connection beside the primary one (`Tenant.connections[target]`, mode `active`): documents may be
+    resent there (e.g. to the new system before a switch) while new ones still go to the primary. A read-only
+    connection kept after a switch becomes active again this way; the primary itself is changed without it.
     """
     descriptor = connectors.descriptors.get(target)
     if not isinstance(descriptor, TargetDescriptor):
         raise ConfigError(f"unknown target {target!r}", tenant=tenant_id, connector=target)
     registry = TenantRegistry(stores.tables)
     tenant = registry.get(tenant_id)
-    active = _active_names(tenant, target)
+    if further and target == tenant.target:
+        raise ConfigError(f"{target} is {tenant_id}'s primary accounting system: change it as the connection, not "
+                          "as a further one", tenant=tenant_id, connector=target,
+                          problems=(Problem("the primary system", field="target", code="invalid-setting"),))
+    active = _active_names(tenant, target, further=further)
     names = _pending_names(tenant, target, active, credentials)
-    target_settings = _target_settings(tenant, target, settings, direct_posting, names)
+    target_settings = _target_settings(tenant, target, settings, direct_posting, names, further=further)
     refused = refusals(descriptor, target_settings, credentials, strict=strict)
     if direct_posting is not None and "direct_posting" in settings:
         # The flag wins over `settings.direct_posting`, but a value of the wrong kind there is still refused.
@@ -220,18 +236,46 @@ def change(
     if missing:
         raise SecretsMissing(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     record = _record(target=target, settings=target_settings)
-    tenant = _claim(registry, tenant_id, "connection", record)
+    key = f"connection:{target}" if further else "connection"
+    tenant = _claim(registry, tenant_id, key, record)
     _write(stores.secrets, names, credentials)
     result = check(stores, connectors, tenant.model_copy(update={"target": target, "target_settings": target_settings}))
     # What the system said about the company (organisation number, fiscal year, VAT term, ...) is kept with the
     # settings it was read through, and read again at every change.
     facts = result.get("facts") if result.get("ok") else None
     in_force = {**target_settings, "facts": facts} if isinstance(facts, dict) else target_settings
-    change = _settle(registry, tenant_id, "connection", record, result,
-                     lambda t: t.model_copy(update={"target": target, "target_settings": in_force}))
+
+    def promote(t: Tenant) -> Tenant:
+        if not further:
+            return t.model_copy(update={"target": target, "target_settings": in_force})
+        connection = {"settings": in_force, "mode": "active", "since": _now()}
+        return t.model_copy(update={"connections": {**t.connections, target: connection}})
+
+    change = _settle(registry, tenant_id, key, record, result, promote)
     if change.activated:
         connectors.forget(tenant_id)
     return change
+
+
+def disconnect(stores: Stores, tenant_id: str, system: str) -> Tenant:
+    """Remove a further connection (active or read-only) of the tenant; the primary is changed, never removed
+    (switch to another system instead). Its credentials stay in the secret store under their names: Key Vault keeps a
+    deleted name for 90 days, and a later connection to the same system reuses them by slot."""
+    registry = TenantRegistry(stores.tables)
+    while True:
+        tenant, etag = registry.read(tenant_id)
+        if system == tenant.target:
+            raise ConfigError(f"{system} is {tenant_id}'s primary accounting system: switch to another before "
+                              "removing it", tenant=tenant_id, connector=system)
+        if system not in tenant.connections:
+            raise NotFound(f"{tenant_id} has no further connection to {system}")
+        updated = tenant.model_copy(update={"connections": {k: v for k, v in tenant.connections.items()
+                                                             if k != system}})
+        try:
+            registry.replace(updated, etag)
+            return updated
+        except Stale:
+            continue
 
 
 def check(stores: Stores, connectors: Connectors, tenant: Tenant) -> dict[str, Any]:

@@ -12,9 +12,10 @@ SAVE = r"^SaveBundleList$"  # the voucher-creating call (faults match the SOAP o
 
 class RunningFinagoOffice:
     title = "Finago Office"
-    # The documented protocol: GetEntryId for the voucher number, then SaveBundleList (one voucher per bundle).
-    floor = 2.0
-    floor_reason = "two requests per voucher: GetEntryId (its number), then SaveBundleList"
+
+    def floor(self, workers: int) -> tuple[float, str]:
+        # The documented protocol: GetEntryId for the voucher number, then SaveBundleList (one voucher per bundle).
+        return 2.0, "two requests per voucher: GetEntryId (its number), then SaveBundleList"
 
     def __init__(self) -> None:
         self.sandbox = sandboxes.finago_office.FinagoOfficeSandbox().start()

@@ -12,6 +12,11 @@ from sandboxes.registry import Posted
 class RunningXledger:
     title = "Xledger"
 
+    def floor(self, workers: int) -> tuple[float, str]:
+        # The connector puts the vouchers of concurrent deliveries in one call (up to 500 import items): at best
+        # every voucher in flight goes in one call.
+        return 1.0 / workers, f"every voucher of {workers} concurrent deliveries in one call"
+
     def __init__(self) -> None:
         # Processed at once, processed items kept: what the demo shows; tests cover Xledger's other ways.
         entity = sandboxes.xledger.Entity(processing="immediate", keep_processed=True)

@@ -161,3 +161,50 @@ def test_a_callback_from_another_browser_is_refused(stack: Any, page: Any, brows
     finally:
         other.close()
     assert fortnox.issued == []  # the code was never exchanged
+
+
+def test_the_operator_makes_the_link_with_the_cli_and_the_customer_connects_through_it(
+        stack: Any, page: Any, fortnox: FortnoxSandbox, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from bilagsbro import cli
+
+    monkeypatch.setattr(cli, "_with_stores", lambda fn: fn(stack.stores))
+    monkeypatch.setenv("FORTNOX_CLIENT_SECRET", fortnox.clients[fortnox.client_id])
+    tenant = TenantRegistry(stack.stores.tables).add("Kaffebrenneriet i Bodø AS", organization_number="999999999")
+    code = cli.main(["onboarding-link", tenant.id, "fortnox", "--url", stack.url, "--base-url", fortnox.base_url,
+                     "--token-url", fortnox.token_url, "--auth-url", fortnox.auth_url, "--client-id",
+                     fortnox.client_id, "--voucher-series", "B", "--client-secret-env", "FORTNOX_CLIENT_SECRET"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    made = json.loads(out.out)
+    assert made["tenant_id"] == tenant.id and made["url"].startswith(f"{stack.url}/api/onboarding/fortnox/links/")
+    assert fortnox.clients[fortnox.client_id] not in out.out + out.err  # the secret is never printed
+
+    page.goto(made["url"])
+    assert "Koble Kaffebrenneriet i Bodø AS til Fortnox" in page.locator("h1").inner_text()
+    page.check("#direct_posting")
+    page.click("#go")
+    page.click("text=Godkänn & aktivera")
+    page.wait_for_url("**/api/onboarding/fortnox/callback**")
+    assert page.locator("h1").inner_text() == "Fortnox er koblet til"
+    assert _stored_refresh_token(stack, tenant.id) in fortnox.refresh_tokens
+    page.goto(made["url"])  # one use
+    assert "Koble" not in page.locator("h1").inner_text()
+
+
+def test_the_cli_refuses_a_link_without_the_client_secret_or_with_a_bad_setting(
+        stack: Any, fortnox: FortnoxSandbox, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bilagsbro import cli
+
+    monkeypatch.setattr(cli, "_with_stores", lambda fn: fn(stack.stores))
+    tenant = TenantRegistry(stack.stores.tables).add("Uten Hemmelighet AS")
+    code = cli.main(["onboarding-link", tenant.id, "fortnox", "--client-id", fortnox.client_id])
+    assert code == 2 and "client secret" in capsys.readouterr().err
+    monkeypatch.setenv("FORTNOX_CLIENT_SECRET", "s3cret-value")
+    code = cli.main(["onboarding-link", tenant.id, "fortnox", "--client-id", fortnox.client_id,
+                     "--voucher-series", "ugyldig serie!", "--client-secret-env", "FORTNOX_CLIENT_SECRET"])
+    err = capsys.readouterr().err
+    assert code == 2 and "voucher_series" in err and "s3cret-value" not in err

@@ -81,3 +81,19 @@ def test_the_generated_flags_reach_the_connection(stores: Stores, capsys: pytest
     settings = TenantRegistry(stores.tables).get(tenant.id).target_settings
     assert settings["create_customers"] is True and settings["timeout"] == 12.5 and settings["direct_posting"] is True
     assert settings["base_url"] == base_url and set(settings["secrets"]) == {"consumer_token", "employee_token"}
+
+
+def test_further_connects_a_second_system_beside_the_primary_one(stores: Stores, capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = TenantRegistry(stores.tables).add("Flagg og Fjord AS")
+    with TripletexSandbox() as box:
+        base_url = box.base_url
+        monkeypatch.setenv("TT_C", box.consumer_token)
+        monkeypatch.setenv("TT_E", box.employee_token)
+        code = cli.main(["connect", tenant.id, "tripletex", "--further", "--base-url", box.base_url,
+                         "--consumer-token-env", "TT_C", "--employee-token-env", "TT_E"])
+        answer = json.loads(capsys.readouterr().out)
+    assert code == 0 and answer["activated"] and answer["target"] == "file"
+    after = TenantRegistry(stores.tables).get(tenant.id)
+    assert after.target == "file" and after.connections["tripletex"]["mode"] == "active"
+    assert after.connections["tripletex"]["settings"]["base_url"] == base_url

@@ -8,7 +8,7 @@ import json
 import pytest
 
 import connectors
-from pipeline import api
+from pipeline import api, descriptors
 from pipeline.errors import ConfigError
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
@@ -101,3 +101,32 @@ def test_set_up_code_is_held_to_the_same_model(stack) -> None:
         connect(TenantRegistry(stores.tables), stores.secrets, tenant.id, "tripletex", settings={"colour": "blå"},
                 credentials={}, descriptor=connectors.CONNECTORS["tripletex"])
     assert [p.field for p in refused.value.problems] == ["settings.colour"]
+
+
+REQUIRED = {"username": "regnskap@example.no", "customer_ids": "1234567", "voucher_series": 6,
+            "tenant_id": "0b2f4c3e-1111-4a5b-8c9d-0123456789ab"}  # what the other required settings take
+
+
+def addresses(descriptor) -> list[str]:
+    """The settings typed `descriptors.Url` (pydantic keeps a plain one as str with its metadata)."""
+    return [k for k, f in descriptor.settings.model_fields.items()
+            if f.annotation == descriptors.Url | None
+            or any(getattr(m, "func", None) is descriptors._without_trailing_slash for m in f.metadata)]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, d in connectors.CONNECTORS.items()
+                                        if hasattr(d, "settings") and addresses(d)))
+def test_every_address_setting_is_kept_without_a_trailing_slash_and_checked_as_an_address(name):
+    descriptor = connectors.CONNECTORS[name]
+    fields = addresses(descriptor)
+    required = {k: REQUIRED.get(k, "x") for k, f in descriptor.settings.model_fields.items()
+                if f.is_required() and k not in fields}
+    read = descriptor.settings.read({**required, **{k: "https://api.example.no/v2/" for k in fields}})
+    assert all(getattr(read, k) == "https://api.example.no/v2" for k in fields), name
+    schema = descriptor.settings.model_json_schema()["properties"]
+    for k in fields:
+        said = json.dumps(schema[k])
+        assert descriptors.URL_PATTERN.replace("\\", "\\\\") in said and '"maxLength": 300' in said, (name, k)
+    with pytest.raises(ConfigError) as refused:
+        descriptor.settings.read({**required, fields[0]: "https://api.example.no/æøå bad"})
+    assert refused.value.problems[0].field == f"settings.{fields[0]}"

@@ -8,14 +8,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from connectors.sources.omnium.booking import NAME, BookingOptions
-from pipeline.descriptors import URL_PATTERN, PulledDescriptor, Secret, Settings
+from pipeline.descriptors import PulledDescriptor, Secret, Settings, Url
 from pipeline.ports import PulledSource
 
 
 class OmniumSettings(Settings):
     """A tenant's Omnium pull, without the client secret (a secret)."""
 
-    base_url: str = Field(..., pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(...,
                           description="Omnium's API: https://api.omnium.no (production), https://apitest.omnium.no "
                                       "(test), or a sandbox")
     client_id: str = Field(..., min_length=1, max_length=200, description="The API user's client id")

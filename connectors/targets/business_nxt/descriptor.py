@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from connectors.targets.business_nxt.mapping import (
     DIMENSIONS,
@@ -21,7 +21,7 @@ from connectors.targets.business_nxt.mapping import (
     TITLE,
     TOKEN_URL,
 )
-from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
 
@@ -52,10 +52,10 @@ CustomerIds = Annotated[list[int], BeforeValidator(_customer_ids), WithJsonSchem
 class BusinessNxtSettings(TargetSettings):
     """A tenant's Business NXT connection, without its client secret (a secret)."""
 
-    base_url: str = Field(GRAPHQL_URL, pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(GRAPHQL_URL,
                           description="Business NXT's GraphQL endpoint for services "
                                       "(https://business.visma.net/api/graphql-service), or a sandbox")
-    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
+    token_url: Url = Field(TOKEN_URL,
                            description="Visma Connect's token endpoint (https://connect.visma.com/connect/token)")
     client_id: str = Field(..., min_length=1, max_length=24, pattern=r"^\S+$",
                            description="The integration's client id in Visma Developer Portal; also the name of the "
@@ -73,11 +73,6 @@ class BusinessNxtSettings(TargetSettings):
         default_factory=lambda: {"department": 1, "project": 2},
         description="Which organisational unit (1-12) each dimension is, e.g. {\"department\": 1, \"project\": 2}")
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Business NXT's answer")
-
-    @field_validator("base_url", "token_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
 
 def connect(context: TargetContext) -> Target:

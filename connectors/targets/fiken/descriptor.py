@@ -8,10 +8,10 @@ entry — one Fiken lets the company delete without a counter entry — unless t
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.targets.fiken.mapping import FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
-from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
 DRAFTS = Drafts(available=False, meaning=(
@@ -23,7 +23,7 @@ DRAFTS = Drafts(available=False, meaning=(
 class FikenSettings(TargetSettings):
     """A tenant's Fiken connection, without its keys (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(PRODUCTION_URL,
                           description="Fiken's API: https://api.fiken.no/api/v2 (production), or a sandbox")
     company_slug: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description=(
         "The company's slug in Fiken: the part after /foretak/ in the company's address on fiken.no "
@@ -33,14 +33,9 @@ class FikenSettings(TargetSettings):
     client_id: str | None = Field(None, min_length=1, max_length=200, description=(
         "OAuth: the client id of the Fiken app the refresh token was issued to (with the secrets refresh_token "
         "and client_secret); not needed with a personal API token"))
-    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
+    token_url: Url = Field(TOKEN_URL,
                            description="OAuth: Fiken's token endpoint (https://fiken.no/oauth/token), or a sandbox's")
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Fiken's answer")
-
-    @field_validator("base_url", "token_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
 
 def connect(context: TargetContext) -> Target:

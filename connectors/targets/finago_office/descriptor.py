@@ -18,17 +18,17 @@ from connectors.targets.finago_office.mapping import (
     PRODUCTION_URL,
     SECRET_FIELDS,
 )
-from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
 
 class FinagoOfficeSettings(TargetSettings):
     """A tenant's Finago Office connection, without its application id and password (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(PRODUCTION_URL,
                           description="Finago Office's web services: https://api.24sevenoffice.com (production) or a "
                                       "sandbox")
-    webservices_url: str | None = Field(None, pattern=URL_PATTERN, max_length=300, description=(
+    webservices_url: Url | None = Field(None, description=(
         "The second domain 24SevenOffice serves some services from (projects): by default "
         "https://webservices.24sevenoffice.com for production, base_url otherwise"))
     username: str = Field(..., min_length=3, max_length=200, pattern=r"^[^\s@]+@[^\s@]+$",
@@ -40,11 +40,6 @@ class FinagoOfficeSettings(TargetSettings):
         "The voucher type every voucher is registered as (its number in Finago Office); by default the type "
         "named 'Diverse'"))
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Finago Office's answer")
-
-    @field_validator("base_url", "webservices_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str | None) -> str | None:
-        return value.rstrip("/") if value else value
 
     @field_validator("client_id", mode="before")
     @classmethod

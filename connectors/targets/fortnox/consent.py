@@ -64,25 +64,46 @@ def make_link(stores: Stores, connectors: Connectors, request: Request) -> Respo
     settings, credentials = body.get("settings") or {}, body.get("credentials") or {}
     if not isinstance(settings, dict) or not isinstance(credentials, dict) or set(body) - {"settings", "credentials"}:
         return error(400, "send {\"settings\": {...}, \"credentials\": {\"client_secret\": ...}}")
-    problems: list[Problem] = []
+    if set(credentials) != {"client_secret"} or not isinstance(credentials.get("client_secret"), str):
+        problem = Problem("the link takes the operator's client_secret, and nothing else (the refresh token comes "
+                          "from the customer's consent)", field="credentials", code="invalid-setting")
+        refused = [*_refusals(settings), problem]
+        return error(422, "; ".join(str(p) for p in refused), refused)
+    try:
+        made = new_link(stores, tenant.id, settings, credentials["client_secret"], request.base_url)
+    except ConfigError as exc:
+        return error(422, exc.message, list(exc.problems))
+    return Response(201, made)
+
+
+def _refusals(settings: dict[str, Any]) -> list[Problem]:
     try:
         DESCRIPTOR.settings.read({**settings, "direct_posting": True}, connector=NAME, strict=True)
     except ConfigError as exc:
-        problems += exc.problems
-    if set(credentials) != {"client_secret"} or not isinstance(credentials.get("client_secret"), str):
-        problems.append(Problem("the link takes the operator's client_secret, and nothing else (the refresh token "
-                                "comes from the customer's consent)", field="credentials", code="invalid-setting"))
+        return list(exc.problems)
+    return []
+
+
+def new_link(stores: Stores, tenant_id: str, settings: dict[str, Any], client_secret: str, base_url: str
+             ) -> dict[str, Any]:
+    """A one-use onboarding link for `tenant_id`, valid 24 hours, served under `base_url` (the function app's);
+    the admin API and `bilagsbro onboarding-link TENANT fortnox` make it. ConfigError names each refused setting."""
+    problems = _refusals(settings)
+    if not client_secret:
+        problems.append(Problem("the operator's client_secret is required", field="credentials.client_secret",
+                                code="invalid-setting"))
     if problems:
-        return error(422, "; ".join(str(p) for p in problems), problems)
+        raise ConfigError("; ".join(str(p) for p in problems), tenant=tenant_id, connector=NAME,
+                          problems=tuple(problems))
     link = secrets.token_urlsafe(32)
     secret_name = f"{NAME}-onboarding-{_digest(link)[:24]}"
-    stores.secrets.set(secret_name, credentials["client_secret"])
+    stores.secrets.set(secret_name, client_secret)
     expires = _now() + LIFETIME
-    stores.tables.insert(TABLE_LEDGER, {"PartitionKey": PARTITION, "RowKey": _digest(link), "Tenant": tenant.id,
+    stores.tables.insert(TABLE_LEDGER, {"PartitionKey": PARTITION, "RowKey": _digest(link), "Tenant": tenant_id,
                                         "Settings": json.dumps(settings), "SecretName": secret_name,
                                         "Expires": expires.isoformat(), "State": "", "Used": False})
-    return Response(201, {"tenant_id": tenant.id, "url": f"{request.base_url}{ROUTE}/links/{link}",
-                          "expires": expires.isoformat(timespec="seconds")})
+    return {"tenant_id": tenant_id, "url": f"{base_url.rstrip('/')}{ROUTE}/links/{link}",
+            "expires": expires.isoformat(timespec="seconds")}
 
 
 def _row(stores: Stores, key: str) -> dict[str, Any] | None:

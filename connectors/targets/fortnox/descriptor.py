@@ -8,10 +8,10 @@ comes from the hosted consent flow (connectors/targets/fortnox/consent.py), neve
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.targets.fortnox.mapping import AUTH_URL, FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
-from pipeline.descriptors import URL_PATTERN, Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
 DRAFTS = Drafts(available=False, meaning=(
@@ -22,13 +22,13 @@ DRAFTS = Drafts(available=False, meaning=(
 class FortnoxSettings(TargetSettings):
     """A tenant's Fortnox connection, without its keys (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(PRODUCTION_URL,
                           description="Fortnox's API: https://api.fortnox.se/3 (production), or a sandbox")
     client_id: str = Field(..., min_length=1, max_length=200, description=(
         "The client id of Bilagsbro's Fortnox app (the operator's, from Fortnox's developer portal)"))
-    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
+    token_url: Url = Field(TOKEN_URL,
                            description="Fortnox's token endpoint (https://apps.fortnox.se/oauth-v1/token), or a sandbox's")
-    auth_url: str = Field(AUTH_URL, pattern=URL_PATTERN, max_length=300, description=(
+    auth_url: Url = Field(AUTH_URL, description=(
         "Fortnox's consent page (https://apps.fortnox.se/oauth-v1/auth), or a sandbox's: where the onboarding "
         "link sends the customer"))
     voucher_series: str = Field("A", pattern=r"^[A-Za-z0-9]{1,10}$", description=(
@@ -38,11 +38,6 @@ class FortnoxSettings(TargetSettings):
         "VAT code → the account its VAT is booked on, where not 2700 (output VAT) and 2710 (input VAT); a "
         "Fortnox voucher row has no VAT code, so VAT goes on rows of its own"))
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Fortnox's answer")
-
-    @field_validator("base_url", "token_url", "auth_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
 
 def connect(context: TargetContext) -> Target:

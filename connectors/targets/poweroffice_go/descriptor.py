@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.targets.poweroffice_go.mapping import (
     DIMENSIONS,
@@ -19,17 +19,17 @@ from connectors.targets.poweroffice_go.mapping import (
     SUBSCRIPTION_PARAM,
     TITLE,
 )
-from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
 
 class PowerOfficeSettings(TargetSettings):
     """A tenant's PowerOffice GO connection, without its keys (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300, description=(
+    base_url: Url = Field(PRODUCTION_URL, description=(
         "PowerOffice GO's API: https://goapi.poweroffice.net/v2 (production), https://goapi.poweroffice.net/Demo/v2 "
         "(demo), or a sandbox"))
-    token_url: str | None = Field(None, pattern=URL_PATTERN, max_length=300, description=(
+    token_url: Url | None = Field(None, description=(
         "The OAuth token endpoint; by default base_url with /v2 replaced by /OAuth/Token"))
     organization_number: str | None = Field(None, pattern=r"^[0-9]{9}$", description=(
         "The company the client key must belong to (9 digits): the connection test fails for another company's key"))
@@ -37,10 +37,6 @@ class PowerOfficeSettings(TargetSettings):
     requests_per_second: int = Field(10, ge=1, le=1000, description=(
         "Requests a second this process sends with Bilagsbro's subscription key: GO allows 10 per key"))
 
-    @field_validator("base_url", "token_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str | None) -> str | None:
-        return value.rstrip("/") if value else value
 
     @property
     def oauth_url(self) -> str:

@@ -19,14 +19,14 @@ from connectors.targets.tripletex.mapping import (
     SECRET_FIELDS,
     SECRET_PARAMS,
 )
-from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
 
 class TripletexSettings(TargetSettings):
     """A tenant's Tripletex connection, without its tokens (those are secrets)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(PRODUCTION_URL,
                           description="Tripletex's API: https://tripletex.no/v2 (production), "
                                       "https://api-test.tripletex.tech/v2 (test), or a sandbox")
     company_id: str = Field("0", pattern=r"^[0-9]{1,12}$", json_schema_extra={"type": ["string", "integer"]},
@@ -39,11 +39,6 @@ class TripletexSettings(TargetSettings):
     vat_reported_through: str | None = Field(None, json_schema_extra={"format": "date"}, description=(
         "The last day of the last VAT term reported (YYYY-MM-DD); preflight then reports VAT dated in a "
         "reported term"))
-
-    @field_validator("base_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
     @field_validator("vat_reported_through", mode="after")
     @classmethod

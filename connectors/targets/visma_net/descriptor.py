@@ -19,7 +19,7 @@ from connectors.targets.visma_net.mapping import (
     TITLE,
     TOKEN_URL,
 )
-from pipeline.descriptors import URL_PATTERN, Accepts, Drafts, Secret, TargetDescriptor, TargetSettings
+from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
 UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -34,9 +34,9 @@ class VismaNetSettings(TargetSettings):
     client_id: str = Field(..., min_length=1, max_length=200, description=(
         "The integration's client id in Visma Developer Portal (Bilagsbro's own, from the operator; a company "
         "with its own service integration gives its own)"))
-    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(PRODUCTION_URL,
                           description="Visma.net ERP API: https://api.finance.visma.net, or a sandbox")
-    token_url: str = Field(TOKEN_URL, pattern=URL_PATTERN, max_length=300,
+    token_url: Url = Field(TOKEN_URL,
                            description="Visma Connect's token endpoint: https://connect.visma.com/connect/token")
     branch: str | None = Field(None, min_length=1, max_length=30, description=(
         "Branch number journal transactions are booked in (Visma.net: Branches, CS101500); empty: the "
@@ -44,11 +44,6 @@ class VismaNetSettings(TargetSettings):
     department_segment: int = Field(1, ge=1, le=9, description=(
         "Which segment of the subaccount holds the department (Visma.net: Segment values, CS203000, SUBACCOUNT)"))
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Visma.net's answer")
-
-    @field_validator("base_url", "token_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
     @field_validator("tenant_id", mode="after")
     @classmethod

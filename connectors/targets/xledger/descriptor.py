@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from pipeline.descriptors import (
-    URL_PATTERN,
     Accepts,
     Code,
     Derived,
@@ -23,6 +22,7 @@ from pipeline.descriptors import (
     Secret,
     TargetDescriptor,
     TargetSettings,
+    Url,
 )
 from pipeline.ports import Target, TargetContext
 
@@ -71,7 +71,7 @@ FIELD_MAP: FieldMap = {"voucher": {
 class XledgerSettings(TargetSettings):
     """A tenant's Xledger connection, without its API token (a secret)."""
 
-    base_url: str = Field(PRODUCTION_URL, pattern=URL_PATTERN, max_length=300,
+    base_url: Url = Field(PRODUCTION_URL,
                           description=f"Xledger's GraphQL endpoint: {PRODUCTION_URL} (live), {DEMO_URL} (demo), "
                                       "or a sandbox")
     transaction_source: str = Field("GL", min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$",
@@ -85,11 +85,6 @@ class XledgerSettings(TargetSettings):
         "SAF-T standard VAT code → this entity's tax rule code, where they differ (others are sent as they are)"))
     job_level: int = Field(1, ge=0, description="jobLevel.dbSubId on each import item (Xledger's examples send 1)")
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Xledger's answer")
-
-    @field_validator("base_url", mode="after")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
 
 def connect(context: TargetContext, **options: Any) -> Target:
