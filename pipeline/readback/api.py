@@ -205,6 +205,14 @@ def post_ledger_file(stores: Stores, connectors: Connectors, request: Request) -
     at = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     path = f"{safe_key(tenant)}/{safe_key(company)}/files/{at}-{name}"
     stores.blobs.put(CONTAINER_GL, path, request.body, content_type="application/octet-stream")  # unchanged, first
+    try:  # a file with no fiscal year in it does not replace the company's source
+        years = _opener(stores, connectors)(kind, tenant, company, {"file": path}).fiscal_years()
+    except ConfigError as exc:
+        return error(422, exc.message, list(exc.problems), file=path)
+    if not years:
+        return error(422, f"no fiscal year in the file: it is not a readable {kind} export (kept as {path})",
+                     [Problem("no fiscal year (SIE #RAR; SAF-T vouchers)", field="body", code="no-fiscal-year")],
+                     file=path)
     sync.choose(stores, tenant, company, kind, {"file": path}, known=_known(connectors))
     return _start(stores, connectors, tenant, company, None if start == dt.date.min else start,
                   None if end == dt.date.max else end, file=path)

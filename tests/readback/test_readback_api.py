@@ -131,3 +131,24 @@ def test_the_saft_export_of_what_was_read_is_valid_and_balances(synced: dict[str
     assert answer.headers["X-Bilagsbro-Left-Out"] == "0"
     paged = api.ledger_export(s, registry, request(key, query={"from": "2026-01-01", "to": "2026-03-31", "limit": "10"}))
     assert "from=2026-01-" in paged.headers["Link"] and int(paged.headers["X-Bilagsbro-Transactions"]) >= 10
+
+
+def test_the_saft_export_reads_back_as_a_saft_source_with_the_same_postings(synced: dict[str, Any]) -> None:
+    """Round trip: Tripletex → read → SAF-T Financial → uploaded for a company without API access → the same books."""
+    s, registry, key, other = synced["stores"], synced["registry"], synced["key"], synced["other"]
+    saft = api.ledger_export(s, registry, request(key, query={"from": "2026-01-01", "to": "2026-02-28"}))
+    assert isinstance(saft.body, bytes)
+    files = Connectors(targets=registry.targets, descriptors=registry.descriptors, ledgers=registry.ledgers,
+                       ledger_files=registry.ledger_files, ledger_opener=connectors.registry().ledger_opener)
+    uploaded = api.post_ledger_file(s, files, request(other, query={"format": "saft", "name": "eksport.xml"},
+                                                      body=saft.body, method="POST"))
+    assert uploaded.status == 202, uploaded.body
+    drain(s, files.ledger_opener(s, files), messages_of(uploaded))  # type: ignore[misc]
+    progress = body(api.ledger_sync(s, files, request(other)))
+    assert progress["status"] == "done" and progress["problem_count"] == 0, progress
+    query = {"from": "2026-01-01", "to": "2026-02-28", "limit": "1000"}
+    theirs = body(api.ledger_transactions(s, files, request(other, query=query)))["transactions"]
+    ours = body(api.ledger_transactions(s, registry, request(key, query=query)))["transactions"]
+    def key_of(t: dict[str, Any]) -> tuple[str, str, str]:
+        return (t["date"], t["account"], t["amount"])
+    assert sorted(map(key_of, theirs)) == sorted(map(key_of, ours)) and len(ours) > 100

@@ -93,3 +93,14 @@ def test_a_range_reads_only_the_years_it_touches_and_the_choice_is_recorded() ->
     assert api.put_ledger_source(s, registry, request(key, body=b'{"source": "sie4"}', method="PUT")).status == 400
     assert NOW.year == 2026
     assert dt.date(2026, 1, 1) in {y.start for y in LedgerStore(s.tables, s.blobs, tenant_id).years()}  # type: ignore[attr-defined]
+
+
+def test_a_file_with_no_fiscal_year_is_kept_but_changes_nothing() -> None:
+    s = stores()
+    _, key = tenant(s)
+    registry = connectors.registry()
+    answer = api.post_ledger_file(s, registry, request(key, query={"format": "sie4"}, body=b"not a SIE file \xf8",
+                                                       method="POST"))
+    assert answer.status == 422 and "no fiscal year" in body(answer)["error"]
+    assert s.blobs.get(CONTAINER_GL, body(answer)["file"]) == b"not a SIE file \xf8"  # type: ignore[attr-defined]
+    assert body(api.ledger_source(s, registry, request(key)))["source"] is None
