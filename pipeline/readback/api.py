@@ -24,6 +24,7 @@ from pipeline.registry import Connectors
 PAGE = 1000
 DEFAULT_PAGE = 200
 MAX_FILE = 100_000_000
+MAX_DAYS = 3700  # a range of at most ~10 years: each month in a range is a partition query
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _COMPANY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -65,6 +66,14 @@ def _day(request: Request, name: str, problems: list[Problem], default: dt.date 
         return None
 
 
+def _range_problems(start: dt.date | None, end: dt.date | None, problems: list[Problem]) -> None:
+    if start and end and end < start:
+        problems.append(Problem(f"to ({end}) is before from ({start})", field="to", code="invalid"))
+    elif start and end and (end - start).days > MAX_DAYS:
+        problems.append(Problem(f"from..to spans {(end - start).days} days; ask for at most {MAX_DAYS} (ten years) "
+                                "at a time", field="to", code="invalid"))
+
+
 def _limit(request: Request, problems: list[Problem]) -> int:
     raw = request.query.get("limit") or str(DEFAULT_PAGE)
     if not raw.isdigit() or not 1 <= int(raw) <= PAGE:
@@ -101,8 +110,7 @@ def ledger_transactions(stores: Stores, connectors: Connectors, request: Request
     if denied:
         return denied
     start, end = _day(request, "from", problems), _day(request, "to", problems)
-    if start and end and end < start:
-        problems.append(Problem(f"to ({end}) is before from ({start})", field="to", code="invalid"))
+    _range_problems(start, end, problems)
     limit = _limit(request, problems)
     cursor = request.query.get("cursor") or ""
     if cursor and not _CURSOR.match(cursor):
@@ -260,8 +268,7 @@ def ledger_export(stores: Stores, connectors: Connectors, request: Request) -> R
     start, end = _day(request, "from", problems), _day(request, "to", problems)
     limit, more = export.problems_of(request)
     problems += more
-    if start and end and end < start:
-        problems.append(Problem(f"to ({end}) is before from ({start})", field="to", code="invalid"))
+    _range_problems(start, end, problems)
     if problems:
         return error(400, "the parameters are not valid", problems)
     assert start is not None and end is not None

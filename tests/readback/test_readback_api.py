@@ -98,6 +98,8 @@ def test_bad_parameters_are_named_all_at_once(synced: dict[str, Any]) -> None:
     assert answer.status == 400
     assert {p["field"] for p in body(answer)["problems"]} == {"from", "to", "limit", "company"}
     assert api.ledger_balances(s, registry, request(key, query={"from": "2026"})).status == 400
+    years = api.ledger_transactions(s, registry, request(key, query={"from": "0001-01-01", "to": "9999-12-31"}))
+    assert years.status == 400 and "ten years" in body(years)["problems"][0]["message"]  # no 120,000 month queries
 
 
 def test_balances_show_ours_beside_the_systems_report(synced: dict[str, Any]) -> None:
