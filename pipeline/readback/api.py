@@ -74,6 +74,15 @@ def _range_problems(start: dt.date | None, end: dt.date | None, problems: list[P
                                 "at a time", field="to", code="invalid"))
 
 
+def _within_years(ledger: LedgerStore, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The range clipped to the fiscal years read (one query): months outside them hold nothing, and are not asked
+    one by one; with none read yet, an empty range (end before start)."""
+    years = ledger.years()
+    if not years:
+        return start, start - dt.timedelta(days=1)
+    return max(start, min(y.start for y in years)), min(end, max(y.end for y in years))
+
+
 def _limit(request: Request, problems: list[Problem]) -> int:
     raw = request.query.get("limit") or str(DEFAULT_PAGE)
     if not raw.isdigit() or not 1 <= int(raw) <= PAGE:
@@ -119,6 +128,7 @@ def ledger_transactions(stores: Stores, connectors: Connectors, request: Request
         return error(400, "the parameters are not valid", problems)
     assert start is not None and end is not None
     ledger = LedgerStore(stores.tables, stores.blobs, tenant, company)
+    start, end = _within_years(ledger, start, end)
     found, following = ledger.transactions(start, end, account=request.query.get("account") or None,
                                            voucher=request.query.get("voucher") or None, after=cursor, limit=limit)
     return Response(200, {"company": company, "transactions": [p.model_dump(mode="json") for p in found],

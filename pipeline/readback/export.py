@@ -34,7 +34,11 @@ DEFAULT_PAGE = 5_000
 
 def vouchers(ledger: LedgerStore, start: dt.date, end: dt.date) -> Iterator[tuple[str, dt.date, list[GlPosting]]]:
     """(reference, date, postings) per voucher in date order; one day's vouchers in memory at a time."""
-    cursor: str | None = ""
+    years = ledger.years()  # months outside the fiscal years read hold nothing: not asked one by one
+    if not years:
+        return
+    start, end = max(start, min(y.start for y in years)), min(end, max(y.end for y in years))
+    cursor: str | None = "" if start <= end else None
     day: dt.date | None = None
     pending: dict[str, list[GlPosting]] = {}
     while cursor is not None:
