@@ -94,7 +94,7 @@ def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[
 
 # The modules of pipeline/ whose functions answer HTTP requests, looked through in this order.
 HANDLER_MODULES = ("api", "history_api", "resend_api", "switch_api", "admin", "webhook_api", "problems_api",
-                   "rules_api", "dry_run_api", "subscription_api")
+                   "rules_api", "dry_run_api", "subscription_api", "readback.api")
 
 
 # Received: the vendor API ---------------------------------------------------------------------------
@@ -223,6 +223,98 @@ def receipt_report_csv(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="v1/export", methods=["GET"])
 def export(req: func.HttpRequest) -> func.HttpResponse:
     return _http("get_export", req, {})
+
+
+# The general ledger read back from the company's accounting system (pipeline/readback) -------------------
+
+
+@app.route(route="v1/ledger/accounts", methods=["GET"])
+def ledger_accounts(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("ledger_accounts", req, {})
+
+
+@app.route(route="v1/ledger/transactions", methods=["GET"])
+def ledger_transactions(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("ledger_transactions", req, {})
+
+
+@app.route(route="v1/ledger/balances", methods=["GET"])
+def ledger_balances(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("ledger_balances", req, {})
+
+
+@app.route(route="v1/ledger/documents/{id}", methods=["GET"])
+def ledger_document(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("ledger_document", req, {})
+
+
+@app.route(route="v1/ledger/source", methods=["GET"])
+def ledger_source(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("ledger_source", req, {})
+
+
+@app.route(route="v1/ledger/source", methods=["PUT"])
+def ledger_source_choose(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("put_ledger_source", req, {})
+
+
+@app.route(route="v1/ledger/files", methods=["POST"])
+@app.queue_output(arg_name="ledger", queue_name=names.QUEUE_LEDGER, connection=CONNECTION)
+def ledger_file(req: func.HttpRequest, ledger: func.Out[list[str]]) -> func.HttpResponse:
+    """A SIE 4 or SAF-T Financial file: stored unchanged, chosen as the ledger source, read in the background."""
+    return _http("post_ledger_file", req, {names.QUEUE_LEDGER: ledger})
+
+
+@app.route(route="v1/ledger/sync", methods=["POST"])
+@app.queue_output(arg_name="ledger", queue_name=names.QUEUE_LEDGER, connection=CONNECTION)
+def ledger_sync_start(req: func.HttpRequest, ledger: func.Out[list[str]]) -> func.HttpResponse:
+    return _http("post_ledger_sync", req, {names.QUEUE_LEDGER: ledger})
+
+
+@app.route(route="v1/ledger/sync", methods=["GET"])
+def ledger_sync_progress(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("ledger_sync", req, {})
+
+
+@app.route(route="v1/ledger/export", methods=["GET"])
+def ledger_export(req: func.HttpRequest) -> func.HttpResponse:
+    return _http("ledger_export", req, {})
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_LEDGER, connection=CONNECTION)
+@app.queue_output(arg_name="out", queue_name=names.QUEUE_LEDGER, connection=CONNECTION)
+def ledger_slice(msg: func.QueueMessage, out: func.Out[list[str]]) -> None:
+    """One slice of a backfill (a period, or a file's fiscal year); chains the next slice's message."""
+    from pipeline.readback.sync import step
+    from pipeline.webhook_events import emit
+
+    _redacted_spans()
+    registry = _connectors()
+    following = step(_stores(), registry.ledger_opener(_stores(), registry), msg.get_body(), emit=emit)
+    if following:
+        out.set([following])
+
+
+@app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_LEDGER + names.POISON_SUFFIX, connection=CONNECTION)
+def ledger_slice_poison(msg: func.QueueMessage) -> None:
+    """A slice that failed maxDequeueCount times (the system kept failing): the run is marked failed, saying so."""
+    from pipeline.readback.sync import failed
+
+    failed(_stores(), msg.get_body(), f"a slice failed {msg.dequeue_count} times; see the logs, then start again")
+
+
+@app.timer_trigger(arg_name="timer", schedule="%LEDGER_SYNC_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def ledger_refresh(timer: func.TimerRequest) -> None:
+    """Every company with a ledger source: the periods that changed since the watermark, read again."""
+    from pipeline.readback.sync import refresh_all
+    from pipeline.webhook_events import emit
+
+    _redacted_spans()
+    registry = _connectors()
+    for report in refresh_all(_stores(), registry.ledger_opener(_stores(), registry), emit=emit):
+        log.info("ledger of %s/%s: %d period(s) read again, %d posting(s), %d mismatch(es)%s", report.tenant,
+                 report.company, len(report.periods_read), report.postings, len(report.mismatches),
+                 f", skipped: {report.skipped}" if report.skipped else "")
 
 
 @app.route(route="v1/admin/tenants", methods=["POST"])

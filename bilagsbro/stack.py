@@ -61,6 +61,8 @@ def settings_for(connection_string: str, data_dir: Path = DATA_DIR) -> dict[str,
         "BILAGSBRO_LOCAL_SECRETS": str(data_dir / "secrets.json"),
         # Every five minutes, on the minute (UTC), as in Azure; `bilagsbro pull` runs one now.
         "OMNIUM_PULL_SCHEDULE": os.environ.get("OMNIUM_PULL_SCHEDULE", "0 */5 * * * *"),
+        # Every 15 minutes (UTC): each company's read-back ledger, the periods that changed (pipeline/readback).
+        "LEDGER_SYNC_SCHEDULE": os.environ.get("LEDGER_SYNC_SCHEDULE", "0 */15 * * * *"),
         # Every 15 seconds: a stalled document goes on within about a minute (docs/decisions/0003).
         "SWEEP_SCHEDULE": os.environ.get("SWEEP_SCHEDULE", "*/15 * * * * *"),
         # Azurite has no lifecycle management: the retention timer deletes the history blobs here itself.

@@ -76,6 +76,8 @@ def pulled() -> dict[str, PulledSource]:
 
 def registry() -> Connectors:
     """The registry bundled the way the stages take it."""
+    from connectors import ledgers
     from pipeline.registry import Connectors
 
-    return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, descriptors=CONNECTORS)
+    return Connectors(targets=TARGETS, sources=SOURCES, sniffers=SNIFFERS, descriptors=CONNECTORS,
+                      ledgers=ledgers.LEDGERS, ledger_files=ledgers.FILES, ledger_opener=ledgers.opener)

@@ -20,6 +20,7 @@ from pipeline import openapi_webhooks, openapi_workbench
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
+from pipeline.readback import openapi as readback_openapi
 from pipeline.records.documents import MAX_PAGE, STATUSES
 from pipeline.records.trace import STATUS_OF
 
@@ -353,6 +354,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
                 **openapi_webhooks.components(),
                 **openapi_workbench.components(),
                 **export_contract.components(),
+                **readback_openapi.components(),
             },
             "securitySchemes": {
                 "tenantKey": {"type": "http", "scheme": "bearer", "description": "A tenant's API key (bb_...)"},
@@ -584,6 +586,7 @@ def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = No
             **openapi_webhooks.paths(_answers, _path_id),
             **openapi_workbench.paths(_answers, _path_id, format_schema),
             **export_contract.paths(_answers),
+            **readback_openapi.paths(_answers, _path_id),
         }),
         "webhooks": openapi_webhooks.events(),
     }
@@ -736,6 +739,7 @@ OPERATIONS = {
     ("/api/openapi.json", "get"): "api_openapi",
     **openapi_webhooks.OPERATIONS,
     **openapi_workbench.OPERATIONS,
+    **readback_openapi.OPERATIONS,
     ("/api/v1/export", "get"): "export",
     ("/api/v1/admin/tenants/{id}/onboarding/fortnox", "post"): "fortnox_onboarding_link",
     ("/api/onboarding/fortnox/callback", "get"): "fortnox_onboarding_callback",

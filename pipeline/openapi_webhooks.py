@@ -36,7 +36,9 @@ def components() -> dict[str, Any]:
         "type": {"type": "string", "enum": list(EVENTS)}, "created": _STR, "tenant": _STR,
         "data": {"type": "object", "description": "document.*: document, reference, receipt, status, detail; "
                                                   "file.processed: receipt, file_name, format, status, counts; "
-                                                  "connection.unhealthy: target, document, error"}}}
+                                                  "connection.unhealthy: target, document, error; "
+                                                  "ledger.synced: company, source, kind (backfill or refresh), "
+                                                  "postings, mismatch_count, mismatches"}}}
     return {
         "WebhookEndpoint": endpoint,
         "WebhookEndpointWithSecret": {"allOf": [endpoint, {"type": "object", "required": ["secret"], "properties": {

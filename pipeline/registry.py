@@ -28,6 +28,11 @@ class Connectors:
     sniffers: Mapping[str, Sniffer] = field(default_factory=dict)
     # Every connector's descriptor (pipeline.descriptors): settings, secrets, what it accepts.
     descriptors: Mapping[str, Descriptor] = field(default_factory=dict)
+    # Ledger sources (connectors/ledgers): read-back of the general ledger; `ledger_files` are read from uploads;
+    # `ledger_opener(stores, this registry)` opens one by name (pipeline.readback.sync.Opener).
+    ledgers: Mapping[str, Any] = field(default_factory=dict)
+    ledger_files: tuple[str, ...] = ()
+    ledger_opener: Callable[[Stores, Any], Any] | None = None
     # Per connection (pipeline.lookups.connection_key): what its connector keeps between messages — HTTP
     # clients, sessions, lookups. A changed connection gets a fresh one; the old one is closed.
     caches: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)

@@ -19,7 +19,8 @@ import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-EVENTS = ("document.delivered", "document.blocked", "document.failed", "file.processed", "connection.unhealthy")
+EVENTS = ("document.delivered", "document.blocked", "document.failed", "file.processed", "connection.unhealthy",
+          "ledger.synced")
 SIGNATURE_HEADER = "Bilagsbro-Signature"
 EVENT_ID_HEADER = "Bilagsbro-Event-Id"  # the same on every attempt: receivers deduplicate by it
 TOLERANCE = dt.timedelta(minutes=5)  # how old a signed timestamp a receiver should accept

@@ -135,6 +135,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '209715200'
     SWEEP_SCHEDULE: '*/15 * * * * *'
     OMNIUM_PULL_SCHEDULE: '0 */5 * * * *'
+    // ledger_refresh: each company's read-back ledger, the periods that changed (pipeline/readback).
+    LEDGER_SYNC_SCHEDULE: '0 */15 * * * *'
   }
 }
 

@@ -43,6 +43,7 @@ class Company:
     locked_through: dt.date | None = None  # "Bokföringen är låst t.o.m."
     honours_dates: bool = True  # whether voucher lists honour fromdate/todate [unverified in Fortnox]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    ledger: Any = None  # the seeded books read back (ledger.py); FortnoxSandbox sets one
 
     def seed(self) -> Company:
         for ident, year in ((1, 2025), (2, 2026)):

@@ -8,7 +8,8 @@ from typing import Any
 
 from sandboxes.fortnox.company import Company, Refused
 
-NEEDS = {"companyinformation": "companyinformation", "costcenters": "costcenter", "projects": "project"}
+NEEDS = {"companyinformation": "companyinformation", "costcenters": "costcenter", "projects": "project",
+         "archive": "archive"}
 
 
 def _scope(path: str, scopes: set[str], company: Company) -> None:
@@ -96,4 +97,8 @@ def api(company: Company, method: str, path: str, query: dict[str, str], body: A
         if found is None:
             raise Refused(404, "Kunde inte hitta verifikation", 2000463)
         return 200, {"Voucher": found}
+    if company.ledger is not None:  # the books read back (ledger.py): SIE export, voucher lists, balances, files
+        found = company.ledger.route(company, method, parts, query, _paged)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
     raise Refused(404, f"Resursen hittades inte: {method} /3{path}", 2000000)

@@ -39,7 +39,7 @@ from sandboxes.fortnox.company import Company, Refused
 from sandboxes.fortnox.routes import api
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
-SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "settings"}
+SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "settings", "archive"}
 
 
 class FortnoxSandbox:
@@ -50,6 +50,10 @@ class FortnoxSandbox:
                  refresh_token: str | None = "sandbox-refresh-token", access_seconds: int = 3600,
                  rate_limit: tuple[int, float] | None = (25, 5.0), host: str = "127.0.0.1", port: int = 0) -> None:
         self.company = company or Company().seed()
+        if self.company.ledger is None:
+            from sandboxes.fortnox.ledger import FortnoxLedger
+
+            self.company.ledger = FortnoxLedger()
         self.clients = {client_id: client_secret}
         self.redirect_uris = set(redirect_uris)  # registered for the app; empty: any loopback URI (tests)
         self.app_scopes = set(SCOPES)
@@ -254,7 +258,11 @@ class _Handler(BaseHTTPRequestHandler):
                 raise Refused(500, "Internal server error", 1000003)
             if fault is not None and fault.kind == "timeout":
                 time.sleep(box.faults.timeout_seconds)
-            self._json(status, payload)
+            if isinstance(payload, bytes):  # a file: the SIE export, an archived document
+                self._send(status, payload, "text/plain; charset=cp437" if path.startswith("/3/sie/")
+                           else "application/pdf")
+            else:
+                self._json(status, payload)
         except Refused as exc:
             self._json(exc.status, {"ErrorInformation": {"error": 1, "message": exc.message, "code": exc.code}})
         except ValueError as exc:

@@ -39,6 +39,7 @@ from sandboxes.faults import Faults
 from sandboxes.tripletex import customers
 from sandboxes.tripletex.company import CUSTOMER_FIELDS, Company, Invalid
 from sandboxes.tripletex.invoices import Invoicing, Refused
+from sandboxes.tripletex.ledger import Ledger
 from sandboxes.tripletex.vouchers import message
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
@@ -109,6 +110,7 @@ class TripletexSandbox:
         self.entitlements_readable = True  # False: `GET /employee/entitlement` answers 403 to this token
         self.forbidden_paths: set[str] = set()  # routes (after /v2) this token's entitlements do not reach: 403
         self.invoicing = Invoicing(self.company)  # orders, invoices, payments, sending (invoices.py)
+        self.ledger = Ledger()  # the seeded books read back (ledger.py): /ledger/posting, /balanceSheet, ...
         self.faults = Faults()
         self.sessions: set[str] = set()
         self.issued: list[str] = []  # every session token ever handed out (tests look for them in logs)
@@ -295,14 +297,15 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Error(422, 22000, f"Invalid JSON: {exc}") from None
 
     def _send(self, status: int, payload: Any) -> None:
-        data = encode(payload) if payload is not None else b""
+        raw = isinstance(payload, bytes)  # a file (GET /document/{id}/content)
+        data = payload if raw else encode(payload) if payload is not None else b""
         try:
             self.send_response(status)
             self.send_header("x-tlx-request-id", self.request_id)
             for name, value in self.extra_headers.items():
                 self.send_header(name, value)
             if payload is not None:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", "application/octet-stream" if raw else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -392,6 +395,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if voucher is None:
                     raise _Error(404, 6000, f"Voucher {match.group(1)} finnes ikke.")
                 return 200, {"value": voucher}
+            found = self.box.ledger.route(route, query)
+            if found is not None:
+                return found
         if method == "POST" and route == "/customer":
             self._require("AUTH_CREATE_CUSTOMER")  # [unverified] which permission POST /customer checks
             try:

@@ -34,7 +34,8 @@ NAME = "fortnox"
 PRODUCTION_URL = "https://api.fortnox.se/3"
 AUTH_URL = "https://apps.fortnox.se/oauth-v1/auth"
 TOKEN_URL = "https://apps.fortnox.se/oauth-v1/token"
-SCOPES = ("bookkeeping", "companyinformation", "costcenter", "project")
+# `archive`: the documents attached to vouchers, for reading the books back (connectors/ledgers/fortnox.py).
+SCOPES = ("bookkeeping", "companyinformation", "costcenter", "project", "archive")
 DESCRIPTION_MAX = 200  # [unverified] Fortnox's limit on Voucher.Description; kept short either way
 MARKER_MAX = 60
 PAGE_LIMIT = 500  # the largest `limit` Fortnox's lists take [unverified: 500]

@@ -1,0 +1,1 @@
+"""Reading back: a company's general ledger, chart, balances and voucher documents from its accounting system."""

@@ -1,0 +1,99 @@
+"""The Fortnox sandbox's books to read back: seeded books (sandboxes/ledger_seed.py) as Fortnox's API v3 serves them.
+
+Routes (reference/target-apis.md §8.5, §8.8; fortnox.se/developer; [spec-derived] where the official spec is not
+stored here):
+- `GET /3/sie/4?financialyear=<Id>` → the year's SIE 4 export (text, PC8) — the whole year in one request.
+- `GET /3/vouchers?financialyear=<Id>` (`page`, `limit` ≤ 500) → `Vouchers[{VoucherSeries, VoucherNumber, Year,
+  TransactionDate, Description}]` with `MetaInformation` (the list carries no rows; a voucher's rows come one
+  voucher per request, which is why reading a year goes through SIE).
+- `GET /3/accounts?financialyear=<Id>` → `Accounts[{Number, Description, Active, BalanceBroughtForward,
+  BalanceCarriedForward}]`: the system's own balances per account and year (the read-back's check).
+- `GET /3/costcenters`, `GET /3/projects` → the dimensions, paged.
+- `GET /3/voucherfileconnections` → `VoucherFileConnections[{FileId, VoucherNumber, VoucherSeries, VoucherYear}]`;
+  `GET /3/archive/{FileId}` → the file (scope `archive`). [unverified] that the archive answers the file's bytes
+  with its content type, as here.
+Booked vouchers are never changed in Fortnox (a correction is a new voucher), so a year's voucher count tells
+whether it changed. `misreport` makes the accounts' balances disagree with the vouchers (a test of the check).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sandboxes.ledger_seed import ACCOUNT_NAMES, SeededBooks, pdf
+from sandboxes.sie_export import export
+
+
+class FortnoxLedger:
+    def __init__(self, books: SeededBooks | None = None) -> None:
+        self.books = books or SeededBooks(seed="fortnox", years=(2025, 2026))
+        self.misreport: dict[tuple[int, str], Decimal] = {}  # (year, account) → added to BalanceCarriedForward
+
+    def route(self, company: Any, method: str, parts: list[str], query: dict[str, str],
+              paged: Any) -> tuple[int, Any] | None:
+        if method != "GET":
+            return None
+        if parts == ["sie", "4"]:
+            year = self._year(company, query)
+            return 200, export(self.books, [year], company=company.name,
+                               organization_number=company.organization_number.replace("-", ""), currency="SEK")
+        if parts == ["vouchers"]:
+            year = self._year(company, query)
+            ident = self._ident(company, year)
+            return 200, paged([{"VoucherSeries": v.series, "VoucherNumber": v.number, "Year": ident,
+                                "TransactionDate": v.date.isoformat(), "Description": v.text}
+                               for v in self.books.year(year).vouchers], "Vouchers", query)
+        if parts == ["accounts"]:
+            year = self._year(company, query)
+            changes: dict[str, Decimal] = defaultdict(Decimal)
+            for (_, account), amount in self.books.month_sums(year).items():
+                changes[account] += amount
+            rows = []
+            for number, name in sorted(ACCOUNT_NAMES.items()):
+                brought = self.books.balance(number, dt.date(year, 1, 1)) if number[0] in "12" else Decimal(0)
+                carried = brought + changes.get(number, Decimal(0)) + self.misreport.get((year, number), Decimal(0))
+                rows.append({"Number": int(number), "Description": name, "Active": True,
+                             "Year": self._ident(company, year), "BalanceBroughtForward": brought,
+                             "BalanceCarriedForward": carried})
+            return 200, paged(rows, "Accounts", query)
+        if parts == ["voucherfileconnections"]:
+            rows = [{"FileId": self.file_id(v.date.year, v.document), "VoucherNumber": v.number,
+                     "VoucherSeries": v.series, "VoucherYear": self._ident(company, year)}
+                    for year in self.books.years for v in self.books.year(year).vouchers if v.document is not None]
+            return 200, paged(rows, "VoucherFileConnections", query)
+        if parts == ["costcenters"]:
+            return 200, paged(list(company.cost_centers.values()), "CostCenters", query)
+        if parts == ["projects"]:
+            return 200, paged(list(company.projects.values()), "Projects", query)
+        if len(parts) == 2 and parts[0] == "archive":
+            return self._file(parts[1])
+        return None
+
+    @staticmethod
+    def file_id(year: int, document: int | None) -> str:
+        return f"f{year}-{document:05d}"
+
+    def _file(self, file_id: str) -> tuple[int, Any] | None:
+        try:
+            year, number = (int(p) for p in file_id.removeprefix("f").split("-"))
+        except ValueError:
+            return None
+        if year not in self.books.years:
+            return None
+        found = next((v for v in self.books.year(year).vouchers if v.document == number), None)
+        if found is None:
+            return None
+        return 200, pdf(f"Verifikation {found.series}{found.number} {year}: {found.text}")
+
+    @staticmethod
+    def _year(company: Any, query: dict[str, str]) -> int:
+        from sandboxes.fortnox.routes import _year
+
+        return int(company.years[_year(company, query)][0].year)
+
+    @staticmethod
+    def _ident(company: Any, year: int) -> int:
+        return next(i for i, (start, _) in company.years.items() if start.year == year)
