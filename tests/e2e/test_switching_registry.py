@@ -61,3 +61,29 @@ def test_a_tenant_switches_to_another_system_and_back_with_its_source_unchanged(
     landed = {name: sorted(p.reference for p in running.posted()) for name, running in systems.items()}
     assert landed == {"tripletex": ["bytte-1", "bytte-2", "bytte-5"], other: ["bytte-3", "bytte-4"]}
     assert all("Røros" in p.text for running in systems.values() for p in running.posted())
+
+
+def test_a_tenant_goes_round_every_system_one_switch_after_another(stack: Any) -> None:
+    """Every system switched to from another that is not Tripletex, and away from it to the next: a ring through the
+    whole registry (and back to where it started), one voucher delivered in each, none in two."""
+    ring = sorted(SANDBOXES)
+    started: dict[str, Running] = {}
+    try:
+        for name in ring:
+            started[name] = start(name)
+        registry = TenantRegistry(stack.stores.tables)
+        tenant = registry.add("Rundreisen på Røros AS")
+        admin, key = registry.issue_key(None, role="admin"), registry.issue_key(tenant.id)
+        with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            for step, name in enumerate([*ring, ring[0]]):
+                _switch(stack, admin, tenant.id, name, started[name])
+                body = wait(client, send(client, sale(f"runde-{step}")))
+                assert body["status"] == "delivered", (name, body)
+        posted = {name: running.posted() for name, running in started.items()}
+    finally:
+        for running in started.values():
+            running.stop()
+    expected = {name: [f"runde-{step}"] for step, name in enumerate(ring)}
+    expected[ring[0]] = sorted(["runde-0", f"runde-{len(ring)}"])
+    assert {name: sorted(p.reference for p in held) for name, held in posted.items()} == expected
+    assert all("Røros" in p.text for held in posted.values() for p in held)
