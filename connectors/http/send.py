@@ -78,6 +78,9 @@ def send(
         except httpx.InvalidURL as exc:  # a setting no model caught: the customer's remedy, not a retry
             raise ConfigError(f"{name}: the address in the connection's settings is not a valid URL ({exc})",
                               **where) from None
+        except UnicodeEncodeError:  # a credential or setting an HTTP header cannot carry (outside ASCII)
+            raise ConfigError(f"{name}: a credential or setting holds characters an HTTP header cannot carry "
+                              "(only ASCII): check the keys for a stray letter such as æ, ø or å", **where) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if last:  # nothing reached the server: safe to retry for any method
                 raise TransientError(f"{name}: cannot connect ({type(exc).__name__})", **where) from None

@@ -48,6 +48,12 @@ def _common(stores: Stores, request: Request) -> tuple[str, str, list[Problem], 
     company = request.query.get("company") or "main"
     problems = [] if _COMPANY.match(company) else [
         Problem(f"company={company!r}: letters, digits, '-' and '_', at most 40", field="company", code="invalid")]
+    # A parameter given empty (`?company=`, `?to=`) is a mistake, not a request for the default: said, not guessed.
+    problems += [Problem(f"{name} is given without a value: leave it out or give one", field=name, code="invalid")
+                 for name, value in request.query.items() if value == "" and name != "company"]
+    if request.query.get("company") == "":
+        problems.append(Problem("company is given without a value: leave it out (the company 'main') or give one",
+                                field="company", code="invalid"))
     return tenant or "", company, problems, denied
 
 

@@ -154,3 +154,14 @@ def test_the_saft_export_reads_back_as_a_saft_source_with_the_same_postings(sync
     def key_of(t: dict[str, Any]) -> tuple[str, str, str]:
         return (t["date"], t["account"], t["amount"])
     assert sorted(map(key_of, theirs)) == sorted(map(key_of, ours)) and len(ours) > 100
+
+
+
+def test_a_parameter_given_empty_is_named_not_taken_for_the_default():
+    held = stores()
+    _, key = tenant(held)
+    for handler, query in ((api.ledger_accounts, {"company": ""}), (api.ledger_balances, {"to": ""}),
+                           (api.ledger_source, {"company": ""}), (api.ledger_sync, {"company": ""})):
+        answer = handler(held, connectors.registry(), request(key, query=query))
+        assert answer.status == 400, (handler.__name__, answer.body)
+        assert [p["field"] for p in answer.body["problems"]] == list(query), answer.body

@@ -128,3 +128,13 @@ def test_a_new_omnium_secret_takes_over_only_when_omnium_accepts_it(stores):
         assert kept.sources["omnium"] == working
         assert stores.secrets.get(working["client_secret_name"]) == omnium.client_secret
         assert kept.pending["omnium"]["state"] == "failed"
+
+
+def test_a_credential_an_http_header_cannot_carry_is_a_refused_connection_not_a_crash(stores):
+    tenant = TenantRegistry(stores.tables).add("Tegn i Nøkkelen AS")
+    refused = _put_connection(stores, _admin(stores), tenant.id, {
+        "target": "poweroffice-go", "settings": {"base_url": "http://127.0.0.1:9/v2"},
+        "credentials": {"application_key": "a", "client_key": "b", "subscription_key": "Þórshöfn-nøkkel"}})
+    assert refused.status == 422 and not refused.body["activated"]
+    assert "HTTP header cannot carry" in refused.body["check"]["error"]["message"]
+    assert TenantRegistry(stores.tables).get(tenant.id).target == "file"
