@@ -199,7 +199,7 @@ def put_ledger_source(stores: Stores, connectors: Connectors, request: Request) 
     source = body.get("source") if isinstance(body, dict) else None
     known = _known(connectors)
     files = getattr(connectors, "ledger_files", ())
-    if source not in known or source in files:
+    if not isinstance(source, str) or source not in known or source in files:  # a JSON object is no name
         problems.append(Problem(f"source must be one of {', '.join(s for s in known if s not in files)} (files are "
                                 "chosen by uploading one to /api/v1/ledger/files)", field="source", code="invalid"))
     if problems:

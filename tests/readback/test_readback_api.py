@@ -7,6 +7,7 @@ the connector sends is checked against the official OpenAPI spec.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -165,3 +166,12 @@ def test_a_parameter_given_empty_is_named_not_taken_for_the_default():
         answer = handler(held, connectors.registry(), request(key, query=query))
         assert answer.status == 400, (handler.__name__, answer.body)
         assert [p["field"] for p in answer.body["problems"]] == list(query), answer.body
+
+
+@pytest.mark.parametrize("source", [{}, [], 7, None, "bokføringsbyrået"])
+def test_a_source_that_is_no_known_name_is_refused_not_a_crash(source):
+    held = stores()
+    _, key = tenant(held)
+    answer = api.put_ledger_source(held, connectors.registry(), request(
+        key, method="PUT", body=json.dumps({"source": source}).encode()))
+    assert answer.status == 400 and answer.body["problems"][0]["field"] == "source", answer.body
