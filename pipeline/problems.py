@@ -29,8 +29,12 @@ WHERE = (("account", "the chart of accounts"), ("vat", "the VAT codes"), ("custo
          ("period", "the accounting periods"), ("date", "the accounting periods"))
 
 
-def value_at(document: Any, path: str | None) -> str:
-    """What a problem's field holds in a document (`lines[1].account` → "9999"); "" when it cannot be read."""
+PARTY_BY_NUMBER = ("number", "organization_number", "name")  # a party named by what identifies it in a register
+
+
+def value_at(document: Any, path: str | None, *, party: tuple[str, ...] = PARTY_BY_NUMBER) -> str:
+    """What a problem's field holds in a document (`lines[1].account` → "9999"); "" when it cannot be read.
+    A party (customer, supplier) is shown by the first of its `party` fields it has."""
     value: Any = document
     for part in (path or "").split("."):
         found = _PATH.fullmatch(part)
@@ -44,8 +48,7 @@ def value_at(document: Any, path: str | None) -> str:
             return ""
     if isinstance(value, str | int):
         return str(value)
-    return str(getattr(value, "number", None) or getattr(value, "organization_number", None)
-               or getattr(value, "name", None) or "")
+    return str(next((found for name in party if (found := getattr(value, name, None))), ""))
 
 
 def annotated(problem: Problem, source: Any, adapted: Any) -> dict[str, Any]:

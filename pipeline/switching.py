@@ -16,7 +16,6 @@ is resent to the new system (pipeline/resend.py: audited, never twice).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from pipeline.descriptors import TargetDescriptor
 from pipeline.envelope import Enclosure
 from pipeline.errors import BilagsbroError, ConfigError
 from pipeline.ports import ChartOfAccounts, NotFound, Stale, Stores, TargetContext
+from pipeline.problems import value_at
 from pipeline.records import documents
 from pipeline.records.connections import CHECK_DOCUMENT, _Candidate, _impatient, _target_settings, change, refusals
 from pipeline.records.history import BlobExchangeLog, load
@@ -97,25 +97,8 @@ def used_fields(document: Any, prefix: str = "") -> set[str]:
     return found
 
 
-_PATH = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")
-
-
-def _value(document: Any, path: str | None) -> str:
-    """What a problem's field holds in the document (`lines[1].account` → "9999"); "" when it cannot be read."""
-    value: Any = document
-    for part in (path or "").split("."):
-        found = _PATH.fullmatch(part)
-        if not found:
-            return ""
-        value = value.get(found.group(1)) if isinstance(value, dict) else getattr(value, found.group(1), None)
-        if found.group(2) is not None:
-            value = value[int(found.group(2))] if isinstance(value, tuple | list) and \
-                int(found.group(2)) < len(value) else None
-        if value is None:
-            return ""
-    if isinstance(value, str | int):
-        return str(value)
-    return str(getattr(value, "name", None) or getattr(value, "organization_number", None) or "")
+# What the new system lacks is named as a person reads it: a party by its name first.
+_PARTY_BY_NAME = ("name", "organization_number")
 
 
 def candidate(stores: Stores, connectors: Connectors, tenant: Tenant, system: str, *,
@@ -317,7 +300,7 @@ def _check(target: Any, batch: list[Any], tally: Tally) -> None:
         if problem.is_error:
             document = by_reference.get(problem.reference)
             tally.problem(_kind(problem.code, problem.field), problem.code,
-                          _value(document, problem.field) if document is not None else "", problem.message,
+                          value_at(document, problem.field, party=_PARTY_BY_NAME) if document is not None else "", problem.message,
                           problem.reference)
 
 

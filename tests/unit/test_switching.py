@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import connectors
 from pipeline.model import Voucher
-from pipeline.switching import Tally, _kind, _value, field_changes, used_fields
+from pipeline.problems import value_at
+from pipeline.switching import _PARTY_BY_NAME, Tally, _kind, field_changes, used_fields
 
 VOUCHER = Voucher.model_validate({
     "reference": "K-1", "date": "2026-11-20", "description": "Kiosk Tromsø – æøå",
@@ -20,6 +21,10 @@ def test_the_fields_a_document_fills_are_named_as_the_field_map_names_them():
     assert {"reference", "date", "description", "lines[].account", "lines[].amount", "lines[].kid",
             "lines[].vat_code", "lines[].dimensions.department", "lines[].dimensions.*"} <= used
     assert not {"type", "origin", "lines[].dimensions.project"} & used
+
+
+def _value(document, path):
+    return value_at(document, path, party=_PARTY_BY_NAME)  # as the switch preview reads a problem's value
 
 
 def test_a_problem_points_at_the_value_the_system_lacks_and_is_sorted_by_kind():
