@@ -104,20 +104,12 @@ def put_further_connection(stores: Stores, connectors: Connectors, request: Requ
     """Connect the tenant to a further accounting system beside its primary one (e.g. the new system before a
     switch, to resend to it), tested first as the primary connection is: 200 when in force, 422 with the test's
     reason when not (nothing changes then). New documents still go to the primary system."""
-    from pipeline.admin_requests import Connection
-    from pipeline.api import _admin_body
+    from pipeline.api import _connection_request
     from pipeline.records.connections import change, describe
 
-    tenant, denied = _admin_tenant(stores, request)
-    if denied:
-        return denied
-    body, bad = _admin_body(request, Connection)
-    if bad:
-        return bad
-    assert isinstance(body, Connection)
-    if body.target not in connectors.targets:
-        return error(422, f"unknown target {body.target!r}; known: {', '.join(sorted(connectors.targets))}",
-                     [Problem("unknown target", field="target")])
+    tenant, body, refused = _connection_request(stores, connectors, request)
+    if refused:
+        return refused
     try:
         outcome = change(stores, connectors, tenant.id, body.target, settings=body.settings,
                          credentials=body.credentials, direct_posting=body.direct_posting, further=True)

@@ -444,23 +444,33 @@ def _admin_body(request: Request, model: Any) -> tuple[Any, Response | None]:
         return None, error(422, "the request is not valid", _validation_problems(exc))
 
 
-def put_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Connect a tenant to an accounting system: the new settings and credentials are tested first and take
-    over only when the test passes (200); a failed test leaves the working connection as it was (422)."""
+def _connection_request(stores: Stores, connectors: Connectors, request: Request) -> tuple[Any, Any, Response | None]:
+    """The tenant and the connection an admin request names (admin key, a valid body, a registered target); or
+    the answer that refuses it."""
     from pipeline.admin_requests import Connection
-    from pipeline.records.connections import change, describe
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
-        return denied
+        return None, None, denied
     body, bad = _admin_body(request, Connection)
     if bad:
-        return bad
+        return None, None, bad
     assert isinstance(body, Connection)
+    if body.target not in connectors.targets:
+        return None, None, error(422, f"unknown target {body.target!r}; known: {', '.join(sorted(connectors.targets))}",
+                                 [Problem("unknown target", field="target")])
+    return tenant, body, None
+
+
+def put_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """Connect a tenant to an accounting system: the new settings and credentials are tested first and take
+    over only when the test passes (200); a failed test leaves the working connection as it was (422)."""
+    from pipeline.records.connections import change, describe
+
+    tenant, body, refused = _connection_request(stores, connectors, request)
+    if refused:
+        return refused
     target = body.target
-    if target not in connectors.targets:
-        return error(422, f"unknown target {target!r}; known: {', '.join(sorted(connectors.targets))}",
-                     [Problem("unknown target", field="target")])
     try:
         outcome = change(stores, connectors, tenant.id, target, settings=body.settings, credentials=body.credentials,
                          direct_posting=body.direct_posting)
@@ -481,19 +491,11 @@ def post_connection_companies(stores: Stores, connectors: Connectors, request: R
     """The companies a connection's credentials reach, to pick one before connecting (a system whose descriptor
     `picks` a setting, e.g. Business NXT's company_no): asked with the body's settings and credentials over those
     in force; nothing is written (200; 422 with the reason in the customer's words)."""
-    from pipeline.admin_requests import Connection
     from pipeline.records.connections import companies
 
-    tenant, denied = _admin_tenant(stores, request)
-    if denied:
-        return denied
-    body, bad = _admin_body(request, Connection)
-    if bad:
-        return bad
-    assert isinstance(body, Connection)
-    if body.target not in connectors.targets:
-        return error(422, f"unknown target {body.target!r}; known: {', '.join(sorted(connectors.targets))}",
-                     [Problem("unknown target", field="target")])
+    tenant, body, refused = _connection_request(stores, connectors, request)
+    if refused:
+        return refused
     try:
         listed = companies(stores, connectors, tenant.id, body.target, settings=body.settings,
                            credentials=body.credentials)
