@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+from connectors.sales.checks import matching_party
 from connectors.targets.tripletex import invoicing, parties
 from connectors.targets.tripletex.mapping import NAME, customer_payload, external_number, matched
 from pipeline.errors import ConfigError, DataError, Problem
@@ -69,17 +70,6 @@ def _index(target: TripletexTarget, invoice: SalesInvoice, invoice_id: int | Non
 
 
 # -- customers ------------------------------------------------------------------------------------------------
-
-def matching_party(party: Party, field: str | None) -> Party:
-    """The party with only the identifier the tenant matches customers by (None: every identifier, best first)."""
-    if field is None:
-        return party
-    keep = {"number": "number", "organization_number": "organization_number", "email": "email", "phone": "phone"}[field]
-    cleared = {name: None for name in ("number", "organization_number", "email", "phone") if name != keep}
-    if getattr(party, keep) is None:
-        return party.model_copy(update={**cleared, "name": party.name or "?"})
-    return party.model_copy(update=cleared)
-
 
 def customer(target: TripletexTarget, party: Party, reference: str, *, create: bool) -> tuple[dict[str, Any] | None, str]:
     """The Tripletex customer (None: missing) and what happened: "found", "created", "updated"."""
