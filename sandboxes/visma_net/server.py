@@ -10,6 +10,7 @@ Contract (official spec `../shared/specs/visma-net/swagger.json`, reference/targ
 - `X-RateLimit-Limit/-Remaining/-Reset/-Policy` on every API answer; 429 with `Retry-After` once the window's
   calls are spent.
 - Journal transactions by journal.py's rules; `Location` on the 201 of `POST /v2/journaltransaction`.
+- Customers, customer invoices, credit notes and payments by receivables.py (the customer ledger).
 - Faults on demand (`sandbox.faults`, sandboxes/faults.py): 429, 503, 401, commit-then-500, a timeout after (or
   before) commit, a slow answer.
 """
@@ -30,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandboxes.faults import Faults
-from sandboxes.visma_net import journal
+from sandboxes.visma_net import journal, receivables
 from sandboxes.visma_net.company import Company
 
 SCOPES = ("vismanet_erp_service_api:read", "vismanet_erp_service_api:create", "vismanet_erp_service_api:update")
@@ -63,6 +64,7 @@ class VismaNetSandbox:
                  customer_tenant_id: str = "0d2a9e77-81f4-4b6c-a0f3-5b7c9d1e2f30", token_lifetime: int = 3600,
                  rate_limit: int = 100_000, rate_period: float = 3600.0, host: str = "127.0.0.1", port: int = 0) -> None:
         self.company = company or Company().seed()
+        self.receivables = receivables.Receivables(self.company)  # customers, invoices, credit notes, payments
         self.client_id, self.client_secret = client_id, client_secret
         self.tenant_id, self.customer_tenant_id = tenant_id, customer_tenant_id
         self.granted: set[str] = set(SCOPES)  # the scopes the company approved for the integration
@@ -264,6 +266,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         company = self.box.company
+        routed = receivables.route(self.box.receivables, self.box.base_url, method, path, query, body)
+        if routed is not None:
+            status, payload, headers = routed
+            self.headers_out.update(headers)
+            return status, payload
         with company.lock:
             if method == "GET":
                 return 200, self._get(company, path, query)

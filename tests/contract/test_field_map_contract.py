@@ -177,6 +177,8 @@ def _values(payload: Any, path: str) -> list[Any]:
         for value in found:
             if not isinstance(value, dict):
                 step.append(None)
+            elif "|" in part and all(p.endswith("[]") for p in part.split("|")):  # whichever list it has
+                step.extend(next((value[p[:-2]] for p in part.split("|") if p[:-2] in value), None) or [])
             elif "|" in part:
                 step.append(next((value[p] for p in part.split("|") if p in value), None))
             elif part == "*":
@@ -219,7 +221,12 @@ def test_what_the_map_says_is_what_the_target_does(system: tuple[TargetDescripto
         text = json.dumps(rendered, ensure_ascii=False, default=str)
         for field, rule in rules.items():
             changed = DOCUMENT.validate_python(_changed(raw, field, present))
-            if isinstance(rule, Lands):
+            if isinstance(rule, Lands) and rule.otherwise and not any(
+                    v not in (None, "", [], {}) for v in _values(rendered, rule.to)):
+                # It cannot land in this document (a credit note's due date): not sent, and named as not accepted.
+                assert target.render(changed) == rendered, f"{field} is said not to land here, but it is sent"
+                assert any(re.fullmatch(_pattern(field), r) for r in target.deliver(full).not_accepted), field
+            elif isinstance(rule, Lands):
                 before = _values(rendered, rule.to)
                 assert any(v not in (None, "", [], {}) for v in before), f"{field}: nothing at {rule.to}"
                 after = _values(json.loads(json.dumps(target.render(changed), default=str)), rule.to)

@@ -111,3 +111,18 @@ def test_a_timeout_after_the_system_committed_the_invoice_does_not_make_a_second
     outcome = system.once(invoice(), "d-2", direct_posting=True)
     assert outcome.looked_up
     assert system.harness.invoices_with(invoice().reference) == 1
+
+
+@pytest.mark.parametrize("kind", ["429", "500-after-commit", "timeout-after-commit"])
+def test_an_invoice_is_made_once_whatever_the_system_answers(system: Invoicing, kind: str) -> None:
+    fault = getattr(system.harness, "invoice_fault", None)
+    if not system.descriptor.http or fault is None:
+        pytest.skip(f"{system.descriptor.title}: its descriptor says http=False — no system that could misbehave")
+    fault(kind)
+    try:
+        outcome = system.once(invoice(), "d-1", direct_posting=True)
+    except OutcomeUnknown:  # committed, answer lost: the next attempt looks before it makes another
+        outcome = system.once(invoice(), "d-2", direct_posting=True)
+        assert outcome.looked_up
+    assert not outcome.delivery.draft
+    assert system.harness.invoices_with(invoice().reference) == 1

@@ -5,10 +5,13 @@ Facts: reference/target-apis.md §7; the customer's side in docs/connect/visma-n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from connectors.targets.visma_net.invoicing import DEFAULT_PAYMENT_METHODS
+from connectors.targets.visma_net.invoicing import FIELD_MAP as INVOICE_FIELD_MAP
+from connectors.targets.visma_net.invoicing import NOT_ACCEPTED as INVOICE_NOT_ACCEPTED
 from connectors.targets.visma_net.mapping import (
     CURRENCIES,
     DIMENSIONS,
@@ -45,6 +48,37 @@ class VismaNetSettings(TargetSettings):
         "Which segment of the subaccount holds the department (Visma.net: Segment values, CS203000, SUBACCOUNT)"))
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Visma.net's answer")
 
+    # Sales invoices, credit notes and payments (invoicing.py, sales.py; docs/connect/visma-net.md).
+    customer_match: Literal["number", "organization_number", "email", "phone"] | None = Field(
+        None, description="The one field an invoice's customer is found by (customer number, organisation number, "
+                          "e-mail or phone); none: each in that order")
+    create_customers: bool = Field(False, description="Create a customer Visma.net lacks (exactly once) instead of "
+                                                      "blocking the invoice")
+    update_customers: bool = Field(True, description="Update a found customer's name, organisation number, e-mail, "
+                                                     "phone, address and invoice delivery when the invoice says otherwise")
+    send_invoices: bool = Field(False, description="Have Visma.net send each invoice and credit note it releases "
+                                                   "(AutoInvoice: EHF/PEPPOL, e-mail or print as the customer is set "
+                                                   "up), once")
+    vat_categories: dict[str, str] = Field(default_factory=dict, description=(
+        "VAT ID → the Visma.net VAT category an invoice line with it takes; without one, the category holding the "
+        "VAT ID with the fewest others"))
+    payment_methods: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PAYMENT_METHODS),
+        description="Payment method (card, vipps, bank, invoice, …) → the Visma.net payment method ID a payment is "
+                    "registered with")
+    cash_accounts: dict[str, str] = Field(default_factory=dict, description=(
+        "Payment method → the Visma.net cash account its money lands on; without one, the payment's bank account"))
+    write_off_reason: str | None = Field(None, max_length=20, description=(
+        "The Visma.net reason code (its account) a shortfall within the tolerance is written off with: fees and "
+        "rounding; none: such a difference is refused"))
+    payment_tolerance: str = Field("0.00", pattern=r"^\d{1,6}(\.\d{1,2})?$",
+                                   description="The largest shortfall of a payment written off as fee or rounding; "
+                                               "more short is a part payment")
+    overpayments: Literal["refuse", "accept"] = Field("refuse", description="A payment over the open amount: refused, "
+                                                      "or registered with the rest unapplied (the customer in credit)")
+    due_days: dict[str, int] = Field(default_factory=dict, description="Payment method (or 'default') → days from "
+                                     "the invoice date to its due date: the tenant's terms, checked and applied")
+
     @field_validator("tenant_id", mode="after")
     @classmethod
     def _lower(cls, value: str) -> str:
@@ -72,14 +106,15 @@ DESCRIPTOR = TargetDescriptor(
     check="a Visma Connect token for the tenant, then GET /v1/branch and /v1/financialPeriod: which company and "
           "branch the tenant id reaches, which scopes were granted, and which periods are open",
     accepts=Accepts(
-        documents=("voucher",),
+        documents=("voucher", "sales_invoice", "payment"),
         currencies=CURRENCIES,
         dimensions=DIMENSIONS,
-        drafts=Drafts(available=True, meaning="a journal transaction on hold (status Hold) that someone in the "
-                                              "company takes off hold and releases in Visma.net"),
+        drafts=Drafts(available=True, meaning="a journal transaction, customer invoice, credit note or payment on hold "
+                                              "(status Hold) that someone in the company takes off hold and releases "
+                                              "in Visma.net"),
         checks=("accounts", "vat_codes", "departments", "projects"),
-        not_accepted=NOT_ACCEPTED,
-        fields=FIELD_MAP,
+        not_accepted={**INVOICE_NOT_ACCEPTED, **NOT_ACCEPTED},  # a voucher's reason where both name a field
+        fields={**FIELD_MAP, **INVOICE_FIELD_MAP},
     ),
     guide="docs/connect/visma-net.md",
 )

@@ -45,16 +45,16 @@ READ, CREATE, UPDATE = f"{SCOPE}:read", f"{SCOPE}:create", f"{SCOPE}:update"
 REFERENCE_MAX = 15
 CURRENCIES = ("NOK",)
 DIMENSIONS = ("department", "project")
-UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
+UNSUPPORTED_DOCUMENTS: tuple[str, ...] = ()  # every document of the shared form is delivered
 DRAFT_STATUSES = ("Hold", "Balanced")  # not yet released: nothing is in the ledger
 ØRE = Decimal("0.01")
 
 NOT_ACCEPTED: dict[str, str] = {
     "lines[].kid": "a journal transaction line has no KID field; KID belongs to customer invoices and payments",
     "lines[].customer": "a journal transaction line takes no customer: customer-ledger entries come from customer "
-                        "invoices and payments, which this connector does not deliver yet",
+                        "invoices and payments (send those as sales_invoice and payment)",
     "lines[].supplier": "a journal transaction line takes no supplier: supplier-ledger entries come from supplier "
-                        "invoices and payments, which this connector does not deliver yet",
+                        "invoices and payments, which this connector does not deliver",
     "lines[].invoice_number": "a journal transaction line has no invoice number field",
     "lines[].due_date": "a journal transaction line has no due date field",
     "lines[].dimensions.*": "Visma.net journal lines take department (a subaccount segment) and project only",

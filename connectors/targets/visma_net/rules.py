@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
+from connectors.sales import checks
+from connectors.targets.visma_net.invoicing import vat_category
 from connectors.targets.visma_net.mapping import (
     CURRENCIES,
     Register,
@@ -26,7 +29,7 @@ from connectors.targets.visma_net.mapping import (
     vat_part,
 )
 from pipeline.errors import Problem
-from pipeline.model import Posting, Voucher
+from pipeline.model import Posting, SalesInvoice, Voucher
 
 Report = Callable[[str, str, str], None]
 
@@ -110,3 +113,56 @@ def problems_of_vat(line: Posting, account: Mapping[str, Any] | None, register: 
             problem("vat-code-not-allowed", where,
                     f"VAT code {line.vat_code} is not allowed on account {line.account} in Visma.net: the account's "
                     f"VAT category {category} allows {', '.join(sorted(ids)) or 'none'}")
+
+
+def invoice_problems(invoice: SalesInvoice, register: Register, *, vat_categories: Mapping[str, str],
+                     due_days: Mapping[str, int]) -> list[Problem]:
+    """What a customer invoice or credit note needs and the company lacks, besides connectors.sales.checks' rules
+    (lines add up, VAT at the rates, due date by the terms): NOK, a VAT category per VAT ID, accounts, department
+    values, one project per document, the financial period open in the customer ledger."""
+    problems: list[Problem] = []
+
+    def problem(code: str, where: str, message: str) -> None:
+        problems.append(Problem(message, field=where, reference=invoice.reference, code=code,
+                                file=invoice.origin.file if invoice.origin else None,
+                                line=invoice.origin.line if invoice.origin else None))
+
+    if invoice.currency not in CURRENCIES:
+        problem("unsupported-currency", "currency", f"Visma.net invoices are delivered in NOK only, not "
+                                                    f"{invoice.currency}")
+    period = period_of(invoice.date, register.periods)
+    if period is None or not period.get("active", True) or period.get("closedInCustomerLedger"):
+        problem("closed-period", "date", f"no open financial period in Visma.net's customer ledger covers "
+                                         f"{invoice.date}")
+    projects = {line.dimensions["project"] for line in invoice.lines if "project" in line.dimensions}
+    if len(projects) > 1:
+        problem("mixed-dimensions", "lines[].dimensions.project",
+                f"a Visma.net customer document has one project; the lines name {', '.join(sorted(projects))}")
+
+    def rate(code: str) -> Decimal | None:
+        vat = register.vats.get(code)
+        found = rate_on(vat, invoice.date) if vat is not None else None
+        return None if found is None else found[0]
+
+    problems += checks.invoice_problems(invoice, rate, due_days, system="Visma.net", vat_noun="VAT ID")
+    for i, line in enumerate(invoice.lines):
+        at = f"lines[{i}]"
+        if line.vat_code in register.vats and vat_category(line.vat_code, register.vat_categories,
+                                                           vat_categories) is None:
+            problem("vat-category-missing", f"{at}.vat_code",
+                    f"no single Visma.net VAT category holds VAT ID {line.vat_code}: name one in the connection "
+                    "(settings.vat_categories)")
+        if line.account is not None:
+            account = register.accounts.get(line.account)
+            if account is None or not account.get("active", True):
+                problem("missing-account", f"{at}.account", f"account {line.account} is "
+                        + ("inactive" if account else "missing") + " in Visma.net")
+        department = line.dimensions.get("department")
+        if department is not None and (register.departments.get(department) or {}).get("active", False) is False:
+            problem("missing-department", f"{at}.dimensions.department", f"department {department} is no active "
+                    "value of the subaccount's department segment in Visma.net")
+        project = line.dimensions.get("project")
+        if project is not None and (register.projects.get(project) or {}).get("status") != "Active":
+            problem("missing-project", f"{at}.dimensions.project", f"project {project} is missing or not active in "
+                                                                   "Visma.net")
+    return problems

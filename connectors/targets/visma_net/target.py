@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.http import Sleep, client_for, kept, send
-from connectors.targets.visma_net import refusals, register, sent
+from connectors.targets.visma_net import invoicing, payments, refusals, register, sales, sent
 from connectors.targets.visma_net.client import DIALECT, VismaConnectAuth
 from connectors.targets.visma_net.descriptor import VismaNetSettings
 from connectors.targets.visma_net.mapping import (
@@ -38,9 +39,9 @@ from connectors.targets.visma_net.mapping import (
     NAME,
     READ,
     TITLE,
-    UNSUPPORTED_DOCUMENTS,
     UPDATE,
     Options,
+    Register,
     delivery_of,
     encode,
     journal_transaction,
@@ -50,7 +51,7 @@ from connectors.targets.visma_net.mapping import (
 )
 from connectors.targets.visma_net.rules import problems_for
 from pipeline.errors import ConfigError, DataError, OutcomeUnknown, Problem
-from pipeline.model import Document, Voucher
+from pipeline.model import Document, Payment, SalesInvoice, Voucher
 from pipeline.ports import Delivery, ExchangeLog, TargetContext
 
 PAGE_SIZE = 1000  # journal lines per page of a search; Visma.net caps it at its maxPageSize anyway
@@ -107,14 +108,49 @@ class VismaNetTarget:
     # -- the Target protocol --------------------------------------------------------------------------------------
 
     def preflight(self, documents: Sequence[Document]) -> list[Problem]:
-        problems = [Problem(f"the Visma.net connector does not deliver {d.type} yet", reference=d.reference,
-                            code="unsupported-document") for d in documents if d.type in UNSUPPORTED_DOCUMENTS]
+        problems: list[Problem] = []
+        for document in documents:
+            if isinstance(document, SalesInvoice):
+                problems.extend(sales.invoice_problems(self, document))
+            elif isinstance(document, Payment):
+                problems.extend(payments.payment_problems(self, document))
         vouchers = [d for d in documents if isinstance(d, Voucher)]
         if vouchers:
             found = register.resolve(self, vouchers)
             for voucher in vouchers:
                 problems.extend(problems_for(voucher, found))
         return problems
+
+    def register_for_invoices(self, invoice: SalesInvoice) -> Register:
+        """What an invoice needs from the company: VAT IDs, every VAT category, accounts, departments, projects,
+        financial periods (register.py: one lookup per kind and connection)."""
+        lines = invoice.lines
+        lookups = self.context.lookups
+        found = register.register(self)
+        lookups.fill("vats", [line.vat_code for line in lines], register._all(self, "v1/vat", "vatId"))
+        lookups.fill("vat_categories", ["*"], lambda _: {"*": {}, **register._all(self, "v1/vatCategory",
+                                                                                  "vatCategoryId")([])})
+        lookups.fill("accounts", [line.account for line in lines if line.account],
+                     register._all(self, "v1/account", "accountCD"))
+        lookups.fill("departments", [line.dimensions["department"] for line in lines if "department" in line.dimensions],
+                     register._segment(self))
+        lookups.fill("projects", [line.dimensions["project"] for line in lines if "project" in line.dimensions],
+                     register._projects(self))
+        found.vat_categories = {k: v for k, v in found.vat_categories.items() if k != "*"}
+        found.periods = register.periods(self)
+        return found
+
+    def payment_methods(self) -> dict[str, dict[str, Any]]:
+        """The company's payment methods by ID (`GET /v1/paymentmethod`), read once per connection."""
+        table = self.context.lookups.fill("payment_methods", ["*"], lambda _: {
+            "*": {}, **register._all(self, "v1/paymentmethod", "paymentMethodID")([])})
+        return {k: v for k, v in table.items() if k != "*"}
+
+    def cash_accounts(self) -> set[str]:
+        """The company's cash accounts by number (`GET /v1/cashaccount`), read once per connection."""
+        table = self.context.lookups.fill("cash_accounts", ["*"], lambda _: {
+            "*": {}, **register._all(self, "v1/cashaccount", "number")([])})
+        return {k for k in table if k != "*"}
 
     def accounts_missing(self, numbers: Iterable[str]) -> dict[str, str]:
         """Which of these account numbers cannot be booked on in the company's chart, and why (pipeline.ports
@@ -126,16 +162,29 @@ class VismaNetTarget:
         return dict(sorted(missing.items()))
 
     def render(self, document: Document) -> dict[str, Any]:
+        if isinstance(document, SalesInvoice):
+            return sales.render_invoice(self, document)
+        if isinstance(document, Payment):
+            return payments.render_payment(self, document)
         voucher = self._voucher(document)
         return journal_transaction(voucher, register.resolve(self, [voucher]), self.options)
 
     def _voucher(self, document: Document) -> Voucher:
         if not isinstance(document, Voucher):
-            raise DataError(f"the Visma.net connector does not deliver {document.type} yet: only vouchers (journal "
-                            "transactions)", tenant=self.context.tenant, reference=document.reference, connector=NAME)
+            raise DataError(f"the Visma.net connector does not deliver {document.type}", tenant=self.context.tenant,
+                            reference=document.reference, connector=NAME)
         return document
 
     def deliver(self, document: Document) -> Delivery:
+        if isinstance(document, SalesInvoice):
+            problems = sales.invoice_problems(self, document)
+            if problems:
+                raise DataError(f"invoice {document.reference} cannot be delivered: "
+                                + "; ".join(str(p) for p in problems), tenant=self.context.tenant,
+                                reference=document.reference, connector=NAME, problems=tuple(problems))
+            return replace(sales.deliver_invoice(self, document), not_accepted=invoicing.not_accepted(document))
+        if isinstance(document, Payment):
+            return replace(payments.deliver_payment(self, document), not_accepted=invoicing.not_accepted(document))
         voucher = self._voucher(document)
         found = register.resolve(self, [voucher])
         problems = problems_for(voucher, found)
@@ -185,6 +234,9 @@ class VismaNetTarget:
         return {**batch, "status": "Released", "release": result or "Done"}
 
     def find(self, reference: str) -> Delivery | None:
+        ours = sales.find(self, reference)  # an invoice, credit note or payment: by its progress row
+        if ours is not False:
+            return ours
         note = sent.recall(self.context, reference)
         if note is None:
             return None  # nothing was ever sent for this reference through this connector

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
+from pipeline.norway.kid import kid_mod10
 from pipeline.ports import TargetContext
 from sandboxes.visma_net import VismaNetSandbox
 from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
@@ -19,6 +21,8 @@ class Harness:
     def __init__(self) -> None:
         self.sandbox = VismaNetSandbox().start()
         self.sandbox.faults.timeout_seconds = HANG
+        # The invoice the field map's credit note and payment name (ref. no. 10042), made in Visma.net itself.
+        self.sandbox.receivables.seed_invoice("10001", "10042", Decimal("1250.00"), kid=kid_mod10("1004203"))
         self.transport = SpecCheckingTransport(spec_check())
         self.secrets = MemorySecrets({"visma-net-secret": self.sandbox.client_secret})
         self.cache: dict[str, Any] = {}
@@ -35,6 +39,15 @@ class Harness:
 
     def fault(self, kind: Fault, *, times: int = 1) -> None:
         self.sandbox.faults.add(r"^/v2/journaltransaction$", "POST", KINDS[kind], times=times)
+
+    def invoice_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /v2/customerinvoice (the step that makes an invoice)."""
+        self.sandbox.faults.add(r"^/v2/customerinvoice$", "POST", KINDS[kind], times=times)
+
+    def invoices_with(self, reference: str) -> int:
+        """How many customer invoices Visma.net holds with our reference."""
+        return sum(1 for d in self.sandbox.receivables.documents["invoice"].values()
+                   if d.get("externalReference") == reference)
 
     def refusable(self) -> Voucher:
         # Our preflight passes (the account was active when looked up); Visma.net then refuses it.
