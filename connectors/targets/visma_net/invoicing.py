@@ -34,6 +34,8 @@ INVOICE_NOT_ACCEPTED: dict[str, str] = {
                        "description carries the text",
     "lines[].dimensions.*": "Visma.net customer document lines take department (a subaccount segment), and the "
                             "document a project; other dimensions are not sent",
+    "due_date": "a Visma.net credit note has no due date (CustomerCreditNoteUpdateDto)",
+    "kid": "a Visma.net credit note has no payment reference (CustomerCreditNoteUpdateDto)",
 }
 PAYMENT_NOT_ACCEPTED: dict[str, str] = {
     "receivable_account": "Visma.net settles the invoice's own customer ledger balance",
@@ -54,9 +56,9 @@ FIELD_MAP: FieldMap = {
                                                            "updated when changed"),
         "due_date": Lands("document.documentDueDate.value", "as a date and time; without one, the tenant's terms for "
                                                             "the payment method (settings.due_days), else the date",
-                          otherwise="a Visma.net credit note has no due date (CustomerCreditNoteUpdateDto)"),
+                          otherwise=INVOICE_NOT_ACCEPTED["due_date"]),
         "kid": Lands("document.paymentReference.value", "as is (Visma.net's «Payment ref.», the KID on the invoice)",
-                     otherwise="a Visma.net credit note has no payment reference (CustomerCreditNoteUpdateDto)"),
+                     otherwise=INVOICE_NOT_ACCEPTED["kid"]),
         "credits": Lands("document.invoiceText.value", "as «for faktura <number>», and the credited invoice's "
                                                        "ref. no. in applicationLines[].refNbr (applied at release) "
                                                        "when it is released"),
