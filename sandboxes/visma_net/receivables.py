@@ -25,7 +25,7 @@ from sandboxes.visma_net.journal import Refused, _money, _value
 OPEN = ("Open", "Closed")
 PAYMENT_METHODS = [("BANK", "Bankinnbetaling", "DirectDeposit"), ("KORT", "Kortbetaling", "CreditCard"),
                    ("VIPPS", "Vipps", "DirectDeposit")]
-CUSTOMERS = [("10001", "Fjordkafé Ålesund AS", "912345670", "post@fjordkafe.no"),
+CUSTOMERS = [("10001", "Fjordkafé Ålesund AS", "913579240", "post@fjordkafe.no"),
              ("10002", "Bakeriet på Røros AS", "987654325", "ordre@bakerietroros.no")]
 WRAPPED = ("name", "corporateId", "sendInvoicesByEmail", "acceptAutoInvoices", "printInvoices", "status")
 

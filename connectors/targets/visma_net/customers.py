@@ -96,15 +96,16 @@ def usable(record: dict[str, Any] | None) -> bool:
 
 def customer(target: VismaNetTarget, party: Party, reference: str, *,
              create: bool) -> tuple[dict[str, Any] | None, str]:
-    """The Visma.net customer (None: missing, ambiguous or inactive) and what happened: found, created, updated."""
+    """The Visma.net customer and what happened: found, created, updated; or None and why: missing, ambiguous,
+    inactive."""
     settings = target.settings
     wanted = matching_party(party, settings.customer_match)
     found = resolve(target, wanted)
     if found is not None and not usable(found):
-        return None, "found"
+        return None, "ambiguous" if found.get("_ambiguous") else "inactive"
     if found is None:
         if not create or not settings.create_customers or not keys(wanted):
-            return None, "found"
+            return None, "missing"
         made, created = ensure(target, wanted, party, reference)
         return made, "created" if created else "found"
     if create and settings.update_customers:

@@ -241,15 +241,17 @@ def invoice_problems(target: VismaNetTarget, invoice: SalesInvoice) -> list[Prob
     problems = rules.invoice_problems(invoice, target.register_for_invoices(invoice),
                                       vat_categories=target.settings.vat_categories,
                                       due_days=target.settings.due_days)
-    found, _ = customers.customer(target, invoice.customer, invoice.reference, create=False)
+    found, why = customers.customer(target, invoice.customer, invoice.reference, create=False)
     settings = target.settings
-    creatable = settings.create_customers and bool(customers.keys(checks.matching_party(invoice.customer,
-                                                                                        settings.customer_match)))
+    creatable = why == "missing" and settings.create_customers and bool(customers.keys(
+        checks.matching_party(invoice.customer, settings.customer_match)))
     if found is None and not creatable:
-        problems.append(Problem(f"customer {invoice.customer.name or invoice.customer.number} is missing, ambiguous "
-                                "or inactive in Visma.net" + ("" if settings.create_customers else
-                                " (the connection may create missing customers: setting create_customers)"),
-                                field="customer", reference=invoice.reference, code="missing-customer"))
+        who = invoice.customer.name or invoice.customer.number
+        problems.append(Problem(f"customer {who} is {why} in Visma.net" + (
+            " (the connection may create missing customers: setting create_customers)"
+            if why == "missing" and not settings.create_customers else
+            ": merge them in Visma.net" if why == "ambiguous" else ""),
+            field="customer", reference=invoice.reference, code="missing-customer"))
     if invoice.credits is not None:
         credited = locate(target, invoice.credits, None)
         if credited is None or not target.draft and credited.get("status") not in OPEN:
