@@ -128,7 +128,10 @@ def render_invoice(target: VismaNetTarget, invoice: SalesInvoice, found: dict[st
         due=checks.due_date(invoice, target.settings.due_days), hold=target.draft,
         department_segment=target.settings.department_segment, credited=credited, apply=apply)
     kind = "credit" if invoice.credits is not None else "invoice"
-    return {"endpoint": f"v2/{ENDPOINTS[kind]}", "document": body}
+    rendered: dict[str, Any] = {"endpoint": f"v2/{ENDPOINTS[kind]}", "document": body}
+    if invoice.credits is not None:
+        rendered["credits"] = {"invoice": credited, "applied": apply}
+    return rendered
 
 
 def deliver_invoice(target: VismaNetTarget, invoice: SalesInvoice) -> Delivery:
@@ -147,7 +150,7 @@ def deliver_invoice(target: VismaNetTarget, invoice: SalesInvoice) -> Delivery:
         number = str((_by_reference(target, kind, invoice.reference) or {}).get("referenceNumber") or "")
     if not number:
         rendered = render_invoice(target, invoice, found)
-        save(target, row, Step="create", Kind=kind)
+        save(target, row, Step="create", Kind=kind, Credited=(rendered.get("credits") or {}).get("invoice") or "")
         response = target.send("POST", rendered["endpoint"], body=rendered["document"], reference=invoice.reference)
         number = created(response) or str((_by_reference(target, kind, invoice.reference) or {})
                                            .get("referenceNumber") or "")
@@ -211,7 +214,7 @@ def _send(target: VismaNetTarget, row: Entity, kind: str, reference: str) -> Non
 def delivery(row: Entity) -> Delivery:
     names = {"Kind": "kind", "Number": "number", "Customer": "customer_number", "CustomerWas": "customer",
              "Sent": "sent", "Refused": "release_refused", "Status": "release", "Invoice": "invoice",
-             "Before": "open_before", "WriteOff": "written_off"}
+             "Before": "open_before", "WriteOff": "written_off", "Credited": "credits_invoice"}
     details = {name: row[k] for k, name in names.items() if row.get(k) not in (None, "")}
     return Delivery(remote_id=f"{row.get('Kind')}:{row['Number']}", draft=bool(row.get("Draft")), details=details)
 
