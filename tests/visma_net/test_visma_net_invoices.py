@@ -191,7 +191,7 @@ def test_preflight_reports_everything_an_invoice_lacks_at_once(w: Wired) -> None
 
 
 def test_a_found_customer_is_updated_when_the_invoice_says_otherwise(make: Callable[..., Wired]) -> None:
-    wired = make(**POSTING)
+    wired = make(update_customers=True, **POSTING)
     known = {"number": "10002", "name": "Bakeriet på Røros AS", "email": "faktura@bakerietroros.no",
              "delivery_method": "ehf", "organization_number": "987654325"}
     delivery = wired.target().deliver(renewal(customer=known))
@@ -201,6 +201,8 @@ def test_a_found_customer_is_updated_when_the_invoice_says_otherwise(make: Calla
     assert wired.sandbox.count("PUT", "/v1/customer/10002") == 1
     wired.target().deliver(renewal("FORNY-2", number="S-2", customer=known))
     assert wired.sandbox.count("PUT", "/v1/customer/10002") == 1  # nothing changed since
+    unchanged = make(**POSTING).target().deliver(renewal("FORNY-3", number="S-3", customer={**known, "name": "Nytt"}))
+    assert unchanged.details["customer"] == "found"  # the tenant has not opted in to updates (update_customers)
 
 
 def test_the_tenants_match_field_decides_which_customer_is_meant(make: Callable[..., Wired]) -> None:

@@ -54,8 +54,9 @@ class VismaNetSettings(TargetSettings):
                           "e-mail or phone); none: each in that order")
     create_customers: bool = Field(False, description="Create a customer Visma.net lacks (exactly once) instead of "
                                                       "blocking the invoice")
-    update_customers: bool = Field(True, description="Update a found customer's name, organisation number, e-mail, "
-                                                     "phone, address and invoice delivery when the invoice says otherwise")
+    update_customers: bool = Field(False, description="Update a found customer's name, organisation number, e-mail, "
+                                                      "phone, address and invoice delivery when the invoice says "
+                                                      "otherwise (asks Visma.net for the update scope)")
     send_invoices: bool = Field(False, description="Have Visma.net send each invoice and credit note it releases "
                                                    "(AutoInvoice: EHF/PEPPOL, e-mail or print as the customer is set "
                                                    "up), once")

@@ -1,6 +1,6 @@
 """Visma.net's side of sales invoices, credit notes, payments and customers: the field map and the payloads, all pure.
 
-The flow (docs/decisions/0011-visma-net-and-fortnox-invoices.md): Visma.net ERP has its own customer ledger with
+The flow (docs/decisions/0011-visma-net-invoices.md): Visma.net ERP has its own customer ledger with
 draft documents, so an invoice is a customer invoice (`POST /v2/customerinvoice`, `CustomerInvoiceUpdateDto`) on
 hold — a draft someone releases in Visma.net — or, on opt-in (`direct_posting`), taken off hold and released
 (`POST /v1/customerinvoice/{n}/action/release`). A credit note is a customer credit note (`POST /v2/customerCreditNote`)

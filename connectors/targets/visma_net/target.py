@@ -76,7 +76,8 @@ class VismaNetTarget:
     def auth(self) -> VismaConnectAuth:
         """The connection's token, shared by every message and worker: one token request, not one per message."""
         secret = self.context.secret("client_secret", connector=NAME)
-        scopes = (READ, CREATE) if self.draft else (READ, CREATE, UPDATE)
+        # Releasing and updating customers change what exists: the update scope only for a tenant that does either.
+        scopes = (READ, CREATE) if self.draft and not self.settings.update_customers else (READ, CREATE, UPDATE)
         fingerprint = hashlib.sha256(secret.encode()).hexdigest()
         s = self.settings
         return kept(self.context, (NAME, "token", s.token_url, s.tenant_id, s.client_id, scopes, fingerprint),
