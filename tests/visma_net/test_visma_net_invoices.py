@@ -259,3 +259,29 @@ def test_two_customers_sharing_an_email_are_never_guessed_between(make: Callable
     with pytest.raises(DataError):
         wired.target().deliver(renewal())
     assert wired.sandbox.count("POST", "/v1/customer") == 0
+
+
+def test_the_connection_test_says_which_payment_methods_payments_take(make: Callable[..., Wired]) -> None:
+    answer = make(payment_methods={"vipps": "VIPPS", "card": "AMEX"}, cash_accounts={"vipps": "1900"}).target().check()
+    assert answer["payments"] == {"vipps": "VIPPS → 1900", "card": "missing in Visma.net: payment method AMEX"}
+
+
+def test_the_sandbox_refuses_as_visma_net_does(sandbox: VismaNetSandbox, w: Wired) -> None:
+    """Its customer ledger's refusals in Visma.net's error envelope (`{"message": "VismaId: …"}`), and release only off
+    hold."""
+    target = w.target()
+    refused = target.client.post("v2/customerinvoice", json={"customerNumber": {"value": "99999"},
+                                                            "documentDate": {"value": "2026-11-04T00:00:00"},
+                                                            "invoiceLines": []})
+    assert refused.status_code == 400 and refused.json()["message"].startswith("VismaId: ")
+    assert "Customer '99999' cannot be found" in refused.json()["message"]
+    target.deliver(renewal(customer={"number": "10001", "name": "Fjordkafé Ålesund AS"}))
+    [held] = invoices(sandbox)
+    answer = target.client.post(f"v1/customerinvoice/{held['referenceNumber']}/action/release").json()
+    assert answer["actionResult"] == "Failed" and held["status"] == "Hold"
+    over = target.client.post("v1/customerPayment", json={
+        "type": {"value": "Payment"}, "customer": {"value": "10001"}, "paymentMethod": {"value": "BANK"},
+        "cashAccount": {"value": "1920"}, "paymentAmount": {"value": 2000}, "paymentRef": {"value": "X"},
+        "paymentLines": [{"operation": "Insert", "documentType": {"value": "Invoice"},
+                          "refNbr": {"value": held["referenceNumber"]}, "amountPaid": {"value": 2000}}]})
+    assert over.status_code == 400 and "is not an open invoice" in over.json()["message"]

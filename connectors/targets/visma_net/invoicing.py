@@ -105,7 +105,8 @@ FIELD_MAP: FieldMap = {
                                                         "invoice with that ref. no."),
         "kid": Lands("lookup.kid", "finds the invoice when its number does not: its «Payment ref.» "
                                    "(GET /v1/customerinvoice?paymentReference=)"),
-        "customer": Derived("only checked: the payment's customer is the invoice's"),
+        "customer": Derived("the payment's customer is the customer of the invoice it pays, as Visma.net holds it; "
+                            "the source's is not sent"),
         "payment_method": Lands("payment.paymentMethod.value", "the Visma.net payment method settings.payment_methods "
                                                                "names for it (card, vipps, bank, invoice)"),
         "bank_account": Lands("payment.cashAccount.value", "the cash account the money lands on; "

@@ -117,11 +117,10 @@ def render_invoice(target: VismaNetTarget, invoice: SalesInvoice, found: dict[st
     credited, apply = None, None
     if invoice.credits is not None:
         credited_doc = locate(target, invoice.credits, None)
-        if credited_doc is not None and credited_doc.get("status") in OPEN:
+        if credited_doc is not None:
             credited = str(credited_doc["referenceNumber"])
-            apply = min(-invoice.total, Decimal(str(credited_doc.get("balance") or 0)))
-        else:
-            credited = invoice.credits  # not released (yet): nothing to apply to; the text names it
+            if credited_doc.get("status") in OPEN:  # on hold (a draft): nothing to apply to yet; the text names it
+                apply = min(-invoice.total, Decimal(str(credited_doc.get("balance") or 0)))
     body = invoicing.document_body(
         invoice, customer=None if found is None else str(found["number"]), vats=register.vats,
         categories=register.vat_categories, chosen=target.settings.vat_categories,

@@ -305,7 +305,20 @@ class VismaNetTarget:
                 "branches": len(branches), "scopes": list(auth.granted),
                 "open_periods": f"{open_ids[0]}–{open_ids[-1]}" if open_ids else None,
                 "drafts": "on hold (released in Visma.net)" if self.draft else "released at once (direct posting)",
-                "direct_posting": self.settings.direct_posting}
+                "direct_posting": self.settings.direct_posting, "payments": self._payment_setup()}
+
+    def _payment_setup(self) -> dict[str, str]:
+        """Per payment method of the settings: the Visma.net payment method and cash account payments take, or
+        what is missing — said in the connection test, not first at a payment's preflight."""
+        methods, cash = self.payment_methods(), self.cash_accounts()
+        answer = {}
+        for method, method_id in sorted(self.settings.payment_methods.items()):
+            account = self.settings.cash_accounts.get(method)
+            missing = [f"payment method {method_id}"] if method_id not in methods else []
+            missing += [f"cash account {account}"] if account is not None and account not in cash else []
+            answer[method] = (f"{method_id}" + (f" → {account}" if account else "")) if not missing else \
+                "missing in Visma.net: " + ", ".join(missing)
+        return answer
 
 
 
