@@ -57,6 +57,8 @@ class Receivables:
         for name in WRAPPED:
             if _value(body, name) is not None:
                 record[name] = _value(body, name)
+        if _value(body, "customerClassId") is not None:
+            record["customerClass"] = {"id": _value(body, "customerClassId")}
         for name in ("mainContact", "invoiceContact"):
             for key, value in (_value(body, name) or {}).items():
                 record[name][key] = value.get("value") if isinstance(value, dict) else value

@@ -206,7 +206,7 @@ def test_a_found_customer_is_updated_when_the_invoice_says_otherwise(make: Calla
 
 
 def test_the_tenants_match_field_decides_which_customer_is_meant(make: Callable[..., Wired]) -> None:
-    wired = make(customer_match="organization_number", **POSTING)
+    wired = make(customer_match="organization_number", customer_classes={"ehf": "EHF", "b2c": "PRIVAT"}, **POSTING)
     by_org = {"number": "777", "name": "Fjordkafé Ålesund AS", "organization_number": "913579240"}
     delivery = wired.target().deliver(renewal(customer=by_org))
     assert delivery.details["customer_number"] == "10001"  # its own number 777 is not what this tenant matches by
@@ -214,7 +214,7 @@ def test_the_tenants_match_field_decides_which_customer_is_meant(make: Callable[
     made = wired.target().deliver(renewal("FORNY-2", number="S-2", customer=b2b))
     created = wired.sandbox.receivables.customers[made.details["customer_number"]]
     assert made.details["customer"] == "created" and created["corporateId"] == "923456783"
-    assert created["acceptAutoInvoices"] is True
+    assert created["acceptAutoInvoices"] is True and created["customerClass"] == {"id": "EHF"}
 
 
 def test_a_b2c_customer_is_created_with_address_email_and_phone(make: Callable[..., Wired]) -> None:

@@ -131,7 +131,8 @@ def ensure(target: VismaNetTarget, wanted: Party, full: Party, reference: str) -
         return found
 
     def create() -> dict[str, Any]:
-        target.send("POST", "v1/customer", body=customer_body(full, number=wanted.number), reference=reference)
+        body = customer_body(full, number=wanted.number, classes=target.settings.customer_classes)
+        target.send("POST", "v1/customer", body=body, reference=reference)
         made = look(target, wanted)
         if made is None or made.get("_ambiguous"):
             raise TransientError("Visma.net created the customer but does not list it yet; will look again", **where)

@@ -57,6 +57,9 @@ class VismaNetSettings(TargetSettings):
     update_customers: bool = Field(False, description="Update a found customer's name, organisation number, e-mail, "
                                                       "phone, address and invoice delivery when the invoice says "
                                                       "otherwise (asks Visma.net for the update scope)")
+    customer_classes: dict[Literal["b2c", "b2b", "ehf"], str] = Field(default_factory=dict, description=(
+        "Kind of customer (b2c: a private person; b2b: with an organisation number; ehf: a business taking EHF) → "
+        "the Visma.net customer class a new customer is created in (its accounts, terms and numbering)"))
     send_invoices: bool = Field(False, description="Have Visma.net send each invoice and credit note it releases "
                                                    "(AutoInvoice: EHF/PEPPOL, e-mail or print as the customer is set "
                                                    "up), once")

@@ -234,14 +234,25 @@ def payment_body(payment: Payment, *, customer: str | None, invoice: str | None,
     return body
 
 
-def customer_body(party: Party, *, number: str | None, create: bool = True) -> dict[str, Any]:
+def customer_kind(party: Party) -> str:
+    """B2C, B2B or EHF (a business that takes invoices through PEPPOL): what the tenant may give its own settings."""
+    if party.delivery_method == "ehf" and party.organization_number:
+        return "ehf"
+    return "b2b" if party.organization_number else "b2c"
+
+
+def customer_body(party: Party, *, number: str | None, create: bool = True,
+                  classes: Mapping[str, str] | None = None) -> dict[str, Any]:
     """`CustomerUpdateDto` for a customer to create (`create`) or update: what the party says of its name,
     organisation number (B2B), address, e-mail, phone, and how invoices reach it — e-mail, AutoInvoice (EHF/PEPPOL)
-    or print. An update leaves out what the party does not say."""
+    or print; a new customer in the tenant's customer class for its kind (`classes`: b2c, b2b, ehf). An update
+    leaves out what the party does not say."""
     body: dict[str, Any] = {}
     name = party.name or (party.email or party.organization_number or number if create else None)
     if name:
         body["name"] = _v(name)
+    if create and (classes or {}).get(customer_kind(party)):
+        body["customerClassId"] = _v((classes or {})[customer_kind(party)])
     if number is not None:
         body["number"] = _v(number)
         body["overrideNumberSeries"] = _v(True)  # [unverified] that a given number is kept over the class's series
