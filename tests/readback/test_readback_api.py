@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import connectors
+from api import ledger as api
 from connectors.ledgers.tripletex import TripletexLedger
-from pipeline.readback import api
 from pipeline.readback.store import LedgerStore
 from pipeline.registry import Connectors
 from sandboxes.ledger_seed import SeededBooks

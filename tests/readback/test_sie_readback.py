@@ -1,6 +1,6 @@
 """A company without API access: its SIE 4 file uploaded through the API, read back, checked against #RES/#UB−#IB.
 
-Through the HTTP handlers (pipeline/readback/api.py) with in-memory ports; the file is the SIE 4E export the
+Through the HTTP handlers (api/ledger.py) with in-memory ports; the file is the SIE 4E export the
 sandboxes write (sandboxes/sie_export.py) in code page 865 under `#FORMAT PC8`, as Fortnox and others write it.
 """
 
@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 
 import connectors
-from pipeline.readback import api
+from api import ledger as api
 from pipeline.readback.store import LedgerStore
 from pipeline.records.names import CONTAINER_GL
 from sandboxes.ledger_seed import SeededBooks

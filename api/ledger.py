@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from pipeline.api import Request, Response, _authenticate, error
+from api.vendor import Request, Response, _authenticate, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import Stores
 from pipeline.readback import sync
@@ -275,8 +275,8 @@ def ledger_sync(stores: Stores, connectors: Connectors, request: Request) -> Res
 
 
 def ledger_export(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """The ledger read back, from..to, as SAF-T Financial (pipeline/readback/export.py), a page of whole days."""
-    from pipeline.readback import export
+    """The ledger read back, from..to, as SAF-T Financial (api/ledger_export.py), a page of whole days."""
+    from api import ledger_export as export
 
     tenant, company, problems, denied = _common(stores, request)
     if denied:
