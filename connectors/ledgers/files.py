@@ -9,9 +9,15 @@ SIE 4 (SIE filformat 4B, https://sie.se/format/): `#RAR <index> <start> <end>` (
 -1 the one before), `#KONTO <account> "<name>"`, `#KTYP <account> T|S|K|I`, `#DIM`/`#OBJEKT` (dimensions),
 `#IB`/`#UB <index> <account> <amount>` (opening/closing balance), `#RES <index> <account> <amount>` (the year's
 result per income-statement account). The check per fiscal year: our sum of an account equals `#RES` (result
-accounts) or `#UB − #IB` (balance accounts). `#PSALDO` (per period) is not compared: [unverified] whether its
-amount is the period's movement or the balance at its end for balance accounts — the 4B text could not be read
-here. A row's own `#TRANS` date is not kept (the voucher's date is); SIE has no VAT codes on rows.
+accounts) or `#UB − #IB` (balance accounts). Per month, `#PSALDO <index> <yyyymm> <account> {} <amount>` (totals:
+rows with an object list are a dimension's share and are not compared) is compared too. [unverified] whether a
+program writes a month's change or the balance at its end there (the 4B text could not be read here; Visma's
+documentation speaks of monthly changes, other readers take it as a balance): the file itself decides, per kind of
+account (balance, result): a reading is chosen when the file's own year figures agree with it (the months summing to
+`#UB − #IB` or `#RES` for changes, the last month equalling `#UB` or `#RES` for balances) and not with the other, by
+majority over the accounts where the two differ; never from our own sums, so the check can still fail. A month an
+account's rows leave out is a month without change. A row's own `#TRANS` date is not kept (the voucher's date is);
+SIE has no VAT codes on rows.
 
 SAF-T Financial: read with `vat_accounts: []` so the reader leaves every line as the file books it (its VAT folding
 would merge VAT postings into base lines); the VAT code is then not kept either. Fiscal years are taken as calendar
@@ -129,7 +135,7 @@ class SieLedger(_FileLedger):
         if cached is not None:
             return cached
         found: dict[str, Any] = {"years": {}, "accounts": {}, "kinds": {}, "dims": {}, "objects": [],
-                                 "ib": {}, "ub": {}, "res": {}}
+                                 "ib": {}, "ub": {}, "res": {}, "psaldo": {}}
         for parts in self._lines():
             tag = parts[0].upper()
             try:
@@ -145,6 +151,10 @@ class SieLedger(_FileLedger):
                     found["objects"].append((parts[1], parts[2], parts[3]))
                 elif tag in ("#IB", "#UB", "#RES") and len(parts) >= 4:
                     found[tag[1:].lower()][(int(parts[1]), parts[2])] = Decimal(parts[3])
+                elif tag == "#PSALDO" and len(parts) >= 6 and parts[4].replace(" ", "") == "{}":
+                    period = int(parts[2])  # yyyymm
+                    month = f"{period // 100:04d}-{period % 100:02d}"
+                    found["psaldo"].setdefault((int(parts[1]), parts[3]), {})[month] = Decimal(parts[5])
             except (ValueError, InvalidOperation):
                 self.problems.append(f"{self.path}: {tag} line not understood: {' '.join(parts)[:120]}")
         self._cached = found
@@ -176,7 +186,54 @@ class SieLedger(_FileLedger):
             for (at, account), closing in header["ub"].items():
                 if at == index:
                     found[(year.label, account)] = closing - header["ib"].get((index, account), Decimal(0))
+            found.update(_monthly(header, index, year))
         return found
+
+
+def _monthly(header: dict[str, Any], index: int, year: FiscalYear) -> dict[tuple[str, str], Decimal]:
+    """A year's `#PSALDO` rows as each month's change per account, read as the file's own year figures say."""
+    every = [p.start.strftime("%Y-%m") for p in year.periods()]
+    rows = {account: {m: a for m, a in months.items() if m in every}
+            for (at, account), months in header["psaldo"].items() if at == index}
+    rows = {account: months for account, months in rows.items() if months}
+    if not rows:
+        return {}
+
+    def figures(account: str) -> tuple[Decimal, Decimal] | None:
+        """(opening, the year's figure): `#IB`/`#UB` for a balance account, 0/`#RES` for a result account."""
+        if (index, account) in header["ub"]:
+            return header["ib"].get((index, account), Decimal(0)), header["ub"][(index, account)]
+        if (index, account) in header["res"]:
+            return Decimal(0), header["res"][(index, account)]
+        return None
+
+    votes: dict[bool, dict[str, int]] = {True: {"change": 0, "balance": 0}, False: {"change": 0, "balance": 0}}
+    for account, months in rows.items():
+        known = figures(account)
+        if known is None:
+            continue
+        opening, figure = known
+        as_change = sum(months.values(), Decimal(0)) == figure - opening
+        as_balance = months[max(months)] == figure
+        if as_change != as_balance:
+            votes[(index, account) in header["ub"]]["change" if as_change else "balance"] += 1
+    found: dict[tuple[str, str], Decimal] = {}
+    for account, months in rows.items():
+        balance_account = (index, account) in header["ub"]
+        tally = votes[balance_account]
+        if tally["balance"] > tally["change"]:
+            known = figures(account)
+            previous = known[0] if known else Decimal(0)
+            for month in every:
+                if month in months:
+                    found[(month, account)] = months[month] - previous
+                    previous = months[month]
+                else:
+                    found[(month, account)] = Decimal(0)
+        else:
+            for month in every:
+                found[(month, account)] = months.get(month, Decimal(0))
+    return found
 
 
 class SaftLedger(_FileLedger):
