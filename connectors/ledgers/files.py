@@ -20,9 +20,13 @@ account's rows leave out is a month without change. A row's own `#TRANS` date is
 SIE has no VAT codes on rows.
 
 SAF-T Financial: read with `vat_accounts: []` so the reader leaves every line as the file books it (its VAT folding
-would merge VAT postings into base lines); the VAT code is then not kept either. Fiscal years are taken as calendar
-years of the vouchers' dates and no balance report is compared: [not done] the MasterFiles' opening and closing
-balances per account would give one.
+would merge VAT postings into base lines); the VAT code is then not kept either. The file's period is its
+`Header/SelectionCriteria` (PeriodStart/PeriodStartYear..PeriodEnd/PeriodEndYear, periods taken as calendar months —
+[unverified] for a company whose accounting periods are not months —, or SelectionStartDate..SelectionEndDate); the
+check: per account of `MasterFiles/GeneralLedgerAccounts`, closing minus opening balance (debit positive) equals our
+sum over that period. A file without selection criteria, or with vouchers dated outside it, is read by calendar
+years of its vouchers' dates, unchecked.
+The chart comes from the same accounts (AccountDescription), else from the postings.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any, Literal
 
-from connectors.sources import saft_financial, sie4
+from lxml import etree
+
+from connectors.sources import saft_common, saft_financial, sie4
 from pipeline.errors import ConfigError, Problem
 from pipeline.model import Voucher
 from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
@@ -243,14 +249,54 @@ class SaftLedger(_FileLedger):
     def _reader_options(self) -> dict[str, Any]:
         return {**self.options, "vat_accounts": []}
 
+    def _master(self) -> dict[str, Any]:
+        """The selection and the chart with its balances: Header and MasterFiles, read up to the entries."""
+        cached: dict[str, Any] | None = getattr(self, "_cached", None)
+        if cached is not None:
+            return cached
+        found: dict[str, Any] = {"period": None, "accounts": {}, "movements": {}}
+        with self._open() as data:
+            try:
+                for event, element in saft_common.iterparse(data, ("SelectionCriteria", "Account", "GeneralLedgerEntries"),
+                                                            events=("start", "end")):
+                    name = saft_common.local(element.tag)
+                    if name == "GeneralLedgerEntries":
+                        break
+                    if event != "end":
+                        continue
+                    if name == "SelectionCriteria":
+                        found["period"] = _selection(element)
+                    elif (number := saft_common.text(element, "AccountID")) is not None:
+                        found["accounts"][number] = saft_common.text(element, "AccountDescription") or ""
+                        movement = _movement(element)
+                        if movement is not None:
+                            found["movements"][number] = movement
+                    saft_common.release(element)
+            except (etree.XMLSyntaxError, ValueError, InvalidOperation) as error:
+                self.problems.append(f"{self.path}: the header or the chart could not be read: {error}")
+        self._cached = found
+        return found
+
     def fiscal_years(self) -> list[FiscalYear]:
+        """The file's selection when every voucher is dated inside it (then checked against the chart's balances),
+        else calendar years of the vouchers' dates, unchecked (our own document export selects by day received)."""
         cached = getattr(self, "_years", None)
         if cached is None:
-            years = sorted({p.date.year for p in self.postings(dt.date.min, dt.date.max)})
-            cached = self._years = [FiscalYear(start=dt.date(y, 1, 1), end=dt.date(y, 12, 31)) for y in years]
+            days = {p.date for p in self.postings(dt.date.min, dt.date.max)}
+            period: FiscalYear | None = self._master()["period"]
+            if period is not None and all(period.start <= day <= period.end for day in days):
+                cached = [period]
+            else:
+                cached = [FiscalYear(start=dt.date(y, 1, 1), end=dt.date(y, 12, 31)) for y in sorted({d.year for d in days})]
+            self._years = cached
         return cached
 
     def accounts(self) -> Iterator[LedgerAccount]:
+        chart = self._master()["accounts"]
+        if chart:
+            for number, name in chart.items():
+                yield LedgerAccount(number=number, name=name)
+            return
         seen: set[str] = set()
         for posting in self.postings(dt.date.min, dt.date.max):
             if posting.account not in seen:
@@ -258,4 +304,36 @@ class SaftLedger(_FileLedger):
                 yield LedgerAccount(number=posting.account)
 
     def reported(self, start: dt.date, end: dt.date) -> dict[tuple[str, str], Decimal]:
-        return {}
+        master = self._master()
+        period: FiscalYear | None = master["period"]
+        if period is None or (period.start, period.end) != (start, end):
+            return {}
+        return {(period.label, account): movement for account, movement in master["movements"].items()}
+
+
+def _selection(element: Any) -> FiscalYear | None:
+    """The period a SAF-T file covers, from its SelectionCriteria (months or dates); None when it names neither."""
+    first, last = saft_common.text(element, "SelectionStartDate"), saft_common.text(element, "SelectionEndDate")
+    if first and last:
+        return FiscalYear(start=dt.date.fromisoformat(first), end=dt.date.fromisoformat(last))
+    parts = [saft_common.text(element, n) for n in ("PeriodStart", "PeriodStartYear", "PeriodEnd", "PeriodEndYear")]
+    if not all(parts):
+        return None
+    start_month, start_year, end_month, end_year = (int(str(p)) for p in parts)
+    following = dt.date(end_year + end_month // 12, end_month % 12 + 1, 1)
+    return FiscalYear(start=dt.date(start_year, start_month, 1), end=following - dt.timedelta(days=1))
+
+
+def _movement(account: Any) -> Decimal | None:
+    """Closing minus opening balance of a MasterFiles account, debit positive; None when it states no closing."""
+    def signed(debit: str, credit: str) -> Decimal | None:
+        for name, sign in ((debit, 1), (credit, -1)):
+            raw = saft_common.text(account, name)
+            if raw is not None:
+                return sign * Decimal(raw)
+        return None
+
+    closing = signed("ClosingDebitBalance", "ClosingCreditBalance")
+    if closing is None:
+        return None
+    return closing - (signed("OpeningDebitBalance", "OpeningCreditBalance") or Decimal(0))
