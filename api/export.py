@@ -10,12 +10,12 @@ a period would not. `bilagsbro export` writes a period of any size as one stream
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
+from api.query import day
 from api.vendor import Request, Response, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.export import FORMATS, Period, jsonl
@@ -27,30 +27,16 @@ from pipeline.tenants import TenantRegistry
 
 PAGE = 10_000  # the most documents a page may cover
 DEFAULT_PAGE = 1_000  # … and covers unless asked: a page must be answered well within the host's HTTP timeout
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _ID = re.compile(r"^d-[0-9a-f-]{14,60}$")
 CONTENT_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "saft": "application/xml; charset=utf-8"}
 
 
-def _day(request: Request, name: str, problems: list[Problem]) -> dt.date | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        problems.append(Problem(f"{name} is required: a date YYYY-MM-DD (Europe/Oslo)", field=name, code="missing"))
-        return None
-    try:
-        if not _DATE.match(raw):
-            raise ValueError(raw)
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        problems.append(Problem(f"{name}={raw!r} is not a date YYYY-MM-DD", field=name, code="invalid"))
-        return None
-
-
 def parameters(request: Request) -> tuple[dict[str, Any], list[Problem]]:
     """The query, checked: every problem at once, each naming its parameter."""
     problems: list[Problem] = []
-    start, end = _day(request, "from", problems), _day(request, "to", problems)
+    start = day(request, "from", problems, meaning=" (Europe/Oslo)")
+    end = day(request, "to", problems, meaning=" (Europe/Oslo)")
     if start and end and end < start:
         problems.append(Problem(f"to ({end}) is before from ({start})", field="to", code="invalid"))
     format = request.query.get("format") or "jsonl"
