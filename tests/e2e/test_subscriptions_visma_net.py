@@ -12,9 +12,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from api.subscriptions import add_signing_secret
 from pipeline.records.connections import connect
 from pipeline.records.tenants import TenantRegistry
-from pipeline.subscription_api import add_signing_secret
 from sandboxes.subscriptions import Subscriber, SubscriptionSystem
 from sandboxes.visma_net import VismaNetSandbox
 from tests.e2e.test_subscriptions import taken, wait

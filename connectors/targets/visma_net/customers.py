@@ -131,7 +131,8 @@ def ensure(target: VismaNetTarget, wanted: Party, full: Party, reference: str) -
         return found
 
     def create() -> dict[str, Any]:
-        body = customer_body(full, number=wanted.number, classes=target.settings.customer_classes)
+        classes = {str(kind): name for kind, name in target.settings.customer_classes.items()}
+        body = customer_body(full, number=wanted.number, classes=classes)
         target.send("POST", "v1/customer", body=body, reference=reference)
         made = look(target, wanted)
         if made is None or made.get("_ambiguous"):
