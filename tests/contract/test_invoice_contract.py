@@ -80,7 +80,8 @@ def test_an_invoice_is_a_draft_by_default_where_the_system_has_drafts(system: In
     target = system.target()
     assert target.preflight([invoice()]) == []
     delivery = target.deliver(invoice())
-    assert delivery.draft is system.descriptor.accepts.drafts.available
+    accepts = system.descriptor.accepts
+    assert delivery.draft is (accepts.invoice_drafts or accepts.drafts).available
     assert delivery.remote_id
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
+from connectors.invoicing import terms
+from connectors.invoicing.terms import count_and_price
 from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
 from pipeline.errors import Problem
 from pipeline.model import Payment, SalesInvoice
 
-CENT = Decimal("0.01")
 INVOICE_NOT_ACCEPTED: dict[str, str] = {
     "receivable_account": "Tripletex books an invoice on the customer's ledger account (1500 or the customer's "
                           "own ledgerAccount) itself; an order has no receivable account",
@@ -116,15 +117,6 @@ def not_accepted(document: SalesInvoice | Payment) -> tuple[str, ...]:
 DEFAULT_PAYMENT_TYPES = {"card": "Kort", "vipps": "Vipps", "bank": "Betalt til bank", "invoice": "Betalt til bank"}
 
 
-def count_and_price(amount: Decimal, quantity: Decimal) -> tuple[Decimal, Decimal]:
-    """(count, unit price incl. VAT) that multiply back to the amount exactly."""
-    if quantity and quantity > 0:
-        price = amount / quantity
-        if price == price.quantize(CENT):
-            return quantity, price.quantize(CENT)
-    return Decimal("1"), amount
-
-
 def _ref(record: Mapping[str, Any] | None) -> dict[str, int] | None:
     return {"id": int(record["id"])} if record is not None and "id" in record else None
 
@@ -155,14 +147,6 @@ def order_payload(invoice: SalesInvoice, *, customer: Mapping[str, Any] | None, 
     return body
 
 
-def due_date(invoice: SalesInvoice, due_days: Mapping[str, int]) -> dt.date:
-    """The invoice's due date: its own, else the tenant's terms for its payment method, else the invoice date."""
-    if invoice.due_date is not None:
-        return invoice.due_date
-    days = due_days.get(invoice.payment_method or "", due_days.get("default"))
-    return invoice.date + dt.timedelta(days=days or 0)
-
-
 def invoice_payload(invoice: SalesInvoice, order_id: int | None, due: dt.date,
                     customer: Mapping[str, Any] | None) -> dict[str, Any]:
     """The body of `POST /invoice` for the order made of this invoice (invoiceNumber 0: Tripletex's series)."""
@@ -175,7 +159,8 @@ def invoice_payload(invoice: SalesInvoice, order_id: int | None, due: dt.date,
 
 def invoice_problems(invoice: SalesInvoice, vat_types: Mapping[str, Mapping[str, Any]],
                      due_days: Mapping[str, int]) -> list[Problem]:
-    """The checks before posting an invoice: lines add up, VAT follows the rates, the due date follows the terms."""
+    """The checks before posting an invoice: NOK only, one department and project per order, and the shared checks
+    (lines add up, VAT follows the rates, the due date follows the terms: connectors.invoicing.terms)."""
     problems: list[Problem] = []
 
     def problem(code: str, where: str, message: str) -> None:
@@ -191,52 +176,9 @@ def invoice_problems(invoice: SalesInvoice, vat_types: Mapping[str, Mapping[str,
         if len(values) > 1:
             problem("mixed-dimensions", f"lines[].dimensions.{key}",
                     f"a Tripletex order has one {key}; the lines name {', '.join(sorted(values))}")
-    for i, line in enumerate(invoice.lines):
-        at = f"lines[{i}]"
-        if line.unit_price is not None and (line.unit_price * line.quantity).quantize(CENT) != line.amount:
-            problem("line-total", f"{at}.amount", f"{line.quantity} × {line.unit_price:.2f} is "
-                                                  f"{line.unit_price * line.quantity:.2f}, not the amount {line.amount:.2f}")
-        vat = vat_types.get(line.vat_code)
-        if vat is None:
-            problem("unknown-vat-code", f"{at}.vat_code", f"VAT code {line.vat_code} is not a Tripletex VAT type")
-        elif line.vat_amount is not None:
-            rate = Decimal(str(vat.get("percentage") or 0))
-            expected = (line.amount * rate / (100 + rate)).quantize(CENT, ROUND_HALF_UP)
-            if abs(expected - line.vat_amount) > CENT:
-                problem("vat-mismatch", f"{at}.vat_amount",
-                        f"VAT {line.vat_amount:.2f} is not {rate}% of the gross {line.amount:.2f} "
-                        f"(that is {expected:.2f}); Tripletex would book {expected:.2f}")
-    days = due_days.get(invoice.payment_method or "", due_days.get("default"))
-    if invoice.due_date is not None and days is not None and invoice.credits is None:
-        terms = invoice.date + dt.timedelta(days=days)
-        if invoice.due_date != terms:
-            problem("due-date-terms", "due_date",
-                    f"due date {invoice.due_date} does not follow the terms for payment method "
-                    f"{invoice.payment_method or 'default'}: {days} days, {terms}")
-    return problems
 
+    def rate(code: str | None) -> Decimal | None:
+        vat = vat_types.get(code) if code is not None else None
+        return None if vat is None else Decimal(str(vat.get("percentage") or 0))
 
-def payment_plan(payment: Payment, outstanding: Decimal, *, tolerance: Decimal, difference_type: bool,
-                 overpayments: str) -> tuple[list[tuple[str, Decimal]], list[tuple[str, str]]]:
-    """How a payment settles an invoice with `outstanding` open: the registrations [("paid"|"difference", amount)]
-    and the problems [(code, message)] that refuse it instead.
-
-    Paid exactly: one registration. Short or over by at most `tolerance` (fees, rounding): the payment, then the
-    difference on the fee/rounding payment type — refused when the tenant has none. Short by more: a part payment
-    (the invoice stays open with the rest). Over by more: refused unless the tenant accepts overpayments."""
-    difference = outstanding - payment.amount
-    plan = [("paid", payment.amount)]
-    if difference == 0 or outstanding <= 0 and payment.amount < 0:
-        return plan, []
-    if abs(difference) <= tolerance:
-        if not difference_type:
-            return [], [("payment-difference", f"the payment {payment.amount:.2f} leaves {difference:.2f} of the open "
-                                               f"{outstanding:.2f}, and no payment type for fees and rounding is set "
-                                               "(settings.payment_difference_type)")]
-        return plan + [("difference", difference)], []
-    if difference > 0:
-        return plan, []  # partly paid: the rest stays open
-    if overpayments == "accept":
-        return plan, []
-    return [], [("overpaid", f"the payment {payment.amount:.2f} is {-difference:.2f} more than the open amount "
-                             f"{outstanding:.2f} (settings.overpayments: refuse)")]
+    return problems + terms.invoice_problems(invoice, rate, due_days, system="Tripletex")

@@ -25,12 +25,11 @@ why only parties with an organisation number, e-mail, phone or numeric customer 
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from connectors.invoicing import claims
 from connectors.targets.tripletex.mapping import (
     LOOKUP_CHUNK,
     NAME,
@@ -39,16 +38,13 @@ from connectors.targets.tripletex.mapping import (
     matched,
     party_keys,
 )
-from pipeline.errors import ClaimHeld, ConfigError, DataError, TransientError
+from pipeline.errors import DataError
 from pipeline.model import Party
 from pipeline.norway.phone import national_number, normalise_phone
-from pipeline.ports import Conflict, Entity, Stale
-from pipeline.records.names import TABLE_LEDGER
 
 if TYPE_CHECKING:
     from connectors.targets.tripletex.target import TripletexTarget
 
-LEASE = dt.timedelta(minutes=1)
 NUMBER_PARAMS = {"customer": ("customerAccountNumber", "customerNumber"), "supplier": ("supplierNumber", "supplierNumber")}
 
 
@@ -121,71 +117,38 @@ def _search(target: TripletexTarget, path: str, kind: str, value: str,
                          normalise_phone(str(m.get("phoneNumber") or "")))]
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def ensure(target: TripletexTarget, party: Party, *, reference: str, full: Party | None = None) -> dict[str, Any]:
-    """The Tripletex customer for `party`: found, taken from another worker's creation, or created now.
+    """The Tripletex customer for `party`: found, taken from another worker's creation, or created now, once
+    (connectors.invoicing.claims).
 
     `party` carries the identifiers it is matched and claimed by (the tenant's match field); `full`, when given, is
     the whole customer to create (name, address, e-mail, delivery method)."""
     context = target.context
-    tables = context.tables
-    if tables is None:
-        raise ConfigError("creating Tripletex customers needs the ledger table for its claims", tenant=context.tenant,
-                          connector=NAME, reference=reference)
-    partition = f"{context.tenant}|{NAME}|customers"
     keys = party_keys(party)
-    held: list[tuple[Entity, str]] = []
-    where: dict[str, Any] = {"tenant": context.tenant, "connector": NAME, "reference": reference}
-    try:
-        for key in keys:
-            claim: Entity = {"PartitionKey": partition, "RowKey": quote(key, safe="@+:._-"), "Key": key,
-                             "State": "creating", "LeaseUntil": (_now() + LEASE).isoformat(), "Reference": reference}
-            try:
-                held.append((claim, tables.insert(TABLE_LEDGER, claim)))
-                continue
-            except Conflict:
-                existing = tables.get(TABLE_LEDGER, partition, claim["RowKey"])
-            if existing is None:
-                raise TransientError("a customer claim vanished while claiming; will look again", **where)
-            if existing.get("State") == "created":
-                record = {"id": int(existing["CustomerId"])}
-                _remember(target.register, keys, record)
-                return record
-            left = (dt.datetime.fromisoformat(str(existing["LeaseUntil"])) - _now()).total_seconds()
-            if left > 0:
-                raise ClaimHeld(f"another delivery is creating customer {key.replace(':', ' ', 1)} right now; "
-                                "will look again", retry_after=left, **where)
-            taken = {**{k: v for k, v in existing.items() if k != "etag"}, "State": "creating",
-                     "LeaseUntil": claim["LeaseUntil"], "Reference": reference}
-            try:  # its worker died: take the claim over, then look up before creating (step 3)
-                held.append((taken, tables.update(TABLE_LEDGER, taken, etag=str(existing["etag"]))))
-            except Stale:
-                raise ClaimHeld("another delivery took over a customer claim first; will look again",
-                                retry_after=1.0, **where) from None
+    records: dict[int, dict[str, Any]] = {}
+
+    def look() -> int | None:
         fresh = Register()
         target.find_parties([party], fresh)
         found = matched(party, fresh.customers)
         if found is not None and found.get("_ambiguous"):
             raise DataError(f"{len(found['_ambiguous'])} customers in Tripletex match {found['_key']}; "
-                            "merge them in Tripletex", **where)
-        created = found is None
+                            "merge them in Tripletex", tenant=context.tenant, connector=NAME, reference=reference)
         if found is None:
-            found = target.create_customer(customer_payload(full or party), reference=reference)
-        for claim, etag in held:
-            tables.update(TABLE_LEDGER, {**claim, "State": "created", "CustomerId": int(found["id"]),
-                                         "Created": created, "LeaseUntil": _now().isoformat()}, etag=etag)
-        held.clear()
-        _remember(target.register, keys, found)
-        return found
-    finally:
-        for claim, etag in held:  # failed half way: let the next attempt take over at once (and look up first)
-            try:
-                tables.update(TABLE_LEDGER, {**claim, "LeaseUntil": _now().isoformat()}, etag=etag)
-            except Stale:
-                pass
+            return None
+        records[int(found["id"])] = found
+        return int(found["id"])
+
+    def create() -> int:
+        made = target.create_customer(customer_payload(full or party), reference=reference)
+        records[int(made["id"])] = made
+        return int(made["id"])
+
+    ident, _ = claims.create_once(context.tables, tenant=context.tenant, connector=NAME, keys=keys,
+                                  reference=reference, look=look, create=create)
+    record = records.get(ident, {"id": ident})
+    _remember(target.register, keys, record)
+    return record
 
 
 def _remember(register: Register, keys: tuple[str, ...], record: dict[str, Any]) -> None:

@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+from connectors.invoicing import terms
+from connectors.invoicing.terms import matching_party
 from connectors.targets.tripletex import invoicing, parties
 from connectors.targets.tripletex.mapping import NAME, customer_payload, external_number, matched
 from pipeline.errors import ConfigError, DataError, Problem
@@ -69,17 +71,6 @@ def _index(target: TripletexTarget, invoice: SalesInvoice, invoice_id: int | Non
 
 
 # -- customers ------------------------------------------------------------------------------------------------
-
-def matching_party(party: Party, field: str | None) -> Party:
-    """The party with only the identifier the tenant matches customers by (None: every identifier, best first)."""
-    if field is None:
-        return party
-    keep = {"number": "number", "organization_number": "organization_number", "email": "email", "phone": "phone"}[field]
-    cleared = {name: None for name in ("number", "organization_number", "email", "phone") if name != keep}
-    if getattr(party, keep) is None:
-        return party.model_copy(update={**cleared, "name": party.name or "?"})
-    return party.model_copy(update=cleared)
-
 
 def customer(target: TripletexTarget, party: Party, reference: str, *, create: bool) -> tuple[dict[str, Any] | None, str]:
     """The Tripletex customer (None: missing) and what happened: "found", "created", "updated"."""
@@ -173,7 +164,7 @@ def render_invoice(target: TripletexTarget, invoice: SalesInvoice, found: dict[s
     order = invoicing.order_payload(invoice, customer=found, vat_types=register.vat_types,
                                     departments=register.departments, projects=register.projects,
                                     number=external_number(invoice.reference),
-                                    due=invoicing.due_date(invoice, target.settings.due_days))
+                                    due=terms.due_date(invoice, target.settings.due_days))
     rendered: dict[str, Any] = {"order": order}
     if invoice.credits is not None:
         credited = locate(target, invoice.credits, None, invoice.date)
@@ -181,7 +172,7 @@ def render_invoice(target: TripletexTarget, invoice: SalesInvoice, found: dict[s
         rendered["creditNote"] = {"invoice": (credited or {}).get("id"), "whole": whole,
                                   "date": invoice.date.isoformat()}
     else:
-        rendered["invoice"] = invoicing.invoice_payload(invoice, None, invoicing.due_date(invoice,
+        rendered["invoice"] = invoicing.invoice_payload(invoice, None, terms.due_date(invoice,
                                                         target.settings.due_days), found)
     return rendered
 
@@ -320,7 +311,7 @@ def _plan(target: TripletexTarget, payment: Payment) -> tuple[dict[str, Any], li
         return {}, found
     difference_id = payment_type(target, settings.payment_difference_type) if settings.payment_difference_type else None
     outstanding = Decimal(str(invoice.get("amountOutstanding") or 0))
-    steps, refusals = invoicing.payment_plan(payment, outstanding, tolerance=Decimal(settings.payment_tolerance),
+    steps, refusals = terms.payment_plan(payment, outstanding, tolerance=Decimal(settings.payment_tolerance),
                                              difference_type=difference_id is not None,
                                              overpayments=settings.overpayments)
     found += [problem(code, "amount", message) for code, message in refusals]
