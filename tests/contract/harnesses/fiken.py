@@ -55,6 +55,27 @@ class Harness:
         name, options = KINDS[kind]
         self.sandbox.faults.add(r"/createInvoice$", "POST", name, times=times, **options)
 
+    def credit_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /creditNotes/full or /partial."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"/creditNotes/(full|partial)$", "POST", name, times=times, **options)
+
+    def payment_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /sales/{saleId}/payments."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"/sales/\d+/payments$", "POST", name, times=times, **options)
+
+    def held(self, step: str, reference: str) -> int:
+        """How many of the document with our reference Fiken holds: invoices of its draft, credit notes with its
+        text, payments on the sale of invoice 70001."""
+        books = self.sandbox.company.invoicing
+        if step == "invoice":
+            return self.invoices_with(reference)
+        if step == "credit":
+            return sum(1 for n in books.credit_notes.values() if str(n["creditNoteText"]).startswith("Kreditnota K-"))
+        [paid] = [i for i in books.invoices.values() if i["orderReference"] == "70001"]
+        return len(paid["sale"]["salePayments"])
+
     def invoices_with(self, reference: str) -> int:
         """How many invoices Fiken holds of the draft with our reference's UUID."""
         from connectors.targets.fiken.invoicing import draft_uuid
