@@ -159,7 +159,8 @@ class Invoicing:
 
         if not isinstance(body, dict) or not body.get("issueDate"):
             raise Problem(400, "issueDate mangler")
-        invoice = self.invoices.get(body.get("invoiceId")) if isinstance(body.get("invoiceId"), int) else None
+        named = body.get("invoiceId")
+        invoice = self.invoices.get(named) if isinstance(named, int) else None
         if invoice is None and whole:
             raise Problem(400, f"invoiceId {body.get('invoiceId')} finnes ikke")
         lines = invoice["lines"] if whole and invoice else self._lines(body.get("lines"), credit=True)
@@ -279,6 +280,8 @@ def route(box: FikenSandbox, company: Company, method: str, rest: str, query: di
                 if int(one.group(1)) not in drafts:
                     raise Problem(404, f"Fant ikke utkast {one.group(1)}")
                 return 200, drafts[int(one.group(1))], {}
+        if rest == "/invoices/counter" and method == "GET":
+            return 200, {"value": max([10_000, *(i["invoiceNumber"] for i in books.invoices.values())])}, {}
         making = re.fullmatch(r"/invoices/drafts/(\d+)/createInvoice", rest)
         if making and method == "POST":
             ident = books.make_invoice(int(making.group(1)), commit=commit)
