@@ -13,6 +13,7 @@ from fiken_support import Wiring
 
 from pipeline.errors import ClaimHeld, DataError, OutcomeUnknown, TransientError
 from pipeline.model import Payment, SalesInvoice
+from pipeline.norway.kid import kid_mod10
 from sandboxes.fiken import FikenSandbox
 
 ÅSE = {"name": "Åse Ødegård", "email": "ase@bygdebladet.no", "number": "5501",
@@ -162,3 +163,36 @@ def test_every_invoice_problem_in_one_report(w: Wiring) -> None:
                             "account": "3999"}])
     codes = {p.code for p in w.target().preflight([bad])}
     assert {"missing-customer", "missing-account", "vat-rounding"} <= codes, codes
+
+
+def test_without_opt_in_a_credit_note_is_a_credit_note_draft(w: Wiring, sandbox: FikenSandbox) -> None:
+    w.target(direct_posting=False, **INVOICING).deliver(invoice())
+    note = SalesInvoice(reference="KREDIT-1", date="2026-11-10", invoice_number="K-70001", credits="70001",
+                        customer=ÅSE, total="-100.00", lines=[{"description": "Porto", "amount": "-100.00",
+                                                               "vat_code": "3"}])
+    delivery = w.target(direct_posting=False, **INVOICING).deliver(note)
+    assert delivery.draft is True and delivery.remote_id.startswith("draft:")
+    [draft] = sandbox.company.invoicing.credit_drafts.values()
+    assert draft["type"] == "credit_note" and draft["invoiceText"].startswith("Kreditnota K-70001")
+    assert not sandbox.company.invoicing.credit_notes  # nothing in the books until someone makes it in Fiken
+
+
+def test_our_customer_number_is_fikens_member_number_and_finds_the_customer_again(
+        w: Wiring, sandbox: FikenSandbox) -> None:
+    rules = {"create_customers": True, "customer_match": "number"}
+    first = w.target(**rules).deliver(invoice())
+    again = w.target(**rules).deliver(invoice("FAKTURA-2", "70002", customer={**ÅSE, "email": "ny@bygdebladet.no"}))
+    assert first.details["customer"] == "created" and again.details["customer"] == "updated"
+    assert again.details["customer_id"] == first.details["customer_id"]
+    assert [c["memberNumber"] for c in sandbox.company.contacts.values() if c.get("memberNumber")] == [5501]
+
+
+def test_a_payment_naming_only_our_kid_finds_the_invoice(w: Wiring, sandbox: FikenSandbox) -> None:
+    ours = kid_mod10("00700012")
+    w.target(**INVOICING).deliver(invoice(kid=ours))
+    by_kid = Payment(reference="BETALING-KID", date="2026-11-10", amount="349.00", kid=ours,
+                     payment_method="bank")
+    assert w.target(**INVOICING).preflight([by_kid]) == []
+    w.target(**INVOICING).deliver(by_kid)
+    [posted] = sandbox.company.invoicing.invoices.values()
+    assert posted["sale"]["settled"] is True and posted["kid"] != ours  # Fiken's own KID on the invoice
