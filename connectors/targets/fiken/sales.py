@@ -173,9 +173,11 @@ def customer(target: FikenTarget, party: Party, reference: str, *, create: bool)
 
 
 def _differs(sent: Any, held: Any) -> bool:
+    """Whether what we would send differs from what Fiken holds; an address by its lines, postcode and city (the
+    country is ours to fill in, and Fiken may spell it its own way [unverified])."""
     if isinstance(sent, dict):
         held = held if isinstance(held, dict) else {}
-        return any(value != held.get(key) for key, value in sent.items())
+        return any(value != held.get(key) for key, value in sent.items() if key != "country")
     return bool(sent != held)
 
 
