@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.records.connections import connect
 from pipeline.records.tenants import TenantRegistry
-from pipeline.subscription_api import add_signing_secret
+from api.subscriptions import add_signing_secret
 from sandboxes.fiken import FikenSandbox
 from sandboxes.subscriptions import Subscriber, SubscriptionSystem
 
