@@ -12,9 +12,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from api.subscriptions import add_signing_secret
 from pipeline.records.connections import connect
 from pipeline.records.tenants import TenantRegistry
-from api.subscriptions import add_signing_secret
 from sandboxes.fiken import FikenSandbox
 from sandboxes.subscriptions import Subscriber, SubscriptionSystem
 

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from connectors.http import client_for, kept, send
-from connectors.targets.fiken import invoicing, notes, sales
+from connectors.targets.fiken import customers, invoicing, notes, sales
 from connectors.targets.fiken.client import DIALECT, FikenAuth, OAuth
 from connectors.targets.fiken.descriptor import FikenSettings
 from connectors.targets.fiken.entry import entry, refusal
@@ -209,8 +209,8 @@ class FikenTarget:
         found = self.context.lookups.fill("accounts", wanted, self._accounts)
         problems += [Problem(f"income account {code} is not in Fiken", field="lines[].account",
                              reference=invoice.reference, code="missing-account") for code in wanted if code not in found]
-        contact, _ = sales.customer(self, invoice.customer, invoice.reference, create=False)
-        creatable = bool(sales.keys(invoice.customer))
+        contact, _ = customers.customer(self, invoice.customer, invoice.reference, create=False)
+        creatable = bool(customers.keys(invoice.customer))
         if contact is None and not (self.settings.create_customers and creatable):
             problems.append(Problem(f"customer {invoice.customer.name or invoice.customer.number} is missing or "
                                     "ambiguous in Fiken" + ("" if self.settings.create_customers else
