@@ -189,6 +189,9 @@ class Accepts:
     # For each document type it takes, what becomes of every field of the shared form (FieldMap). A registered
     # target without one fails the contract suite.
     fields: FieldMap = field(default_factory=dict)
+    # Where sales invoices have another draft path than vouchers (Fiken: invoice drafts, no voucher drafts); None:
+    # the same as `drafts`.
+    invoice_drafts: Drafts | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,9 @@ class Company:
         self.entries: dict[int, dict[str, Any]] = {}  # journalEntryId → journal entry (with `_open`, `_request`)
         self.transactions: dict[int, dict[str, Any]] = {}
         self.lock = threading.RLock()
+        from sandboxes.fiken.invoices import Invoicing
+
+        self.invoicing = Invoicing(self)  # drafts, invoices, credit notes, sales and payments (invoices.py)
         self._ids = itertools.count(3_001)
         self._numbers = itertools.count(1)
         self._customer_numbers = itertools.count(10_001)

@@ -80,6 +80,11 @@ def route(box: FikenSandbox, method: str, path: str, query: dict[str, str], body
         if found_transaction is None:
             raise Problem(404, f"Fant ikke transaksjon {transaction.group(1)}")
         return 200, {**found_transaction, "entries": [_public(e) for e in found_transaction["entries"]]}, {}
+    from sandboxes.fiken.invoices import route as sales_route
+
+    answer = sales_route(box, company, method, rest, query, body, commit=commit)
+    if answer is not None:
+        return answer
     if rest in ("/generalJournalEntries", "/journalEntries", "/contacts", "/accounts"):
         raise Problem(405, f"Method {method} not allowed on /api/v2{path}")
     raise Problem(404, f"No such endpoint: {method} /api/v2{path}")

@@ -1,5 +1,5 @@
 """The contract suite's invoice cases, over every registered target whose descriptor says it takes sales invoices
-and payments (today Tripletex and the file target); a target that takes neither refuses them in preflight
+and payments (today Tripletex, Fiken and the file target); a target that takes neither refuses them in preflight
 (test_target_contract's `unsupported-document` case).
 
 A sales invoice lands as a draft where the system has drafts, posted on opt-in; a credit note credits the invoice
@@ -17,7 +17,7 @@ import pytest
 
 import connectors
 from pipeline import descriptors
-from pipeline.errors import OutcomeUnknown
+from pipeline.errors import OutcomeUnknown, TransientError
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryTables
 from pipeline.model import Document, Payment, SalesInvoice
@@ -80,7 +80,8 @@ def test_an_invoice_is_a_draft_by_default_where_the_system_has_drafts(system: In
     target = system.target()
     assert target.preflight([invoice()]) == []
     delivery = target.deliver(invoice())
-    assert delivery.draft is system.descriptor.accepts.drafts.available
+    accepts = system.descriptor.accepts
+    assert delivery.draft is (accepts.invoice_drafts or accepts.drafts).available
     assert delivery.remote_id
 
 
@@ -126,3 +127,26 @@ def test_an_invoice_is_made_once_whatever_the_system_answers(system: Invoicing, 
         assert outcome.looked_up
     assert not outcome.delivery.draft
     assert system.harness.invoices_with(invoice().reference) == 1
+
+
+@pytest.mark.parametrize("kind", ["429", "500-after-commit", "timeout-after-commit"])
+@pytest.mark.parametrize("step", ["invoice", "credit", "payment"])
+def test_each_document_is_there_once_whatever_the_system_answered(system: Invoicing, step: str, kind: str) -> None:
+    """A 429 is waited out; a 500 or a timeout after the system committed is looked up, never posted again."""
+    fault = getattr(system.harness, f"{step}_fault", None)
+    if not system.descriptor.http or fault is None or not hasattr(system.harness, "held"):
+        pytest.skip(f"{system.descriptor.title}: no HTTP system, or its harness cannot fault the {step} step")
+    documents = {"invoice": [invoice()], "credit": [invoice(), credit_note()], "payment": [invoice(), payment()]}[step]
+    for i, document in enumerate(documents[:-1]):
+        system.once(document, f"before-{i}", direct_posting=True)
+    last = documents[-1]
+    fault(kind)
+    try:
+        outcome = system.once(last, "d-1", direct_posting=True)
+    except (OutcomeUnknown, TransientError):
+        outcome = system.once(last, "d-2", direct_posting=True)
+        assert outcome.looked_up or not outcome.duplicate
+    again = system.once(last, "d-3", direct_posting=True)
+    assert again.duplicate and again.delivery.remote_id == outcome.delivery.remote_id
+    assert system.harness.held(step, last.reference) == 1
+    assert len(system.harness.sandbox.faults.fired) == 1, "the fault never fired"

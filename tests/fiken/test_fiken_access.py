@@ -77,6 +77,7 @@ def test_the_connection_test_says_which_company_and_how_entries_land(w: Wiring) 
                       "company": "Fjordbakst AS", "organization_number": "923456783", "test_company": True,
                       "accounting_start": "2024-01-01", "direct_posting": True,
                       "drafts": "none in Fiken: vouchers are posted as general journal entries",
+                      "invoice_counter": 10000,
                       "entries": "open: deletable in Fiken without a counter entry"}
 
 

@@ -8,12 +8,23 @@ entry — one Fiken lets the company delete without a counter entry — unless t
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
+from connectors.targets.fiken.invoicing import FIELD_MAP as INVOICE_FIELD_MAP
+from connectors.targets.fiken.invoicing import NOT_ACCEPTED as INVOICE_NOT_ACCEPTED
 from connectors.targets.fiken.mapping import FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
 from pipeline.descriptors import Accepts, Drafts, Secret, TargetDescriptor, TargetSettings, Url
 from pipeline.ports import Target, TargetContext
 
+# Fiken's first bank account is 1920:10001 in every company [unverified: its numbering of sub-accounts from 10001];
+# preflight checks that the account exists, so a wrong default is a named problem, never a wrong booking.
+DEFAULT_PAYMENT_ACCOUNTS = {"card": "1920:10001", "vipps": "1920:10001", "bank": "1920:10001",
+                            "invoice": "1920:10001"}
+INVOICE_DRAFTS = Drafts(available=True, meaning=(
+    "an invoice draft (fakturautkast) that someone in the company reviews and makes an invoice in Fiken; made an "
+    "invoice by Bilagsbro only on opt-in (direct_posting). A credit note without opt-in is a credit-note draft"))
 DRAFTS = Drafts(available=False, meaning=(
     "Fiken has no draft for a general journal entry (fri postering): nothing is sent until the tenant opts in to "
     "direct posting; entries are then posted open (open=true: the company can delete one in Fiken without a "
@@ -36,6 +47,31 @@ class FikenSettings(TargetSettings):
     token_url: Url = Field(TOKEN_URL,
                            description="OAuth: Fiken's token endpoint (https://fiken.no/oauth/token), or a sandbox's")
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Fiken's answer")
+
+    # Sales invoices, credit notes and payments (invoicing.py, sales.py; docs/decisions/0013-fiken-invoices.md).
+    create_customers: bool = Field(False, description="Create a customer contact Fiken lacks (exactly once) instead "
+                                                      "of blocking the invoice")
+    customer_match: Literal["number", "organization_number", "email", "phone"] | None = Field(
+        None, description="The one field an invoice's customer is found by (our customer number — Fiken's "
+                          "memberNumber, or its own customer number —, organisation number, e-mail or phone); none: "
+                          "each in that order")
+    update_customers: bool = Field(True, description="Update a found customer's name, e-mail, organisation number "
+                                                     "and address when the invoice says otherwise")
+    send_invoices: bool = Field(False, description="Have Fiken send each invoice and credit note it makes (e-mail, "
+                                                   "EHF or letter as the customer's delivery method says), once")
+    income_account: str = Field("3000", pattern=r"^\d{4}$", description="The income account of an invoice line "
+                                                                       "that names none")
+    payment_accounts: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PAYMENT_ACCOUNTS),
+        description="Payment method (card, vipps, bank, invoice, …) → the Fiken account a payment lands on "
+                    "(a bank account 1920:NNNNN, or a clearing account such as 1580)")
+    payment_tolerance: str = Field("0.00", pattern=r"^\d{1,6}(\.\d{1,2})?$",
+                                   description="The largest shortfall of a payment against the open amount "
+                                               "registered as its fee (fees, rounding); more is a part payment")
+    overpayments: Literal["refuse", "accept"] = Field("refuse", description="A payment over the open amount: "
+                                                      "refused, or registered (the customer in credit)")
+    due_days: dict[str, int] = Field(default_factory=dict, description="Payment method (or 'default') → days from "
+                                     "the invoice date to its due date: the tenant's terms, checked and applied")
 
 
 def connect(context: TargetContext) -> Target:
@@ -64,13 +100,14 @@ DESCRIPTOR = TargetDescriptor(
     check="GET /companies: which companies the key reaches, whether the company has Fiken's API add-on, and that "
           "direct posting is chosen (Fiken has no drafts)",
     accepts=Accepts(
-        documents=("voucher",),
+        documents=("voucher", "sales_invoice", "payment"),
         currencies=("NOK",),
         dimensions=(),
         drafts=DRAFTS,
         checks=("accounts", "vat_codes", "customers", "suppliers"),
-        not_accepted=NOT_ACCEPTED,
-        fields=FIELD_MAP,
+        not_accepted={**INVOICE_NOT_ACCEPTED, **NOT_ACCEPTED},  # a voucher's reason where both name a field
+        fields={**FIELD_MAP, **INVOICE_FIELD_MAP},
+        invoice_drafts=INVOICE_DRAFTS,
     ),
     guide="docs/connect/fiken.md",
 )

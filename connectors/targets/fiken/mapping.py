@@ -70,7 +70,6 @@ NOT_ACCEPTED: dict[str, str] = {
     "lines[].dimensions.*": "Fiken has no departments, and a journal entry line's project is read-only in its API",
     "voucher_type": "Fiken has no voucher series for general journal entries",
 }
-UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
 
 _LINE = "journalEntries[].lines[]"
 _NO_DIMENSIONS = NotAccepted(NOT_ACCEPTED["lines[].dimensions.*"])

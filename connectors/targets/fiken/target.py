@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from connectors.http import client_for, kept, send
-from connectors.targets.fiken import notes
+from connectors.targets.fiken import customers, invoicing, notes, sales
 from connectors.targets.fiken.client import DIALECT, FikenAuth, OAuth
 from connectors.targets.fiken.descriptor import FikenSettings
 from connectors.targets.fiken.entry import entry, refusal
@@ -37,7 +38,6 @@ from connectors.targets.fiken.mapping import (
     PAGE_SIZE,
     PAYABLE,
     RECEIVABLE,
-    UNSUPPORTED_DOCUMENTS,
     Register,
     carries,
     contact_query,
@@ -48,7 +48,7 @@ from connectors.targets.fiken.mapping import (
     party_keys,
 )
 from pipeline.errors import BilagsbroError, ConfigError, DataError, Problem
-from pipeline.model import Document, Party, Voucher
+from pipeline.model import Document, Party, Payment, SalesInvoice, Voucher
 from pipeline.ports import Delivery, TargetContext
 
 
@@ -61,6 +61,7 @@ class FikenTarget:
         self.context = context
         self.settings = FikenSettings.read(context.settings, tenant=context.tenant, connector=NAME)
         self.company = f"companies/{self.settings.company_slug}"
+        self.draft = not self.settings.direct_posting  # invoices: drafts unless the tenant opted in
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
 
@@ -183,9 +184,12 @@ class FikenTarget:
     # -- the Target protocol -------------------------------------------------------------------------------------
 
     def preflight(self, documents: Sequence[Document]) -> list[Problem]:
-        problems = [Problem(f"the Fiken connector does not deliver {d.type} yet: only vouchers, as general journal "
-                            "entries", reference=d.reference, code="unsupported-document")
-                    for d in documents if d.type in UNSUPPORTED_DOCUMENTS]
+        problems: list[Problem] = []
+        for document in documents:
+            if isinstance(document, SalesInvoice):
+                problems.extend(self._invoice_problems(document))
+            elif isinstance(document, Payment):
+                problems.extend(sales.payment_problems(self, document))
         vouchers = [d for d in documents if isinstance(d, Voucher)]
         if not vouchers:
             return problems
@@ -197,6 +201,29 @@ class FikenTarget:
             problems.extend(entry(voucher, register, open_entry=self.settings.open_entries).problems)
         return problems
 
+    def _invoice_problems(self, invoice: SalesInvoice) -> list[Problem]:
+        """The checks before posting (invoicing.invoice_problems), the income accounts, the customer, and the
+        invoice a credit note credits."""
+        problems = invoicing.invoice_problems(invoice, self.settings.due_days)
+        wanted = sorted({line.account or self.settings.income_account for line in invoice.lines})
+        found = self.context.lookups.fill("accounts", wanted, self._accounts)
+        problems += [Problem(f"income account {code} is not in Fiken", field="lines[].account",
+                             reference=invoice.reference, code="missing-account") for code in wanted if code not in found]
+        contact, _ = customers.customer(self, invoice.customer, invoice.reference, create=False)
+        creatable = bool(customers.keys(invoice.customer))
+        if contact is None and not (self.settings.create_customers and creatable):
+            problems.append(Problem(f"customer {invoice.customer.name or invoice.customer.number} is missing or "
+                                    "ambiguous in Fiken" + ("" if self.settings.create_customers else
+                                    " (the connection may create missing customers: setting create_customers)"),
+                                    field="customer", reference=invoice.reference, code="missing-customer"))
+        if invoice.credits is not None and not self.draft:
+            credited = sales.locate(self, invoice.credits, None)
+            if credited is None or "draft" in credited:
+                problems.append(Problem(f"the invoice credited, {invoice.credits}, is " + (
+                    "not in Fiken" if credited is None else "still a draft in Fiken"),
+                    field="credits", reference=invoice.reference, code="missing-invoice"))
+        return problems
+
     def accounts_missing(self, numbers: Iterable[str]) -> dict[str, str]:
         """Which of these account codes cannot be booked on in the company's chart, and why (ChartOfAccounts)."""
         numbers = list(numbers)
@@ -206,16 +233,24 @@ class FikenTarget:
                             for n in numbers if n not in found}.items()))
 
     def render(self, document: Document) -> dict[str, Any]:
+        if isinstance(document, SalesInvoice):
+            return sales.render_invoice(self, document)
+        if isinstance(document, Payment):
+            return sales.render_payment(self, document)
         voucher = self._voucher(document)
         return entry(voucher, self.resolve([voucher]), open_entry=self.settings.open_entries).body
 
     def _voucher(self, document: Document) -> Voucher:
         if not isinstance(document, Voucher):
-            raise DataError(f"the Fiken connector does not deliver {document.type} yet: only vouchers",
+            raise DataError(f"the Fiken connector does not deliver {document.type}",
                             tenant=self.context.tenant, reference=document.reference, connector=NAME)
         return document
 
     def deliver(self, document: Document) -> Delivery:
+        if isinstance(document, SalesInvoice):
+            return replace(sales.deliver_invoice(self, document), not_accepted=invoicing.not_accepted(document))
+        if isinstance(document, Payment):
+            return replace(sales.deliver_payment(self, document), not_accepted=invoicing.not_accepted(document))
         voucher = self._voucher(document)
         if not self.settings.direct_posting:
             raise ConfigError(OPT_IN, tenant=self.context.tenant, reference=voucher.reference, connector=NAME)
@@ -242,6 +277,9 @@ class FikenTarget:
                                  **({"target_reference": reference} if reference != voucher.reference else {})})
 
     def find(self, reference: str) -> Delivery | None:
+        mine = sales.find(self, reference)  # an invoice, credit note or payment: by its progress row
+        if mine is not False:
+            return mine
         note = notes.recall(self.context, reference)
         if note is None:
             return None
@@ -279,10 +317,18 @@ class FikenTarget:
         detail = self._request("GET", f"companies/{slug}").json()
         if not self.settings.direct_posting:
             raise ConfigError(OPT_IN, tenant=self.context.tenant, connector=NAME)
+        try:  # invoices are numbered from Fiken's counter: without one, Fiken makes no invoice [unverified: how it says so]
+            counter: Any = self._request("GET", f"{self.company}/invoices/counter").json().get("value")
+        except BilagsbroError as exc:
+            if exc.status not in (400, 404):
+                raise
+            counter = ("not set up: Fiken numbers invoices once its invoice counter exists (its first invoice, or "
+                       "Innstillinger → Faktura)")
         return {"target": NAME, "base_url": self.settings.base_url, "company_slug": slug,
                 "company": detail.get("name"), "organization_number": detail.get("organizationNumber"),
                 "test_company": detail.get("testCompany"), "accounting_start": detail.get("accountingStartDate"),
                 "direct_posting": True, "drafts": "none in Fiken: vouchers are posted as general journal entries",
+                "invoice_counter": counter,
                 "entries": "open: deletable in Fiken without a counter entry" if self.settings.open_entries
                            else "closed: reversed in Fiken with a counter entry"}
 

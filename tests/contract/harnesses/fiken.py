@@ -25,6 +25,9 @@ class Harness:
     def __init__(self) -> None:
         self.sandbox = FikenSandbox().start()
         self.sandbox.faults.timeout_seconds = HANG
+        # The invoice the field map's credit note and payment name (number 10042), made in Fiken itself.
+        fjordkafé = next(c for c in self.sandbox.company.contacts.values() if c.get("customerNumber") == 10001)
+        self.sandbox.company.invoicing.seed_invoice(int(fjordkafé["contactId"]), 10042, 125_000)
         self.transport = SpecCheckingTransport(spec_check())
         self.secrets = MemorySecrets({"fiken-token": "sandbox-personal-token"})
         self.cache: dict[str, Any] = {}
@@ -46,6 +49,39 @@ class Harness:
     def fault(self, kind: Fault, *, times: int = 1) -> None:
         name, options = KINDS[kind]
         self.sandbox.faults.add(r"/generalJournalEntries$", "POST", name, times=times, **options)
+
+    def invoice_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST …/createInvoice (the step that makes an invoice of a draft)."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"/createInvoice$", "POST", name, times=times, **options)
+
+    def credit_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /creditNotes/full or /partial."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"/creditNotes/(full|partial)$", "POST", name, times=times, **options)
+
+    def payment_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /sales/{saleId}/payments."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"/sales/\d+/payments$", "POST", name, times=times, **options)
+
+    def held(self, step: str, reference: str) -> int:
+        """How many of the document with our reference Fiken holds: invoices of its draft, credit notes with its
+        text, payments on the sale of invoice 70001."""
+        books = self.sandbox.company.invoicing
+        if step == "invoice":
+            return self.invoices_with(reference)
+        if step == "credit":
+            return sum(1 for n in books.credit_notes.values() if str(n["creditNoteText"]).startswith("Kreditnota K-"))
+        [paid] = [i for i in books.invoices.values() if i["orderReference"] == "70001"]
+        return len(paid["sale"]["salePayments"])
+
+    def invoices_with(self, reference: str) -> int:
+        """How many invoices Fiken holds of the draft with our reference's UUID."""
+        from connectors.targets.fiken.invoicing import draft_uuid
+
+        wanted = draft_uuid("kunde-1", reference)
+        return sum(1 for i in self.sandbox.company.invoicing.invoices.values() if i["invoiceDraftUuid"] == wanted)
 
     def refusable(self) -> Voucher:
         # Our preflight passes (Fiken's period lock cannot be read through its API); Fiken then refuses it (400).

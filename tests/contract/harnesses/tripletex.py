@@ -54,6 +54,25 @@ class Harness:
         name, options = KINDS[kind]
         self.sandbox.faults.add(r"^/invoice$", "POST", name, times=times, **options)
 
+    def credit_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next PUT /order/{id}/:invoice (a part credit note invoiced against its invoice)."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/order/\d+/:invoice$", "PUT", name, times=times, **options)
+
+    def payment_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next PUT /invoice/{id}/:payment."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/invoice/\d+/:payment$", "PUT", name, times=times, **options)
+
+    def held(self, step: str, reference: str) -> int:
+        """How many of the document with our reference Tripletex holds."""
+        books = self.sandbox.invoicing
+        if step == "invoice":
+            return self.invoices_with(reference)
+        if step == "credit":
+            return sum(1 for i in books.invoices.values() if i["isCreditNote"])
+        return len(books.payments)
+
     def invoices_with(self, reference: str) -> int:
         """How many invoices Tripletex holds of the order with our reference."""
         orders = {o["id"] for o in self.sandbox.invoicing.orders.values() if o.get("reference") == reference}
