@@ -14,7 +14,6 @@ import json
 import random
 from decimal import Decimal
 from typing import Any
-
 from unittest import mock
 
 from hypothesis import HealthCheck, example, given, settings
