@@ -364,7 +364,10 @@ if MODE == "ours":
     import importlib
     from pipeline.errors import Problem
     module = importlib.import_module("connectors.sources." + FORMAT.replace("-", "_"))
-start = time.perf_counter()
+def cpu():
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+start, start_cpu = time.perf_counter(), cpu()
 if MODE == "floor" and FORMAT in ("saft-cash-register", "saft-financial"):
     from lxml import etree
     tag = "{*}cashtransaction" if FORMAT == "saft-cash-register" else "{*}Transaction"
@@ -400,10 +403,10 @@ elif MODE.startswith("dry-run"):
         subprocess.run([sys.executable, "-m", "bilagsbro", "dry-run", PATH, "--format", FORMAT, "--options", given.name,
                         "--" + MODE.split(":")[1]], stdout=sink, stderr=subprocess.DEVNULL, check=False)
     os.unlink(given.name)
-seconds = time.perf_counter() - start
+seconds, cpu_seconds = time.perf_counter() - start, cpu() - start_cpu
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"seconds": seconds, "documents": documents, "problems": problems, "errors": errors,
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "documents": documents, "problems": problems, "errors": errors,
                   "first_error": first_error, "rss_kib": child if MODE.startswith("dry-run") else own}))
 """
 
@@ -426,7 +429,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; checkout {args.root}\n")
-    print(f"{'format':<19} {'MB':>6} {'floor MB/s':>10} {'ours MB/s':>9} {'ratio':>6} {'ours RSS':>9} "
+    print(f"{'format':<19} {'MB':>6} {'floor MB/s':>10} {'ours MB/s':>9} {'ratio':>6} {'cpu ratio':>9} {'ours RSS':>9} "
           f"{'floor RSS':>9} {'vouchers/s':>10}  documents / problems (errors)")
     for format in args.formats.split(","):
         write, suffix, options = FORMATS[format]
@@ -442,17 +445,19 @@ def main() -> None:
                    "documents": ours["documents"], "problems": ours["problems"], "errors": ours["errors"],
                    "vouchers_s": int(ours["documents"]) / float(ours["seconds"])}
             row["ratio"] = row["ours_mb_s"] / row["floor_mb_s"]
+            row["cpu_ratio"] = float(floor["cpu_seconds"]) / float(ours["cpu_seconds"])
             print(f"{format:<19} {size:>6.1f} {row['floor_mb_s']:>10.1f} {row['ours_mb_s']:>9.2f} {row['ratio']:>6.2f} "
-                  f"{row['ours_rss_mib']:>5.0f} MiB {row['floor_rss_mib']:>5.0f} MiB {row['vouchers_s']:>10.0f}  "
-                  f"{ours['documents']} / {ours['problems']} ({ours['errors']})", flush=True)
+                  f"{row['cpu_ratio']:>9.2f} {row['ours_rss_mib']:>5.0f} MiB {row['floor_rss_mib']:>5.0f} MiB "
+                  f"{row['vouchers_s']:>10.0f}  {ours['documents']} / {ours['problems']} ({ours['errors']})", flush=True)
             if ours["first_error"]:
                 print(f"{'':<19} first error: {ours['first_error']}")
             if args.compare:
                 other = measure(args.compare, format, "ours", path, options)
                 row["compare_mb_s"] = size / float(other["seconds"])
                 row["compare_rss_mib"] = int(other["rss_kib"]) / 1024
+                row["compare_cpu_ratio"] = float(floor["cpu_seconds"]) / float(other.get("cpu_seconds") or "nan")
                 print(f"{'':<19} {args.compare}: {row['compare_mb_s']:.2f} MB/s, ratio "
-                      f"{row['compare_mb_s'] / row['floor_mb_s']:.2f}, RSS {row['compare_rss_mib']:.0f} MiB, "
+                      f"{row['compare_mb_s'] / row['floor_mb_s']:.2f}, cpu ratio {row['compare_cpu_ratio']:.2f}, RSS {row['compare_rss_mib']:.0f} MiB, "
                       f"{other['documents']} / {other['problems']} ({other['errors']}); ours ÷ it "
                       f"{row['ours_mb_s'] / row['compare_mb_s']:.2f}", flush=True)
             for output in ("summary", "json") if args.dry_run else ():
@@ -463,6 +468,8 @@ def main() -> None:
                       f"{row[f'dry_run_{output}_rss_mib']:.0f} MiB (the whole bilagsbro process)", flush=True)
             rows.append(row)
     print("\nfloor: " + "; ".join(f"{f} {FLOORS[f]}" for f in args.formats.split(",")))
+    print("cpu ratio = the floor's CPU seconds ÷ ours (user + system, the work alone): what the ratio would be with "
+          "both given the same share of a busy machine")
     print("ratio = ours MB/s ÷ floor MB/s in this run; RSS = peak resident memory of a fresh interpreter doing only "
           "that (imports included)")
     if args.json:

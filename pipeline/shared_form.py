@@ -125,13 +125,20 @@ class _Text:
         return self.line(pos), column, self._bytes + len(self.buf[:pos].encode("utf-8"))
 
     def decode(self, decoder: json.JSONDecoder, pos: int) -> tuple[Any, int]:
-        """The JSON value at `pos` and the position after it, reading on while it may be cut off."""
+        """The JSON value at `pos` and the position after it, reading on while it may be cut off.
+
+        A value that ends near where the window ends may be cut off although it decodes: a number ("12"
+        of "123", "1" of "1e5" with "e" left, of "1e+5" with "e+"). It is decoded again once the window
+        reaches three characters past it, or the text has ended."""
         while True:
             try:
-                return decoder.raw_decode(self.buf, pos)
+                value, end = decoder.raw_decode(self.buf, pos)
             except json.JSONDecodeError:
                 if self.eof or len(self.buf) - pos > LOOKAHEAD or not self.more():
                     raise
+                continue
+            if len(self.buf) - end > 2 or self.eof or not self.more():
+                return value, end
 
 
 def _values(text: _Text) -> Generator[tuple[int, Any], None, None]:
@@ -156,8 +163,11 @@ def _values(text: _Text) -> Generator[tuple[int, Any], None, None]:
                          '{"documents": [...]}, not JSON lines', rest)
 
 
-def _array(text: _Text, start: int, decoder: json.JSONDecoder) -> Generator[tuple[int, Any], None, int]:
-    """The elements of the array at `start`; returns the position just after its closing bracket."""
+def _array(text: _Text, start: int, decoder: json.JSONDecoder, *, between: str = "expected ',' or ']' between documents",
+           ) -> Generator[tuple[int, Any], None, int]:
+    """The elements of the array at `start`; returns the position just after its closing bracket. A
+    separator missing between two elements is `between` (the whole-text reader's words: its own for a
+    top-level array, json's for the "documents" member of an object, which json decoded whole)."""
     pos = text.skip_space(start + 1)
     if text.char(pos) == "]":
         return pos + 1
@@ -171,7 +181,7 @@ def _array(text: _Text, start: int, decoder: json.JSONDecoder) -> Generator[tupl
             continue
         if text.char(pos) == "]":
             return pos + 1
-        raise _Malformed("expected ',' or ']' between documents", pos)
+        raise _Malformed(between, pos)
 
 
 def _object(text: _Text, start: int, decoder: json.JSONDecoder) -> Generator[tuple[int, Any], None, int]:
@@ -196,7 +206,7 @@ def _object(text: _Text, start: int, decoder: json.JSONDecoder) -> Generator[tup
             raise _Malformed('"documents" is given twice', pos)
         if key == "documents" and text.char(pos) == "[":
             streamed = True
-            pos = yield from _array(text, pos, decoder)
+            pos = yield from _array(text, pos, decoder, between="Expecting ',' delimiter")
             members.pop(key, None)
         else:
             members[key], pos = text.decode(decoder, pos)

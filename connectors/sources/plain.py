@@ -46,6 +46,11 @@ _ORIGIN = frozenset({"format", "file", "line"})
 _VOUCHER = frozenset({"reference", "date", "description", "voucher_type", "currency", "lines", "origin"})
 _SLOW = object()  # a value only the general path can judge
 _ZERO = Decimal(0)
+# The fields set of each kind of posting, one set object shared by all of them: the models are frozen,
+# and pydantic copies a model's set before it changes a copy's (model_copy), so no one set is ever changed.
+_GIVEN = {(customer, supplier, vat): {*_POSTING, *(("customer",) if customer else ()),
+                                      *(("supplier",) if supplier else ()), *(("vat_amount",) if vat else ())}
+          for customer in (False, True) for supplier in (False, True) for vat in (False, True)}
 
 
 class Plan:
@@ -92,6 +97,8 @@ class Plan:
         self._parties: dict[tuple[str, ...], Any] = {}
         self._currency = "NOK"  # the last currency and KID found valid
         self._kid = ""
+        self._accounts: set[str] = set()  # accounts found to be plain texts (a file uses few)
+        self._origin_given, self._voucher_given = set(_ORIGIN), set(_VOUCHER)
 
     def voucher(self, rows: list[Plain], line: int, seen: Seen) -> Voucher | None:
         """The voucher of these rows, or None when the general path must read it."""
@@ -118,11 +125,12 @@ class Plan:
         if total != 0 or len(lines) < 2 or not moved:
             return None
         seen.add(reference)
-        origin = checked.build(Origin, {"format": layout.format, "file": self.file_name, "line": line}, set(_ORIGIN))
+        origin = checked.build(Origin, {"format": layout.format, "file": self.file_name, "line": line},
+                               self._origin_given)
         return checked.build(Voucher, {
             "reference": reference, "date": date, "description": voucher_text or text or None, "currency": currency,
             "origin": origin, "type": "voucher", "voucher_type": voucher_type or None, "lines": tuple(lines),
-        }, set(_VOUCHER))
+        }, self._voucher_given)
 
     def amount(self, value: str) -> Decimal | None:
         """`tabular._amount_of`: the Decimal, or None where it would raise."""
@@ -173,7 +181,6 @@ class Plan:
                 continue
             if not account:
                 return False
-            given = set(_POSTING)
             customer = supplier = None
             if kind in layout.customer_types:
                 customer, account = self.counterparty(values, account), self.customer_ledger
@@ -183,12 +190,13 @@ class Plan:
                 customer = self.counterparty(values, customer_number)
             elif supplier_number:
                 supplier = self.counterparty(values, supplier_number)
-            if customer is _SLOW or supplier is _SLOW or not checked.text(account):
+            if customer is _SLOW or supplier is _SLOW:
                 return False
-            if customer is not None:
-                given.add("customer")
-            elif supplier is not None:
-                given.add("supplier")
+            if account not in self._accounts:
+                if not checked.text(account):
+                    return False
+                if len(self._accounts) < 4096:
+                    self._accounts.add(account)
             vat_code = self.vat(own, saft)
             if vat_code is _SLOW:
                 return False
@@ -206,13 +214,12 @@ class Plan:
                         return False
                     if side_amount < 0:
                         vat_amount = -vat_amount
-                    given.add("vat_amount")
             out.append(checked.build(Posting, {
                 "account": account, "amount": side_amount, "description": description, "vat_code": vat_code,
                 "vat_amount": vat_amount, "dimensions": dict(dimensions) if made else dimensions,
                 "customer": customer, "supplier": supplier, "kid": kid or None,
                 "invoice_number": invoice_number or None, "due_date": due_date,
-            }, given))
+            }, _GIVEN[customer is not None, customer is None and supplier is not None, vat_amount is not None]))
             made = True
         return made
 

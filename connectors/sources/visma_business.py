@@ -41,11 +41,16 @@ def tokens(line: str) -> list[str]:
     """`1 20181002 "Blåbær, 1 kg" 0` → ['1', '20181002', 'Blåbær, 1 kg', '0']; ",," keeps a blank field.
 
     "0 or blank can be left out": with commas a row may also start or end with a blank field.
-    Rows separated by blanks alone, their texts quoted whole, are split without the regular expression.
+    Rows separated by blanks alone, their texts quoted whole, are split without the regular expression
+    (a comma inside a quoted text, "Blåbær, 1 kg", separates nothing).
     """
     if "," not in line:
         if '"' not in line:
             return line.split()
+        split = split_quoted(line)
+        if split is not None:
+            return split
+    elif '"' in line and "," not in "".join(line.split('"')[::2]):  # every comma inside a quoted text
         split = split_quoted(line)
         if split is not None:
             return split

@@ -234,3 +234,17 @@ def test_guesses_and_prepare_read_only_the_columns_they_declare() -> None:
                 reduced = Record(record.line, {c: record.get(c) for c in layout.prepare_reads})
                 assert (layout.prepare(record) is record) == (layout.prepare(reduced) is reduced), record
     assert asked > 500
+
+
+def test_a_copy_of_a_fast_posting_leaves_the_others_fields_set_alone() -> None:
+    """The fast path hands postings of one kind one fields-set object (plain.py, `_GIVEN`): a copy
+    made with an update gets its own set, and the postings it was shared with keep theirs."""
+    seed = GENERATORS["gbat10"](random.Random(1))
+    vouchers = [d for d in connectors.SOURCES["gbat10"](io.BytesIO(seed.data), file_name="g.csv", options=seed.options)
+                if not isinstance(d, Problem)]
+    postings = [line for v in vouchers for line in v.lines]
+    before = [sorted(p.model_fields_set) for p in postings]
+    plain = next(p for p in postings if "supplier" not in p.model_fields_set)
+    changed = plain.model_copy(update={"supplier": None})
+    assert "supplier" in changed.model_fields_set
+    assert [sorted(p.model_fields_set) for p in postings] == before
