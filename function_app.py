@@ -594,6 +594,22 @@ def sweep(timer: func.TimerRequest) -> None:
                     len(report.poisoned), report.deferred, report.cleared)
 
 
+# The workspace's clients: every connected client's connection test, again each day (workspace/health.py) -----
+
+
+@app.timer_trigger(arg_name="timer", schedule="%CONNECTION_TEST_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def retest_connections(timer: func.TimerRequest) -> None:
+    """The connection test of every connected client, stored for the health light; green turning red raises the
+    webhook event connection.unhealthy."""
+    from pipeline.webhook_events import emit
+    from workspace.health import retest_all
+
+    _redacted_spans()
+    tested = retest_all(_stores(), _connectors(), emit=emit)
+    log.info("connection re-test: %d client(s), %d red, %d turned red", len(tested),
+             sum(1 for t in tested if not t.ok), sum(1 for t in tested if t.turned_red))
+
+
 # History is kept 90 days, then deleted everywhere ------------------------------------------------------
 
 

@@ -97,7 +97,7 @@ def client(visit: Visit, notice: str = "", new_key: str = "", error: str = "", s
     kept = visit.directory.client_facts(tenant.id)
     keys = [k.as_dict() for k in ApiKeys(visit.stores.tables).owned_by(tenant.id)]
     omnium = tenant.sources.get("omnium")
-    notice = notice or (visit.request.query.get("notice", "") if visit.request.query.get("notice") in ("saved",) else "")
+    notice = notice or (visit.request.query.get("notice", "") if visit.request.query.get("notice") in ("saved", "connected", "switched") else "")
     settings = {k: v for k, v in tenant.target_settings.items() if k != "secrets"}
     return render(visit, "client.html", status, client=summary(visit, tenant), tenant=tenant, facts=kept["facts"],
                   settings=settings, credentials=sorted(tenant.target_settings.get("secrets") or {}),
