@@ -192,8 +192,12 @@ def _red(visit: Visit, check: dict[str, Any]) -> dict[str, Any]:
     """A failed test in the customer's words: what it means, then the system's own message."""
     error = check.get("error") or {}
     status = error.get("status")
-    headline = ("red_credentials" if status in (401, 403) else "red_unreachable" if status is None and
-                "connect" in str(error.get("message", "")).lower() else "red_other")
+    if status in (401, 403):
+        headline = "red_credentials"
+    elif error.get("kind") in ("TransientError", "OutcomeUnknown") or (isinstance(status, int) and status >= 500):
+        headline = "red_unreachable"
+    else:
+        headline = "red_other"
     return {"headline": visit.t(headline), "message": str(error.get("message") or ""),
             "provider": str(error.get("provider_message") or "")}
 
@@ -286,13 +290,16 @@ def preview(visit: Visit) -> Response:
             listed = companies(visit.stores, visit.connectors, tenant.id, descriptor.name, settings=settings,
                                credentials=given)
             return form(visit, choices=list(listed["companies"]))
-        found = switch_preview(visit.stores, visit.connectors, tenant.id, descriptor.name, settings=settings,
+        wanted = {**settings, "direct_posting": visit.form.get("direct_posting") == "on"}
+        found = switch_preview(visit.stores, visit.connectors, tenant.id, descriptor.name, settings=wanted,
                                credentials=given)
     except BilagsbroError as exc:
         return form(visit, status=422, error=_red(visit, {"error": exc.context()}),
                     problems={p.field or "": p.message for p in exc.problems})
     if not found["connection"]["ok"]:
         return form(visit, status=422, error=_red(visit, found["connection"]))
+    visit.audit("switch previewed", client=tenant.id, subject=descriptor.name, checked=(found.get("documents") or {})
+                .get("checked"), credentials_changed=sorted(credentials))
     old = visit.connectors.descriptors.get(tenant.target)
     return render(visit, "switch_preview.html", tenant=tenant, system=descriptor, preview=found,
                   from_title=getattr(old, "title", tenant.target), hidden=_hidden(settings),
