@@ -616,7 +616,8 @@ def retest_connections(timer: func.TimerRequest) -> None:
 @app.timer_trigger(arg_name="timer", schedule="0 30 2 * * *", run_on_startup=False, use_monitor=False)
 def retention(timer: func.TimerRequest) -> None:
     """Each night, history received more than 90 days ago: its index rows and trace partitions (Table Storage
-    has no lifecycle rule); on the local stack the blobs too, as Azure's lifecycle rule deletes them there."""
+    has no lifecycle rule); on the local stack the blobs too, as Azure's lifecycle rule deletes them there. And
+    the workspace's expired sessions, reset links and login-throttle rows (workspace/sweep.py)."""
     import os
 
     from pipeline.retention import sweep as sweep_history
@@ -625,6 +626,11 @@ def retention(timer: func.TimerRequest) -> None:
     log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s, %d Idempotency-Key claim(s), "
              "%d webhook deliveries deleted", swept.documents, swept.receipts, swept.trace_rows,
              swept.blobs or "left to the lifecycle rule", swept.idempotency_keys, swept.webhook_deliveries)
+    from workspace.sweep import sweep_sign_ins
+
+    signs = sweep_sign_ins(_stores().tables)
+    log.info("retention: %d expired session(s), %d reset link(s), %d throttle row(s) deleted", signs.sessions,
+             signs.resets, signs.throttles)
 
 
 # The stages ---------------------------------------------------------------------------------------
