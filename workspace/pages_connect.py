@@ -185,7 +185,7 @@ def form(visit: Visit, *, status: int = 200, error: dict[str, Any] | None = None
     return render(visit, "connect_form.html", status, tenant=tenant, system=descriptor, mode=mode, further=further,
                   fields=[f for f in fields if not f.advanced], advanced=[f for f in fields if f.advanced],
                   error=error, reason=visit.form.get("reason", ""), direct_posting=direct, link=link,
-                  drafts=descriptor.accepts.drafts)
+                  drafts=descriptor.accepts.drafts, choices=choices or [])
 
 
 def _red(visit: Visit, check: dict[str, Any]) -> dict[str, Any]:

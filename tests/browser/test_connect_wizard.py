@@ -142,6 +142,7 @@ def test_business_nxt_customer_id_gives_the_companies_to_pick(stack: Any, page: 
     page.fill("#s_token_url", settings["token_url"])
     page.fill("#reason", "byrået fører Grossisten i Business NXT")
     page.click("#connect-submit")
+    assert "Velg selskapet" in page.locator("#pick-notice").inner_text()
     choices = page.locator("#s_company_no option").all_inner_texts()
     assert any(str(settings["company_no"]) in c for c in choices), choices
     check_page(page, "connect-business-nxt-pick")
