@@ -68,11 +68,14 @@ def _now() -> str:
 
 def _pending_names(tenant: Tenant, system: str, active: Mapping[str, str],
                    credentials: Mapping[str, str]) -> dict[str, str]:
-    """Each given credential's other slot; the others carried over by their active names."""
+    """Each given credential's other slot; the others carried over by their active names. The slot avoids the name
+    in force for `system` either way — as the primary, or as a further (or read-only) connection — so a change of
+    one never writes over the credential the other is using."""
+    in_use = {**_active_names(tenant, system, further=True), **_active_names(tenant, system), **active}
     names = {key: name for key, name in active.items() if not credentials.get(key)}
     for key, value in credentials.items():
         if value:
-            names[key] = next_slot_name(active.get(key), tenant.id, system, key)
+            names[key] = next_slot_name(in_use.get(key), tenant.id, system, key)
     return names
 
 
