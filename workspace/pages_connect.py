@@ -118,7 +118,10 @@ def inputs(visit: Visit, descriptor: TargetDescriptor, tenant: Tenant, mode: str
         if not kind:
             continue
         default = None if info.is_required() else info.get_default(call_default_factory=True)
-        value = given.get(name) if f"s_{name}" in visit.form or name in given else _shown(current.get(name, default))
+        if kind == "check" and visit.form.get("_checks") == "1":  # as sent: an unticked box is not in the form
+            value = "on" if visit.form.get(f"s_{name}") == "on" else ""
+        else:
+            value = given[name] if name in given else _shown(current.get(name, default))
         label, where = words(descriptor.name, name, visit.lang,
                              fallback=(name.replace("_", " ").capitalize(), help_of(descriptor, name)))
         entry = Input(f"s_{name}", name, kind, label, where, info.is_required(), value or "",
@@ -229,6 +232,11 @@ def connect(visit: Visit) -> Response:
     if descriptor.consent is not None:
         return _consent(visit, descriptor, tenant, settings, credentials)
     given = staged(visit.stores, tenant.id, descriptor.name)
+    kept = _current(tenant, descriptor.name, mode).get("secrets") or {}
+    missing = {f"credentials.{s.name}": visit.t("required") for s in descriptor.secrets
+               if s.required and s.name not in given and s.name not in kept}
+    if missing:
+        return form(visit, status=422, problems=missing, error={"headline": visit.t("fix_fields"), "message": ""})
     if descriptor.picks and settings.get(descriptor.picks) is None and not _current(
             tenant, descriptor.name, mode).get(descriptor.picks):
         try:

@@ -91,7 +91,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "switch_to": "Bytt til", "bad_date": "Datoen må være på formen ÅÅÅÅ-MM-DD.",
         "connect_or_switch": "Koble til eller bytt system", "add_further": "Legg til ekstra tilkobling",
         "further_connections": "Andre tilkoblinger", "mode": "Bruk", "since": "Siden", "remove": "Fjern",
-        "pick_company": "Velg selskapet i listen, og test igjen", "read-only": "Skrivebeskyttet", "active": "Aktiv", "health_since": "rødt siden",
+        "pick_company": "Velg selskapet i listen, og test igjen", "required": "Må fylles ut.",
+        "read-only": "Skrivebeskyttet", "active": "Aktiv", "health_since": "rødt siden",
     },
     "en": {
         "skip": "Skip to content", "sign_in": "Sign in", "sign_out": "Sign out", "email": "E-mail",
@@ -166,7 +167,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "switch_to": "Switch to", "bad_date": "The date must be YYYY-MM-DD.",
         "connect_or_switch": "Connect or switch system", "add_further": "Add a further connection",
         "further_connections": "Other connections", "mode": "Use", "since": "Since", "remove": "Remove",
-        "pick_company": "Pick the company in the list, and test again", "read-only": "Read-only", "active": "Active", "health_since": "red since",
+        "pick_company": "Pick the company in the list, and test again", "required": "Required.",
+        "read-only": "Read-only", "active": "Active", "health_since": "red since",
     },
 }
 

@@ -206,3 +206,15 @@ def test_a_viewer_sees_no_wizard_link_and_cannot_open_it(w: World) -> None:
     browser = w.browser("viewer")
     assert 'id="connect-wizard"' not in _html(browser.get(f"clients/{w.a1}"))
     assert browser.get(f"clients/{w.a1}/connect").status == 403
+
+
+def test_a_missing_credential_is_named_on_its_field_before_anything_is_tested(w: World, tripletex: Any) -> None:
+    settings, credentials = tripletex.connection()
+    answer = w.browser("owner").post(f"clients/{w.a2}/connect/tripletex", {
+        "s_base_url": settings["base_url"], "s_company_id": "0", "_checks": "1", "reason": REASON,
+        "c_employee_token": credentials["employee_token"]})
+    page = _html(answer)
+    assert answer.status == 422 and "Noen felt må rettes" in page
+    assert re.search(r'id="c_consumer_token-help">[^<]*<strong class="error">Må fylles ut.</strong>', page)
+    assert tripletex.sandbox.count() == 0  # nothing asked of Tripletex
+    assert TenantRegistry(w.stores.tables).get(w.a2).target == "file"
