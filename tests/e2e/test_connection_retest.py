@@ -1,10 +1,12 @@
 """The daily re-test of every connected workspace client (timer `retest_connections`, workspace/health.py) run by the
 local host on Azurite against the Tripletex sandbox: stored for the health light, red since when, and the webhook
-event connection.unhealthy raised once when a green connection turns red."""
+event connection.unhealthy raised once when a green connection turns red, delivered to a receiver on loopback."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 
 import pytest
 
@@ -18,10 +20,36 @@ from workspace.identity import Directory
 pytestmark = pytest.mark.e2e
 
 
+class Receiver:
+    """A webhook receiver on loopback that answers 200 and keeps what it got."""
+
+    def __init__(self) -> None:
+        got: list[bytes] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                got.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.got = got
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/bilagsbro"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_the_timer_retests_every_connected_client_and_says_when_green_turned_red(stack):
     stores = stack.stores
     registry, directory = TenantRegistry(stores.tables), Directory(stores.tables)
     org = directory.add_organisation("Regnskap Retest AS")
+    receiver = Receiver()
     with TripletexSandbox() as tripletex:
         shop = registry.add("Bakeri Ørsta AS")
         fresh = registry.add("Ikke koblet til AS")  # not connected: not tested
@@ -29,8 +57,7 @@ def test_the_timer_retests_every_connected_client_and_says_when_green_turned_red
                 credentials={"consumer_token": tripletex.consumer_token, "employee_token": tripletex.employee_token})
         for tenant in (shop.id, fresh.id):
             directory.attach_client(org.id, tenant)
-        WebhookEndpoints(stores.tables, stores.secrets).add(shop.id, "https://hooks.example.no/bilagsbro",
-                                                            ["connection.unhealthy"])
+        WebhookEndpoints(stores.tables, stores.secrets).add(shop.id, receiver.url, ["connection.unhealthy"])
 
         stack.invoke_timer("retest_connections")
         green = directory.client_facts(shop.id)
@@ -47,8 +74,14 @@ def test_the_timer_retests_every_connected_client_and_says_when_green_turned_red
         again = directory.client_facts(shop.id)["check"]
         assert again["red_since"] == red["red_since"]
 
+    try:
+        stack.wait_idle(timeout=120)  # the webhook delivered: its queue is empty again
+    finally:
+        receiver.stop()
     events = [r for r in stores.tables.query(TABLE_WEBHOOK_DELIVERIES, shop.id) if r["Event"] == "connection.unhealthy"]
-    assert len(events) == 1
-    body = json.loads(events[0]["Body"])
+    assert len(events) == 1 and events[0]["State"] == "delivered"
+    [got] = receiver.got
+    body = json.loads(got)
+    assert body["type"] == "connection.unhealthy" and body["tenant"] == shop.id
     assert body["data"]["target"] == "tripletex" and body["data"]["red_since"] == red["red_since"]
-    assert "tilbakekalt-nøkkel" not in events[0]["Body"]
+    assert "tilbakekalt-nøkkel" not in got.decode("utf-8")
