@@ -714,13 +714,30 @@ def sweep(timer: func.TimerRequest) -> None:
                     len(report.poisoned), report.deferred, report.cleared)
 
 
+# The workspace's clients: every connected client's connection test, again each day (workspace/health.py) -----
+
+
+@app.timer_trigger(arg_name="timer", schedule="%CONNECTION_TEST_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def retest_connections(timer: func.TimerRequest) -> None:
+    """The connection test of every connected client, stored for the health light; green turning red raises the
+    webhook event connection.unhealthy."""
+    from pipeline.webhook_events import emit
+    from workspace.health import retest_all
+
+    _redacted_spans()
+    tested = retest_all(_stores(), _connectors(), emit=emit)
+    log.info("connection re-test: %d client(s), %d red, %d turned red", len(tested),
+             sum(1 for t in tested if not t.ok), sum(1 for t in tested if t.turned_red))
+
+
 # History is kept 90 days, then deleted everywhere ------------------------------------------------------
 
 
 @app.timer_trigger(arg_name="timer", schedule="0 30 2 * * *", run_on_startup=False, use_monitor=False)
 def retention(timer: func.TimerRequest) -> None:
     """Each night, history received more than 90 days ago: its index rows and trace partitions (Table Storage
-    has no lifecycle rule); on the local stack the blobs too, as Azure's lifecycle rule deletes them there."""
+    has no lifecycle rule); on the local stack the blobs too, as Azure's lifecycle rule deletes them there. And
+    the workspace's expired sessions, reset links and login-throttle rows (workspace/sweep.py)."""
     import os
 
     from pipeline.retention import sweep as sweep_history
@@ -729,6 +746,11 @@ def retention(timer: func.TimerRequest) -> None:
     log.info("retention: %d document(s), %d receipt(s), %d trace row(s), blobs %s, %d Idempotency-Key claim(s), "
              "%d webhook deliveries deleted", swept.documents, swept.receipts, swept.trace_rows,
              swept.blobs or "left to the lifecycle rule", swept.idempotency_keys, swept.webhook_deliveries)
+    from workspace.sweep import sweep_sign_ins
+
+    signs = sweep_sign_ins(_stores().tables)
+    log.info("retention: %d expired session(s), %d reset link(s), %d throttle row(s) deleted", signs.sessions,
+             signs.resets, signs.throttles)
 
 
 # The stages ---------------------------------------------------------------------------------------

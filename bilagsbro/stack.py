@@ -63,6 +63,8 @@ def settings_for(connection_string: str, data_dir: Path = DATA_DIR) -> dict[str,
         "OMNIUM_PULL_SCHEDULE": os.environ.get("OMNIUM_PULL_SCHEDULE", "0 */5 * * * *"),
         # Every 15 minutes (UTC): each company's read-back ledger, the periods that changed (pipeline/readback).
         "LEDGER_SYNC_SCHEDULE": os.environ.get("LEDGER_SYNC_SCHEDULE", "0 */15 * * * *"),
+        # Daily at 04:15 UTC: every connected workspace client's connection test again (workspace/health.py).
+        "CONNECTION_TEST_SCHEDULE": os.environ.get("CONNECTION_TEST_SCHEDULE", "0 15 4 * * *"),
         # Every 15 seconds: a stalled document goes on within about a minute (docs/decisions/0003).
         "SWEEP_SCHEDULE": os.environ.get("SWEEP_SCHEDULE", "*/15 * * * * *"),
         # Azurite has no lifecycle management: the retention timer deletes the history blobs here itself.

@@ -222,6 +222,11 @@ class TargetDescriptor(Descriptor):
     # A setting the customer picks from a list the system gives (`pipeline.ports.Companies`), e.g. the company
     # of several an integration can reach: the CLI and the admin API list the choices when it is not given.
     picks: str | None = None
+    # A system the customer connects by giving consent on its own site (OAuth authorization code, e.g. Fortnox)
+    # rather than by typing credentials: `consent(stores, tenant, settings, credentials, base_url)` makes a hosted
+    # onboarding link ({"url", "expires"}); the secrets in `consent_gives` come from that consent, not from a form.
+    consent: Callable[..., dict[str, Any]] | None = None
+    consent_gives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

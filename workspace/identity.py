@@ -184,8 +184,15 @@ class Directory:
                                                           "Facts": json.dumps(dict(facts), ensure_ascii=False)})])
 
     def store_check(self, tenant_id: str, result: Mapping[str, Any]) -> None:
-        """A connection test's result, kept so the clients page shows the light without asking the system."""
-        text = json.dumps(dict(result), ensure_ascii=False, default=str)[:8000]
+        """A connection test's result, kept so the clients page shows the light without asking the system; a red
+        one says since when it has been red (`red_since`: the first red test after a green or none)."""
+        kept = dict(result)
+        if not kept.get("ok"):
+            before = self.client_facts(tenant_id)
+            earlier = before["check"] if isinstance(before["check"], dict) else None
+            kept["red_since"] = (earlier.get("red_since") if earlier and not earlier.get("ok") else None) or \
+                now().isoformat()
+        text = json.dumps(kept, ensure_ascii=False, default=str)[:8000]
         self.tables.transact(TABLE_WORKSPACE, [("merge", {"PartitionKey": "client", "RowKey": tenant_id,
                                                           "LastCheck": text, "LastCheckAt": now().isoformat()})])
 

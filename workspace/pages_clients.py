@@ -97,7 +97,7 @@ def client(visit: Visit, notice: str = "", new_key: str = "", error: str = "", s
     kept = visit.directory.client_facts(tenant.id)
     keys = [k.as_dict() for k in ApiKeys(visit.stores.tables).owned_by(tenant.id)]
     omnium = tenant.sources.get("omnium")
-    notice = notice or (visit.request.query.get("notice", "") if visit.request.query.get("notice") in ("saved",) else "")
+    notice = notice or (visit.request.query.get("notice", "") if visit.request.query.get("notice") in ("saved", "connected", "switched") else "")
     settings = {k: v for k, v in tenant.target_settings.items() if k != "secrets"}
     return render(visit, "client.html", status, client=summary(visit, tenant), tenant=tenant, facts=kept["facts"],
                   settings=settings, credentials=sorted(tenant.target_settings.get("secrets") or {}),
@@ -149,22 +149,32 @@ def test_connection(visit: Visit) -> Response:
     return redirect(visit, f"clients/{tenant.id}")
 
 
+def _no_reason(visit: Visit) -> Response | None:
+    """Key changes, as resends, say why (kept in the audit log): refused without a reason of 3 characters or more."""
+    return client(visit, error=visit.t("reason_help"), status=400) if len(visit.form.get("reason", "").strip()) < 3 \
+        else None
+
+
 def issue_key(visit: Visit) -> Response:
+    if (refused := _no_reason(visit)) is not None:
+        return refused
     tenant_id = visit.params["client"]
     label = visit.form.get("label", "").strip()[:100] or None
     key, view = ApiKeys(visit.stores.tables).issue(tenant_id, label=label)
-    visit.audit("api key issued", client=tenant_id, subject=view.key_id, why=visit.form.get("reason", ""),
+    visit.audit("api key issued", client=tenant_id, subject=view.key_id, why=visit.form.get("reason", "").strip()[:1000],
                 hint=view.hint, label=label)
     return client(visit, new_key=key, status=201)
 
 
 def revoke_key(visit: Visit) -> Response:
+    if (refused := _no_reason(visit)) is not None:
+        return refused
     tenant_id = visit.params["client"]
     try:
         view = ApiKeys(visit.stores.tables).revoke(tenant_id, visit.params["key"])
     except NotFound:
         return client(visit, error=visit.t("not_found"), status=404)
-    visit.audit("api key revoked", client=tenant_id, subject=view.key_id, why=visit.form.get("reason", ""),
+    visit.audit("api key revoked", client=tenant_id, subject=view.key_id, why=visit.form.get("reason", "").strip()[:1000],
                 hint=view.hint)
     return redirect(visit, f"clients/{tenant_id}")
 
@@ -175,6 +185,8 @@ def rotate_key(visit: Visit) -> Response:
     from pipeline.errors import ConfigError
     from pipeline.records.apikeys import DEFAULT_OVERLAP
 
+    if (refused := _no_reason(visit)) is not None:
+        return refused
     tenant_id = visit.params["client"]
     try:
         key, new, old = ApiKeys(visit.stores.tables).rotate(tenant_id, visit.params["key"], overlap=DEFAULT_OVERLAP)
@@ -182,7 +194,7 @@ def rotate_key(visit: Visit) -> Response:
         return client(visit, error=visit.t("not_found"), status=404)
     except ConfigError as exc:
         return client(visit, error=exc.message, status=409)
-    visit.audit("api key rotated", client=tenant_id, subject=old.key_id, why=visit.form.get("reason", ""),
+    visit.audit("api key rotated", client=tenant_id, subject=old.key_id, why=visit.form.get("reason", "").strip()[:1000],
                 new_key=new.key_id, hint=new.hint, old_works_until=old.expires_at or str(dt.datetime.now(dt.UTC)))
     return client(visit, new_key=key, status=201)
 

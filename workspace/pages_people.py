@@ -55,12 +55,15 @@ def set_role(visit: Visit) -> Response:
     email = visit.params["email"]
     client = visit.form.get("client", "")
     role = visit.form.get("role", "") or None
+    reason = visit.form.get("reason", "").strip()[:1000]
+    if len(reason) < 3:  # as resends and key changes: a role change says why, in the audit log
+        return users(visit, error=visit.t("reason_help"), status=400)
     before = visit.directory.user(email)
     try:
         after = visit.directory.set_role(email, client, role)
     except IdentityError as exc:
         return users(visit, error=str(exc), status=400)
-    visit.audit("role changed", client=client, subject=email, why=visit.form.get("reason", ""),
+    visit.audit("role changed", client=client, subject=email, why=reason,
                 before=before.role(client) if before else None, after=after.role(client))
     return redirect(visit, "users")
 

@@ -4,6 +4,7 @@ isolation matrix test all read, so a route cannot be added without saying who ma
 from __future__ import annotations
 
 from workspace import pages_clients as clients
+from workspace import pages_connect as connect
 from workspace import pages_history as history
 from workspace import pages_people as people
 from workspace import pages_session as session
@@ -28,6 +29,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "clients/{client}", "read", clients.client),
     Route("POST", "clients/{client}/facts", "operate", clients.save_facts),
     Route("POST", "clients/{client}/connection/test", "operate", clients.test_connection),
+    Route("GET", "clients/{client}/connect", "operate", connect.pick),
+    Route("GET", "clients/{client}/connect/{system}", "operate", connect.form),
+    Route("POST", "clients/{client}/connect/{system}", "operate", connect.connect),
+    Route("POST", "clients/{client}/switch/{system}/preview", "operate", connect.preview),
+    Route("POST", "clients/{client}/switch/{system}", "operate", connect.switch),
+    Route("POST", "clients/{client}/connections/{system}/remove", "operate", connect.remove_further),
     Route("POST", "clients/{client}/keys", "administer", clients.issue_key),
     Route("POST", "clients/{client}/keys/{key}/revoke", "administer", clients.revoke_key),
     Route("POST", "clients/{client}/keys/{key}/rotate", "administer", clients.rotate_key),

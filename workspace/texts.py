@@ -59,6 +59,40 @@ TEXTS: dict[str, dict[str, str]] = {
         "shown_once": "Kopier nøkkelen nå: den lagres bare som hash og kan ikke vises igjen.",
         "user_added": "Brukeren er lagt til. Send denne engangslenken for å sette passord:",
         "setup_two_factor": "Sett opp tofaktor", "problems": "Problemer",
+        # the connect and switch wizards (workspace/pages_connect.py)
+        "connect_title": "Koble til regnskapssystem", "pick_help": "Velg systemet klienten fører regnskapet i.",
+        "pick_switch_help": "Velg et annet system for å bytte, eller det samme for å gi nye nøkler.",
+        "further_title": "Ekstra tilkobling", "further_help": "Et system ved siden av det klienten leverer til: "
+        "bilag kan sendes dit på nytt (f.eks. før et bytte).", "mode_current": "(i bruk nå)",
+        "mode_switch": "(bytte)", "mode_connect_title": "koble til", "mode_switch_title": "bytte til dette systemet",
+        "mode_further_title": "ekstra tilkobling", "form_help": "Fyll inn det systemet trenger. Tilkoblingen "
+        "testes før den lagres; går testen galt, fortsetter klienten som før.", "guide": "veiledning",
+        "secret_kept": "En er lagret: la feltet stå tomt for å beholde den.", "choose": "Velg …",
+        "more_settings": "Flere innstillinger", "test_and_save": "Test og lagre", "show_preview": "Test og vis "
+        "hva et bytte betyr", "direct_posting": "Bokfør direkte (ikke kladd)",
+        "red_credentials": "Systemet godtok ikke nøklene. Sjekk at de er riktige, for riktig miljø, og at "
+        "brukeren har tilgangene veiledningen nevner.", "red_unreachable": "Vi fikk ikke kontakt med systemet. "
+        "Sjekk adressen, eller prøv igjen litt senere.", "red_other": "Tilkoblingstesten gikk ikke gjennom.",
+        "fix_fields": "Noen felt må rettes.", "use_switch": "Klienten er koblet til et annet system: bruk byttet.",
+        "connected": "Tilkoblet: testen er grønn, og innstillingene er lagret.", "switched": "Byttet er gjort. Det "
+        "gamle systemet er beholdt som skrivebeskyttet.", "consent_help": "Kunden gir selv tilgang hos systemet: "
+        "vi lager en lenke du sender til kunden.", "consent_make": "Lag lenke", "consent_made": "Send denne lenken "
+        "til kunden. Når kunden har gitt tilgang, testes tilkoblingen og tas i bruk.",
+        "consent_expires": "Gyldig til", "preview_title": "Bytte regnskapssystem", "green_new": "Det nye systemet "
+        "svarer, og nøklene virker.", "preview_help": "Slik ville de siste 90 dagenes dokumenter blitt tatt imot "
+        "i det nye systemet. Ingenting er sendt.", "checked_docs": "Dokumenter sjekket",
+        "would_accept": "Ville blitt tatt imot", "would_refuse": "Ville blitt stoppet", "lacks": "Det nye systemet "
+        "mangler", "lacks_nothing": "Ingenting: alt som er brukt finnes i det nye systemet.", "kind": "Slag",
+        "value": "Verdi", "examples": "Eksempler", "kind_accounts": "Konto", "kind_vat_codes": "Mva-kode",
+        "kind_customers": "Kunde/leverandør", "kind_dimensions": "Dimensjon", "kind_other": "Annet",
+        "fields_change": "Felt som blir behandlet annerledes", "switch_now": "Bytt nå", "switch_help": "Det nye "
+        "systemet tas i bruk for nye dokumenter. Det gamle beholdes skrivebeskyttet, for oppslag og historikk.",
+        "resend_open": "Send den åpne perioden på nytt til det nye systemet", "resend_from": "Dokumenter datert fra",
+        "switch_to": "Bytt til", "bad_date": "Datoen må være på formen ÅÅÅÅ-MM-DD.",
+        "connect_or_switch": "Koble til eller bytt system", "add_further": "Legg til ekstra tilkobling",
+        "further_connections": "Andre tilkoblinger", "mode": "Bruk", "since": "Siden", "remove": "Fjern",
+        "pick_company": "Velg selskapet i listen, og test igjen", "required": "Må fylles ut.",
+        "read-only": "Skrivebeskyttet", "active": "Aktiv", "health_since": "rødt siden",
     },
     "en": {
         "skip": "Skip to content", "sign_in": "Sign in", "sign_out": "Sign out", "email": "E-mail",
@@ -102,6 +136,39 @@ TEXTS: dict[str, dict[str, str]] = {
         "back": "Back", "shown_once": "Copy the key now: only its hash is kept and it cannot be shown again.",
         "user_added": "The user is added. Send this one-time link to set a password:",
         "setup_two_factor": "Set up two-factor", "problems": "Problems",
+        "connect_title": "Connect an accounting system", "pick_help": "Pick the system the client keeps its books "
+        "in.", "pick_switch_help": "Pick another system to switch, or the same one to give new keys.",
+        "further_title": "Further connection", "further_help": "A system beside the one the client delivers to: "
+        "documents may be resent there (e.g. before a switch).", "mode_current": "(in use now)",
+        "mode_switch": "(switch)", "mode_connect_title": "connect", "mode_switch_title": "switch to this system",
+        "mode_further_title": "further connection", "form_help": "Fill in what the system needs. The connection is "
+        "tested before it is saved; if the test fails, the client goes on as before.", "guide": "guide",
+        "secret_kept": "One is stored: leave the field empty to keep it.", "choose": "Choose …",
+        "more_settings": "More settings", "test_and_save": "Test and save", "show_preview": "Test and show what "
+        "a switch means", "direct_posting": "Post directly (no drafts)",
+        "red_credentials": "The system did not accept the keys. Check that they are right, for the right "
+        "environment, and that the user has the access the guide names.", "red_unreachable": "We could not reach "
+        "the system. Check the address, or try again a little later.", "red_other": "The connection test did not "
+        "pass.", "fix_fields": "Some fields need fixing.", "use_switch": "The client is connected to another "
+        "system: use the switch.", "connected": "Connected: the test is green and the settings are saved.",
+        "switched": "Switched. The old system is kept read-only.", "consent_help": "The customer grants access at "
+        "the system themselves: we make a link you send them.", "consent_make": "Make the link",
+        "consent_made": "Send this link to the customer. Once they grant access, the connection is tested and "
+        "taken into use.", "consent_expires": "Valid until", "preview_title": "Switch accounting system",
+        "green_new": "The new system answers and the keys work.", "preview_help": "This is how the last 90 days' "
+        "documents would be taken in by the new system. Nothing is sent.", "checked_docs": "Documents checked",
+        "would_accept": "Would be accepted", "would_refuse": "Would be blocked", "lacks": "The new system lacks",
+        "lacks_nothing": "Nothing: everything used exists in the new system.", "kind": "Kind", "value": "Value",
+        "examples": "Examples", "kind_accounts": "Account", "kind_vat_codes": "VAT code",
+        "kind_customers": "Customer/supplier", "kind_dimensions": "Dimension", "kind_other": "Other",
+        "fields_change": "Fields treated differently", "switch_now": "Switch now", "switch_help": "The new system "
+        "takes new documents. The old one is kept read-only, for lookups and history.",
+        "resend_open": "Resend the open period to the new system", "resend_from": "Documents dated from",
+        "switch_to": "Switch to", "bad_date": "The date must be YYYY-MM-DD.",
+        "connect_or_switch": "Connect or switch system", "add_further": "Add a further connection",
+        "further_connections": "Other connections", "mode": "Use", "since": "Since", "remove": "Remove",
+        "pick_company": "Pick the company in the list, and test again", "required": "Required.",
+        "read-only": "Read-only", "active": "Active", "health_since": "red since",
     },
 }
 

@@ -137,6 +137,7 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     OMNIUM_PULL_SCHEDULE: '0 */5 * * * *'
     // ledger_refresh: each company's read-back ledger, the periods that changed (pipeline/readback).
     LEDGER_SYNC_SCHEDULE: '0 */15 * * * *'
+    CONNECTION_TEST_SCHEDULE: '0 15 4 * * *'
   }
 }
 

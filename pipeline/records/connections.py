@@ -68,11 +68,14 @@ def _now() -> str:
 
 def _pending_names(tenant: Tenant, system: str, active: Mapping[str, str],
                    credentials: Mapping[str, str]) -> dict[str, str]:
-    """Each given credential's other slot; the others carried over by their active names."""
+    """Each given credential's other slot; the others carried over by their active names. The slot avoids the name
+    in force for `system` either way — as the primary, or as a further (or read-only) connection — so a change of
+    one never writes over the credential the other is using."""
+    in_use = {**_active_names(tenant, system, further=True), **_active_names(tenant, system), **active}
     names = {key: name for key, name in active.items() if not credentials.get(key)}
     for key, value in credentials.items():
         if value:
-            names[key] = next_slot_name(active.get(key), tenant.id, system, key)
+            names[key] = next_slot_name(in_use.get(key), tenant.id, system, key)
     return names
 
 
@@ -255,6 +258,54 @@ def change(
     if change.activated:
         connectors.forget(tenant_id)
     return change
+
+
+STAGED_FOR = dt.timedelta(minutes=30)  # how long a wizard's next step may use credentials it was given
+
+
+def stage(stores: Stores, tenant_id: str, target: str, credentials: Mapping[str, str]) -> dict[str, str]:
+    """Credentials a person gave in one step of a wizard (the workspace's connect or switch), kept for its next
+    steps (a company to pick, the switch preview, the switch) so they are never asked for twice nor put in a page.
+
+    They are written where the next change of `target` writes them anyway (`next_slot_name`: the slot the
+    connection in force does not use, so deliveries go on untouched) and recorded as the tenant's pending change
+    (state "staged"); `staged` reads them back for STAGED_FOR. Returns the names written (never the values)."""
+    registry = TenantRegistry(stores.tables)
+    tenant = registry.get(tenant_id)
+    names = _pending_names(tenant, target, _active_names(tenant, target), credentials)
+    given = {key: names[key] for key, value in credentials.items() if value}
+    earlier = staged_names(tenant, target)
+    record = {**_record(target=target, settings={"secrets": {**earlier, **given}}), "state": "staged"}
+    _claim(registry, tenant_id, "connection", record)
+    _write(stores.secrets, names, credentials)
+    return given
+
+
+def staged_names(tenant: Tenant, target: str, *, now: dt.datetime | None = None) -> dict[str, str]:
+    """The names of credentials staged (or given to a change that failed its test) for `target` in the last
+    STAGED_FOR: a newer change of the connection, or time, makes them unusable."""
+    record = tenant.pending.get("connection") or {}
+    if record.get("target") != target or record.get("state") not in ("staged", "failed"):
+        return {}
+    try:
+        since = dt.datetime.fromisoformat(str(record.get("since")))
+    except ValueError:
+        return {}
+    if (now or dt.datetime.now(dt.UTC)) - since > STAGED_FOR:
+        return {}
+    names = (record.get("settings") or {}).get("secrets") or {}
+    return {str(k): str(v) for k, v in names.items()}
+
+
+def staged(stores: Stores, tenant_id: str, target: str) -> dict[str, str]:
+    """The credentials `stage` kept for `target` (name → value), to hand to change, preview or switch as given."""
+    out = {}
+    for key, name in staged_names(TenantRegistry(stores.tables).get(tenant_id), target).items():
+        try:
+            out[key] = stores.secrets.get(name)
+        except NotFound:
+            continue
+    return out
 
 
 def disconnect(stores: Stores, tenant_id: str, system: str) -> Tenant:

@@ -106,13 +106,16 @@ class World:
 
 def world() -> World:
     stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets(), queues=MemoryQueues())
-    conns = Connectors(targets=connectors.TARGETS, sources=connectors.SOURCES, sniffers=connectors.SNIFFERS)
+    conns = Connectors(targets=connectors.TARGETS, sources=connectors.SOURCES, sniffers=connectors.SNIFFERS,
+                       descriptors=connectors.CONNECTORS)
     registry = TenantRegistry(stores.tables)
     directory = Directory(stores.tables)
     a1 = registry.add("Fjellbakeriet på Røros AS", organization_number="974760673")
     a2 = registry.add("Sjøbua i Å AS")
     b1 = registry.add("Konkurrenten Østfold AS")
-    registry.save(a1.model_copy(update={"target_settings": {"direct_posting": False}}))  # connected to the file target
+    registry.save(a1.model_copy(update={"target_settings": {"direct_posting": False},  # connected to the file target
+                                        "connections": {"visma-business-file": {  # and a further one, kept read-only
+                                            "settings": {}, "mode": "read-only", "since": "2026-11-01T08:00:00+00:00"}}}))
     key = registry.issue_key(a1.id)
     [document] = post(stores, conns, key, [voucher("HEMMELIG-ØRE-1")])
     waiting = history_post(stores, conns, key, [voucher("VENTER-ÆØÅ-2")], deliver=False)  # translated, not delivered

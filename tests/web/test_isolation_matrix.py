@@ -29,7 +29,9 @@ def built() -> World:
 
 def _path(route: Any, w: World) -> str:
     values = {"client": w.a1, "id": w.pending if route.pattern.endswith("/retry") else w.document, "key": w.key, "email": w.users["viewer"], "token": "x" * 43,
-              "name": "app.css"}
+              "name": "app.css",
+              # the connect wizard: a1's own system (file); the switch and a further connection: another one
+              "system": "file" if "connect" in route.pattern.split("/") else "visma-business-file"}
     path = route.pattern
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
@@ -40,10 +42,16 @@ FORMS = {
     "clients/{client}/facts": {"name": "Overtatt AS", "organization_number": "", "fiscal_year_start": "5"},
     "clients/{client}/documents/{id}/resend": {"reason": "prøver å sende andres bilag", "force": "on"},
     "clients/{client}/documents/{id}/retry": {"reason": "prøver igjen"},
-    "clients/{client}/keys": {"label": "innbrudd"},
+    "clients/{client}/keys": {"label": "innbrudd", "reason": "vil inn"},
+    "clients/{client}/keys/{key}/revoke": {"reason": "stenger ute eieren"},
+    "clients/{client}/keys/{key}/rotate": {"reason": "tar over nøkkelen"},
     "users": {"email": "ny@aerlig.example", "name": "Ny", "org_owner": "on"},
-    "users/{email}/roles": {"client": "", "role": "owner"},  # client filled in per case
+    "users/{email}/roles": {"client": "", "role": "owner", "reason": "gir meg selv alt"},  # client filled in per case
     "organisation": {"require_totp_for_owners": "on"},
+    "clients/{client}/connect/{system}": {"reason": "tar over klienten", "_checks": "1"},
+    "clients/{client}/switch/{system}/preview": {"_checks": "1"},
+    "clients/{client}/switch/{system}": {"reason": "bytter for andre", "_checks": "1"},
+    "clients/{client}/connections/{system}/remove": {"reason": "fjerner andres tilkobling"},
 }
 
 

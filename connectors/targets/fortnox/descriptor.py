@@ -8,11 +8,14 @@ comes from the hosted consent flow (connectors/targets/fortnox/consent.py), neve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import Field
 
 from connectors.targets.fortnox.mapping import AUTH_URL, FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
 from pipeline.descriptors import Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings, Url
-from pipeline.ports import Target, TargetContext
+from pipeline.ports import Stores, Target, TargetContext
 
 DRAFTS = Drafts(available=False, meaning=(
     "Fortnox has no draft for a voucher (a voucher is booked when it is created): nothing is sent until the tenant "
@@ -47,6 +50,14 @@ def connect(context: TargetContext) -> Target:
     return FortnoxTarget(context)
 
 
+def consent_link(stores: Stores, tenant: str, settings: Mapping[str, Any], credentials: Mapping[str, str],
+                 base_url: str) -> dict[str, Any]:
+    """The hosted onboarding link (consent.py) the customer opens to give Bilagsbro access: the workspace's wizard."""
+    from connectors.targets.fortnox.consent import new_link
+
+    return new_link(stores, tenant, dict(settings), credentials.get("client_secret", ""), base_url)
+
+
 DESCRIPTOR = TargetDescriptor(
     name=NAME,
     title="Fortnox",
@@ -72,4 +83,6 @@ DESCRIPTOR = TargetDescriptor(
         fields=FIELD_MAP,
     ),
     guide="docs/connect/fortnox.md",
+    consent=consent_link,
+    consent_gives=("refresh_token",),
 )
