@@ -24,8 +24,9 @@ def _page(visit: Visit, status: int = 200, **values: Any) -> Response:
     tenant = TenantRegistry(visit.stores.tables).get(visit.params["client"])
     shown: dict[str, Any] = {"result": None, "error": "", "format": "", "offset": 0}
     shown.update(values)
+    descriptor = visit.connectors.descriptors.get(tenant.target)
     return render(visit, "dry_run.html", status, tenant=tenant, formats=sorted(visit.connectors.sources),
-                  pretty=_pretty, **shown)
+                  system=str(getattr(descriptor, "title", None) or tenant.target), pretty=_pretty, **shown)
 
 
 def form(visit: Visit) -> Response:

@@ -75,7 +75,7 @@ def parse(form: dict[str, str], current: Rules) -> tuple[Rules | None, list[str]
             elif source or target:
                 problems.append(f"{kind}: {source or '…'} → {target or '…'}")
         data[kind] = mapping
-        given[kind] = pairs + [("", "")] * BLANK
+        given[kind] = [pair for pair in pairs if pair[0] or pair[1]] + [("", "")] * BLANK
     customers: dict[str, dict[str, Any]] = {}
     listed = []
     for i in range(_count(form, "customers")):
@@ -93,7 +93,8 @@ def parse(form: dict[str, str], current: Rules) -> tuple[Rules | None, list[str]
         elif row["from"] or row["to"]:
             problems.append(f"customers {row['key']}: {row['from'] or '…'} → {row['to'] or '…'}")
     data["customers"] = customers
-    given["customers"] = listed + [{"key": "", "kind": "account", "from": "", "to": "", "note": ""}] * BLANK
+    given["customers"] = [r for r in listed if r["key"] or r["from"] or r["to"]] + \
+        [{"key": "", "kind": "account", "from": "", "to": "", "note": ""}] * BLANK
     if problems:
         return None, problems, given
     try:
@@ -122,7 +123,9 @@ def _page(visit: Visit, *, status: int = 200, given: dict[str, Any] | None = Non
         notice = visit.t("rules_rolled_back").format(n=query["rolled_back"], m=query["saved"])
     elif query.get("saved", "").isdigit():
         notice = visit.t("rules_saved").format(n=query["saved"])
+    descriptor = visit.connectors.descriptors.get(tenant.target)
     return render(visit, "rules.html", status, tenant=tenant, current=current,
+                  system=str(getattr(descriptor, "title", None) or tenant.target),
                   number=current.version if current else 0, versions=listed, following=following,
                   editor=given or rows(tenant.rules, add), maps=MAPS, added=add,
                   editable=visit.user is not None and role_on(visit.user, tenant.id) in ("accountant", "owner"),

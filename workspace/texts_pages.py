@@ -64,7 +64,7 @@ PAGES: dict[str, dict[str, str]] = {
         "invalid_rules": "Reglene er ikke gyldige", "preview_title": "Hva endringen gjør",
         "preview_help": "Alle stoppede og feilede dokumenter og de {n} nyeste andre, sjekket mot {system}. "
         "Ingenting er lagret ennå.",
-        "now_passes_n": "{n} stoppede dokumenter ville gått gjennom", "verdict_now_passes": "Går gjennom",
+        "now_passes_n": "{n} av de stoppede dokumentene ville gått gjennom", "verdict_now_passes": "Går gjennom",
         "verdict_still_blocked": "Fortsatt stoppet", "verdict_newly_blocked": "Blir stoppet",
         "verdict_payload_changes": "Endres", "verdict_unchanged": "Uendret", "verdict_unreadable": "Kan ikke leses",
         "verdict_unchecked": "Ikke sjekket", "verdict": "Utfall", "changes": "Felt som endres",
@@ -133,7 +133,7 @@ PAGES: dict[str, dict[str, str]] = {
         "invalid_rules": "The rules are not valid", "preview_title": "What the change does",
         "preview_help": "Every blocked and failed document and the {n} newest others, checked against {system}. "
         "Nothing is saved yet.",
-        "now_passes_n": "{n} blocked documents would go through", "verdict_now_passes": "Goes through",
+        "now_passes_n": "{n} of the blocked documents would go through", "verdict_now_passes": "Goes through",
         "verdict_still_blocked": "Still blocked", "verdict_newly_blocked": "Becomes blocked",
         "verdict_payload_changes": "Changes", "verdict_unchanged": "Unchanged", "verdict_unreadable": "Unreadable",
         "verdict_unchecked": "Not checked", "verdict": "Verdict", "changes": "Fields that change",

@@ -87,7 +87,7 @@ def test_a_bookkeeper_fixes_a_blocked_voucher_with_an_account_rule_and_retries_i
     page.click("nav.sub >> text=Problemer")
     cause = page.locator("section.cause").first
     assert cause.get_attribute("data-cause") == "tripletex.missing-account.3999"
-    assert cause.locator("h2").inner_text() == "Konto 3999 finnes ikke i Tripletex – 1 dokumenter"
+    assert cause.locator("h2").inner_text() == "Konto 3999 finnes ikke i Tripletex – 1 dokument"
     assert "kontoplanen" in cause.inner_text()  # or fix it in Tripletex itself, named in words
     check_page(page, "problems")
     # The fix at hand: the rules page, a row for 3999 ready to fill in; previewed before it is saved.
@@ -95,7 +95,7 @@ def test_a_bookkeeper_fixes_a_blocked_voucher_with_an_account_rule_and_retries_i
     assert page.locator("#account_map-0-from").input_value() == "3999"
     page.fill("#account_map-0-to", "3000")
     page.click("#preview-rules")
-    assert page.locator("#now-passes").inner_text() == "1 stoppede dokumenter ville gått gjennom"
+    assert page.locator("#now-passes").inner_text() == "1 av de stoppede dokumentene ville gått gjennom"
     assert page.locator("#preview-documents tr[data-verdict=now_passes]").inner_text().startswith(REFERENCE)
     assert page.locator("#version").inner_text() == "0"  # nothing saved by the preview
     check_page(page, "rules-preview")

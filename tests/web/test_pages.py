@@ -126,7 +126,7 @@ def test_the_rules_preview_says_which_blocked_documents_would_go_through_and_sav
                                                            "account_map.0.from": "3999", "account_map.0.to": "3000"})
     assert shown.status == 200, text(shown)[:500]
     page = text(shown)
-    assert "1 stoppede dokumenter ville gått gjennom" in page
+    assert "1 av de stoppede dokumentene ville gått gjennom" in page
     assert 'data-verdict="now_passes"' in page and "STOPPET-ÆØÅ-3" in page
     assert 'data-change="added" data-rule="account_map" data-key="3999"' in page
     assert 'data-change="removed" data-rule="account_map" data-key="3001"' in page  # emptied row: removed
@@ -326,3 +326,38 @@ def test_retry_of_a_group_is_refused_to_a_viewer_and_changes_nothing(w: World) -
     viewer = w.browser("viewer")
     assert viewer.post(f"clients/{w.a1}/problems/{CAUSE}/retry", {"reason": "leser prøver"}).status == 403
     assert {k: v for k, v in w.stores.tables.rows.items() if k[0] != TABLE_SESSIONS} == before
+
+
+def test_each_kind_of_cause_links_its_own_fix_vat_code_rule_reconnect_and_the_customer_register(w: World) -> None:
+    from pipeline.problems import Group
+    from pipeline.records.tenants import TenantRegistry
+    from workspace.pages_problems import shown
+
+    key = TenantRegistry(w.stores.tables).issue_key(w.a1)
+    STATE["refuse"] = True  # the accounting system refuses the credentials: the connection is down
+    post(w.stores, w.conns, key, [regnskap_voucher("AVVIST-1")])
+    STATE["refuse"] = False
+    post(w.stores, w.conns, key, [regnskap_voucher("MVA-86", vat="86")])
+    page = text(w.browser("accountant").get(f"clients/{w.a1}/problems"))
+    assert "Mva-kode 86 er ukjent i regnskap" in page
+    assert f'href="/api/app/clients/{w.a1}/rules?add=vat_map&amp;key=86#editor"' in page
+    assert "regnskap avviste påloggingen" in page
+    assert f'<a href="/api/app/clients/{w.a1}#connection-title" class="fix" data-fix="reconnect">' \
+           "Koble til regnskap på nytt</a>" in page
+    vat_rules = text(w.browser("accountant").get(f"clients/{w.a1}/rules", add="vat_map", key="86"))
+    assert 'name="vat_map.0.from" id="vat_map-0-from" value="86"' in vat_rules
+    customer = Group("tripletex.missing-customer.~0a1b2c3d4e5f", "missing-customer", "tripletex",
+                     {"field": "customer", "value": "Ærlig Kunde AS"}, "customer Ærlig Kunde AS does not exist")
+    from workspace.router import Visit
+
+    visit = Visit(w.stores, w.conns, None, {}, {}, None, None, "nb")  # type: ignore[arg-type]
+    found = shown(visit, w.a1, customer)
+    # (this world's registry has no descriptors: the system is named by its key, as a page without a title would)
+    assert found["headline"] == "Kunden finnes ikke i tripletex"
+    assert found["fix"] == {"action": "open", "label": "Rett det i tripletex: kunderegisteret"}
+
+
+def post(stores: Any, conns: Any, key: str, body: list[dict[str, Any]]) -> None:
+    from tests.unit.test_resend import post as posted
+
+    posted(stores, conns, key, body)
