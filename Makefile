@@ -49,7 +49,7 @@ infra-check:  ## checkov on infra/ (its own venv, .venv-checkov/)
 	sh infra/check.sh
 
 schema: setup  ## regenerate docs/shared-form.schema.json from the model
-	$(PY) -m pipeline.openapi > docs/shared-form.schema.json
+	$(PY) -m api.openapi > docs/shared-form.schema.json
 
 clean:
 	rm -rf $(VENV) .venv-checkov node_modules .bilagsbro

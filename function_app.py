@@ -1,15 +1,17 @@
 """The composition root: the Azure Functions that start and chain Bilagsbro's pipeline.
 
-HTTP (vendors) and, later, blob (SFTP drops) and timer (pulled sources) triggers receive documents;
-one queue-triggered function per stage moves each document received → translated → adapted →
-delivered. Functions only decode their trigger, call pipeline code and map the outcome; stores and
-connectors are built once per process, lazily, to keep cold start light.
+HTTP (vendors, subscription systems), blob (SFTP drops) and timer (pulled sources) triggers receive
+documents; one queue-triggered function per stage moves each document received → translated → adapted →
+delivered. The HTTP handlers live in `api/` (plain functions: request in, response and queue messages out), the
+bookkeepers' pages in `workspace/`; each route below names its handler. Functions only decode their trigger, call
+that code and map the outcome; stores and connectors are built once per process, lazily, to keep cold start light.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,9 +21,10 @@ from pipeline import redaction
 from pipeline.records import names
 
 redaction.install()  # before anything logs: no token, secret or API key in any log line, at any level
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by pipeline.api
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by api.vendor
 log = logging.getLogger("bilagsbro")
 CONNECTION = names.STORAGE_CONNECTION
+Handler = Callable[[Any, Any, Any], Any]  # (stores, connectors, api.vendor.Request) -> api.vendor.Response
 
 
 @functools.cache
@@ -57,8 +60,8 @@ def _redacted_spans() -> None:
 
 
 def _request(req: func.HttpRequest) -> Any:
-    """The host's request as the HTTP handlers take it (`pipeline.api.Request`)."""
-    from pipeline import api
+    """The host's request as the HTTP handlers take it (`api.vendor.Request`)."""
+    from api import vendor as api
 
     _redacted_spans()
     parts = urlsplit(req.url)
@@ -73,7 +76,7 @@ def _request(req: func.HttpRequest) -> Any:
 
 
 def _answer(response: Any, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    """A handler's `pipeline.api.Response` as the host's: its queue messages through the output bindings."""
+    """A handler's `api.vendor.Response` as the host's: its queue messages through the output bindings."""
     for queue, messages in response.messages.items():
         if messages:
             outputs[queue].set(messages)
@@ -81,20 +84,10 @@ def _answer(response: Any, outputs: dict[str, func.Out[list[str]]]) -> func.Http
                              mimetype=response.content_type.split(";")[0], charset="utf-8")
 
 
-def _http(handler_name: str, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    import importlib
-
-    request = _request(req)
-    for name in HANDLER_MODULES:  # imported only as far as the search goes (cold start): api first
-        handler = getattr(importlib.import_module(f"pipeline.{name}"), handler_name, None)
-        if handler is not None:
-            return _answer(handler(_stores(), _Registry(), request), outputs)
-    raise LookupError(f"no HTTP handler {handler_name} in pipeline.{', pipeline.'.join(HANDLER_MODULES)}")
-
-
-# The modules of pipeline/ whose functions answer HTTP requests, looked through in this order.
-HANDLER_MODULES = ("api", "history_api", "resend_api", "switch_api", "admin", "webhook_api", "problems_api",
-                   "rules_api", "dry_run_api", "subscription_api", "readback.api")
+def _http(handler: Handler, req: func.HttpRequest, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
+    """One HTTP function: the host's request to the handler's, its answer back (each route imports its handler
+    when first called, so a cold start loads only what that route needs)."""
+    return _answer(handler(_stores(), _Registry(), _request(req)), outputs)
 
 
 # Received: the vendor API ---------------------------------------------------------------------------
@@ -104,125 +97,169 @@ HANDLER_MODULES = ("api", "history_api", "resend_api", "switch_api", "admin", "w
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def receive_documents(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """Shared-form documents: received and translated at once (nothing to translate), on to adapt."""
-    return _http("post_documents", req, {names.QUEUE_TRANSLATED: translated})
+    from api.vendor import post_documents
+
+    return _http(post_documents, req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/files", methods=["POST"])
 @app.queue_output(arg_name="received", queue_name=names.QUEUE_RECEIVED, connection=CONNECTION)
 def receive_file(req: func.HttpRequest, received: func.Out[list[str]]) -> func.HttpResponse:
-    return _http("post_file", req, {names.QUEUE_RECEIVED: received})
+    from api.vendor import post_file
+
+    return _http(post_file, req, {names.QUEUE_RECEIVED: received})
 
 
 @app.route(route="v1/sources/subscriptions/{id}/events", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def receive_subscription_event(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """A subscription system's signed event: renewal, payment or cancellation, translated at once, on to adapt."""
-    return _http("post_subscription_event", req, {names.QUEUE_TRANSLATED: translated})
+    from api.subscriptions import post_subscription_event
+
+    return _http(post_subscription_event, req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/documents", methods=["GET"])
 def document_list(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("list_documents", req, {})
+    from api.history import list_documents
+
+    return _http(list_documents, req, {})
 
 
 @app.route(route="v1/documents/{id}", methods=["GET"])
 def document_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_document", req, {})
+    from api.vendor import get_document
+
+    return _http(get_document, req, {})
 
 
 @app.route(route="v1/documents/{id}/original", methods=["GET"])
 def document_original(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_original", req, {})
+    from api.history import get_original
+
+    return _http(get_original, req, {})
 
 
 @app.route(route="v1/documents/{id}/shared-form", methods=["GET"])
 def document_shared_form(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_shared_form", req, {})
+    from api.history import get_shared_form
+
+    return _http(get_shared_form, req, {})
 
 
 @app.route(route="v1/documents/{id}/payload", methods=["GET"])
 def document_payload(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_payload", req, {})
+    from api.history import get_payload
+
+    return _http(get_payload, req, {})
 
 
 @app.route(route="v1/documents/{id}/exchanges", methods=["GET"])
 def document_exchanges(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_exchanges", req, {})
+    from api.history import get_exchanges
+
+    return _http(get_exchanges, req, {})
 
 
 @app.route(route="v1/documents/{id}/remote", methods=["GET"])
 def document_remote(req: func.HttpRequest) -> func.HttpResponse:
     """Whether an accounting system of the tenant holds the document (read-only connections included)."""
-    return _http("get_remote", req, {})
+    from api.history import get_remote
+
+    return _http(get_remote, req, {})
 
 
 @app.route(route="v1/documents/{id}/retry", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def document_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
-    return _http("retry_document", req, {names.QUEUE_TRANSLATED: translated})
+    from api.vendor import retry_document
+
+    return _http(retry_document, req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/documents/{id}/resend", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def document_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """Send a document again, to its system or another the tenant is connected to: explicit, audited, never twice."""
-    return _http("resend_document", req, {names.QUEUE_TRANSLATED: translated})
+    from api.resend import resend_document
+
+    return _http(resend_document, req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/resends", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def documents_resend(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """A filtered set sent again; a dry run (the default) first shows what would go and what would be refused."""
-    return _http("resend_documents", req, {names.QUEUE_TRANSLATED: translated})
+    from api.resend import resend_documents
+
+    return _http(resend_documents, req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/problems", methods=["GET"])
 def problem_list(req: func.HttpRequest) -> func.HttpResponse:
     """The tenant's blocked and failed documents grouped by cause, each cause with its fix."""
-    return _http("list_problems", req, {})
+    from api.problems import list_problems
+
+    return _http(list_problems, req, {})
 
 
 @app.route(route="v1/problems/{cause}", methods=["GET"])
 def problem_documents(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_problem", req, {})
+    from api.problems import get_problem
+
+    return _http(get_problem, req, {})
 
 
 @app.route(route="v1/problems/{cause}/retry", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def problem_retry(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """Every document of a cause retried at once; those whose cause is still there are reported, not sent."""
-    return _http("retry_problem", req, {names.QUEUE_TRANSLATED: translated})
+    from api.problems import retry_problem
+
+    return _http(retry_problem, req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/dry-run", methods=["POST"])
 def dry_run(req: func.HttpRequest) -> func.HttpResponse:
     """A file through everything but delivery: documents, totals, problems and payloads; nothing is kept."""
-    return _http("post_dry_run", req, {})
+    from api.dry_run import post_dry_run
+
+    return _http(post_dry_run, req, {})
 
 
 @app.route(route="v1/receipts", methods=["GET"])
 def receipt_list(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("list_receipts", req, {})
+    from api.vendor import list_receipts
+
+    return _http(list_receipts, req, {})
 
 
 @app.route(route="v1/receipts/{id}", methods=["GET"])
 def receipt_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_receipt", req, {})
+    from api.vendor import get_receipt
+
+    return _http(get_receipt, req, {})
 
 
 @app.route(route="v1/receipts/{id}/report", methods=["GET"])
 def receipt_report(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_receipt_report", req, {})
+    from api.vendor import get_receipt_report
+
+    return _http(get_receipt_report, req, {})
 
 
 @app.route(route="v1/receipts/{id}/report.csv", methods=["GET"])
 def receipt_report_csv(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_receipt_report_csv", req, {})
+    from api.vendor import get_receipt_report_csv
+
+    return _http(get_receipt_report_csv, req, {})
 
 
 @app.route(route="v1/export", methods=["GET"])
 def export(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_export", req, {})
+    from api.vendor import get_export
+
+    return _http(get_export, req, {})
 
 
 # The general ledger read back from the company's accounting system (pipeline/readback) -------------------
@@ -230,55 +267,75 @@ def export(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="v1/ledger/accounts", methods=["GET"])
 def ledger_accounts(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("ledger_accounts", req, {})
+    from api.ledger import ledger_accounts
+
+    return _http(ledger_accounts, req, {})
 
 
 @app.route(route="v1/ledger/transactions", methods=["GET"])
 def ledger_transactions(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("ledger_transactions", req, {})
+    from api.ledger import ledger_transactions
+
+    return _http(ledger_transactions, req, {})
 
 
 @app.route(route="v1/ledger/balances", methods=["GET"])
 def ledger_balances(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("ledger_balances", req, {})
+    from api.ledger import ledger_balances
+
+    return _http(ledger_balances, req, {})
 
 
 @app.route(route="v1/ledger/documents/{id}", methods=["GET"])
 def ledger_document(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("ledger_document", req, {})
+    from api.ledger import ledger_document
+
+    return _http(ledger_document, req, {})
 
 
 @app.route(route="v1/ledger/source", methods=["GET"])
 def ledger_source(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("ledger_source", req, {})
+    from api.ledger import ledger_source
+
+    return _http(ledger_source, req, {})
 
 
 @app.route(route="v1/ledger/source", methods=["PUT"])
 def ledger_source_choose(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("put_ledger_source", req, {})
+    from api.ledger import put_ledger_source
+
+    return _http(put_ledger_source, req, {})
 
 
 @app.route(route="v1/ledger/files", methods=["POST"])
 @app.queue_output(arg_name="ledger", queue_name=names.QUEUE_LEDGER, connection=CONNECTION)
 def ledger_file(req: func.HttpRequest, ledger: func.Out[list[str]]) -> func.HttpResponse:
     """A SIE 4 or SAF-T Financial file: stored unchanged, chosen as the ledger source, read in the background."""
-    return _http("post_ledger_file", req, {names.QUEUE_LEDGER: ledger})
+    from api.ledger import post_ledger_file
+
+    return _http(post_ledger_file, req, {names.QUEUE_LEDGER: ledger})
 
 
 @app.route(route="v1/ledger/sync", methods=["POST"])
 @app.queue_output(arg_name="ledger", queue_name=names.QUEUE_LEDGER, connection=CONNECTION)
 def ledger_sync_start(req: func.HttpRequest, ledger: func.Out[list[str]]) -> func.HttpResponse:
-    return _http("post_ledger_sync", req, {names.QUEUE_LEDGER: ledger})
+    from api.ledger import post_ledger_sync
+
+    return _http(post_ledger_sync, req, {names.QUEUE_LEDGER: ledger})
 
 
 @app.route(route="v1/ledger/sync", methods=["GET"])
 def ledger_sync_progress(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("ledger_sync", req, {})
+    from api.ledger import ledger_sync
+
+    return _http(ledger_sync, req, {})
 
 
 @app.route(route="v1/ledger/export", methods=["GET"])
 def ledger_export(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("ledger_export", req, {})
+    from api.ledger import ledger_export
+
+    return _http(ledger_export, req, {})
 
 
 @app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_LEDGER, connection=CONNECTION)
@@ -319,109 +376,149 @@ def ledger_refresh(timer: func.TimerRequest) -> None:
 
 @app.route(route="v1/admin/tenants", methods=["POST"])
 def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("create_tenant", req, {})
+    from api.vendor import create_tenant
+
+    return _http(create_tenant, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["PUT"])
 def tenant_connection(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("put_connection", req, {})
+    from api.vendor import put_connection
+
+    return _http(put_connection, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/connection/companies", methods=["POST"])
 def tenant_connection_companies(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("post_connection_companies", req, {})
+    from api.vendor import post_connection_companies
+
+    return _http(post_connection_companies, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["GET"])
 def tenant_connection_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_connection", req, {})
+    from api.admin import get_connection
+
+    return _http(get_connection, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/connections", methods=["PUT"])
 def tenant_further_connection(req: func.HttpRequest) -> func.HttpResponse:
     """A further accounting system beside the primary one (tested first): resends may go there."""
-    return _http("put_further_connection", req, {})
+    from api.admin import put_further_connection
+
+    return _http(put_further_connection, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/connections/{system}", methods=["DELETE"])
 def tenant_further_connection_removed(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("delete_further_connection", req, {})
+    from api.admin import delete_further_connection
+
+    return _http(delete_further_connection, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/switch/preview", methods=["POST"])
 def tenant_switch_preview(req: func.HttpRequest) -> func.HttpResponse:
     """What a new accounting system would make of the tenant's last 90 days (nothing written)."""
-    return _http("preview_switch", req, {})
+    from api.switch import preview_switch
+
+    return _http(preview_switch, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/switch", methods=["POST"])
 @app.queue_output(arg_name="translated", queue_name=names.QUEUE_TRANSLATED, connection=CONNECTION)
 def tenant_switch(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.HttpResponse:
     """Switch accounting system: the old connection kept read-only, the open period optionally resent."""
-    return _http("post_switch", req, {names.QUEUE_TRANSLATED: translated})
+    from api.switch import post_switch
+
+    return _http(post_switch, req, {names.QUEUE_TRANSLATED: translated})
 
 
 @app.route(route="v1/admin/tenants/{id}/keys", methods=["GET"])
 def tenant_keys(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("list_api_keys", req, {})
+    from api.admin import list_api_keys
+
+    return _http(list_api_keys, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/keys", methods=["POST"])
 def tenant_key_issue(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("issue_api_key", req, {})
+    from api.admin import issue_api_key
+
+    return _http(issue_api_key, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/keys/{key_id}/revoke", methods=["POST"])
 def tenant_key_revoke(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("revoke_api_key", req, {})
+    from api.admin import revoke_api_key
+
+    return _http(revoke_api_key, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/keys/{key_id}/rotate", methods=["POST"])
 def tenant_key_rotate(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("rotate_api_key", req, {})
+    from api.admin import rotate_api_key
+
+    return _http(rotate_api_key, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules", methods=["PUT"])
 def tenant_rules(req: func.HttpRequest) -> func.HttpResponse:
     """A new version of the tenant's rules (If-Match: the version it was based on, else 409)."""
-    return _http("put_rules", req, {})
+    from api.vendor import put_rules
+
+    return _http(put_rules, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules", methods=["GET"])
 def tenant_rules_current(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_rules", req, {})
+    from api.rules import get_rules
+
+    return _http(get_rules, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules/versions", methods=["GET"])
 def tenant_rule_versions(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("list_rule_versions", req, {})
+    from api.rules import list_rule_versions
+
+    return _http(list_rule_versions, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules/versions/{version}", methods=["GET"])
 def tenant_rule_version(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("get_rule_version", req, {})
+    from api.rules import get_rule_version
+
+    return _http(get_rule_version, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules/versions/{version}/diff", methods=["GET"])
 def tenant_rule_diff(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("diff_rule_versions", req, {})
+    from api.rules import diff_rule_versions
+
+    return _http(diff_rule_versions, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules/preview", methods=["POST"])
 def tenant_rules_preview(req: func.HttpRequest) -> func.HttpResponse:
     """What new rules would do to recent and blocked documents (nothing is written)."""
-    return _http("preview_rules", req, {})
+    from api.rules import preview_rules
+
+    return _http(preview_rules, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/rules/versions/{version}/rollback", methods=["POST"])
 def tenant_rules_rollback(req: func.HttpRequest) -> func.HttpResponse:
     """Back to an earlier version, as a new version."""
-    return _http("rollback_rules", req, {})
+    from api.rules import rollback_rules
+
+    return _http(rollback_rules, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/formats/{format}", methods=["PUT"])
 def tenant_format(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("put_format_options", req, {})
+    from api.vendor import put_format_options
+
+    return _http(put_format_options, req, {})
 
 
 # Webhooks: endpoints a tenant registers; events sent through the webhooks queue ---------------------------
@@ -429,37 +526,51 @@ def tenant_format(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="v1/webhooks", methods=["POST"])
 def webhook_create(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("create_webhook", req, {})
+    from api.webhooks import create_webhook
+
+    return _http(create_webhook, req, {})
 
 
 @app.route(route="v1/webhooks", methods=["GET"])
 def webhook_list(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("list_webhooks", req, {})
+    from api.webhooks import list_webhooks
+
+    return _http(list_webhooks, req, {})
 
 
 @app.route(route="v1/webhooks/{id}", methods=["DELETE"])
 def webhook_delete(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("delete_webhook", req, {})
+    from api.webhooks import delete_webhook
+
+    return _http(delete_webhook, req, {})
 
 
 @app.route(route="v1/webhooks/{id}/rotate", methods=["POST"])
 def webhook_rotate(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("rotate_webhook_secret", req, {})
+    from api.webhooks import rotate_webhook_secret
+
+    return _http(rotate_webhook_secret, req, {})
 
 
 @app.route(route="v1/webhooks/{id}/deliveries", methods=["GET"])
 def webhook_deliveries(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("list_webhook_deliveries", req, {})
+    from api.webhooks import list_webhook_deliveries
+
+    return _http(list_webhook_deliveries, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/webhooks", methods=["POST"])
 def tenant_webhook_create(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("admin_create_webhook", req, {})
+    from api.webhooks import admin_create_webhook
+
+    return _http(admin_create_webhook, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/webhooks", methods=["GET"])
 def tenant_webhook_list(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("admin_list_webhooks", req, {})
+    from api.webhooks import admin_list_webhooks
+
+    return _http(admin_list_webhooks, req, {})
 
 
 @app.queue_trigger(arg_name="msg", queue_name=names.QUEUE_WEBHOOKS, connection=CONNECTION)
@@ -482,47 +593,56 @@ def webhook_poison(msg: func.QueueMessage) -> None:
     log.error("a webhook delivery message was poisoned: %r", msg.get_body()[:200])
 
 
-def _fortnox(handler_name: str, req: func.HttpRequest) -> func.HttpResponse:
-    """Fortnox's hosted consent (connectors/targets/fortnox/consent.py): its handlers take a request like the API's."""
-    from connectors.targets.fortnox import consent
-
-    request = _request(req)
-    return _answer(getattr(consent, handler_name)(_stores(), _Registry(), request), {})
 
 
 @app.route(route="v1/admin/tenants/{id}/onboarding/fortnox", methods=["POST"])
 def fortnox_onboarding_link(req: func.HttpRequest) -> func.HttpResponse:
-    return _fortnox("make_link", req)
+    """Fortnox's hosted consent (connectors/targets/fortnox/consent.py): its handlers take a request like the API's."""
+    from connectors.targets.fortnox.consent import make_link
+
+    return _http(make_link, req, {})
 
 
 @app.route(route="onboarding/fortnox/callback", methods=["GET"])
 def fortnox_onboarding_callback(req: func.HttpRequest) -> func.HttpResponse:
-    return _fortnox("callback", req)
+    from connectors.targets.fortnox.consent import callback
+
+    return _http(callback, req, {})
 
 
 @app.route(route="onboarding/fortnox/links/{link}", methods=["GET"])
 def fortnox_onboarding_page(req: func.HttpRequest) -> func.HttpResponse:
-    return _fortnox("show", req)
+    from connectors.targets.fortnox.consent import show
+
+    return _http(show, req, {})
 
 
 @app.route(route="onboarding/fortnox/links/{link}", methods=["POST"])
 def fortnox_onboarding_start(req: func.HttpRequest) -> func.HttpResponse:
-    return _fortnox("start", req)
+    from connectors.targets.fortnox.consent import start
+
+    return _http(start, req, {})
 
 
 @app.route(route="docs", methods=["GET"])
 def api_docs(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("docs_html", req, {})
+    from api.vendor import docs_html
+
+    return _http(docs_html, req, {})
 
 
 @app.route(route="docs/field-map", methods=["GET"])
 def api_field_map(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("docs_field_map", req, {})
+    from api.vendor import docs_field_map
+
+    return _http(docs_field_map, req, {})
 
 
 @app.route(route="openapi.json", methods=["GET"])
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
-    return _http("docs_json", req, {})
+    from api.vendor import docs_json
+
+    return _http(docs_json, req, {})
 
 
 # The bookkeepers' workspace: server-rendered pages under /api/app/ (workspace/router.py decides who may see what)
@@ -534,7 +654,7 @@ def workspace(req: func.HttpRequest, translated: func.Out[list[str]]) -> func.Ht
     """Sign-in, clients, history, audit, users: resend and retry send to the translated queue as the API does."""
     from workspace.router import handle
 
-    return _answer(handle(_stores(), _Registry(), _request(req)), {names.QUEUE_TRANSLATED: translated})
+    return _http(handle, req, {names.QUEUE_TRANSLATED: translated})
 
 
 # Received: SFTP drops ------------------------------------------------------------------------------

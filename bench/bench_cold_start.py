@@ -145,9 +145,10 @@ def prepare(conn: str, data: Path, runs: int) -> tuple[dict[str, list[dict[str, 
     """A tenant, its keys, and for each trigger and run the input its first and second call get — fresh for
     every run (a queue message is taken once), made with the pipeline itself."""
     import connectors
+    from api import vendor as api
     from bilagsbro.stack import prepare as create_storage
     from bilagsbro.stack import settings_for, stores_for
-    from pipeline import api, stages  # stages.run: what the trigger functions call
+    from pipeline import stages  # stages.run: what the trigger functions call
     from pipeline.records.names import QUEUE_RECEIVED, QUEUE_TRANSLATED
     from pipeline.records.tenants import TenantRegistry
 

@@ -185,7 +185,7 @@ def cmd_source_add(args: argparse.Namespace) -> int:
 
 def cmd_subscriptions_add(args: argparse.Namespace) -> int:
     """A signing secret for the tenant's subscription source: kept in the secret store, shown here once."""
-    from pipeline.subscription_api import add_signing_secret
+    from api.subscriptions import add_signing_secret
 
     def add(stores: Any) -> dict[str, Any]:
         name, value = add_signing_secret(stores, args.tenant)

@@ -148,7 +148,7 @@ def _subscription_events(base: str, stores: Any, tenant: str, key: str, name: st
     import datetime as dt
     from decimal import Decimal
 
-    from pipeline.subscription_api import add_signing_secret
+    from api.subscriptions import add_signing_secret
     from sandboxes.subscriptions import Subscriber, SubscriptionSystem
 
     _, secret = add_signing_secret(stores, tenant)

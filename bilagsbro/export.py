@@ -44,7 +44,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bilagsbro.cli import _connectors, _with_stores
     from pipeline.export import Period, jsonl
     from pipeline.export.entries import entries
-    from pipeline.export.route import saft_file
+    from pipeline.export.tenant_saft import saft_file
     from pipeline.tenants import TenantRegistry
 
     try:

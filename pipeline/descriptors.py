@@ -39,7 +39,6 @@ Url = Annotated[str, Field(pattern=URL_PATTERN, max_length=300), AfterValidator(
 `base_url + "/path"` has exactly one."""
 
 Kind = Literal["target", "file-source", "pulled-source"]
-DOCUMENT_TYPES = ("voucher", "sales_invoice", "payment")
 # What a target's preflight can check against the system, in the words of `Accepts.checks`; each has the
 # problem code the contract suite expects when the voucher needs one the system lacks.
 CHECKS: dict[str, str] = {
@@ -179,7 +178,7 @@ FieldMap = Mapping[str, Mapping[str, FieldRule]]
 class Accepts:
     """What an accounting system takes from the shared form."""
 
-    documents: tuple[str, ...]  # document types (DOCUMENT_TYPES) it delivers; others are a preflight problem
+    documents: tuple[str, ...]  # document types (pipeline.model.DOCUMENT_TYPES) it delivers; others are a preflight problem
     drafts: Drafts
     currencies: tuple[str, ...] = ()  # ISO 4217 codes it takes; empty: any
     dimensions: tuple[str, ...] = ()  # dimensions a line carries there; ("*",): any

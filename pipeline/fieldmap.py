@@ -20,7 +20,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from pipeline.descriptors import (
-    DOCUMENT_TYPES,
     Derived,
     Descriptor,
     FieldMap,
@@ -34,6 +33,7 @@ from pipeline.descriptors import (
 from pipeline.model import DOCUMENT_TYPES as MODELS
 from pipeline.model import InvoiceLine, Posting
 
+DOCUMENT_TYPES = tuple(MODELS)  # voucher, sales_invoice, payment: the field map's sections, in this order
 NOT_THE_SENDERS = ("type", "origin")
 DIMENSIONS = ("department", "project")  # named in the shared form; any other is `dimensions.*`
 TITLES = {"voucher": "Vouchers", "sales_invoice": "Sales invoices", "payment": "Payments"}

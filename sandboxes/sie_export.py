@@ -4,7 +4,9 @@ SIE filformat 4B (https://sie.se/format/): `#FLAGGA`, `#PROGRAM`, `#FORMAT PC8` 
 letters; we write code page 865, which has ø and Ø too and is identical for å, ä, ö — what our reader takes PC8 to
 mean), `#GEN`, `#SIETYP 4`, `#FNAMN`, `#ORGNR`, `#RAR` per fiscal year (0 the latest, -1 the one before), `#KONTO` and
 `#KTYP` per account, `#DIM`/`#OBJEKT` for departments and projects, `#IB`/`#UB` for balance accounts, `#RES` for
-result accounts, then `#VER` blocks of `#TRANS` rows with object lists. Lines end CRLF.
+result accounts, `#PSALDO` per account and month when asked (as the change of the month, or as the balance at its
+end: which one programs write is not settled, see connectors/ledgers/files.py), then `#VER` blocks of `#TRANS` rows
+with object lists. Lines end CRLF.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Literal
 
 from sandboxes.ledger_seed import ACCOUNT_NAMES, DEPARTMENTS, PROJECTS, SeededBooks
 
@@ -28,8 +31,11 @@ def _day(day: dt.date) -> str:
 
 
 def lines(books: SeededBooks, years: list[int], *, company: str = "Sandkasse AB", organization_number: str = "5560000000",
-          currency: str = "SEK", tamper: dict[tuple[int, str], Decimal] | None = None) -> Iterator[str]:
-    """The file's lines; `tamper` adds to a year's #RES/#UB of an account (a test of the verification)."""
+          currency: str = "SEK", tamper: dict[tuple[int, str], Decimal] | None = None,
+          psaldo: Literal["change", "balance"] | None = None,
+          tamper_month: dict[tuple[int, int, str], Decimal] | None = None) -> Iterator[str]:
+    """The file's lines; `tamper` adds to a year's #RES/#UB of an account, `tamper_month` to one #PSALDO row
+    ((year, month, account)): tests of the verification."""
     years = sorted(years)
     yield "#FLAGGA 0"
     yield '#PROGRAM "Bilagsbro sandbox" 1.0'
@@ -64,6 +70,8 @@ def lines(books: SeededBooks, years: list[int], *, company: str = "Sandkasse AB"
                 yield f"#UB {-index} {account} {opening + changes[account] + extra}"
             else:
                 yield f"#RES {-index} {account} {changes[account] + extra}"
+        if psaldo:
+            yield from _psaldo(books, year, -index, psaldo, tamper_month or {})
     for year in years:
         for voucher in books.year(year).vouchers:
             yield f"#VER {voucher.series} {voucher.number} {_day(voucher.date)} {_quote(voucher.text)}"
@@ -73,6 +81,21 @@ def lines(books: SeededBooks, years: list[int], *, company: str = "Sandkasse AB"
                                    if code)
                 yield f"   #TRANS {row.account} {{{objects}}} {row.amount}"
             yield "}"
+
+
+def _psaldo(books: SeededBooks, year: int, index: int, reading: str,
+            tamper: dict[tuple[int, int, str], Decimal]) -> Iterator[str]:
+    """`#PSALDO <index> <yyyymm> <account> {} <amount>`: totals only (an empty object list), months with postings."""
+    sums = books.month_sums(year)
+    for account in sorted({a for (_, a) in sums}):
+        running = books.balance(account, dt.date(year, 1, 1)) if account[0] in "12" else Decimal(0)
+        for month in range(1, 13):
+            if (month, account) not in sums:
+                continue
+            change = sums[(month, account)]
+            running += change
+            amount = (change if reading == "change" else running) + tamper.get((year, month, account), Decimal(0))
+            yield f"#PSALDO {index} {year}{month:02d} {account} {{}} {amount}"
 
 
 def export(books: SeededBooks, years: list[int], **options: object) -> bytes:

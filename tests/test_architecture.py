@@ -1,4 +1,5 @@
-"""The shape STYLE.md promises: pipeline/ never reaches for connectors/ or azure.functions."""
+"""The shape STYLE.md promises: pipeline/ never reaches for connectors/ or azure.functions, nor for the HTTP API
+and the pages that sit on it; api/ and workspace/ reach connectors only through the registry they are handed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("connectors", "azure.functions", "azure", "bilagsbro", "sandboxes", "function_app")
+ABOVE_THE_DOMAIN = ("api", "workspace")  # the HTTP API and the pages sit on pipeline/, never under it
 
 
 def _imports(path: Path) -> list[str]:
@@ -25,7 +27,18 @@ def test_pipeline_imports_neither_connectors_nor_azure_functions():
         f"{path.relative_to(ROOT)} imports {name}"
         for path in sorted((ROOT / "pipeline").rglob("*.py"))
         for name in _imports(path)
-        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN + ABOVE_THE_DOMAIN)
+    ]
+    assert offenders == []
+
+
+def test_the_http_api_reaches_connectors_only_through_the_registry_it_is_handed():
+    """api/ holds the HTTP handlers beside function_app.py: plain functions that function_app.py names directly."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "api").rglob("*.py"))
+        for name in _imports(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN + ("workspace",))
     ]
     assert offenders == []
 
@@ -50,7 +63,7 @@ def test_the_check_would_catch_an_offender(tmp_path):
 def test_every_module_says_why_it_exists():
     missing = [
         str(path.relative_to(ROOT))
-        for folder in ("pipeline", "connectors", "bilagsbro", "sandboxes", "workspace")
+        for folder in ("pipeline", "api", "connectors", "bilagsbro", "sandboxes", "workspace")
         for path in sorted((ROOT / folder).rglob("*.py"))
         if path.stat().st_size > 0 and ast.get_docstring(ast.parse(path.read_text("utf-8"))) is None
     ]

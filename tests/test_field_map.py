@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import connectors
-from pipeline import api, descriptors
+from api import vendor as api
+from pipeline import descriptors
 from pipeline.fieldmap import DIMENSIONS, markdown, shared_fields
 from pipeline.model import DOCUMENT_TYPES, InvoiceLine, Posting
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import connectors
+from api import vendor as api
+from api.openapi import spec
 from bilagsbro.stack import load_function_app
-from pipeline import api
-from pipeline.openapi import spec
 from pipeline.records.trace import STATUS_OF
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 
-from pipeline.openapi import shared_form_schema, spec
+from api.openapi import shared_form_schema, spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = json.loads((ROOT / "bilagsbro" / "samples" / "documents.json").read_text("utf-8"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.api import Response
+from api.vendor import Response
 from pipeline.errors import BilagsbroError
 from pipeline.ports import NotFound
 from pipeline.records import documents

@@ -2,7 +2,7 @@
 retry (each asking for a reason), and the public field map of the client's accounting system.
 
 The same functions as GET /api/v1/documents and its siblings (pipeline.records.documents, .history, .trace,
-pipeline.resend, pipeline.api.resubmit): only the rendering is the workspace's own.
+pipeline.resend, api.vendor.resubmit): only the rendering is the workspace's own.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.api import Response, resubmit
+from api.history import shown_exchanges
+from api.vendor import Response, resubmit
 from pipeline.errors import BilagsbroError
-from pipeline.history_api import shown_exchanges
 from pipeline.ports import NotFound
 from pipeline.records import documents
 from pipeline.records.history import shared_form, split_ref

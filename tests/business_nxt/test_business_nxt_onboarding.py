@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import connectors
+from api import vendor as api
 from bilagsbro import cli
 from connectors.targets.business_nxt.descriptor import BusinessNxtSettings
-from pipeline import api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.connections import change, describe

@@ -22,11 +22,11 @@ import pytest
 
 import connectors
 from pipeline import descriptors
-from pipeline.descriptors import CHECKS, DOCUMENT_TYPES, Lands, NotAccepted, TargetDescriptor
+from pipeline.descriptors import CHECKS, Lands, NotAccepted, TargetDescriptor
 from pipeline.errors import ConfigError, DataError, OutcomeUnknown, Problem
 from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryTables
-from pipeline.model import Party, Payment, SalesInvoice, Voucher
+from pipeline.model import DOCUMENT_TYPES, Party, Payment, SalesInvoice, Voucher
 from pipeline.norway.kid import kid_mod10
 from pipeline.ports import Delivery, Target
 from tests.contract.harness import MISSING, Harness, load

@@ -14,9 +14,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from api.subscriptions import add_signing_secret
 from pipeline.records.connections import connect
 from pipeline.records.tenants import TenantRegistry
-from pipeline.subscription_api import add_signing_secret
 from sandboxes.subscriptions import Subscriber, SubscriptionSystem
 from sandboxes.tripletex import TripletexSandbox
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 import connectors
-from pipeline import api
+from api import vendor as api
 from pipeline.export import OSLO, Period
 from pipeline.export.entries import document_ids
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables

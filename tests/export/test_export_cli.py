@@ -22,7 +22,7 @@ from tests.export.saft_support import ROOT, check, reimport, validate
 
 @pytest.fixture
 def stores(monkeypatch):
-    from pipeline import api
+    from api import vendor as api
 
     stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
     registry = TenantRegistry(stores.tables)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import connectors
+from api import ledger as api
 from connectors.ledgers.tripletex import TripletexLedger
-from pipeline.readback import api
 from pipeline.readback.store import LedgerStore
 from pipeline.registry import Connectors
 from sandboxes.ledger_seed import SeededBooks
@@ -149,6 +149,8 @@ def test_the_saft_export_reads_back_as_a_saft_source_with_the_same_postings(sync
     drain(s, files.ledger_opener(s, files), messages_of(uploaded))  # type: ignore[misc]
     progress = body(api.ledger_sync(s, files, request(other)))
     assert progress["status"] == "done" and progress["problem_count"] == 0, progress
+    # read over the file's selection and checked against its chart's closing balances: they agree
+    assert progress["years"] == ["2026-01-01..2026-02-28"] and progress["mismatch_count"] == 0, progress
     query = {"from": "2026-01-01", "to": "2026-02-28", "limit": "1000"}
     theirs = body(api.ledger_transactions(s, files, request(other, query=query)))["transactions"]
     ours = body(api.ledger_transactions(s, registry, request(key, query=query)))["transactions"]

@@ -1,6 +1,7 @@
-"""A company without API access: its SIE 4 file uploaded through the API, read back, checked against #RES/#UB−#IB.
+"""A company without API access: its SIE 4 file uploaded through the API, read back, checked against #RES/#UB−#IB
+per year and #PSALDO per month.
 
-Through the HTTP handlers (pipeline/readback/api.py) with in-memory ports; the file is the SIE 4E export the
+Through the HTTP handlers (api/ledger.py) with in-memory ports; the file is the SIE 4E export the
 sandboxes write (sandboxes/sie_export.py) in code page 865 under `#FORMAT PC8`, as Fortnox and others write it.
 """
 
@@ -9,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 import connectors
-from pipeline.readback import api
+from api import ledger as api
 from pipeline.readback.store import LedgerStore
 from pipeline.records.names import CONTAINER_GL
 from sandboxes.ledger_seed import SeededBooks
@@ -63,6 +66,36 @@ def test_the_file_disagreeing_with_itself_is_reported() -> None:
     [wrong] = progress["mismatches"]
     assert (wrong["account"], wrong["period"]) == ("3000", "2025-01-01..2025-12-31")
     assert Decimal(wrong["reported"]) - Decimal(wrong["ours"]) == Decimal("10.00")
+
+
+@pytest.mark.parametrize("reading", ["change", "balance"])
+def test_each_month_equals_the_files_own_period_balances_whichever_way_psaldo_is_written(reading: str) -> None:
+    """#PSALDO as the month's change or as the balance at its end: the file's #IB/#UB/#RES tell which."""
+    data = export(BOOKS, [2025, 2026], currency="NOK", psaldo=reading)  # type: ignore[arg-type]
+    assert b"#PSALDO -1 202503 1920 {} " in data
+    s, tenant_id, key, _ = _upload(data)
+    progress = body(api.ledger_sync(s, connectors.registry(), request(key)))
+    assert progress["status"] == "done" and progress["mismatch_count"] == 0, progress["mismatches"]
+    monthly = [b for b in LedgerStore(s.tables, s.blobs, tenant_id).balances() if ".." not in b.period]  # type: ignore[attr-defined]
+    compared = [b for b in monthly if b.reported is not None]
+    assert {b.period for b in compared} == {f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13)}
+    assert all(b.matches for b in compared)
+    sums = BOOKS.month_sums(2025)
+    assert {(b.account, b.change) for b in compared if b.period == "2025-03"} >= {
+        (a, amount) for (m, a), amount in sums.items() if m == 3}
+
+
+@pytest.mark.parametrize("reading", ["change", "balance"])
+def test_a_month_disagreeing_with_the_file_is_reported_by_account_and_month(reading: str) -> None:
+    data = export(BOOKS, [2025, 2026], currency="NOK", psaldo=reading,  # type: ignore[arg-type]
+                  tamper_month={(2026, 5, "3000"): Decimal("-7.50")})
+    s, _, key, _ = _upload(data)
+    progress = body(api.ledger_sync(s, connectors.registry(), request(key)))
+    wrong = [(m["account"], m["period"], Decimal(m["reported"]) - Decimal(m["ours"])) for m in progress["mismatches"]]
+    expected = [("3000", "2026-05", Decimal("-7.50"))]
+    if reading == "balance":  # the balance at May's end is off, so June's change (June minus May) is off the other way
+        expected.append(("3000", "2026-06", Decimal("7.50")))
+    assert sorted(wrong) == sorted(expected)
 
 
 def test_a_bad_row_is_a_problem_naming_file_line_and_voucher_and_the_rest_is_read() -> None:

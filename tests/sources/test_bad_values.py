@@ -113,7 +113,7 @@ def test_an_amount_of_40_digits_is_shown_exactly_not_rounded() -> None:
 
 
 def test_json_nested_too_deeply_is_a_400_from_the_api_not_a_500() -> None:
-    from pipeline import api
+    from api import vendor as api
     from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
     from pipeline.ports import Stores
     from pipeline.records.tenants import TenantRegistry

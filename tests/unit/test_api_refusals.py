@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import connectors
-from pipeline import api
+from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED

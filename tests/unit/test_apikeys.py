@@ -8,7 +8,8 @@ import json
 import pytest
 
 import connectors
-from pipeline import admin, api
+from api import admin
+from api import vendor as api
 from pipeline.errors import ConfigError
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import NotFound, Stores
@@ -163,8 +164,8 @@ def test_the_admin_api_lists_issues_revokes_and_rotates_a_tenants_keys():
 
 
 def test_the_routes_and_the_openapi_document_name_the_key_operations():
+    from api.openapi import spec
     from bilagsbro.stack import load_function_app
-    from pipeline.openapi import spec
 
     routes = {(f.get_trigger().get_dict_repr().get("route"), tuple(str(getattr(m, "value", m)) for m in
                f.get_trigger().get_dict_repr().get("methods") or ())) for f in load_function_app().app.get_functions()}

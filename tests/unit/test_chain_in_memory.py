@@ -7,7 +7,7 @@ import json
 import pytest
 
 import connectors
-from pipeline import api
+from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.names import CONTAINER_DELIVERIES, QUEUE_TRANSLATED

@@ -8,7 +8,8 @@ import json
 import pytest
 
 import connectors
-from pipeline import api, descriptors
+from api import vendor as api
+from pipeline import descriptors
 from pipeline.errors import ConfigError
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pipeline import dry_run_api
+from api import dry_run as dry_run_api
 from pipeline.records.tenants import TenantRegistry
 from tests.unit.test_history import call
 from tests.unit.test_problem_groups import STATE, make_shop

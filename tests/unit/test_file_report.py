@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import connectors
-from pipeline import api
+from api import vendor as api
 from pipeline.errors import Problem
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Document, Origin, Posting, Voucher

@@ -13,7 +13,9 @@ import secrets
 import pytest
 
 import connectors
-from pipeline import admin, api, resend_api
+from api import admin
+from api import resend as resend_api
+from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.names import QUEUE_TRANSLATED
@@ -113,7 +115,7 @@ def test_only_an_admin_key_adds_or_removes_a_further_connection(shop):
 
 
 def _remote(stores, conns, key, document, **query) -> api.Response:
-    from pipeline import history_api
+    from api import history as history_api
 
     return call(history_api.get_remote, stores, conns, key, path={"id": document}, query=query)
 

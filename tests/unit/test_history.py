@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 import connectors
-from pipeline import api, history_api, retention
+from api import history as history_api
+from api import vendor as api
+from pipeline import retention
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.ports import Exchange, Stores
 from pipeline.records import documents

@@ -11,7 +11,8 @@ import threading
 import pytest
 
 import connectors
-from pipeline import api, idempotency
+from api import vendor as api
+from pipeline import idempotency
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.names import CONTAINER_RECEIVED, QUEUE_TRANSLATED, TABLE_IDEMPOTENCY
 from pipeline.ports import Stores

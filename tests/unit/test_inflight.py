@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 import connectors
-from pipeline import api, inflight
+from api import vendor as api
+from pipeline import inflight
 from pipeline.envelope import Enclosure, Envelope
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.model import Voucher

@@ -11,7 +11,8 @@ import secrets
 import pytest
 
 import connectors
-from pipeline import admin, api
+from api import admin
+from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.connections import change, change_source, check

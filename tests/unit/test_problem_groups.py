@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import connectors
-from pipeline import problems_api, retention
+from api import problems as problems_api
+from pipeline import retention
 from pipeline.errors import ConfigError, Problem
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets
 from pipeline.ports import Delivery, Stores

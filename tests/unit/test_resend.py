@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import connectors
-from pipeline import api, resend_api
+from api import resend as resend_api
+from api import vendor as api
 from pipeline.errors import Problem
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.ports import Delivery, Stores

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from pipeline import rule_versions, rules_api
+from api import rules as rules_api
+from pipeline import rule_versions
 from pipeline.model import Voucher
 from pipeline.records.names import TABLE_STATE
 from pipeline.records.tenants import TenantRegistry

@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
+from api.subscriptions import add_signing_secret, post_subscription_event
+from api.vendor import Request
 from pipeline import subscriptions
-from pipeline.api import Request
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Payment, SalesInvoice
 from pipeline.ports import Stores
 from pipeline.records.names import CONTAINER_RECEIVED
 from pipeline.records.tenants import TenantRegistry
-from pipeline.subscription_api import add_signing_secret, post_subscription_event
 
 NOW = 1_795_000_000
 BODY = b'{"id": "evt_1", "type": "payment", "data": {}}'

@@ -11,7 +11,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import connectors
-from pipeline import api, telemetry
+from api import vendor as api
+from pipeline import telemetry
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.names import QUEUE_TRANSLATED

@@ -11,7 +11,9 @@ import json
 import pytest
 
 import connectors
-from pipeline import api, webhook_api, webhooks
+from api import vendor as api
+from api import webhooks as webhook_api
+from pipeline import webhooks
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.names import QUEUE_WEBHOOKS
 from pipeline.ports import Stores

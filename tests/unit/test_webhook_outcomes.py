@@ -8,7 +8,7 @@ import json
 import pytest
 
 import connectors
-from pipeline import api
+from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.names import QUEUE_ADAPTED, QUEUE_RECEIVED, QUEUE_TRANSLATED, QUEUE_WEBHOOKS, TABLE_WEBHOOK_DELIVERIES
 from pipeline.ports import Stores

@@ -28,11 +28,11 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 
+from api.vendor import Request, Response, _admin_tenant, _json_body, error
 from connectors.targets.fortnox.descriptor import DESCRIPTOR, FortnoxSettings
 from connectors.targets.fortnox.mapping import NAME, SCOPES
 from connectors.targets.fortnox.pages import TEXT, done_page, link_page, refused_page
 from pipeline import redaction
-from pipeline.api import Request, Response, _admin_tenant, _json_body, error
 from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Conflict, Stale, Stores

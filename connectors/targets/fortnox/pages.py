@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from pipeline.api import Response
+from api.vendor import Response
 
 TEXT: dict[str, dict[str, str]] = {
     "nb": {

@@ -38,8 +38,8 @@ def components() -> dict[str, Any]:
 
 
 def paths(answers: Any) -> dict[str, Any]:
-    """`answers` is pipeline.openapi._answers (error statuses with their JSON body)."""
-    from pipeline.export.route import DEFAULT_PAGE, PAGE
+    """`answers` is api.openapi._answers (error statuses with their JSON body)."""
+    from api.export import DEFAULT_PAGE, PAGE
 
     def query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}

@@ -13,7 +13,8 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from pipeline.api import Request, Response, _authenticate, error
+from api.query import day
+from api.vendor import Request, Response, _authenticate, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import Stores
 from pipeline.readback import sync
@@ -25,7 +26,6 @@ PAGE = 1000
 DEFAULT_PAGE = 200
 MAX_FILE = 100_000_000
 MAX_DAYS = 3700  # a range of at most ~10 years: each month in a range is a partition query
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _COMPANY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _CURSOR = re.compile(r"^[A-Za-z0-9_.~|:-]{1,300}$")
@@ -55,21 +55,6 @@ def _common(stores: Stores, request: Request) -> tuple[str, str, list[Problem], 
         problems.append(Problem("company is given without a value: leave it out (the company 'main') or give one",
                                 field="company", code="invalid"))
     return tenant or "", company, problems, denied
-
-
-def _day(request: Request, name: str, problems: list[Problem], default: dt.date | None = None) -> dt.date | None:
-    raw = request.query.get(name)
-    if not raw:
-        if default is None:
-            problems.append(Problem(f"{name} is required: a date YYYY-MM-DD", field=name, code="missing"))
-        return default
-    try:
-        if not _DATE.match(raw):
-            raise ValueError(raw)
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        problems.append(Problem(f"{name}={raw!r} is not a date YYYY-MM-DD", field=name, code="invalid"))
-        return None
 
 
 def _range_problems(start: dt.date | None, end: dt.date | None, problems: list[Problem]) -> None:
@@ -124,7 +109,7 @@ def ledger_transactions(stores: Stores, connectors: Connectors, request: Request
     tenant, company, problems, denied = _common(stores, request)
     if denied:
         return denied
-    start, end = _day(request, "from", problems), _day(request, "to", problems)
+    start, end = day(request, "from", problems), day(request, "to", problems)
     _range_problems(start, end, problems)
     limit = _limit(request, problems)
     cursor = request.query.get("cursor") or ""
@@ -222,7 +207,7 @@ def post_ledger_file(stores: Stores, connectors: Connectors, request: Request) -
         problems.append(Problem("the body is the file, and it is empty", field="body", code="missing"))
     if len(request.body) > MAX_FILE:
         return error(413, f"a file of {len(request.body)} bytes exceeds {MAX_FILE}")
-    start, end = _day(request, "from", problems, dt.date.min), _day(request, "to", problems, dt.date.max)
+    start, end = day(request, "from", problems, default=dt.date.min), day(request, "to", problems, default=dt.date.max)
     if problems:
         return error(400, "the upload is not valid", problems)
     name = re.sub(r"[^A-Za-z0-9._-]", "_", request.query.get("name") or f"ledger.{kind}")[:80]
@@ -247,7 +232,7 @@ def post_ledger_sync(stores: Stores, connectors: Connectors, request: Request) -
     tenant, company, problems, denied = _common(stores, request)
     if denied:
         return denied
-    start, end = _day(request, "from", problems, dt.date.min), _day(request, "to", problems, dt.date.max)
+    start, end = day(request, "from", problems, default=dt.date.min), day(request, "to", problems, default=dt.date.max)
     if problems:
         return error(400, "the parameters are not valid", problems)
     return _start(stores, connectors, tenant, company, None if start == dt.date.min else start,
@@ -275,13 +260,13 @@ def ledger_sync(stores: Stores, connectors: Connectors, request: Request) -> Res
 
 
 def ledger_export(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """The ledger read back, from..to, as SAF-T Financial (pipeline/readback/export.py), a page of whole days."""
-    from pipeline.readback import export
+    """The ledger read back, from..to, as SAF-T Financial (api/ledger_export.py), a page of whole days."""
+    from api import ledger_export as export
 
     tenant, company, problems, denied = _common(stores, request)
     if denied:
         return denied
-    start, end = _day(request, "from", problems), _day(request, "to", problems)
+    start, end = day(request, "from", problems), day(request, "to", problems)
     limit, more = export.problems_of(request)
     problems += more
     _range_problems(start, end, problems)

@@ -1,7 +1,7 @@
 """The admin API of a tenant's rules: the rules in force with their version (ETag), a new version (If-Match),
 the versions with who, when and why, one version, the diff of two, the preview of a change, and rollback.
 
-Handlers in the shape of pipeline/api.py (request in, response out; admin key). The versioning is
+Handlers in the shape of api/vendor.py (request in, response out; admin key). The versioning is
 pipeline/rule_versions.py, the preview pipeline/rules_preview.py; the workspace calls those directly.
 """
 
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from api.vendor import Request, Response, _admin_body, _admin_tenant, _json_body, _validation_problems, error
 from pipeline import rule_versions as versions
-from pipeline.api import Request, Response, _admin_body, _admin_tenant, _json_body, _validation_problems, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.records.apikeys import hash_key, key_id
 from pipeline.rules import Rules

@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from pipeline import openapi_webhooks, openapi_workbench
+from api import openapi_ledger as readback_openapi
+from api import openapi_webhooks, openapi_workbench
 from pipeline.descriptors import Descriptor, FormatDescriptor
 from pipeline.errors import SEVERITIES
 from pipeline.model import DOCUMENT_TYPES, Document
-from pipeline.readback import openapi as readback_openapi
 from pipeline.records.documents import MAX_PAGE, STATUSES
 from pipeline.records.trace import STATUS_OF
 
@@ -72,7 +72,7 @@ _STATUS = {"type": "string", "enum": sorted(set(STATUS_OF.values()))}
 
 
 def _components() -> dict[str, Any]:
-    from pipeline.admin_requests import NewTenant
+    from api.admin_requests import NewTenant
     from pipeline.rules import Rules
 
     template = "#/components/schemas/{model}"
@@ -152,7 +152,7 @@ def _components() -> dict[str, Any]:
     }, ["id", "payload"])
     components["Exchanges"] = _obj({"id": _STR, "exchanges": {"type": "array", "items": {"type": "object"}}},
                                    ["id", "exchanges"])
-    from pipeline.resend_api import BulkResend, Resend
+    from api.resend import BulkResend, Resend
 
     components["Resend"] = Resend.model_json_schema(ref_template=template)
     components["BulkResend"] = BulkResend.model_json_schema(ref_template=template)
@@ -168,7 +168,7 @@ def _components() -> dict[str, Any]:
         "refused_by_preflight": {"type": "integer"}, "resubmitted": {"type": "integer"},
         "documents": {"type": "array", "items": _obj(planned, ["id", "target", "outcome"])},
     }, ["target", "dry_run", "matched", "counts", "documents"])
-    from pipeline.switch_api import Switch, SwitchPreview
+    from api.switch import Switch, SwitchPreview
 
     components["SwitchPreview"] = SwitchPreview.model_json_schema(ref_template=template)
     components["Switch"] = Switch.model_json_schema(ref_template=template)
@@ -296,7 +296,7 @@ def _path_id(what: str) -> dict[str, Any]:
 def spec(base_url: str = "", *, connectors: Mapping[str, Descriptor] | None = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route function_app.py declares; formats, targets and their settings,
     secrets and options come from the connectors' descriptors (the registry, connectors.CONNECTORS)."""
-    from pipeline.export import contract as export_contract
+    from api import openapi_export as export_contract
     from pipeline.records.connection_schemas import schemas
 
     registry = connectors or {}
@@ -598,7 +598,7 @@ def _admin_key_paths() -> dict[str, Any]:
     key = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
     label = {"label": {"type": ["string", "null"], "maxLength": 100,
                        "description": "what the key is for, e.g. the till"}}
-    # These routes answer 400, not 422, for a field they do not know (pipeline/admin.py).
+    # These routes answer 400, not 422, for a field they do not know (api/admin.py).
     optional_body = (400, 401, 403, 404, 413, 415)
 
     def body(properties: dict[str, Any]) -> dict[str, Any]:
@@ -801,5 +801,5 @@ system does with every field of the shared form: <a href="{base_url}/api/docs/fi
 <table>{''.join(rows)}</table><h2>The shared form (JSON Schema)</h2><pre>{schema}</pre></body></html>"""
 
 
-if __name__ == "__main__":  # python -m pipeline.openapi > docs/shared-form.schema.json
+if __name__ == "__main__":  # python -m api.openapi > docs/shared-form.schema.json
     print(json.dumps(shared_form_schema(), indent=2, ensure_ascii=False))

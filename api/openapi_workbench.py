@@ -1,12 +1,12 @@
 """The OpenAPI of the bookkeeper's tools — problems by cause, versioned rules with their preview, and the dry run of
-an upload — kept beside pipeline/openapi.py, which merges them into the one document."""
+an upload — kept beside api/openapi.py, which merges them into the one document."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from api.problems import MAX_PAGE as PROBLEM_PAGE
 from pipeline.dry_run import MAX_PAGE as DRY_RUN_PAGE
-from pipeline.problems_api import MAX_PAGE as PROBLEM_PAGE
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
@@ -114,7 +114,7 @@ def components() -> dict[str, Any]:
 
 
 def paths(answers: Any, path_id: Any, formats: dict[str, Any]) -> dict[str, Any]:
-    """`answers` and `path_id` are pipeline.openapi's helpers; `formats` the schema of a format's name."""
+    """`answers` and `path_id` are api.openapi's helpers; `formats` the schema of a format's name."""
     cause = {"name": "cause", "in": "path", "required": True,
              "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_~-]+(\.[A-Za-z0-9_~-]+)*$", "maxLength": 200},
              "description": "A cause's key as GET /api/v1/problems lists it, e.g. tripletex.missing-account.3999"}

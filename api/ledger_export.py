@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from pipeline.api import Request, Response, error
+from api.vendor import Request, Response, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.export import Delivered, Entry, Period
-from pipeline.export.route import saft_file, saft_file_name
+from pipeline.export.tenant_saft import saft_file, saft_file_name
 from pipeline.model import Party, Posting, Voucher
 from pipeline.ports import Stores
 from pipeline.readback.model import GlPosting

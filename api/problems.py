@@ -1,7 +1,7 @@
 """Problems under /api/v1/problems: a tenant's blocked and failed documents by cause, the documents of a cause a
 page at a time, and every one of them retried at once (pipeline/problems.py).
 
-Handlers in the shape of pipeline/api.py; function_app.py serves them, the retry with the translated queue as
+Handlers in the shape of api/vendor.py; function_app.py serves them, the retry with the translated queue as
 output. The workspace calls pipeline.problems' functions directly, with its signed-in user as `by`.
 """
 
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.vendor import Request, Response, _admin_body, _authenticate, error
 from pipeline import problems
-from pipeline.api import Request, Response, _admin_body, _authenticate, error
 from pipeline.errors import Problem
 from pipeline.problem_retry import retry_group
 from pipeline.records import problems as index

@@ -1,6 +1,6 @@
 """The admin API for switching a tenant's accounting system: the preview, then the switch (pipeline/switching.py).
 
-Handlers in the shape of pipeline/api.py; function_app.py serves them, the switch with the translated queue as
+Handlers in the shape of api/vendor.py; function_app.py serves them, the switch with the translated queue as
 output for the open period it may resend.
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from pipeline.api import Request, Response, _admin_body, _admin_tenant, error
+from api.vendor import Request, Response, _admin_body, _admin_tenant, error
 from pipeline.errors import BilagsbroError
 from pipeline.records.apikeys import hash_key, key_id
 from pipeline.records.names import QUEUE_TRANSLATED

@@ -1,6 +1,6 @@
 """Resend under /api/v1/documents: one document, or a filtered set with a dry run first (pipeline/resend.py).
 
-Handlers in the shape of pipeline/api.py; function_app.py serves them with the translated queue as output.
+Handlers in the shape of api/vendor.py; function_app.py serves them with the translated queue as output.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from pipeline.api import Request, Response, _admin_body, _authenticate, error
+from api.history import gone
+from api.vendor import Request, Response, _admin_body, _authenticate, error
 from pipeline.errors import BilagsbroError, Problem
-from pipeline.history_api import gone
 from pipeline.records import documents
 from pipeline.records.apikeys import hash_key, key_id
 from pipeline.records.names import QUEUE_TRANSLATED

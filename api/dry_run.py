@@ -1,7 +1,7 @@
 """`POST /api/v1/dry-run`: a file through everything but delivery for the key's tenant (pipeline/dry_run.py) —
 the summary of the whole file and one page of its documents with their payloads; nothing is delivered or kept.
 
-A handler in the shape of pipeline/api.py. Another page of the same file is asked for by sending it again with
+A handler in the shape of api/vendor.py. Another page of the same file is asked for by sending it again with
 `offset` (the file is read again, in flat memory: nothing of it is kept between requests).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from pipeline.api import MAX_FILE_BODY, Request, Response, _authenticate, error
+from api.vendor import MAX_FILE_BODY, Request, Response, _authenticate, error
 from pipeline.dry_run import DEFAULT_PAGE, MAX_PAGE, upload
 from pipeline.errors import BilagsbroError, Problem
 

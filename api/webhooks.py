@@ -1,5 +1,5 @@
 """The webhook routes: a tenant (vendor API) or an operator (admin API) registers endpoints, rotates their secrets
-and reads every delivery attempt. Called like pipeline/api.py's handlers by function_app.py."""
+and reads every delivery attempt. Called like api/vendor.py's handlers by function_app.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime as dt
 import os
 from typing import Any
 
+from api.vendor import Request, Response, _admin_tenant, _authenticate, _json_body, error
 from pipeline import webhooks
-from pipeline.api import Request, Response, _admin_tenant, _authenticate, _json_body, error
 from pipeline.errors import Problem
 from pipeline.ports import NotFound, Stores
 from pipeline.registry import Connectors

@@ -1,5 +1,5 @@
 """The OpenAPI of the webhook routes and of the events themselves (OpenAPI 3.1 `webhooks`), kept beside
-pipeline/openapi.py, which merges them into the one document."""
+api/openapi.py, which merges them into the one document."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def components() -> dict[str, Any]:
 
 
 def paths(answers: Any, path_id: Any) -> dict[str, Any]:
-    """`answers` and `path_id` are pipeline.openapi's helpers (passed in: that module imports this one)."""
+    """`answers` and `path_id` are api.openapi's helpers (passed in: that module imports this one)."""
     endpoint_id = path_id("The endpoint's id (wh-...)")
     tenant_id = path_id("The tenant's id")
     new = {"required": True, "content": _json(_ref("NewWebhookEndpoint"))}

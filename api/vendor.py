@@ -178,7 +178,7 @@ def get_document(stores: Stores, connectors: Connectors, request: Request) -> Re
         return denied
     assert tenant is not None
     document_id = request.path_params.get("id", "")
-    from pipeline import history_api
+    from api import history as history_api
     from pipeline.records.documents import expired
 
     if document_id.startswith("d-") and expired(document_id):
@@ -357,7 +357,7 @@ def resubmit(stores: Stores, tenant: str, document_id: str, *, by: str, reason: 
 
 def get_export(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """The tenant's documents of a period as JSON lines or SAF-T Financial, a page at a time (pipeline/export)."""
-    from pipeline.export.route import answer
+    from api.export import answer
 
     tenant, denied = _authenticate(stores, request)
     if denied:
@@ -367,7 +367,7 @@ def get_export(stores: Stores, connectors: Connectors, request: Request) -> Resp
 
 
 def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    from pipeline.admin_requests import NewTenant
+    from api.admin_requests import NewTenant
 
     _, denied = _authenticate(stores, request, role="admin")
     if denied:
@@ -447,7 +447,7 @@ def _admin_body(request: Request, model: Any) -> tuple[Any, Response | None]:
 def _connection_request(stores: Stores, connectors: Connectors, request: Request) -> tuple[Any, Any, Response | None]:
     """The tenant and the connection an admin request names (admin key, a valid body, a registered target); or
     the answer that refuses it."""
-    from pipeline.admin_requests import Connection
+    from api.admin_requests import Connection
 
     tenant, denied = _admin_tenant(stores, request)
     if denied:
@@ -537,13 +537,13 @@ def put_format_options(stores: Stores, connectors: Connectors, request: Request)
 
 
 def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    from pipeline import openapi
+    from api import openapi
 
     return Response(200, openapi.spec(request.base_url, connectors=connectors.descriptors))
 
 
 def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    from pipeline import openapi
+    from api import openapi
 
     return Response(200, openapi.html(request.base_url, connectors=connectors.descriptors),
                     content_type="text/html; charset=utf-8")
@@ -558,7 +558,7 @@ def docs_field_map(stores: Stores, connectors: Connectors, request: Request) -> 
 
 
 def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """A new version of a tenant's rules (pipeline/rules_api.py, where function_app.py serves it from)."""
-    from pipeline.rules_api import put_rules as save
+    """A new version of a tenant's rules (api/rules.py, where function_app.py serves it from)."""
+    from api.rules import put_rules as save
 
     return save(stores, connectors, request)

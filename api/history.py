@@ -1,7 +1,7 @@
 """History under /api/v1/documents: search a tenant's documents, and read back what came in, what it became and
 what was exchanged with the accounting system — for 90 days, after which the answer is 410 "expired".
 
-Handlers in the shape of pipeline/api.py (request in, response out); function_app.py serves them.
+Handlers in the shape of api/vendor.py (request in, response out); function_app.py serves them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from api.vendor import Request, Response, _authenticate, error
 from pipeline import redaction
-from pipeline.api import Request, Response, _authenticate, error
 from pipeline.errors import Problem
 from pipeline.ports import Entity, NotFound, Stores
 from pipeline.records import documents

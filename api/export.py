@@ -10,47 +10,33 @@ a period would not. `bilagsbro export` writes a period of any size as one stream
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
-from pipeline.api import Request, Response, error
+from api.query import day
+from api.vendor import Request, Response, error
 from pipeline.errors import ConfigError, Problem
-from pipeline.export import FORMATS, OSLO, Company, Period, jsonl
+from pipeline.export import FORMATS, Period, jsonl
 from pipeline.export.entries import document_ids, read
-from pipeline.export.saft import SaftFile
+from pipeline.export.tenant_saft import saft_file, saft_file_name
 from pipeline.ports import Stores
 from pipeline.registry import Connectors
-from pipeline.tenants import Tenant, TenantRegistry
+from pipeline.tenants import TenantRegistry
 
 PAGE = 10_000  # the most documents a page may cover
 DEFAULT_PAGE = 1_000  # … and covers unless asked: a page must be answered well within the host's HTTP timeout
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _ID = re.compile(r"^d-[0-9a-f-]{14,60}$")
 CONTENT_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "saft": "application/xml; charset=utf-8"}
 
 
-def _day(request: Request, name: str, problems: list[Problem]) -> dt.date | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        problems.append(Problem(f"{name} is required: a date YYYY-MM-DD (Europe/Oslo)", field=name, code="missing"))
-        return None
-    try:
-        if not _DATE.match(raw):
-            raise ValueError(raw)
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        problems.append(Problem(f"{name}={raw!r} is not a date YYYY-MM-DD", field=name, code="invalid"))
-        return None
-
-
 def parameters(request: Request) -> tuple[dict[str, Any], list[Problem]]:
     """The query, checked: every problem at once, each naming its parameter."""
     problems: list[Problem] = []
-    start, end = _day(request, "from", problems), _day(request, "to", problems)
+    start = day(request, "from", problems, meaning=" (Europe/Oslo)")
+    end = day(request, "to", problems, meaning=" (Europe/Oslo)")
     if start and end and end < start:
         problems.append(Problem(f"to ({end}) is before from ({start})", field="to", code="invalid"))
     format = request.query.get("format") or "jsonl"
@@ -103,26 +89,3 @@ def answer(stores: Stores, connectors: Connectors, tenant_id: str, request: Requ
         name = saft_file_name(tenant, saft.company.organization_number)
     headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return Response(200, body, headers=headers, content_type=CONTENT_TYPES[asked["format"]])
-
-
-def saft_file(tenant: Tenant, connectors: Connectors, selected: Any, period: Period, currency: str,
-              *, organization_number: str | None = None) -> SaftFile:
-    """The SAF-T file of `selected` entries; a ConfigError when no organisation number is known (the file's
-    Header/Company/RegistrationNumber is mandatory): the one given, the tenant's, else the one its accounting system
-    told the connection test (`target_settings["facts"]`, e.g. Business NXT's)."""
-    facts = tenant.target_settings.get("facts")
-    told = str(facts.get("organization_number") or "").replace(" ", "") if isinstance(facts, dict) else ""
-    number = organization_number or tenant.organization_number or told or None
-    if not number:
-        raise ConfigError(f"tenant {tenant.id} has no organisation number, which SAF-T Financial requires "
-                          "(Header/Company/RegistrationNumber)", tenant=tenant.id,
-                          problems=(Problem("the tenant has no organisation number", field="organization_number",
-                                            code="missing"),))
-    titles = {name: descriptor.title for name, descriptor in connectors.descriptors.items()}
-    return SaftFile(selected, company=Company(name=tenant.name, organization_number=number), period=period,
-                    currency=currency, titles=titles, grouping_codes=tenant.rules.grouping_codes)
-
-
-def saft_file_name(tenant: Tenant, number: str | None = None) -> str:
-    """Skatteetaten's naming of a SAF-T Financial file: `SAF-T Financial_<orgnr>_<yyyymmddhh24miss>.xml`."""
-    return f"SAF-T Financial_{number or tenant.organization_number}_{dt.datetime.now(OSLO):%Y%m%d%H%M%S}.xml"

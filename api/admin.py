@@ -1,6 +1,6 @@
 """The admin API's handlers for a tenant's API keys and the state of its connection (admin key required).
 
-Beside pipeline/api.py and called the same way by function_app.py: a request in, a response out. Keys are
+Beside api/vendor.py and called the same way by function_app.py: a request in, a response out. Keys are
 shown by id and hint, never in full, except once: in the answer that issues them.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipeline.api import Request, Response, _admin_tenant, _json_body, error
+from api.vendor import Request, Response, _admin_tenant, _json_body, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import NotFound, Stores
 from pipeline.records.apikeys import DEFAULT_OVERLAP, MAX_OVERLAP, ApiKeys
@@ -104,7 +104,7 @@ def put_further_connection(stores: Stores, connectors: Connectors, request: Requ
     """Connect the tenant to a further accounting system beside its primary one (e.g. the new system before a
     switch, to resend to it), tested first as the primary connection is: 200 when in force, 422 with the test's
     reason when not (nothing changes then). New documents still go to the primary system."""
-    from pipeline.api import _connection_request
+    from api.vendor import _connection_request
     from pipeline.records.connections import change, describe
 
     tenant, body, refused = _connection_request(stores, connectors, request)

@@ -16,8 +16,8 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from api.vendor import Request, Response, error
 from pipeline import subscriptions
-from pipeline.api import Request, Response, error
 from pipeline.errors import BilagsbroError, ConfigError
 from pipeline.ports import Conflict, Stores
 from pipeline.received import Intake, accept
