@@ -160,8 +160,8 @@ def field_map(visit: Visit) -> Response:
 
 
 def original(visit: Visit) -> Response:
-    """The document's original as a download, under its own file name (pipeline.history_api.original: the API's)."""
-    from pipeline.history_api import original as download
+    """The document's original as a download, under its own file name (api.history.original: the API's)."""
+    from api.history import original as download
 
     tenant_id, document_id = visit.params["client"], visit.params["id"]
     rows = TraceLog(visit.stores.tables).rows(tenant_id, document_id) if document_id.startswith("d-") else []

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from api.vendor import Response
 from pipeline import problems as grouped
-from pipeline.api import Response
 from pipeline.problem_retry import retries, retry_group
 from pipeline.records import problems as index
 from pipeline.records.names import QUEUE_TRANSLATED

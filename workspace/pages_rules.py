@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.vendor import Response
 from pipeline import rule_versions as versions
-from pipeline.api import Response
 from pipeline.errors import ConfigError
 from pipeline.rules import Rules
 from workspace.access import role_on

@@ -292,7 +292,7 @@ def groups_documents(w: World) -> list[str]:
 
 
 def test_a_documents_original_is_a_download_under_its_own_name_with_aeoeaa(w: World) -> None:
-    from pipeline import api
+    from api import vendor as api
     from pipeline.records.names import QUEUE_RECEIVED
     from pipeline.records.tenants import TenantRegistry
     from tests.unit.test_history import call
