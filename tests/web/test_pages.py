@@ -361,3 +361,14 @@ def post(stores: Any, conns: Any, key: str, body: list[dict[str, Any]]) -> None:
     from tests.unit.test_resend import post as posted
 
     posted(stores, conns, key, body)
+
+
+def test_an_upload_without_the_forms_csrf_token_is_refused(w: World) -> None:
+    browser = w.browser("accountant")
+    browser.get(f"clients/{w.a1}/dry-run")
+    answer = browser.request("POST", f"clients/{w.a1}/dry-run", {"format": "gbat10"}, csrf=False,
+                             files={"file": ("kasse.txt", GBAT10)})
+    assert answer.status == 403 and "Kortsalg" not in text(answer)
+    forged = browser.request("POST", f"clients/{w.a1}/dry-run", {"format": "gbat10", "csrf": "x" * 43}, csrf=False,
+                             files={"file": ("kasse.txt", GBAT10)})
+    assert forged.status == 403
