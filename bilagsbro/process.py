@@ -66,12 +66,13 @@ class HostProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(30)
 
-    def stop(self) -> None:
-        """Ctrl+C, as an operator stops it; SIGKILL if it does not stop in time."""
+    def stop(self, grace: float = 30.0) -> None:
+        """Ctrl+C, as an operator stops it; SIGKILL if it does not stop within `grace` seconds (an invocation
+        may be waiting out a dead claim's lease, which a stopping host lets finish)."""
         if self.alive:
             assert self.process is not None
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(30)
+                self.process.wait(grace)
             except subprocess.TimeoutExpired:
                 self.kill()

@@ -63,8 +63,20 @@ def login_form(visit: Visit, error: str = "", status: int = 200) -> Response:
 
 
 def _address(visit: Visit) -> str:
+    """The client's address as App Service's front end saw it: the LAST entry of X-Forwarded-For, the one the front
+    end appends (entries before it are whatever the client sent, so throttling on them could be dodged by sending
+    a new one each time); `ip:port`, `[ipv6]:port` and bare addresses alike."""
     forwarded = visit.request.headers.get("x-forwarded-for", "")
-    return forwarded.split(",")[0].strip().rsplit(":", 1)[0] if forwarded else "local"
+    return client_address(forwarded) if forwarded.strip() else "local"
+
+
+def client_address(forwarded: str) -> str:
+    last = forwarded.split(",")[-1].strip()
+    if last.startswith("["):  # [2001:db8::1]:443
+        return last[1:].split("]", 1)[0]
+    if last.count(":") == 1:  # 203.0.113.5:51234
+        return last.split(":", 1)[0]
+    return last  # a bare IPv4 or IPv6 address
 
 
 def login(visit: Visit) -> Response:

@@ -9,6 +9,8 @@ stored here):
 - `GET /3/accounts?financialyear=<Id>` → `Accounts[{Number, Description, Active, BalanceBroughtForward,
   BalanceCarriedForward}]`: the system's own balances per account and year (the read-back's check).
 - `GET /3/costcenters`, `GET /3/projects` → the dimensions, paged.
+- `GET /3/customers` (scope `customer`), `GET /3/suppliers` (scope `supplier`) → `Customers[{CustomerNumber, Name,
+  OrganisationNumber, …}]`, `Suppliers[{SupplierNumber, Name, OrganisationNumber, …}]`, paged: the seeded parties.
 - `GET /3/voucherfileconnections` → `VoucherFileConnections[{FileId, VoucherNumber, VoucherSeries, VoucherYear}]`;
   `GET /3/archive/{FileId}` → the file (scope `archive`). [unverified] that the archive answers the file's bytes
   with its content type, as here.
@@ -23,8 +25,11 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sandboxes.ledger_seed import ACCOUNT_NAMES, SeededBooks, pdf
+from sandboxes.ledger_seed import ACCOUNT_NAMES, CUSTOMERS, SUPPLIERS, SeededBooks, pdf
 from sandboxes.sie_export import export
+
+# Swedish organisation numbers of the seeded companies (a private customer has none)
+PARTY_NUMBERS = {"10001": "556677-8899", "10002": "556123-4567", "20001": "556000-1111", "20002": "556999-2222"}
 
 
 class FortnoxLedger:
@@ -68,6 +73,14 @@ class FortnoxLedger:
             return 200, paged(list(company.cost_centers.values()), "CostCenters", query)
         if parts == ["projects"]:
             return 200, paged(list(company.projects.values()), "Projects", query)
+        if parts == ["customers"]:
+            return 200, paged([{"@url": f"/3/customers/{n}", "CustomerNumber": n, "Name": name, "OrganisationNumber":
+                                PARTY_NUMBERS.get(n, ""), "Email": "", "Phone": "", "City": ""}
+                               for n, name in sorted(CUSTOMERS.items())], "Customers", query)
+        if parts == ["suppliers"]:
+            return 200, paged([{"@url": f"/3/suppliers/{n}", "SupplierNumber": n, "Name": name, "OrganisationNumber":
+                                PARTY_NUMBERS.get(n, ""), "Email": "", "Phone": "", "City": ""}
+                               for n, name in sorted(SUPPLIERS.items())], "Suppliers", query)
         if len(parts) == 2 and parts[0] == "archive":
             return self._file(parts[1])
         return None

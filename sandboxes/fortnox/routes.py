@@ -9,7 +9,7 @@ from typing import Any
 from sandboxes.fortnox.company import Company, Refused
 
 NEEDS = {"companyinformation": "companyinformation", "costcenters": "costcenter", "projects": "project",
-         "archive": "archive"}
+         "archive": "archive", "customers": "customer", "suppliers": "supplier"}
 
 
 def _scope(path: str, scopes: set[str], company: Company) -> None:

@@ -39,7 +39,8 @@ from sandboxes.fortnox.company import Company, Refused
 from sandboxes.fortnox.routes import api
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
-SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "settings", "archive"}
+SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "supplier", "settings",
+          "archive"}
 
 
 class FortnoxSandbox:

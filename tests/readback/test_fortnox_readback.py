@@ -59,6 +59,24 @@ def test_the_backfill_reads_both_fiscal_years_equal_to_fortnox_balances(box: For
     yearly = [b for b in LedgerStore(s.tables, s.blobs, TENANT).balances() if ".." in b.period]  # type: ignore[attr-defined]
     assert len(yearly) >= 2 * 12 and all(b.reported is not None and b.matches for b in yearly)
     assert events.raised[0][3]["postings"] == 2_000
+    parties = {(p.kind, p.number): (p.name, p.organization_number)
+               for p in LedgerStore(s.tables, s.blobs, TENANT).parties()}  # type: ignore[attr-defined]
+    assert parties[("customer", "10002")] == ("Blåbærgården Økologiske", "556123-4567")
+    assert parties[("customer", "10003")] == ("Kari Nordmann", None)  # a private customer: no organisation number
+    assert parties[("supplier", "20002")] == ("Søndre Øyås Bakeri", "556999-2222")
+    assert len(parties) == 5 and state["problem_count"] == 0
+
+
+def test_a_consent_given_before_the_party_scopes_reads_the_books_and_says_what_it_left(box: FortnoxSandbox) -> None:
+    """Consented without `customer` and `supplier` (the scopes the read direction added): 403 on those two lists."""
+    for scopes in box.refresh_tokens.values():
+        scopes -= {"customer", "supplier"}
+    s, _, _ = _backfill(box)
+    state = sync.read_state(s, TENANT, "main")  # type: ignore[arg-type]
+    assert state is not None and state["status"] == "done" and state["postings"] == 2_000, state
+    assert list(LedgerStore(s.tables, s.blobs, TENANT).parties()) == []  # type: ignore[attr-defined]
+    assert [p for p in state["problems"] if "customers were not read" in p and "scope customer" in p]
+    assert [p for p in state["problems"] if "suppliers were not read" in p and "scope supplier" in p]
 
 
 def test_a_new_voucher_appears_after_the_next_timer_run_and_its_pdf_downloads(box: FortnoxSandbox) -> None:

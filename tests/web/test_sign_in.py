@@ -14,7 +14,7 @@ from pipeline.records.names import TABLE_AUDIT, TABLE_SESSIONS, TABLE_WORKSPACE
 from tests.web.support import PASSWORD, Browser, world
 from workspace import audit, sessions, totp
 from workspace.identity import MAX_FAILURES, Directory, verify_password
-from workspace.pages_session import reset_link
+from workspace.pages_session import client_address, reset_link
 from workspace.router import APP_SERVICE_AUTH
 from workspace.sessions import Sessions, digest
 
@@ -110,6 +110,24 @@ def test_one_address_failing_many_times_is_throttled(w):
         browser.post("login", {"email": f"gjett{attempt}@example.no", "password": "x" * 12})
     assert browser.post("login", {"email": w.users["owner"], "password": PASSWORD}).status == 429
     assert w.browser("owner").get("clients").status == 200  # from another address the owner still gets in
+
+
+def test_an_address_sent_by_the_client_does_not_dodge_the_throttle(w):
+    """Only the last X-Forwarded-For entry is the front end's: a new made-up first entry per attempt changes nothing."""
+    browser = Browser(w.stores, w.conns, address="198.51.100.8:50123")
+    browser.get("login")
+    for attempt in range(sessions.IP_FAILURES):
+        browser.post("login", {"email": f"gjett{attempt}@example.no", "password": "x" * 12},
+                     headers={"x-forwarded-for": f"10.0.{attempt}.1, 198.51.100.8:{50000 + attempt}"})
+    assert browser.post("login", {"email": w.users["owner"], "password": PASSWORD},
+                        headers={"x-forwarded-for": "10.9.9.9, 198.51.100.8:40000"}).status == 429
+
+
+@pytest.mark.parametrize(("forwarded", "address"), [
+    ("203.0.113.5:51234", "203.0.113.5"), ("203.0.113.5", "203.0.113.5"), ("[2001:db8::7]:443", "2001:db8::7"),
+    ("2001:db8::7", "2001:db8::7"), ("10.0.0.1, 203.0.113.5:80", "203.0.113.5"), (" 1.1.1.1 ,[::1]:9", "::1")])
+def test_the_client_address_is_the_last_forwarded_entry(forwarded, address):
+    assert client_address(forwarded) == address
 
 
 def test_a_reset_link_is_single_use_hashed_and_short_lived(w, monkeypatch):

@@ -13,9 +13,10 @@ TEXT: dict[str, dict[str, str]] = {
         "intro": "Bilagsbro fører bilagene fra kassa, nettbutikk og andre systemer inn i Fortnox. Når du gir "
                  "tillatelse i Fortnox, kan Bilagsbro:",
         "reads": "<strong>lese</strong> selskapsinformasjon, kontoplan, regnskapsår, bilagsserier, kostnadssteder "
-                 "og prosjekter — for å kontrollere hvert bilag før det sendes;",
+                 "og prosjekter — for å kontrollere hvert bilag før det sendes — og, når dere vil lese regnskapet "
+                 "tilbake, bilag med vedlegg, kunder og leverandører;",
         "writes": "<strong>skrive</strong> bilag i bilagsserien «{series}», med mva på egne rader.",
-        "never": "Bilagsbro leser ikke fakturaer, kunder eller bankdata, og endrer ikke innstillinger.",
+        "never": "Bilagsbro leser ikke bankdata og endrer ikke innstillinger.",
         "nodraft": "Fortnox har ikke kladd for bilag: et bilag er bokført i det øyeblikket Bilagsbro oppretter det, "
                    "og rettes med et motbilag.",
         "optin": "Jeg forstår at bilag bokføres direkte i Fortnox",
@@ -38,9 +39,10 @@ TEXT: dict[str, dict[str, str]] = {
         "intro": "Bilagsbro carries vouchers from tills, web shops and other systems into Fortnox. When you give "
                  "permission in Fortnox, Bilagsbro may:",
         "reads": "<strong>read</strong> company information, chart of accounts, financial years, voucher series, "
-                 "cost centres and projects — to check every voucher before it is sent;",
+                 "cost centres and projects — to check every voucher before it is sent — and, when you want the books "
+                 "read back, vouchers with their documents, customers and suppliers;",
         "writes": "<strong>write</strong> vouchers in the voucher series «{series}», with VAT on rows of its own.",
-        "never": "Bilagsbro reads no invoices, customers or bank data, and changes no settings.",
+        "never": "Bilagsbro reads no bank data and changes no settings.",
         "nodraft": "Fortnox has no draft for a voucher: a voucher is booked the moment Bilagsbro creates it, and is "
                    "corrected with a reversing voucher.",
         "optin": "I understand that vouchers are booked directly in Fortnox",
