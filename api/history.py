@@ -77,6 +77,12 @@ def get_original(stores: Stores, connectors: Connectors, request: Request) -> Re
     tenant, document_id, rows, denied = _document(stores, request)
     if denied:
         return denied
+    return original(stores, tenant, document_id, rows)
+
+
+def original(stores: Stores, tenant: str, document_id: str, rows: list[Entity]) -> Response:
+    """A document's original as a download (the API's and the workspace's): its bytes and content type, and its
+    file name in Content-Disposition — ASCII in `filename`, the name itself (æøå) in `filename*` (RFC 6266/5987)."""
     received = next((r for r in rows if r.get("Step") == "received"), None)
     ref = ((received or {}).get("Detail") or {}).get("original")
     if not isinstance(ref, str) or "/" not in ref:

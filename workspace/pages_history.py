@@ -157,3 +157,19 @@ def field_map(visit: Visit) -> Response:
             tables.append((kind, [(name, describe(rules.get(name))) for name in shared_fields(kind)]))
     return render(visit, "field_map.html", tenant=tenant, title=getattr(descriptor, "title", tenant.target),
                   tables=tables)
+
+
+def original(visit: Visit) -> Response:
+    """The document's original as a download, under its own file name (api.history.original: the API's)."""
+    from api.history import original as download
+
+    tenant_id, document_id = visit.params["client"], visit.params["id"]
+    rows = TraceLog(visit.stores.tables).rows(tenant_id, document_id) if document_id.startswith("d-") else []
+    answer = download(visit.stores, tenant_id, document_id, rows) if rows else None
+    if answer is None or answer.status != 200:
+        from workspace.pages_session import problem
+
+        return problem(visit, answer.status if answer is not None and answer.status == 410 else 404, "not_found")
+    answer.headers.update({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                           "Content-Security-Policy": "default-src 'none'; sandbox"})
+    return answer

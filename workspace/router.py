@@ -51,6 +51,7 @@ class Visit:
     user: User | None
     lang: str
     headers: dict[str, str] = field(default_factory=dict)  # extra answer headers (Set-Cookie)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # a multipart form's files: name → (file, data)
 
     @property
     def directory(self) -> Directory:
@@ -97,9 +98,14 @@ def redirect(visit: Visit, to: str, **query: str) -> Response:
                     content_type=HTML)
 
 
-def _form(request: Request) -> dict[str, str]:
+def _form(request: Request) -> dict[str, Any]:
+    """The form's fields (text); a multipart form's files under "\\0files" (workspace/uploads.py)."""
     if request.method == "GET" or not request.body:
         return {}
+    if "multipart/form-data" in request.headers.get("content-type", ""):
+        from workspace.uploads import fields
+
+        return fields(request)
     if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
         return {}
     return dict(parse_qsl(request.body[:MAX_FORM].decode("utf-8", "replace"), keep_blank_values=True))
@@ -157,8 +163,10 @@ def _handle(stores: Stores, connectors: Connectors, request: Request) -> Respons
             "Location": f"{ROOT}/{path}".rstrip("/") + (f"?{urlencode(rest)}" if rest else ""),
             "Set-Cookie": f"{LANG_COOKIE}={lang}; Path=/; Secure; SameSite=Lax; Max-Age=31536000"})
     session, user, set_cookie = _identify(stores, request, directory)
-    visit = Visit(stores, connectors, request, {}, _form(request), session,
-                  user if session is not None and session.signed_in else None, lang)
+    form = _form(request)
+    files = form.pop("\0files", {})
+    visit = Visit(stores, connectors, request, {}, form, session,
+                  user if session is not None and session.signed_in else None, lang, files=files)
     if set_cookie:
         visit.headers["Set-Cookie"] = set_cookie
     allowed: set[str] = set()

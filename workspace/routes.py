@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from workspace import pages_clients as clients
 from workspace import pages_connect as connect
+from workspace import pages_dry_run as dry_run
 from workspace import pages_history as history
 from workspace import pages_people as people
+from workspace import pages_problems as problems
+from workspace import pages_rules as rules
 from workspace import pages_session as session
 from workspace.access import Route
 from workspace.router import ROOT, Visit
@@ -43,6 +46,18 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "clients/{client}/documents/{id}/resend", "operate", history.resend),
     Route("POST", "clients/{client}/documents/{id}/retry", "operate", history.retry),
     Route("GET", "clients/{client}/field-map", "read", history.field_map),
+    Route("GET", "clients/{client}/documents/{id}/original", "read", history.original),
+    Route("GET", "problems", "signed-in", problems.all_problems),
+    Route("GET", "clients/{client}/problems", "read", problems.problems),
+    Route("GET", "clients/{client}/problems/{cause}", "read", problems.cause),
+    Route("POST", "clients/{client}/problems/{cause}/retry", "operate", problems.retry),
+    Route("GET", "clients/{client}/rules", "read", rules.rules),
+    Route("POST", "clients/{client}/rules", "operate", rules.save),
+    Route("POST", "clients/{client}/rules/preview", "read", rules.preview),  # changes nothing: a viewer may look
+    Route("GET", "clients/{client}/rules/versions/{version}", "read", rules.version),
+    Route("POST", "clients/{client}/rules/versions/{version}/rollback", "operate", rules.rollback),
+    Route("GET", "clients/{client}/dry-run", "read", dry_run.form),
+    Route("POST", "clients/{client}/dry-run", "read", dry_run.run),  # nothing delivered, nothing kept
     Route("GET", "audit", "org-admin", people.audit_log),
     Route("GET", "users", "org-admin", people.users),
     Route("POST", "users", "org-admin", people.add_user),
@@ -52,11 +67,11 @@ ROUTES: tuple[Route, ...] = (
 
 
 def navigation(visit: Visit) -> list[tuple[str, str]]:
-    """(href, label) of the main menu for this user: only pages they may open (Problems, Rules and Dry run come
-    with their backends)."""
+    """(href, label) of the main menu for this user: only pages they may open (a client's Rules and Dry run are in
+    the client's own menu, _client_nav.html)."""
     if visit.user is None:
         return []
-    items = [(f"{ROOT}/clients", visit.t("clients"))]
+    items = [(f"{ROOT}/clients", visit.t("clients")), (f"{ROOT}/problems", visit.t("problems"))]
     if visit.user.org_owner:
         items += [(f"{ROOT}/users", visit.t("users")), (f"{ROOT}/audit", visit.t("audit"))]
     return items

@@ -173,6 +173,18 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+def _merge() -> None:
+    """The words of pages kept in their own modules (workspace/texts_pages.py), and the trace's steps as `step_…`."""
+    from workspace.texts_pages import PAGES, STEPS
+
+    for lang in LANGUAGES:
+        TEXTS[lang].update(PAGES[lang])
+        TEXTS[lang].update({f"step_{name}": word for name, word in STEPS[lang].items()})
+
+
+_merge()
+
+
 def text(lang: str, key: str) -> str:
     return TEXTS.get(lang, {}).get(key) or TEXTS["nb"].get(key) or f"[{key}]"
 

@@ -15,8 +15,11 @@ from pipeline.ports import Stores
 from pipeline.records.apikeys import ApiKeys
 from pipeline.records.tenants import TenantRegistry
 from pipeline.registry import Connectors
+from pipeline.rule_versions import save as save_rules
+from pipeline.rules import Rules
 from tests.unit.test_history import post as history_post
 from tests.unit.test_history import voucher
+from tests.unit.test_problem_groups import STATE, Regnskap
 from tests.unit.test_resend import post
 from workspace.identity import Directory
 from workspace.router import handle
@@ -37,14 +40,18 @@ class Browser:
     last: Response | None = None
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None, *, query: dict[str, str] | None = None,
-                headers: dict[str, str] | None = None, csrf: bool = True) -> Response:
+                headers: dict[str, str] | None = None, csrf: bool = True,
+                files: dict[str, tuple[str, bytes]] | None = None) -> Response:
         body = b""
+        content_type = "application/x-www-form-urlencoded"
         if method != "GET":
             given = {**({"csrf": self.csrf} if csrf else {}), **(form or {})}
             body = urlencode(given).encode("utf-8")
+            if files is not None:  # as a browser sends a form with a file input (RFC 7578; the name as UTF-8)
+                content_type, body = multipart(given, files)
         cookies = "; ".join(c for c in (f"{COOKIE}={self.cookie}" if self.cookie else "",) if c)
         request = Request(method, {"path": path}, query or {},
-                          {"cookie": cookies, "content-type": "application/x-www-form-urlencoded",
+                          {"cookie": cookies, "content-type": content_type,
                            "x-forwarded-for": self.address, **(headers or {})}, body, "http://workspace.test")
         answer = handle(self.stores, self.conns, request)
         set_cookie = answer.headers.get("Set-Cookie", "")
@@ -72,6 +79,18 @@ class Browser:
                         **dict(part.split("=", 1) for part in location.query.split("&") if part))
 
 
+def multipart(form: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[str, bytes]:
+    """A multipart/form-data body as Chromium sends it: text fields, then each file with its name and bytes."""
+    boundary = "----WebKitFormBoundaryBilagsbroTest7"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in form.items()]
+    for field_name, (file_name, data) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; '
+                     f'filename="{file_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+                     + data + b"\r\n")
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
 @dataclass
 class World:
     stores: Stores
@@ -84,6 +103,7 @@ class World:
     document: str  # a delivered document of a1
     pending: str  # one of a1 not delivered (translated, its queue message never sent on)
     key: str  # an API key id of a1
+    cause: str = ""  # the cause of a1's blocked document (account 3999 unknown to the accounting system it met)
     users: dict[str, str] = field(default_factory=dict)  # persona → e-mail
     secrets_of_a: tuple[str, ...] = ()  # text that must never show to anyone outside A1's people
 
@@ -106,8 +126,8 @@ class World:
 
 def world() -> World:
     stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets(), queues=MemoryQueues())
-    conns = Connectors(targets=connectors.TARGETS, sources=connectors.SOURCES, sniffers=connectors.SNIFFERS,
-                       descriptors=connectors.CONNECTORS)
+    conns = Connectors(targets={**connectors.TARGETS, "regnskap": Regnskap}, sources=connectors.SOURCES,
+                       sniffers=connectors.SNIFFERS, descriptors=connectors.CONNECTORS)
     registry = TenantRegistry(stores.tables)
     directory = Directory(stores.tables)
     a1 = registry.add("Fjellbakeriet på Røros AS", organization_number="974760673")
@@ -120,6 +140,15 @@ def world() -> World:
     [document] = post(stores, conns, key, [voucher("HEMMELIG-ØRE-1")])
     waiting = history_post(stores, conns, key, [voucher("VENTER-ÆØÅ-2")], deliver=False)  # translated, not delivered
     [pending] = [d["id"] for d in waiting.body["documents"]]
+    # A voucher blocked by an accounting system that lacks account 3999 (a1 on it for that one voucher), and a
+    # version of a1's rules, so that the Problems and Rules pages have something of a1's to show and to change.
+    STATE.update(refuse=False, accounts={"1920", "3000", "1500"}, posted=[])
+    connected = registry.get(a1.id)
+    registry.save(connected.model_copy(update={"target": "regnskap"}))
+    post(stores, conns, key, [voucher("STOPPET-ÆØÅ-3", account="3999")])
+    registry.save(connected)
+    save_rules(stores.tables, a1.id, Rules(account_map={"3001": "3000"}), based_on=None, by="test",
+               reason="Hemmelig regel: salg på 3001 føres på 3000")
     key_id = ApiKeys(stores.tables).owned_by(a1.id)[0].key_id
     org_a = directory.add_organisation("Regnskap Ærlig AS")
     org_b = directory.add_organisation("Andre Tall AS")
@@ -135,5 +164,7 @@ def world() -> World:
     directory.set_role(users["no_role"], a2.id, "owner")  # a role on A's other client, none on a1
     directory.add_user(org_b.id, users["other_org"], name="Bjørn Annen", password=PASSWORD, org_owner=True)
     directory.set_role(users["other_org"], b1.id, "owner")
-    return World(stores, conns, org_a.id, org_b.id, a1.id, a2.id, b1.id, document, pending, key_id, users,
-                 ("Fjellbakeriet", "974760673", "HEMMELIG-ØRE-1", "VENTER-ÆØÅ-2", document, pending, key_id))
+    return World(stores, conns, org_a.id, org_b.id, a1.id, a2.id, b1.id, document, pending, key_id,
+                 "regnskap.missing-account.3999", users,
+                 ("Fjellbakeriet", "974760673", "HEMMELIG-ØRE-1", "VENTER-ÆØÅ-2", "STOPPET-ÆØÅ-3", "Hemmelig regel", document,
+                  pending, key_id))

@@ -9,6 +9,7 @@ change, so a check that could never fail would be caught here.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def built() -> World:
 
 def _path(route: Any, w: World) -> str:
     values = {"client": w.a1, "id": w.pending if route.pattern.endswith("/retry") else w.document, "key": w.key, "email": w.users["viewer"], "token": "x" * 43,
-              "name": "app.css",
+              "name": "app.css", "cause": w.cause, "version": "0",
               # the connect wizard: a1's own system (file); the switch and a further connection: another one
               "system": "file" if "connect" in route.pattern.split("/") else "visma-business-file"}
     path = route.pattern
@@ -52,7 +53,18 @@ FORMS = {
     "clients/{client}/switch/{system}/preview": {"_checks": "1"},
     "clients/{client}/switch/{system}": {"reason": "bytter for andre", "_checks": "1"},
     "clients/{client}/connections/{system}/remove": {"reason": "fjerner andres tilkobling"},
+    "clients/{client}/problems/{cause}/retry": {"reason": "prøver alle igjen"},
+    "clients/{client}/rules": {"based_on": "1", "reason": "3999 er 3000", "account_map.0.from": "3999",
+                               "account_map.0.to": "3000"},
+    "clients/{client}/rules/preview": {"based_on": "1", "account_map.0.from": "3999", "account_map.0.to": "3000"},
+    "clients/{client}/rules/versions/{version}/rollback": {"based_on": "1", "reason": "tilbake til start"},
+    "clients/{client}/dry-run": {"format": "shared-form", "offset": "1"},
 }
+# A file for the dry run (a POST that reads): what a bookkeeper would upload, with æøå in it.
+FILES = {"clients/{client}/dry-run": {"file": ("prøve-æøå.json", json.dumps(
+    {"type": "voucher", "reference": "PRØVE-1", "date": "2026-11-20", "description": "Prøve – blåbær",
+     "lines": [{"account": "1920", "amount": "100.00"}, {"account": "3000", "amount": "-100.00", "vat_code": "3"}]},
+    ensure_ascii=False).encode("utf-8"))}}
 
 
 def _snapshot(w: World) -> dict[Any, Any]:
@@ -72,8 +84,10 @@ def _snapshot_of_a(w: World) -> dict[Any, Any]:
 
 
 def _case(route: Any, persona: str) -> bool:
-    """A viewer may read what it has a role on: for a viewer only the changes (and other people's pages) count."""
-    return not (persona == "viewer" and route.method == "GET" and route.action in (*CLIENT_ACTIONS, "signed-in"))
+    """A viewer may read what it has a role on: for a viewer only the changes (and other people's pages) count. A
+    POST that only reads (a preview, a dry run) is the viewer's to take: test_a_viewer_reading_by_post_changes_nothing."""
+    return not (persona == "viewer" and (route.method == "GET" or route.action == "read")
+                and route.action in (*CLIENT_ACTIONS, "signed-in"))
 
 
 CASES = [(route, persona) for route in ROUTES for persona in PERSONAS if _case(route, persona)]
@@ -94,7 +108,8 @@ def _request(w: World, persona: str, route: Any) -> Any:
     if route.pattern == "users/{email}/roles":
         form["client"] = w.a1
     path = _path(route, w)
-    return browser.request(route.method, path, form if route.method == "POST" else None)
+    return browser.request(route.method, path, form if route.method == "POST" else None,
+                           files=FILES.get(route.pattern) if route.method == "POST" else None)
 
 
 @pytest.mark.parametrize(("route", "persona"), CASES, ids=[f"{r.method} {r.pattern} × {p}" for r, p in CASES])
@@ -123,7 +138,23 @@ def test_the_owner_of_the_client_does_get_through_so_the_matrix_can_fail(route: 
     answer = _request(w, "owner", route)
     body = answer.encoded().decode("utf-8", "replace")
     assert answer.status in (200, 201, 303), (answer.status, body[:500])
-    if route.method == "GET" and "{client}" in route.pattern:
+    if route.method == "GET" and route.pattern.endswith("/original"):  # the bytes as received, as a download
+        assert "HEMMELIG-ØRE-1" in body and answer.headers["Content-Disposition"].startswith("attachment;")
+    elif route.method == "GET" and "{client}" in route.pattern:
         assert "Fjellbakeriet" in body
     if route.method == "POST" and route.action in CHANGES:
         assert _snapshot(w) != before, f"the owner's {route.pattern} changed nothing: the matrix could not see a change"
+    if route.method == "POST" and route.action == "read":
+        assert _snapshot(w) == before, f"{route.pattern} only reads, yet it changed storage"
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.method == "POST" and r.action == "read"],
+                         ids=lambda r: f"{r.method} {r.pattern}")
+def test_a_viewer_reading_by_post_changes_nothing(route: Any) -> None:
+    """A preview of rules and a dry run are POSTs that only read: a viewer gets the answer, and nothing changes."""
+    w = world()
+    before = _snapshot(w)
+    answer = _request(w, "viewer", route)
+    assert answer.status == 200, answer.encoded()[:500]
+    assert "Fjellbakeriet" in answer.encoded().decode("utf-8")
+    assert _snapshot(w) == before and not any(answer.messages.values())
