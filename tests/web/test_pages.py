@@ -352,9 +352,10 @@ def test_each_kind_of_cause_links_its_own_fix_vat_code_rule_reconnect_and_the_cu
 
     visit = Visit(w.stores, w.conns, None, {}, {}, None, None, "nb")  # type: ignore[arg-type]
     found = shown(visit, w.a1, customer)
-    # (this world's registry has no descriptors: the system is named by its key, as a page without a title would)
-    assert found["headline"] == "Kunden finnes ikke i tripletex"
-    assert found["fix"] == {"action": "open", "label": "Rett det i tripletex: kunderegisteret"}
+    # the system by its descriptor's title (this world's registry has the descriptors; "regnskap" above has none,
+    # so it is named by its key)
+    assert found["headline"] == "Kunden finnes ikke i Tripletex"
+    assert found["fix"] == {"action": "open", "label": "Rett det i Tripletex: kunderegisteret"}
 
 
 def post(stores: Any, conns: Any, key: str, body: list[dict[str, Any]]) -> None:
