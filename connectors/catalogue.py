@@ -29,6 +29,8 @@ def summary(descriptor: Descriptor) -> str:
     if isinstance(descriptor, TargetDescriptor):
         accepts = descriptor.accepts
         drafts = "drafts first" if accepts.drafts.available else "no draft path"
+        if accepts.invoice_drafts is not None and accepts.invoice_drafts.available != accepts.drafts.available:
+            drafts += "; invoices: " + ("drafts first" if accepts.invoice_drafts.available else "no draft path")
         return (f"takes {', '.join(DOCUMENT_NAMES.get(d, d) for d in accepts.documents)}; {drafts}; "
                 f"currencies: {', '.join(accepts.currencies) or 'any'}")
     if isinstance(descriptor, FormatDescriptor):
@@ -52,6 +54,9 @@ def listing(registry: Mapping[str, Descriptor]) -> list[dict[str, Any]]:
             row["accepts"] = {"documents": list(accepts.documents), "currencies": list(accepts.currencies) or "any",
                               "dimensions": list(accepts.dimensions), "checks": list(accepts.checks),
                               "drafts": {"available": accepts.drafts.available, "meaning": accepts.drafts.meaning},
+                              **({"invoice_drafts": {"available": accepts.invoice_drafts.available,
+                                                     "meaning": accepts.invoice_drafts.meaning}}
+                                 if accepts.invoice_drafts is not None else {}),
                               "not_accepted": dict(accepts.not_accepted)}
         rows.append(row)
     return rows
@@ -77,6 +82,9 @@ def markdown(registry: Mapping[str, Descriptor]) -> str:
             title = f"[{d.title}]({d.guide})" if d.guide else d.title
             dims = "any" if "*" in a.dimensions else ", ".join(a.dimensions) or "—"
             drafts = a.drafts.meaning if a.drafts.available else f"none: {a.drafts.meaning}"
+            if a.invoice_drafts is not None:
+                invoices = a.invoice_drafts
+                drafts += " — sales invoices: " + (invoices.meaning if invoices.available else f"none: {invoices.meaning}")
             out.append(f"| {_cell(title)} | `{name}` | {', '.join(DOCUMENT_NAMES.get(x, x) for x in a.documents)} | "
                        f"{', '.join(a.currencies) or 'any'} | {dims} | {_cell(drafts)} | "
                        f"{', '.join(s.label for s in d.secrets) or '—'} | {_names(a.not_accepted)} |")
