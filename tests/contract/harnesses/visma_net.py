@@ -44,6 +44,25 @@ class Harness:
         """Misbehave on the next POST /v2/customerinvoice (the step that makes an invoice)."""
         self.sandbox.faults.add(r"^/v2/customerinvoice$", "POST", KINDS[kind], times=times)
 
+    def credit_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /v2/customerCreditNote."""
+        self.sandbox.faults.add(r"^/v2/customerCreditNote$", "POST", KINDS[kind], times=times)
+
+    def payment_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /v1/customerPayment."""
+        self.sandbox.faults.add(r"^/v1/customerPayment$", "POST", KINDS[kind], times=times)
+
+    def held(self, step: str, reference: str) -> int:
+        """How many of the document with our reference Visma.net holds: invoices and credit notes by their
+        externalReference, payments by their paymentRef."""
+        if step == "payment":
+            from connectors.targets.visma_net.mapping import short_reference
+
+            return sum(1 for d in self.sandbox.receivables.documents["payment"].values()
+                       if d.get("paymentRef") == short_reference(reference))
+        kind = {"invoice": "invoice", "credit": "credit"}[step]
+        return sum(1 for d in self.sandbox.receivables.documents[kind].values() if d.get("externalReference") == reference)
+
     def invoices_with(self, reference: str) -> int:
         """How many customer invoices Visma.net holds with our reference."""
         return sum(1 for d in self.sandbox.receivables.documents["invoice"].values()
