@@ -21,10 +21,10 @@ from pipeline import redaction
 from pipeline.records import names
 
 redaction.install()  # before anything logs: no token, secret or API key in any log line, at any level
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by api.vendor
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)  # API keys are checked by api/, sessions by workspace/
 log = logging.getLogger("bilagsbro")
 CONNECTION = names.STORAGE_CONNECTION
-Handler = Callable[[Any, Any, Any], Any]  # (stores, connectors, api.vendor.Request) -> api.vendor.Response
+Handler = Callable[[Any, Any, Any], Any]  # (stores, connectors, api.http.Request) -> api.http.Response
 
 
 @functools.cache
@@ -60,12 +60,11 @@ def _redacted_spans() -> None:
 
 
 def _request(req: func.HttpRequest) -> Any:
-    """The host's request as the HTTP handlers take it (`api.vendor.Request`)."""
-    from api import vendor as api
-
+    """The host's request as the HTTP handlers take it (`api.http.Request`)."""
+    from api import http as api_http
     _redacted_spans()
     parts = urlsplit(req.url)
-    return api.Request(
+    return api_http.Request(
         method=req.method,
         path_params=dict(req.route_params),
         query=dict(req.params),
@@ -76,7 +75,7 @@ def _request(req: func.HttpRequest) -> Any:
 
 
 def _answer(response: Any, outputs: dict[str, func.Out[list[str]]]) -> func.HttpResponse:
-    """A handler's `api.vendor.Response` as the host's: its queue messages through the output bindings."""
+    """A handler's `api.http.Response` as the host's: its queue messages through the output bindings."""
     for queue, messages in response.messages.items():
         if messages:
             outputs[queue].set(messages)
@@ -376,21 +375,21 @@ def ledger_refresh(timer: func.TimerRequest) -> None:
 
 @app.route(route="v1/admin/tenants", methods=["POST"])
 def tenant_create(req: func.HttpRequest) -> func.HttpResponse:
-    from api.vendor import create_tenant
+    from api.admin import create_tenant
 
     return _http(create_tenant, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/connection", methods=["PUT"])
 def tenant_connection(req: func.HttpRequest) -> func.HttpResponse:
-    from api.vendor import put_connection
+    from api.admin import put_connection
 
     return _http(put_connection, req, {})
 
 
 @app.route(route="v1/admin/tenants/{id}/connection/companies", methods=["POST"])
 def tenant_connection_companies(req: func.HttpRequest) -> func.HttpResponse:
-    from api.vendor import post_connection_companies
+    from api.admin import post_connection_companies
 
     return _http(post_connection_companies, req, {})
 
@@ -465,7 +464,7 @@ def tenant_key_rotate(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="v1/admin/tenants/{id}/rules", methods=["PUT"])
 def tenant_rules(req: func.HttpRequest) -> func.HttpResponse:
     """A new version of the tenant's rules (If-Match: the version it was based on, else 409)."""
-    from api.vendor import put_rules
+    from api.rules import put_rules
 
     return _http(put_rules, req, {})
 
@@ -516,7 +515,7 @@ def tenant_rules_rollback(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="v1/admin/tenants/{id}/formats/{format}", methods=["PUT"])
 def tenant_format(req: func.HttpRequest) -> func.HttpResponse:
-    from api.vendor import put_format_options
+    from api.admin import put_format_options
 
     return _http(put_format_options, req, {})
 
@@ -626,21 +625,21 @@ def fortnox_onboarding_start(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="docs", methods=["GET"])
 def api_docs(req: func.HttpRequest) -> func.HttpResponse:
-    from api.vendor import docs_html
+    from api.docs import docs_html
 
     return _http(docs_html, req, {})
 
 
 @app.route(route="docs/field-map", methods=["GET"])
 def api_field_map(req: func.HttpRequest) -> func.HttpResponse:
-    from api.vendor import docs_field_map
+    from api.docs import docs_field_map
 
     return _http(docs_field_map, req, {})
 
 
 @app.route(route="openapi.json", methods=["GET"])
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
-    from api.vendor import docs_json
+    from api.docs import docs_json
 
     return _http(docs_json, req, {})
 

@@ -1,7 +1,7 @@
 """`POST /api/v1/dry-run`: a file through everything but delivery for the key's tenant (pipeline/dry_run.py) —
 the summary of the whole file and one page of its documents with their payloads; nothing is delivered or kept.
 
-A handler in the shape of api/vendor.py. Another page of the same file is asked for by sending it again with
+A handler in the shape of api/http.py. Another page of the same file is asked for by sending it again with
 `offset` (the file is read again, in flat memory: nothing of it is kept between requests).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from api.vendor import MAX_FILE_BODY, Request, Response, _authenticate, error
+from api.http import MAX_FILE_BODY, Request, Response, authenticate, error
 from pipeline.dry_run import DEFAULT_PAGE, MAX_PAGE, upload
 from pipeline.errors import BilagsbroError, Problem
 
@@ -24,7 +24,7 @@ KNOWN = ("format", "name", "offset", "limit")
 def post_dry_run(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """200 with the summary, the problems (file, line, field) and a page of documents with their payloads; 400 for
     parameters it cannot take or an empty file; 413 over the size of a file upload."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None

@@ -15,8 +15,8 @@ from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
+from api.http import Request, Response, error
 from api.query import day
-from api.vendor import Request, Response, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.export import FORMATS, Period, jsonl
 from pipeline.export.entries import document_ids, read

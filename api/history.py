@@ -1,7 +1,7 @@
 """History under /api/v1/documents: search a tenant's documents, and read back what came in, what it became and
 what was exchanged with the accounting system — for 90 days, after which the answer is 410 "expired".
 
-Handlers in the shape of api/vendor.py (request in, response out); function_app.py serves them.
+Handlers in the shape of api/http.py (request in, response out); function_app.py serves them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from api.vendor import Request, Response, _authenticate, error
+from api.http import Request, Response, authenticate, error
 from pipeline import redaction
 from pipeline.errors import Problem
 from pipeline.ports import Entity, NotFound, Stores
@@ -33,7 +33,7 @@ def gone(subject: str) -> Response:
 
 def list_documents(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """A page of the tenant's documents, newest first, filtered; `next` follows the cursor to the next page."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -55,7 +55,7 @@ def list_documents(stores: Stores, connectors: Connectors, request: Request) -> 
 
 def _document(stores: Stores, request: Request) -> tuple[str, str, list[Entity], Response | None]:
     """The tenant, the document id and its trace rows; or the answer: 401/403, 410 when expired, 404."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return "", "", [], denied
     assert tenant is not None

@@ -13,8 +13,8 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
+from api.http import Request, Response, authenticate, error
 from api.query import day
-from api.vendor import Request, Response, _authenticate, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import Stores
 from pipeline.readback import sync
@@ -44,7 +44,7 @@ def _known(connectors: Connectors) -> dict[str, Any]:
 
 
 def _common(stores: Stores, request: Request) -> tuple[str, str, list[Problem], Response | None]:
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     company = request.query.get("company") or "main"
     problems = [] if _COMPANY.match(company) else [
         Problem(f"company={company!r}: letters, digits, '-' and '_', at most 40", field="company", code="invalid")]

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 
-from api.vendor import Request, Response, error
+from api.http import Request, Response, error
 from pipeline.errors import ConfigError, Problem
 from pipeline.export import Delivered, Entry, Period
 from pipeline.export.tenant_saft import saft_file, saft_file_name

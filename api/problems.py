@@ -1,7 +1,7 @@
 """Problems under /api/v1/problems: a tenant's blocked and failed documents by cause, the documents of a cause a
 page at a time, and every one of them retried at once (pipeline/problems.py).
 
-Handlers in the shape of api/vendor.py; function_app.py serves them, the retry with the translated queue as
+Handlers in the shape of api/http.py; function_app.py serves them, the retry with the translated queue as
 output. The workspace calls pipeline.problems' functions directly, with its signed-in user as `by`.
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.vendor import Request, Response, _admin_body, _authenticate, error
+from api.http import Request, Response, admin_body, authenticate, error
 from pipeline import problems
 from pipeline.errors import Problem
 from pipeline.problem_retry import retry_group
@@ -39,7 +39,7 @@ def _title(connectors: Connectors, target: str | None) -> str | None:
 
 def list_problems(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Every cause holding up the tenant's documents, most documents first, each with its fix."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -64,7 +64,7 @@ def _cause(request: Request) -> tuple[str, Response | None]:
 
 def get_problem(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """One cause: its fix and a page of the documents it holds up, newest first (`next` follows the cursor)."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -102,14 +102,14 @@ def get_problem(stores: Stores, connectors: Connectors, request: Request) -> Res
 def retry_problem(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Every document of a cause retried at once: each checked first, those whose cause is still there reported
     (`still_there`, with the problems) and left as they are; the others resubmitted (audited: key and reason)."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
     cause, bad = _cause(request)
     if bad:
         return bad
-    body, bad = _admin_body(request, Retry)
+    body, bad = admin_body(request, Retry)
     if bad:
         return bad
     assert isinstance(body, Retry)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from api.vendor import Request
+from api.http import Request
 from pipeline.errors import Problem
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -1,6 +1,6 @@
 """Resend under /api/v1/documents: one document, or a filtered set with a dry run first (pipeline/resend.py).
 
-Handlers in the shape of api/vendor.py; function_app.py serves them with the translated queue as output.
+Handlers in the shape of api/http.py; function_app.py serves them with the translated queue as output.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.history import gone
-from api.vendor import Request, Response, _admin_body, _authenticate, error
+from api.http import Request, Response, admin_body, authenticate, error
 from pipeline.errors import BilagsbroError, Problem
 from pipeline.records import documents
 from pipeline.records.apikeys import hash_key, key_id
@@ -46,7 +46,7 @@ def _who(request: Request) -> str:
 
 
 def _tenant(stores: Stores, request: Request) -> tuple[Tenant | None, Response | None]:
-    tenant_id, denied = _authenticate(stores, request)
+    tenant_id, denied = authenticate(stores, request)
     if denied:
         return None, denied
     assert tenant_id is not None
@@ -59,7 +59,7 @@ def resend_document(stores: Stores, connectors: Connectors, request: Request) ->
     if denied:
         return denied
     assert tenant is not None
-    body, bad = _admin_body(request, Resend)
+    body, bad = admin_body(request, Resend)
     if bad:
         return bad
     assert isinstance(body, Resend)
@@ -86,7 +86,7 @@ def resend_documents(stores: Stores, connectors: Connectors, request: Request) -
     if denied:
         return denied
     assert tenant is not None
-    body, bad = _admin_body(request, BulkResend)
+    body, bad = admin_body(request, BulkResend)
     if bad:
         return bad
     assert isinstance(body, BulkResend)

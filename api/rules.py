@@ -1,7 +1,7 @@
 """The admin API of a tenant's rules: the rules in force with their version (ETag), a new version (If-Match),
 the versions with who, when and why, one version, the diff of two, the preview of a change, and rollback.
 
-Handlers in the shape of api/vendor.py (request in, response out; admin key). The versioning is
+Handlers in the shape of api/http.py (request in, response out; admin key). The versioning is
 pipeline/rule_versions.py, the preview pipeline/rules_preview.py; the workspace calls those directly.
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from api.vendor import Request, Response, _admin_body, _admin_tenant, _json_body, _validation_problems, error
+from api.http import Request, Response, admin_body, admin_tenant, error, json_body, validation_problems
 from pipeline import rule_versions as versions
 from pipeline.errors import ConfigError, Problem
 from pipeline.records.apikeys import hash_key, key_id
@@ -79,7 +79,7 @@ def _saved(stores: Stores, tenant_id: str, saved: versions.RuleVersion) -> Respo
 
 def get_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """The rules in force, their version and its ETag (for If-Match)."""
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
     tenant, current = versions.in_force(stores.tables, tenant.id)
@@ -93,10 +93,10 @@ def get_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
 def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """A new version of the rules: validated, in force on the next document; 409 when If-Match names a version
     that is no longer the one in force."""
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _json_body(request, required=True)
+    body, bad = json_body(request, required=True)
     if bad:
         return bad
     assert body is not None
@@ -106,7 +106,7 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
     try:
         change = RulesChange.model_validate(body) if "rules" in body else RulesChange(rules=Rules.model_validate(body))
     except ValidationError as exc:
-        return error(422, "rules are not valid", _validation_problems(exc))
+        return error(422, "rules are not valid", validation_problems(exc))
     try:
         saved = versions.save(stores.tables, tenant.id, change.rules, based_on=based_on, by=_who(request),
                               reason=change.reason)
@@ -119,7 +119,7 @@ def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Respo
 
 def list_rule_versions(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Versions newest first, without their rules (`before` pages on)."""
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
     unknown = sorted(set(request.query) - {"limit", "before"})
@@ -139,7 +139,7 @@ def list_rule_versions(stores: Stores, connectors: Connectors, request: Request)
 
 
 def get_rule_version(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
     number = _version_param(request)
@@ -151,7 +151,7 @@ def get_rule_version(stores: Stores, connectors: Connectors, request: Request) -
 
 def diff_rule_versions(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """What a version changed against another (`against`; default: the version before it)."""
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
     number = _version_param(request)
@@ -175,10 +175,10 @@ def preview_rules(stores: Stores, connectors: Connectors, request: Request) -> R
     """What new rules would do to every blocked and failed document and the newest others (nothing written)."""
     from pipeline.rules_preview import Tally, preview
 
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _admin_body(request, Preview)
+    body, bad = admin_body(request, Preview)
     if bad:
         return bad
     assert isinstance(body, Preview)
@@ -193,10 +193,10 @@ def preview_rules(stores: Stores, connectors: Connectors, request: Request) -> R
 
 def rollback_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """The rules of an earlier version in force again, as a new version."""
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _admin_body(request, Rollback)
+    body, bad = admin_body(request, Rollback)
     if bad:
         return bad
     assert isinstance(body, Rollback)

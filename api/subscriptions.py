@@ -16,7 +16,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from api.vendor import Request, Response, error
+from api.http import Request, Response, error
 from pipeline import subscriptions
 from pipeline.errors import BilagsbroError, ConfigError
 from pipeline.ports import Conflict, Stores

@@ -1,6 +1,6 @@
 """The admin API for switching a tenant's accounting system: the preview, then the switch (pipeline/switching.py).
 
-Handlers in the shape of api/vendor.py; function_app.py serves them, the switch with the translated queue as
+Handlers in the shape of api/http.py; function_app.py serves them, the switch with the translated queue as
 output for the open period it may resend.
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from api.vendor import Request, Response, _admin_body, _admin_tenant, error
+from api.http import Request, Response, admin_body, admin_tenant, error
 from pipeline.errors import BilagsbroError
 from pipeline.records.apikeys import hash_key, key_id
 from pipeline.records.names import QUEUE_TRANSLATED
@@ -53,10 +53,10 @@ def preview_switch(stores: Stores, connectors: Connectors, request: Request) -> 
     """What the new system would accept of the tenant's last 90 days, and what it lacks (nothing is written)."""
     from pipeline.switching import preview
 
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _admin_body(request, SwitchPreview)
+    body, bad = admin_body(request, SwitchPreview)
     if bad:
         return bad
     assert isinstance(body, SwitchPreview)
@@ -75,10 +75,10 @@ def post_switch(stores: Stores, connectors: Connectors, request: Request) -> Res
     resent. 200 switched; 422 when the new connection failed its test (nothing changed)."""
     from pipeline.switching import switch
 
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _admin_body(request, Switch)
+    body, bad = admin_body(request, Switch)
     if bad:
         return bad
     assert isinstance(body, Switch)

@@ -1,4 +1,5 @@
-"""The vendor HTTP API under /api/v1, as plain functions: request in, response and queue messages out.
+"""The vendor HTTP API under /api/v1: documents and files in (once per Idempotency-Key), their status, receipts
+and reports, retry, and the export — plain functions, request in, response and queue messages out.
 
 function_app.py only translates between these and the Functions host's HTTP types, so the same
 handlers serve Azure and the local host, and tests can call them directly.
@@ -6,79 +7,22 @@ handlers serve Azure and the local host, and tests can call them directly.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from api.http import MAX_DOCUMENTS_BODY, MAX_FILE_BODY, Request, Response, authenticate, error
 from pipeline import idempotency
-from pipeline.errors import BilagsbroError, ConfigError, Problem
+from pipeline.errors import Problem
 from pipeline.ports import NotFound, Stores
 from pipeline.received import FATAL, receive_documents, receive_file
 from pipeline.records.history import shared_form, split_ref
 from pipeline.records.names import QUEUE_TRANSLATED
-from pipeline.records.tenants import TenantRegistry
 from pipeline.records.trace import TraceLog, shown, status
 
 if TYPE_CHECKING:
     from pipeline.envelope import Envelope
     from pipeline.registry import Connectors
-
-MAX_DOCUMENTS_BODY = 10 * 1024 * 1024
-# Below the Functions host's own limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: 104,857,600 bytes by default, and
-# 209,715,200 in our app settings), so that every body we refuse is refused by us, with a JSON answer;
-# see docs/decisions/0002.
-MAX_FILE_BODY = 100_000_000
-MAX_ADMIN_BODY = 1024 * 1024
-
-
-@dataclass
-class Request:
-    method: str
-    path_params: Mapping[str, str]
-    query: Mapping[str, str]
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes
-    base_url: str = ""
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json; charset=utf-8"
-    messages: dict[str, list[str]] = field(default_factory=dict)  # queue name → messages to send
-
-    def encoded(self) -> bytes:
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode("utf-8")
-        return json.dumps(self.body, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def error(status: int, message: str, problems: list[Problem] | None = None, **extra: Any) -> Response:
-    body: dict[str, Any] = {"error": message, **extra}
-    if problems is not None:
-        body["problems"] = [p.as_dict() for p in problems]
-    headers = {"WWW-Authenticate": 'Bearer realm="bilagsbro"'} if status == 401 else {}
-    return Response(status, body, headers)
-
-
-def _authenticate(stores: Stores, request: Request, role: str = "tenant") -> tuple[str | None, Response | None]:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return None, error(401, "missing API key: send 'Authorization: Bearer <API key>'")
-    found = TenantRegistry(stores.tables).authenticate(key.strip())
-    if found is None:
-        return None, error(401, "the API key is not valid (wrong, revoked or for another environment)")
-    if found[0] != role:
-        return None, error(403, f"this key cannot do that: it needs a {role} key")
-    return found[1], None
-
 
 def _status_url(request: Request, document_id: str) -> str:
     return f"{request.base_url}/api/v1/documents/{document_id}"
@@ -112,7 +56,7 @@ def _idempotent(stores: Stores, tenant: str, request: Request, route: str,
 
 
 def post_documents(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -145,7 +89,7 @@ def _post_documents(stores: Stores, tenant: str, request: Request) -> Response:
 
 
 def post_file(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -173,7 +117,7 @@ def _post_file(stores: Stores, connectors: Connectors, tenant: str, request: Req
 
 
 def get_document(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -198,7 +142,7 @@ def get_document(stores: Stores, connectors: Connectors, request: Request) -> Re
 
 
 def _receipt_trace(stores: Stores, request: Request) -> tuple[str, str, list[dict[str, Any]], Response | None]:
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return "", "", [], denied
     assert tenant is not None
@@ -310,7 +254,7 @@ def get_receipt_report_csv(stores: Stores, connectors: Connectors, request: Requ
 
 def list_receipts(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """The tenant's latest files (uploads and SFTP drops), each with its status URL."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -321,7 +265,7 @@ def list_receipts(stores: Stores, connectors: Connectors, request: Request) -> R
 
 def retry_document(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """Send a document through adapt and deliver again, e.g. after a preflight problem was fixed."""
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
@@ -359,206 +303,8 @@ def get_export(stores: Stores, connectors: Connectors, request: Request) -> Resp
     """The tenant's documents of a period as JSON lines or SAF-T Financial, a page at a time (pipeline/export)."""
     from api.export import answer
 
-    tenant, denied = _authenticate(stores, request)
+    tenant, denied = authenticate(stores, request)
     if denied:
         return denied
     assert tenant is not None
     return answer(stores, connectors, tenant, request)
-
-
-def create_tenant(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    from api.admin_requests import NewTenant
-
-    _, denied = _authenticate(stores, request, role="admin")
-    if denied:
-        return denied
-    body, bad = _admin_body(request, NewTenant)
-    if bad:
-        return bad
-    assert isinstance(body, NewTenant)
-    registry = TenantRegistry(stores.tables)
-    try:
-        tenant = registry.add(body.name, organization_number=body.organization_number)
-    except ConfigError as exc:
-        return error(422, exc.message)
-    except ValueError as exc:  # the tenant model's own checks (organisation number)
-        return error(422, "the tenant is not valid", _validation_problems(exc))
-    return Response(201, {"tenant_id": tenant.id, "name": tenant.name, "api_key": registry.issue_key(tenant.id)})
-
-
-def _admin_tenant(stores: Stores, request: Request) -> tuple[Any, Response | None]:
-    _, denied = _authenticate(stores, request, role="admin")
-    if denied:
-        return None, denied
-    try:
-        return TenantRegistry(stores.tables).get(request.path_params.get("id", "")), None
-    except ConfigError as exc:
-        return None, error(404, exc.message)
-
-
-def _json_body(request: Request, *, required: bool = False) -> tuple[dict[str, Any] | None, Response | None]:
-    """The admin API's JSON object: 413 when too big, 415 when not JSON, 400 when malformed, or when
-    missing and `required` (an optional body left out reads as {})."""
-    if len(request.body) > MAX_ADMIN_BODY:
-        return None, error(413, f"body of {len(request.body)} bytes exceeds {MAX_ADMIN_BODY}")
-    content_type = request.headers.get("content-type", "")
-    if content_type and "json" not in content_type:
-        return None, error(415, f"send application/json, not {content_type}")
-    if not request.body.strip():
-        if not required:
-            return {}, None
-        return None, error(400, "the body is empty: send a JSON object", [Problem("the body is empty", code="empty")])
-    try:
-        body = json.loads(request.body)
-    except UnicodeDecodeError as exc:
-        return None, error(400, f"the body is not UTF-8 (byte {exc.start})",
-                           [Problem("the body is not UTF-8", code="encoding")])
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        return None, error(400, f"malformed JSON: {exc.msg} ({where})",
-                           [Problem(f"malformed JSON: {exc.msg} ({where})", line=exc.lineno, code="malformed-json")])
-    if not isinstance(body, dict):
-        return None, error(400, "send a JSON object", [Problem("the body must be a JSON object", code="not-an-object")])
-    return body, None
-
-
-def _validation_problems(exc: Exception) -> list[Problem]:
-    from pydantic import ValidationError
-
-    if not isinstance(exc, ValidationError):
-        return [Problem(str(exc))]
-    return [Problem(str(e["msg"]).removeprefix("Value error, "), field=".".join(str(p) for p in e["loc"]) or None)
-            for e in exc.errors(include_url=False)]
-
-
-def _admin_body(request: Request, model: Any) -> tuple[Any, Response | None]:
-    """The body as `model`: unknown fields and wrong types are a 422 naming each field."""
-    from pydantic import ValidationError
-
-    body, bad = _json_body(request, required=True)
-    if bad:
-        return None, bad
-    try:
-        return model.model_validate(body), None
-    except ValidationError as exc:
-        return None, error(422, "the request is not valid", _validation_problems(exc))
-
-
-def _connection_request(stores: Stores, connectors: Connectors, request: Request) -> tuple[Any, Any, Response | None]:
-    """The tenant and the connection an admin request names (admin key, a valid body, a registered target); or
-    the answer that refuses it."""
-    from api.admin_requests import Connection
-
-    tenant, denied = _admin_tenant(stores, request)
-    if denied:
-        return None, None, denied
-    body, bad = _admin_body(request, Connection)
-    if bad:
-        return None, None, bad
-    assert isinstance(body, Connection)
-    if body.target not in connectors.targets:
-        return None, None, error(422, f"unknown target {body.target!r}; known: {', '.join(sorted(connectors.targets))}",
-                                 [Problem("unknown target", field="target")])
-    return tenant, body, None
-
-
-def put_connection(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Connect a tenant to an accounting system: the new settings and credentials are tested first and take
-    over only when the test passes (200); a failed test leaves the working connection as it was (422)."""
-    from pipeline.records.connections import change, describe
-
-    tenant, body, refused = _connection_request(stores, connectors, request)
-    if refused:
-        return refused
-    target = body.target
-    try:
-        outcome = change(stores, connectors, tenant.id, target, settings=body.settings, credentials=body.credentials,
-                         direct_posting=body.direct_posting)
-    except ConfigError as exc:  # settings the system's model refuses: each field named
-        return error(422, exc.message, list(exc.problems))
-    answer = {**describe(outcome.tenant), "activated": outcome.activated, "check": outcome.check}
-    if outcome.superseded:
-        return Response(409, {**answer, "error": "another change of this connection came in while this one was "
-                                                 "tested; it decides (GET the connection to see which is in force)"})
-    if not outcome.activated:
-        reason = (outcome.check.get("error") or {}).get("message", "the connection test failed")
-        return Response(422, {**answer, "error": f"connection test failed: {reason}. The new settings are kept as "
-                                                 f"pending; {tenant.id} goes on with its current connection"})
-    return Response(200, answer)
-
-
-def post_connection_companies(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """The companies a connection's credentials reach, to pick one before connecting (a system whose descriptor
-    `picks` a setting, e.g. Business NXT's company_no): asked with the body's settings and credentials over those
-    in force; nothing is written (200; 422 with the reason in the customer's words)."""
-    from pipeline.records.connections import companies
-
-    tenant, body, refused = _connection_request(stores, connectors, request)
-    if refused:
-        return refused
-    try:
-        listed = companies(stores, connectors, tenant.id, body.target, settings=body.settings,
-                           credentials=body.credentials)
-    except BilagsbroError as exc:  # wrong settings or credentials, or the system out of reach: say which
-        return error(422, exc.message + (f" ({exc.provider_message})" if exc.provider_message else ""),
-                     list(exc.problems))
-    return Response(200, {"tenant_id": tenant.id, **listed})
-
-
-def check_connection(stores: Stores, connectors: Connectors, tenant: Any) -> dict[str, Any]:
-    """The connection test of the tenant's connection as it is (pipeline.records.connections.check: `Target.check`)."""
-    from pipeline.records.connections import check
-
-    return check(stores, connectors, tenant)
-
-
-def put_format_options(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """Options of one file format for a tenant, e.g. {"vat_map": {"3": "3", "1": "1"}} for GBAT10, checked
-    against the format's options model (422 naming each refused field)."""
-    from pipeline.descriptors import FormatDescriptor
-    from pipeline.records.connections import set_format_options
-
-    tenant, denied = _admin_tenant(stores, request)
-    if denied:
-        return denied
-    format = request.path_params.get("format", "")
-    descriptor = connectors.descriptors.get(format)
-    if not isinstance(descriptor, FormatDescriptor):
-        return error(404, f"unknown format {format!r}; known: {', '.join(sorted(connectors.sources))}")
-    body, bad = _json_body(request, required=True)
-    if bad:
-        return bad
-    assert body is not None
-    try:
-        set_format_options(TenantRegistry(stores.tables), tenant.id, descriptor, body)
-    except ConfigError as exc:
-        return error(422, exc.message, list(exc.problems) or [Problem(exc.message, field="options")])
-    return Response(200, {"tenant_id": tenant.id, "format": format, "options": body})
-
-
-def docs_json(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    from api import openapi
-
-    return Response(200, openapi.spec(request.base_url, connectors=connectors.descriptors))
-
-
-def docs_html(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    from api import openapi
-
-    return Response(200, openapi.html(request.base_url, connectors=connectors.descriptors),
-                    content_type="text/html; charset=utf-8")
-
-
-def docs_field_map(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """The public field map: every field of the shared form, what each accounting system does with it."""
-    from pipeline import fieldmap
-
-    return Response(200, fieldmap.html(connectors.descriptors, request.base_url),
-                    content_type="text/html; charset=utf-8")
-
-
-def put_rules(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """A new version of a tenant's rules (api/rules.py, where function_app.py serves it from)."""
-    from api.rules import put_rules as save
-
-    return save(stores, connectors, request)

@@ -1,5 +1,5 @@
 """The webhook routes: a tenant (vendor API) or an operator (admin API) registers endpoints, rotates their secrets
-and reads every delivery attempt. Called like api/vendor.py's handlers by function_app.py."""
+and reads every delivery attempt. Called like every handler of api/ by function_app.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import os
 from typing import Any
 
-from api.vendor import Request, Response, _admin_tenant, _authenticate, _json_body, error
+from api.http import Request, Response, admin_tenant, authenticate, error, json_body
 from pipeline import webhooks
 from pipeline.errors import Problem
 from pipeline.ports import NotFound, Stores
@@ -19,11 +19,11 @@ FIELDS = {"url", "events", "description"}
 
 
 def _tenant(stores: Stores, request: Request) -> tuple[str | None, Response | None]:
-    return _authenticate(stores, request)
+    return authenticate(stores, request)
 
 
 def _register(stores: Stores, tenant: str, request: Request) -> Response:
-    body, bad = _json_body(request, required=True)
+    body, bad = json_body(request, required=True)
     if bad or body is None:
         return bad or error(400, "send a JSON object")
     unknown = sorted(set(body) - FIELDS)
@@ -87,7 +87,7 @@ def rotate_webhook_secret(stores: Stores, connectors: Connectors, request: Reque
     tenant, denied = _tenant(stores, request)
     if denied or tenant is None:
         return denied or error(401, "missing API key")
-    body, bad = _json_body(request)
+    body, bad = json_body(request)
     if bad or body is None:
         return bad or error(400, "send a JSON object")
     unknown = sorted(set(body) - {"overlap_hours"})
@@ -118,14 +118,14 @@ def list_webhook_deliveries(stores: Stores, connectors: Connectors, request: Req
 
 
 def admin_create_webhook(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
     return _register(stores, tenant.id, request)
 
 
 def admin_list_webhooks(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
     endpoints: list[dict[str, Any]] = [e.as_dict() for e in WebhookEndpoints(stores.tables, stores.secrets).of(tenant.id)]

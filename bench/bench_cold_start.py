@@ -145,6 +145,7 @@ def prepare(conn: str, data: Path, runs: int) -> tuple[dict[str, list[dict[str, 
     """A tenant, its keys, and for each trigger and run the input its first and second call get — fresh for
     every run (a queue message is taken once), made with the pipeline itself."""
     import connectors
+    from api import http as api_http
     from api import vendor as api
     from bilagsbro.stack import prepare as create_storage
     from bilagsbro.stack import settings_for, stores_for
@@ -169,8 +170,8 @@ def prepare(conn: str, data: Path, runs: int) -> tuple[dict[str, list[dict[str, 
                 "lines": [{"account": "1920", "amount": "100.00"}, {"account": "3000", "amount": "-100.00",
                                                                      "vat_code": "3"}]}
 
-    def posted() -> api.Response:
-        return api.post_documents(stores, conns, api.Request("POST", {}, {}, auth, json.dumps([voucher()]).encode(),
+    def posted() -> api_http.Response:
+        return api.post_documents(stores, conns, api_http.Request("POST", {}, {}, auth, json.dumps([voucher()]).encode(),
                                                              ""))
 
     def translated() -> str:
@@ -180,7 +181,7 @@ def prepare(conn: str, data: Path, runs: int) -> tuple[dict[str, list[dict[str, 
         return stages.run("adapt", stores, conns, translated())[0]
 
     def file() -> str:
-        request = api.Request("POST", {}, {"format": "shared-form", "name": "dag.json"}, auth,
+        request = api_http.Request("POST", {}, {"format": "shared-form", "name": "dag.json"}, auth,
                               json.dumps([voucher()]).encode(), "")
         return str(api.post_file(stores, conns, request).messages[QUEUE_RECEIVED][0])
 

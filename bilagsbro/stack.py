@@ -69,7 +69,7 @@ def settings_for(connection_string: str, data_dir: Path = DATA_DIR) -> dict[str,
         "SWEEP_SCHEDULE": os.environ.get("SWEEP_SCHEDULE", "*/15 * * * * *"),
         # Azurite has no lifecycle management: the retention timer deletes the history blobs here itself.
         "HISTORY_BLOB_SWEEP": "true",
-        # Above the app's own limits (api/vendor.py: 100 MB files), so an oversized upload gets our JSON
+        # Above the app's own limits (api/http.py: 100 MB files), so an oversized upload gets our JSON
         # 413; the host itself answers an empty 500 past this (Azure/azure-functions-host#10519).
         "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "209715200",
         **({"SWEEP_STALL_SECONDS": os.environ["SWEEP_STALL_SECONDS"]} if os.environ.get("SWEEP_STALL_SECONDS") else {}),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import connectors
-from api import vendor as api
+from api import docs as docs_api
+from api import http as api_http
 from pipeline import descriptors
 from pipeline.fieldmap import DIMENSIONS, markdown, shared_fields
 from pipeline.model import DOCUMENT_TYPES, InvoiceLine, Posting
@@ -51,13 +52,13 @@ def test_the_map_lists_every_field_of_the_shared_form_and_every_target() -> None
 
 
 def test_the_api_docs_serve_the_map_and_link_it() -> None:
-    request = api.Request("GET", {}, {}, {}, b"", "http://localhost")
-    page = api.docs_field_map(None, connectors.registry(), request)  # type: ignore[arg-type]
+    request = api_http.Request("GET", {}, {}, {}, b"", "http://localhost")
+    page = docs_api.docs_field_map(None, connectors.registry(), request)  # type: ignore[arg-type]
     assert page.status == 200 and page.content_type.startswith("text/html")
     for descriptor in TARGETS.values():
         assert f"<th>{descriptor.title}</th>" in page.body
     assert "<code>lines[].vat_amount</code>" in page.body and "<strong>worked out</strong>" in page.body
-    docs = api.docs_html(None, connectors.registry(), request)  # type: ignore[arg-type]
+    docs = docs_api.docs_html(None, connectors.registry(), request)  # type: ignore[arg-type]
     assert 'href="http://localhost/api/docs/field-map"' in docs.body
 
 

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import connectors
-from api import vendor as api
+from api import docs as docs_api
+from api import http as api_http
 from api.openapi import spec
 from bilagsbro.stack import load_function_app
 from pipeline.records.trace import STATUS_OF
@@ -87,8 +88,8 @@ def test_origin_is_not_advertised_because_the_server_refuses_it():
 
 
 def test_the_served_document_is_the_one_built_here():
-    request = api.Request("GET", {}, {}, {}, b"", "http://localhost")
-    served = api.docs_json(None, connectors.registry(), request)  # type: ignore[arg-type]
+    request = api_http.Request("GET", {}, {}, {}, b"", "http://localhost")
+    served = docs_api.docs_json(None, connectors.registry(), request)  # type: ignore[arg-type]
     assert served.status == 200 and served.body == _document()
 
 

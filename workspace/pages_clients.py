@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.vendor import Response
+from api.http import Response
 from pipeline.errors import BilagsbroError
 from pipeline.ports import NotFound
 from pipeline.records import documents

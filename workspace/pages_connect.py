@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin
 
-from api.vendor import Response
+from api.http import Response
 from pipeline.descriptors import TargetDescriptor
 from pipeline.errors import BilagsbroError, ConfigError
 from pipeline.ports import NotFound

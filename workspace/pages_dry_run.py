@@ -11,7 +11,7 @@ import io
 import json
 from typing import Any
 
-from api.vendor import MAX_FILE_BODY, Response
+from api.http import MAX_FILE_BODY, Response
 from pipeline.dry_run import DEFAULT_PAGE, upload
 from pipeline.errors import BilagsbroError
 from pipeline.records.tenants import TenantRegistry

@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from api.history import shown_exchanges
-from api.vendor import Response, resubmit
+from api.http import Response
+from api.vendor import resubmit
 from pipeline.errors import BilagsbroError
 from pipeline.ports import NotFound
 from pipeline.records import documents

@@ -3,7 +3,7 @@ log — for the organisation's owners only (workspace.access: action `org-admin`
 
 from __future__ import annotations
 
-from api.vendor import Response
+from api.http import Response
 from pipeline.errors import BilagsbroError
 from pipeline.records.tenants import TenantRegistry
 from workspace import audit

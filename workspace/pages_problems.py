@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from api.vendor import Response
+from api.http import Response
 from pipeline import problems as grouped
 from pipeline.problem_retry import retries, retry_group
 from pipeline.records import problems as index

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api.vendor import Response
+from api.http import Response
 from pipeline import rule_versions as versions
 from pipeline.errors import ConfigError
 from pipeline.rules import Rules

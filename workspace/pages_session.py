@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.vendor import Response
+from api.http import Response
 from pipeline.ports import TableStore
 from workspace import totp
 from workspace.identity import IdentityError, User

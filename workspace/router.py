@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from api.vendor import Request, Response
+from api.http import Request, Response
 from workspace import access, audit
 from workspace.identity import Directory, User
 from workspace.sessions import Session, Sessions, app_service_principal, cookie, csrf_ok, read_cookie
@@ -141,7 +141,7 @@ def handle(stores: Stores, connectors: Connectors, request: Request) -> Response
     that does not accept HTML, as the onboarding pages do."""
     answer = _handle(stores, connectors, request)
     if answer.status >= 400 and "text/html" not in request.headers.get("accept", "text/html"):
-        from api.vendor import error
+        from api.http import error
 
         return error(answer.status, {401: "sign in first", 403: "not allowed", 404: "not found",
                                      405: "method not allowed", 409: "conflict", 410: "gone",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from api.vendor import Request
+from api.http import Request
 
 MAX_FIELD = 64 * 1024  # a text field's characters, at most (a file is bounded by the host's request size)
 _BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?')

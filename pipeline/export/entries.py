@@ -106,7 +106,7 @@ def _of_receipts(stores: Stores, tenant: str, months: list[str] | None, low: str
     """The documents of the period's receipts. A file or a pull numbers its documents from 0 without gaps: they
     are read READ_CHUNK at a time until a chunk is empty. An API request numbers them by their place in the request,
     refused ones left out, so a whole chunk may be missing: it is read in one go (its shared forms are bounded by
-    the request's size, api.vendor.MAX_DOCUMENTS_BODY)."""
+    the request's size, api.http.MAX_DOCUMENTS_BODY)."""
     for receipt, api in receipts(stores, tenant, months, low, high):
         where = partition(tenant, receipt)
         if api:

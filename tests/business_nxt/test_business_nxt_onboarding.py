@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import connectors
-from api import vendor as api
+from api import admin as admin_api
+from api import http as api_http
 from bilagsbro import cli
 from connectors.targets.business_nxt.descriptor import BusinessNxtSettings
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
@@ -40,9 +41,9 @@ def _settings(box: BusinessNxtSandbox, **more: Any) -> dict[str, Any]:
             "customer_ids": "5000001, 5000002", "voucher_series": 6, **more}
 
 
-def _post(stores: Stores, tenant: str, body: dict[str, Any]) -> api.Response:
+def _post(stores: Stores, tenant: str, body: dict[str, Any]) -> api_http.Response:
     key = TenantRegistry(stores.tables).issue_key(None, role="admin")
-    return api.post_connection_companies(stores, connectors.registry(), api.Request(
+    return admin_api.post_connection_companies(stores, connectors.registry(), api_http.Request(
         "POST", {"id": tenant}, {}, {"authorization": f"Bearer {key}"}, json.dumps(body).encode(), ""))
 
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 import connectors
+from api import http as api_http
 from api import vendor as api
 from pipeline.export import OSLO, Period
 from pipeline.export.entries import document_ids
@@ -38,7 +39,7 @@ def shop():
 
 
 def _post(stores, conns, key, body):
-    request = api.Request("POST", {}, {}, {"authorization": f"Bearer {key}", "content-type": "application/json"},
+    request = api_http.Request("POST", {}, {}, {"authorization": f"Bearer {key}", "content-type": "application/json"},
                           json.dumps(body, ensure_ascii=False).encode("utf-8"), "http://x")
     response = api.post_documents(stores, conns, request)
     assert response.status == 202, response.body
@@ -54,7 +55,7 @@ def _drain(stores, conns, response):
 def _export(stores, conns, key, **query):
     today = dt.datetime.now(OSLO).date().isoformat()
     query = {"from": today, "to": today, **{k: str(v) for k, v in query.items()}}
-    return api.get_export(stores, conns, api.Request("GET", {}, query, {"authorization": f"Bearer {key}"} if key
+    return api.get_export(stores, conns, api_http.Request("GET", {}, query, {"authorization": f"Bearer {key}"} if key
                                                      else {}, b"", "http://x"))
 
 
@@ -140,7 +141,7 @@ def _follow(stores, conns, key, **query):
         if link is None:
             return pages
         url = re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1)
-        response = api.get_export(stores, conns, api.Request("GET", {}, dict(parse_qsl(urlsplit(url).query)),
+        response = api.get_export(stores, conns, api_http.Request("GET", {}, dict(parse_qsl(urlsplit(url).query)),
                                                              {"authorization": f"Bearer {key}"}, b"", "http://x"))
 
 
@@ -202,7 +203,7 @@ def test_parameters_are_checked_and_every_problem_names_its_parameter(shop, quer
     stores, conns, _, keys = shop
     base = {"from": "2026-11-01", "to": "2026-11-30"}
     asked = {k: v for k, v in {**base, **query}.items() if v is not None}
-    response = api.get_export(stores, conns, api.Request("GET", {}, asked, {"authorization": f"Bearer {keys['mine']}"},
+    response = api.get_export(stores, conns, api_http.Request("GET", {}, asked, {"authorization": f"Bearer {keys['mine']}"},
                                                          b"", "http://x"))
     assert response.status == 400
     assert {p["field"] for p in response.body["problems"]} == fields

@@ -22,15 +22,15 @@ from tests.export.saft_support import ROOT, check, reimport, validate
 
 @pytest.fixture
 def stores(monkeypatch):
+    from api import http as api_http
     from api import vendor as api
-
     stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
     registry = TenantRegistry(stores.tables)
     conns = connectors.registry()
     with_org = registry.add("Bakeriet på Røa AS", tenant_id="bakeriet", organization_number="999999999")
     registry.add("Uten Orgnr", tenant_id="uten")
     body = (ROOT / "bilagsbro" / "samples" / "documents.json").read_bytes()
-    response = api.post_documents(stores, conns, api.Request(
+    response = api.post_documents(stores, conns, api_http.Request(
         "POST", {}, {}, {"authorization": f"Bearer {registry.issue_key(with_org.id)}",
                          "content-type": "application/json"}, body, "http://x"))
     messages = response.messages[QUEUE_TRANSLATED]  # API documents skip translate (decision 0006)

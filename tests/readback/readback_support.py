@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from api.vendor import Request, Response
+from api.http import Request, Response
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.readback import sync

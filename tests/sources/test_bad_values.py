@@ -113,6 +113,7 @@ def test_an_amount_of_40_digits_is_shown_exactly_not_rounded() -> None:
 
 
 def test_json_nested_too_deeply_is_a_400_from_the_api_not_a_500() -> None:
+    from api import http as api_http
     from api import vendor as api
     from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
     from pipeline.ports import Stores
@@ -121,6 +122,6 @@ def test_json_nested_too_deeply_is_a_400_from_the_api_not_a_500() -> None:
     stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets())
     registry = TenantRegistry(stores.tables)
     key = registry.issue_key(registry.add("Kiosken på hjørnet AS").id)
-    response = api.post_documents(stores, connectors.registry(), api.Request(
+    response = api.post_documents(stores, connectors.registry(), api_http.Request(
         "POST", {}, {}, {"authorization": f"Bearer {key}", "content-type": "application/json"}, b"[" * 100_000))
     assert response.status == 400 and response.body["problems"][0]["code"] == "malformed-json"

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 import connectors
+from api import admin as admin_api
+from api import http as api_http
+from api import rules as rules_api
 from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
@@ -34,10 +37,10 @@ def stack():
 
 
 def call(stack, handler, body: bytes | object = b"", *, key: str | None = None, path: dict | None = None,
-         query: dict | None = None, content_type: str = "application/json") -> api.Response:
+         query: dict | None = None, content_type: str = "application/json") -> api_http.Response:
     stores, conns, _, tenant_key, _ = stack
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
-    request = api.Request("POST", path or {}, query or {},
+    request = api_http.Request("POST", path or {}, query or {},
                           {"authorization": f"Bearer {key or tenant_key}", "content-type": content_type}, raw, "http://x")
     return handler(stores, conns, request)
 
@@ -135,8 +138,8 @@ def test_a_format_outside_latin_1_is_a_400_and_the_file_is_kept(stack):
 
 def test_every_413_has_a_json_body(stack):
     _, _, _, _, admin = stack
-    documents = call(stack, api.post_documents, b" " * (api.MAX_DOCUMENTS_BODY + 1))
-    admin_body = call(stack, api.create_tenant, b" " * (api.MAX_ADMIN_BODY + 1), key=admin)
+    documents = call(stack, api.post_documents, b" " * (api_http.MAX_DOCUMENTS_BODY + 1))
+    admin_body = call(stack, admin_api.create_tenant, b" " * (api_http.MAX_ADMIN_BODY + 1), key=admin)
     for response in (documents, admin_body):
         assert response.status == 413 and json.loads(response.encoded())["error"]
 
@@ -145,7 +148,7 @@ def test_the_file_limit_is_below_the_functions_hosts_so_a_client_meets_ours_firs
     from bilagsbro import localhost
 
     host_default = 104_857_600  # FUNCTIONS_REQUEST_BODY_SIZE_LIMIT's documented default
-    assert api.MAX_FILE_BODY < host_default and api.MAX_DOCUMENTS_BODY < host_default
+    assert api_http.MAX_FILE_BODY < host_default and api_http.MAX_DOCUMENTS_BODY < host_default
     assert localhost.BODY_LIMIT_SETTING == "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
     # The app settings raise the host's limit well above ours, locally and in Azure, so a body a little
     # over our limit gets our JSON 413 and not the host's empty 500.
@@ -154,26 +157,26 @@ def test_the_file_limit_is_below_the_functions_hosts_so_a_client_meets_ours_firs
     local = int(settings_for("UseDevelopmentStorage=true")[localhost.BODY_LIMIT_SETTING])
     bicep = (Path(__file__).parents[2] / "infra/modules/function-app.bicep").read_text("utf-8")
     assert f"{localhost.BODY_LIMIT_SETTING}: '{local}'" in bicep
-    assert api.MAX_FILE_BODY * 2 <= local
+    assert api_http.MAX_FILE_BODY * 2 <= local
 
 
 def test_the_admin_api_refuses_unknown_fields_and_says_when_json_is_malformed(stack):
     stores, _, tenant, _, admin = stack
     cases = [
-        (api.create_tenant, {}, {"name": "Ny AS", "colour": "blå"}, 422, "colour"),
-        (api.create_tenant, {}, {"name": "  "}, 422, "name"),
-        (api.put_connection, {"id": tenant.id}, {"target": "file", "settings": {}, "secret": "x"}, 422, "secret"),
-        (api.put_connection, {"id": tenant.id}, {"target": "file", "settings": [["base_url", "x"]]}, 422, "settings"),
-        (api.put_connection, {"id": tenant.id}, {"target": "file", "direct_posting": "yes"}, 422, "direct_posting"),
-        (api.put_rules, {"id": tenant.id}, {"vat_map": {"3": "3"}, "acount_map": {}}, 422, "acount_map"),
-        (api.put_format_options, {"id": tenant.id, "format": "gbat10"}, {"vat_mapp": {}}, 422, "options.vat_mapp"),
+        (admin_api.create_tenant, {}, {"name": "Ny AS", "colour": "blå"}, 422, "colour"),
+        (admin_api.create_tenant, {}, {"name": "  "}, 422, "name"),
+        (admin_api.put_connection, {"id": tenant.id}, {"target": "file", "settings": {}, "secret": "x"}, 422, "secret"),
+        (admin_api.put_connection, {"id": tenant.id}, {"target": "file", "settings": [["base_url", "x"]]}, 422, "settings"),
+        (admin_api.put_connection, {"id": tenant.id}, {"target": "file", "direct_posting": "yes"}, 422, "direct_posting"),
+        (rules_api.put_rules, {"id": tenant.id}, {"vat_map": {"3": "3"}, "acount_map": {}}, 422, "acount_map"),
+        (admin_api.put_format_options, {"id": tenant.id, "format": "gbat10"}, {"vat_mapp": {}}, 422, "options.vat_mapp"),
     ]
     for handler, path, body, status, field in cases:
         response = call(stack, handler, body, key=admin, path=path)
         assert response.status == status, (handler.__name__, body, response.body)
         assert field in {p.get("field") for p in response.body["problems"]}, (handler.__name__, response.body)
-    for handler, path in ((api.create_tenant, {}), (api.put_connection, {"id": tenant.id}),
-                          (api.put_rules, {"id": tenant.id}), (api.put_format_options, {"id": tenant.id, "format": "sie4"})):
+    for handler, path in ((admin_api.create_tenant, {}), (admin_api.put_connection, {"id": tenant.id}),
+                          (rules_api.put_rules, {"id": tenant.id}), (admin_api.put_format_options, {"id": tenant.id, "format": "sie4"})):
         malformed = call(stack, handler, b'{"name": "x",}', key=admin, path=path)
         assert malformed.status == 400 and malformed.body["error"].startswith("malformed JSON"), handler.__name__
         assert call(stack, handler, b"", key=admin, path=path).status == 400
@@ -184,7 +187,7 @@ def test_the_admin_api_refuses_unknown_fields_and_says_when_json_is_malformed(st
 def test_include_takes_only_exchanges(stack):
     stores, conns, _, key, _ = stack
     document_id = call(stack, api.post_documents, GOOD).body["documents"][0]["id"]
-    request = api.Request("GET", {"id": document_id}, {"include": "everything"}, {"authorization": f"Bearer {key}"}, b"")
+    request = api_http.Request("GET", {"id": document_id}, {"include": "everything"}, {"authorization": f"Bearer {key}"}, b"")
     assert api.get_document(stores, conns, request).status == 400
 
 

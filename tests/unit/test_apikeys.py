@@ -9,6 +9,7 @@ import pytest
 
 import connectors
 from api import admin
+from api import http as api_http
 from api import vendor as api
 from pipeline.errors import ConfigError
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
@@ -122,7 +123,7 @@ def test_a_key_issued_before_the_index_is_listed_after_its_first_use(tables, clo
 
 
 def _call(stores, handler, key, *, body=None, **path):
-    request = api.Request("POST", path, {}, {"authorization": f"Bearer {key}"},
+    request = api_http.Request("POST", path, {}, {"authorization": f"Bearer {key}"},
                           json.dumps(body).encode() if body is not None else b"", "")
     return handler(stores, connectors.registry(), request)
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 import connectors
+from api import http as api_http
 from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
@@ -36,7 +37,7 @@ def stack():
 
 
 def post(stores, conns, key, body, path=None):
-    request = api.Request("POST", path or {}, {}, {"authorization": f"Bearer {key}",
+    request = api_http.Request("POST", path or {}, {}, {"authorization": f"Bearer {key}",
                                                    "content-type": "application/json"},
                           json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8"), "http://x")
     return api.post_documents(stores, conns, request)
@@ -54,7 +55,7 @@ def test_voucher_goes_through_all_four_steps(stack):
     assert response.status == 202, response.body
     drain(stores, conns, response.messages[QUEUE_TRANSLATED])
     doc_id = response.body["documents"][0]["id"]
-    status = api.get_document(stores, conns, api.Request("GET", {"id": doc_id}, {},
+    status = api.get_document(stores, conns, api_http.Request("GET", {"id": doc_id}, {},
                                                          {"authorization": f"Bearer {key}"}, b""))
     steps = [t["step"] for t in status.body["trace"]]
     assert steps == ["received", "translated", "adapted", "delivered"]
@@ -71,7 +72,7 @@ def test_same_reference_twice_is_delivered_once(stack):
     for _ in range(2):
         response = post(stores, conns, key, VOUCHER)
         drain(stores, conns, response.messages[QUEUE_TRANSLATED])
-    last = api.get_document(stores, conns, api.Request("GET", {"id": response.body["documents"][0]["id"]}, {},
+    last = api.get_document(stores, conns, api_http.Request("GET", {"id": response.body["documents"][0]["id"]}, {},
                                                        {"authorization": f"Bearer {key}"}, b""))
     assert last.body["trace"][-1]["step"] == "duplicate"
     assert len([1 for (c, _) in stores.blobs.blobs if c == CONTAINER_DELIVERIES]) == 1
@@ -102,14 +103,14 @@ def test_wrong_key_is_401_and_other_tenants_documents_are_404(stack):
     other = TenantRegistry(stores.tables).add("Annen kunde")
     other_key = TenantRegistry(stores.tables).issue_key(other.id)
     doc_id = response.body["documents"][0]["id"]
-    seen = api.get_document(stores, conns, api.Request("GET", {"id": doc_id}, {},
+    seen = api.get_document(stores, conns, api_http.Request("GET", {"id": doc_id}, {},
                                                        {"authorization": f"Bearer {other_key}"}, b""))
     assert seen.status == 404
 
 
 def test_malformed_json_is_400_with_line(stack):
     stores, conns, tenant, key = stack
-    request = api.Request("POST", {}, {}, {"authorization": f"Bearer {key}"}, b'[\n{"type": "voucher",\n]', "")
+    request = api_http.Request("POST", {}, {}, {"authorization": f"Bearer {key}"}, b'[\n{"type": "voucher",\n]', "")
     response = api.post_documents(stores, conns, request)
     assert response.status == 400
     assert response.body["problems"][0]["line"] == 3
@@ -135,7 +136,7 @@ def test_a_document_adapted_for_the_old_target_is_adapted_again_after_a_switch(s
     assert "target" not in json.loads(message)
     registry.save(registry.get(tenant.id).model_copy(update={"target": "file"}))
     drain(stores, conns, [message])
-    steps = [t["step"] for t in api.get_document(stores, conns, api.Request(
+    steps = [t["step"] for t in api.get_document(stores, conns, api_http.Request(
         "GET", {"id": document["id"]}, {}, {"authorization": f"Bearer {key}"}, b"")).body["trace"]]
     assert steps == ["received", "translated", "adapted", "resubmitted", "adapted", "delivered"]
 

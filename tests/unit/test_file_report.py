@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import connectors
+from api import http as api_http
 from api import vendor as api
 from pipeline.errors import Problem
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
@@ -79,8 +80,8 @@ def translate(stores: Stores, conns: Connectors, tenant: str, data: bytes, *, fo
     return intake.receipt, [d["id"] for message in sent for d in json.loads(message)["documents"]]
 
 
-def get(handler: Any, stores: Stores, conns: Connectors, key: str, receipt: str) -> api.Response:
-    return handler(stores, conns, api.Request("GET", {"id": receipt}, {}, {"authorization": f"Bearer {key}"},
+def get(handler: Any, stores: Stores, conns: Connectors, key: str, receipt: str) -> api_http.Response:
+    return handler(stores, conns, api_http.Request("GET", {"id": receipt}, {}, {"authorization": f"Bearer {key}"},
                                               b"", "http://x"))
 
 

@@ -14,8 +14,8 @@ import pytest
 
 import connectors
 from api import admin
+from api import http as api_http
 from api import resend as resend_api
-from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.names import QUEUE_TRANSLATED
@@ -36,14 +36,14 @@ def shop():
             None, role="admin"), box
 
 
-def _put(stores, conns, key, tenant, body) -> api.Response:
-    return admin.put_further_connection(stores, conns, api.Request(
+def _put(stores, conns, key, tenant, body) -> api_http.Response:
+    return admin.put_further_connection(stores, conns, api_http.Request(
         "PUT", {"id": tenant}, {}, {"authorization": f"Bearer {key}", "content-type": "application/json"},
         json.dumps(body).encode(), ""))
 
 
-def _delete(stores, conns, key, tenant, system) -> api.Response:
-    return admin.delete_further_connection(stores, conns, api.Request(
+def _delete(stores, conns, key, tenant, system) -> api_http.Response:
+    return admin.delete_further_connection(stores, conns, api_http.Request(
         "DELETE", {"id": tenant, "system": system}, {}, {"authorization": f"Bearer {key}"}, b"", ""))
 
 
@@ -52,7 +52,7 @@ def _tripletex(box, employee=None) -> dict:
             "credentials": {"consumer_token": box.consumer_token, "employee_token": employee or box.employee_token}}
 
 
-def _resend(stores, conns, key, document, **body) -> api.Response:
+def _resend(stores, conns, key, document, **body) -> api_http.Response:
     response = call(resend_api.resend_document, stores, conns, key, path={"id": document},
                     body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                     headers={"content-type": "application/json"})
@@ -114,7 +114,7 @@ def test_only_an_admin_key_adds_or_removes_a_further_connection(shop):
     assert TenantRegistry(stores.tables).get(tenant).connections == {}
 
 
-def _remote(stores, conns, key, document, **query) -> api.Response:
+def _remote(stores, conns, key, document, **query) -> api_http.Response:
     from api import history as history_api
 
     return call(history_api.get_remote, stores, conns, key, path={"id": document}, query=query)

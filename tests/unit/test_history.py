@@ -13,6 +13,7 @@ import pytest
 
 import connectors
 from api import history as history_api
+from api import http as api_http
 from api import vendor as api
 from pipeline import retention
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
@@ -60,13 +61,13 @@ def shop():
 
 
 def call(handler, stores, conns, key, *, path: dict[str, str] | None = None, query: dict[str, str] | None = None,
-         body: bytes = b"", headers: dict[str, str] | None = None) -> api.Response:
-    request = api.Request("GET" if not body else "POST", path or {}, query or {},
+         body: bytes = b"", headers: dict[str, str] | None = None) -> api_http.Response:
+    request = api_http.Request("GET" if not body else "POST", path or {}, query or {},
                           {"authorization": f"Bearer {key}", **(headers or {})}, body, "http://x")
     return handler(stores, conns, request)
 
 
-def post(stores, conns, key, body: Any, *, deliver: bool = True) -> api.Response:
+def post(stores, conns, key, body: Any, *, deliver: bool = True) -> api_http.Response:
     raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
     response = call(api.post_documents, stores, conns, key, body=raw,
                     headers={"content-type": "application/json; charset=utf-8"})

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 import connectors
+from api import http as api_http
 from api import vendor as api
 from pipeline import idempotency
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
@@ -30,13 +31,13 @@ def stack():
     return stores, connectors.registry(), [registry.issue_key(t.id) for t in tenants]
 
 
-def post(stack, handler, body, *, key: str | None = "k-1", tenant: int = 0, query=None) -> api.Response:
+def post(stack, handler, body, *, key: str | None = "k-1", tenant: int = 0, query=None) -> api_http.Response:
     stores, conns, keys = stack
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
     headers = {"authorization": f"Bearer {keys[tenant]}", "content-type": "application/json"}
     if key is not None:
         headers[idempotency.HEADER] = key
-    return handler(stores, conns, api.Request("POST", {}, query or {}, headers, raw, "http://x"))
+    return handler(stores, conns, api_http.Request("POST", {}, query or {}, headers, raw, "http://x"))
 
 
 def originals(stack) -> list[str]:
@@ -110,7 +111,7 @@ def test_a_key_that_is_not_visible_ascii_is_a_400_naming_the_header(stack, key):
 def test_concurrent_requests_with_one_key_are_answered_once(stack):
     stores, conns, keys = stack
     gate = threading.Barrier(8)
-    answers: list[api.Response] = []
+    answers: list[api_http.Response] = []
 
     def one() -> None:
         gate.wait()

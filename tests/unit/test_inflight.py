@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import connectors
+from api import http as api_http
 from api import vendor as api
 from pipeline import inflight
 from pipeline.envelope import Enclosure, Envelope
@@ -118,8 +119,8 @@ def shop():
                               sniffers=connectors.SNIFFERS), tenant, registry.issue_key(tenant.id)
 
 
-def post(stores, conns, key, body) -> api.Response:
-    request = api.Request("POST", {}, {}, {"authorization": f"Bearer {key}", "content-type": "application/json"},
+def post(stores, conns, key, body) -> api_http.Response:
+    request = api_http.Request("POST", {}, {}, {"authorization": f"Bearer {key}", "content-type": "application/json"},
                           json.dumps(body, ensure_ascii=False).encode("utf-8"), "http://x")
     return api.post_documents(stores, conns, request)
 
@@ -344,7 +345,7 @@ def test_a_stage_that_runs_long_keeps_its_lease_and_is_left_alone(shop, monkeypa
 
 
 def post_file(stores, conns, key, vouchers):
-    request = api.Request("POST", {}, {"format": "shared-form", "name": "dag.json"},
+    request = api_http.Request("POST", {}, {"format": "shared-form", "name": "dag.json"},
                           {"authorization": f"Bearer {key}"}, json.dumps(vouchers).encode(), "http://x")
     response = api.post_file(stores, conns, request)
     assert response.status == 202, response.body
@@ -358,7 +359,7 @@ def test_a_file_whose_message_never_left_is_split_and_delivered(shop):
     assert queue == QUEUE_RECEIVED and json.loads(copy)["kind"] == "file"
     drain(stores, conns, queue, [copy])
     receipt = response.body["receipt"]
-    found = api.get_receipt(stores, conns, api.Request("GET", {"id": receipt}, {},
+    found = api.get_receipt(stores, conns, api_http.Request("GET", {"id": receipt}, {},
                                                        {"authorization": f"Bearer {key}"}, b""))
     documents = found.body["documents"]
     assert [d["reference"] for d in documents] == ["F-1", "F-2"]
@@ -520,7 +521,7 @@ def test_a_retry_through_the_api_starts_a_journey_the_sweeper_watches(shop):
     drain(stores, conns, QUEUE_TRANSLATED, response.messages[QUEUE_TRANSLATED])
     assert steps(stores, tenant.id, document)[-1] == "failed" and in_flight(stores) == []
     registry.save(registry.get(tenant.id).model_copy(update={"target": "file"}))  # the fix
-    retried = api.retry_document(stores, conns, api.Request("POST", {"id": document}, {},
+    retried = api.retry_document(stores, conns, api_http.Request("POST", {"id": document}, {},
                                                              {"authorization": f"Bearer {key}"}, b""))
     assert retried.status == 202
     [message] = retried.messages[QUEUE_TRANSLATED]

@@ -12,7 +12,8 @@ import pytest
 
 import connectors
 from api import admin
-from api import vendor as api
+from api import admin as admin_api
+from api import http as api_http
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.connections import change, change_source, check
@@ -38,7 +39,7 @@ def _admin(stores):
 
 
 def _put_connection(stores, key, tenant_id, body):
-    return api.put_connection(stores, connectors.registry(), api.Request(
+    return admin_api.put_connection(stores, connectors.registry(), api_http.Request(
         "PUT", {"id": tenant_id}, {}, {"authorization": f"Bearer {key}"}, json.dumps(body).encode(), ""))
 
 
@@ -68,7 +69,7 @@ def test_a_failed_connection_test_keeps_the_working_credentials_and_reports_why(
     assert now.target_settings == working.target_settings  # the same secret names ...
     assert _values(stores, now) == _tokens(tripletex)  # ... holding the same working values
     assert check(stores, connectors.registry(), now)["ok"]  # deliveries go on with them
-    pending = admin.get_connection(stores, connectors.registry(), api.Request(
+    pending = admin.get_connection(stores, connectors.registry(), api_http.Request(
         "GET", {"id": tenant.id}, {}, {"authorization": f"Bearer {boss}"}, b"", "")).body["pending"]
     assert pending["state"] == "failed" and pending["check"]["error"]["status"] == 403
     assert "employee-typo-1234" not in json.dumps(pending)  # names of secrets, never values

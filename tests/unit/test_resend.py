@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import connectors
+from api import http as api_http
 from api import resend as resend_api
 from api import vendor as api
 from pipeline.errors import Problem
@@ -90,7 +91,7 @@ def post(stores, conns, key, body) -> list[str]:
     return [d["id"] for d in response.body["documents"]]
 
 
-def resend(stores, conns, key, document_id: str, **body: Any) -> api.Response:
+def resend(stores, conns, key, document_id: str, **body: Any) -> api_http.Response:
     response = call(resend_api.resend_document, stores, conns, key, path={"id": document_id},
                     body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
                     headers={"content-type": "application/json"})
@@ -171,7 +172,7 @@ def test_a_bulk_resend_shows_first_what_would_go_and_what_the_new_system_would_r
     body = {"filter": {"date_from": "2026-11-01", "date_to": "2026-11-30"}, "target": "ledgerbok",
             "reason": "alt fra november til det nye systemet"}
 
-    def bulk(**more: Any) -> api.Response:
+    def bulk(**more: Any) -> api_http.Response:
         return call(resend_api.resend_documents, stores, conns, key, body=json.dumps({**body, **more}).encode(),
                     headers={"content-type": "application/json"})
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from api.http import Request
 from api.subscriptions import add_signing_secret, post_subscription_event
-from api.vendor import Request
 from pipeline import subscriptions
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
 from pipeline.model import Payment, SalesInvoice

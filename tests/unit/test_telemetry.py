@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import connectors
+from api import http as api_http
 from api import vendor as api
 from pipeline import telemetry
 from pipeline.memory import MemoryBlobs, MemorySecrets, MemoryTables
@@ -36,7 +37,7 @@ def test_stages_continue_one_trace(spans):
     key = registry.issue_key(registry.add("Spor AS").id)
     body = {"type": "voucher", "reference": "spor-1", "date": "2026-11-20",
             "lines": [{"account": "1920", "amount": "1.00"}, {"account": "3000", "amount": "-1.00"}]}
-    response = api.post_documents(stores, connectors.registry(), api.Request(
+    response = api.post_documents(stores, connectors.registry(), api_http.Request(
         "POST", {}, {}, {"authorization": f"Bearer {key}"}, json.dumps(body).encode(), ""))
     messages = response.messages[QUEUE_TRANSLATED]  # in the shared form already: translated at intake
     first = json.loads(messages[0])["traceparent"]

@@ -11,7 +11,7 @@ import json
 import pytest
 
 import connectors
-from api import vendor as api
+from api import http as api_http
 from api import webhooks as webhook_api
 from pipeline import webhooks
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
@@ -41,7 +41,7 @@ def stack(monkeypatch):
 def call(stack, handler, body=None, *, path=None, key=None, method="POST"):
     stores, _, tenant_key, _ = stack
     raw = b"" if body is None else json.dumps(body).encode()
-    request = api.Request(method, path or {}, {}, {"authorization": f"Bearer {key or tenant_key}",
+    request = api_http.Request(method, path or {}, {}, {"authorization": f"Bearer {key or tenant_key}",
                                                    "content-type": "application/json"}, raw, "http://x")
     return handler(stores, connectors.registry(), request)
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 import connectors
+from api import http as api_http
 from api import vendor as api
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.names import QUEUE_ADAPTED, QUEUE_RECEIVED, QUEUE_TRANSLATED, QUEUE_WEBHOOKS, TABLE_WEBHOOK_DELIVERIES
@@ -31,9 +32,9 @@ def stack():
         registry.issue_key(tenant.id)
 
 
-def send(stack, handler, body: bytes, query=None) -> api.Response:
+def send(stack, handler, body: bytes, query=None) -> api_http.Response:
     stores, conns, _, key = stack
-    return handler(stores, conns, api.Request("POST", {}, query or {}, {"authorization": f"Bearer {key}",
+    return handler(stores, conns, api_http.Request("POST", {}, query or {}, {"authorization": f"Bearer {key}",
                                                                        "content-type": "application/json"}, body, ""))
 
 

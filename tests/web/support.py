@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import connectors
-from api.vendor import Request, Response
+from api.http import Request, Response
 from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
 from pipeline.ports import Stores
 from pipeline.records.apikeys import ApiKeys

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 
-from api.vendor import Request, Response, _admin_tenant, _json_body, error
+from api.http import Request, Response, admin_tenant, error, json_body
 from connectors.targets.fortnox.descriptor import DESCRIPTOR, FortnoxSettings
 from connectors.targets.fortnox.mapping import NAME, SCOPES
 from connectors.targets.fortnox.pages import TEXT, done_page, link_page, refused_page
@@ -55,10 +55,10 @@ def _now() -> dt.datetime:
 
 def make_link(stores: Stores, connectors: Connectors, request: Request) -> Response:
     """The admin API: an onboarding link for one tenant, with the Fortnox settings it will connect with."""
-    tenant, denied = _admin_tenant(stores, request)
+    tenant, denied = admin_tenant(stores, request)
     if denied:
         return denied
-    body, bad = _json_body(request, required=True)
+    body, bad = json_body(request, required=True)
     if bad or body is None:
         return bad or error(400, "send a JSON object")
     settings, credentials = body.get("settings") or {}, body.get("credentials") or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from api.vendor import Response
+from api.http import Response
 
 TEXT: dict[str, dict[str, str]] = {
     "nb": {
