@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 from connectors.sales import checks as terms
+from connectors.sales import progress as rows
 from connectors.targets.fiken import invoicing
 from connectors.targets.fiken.customers import created as _created
 from connectors.targets.fiken.customers import customer
@@ -29,32 +29,27 @@ from pipeline.records.names import TABLE_LEDGER
 if TYPE_CHECKING:
     from connectors.targets.fiken.target import FikenTarget
 
+TITLE = "Fiken"  # how a missing ledger table is refused: "<TITLE> invoices need the ledger table"
+
 # -- progress rows --------------------------------------------------------------------------------------------
 
 def _partition(target: FikenTarget, kind: str) -> str:
-    return f"{target.context.tenant}|{NAME}|{kind}"
+    return rows.partition(target.context, NAME, kind)
 
 
-def _key(value: str) -> str:
-    return quote(value, safe=" -_.:@+()[]æøåÆØÅ")
+_key = rows.key
 
 
 def _tables(target: FikenTarget) -> Any:
-    if target.context.tables is None:
-        raise DataError("Fiken invoices need the ledger table for their progress", tenant=target.context.tenant,
-                        connector=NAME)
-    return target.context.tables
+    return rows.tables(target.context, NAME, TITLE)
 
 
 def progress(target: FikenTarget, reference: str) -> Entity:
-    row = _tables(target).get(TABLE_LEDGER, _partition(target, "invoicing"), _key(reference))
-    return dict(row) if row else {"PartitionKey": _partition(target, "invoicing"), "RowKey": _key(reference),
-                                  "Reference": reference}
+    return rows.progress(target.context, NAME, TITLE, reference)
 
 
 def _save(target: FikenTarget, row: Entity, **changes: Any) -> None:
-    row.update(changes)
-    _tables(target).upsert(TABLE_LEDGER, {k: v for k, v in row.items() if k != "etag"})
+    rows.save(target.context, NAME, TITLE, row, **changes)
 
 
 def _index(target: FikenTarget, invoice: SalesInvoice, *, draft_id: int, invoice_id: int | None) -> None:

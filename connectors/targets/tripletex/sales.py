@@ -18,18 +18,20 @@ import datetime as dt
 import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
+from connectors.sales import progress as rows
 from connectors.sales.checks import matching_party
 from connectors.targets.tripletex import invoicing, parties
 from connectors.targets.tripletex.mapping import NAME, customer_payload, external_number, matched
-from pipeline.errors import ConfigError, DataError, Problem
+from pipeline.errors import DataError, Problem
 from pipeline.model import Party, Payment, SalesInvoice
 from pipeline.ports import Delivery, Entity
 from pipeline.records.names import TABLE_LEDGER
 
 if TYPE_CHECKING:
     from connectors.targets.tripletex.target import TripletexTarget
+
+TITLE = "Tripletex"  # how a missing ledger table is refused: "<TITLE> invoices need the ledger table"
 
 SEARCH_BACK = dt.timedelta(days=3 * 366)  # how far back a payment or a credit note looks for its invoice
 COMPARED = ("name", "email", "invoiceEmail", "invoiceSendMethod", "postalAddress", "organizationNumber")
@@ -38,29 +40,22 @@ COMPARED = ("name", "email", "invoiceEmail", "invoiceSendMethod", "postalAddress
 # -- progress rows --------------------------------------------------------------------------------------------
 
 def _partition(target: TripletexTarget, kind: str) -> str:
-    return f"{target.context.tenant}|{NAME}|{kind}"
+    return rows.partition(target.context, NAME, kind)
 
 
-def _key(value: str) -> str:
-    return quote(value, safe=" -_.:@+()[]æøåÆØÅ")
+_key = rows.key
 
 
-def _tables(target: TripletexTarget, reference: str) -> Any:
-    if target.context.tables is None:
-        raise ConfigError("Tripletex invoices need the ledger table for their progress", tenant=target.context.tenant,
-                          connector=NAME, reference=reference)
-    return target.context.tables
+def _tables(target: TripletexTarget, reference: str | None = None) -> Any:
+    return rows.tables(target.context, NAME, TITLE, reference)
 
 
 def progress(target: TripletexTarget, reference: str) -> Entity:
-    row = _tables(target, reference).get(TABLE_LEDGER, _partition(target, "invoicing"), _key(reference))
-    return dict(row) if row else {"PartitionKey": _partition(target, "invoicing"), "RowKey": _key(reference),
-                                  "Reference": reference}
+    return rows.progress(target.context, NAME, TITLE, reference)
 
 
 def _save(target: TripletexTarget, row: Entity, **changes: Any) -> None:
-    row.update(changes)
-    _tables(target, str(row["Reference"])).upsert(TABLE_LEDGER, {k: v for k, v in row.items() if k != "etag"})
+    rows.save(target.context, NAME, TITLE, row, **changes)
 
 
 def _index(target: TripletexTarget, invoice: SalesInvoice, invoice_id: int | None, order_id: int) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from connectors.sales import checks
+from connectors.sales import progress as rows
 from connectors.targets.visma_net import customers, invoicing, rules
 from connectors.targets.visma_net.mapping import NAME, short_reference
 from pipeline.errors import BilagsbroError, ConfigError, DataError, OutcomeUnknown, Problem
@@ -27,6 +28,8 @@ from pipeline.records.names import TABLE_LEDGER
 if TYPE_CHECKING:
     from connectors.targets.visma_net.target import VismaNetTarget
 
+TITLE = "Visma.net"  # how a missing ledger table is refused: "<TITLE> invoices need the ledger table"
+
 OPEN = ("Open", "Closed", "PendingPrint", "PendingEmail")  # released: in the customer ledger
 DRAFTS = ("Hold", "Balanced")
 ENDPOINTS = {"invoice": "customerinvoice", "credit": "customerCreditNote", "payment": "customerPayment"}
@@ -35,29 +38,22 @@ ENDPOINTS = {"invoice": "customerinvoice", "credit": "customerCreditNote", "paym
 # -- progress rows --------------------------------------------------------------------------------------------
 
 def _partition(target: VismaNetTarget, kind: str) -> str:
-    return f"{target.context.tenant}|{NAME}|{kind}"
+    return rows.partition(target.context, NAME, kind)
 
 
-def _key(value: str) -> str:
-    return quote(value, safe=" -_.:@+()[]æøåÆØÅ")
+_key = rows.key
 
 
-def _tables(target: VismaNetTarget, reference: str) -> Any:
-    if target.context.tables is None:
-        raise ConfigError("Visma.net invoices need the ledger table for their progress", tenant=target.context.tenant,
-                          connector=NAME, reference=reference)
-    return target.context.tables
+def _tables(target: VismaNetTarget, reference: str | None = None) -> Any:
+    return rows.tables(target.context, NAME, TITLE, reference)
 
 
 def progress(target: VismaNetTarget, reference: str) -> Entity:
-    row = _tables(target, reference).get(TABLE_LEDGER, _partition(target, "invoicing"), _key(reference))
-    return dict(row) if row else {"PartitionKey": _partition(target, "invoicing"), "RowKey": _key(reference),
-                                  "Reference": reference}
+    return rows.progress(target.context, NAME, TITLE, reference)
 
 
 def save(target: VismaNetTarget, row: Entity, **changes: Any) -> None:
-    row.update(changes)
-    _tables(target, str(row["Reference"])).upsert(TABLE_LEDGER, {k: v for k, v in row.items() if k != "etag"})
+    rows.save(target.context, NAME, TITLE, row, **changes)
 
 
 # -- finding documents ----------------------------------------------------------------------------------------
