@@ -31,7 +31,7 @@ class Wiring:
         self.tables = MemoryTables()
         self.sleeps: list[float] = []
         self.settings = {"base_url": sandbox.base_url, "token_url": sandbox.token_url, "auth_url": sandbox.auth_url,
-                         "client_id": sandbox.client_id, "timeout": 0.5, "direct_posting": True,
+                         "client_id": sandbox.client_id, "timeout": 10.0, "direct_posting": True,
                          "secrets": {"refresh_token": "refresh", "client_secret": "client"}, **settings}
 
     def target(self, **settings: Any) -> FortnoxTarget:

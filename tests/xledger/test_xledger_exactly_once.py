@@ -32,12 +32,15 @@ class Connection:
     def __init__(self, entity: Entity) -> None:
         self.sandbox = XledgerSandbox(entity=entity).start()
         self.sandbox.timeout_seconds = 1.0
+        # Our read timeout: short so that the timeout fault (the sandbox holding its answer 1 s) runs quickly; a test
+        # that injects no timeout raises it, so that a busy machine cannot turn a slow answer into an OutcomeUnknown.
+        self.read_timeout = 0.4
         self.cache: dict[str, Any] = {}
         self.tables = MemoryTables()
         self.exchanges = MemoryExchanges()
 
     def target(self) -> Any:
-        context = TargetContext(tenant="kunde-1", settings={"base_url": self.sandbox.base_url, "timeout": 0.4,
+        context = TargetContext(tenant="kunde-1", settings={"base_url": self.sandbox.base_url, "timeout": self.read_timeout,
                                                             "secrets": {"api_token": "t"}},
                                 secrets=MemorySecrets({"t": self.sandbox.token}), blobs=MemoryBlobs(),
                                 exchanges=self.exchanges, cache=self.cache, tables=self.tables, sleep=lambda s: None)
@@ -108,6 +111,7 @@ def test_an_import_refused_when_xledger_processes_it_is_read_back_in_its_words(m
 
 def test_concurrent_deliveries_share_calls_and_each_voucher_lands_once(make: Any) -> None:
     xl = make(processing="immediate")
+    xl.read_timeout = 30.0  # no fault injected: 8 threads on a loaded CI machine may wait longer than 0.4 s
     xl.target().preflight([voucher("warm")])  # the register, looked up once
     documents = [voucher(f"P-{i:02d}", amount=f"{10 + i}.50") for i in range(40)]
     before = xl.sandbox.count()
