@@ -48,6 +48,20 @@ class Seen:
     def add(self, value: str | int, number: int = 0) -> None:
         self._insert(_fingerprint(value), number)
 
+    def claim(self, value: str) -> bool:
+        """Add `value` unless it is in already; whether it was added (`value not in self` before)."""
+        key = (hash(value) & _MASK) or 1
+        slots, mask = self._slots, self._mask
+        i = key & mask
+        while True:
+            slot = slots[i]
+            if slot == key:
+                return False
+            if slot == 0:
+                self._insert(key, 0)
+                return True
+            i = (i + 1) & mask
+
     def first(self, value: str | int) -> int | None:
         """The number `value` was added with first; None when it was not."""
         assert self._numbers is not None, "a Seen made without numbered=True keeps no numbers"

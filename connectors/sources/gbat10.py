@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from connectors.sources import gbat10_fast
 from connectors.sources.guesses import Guess, noting
 from connectors.sources.options import TabularOptions
 from connectors.sources.rows import Record, delimited
@@ -90,6 +91,7 @@ LAYOUT = Layout(
     no_vat=frozenset({"", "0"}),
     prepare=_brutto,
     prepare_reads=("Identifikasjon", "Brutto", "BruttoSum"),
+    fast=gbat10_fast.read,
 )
 
 

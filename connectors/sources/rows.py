@@ -112,8 +112,10 @@ class Delimited:
         read = self.rows(lines, layout, options)
         yield from records_of(read, lambda: read.names)
 
-    def rows(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any]) -> DelimitedRows:
-        return DelimitedRows(self, iter(lines), layout)
+    def rows(self, lines: Iterable[str], layout: Layout, options: Mapping[str, Any], *,
+             start: int = 1) -> DelimitedRows:
+        """Plain rows of `lines`, the first of which is the file's line `start`."""
+        return DelimitedRows(self, iter(lines), layout, start)
 
 
 Plain = tuple[int, list[str], int]
@@ -163,8 +165,9 @@ def plain_record(row: Plain, names: tuple[str, ...]) -> Record:
 class DelimitedRows:
     """One file's rows: `Problem`s, `Record`s for rows in error, and `Plain` rows; `names` once known."""
 
-    def __init__(self, shape: Delimited, source: Iterator[str], layout: Layout) -> None:
+    def __init__(self, shape: Delimited, source: Iterator[str], layout: Layout, start: int = 1) -> None:
         self.names = shape.columns
+        self._start = start
         self.pad = [""] * (len(self.names) + 1) if self.names else []
         self._shape, self._source, self._layout = shape, source, layout
         self._feed = _Feed(source)
@@ -177,7 +180,7 @@ class DelimitedRows:
     def _read(self) -> Iterator[Record | Problem | Plain]:
         delimiter, strip, feed, min_fields = self._shape.delimiter, str.strip, self._feed, self._shape.min_fields
         trailing = delimiter + WHITESPACE  # trailing delimiters and blanks: fields the loop below would drop
-        number = 0
+        number = self._start - 1
         for line in self._source:
             number += 1
             start = number

@@ -20,7 +20,7 @@ import csv
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import IO, Any, Literal
@@ -43,6 +43,10 @@ LIMIT = Decimal("1e15")  # the shared form's amounts have at most 15 digits befo
 
 
 RecordReader = Callable[[Iterable[str], "Layout", Mapping[str, Any]], Iterator["Record | Problem"]]
+FastReader = Callable[[Iterator[str], "Reading"],
+                      Generator["Document | Problem", None, "tuple[Iterator[str], int] | None"]]
+"""A format's tight loop: it yields what it reads and returns None at the end of the file, or the lines
+it leaves to `general` (from the start of the voucher it could not vouch for) and the first one's number."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class Layout:
     declaration: Callable[[bytes], str | None] | None = None  # the file's own encoding declaration
     prepare: Callable[[Record], Record | None] | None = None  # format quirks; None drops the row
     prepare_reads: tuple[str, ...] = ()  # the columns `prepare` looks at: rows alike in them are prepared alike
+    fast: FastReader | None = None  # the format's tight loop over plainly well-formed vouchers (see `Reading`)
     prefixed_dimensions: bool = False  # rows carry "dimension:<name>" fields (SIE object lists)
 
 
@@ -350,7 +355,7 @@ def read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[st
 
 def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[str, Any],
           ) -> Iterator[Document | Problem]:
-    from connectors.sources.plain import Guesses, Plan, Prepared  # the fast path leans on this module
+    from connectors.sources.plain import Guesses  # the fast paths lean on this module
 
     notes: list[str] = []
     try:
@@ -362,13 +367,51 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
     for note in notes:  # the bytes overruled the file's own declaration: read, and said
         yield Problem(note, file=file_name, code="encoding", severity="warning")
     damaged = getattr(text, "errors", "strict") != "strict"  # a few bytes that are not text: read as U+FFFD
-    seen = Seen()
-    vat_map = vat_map_of(layout, options)
-    guesses = Guesses(layout, options, file_name)
+    reading = Reading(layout, file_name, options, Seen(), vat_map_of(layout, options),
+                      Guesses(layout, options, file_name), damaged)
+    lines: Iterator[str] = text_lines(text)
+    first = 1
+    if layout.fast is not None and reading.plain:
+        handover = yield from layout.fast(lines, reading)
+        if handover is None:
+            return
+        lines, first = handover
+    yield from general(reading, lines, first)
+
+
+@dataclass
+class Reading:
+    """One file's reading: what its vouchers share (references seen, VAT map, the guesses still to warn
+    about), whichever way each voucher is read — a format's tight loop (`Layout.fast`) or `general`."""
+
+    layout: Layout
+    file_name: str
+    options: Mapping[str, Any]
+    seen: Seen
+    vat_map: Mapping[str, str]
+    guesses: Any  # plain.Guesses
+    damaged: bool
+    plans: dict[tuple[str, ...], Any] = field(default_factory=dict)  # plain.Plan per heading, made once
+
+    @property
+    def plain(self) -> bool:
+        """Whether rows may come as plain lists (the fast paths), not only as `Record`s."""
+        return hasattr(self.guesses.reader, "rows") and not self.damaged and self.layout.boundary == "key" \
+            and checked.fast()
+
+
+def general(reading: Reading, lines: Iterable[str], first: int = 1) -> Iterator[Document | Problem]:
+    """The general way, the reference: `lines` (the file's from line `first` on) as rows, vouchers and problems."""
+    from connectors.sources.plain import Plan, Prepared  # the fast path leans on this module
+
+    layout, file_name, options = reading.layout, reading.file_name, reading.options
+    seen, vat_map, guesses, damaged = reading.seen, reading.vat_map, reading.guesses, reading.damaged
     reader = guesses.reader
-    plain = hasattr(reader, "rows") and not damaged and layout.boundary == "key" and checked.fast()
-    lines = text_lines(text)
-    source: Any = reader.rows(lines, layout, options) if plain else reader(lines, layout, options)
+    plain = reading.plain
+    if not plain:
+        source: Any = reader(lines, layout, options)
+    else:  # only a format with a tight loop (a `Delimited` one) hands over lines from further down
+        source = reader.rows(lines, layout, options, start=first) if first != 1 else reader.rows(lines, layout, options)
     rows = iter(source)
     prepared = Prepared(layout)
     plan: Plan | None = None
@@ -394,7 +437,9 @@ def _read(layout: Layout, data: IO[bytes], *, file_name: str, options: Mapping[s
             if plan is None or plan.names is not source.names:  # a new heading: the rows in hand become Records
                 if pending is not None and plan is not None:
                     _as_records(pending, plan.names)
-                plan = Plan(layout, source.names, options, vat_map, file_name)
+                plan = reading.plans.get(source.names)
+                if plan is None or plan.names is not source.names:
+                    plan = reading.plans[source.names] = Plan(layout, source.names, options, vat_map, file_name)
             if guesses.pending:
                 warnings = guesses.plain(item, plan.names)
                 if warnings:
