@@ -58,7 +58,12 @@ class Seen:
             if slot == key:
                 return False
             if slot == 0:
-                self._insert(key, 0)
+                slots[i] = key
+                if self._numbers is not None:
+                    self._numbers[i] = 0
+                self._count += 1
+                if self._count * 3 > mask * 2:
+                    self._grow()
                 return True
             i = (i + 1) & mask
 

@@ -37,7 +37,7 @@ from pipeline.checked import _new, _set_dict, _set_extra, _set_fields_set, _set_
 from pipeline.errors import Problem
 from pipeline.model import Address, Document, Origin, Party, Posting, Voucher
 from pipeline.norway.accounts import STANDARD
-from pipeline.norway.kid import valid_kid
+from pipeline.norway.kid import _DOUBLED, _VALUE, MAX_LENGTH, valid_kid
 from pipeline.norway.vat import UnknownVatCode, lookup
 
 WIDTH, MIN_FIELDS = 30, 9  # gbat10.FIELDS, and the fewest a row may have (up to Saldo)
@@ -68,6 +68,7 @@ def read(lines: Iterator[str], reading: Reading) -> Generator[Document | Problem
     build = Builder(reading)
     trailing, strip, pad, limit = ";" + WHITESPACE, str.strip, [""] * (WIDTH + 1), _CSV_FIELD_LIMIT
     asked: set[str] = set()  # VAT codes of built rows the guesses have been asked about
+    pending = guesses.pending  # the guesses not yet warned about (the list `guesses` removes them from)
     number = first = 0  # the line read, and the first line of the voucher in hand
     rows: list[list[str]] = []  # the voucher in hand: its rows, split
     buffer: list[str] = []  # and every line from its first on, for the general path
@@ -78,37 +79,44 @@ def read(lines: Iterator[str], reading: Reading) -> Generator[Document | Problem
             number += 1
             if '"' in line or "\0" in line or len(line) > limit:  # the csv module's: the rest goes general
                 return chain(buffer, (line,), lines), first if rows else number
-            parts = line.rstrip(trailing).split(";")
+            text = line.rstrip(trailing)
+            parts = text.split(";")
             length = len(parts)
             if length == 1 and not parts[0]:  # blank, or only delimiters
                 if rows:
                     buffer.append(line)
                 continue
-            row = list(map(strip, parts))
+            # Values are stripped as `DelimitedRows` strips them. A printable line has no blank but " "
+            # (every other character `str.strip` removes is not printable), so without " ;", "; " and a
+            # leading " " no value has a blank to strip.
+            if text.isprintable() and "; " not in text and " ;" not in text and text[0] != " ":
+                row = parts + pad[length:]
+            else:
+                row = [*map(strip, parts), *pad[length:]]
             if length < MIN_FIELDS or length > WIDTH:
                 odd = True  # the general path reports the count and asks no guess
-                row += pad[length:]
+            elif row[BRUTTO] or not row[NUMBER] or row[IDENT] != "GBAT10":
+                odd = True  # as the general path: guesses first, then `gbat10._brutto`
+                if pending:
+                    warnings = guesses.plain((number, row, length), names)
+                    if warnings:
+                        yield from warnings
+                if row[BRUTTO].upper() == "F" and row[IDENT].upper() == "GBAT10":
+                    if rows:
+                        buffer.append(line)
+                    continue  # not imported: no voucher of its own, no voucher boundary
             else:
-                row += pad[length:]
-                odd = bool(row[BRUTTO]) or not row[NUMBER] or row[IDENT] != "GBAT10"
-                if odd:  # as the general path: guesses first, then `gbat10._brutto`
-                    if guesses.pending:
-                        warnings = guesses.plain((number, row, length), names)
-                        if warnings:
-                            yield from warnings
-                    if row[BRUTTO].upper() == "F" and row[IDENT].upper() == "GBAT10":
-                        if rows:
-                            buffer.append(line)
-                        continue  # not imported: no voucher of its own, no voucher boundary
-                elif guesses.pending and row[VAT] not in asked:
+                odd = False
+                if pending and row[VAT] not in asked:
                     warnings = guesses.plain((number, row, length), names)
                     asked.add(row[VAT])
                     if warnings:
                         yield from warnings
-            if rows and row[NUMBER] == key_number and row[DATE] == key_date:
+            if row[NUMBER] == key_number and row[DATE] == key_date and rows:
                 rows.append(row)
                 buffer.append(line)
-                slow = slow or odd
+                if odd:
+                    slow = True
                 continue
             if rows:
                 voucher = None if slow else build.voucher(rows, first)
@@ -127,6 +135,16 @@ def read(lines: Iterator[str], reading: Reading) -> Generator[Document | Problem
         else:
             yield voucher
     return None
+
+
+def _luhn(kid: str) -> bool:
+    """`valid_kid` for the common case, in one call: ASCII digits with a MOD10 check digit. False says
+    only "not that": `valid_kid` has the last word (MOD11, or not a KID at all)."""
+    if not (2 <= len(kid) <= MAX_LENGTH and kid.isdigit() and kid.isascii()):
+        return False
+    base = kid[:-1]
+    total = sum(base[::-2].translate(_DOUBLED).encode("latin-1")) + sum(base[-2::-2].translate(_VALUE).encode("latin-1"))
+    return (10 - total % 10) % 10 == ord(kid[-1]) - 48
 
 
 def _raising(exc: Exception) -> Iterator[str]:
@@ -187,7 +205,7 @@ class Builder:
                     return None
             kid = row[KID]
             if kid and kid not in valid:
-                if not valid_kid(kid):
+                if not (_luhn(kid) or valid_kid(kid)):
                     return None
                 if len(valid) > 64:
                     valid.clear()

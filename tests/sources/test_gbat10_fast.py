@@ -183,3 +183,12 @@ def test_a_row_the_loop_builds_relies_on_a_guess_by_its_vat_code_alone() -> None
             answers = {guess.relies(Record(1, {"Bilagsnummer": number, "Brutto": "", "Mva-kode": code}), options)
                        for number in ("1", "77", "A-1", "x" * 40)}
             assert len(answers) == 1, (guess.key, code)
+
+
+def test_a_printable_line_holds_no_blank_that_strip_removes_but_the_space() -> None:
+    """The loop leaves values unstripped when a line is printable and has no blank beside a delimiter
+    or at its start: that rests on " " being the only character both printable and `str.strip`ped."""
+    from connectors.sources.rows import WHITESPACE
+
+    assert [c for c in map(chr, range(0x110000)) if c.isspace() and c.isprintable()] == [" "]
+    assert all(c.isspace() for c in WHITESPACE)

@@ -161,3 +161,16 @@ def test_seen_remembers_references_and_the_first_number() -> None:
     assert numbered.first("ref-7") == 7 and numbered.first("ref-2499") == 2_499 and numbered.first("x") is None
     seen.add(2**64 - 1)
     assert 2**64 - 1 in seen and 12345 not in seen
+
+
+def test_seen_claims_a_value_once_and_agrees_with_add() -> None:
+    from pipeline.seen import Seen
+
+    claimed, added = Seen(), Seen()
+    for n in range(5_000):  # past several doublings of the table
+        value = f"ref-{n % 3_000}"
+        was_in = value in added
+        added.add(value)
+        assert claimed.claim(value) is not was_in
+    assert len(claimed) == len(added) == 3_000
+    assert all(f"ref-{n}" in claimed for n in range(3_000)) and "ref-3000" not in claimed
