@@ -36,7 +36,6 @@ from pipeline import checked
 from pipeline.checked import _new, _set_dict, _set_extra, _set_fields_set, _set_private
 from pipeline.errors import Problem
 from pipeline.model import Address, Document, Origin, Party, Posting, Voucher
-from pipeline.norway.accounts import STANDARD
 from pipeline.norway.kid import _DOUBLED, _VALUE, MAX_LENGTH, valid_kid
 from pipeline.norway.vat import UnknownVatCode, lookup
 
@@ -169,8 +168,6 @@ class Builder:
         self.no_vat = reading.layout.no_vat
         self.formats = reading.layout.date_formats
         self.prefix = str(options.get("reference_prefix", ""))
-        self.customer_ledger = options.get("customer_ledger", STANDARD.customer_ledger)
-        self.supplier_ledger = options.get("supplier_ledger", STANDARD.supplier_ledger)
         self.dates: dict[str, dt.date | None] = {}
         self.vat: dict[str, Any] = {}
         self.parties: dict[tuple[str, ...], Party] = {}

@@ -10,8 +10,10 @@ Speed: text is decoded 64 KiB at a time and split into lines in bulk (`connector
 may arrive as plain lists, and a voucher whose rows are all plain goes the fast way (`connectors.sources.plain`):
 straight into shared-form models, checked once. Every other voucher — a row with an error, a quirk
 for `prepare`, an amount in a Norwegian format, anything the fast path cannot vouch for — goes the
-general way below, which is the reference: tests require both ways to give the same documents and
-the same problems.
+general way below (`general`), which is the reference: tests require both ways to give the same
+documents and the same problems. A format may go further with a tight loop of its own (`Layout.fast`,
+e.g. `gbat10_fast`), which reads the file's lines itself and hands every voucher it cannot vouch for
+to `general`, sharing the file's `Reading` (references seen, guesses warned about).
 """
 
 from __future__ import annotations
