@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from connectors.sources import gbat10, gbat10_fast
 from connectors.sources.rows import Record
 from pipeline.errors import Problem
+from tests.sources import test_as_others_write as as_others_write
 from tests.sources.mutations import mutate
 from tests.sources.seeds import Seed
 from tests.sources.test_fast_path import _both
@@ -192,3 +193,14 @@ def test_a_printable_line_holds_no_blank_that_strip_removes_but_the_space() -> N
 
     assert [c for c in map(chr, range(0x110000)) if c.isspace() and c.isprintable()] == [" "]
     assert all(c.isspace() for c in WHITESPACE)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.data(), newline=st.sampled_from(["\n", "\r\n"]),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]), pad=st.sampled_from([0, 1, 5]),
+       final_newline=st.booleans(), zero_voucher=st.booleans())
+def test_files_as_others_write_them_read_alike_both_ways(items: Any, **style: Any) -> None:
+    """The GBAT10 files of test_as_others_write.py (other writers' line ends, encodings, padding)."""
+    data = as_others_write._gbat10(items.draw(as_others_write.entries()), **style)
+    fast, general = _both(gbat10.parse, data, "o.csv", {})
+    assert fast == general
