@@ -170,8 +170,7 @@ class Builder:
         self.prefix = str(options.get("reference_prefix", ""))
         self.dates: dict[str, dt.date | None] = {}
         self.vat: dict[str, Any] = {}
-        self.parties: dict[tuple[str, ...], Party] = {}
-        self.addresses: dict[tuple[str, str, str], Address] = {}
+        self.parties: dict[str, tuple[tuple[str, ...], Party]] = {}  # by number: its values, its model
         self.valid: set[str] = set()  # KIDs found valid lately: a voucher's rows often repeat its KID
 
     def voucher(self, rows: list[list[str]], line: int) -> Voucher | None:
@@ -274,26 +273,28 @@ class Builder:
         return result
 
     def party(self, row: list[str], number: str) -> Party:
-        """`tabular._party` (GBAT10 has no organisation number column, so the model refuses none)."""
-        key = (number, row[NAME], row[STREET], row[POSTAL], row[CITY])
-        party = self.parties.get(key)
-        if party is None:
-            street, postal, city = key[2:]
-            address = None
-            if street or postal or city:
-                address = self.addresses.get((street, postal, city))
-                if address is None:
-                    address = checked.build(Address, {"lines": (street,) if street else (),
-                                                      "postal_code": postal or None, "city": city or None,
-                                                      "country": "NO"}, {"lines", "postal_code", "city"})
-                    if len(self.addresses) >= 4096:
-                        self.addresses.clear()
-                    self.addresses[(street, postal, city)] = address
-            party = checked.build(Party, {"number": number, "name": row[NAME] or None, "organization_number": None,
-                                          "email": None, "phone": None, "address": address,
-                                          "delivery_method": None}, {"number", "name", "address",
-                                                                     "organization_number"})
-            if len(self.parties) >= 4096:
-                self.parties.clear()
-            self.parties[key] = party
+        """`tabular._party` (GBAT10 has no organisation number column, so the model refuses none).
+
+        A customer recurs on many rows: the last model made for each number serves again while its
+        name and address stay the same. One per number, replaced rather than added to: models kept
+        for long would be carried from one garbage-collector generation to the next, at a cost."""
+        seen = (row[NAME], row[STREET], row[POSTAL], row[CITY])
+        last = self.parties.get(number)
+        if last is not None and last[0] == seen:
+            return last[1]
+        name, street, postal, city = seen
+        address = None
+        if street or postal or city:
+            if last is not None and last[0][1:] == seen[1:]:
+                address = last[1].address
+            else:
+                address = checked.build(Address, {"lines": (street,) if street else (), "postal_code": postal or None,
+                                                  "city": city or None, "country": "NO"},
+                                        {"lines", "postal_code", "city"})
+        party = checked.build(Party, {"number": number, "name": name or None, "organization_number": None,
+                                      "email": None, "phone": None, "address": address, "delivery_method": None},
+                              {"number", "name", "address", "organization_number"})
+        if last is None and len(self.parties) >= 4096:
+            self.parties.clear()
+        self.parties[number] = (seen, party)
         return party
