@@ -8,7 +8,7 @@ with `checked.build`, after every check the models and the general path make. It
 
 - a voucher that is not plainly well-formed — a row with the wrong number of fields, another first
   field than GBAT10, a Brutto flag (T, or a bad one), no voucher number, an amount not written
-  `-1234.56`, a bad date, KID, organisation number or VAT code, a voucher that does not balance or
+  `-1234.56`, a bad date, KID or VAT code, a voucher that does not balance or
   whose reference came before — to `tabular.general`, from its first line, so that every problem keeps
   its file, line, voucher and field exactly as the general path words it; then it reads on;
 - at a line with a quote, a NUL or an over-long value (the csv module reads those, and a quoted value
@@ -18,8 +18,8 @@ Rows with Brutto F are dropped, as `gbat10._brutto` drops them. The `guessed-det
 given where the general path gives them (before the voucher that ends at that row): a row this loop
 builds has a Bilagsnummer and no Brutto flag, so which guesses it relies on depends on its VAT code
 alone (a test holds the guesses to that), and each code is asked about once.
-tests/sources/test_fast_path.py requires this loop and the general path to give equal documents and
-problems on the golden, generated, mutated and benchmark files.
+tests/sources/test_gbat10_fast.py and test_fast_path.py require this loop and the general path to give
+equal documents and problems on the golden, generated, odd, mutated and benchmark files.
 """
 
 from __future__ import annotations
