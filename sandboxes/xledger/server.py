@@ -128,7 +128,7 @@ def _error(message: str, *, code: str | None = None, extensions: dict[str, Any] 
 
 
 def _formatted(error: graphql.GraphQLError) -> dict[str, Any]:
-    out = error.formatted
+    out: dict[str, Any] = dict(error.formatted)
     original = error.original_error
     if isinstance(original, Refused):
         if original.code:
