@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from connectors.sales import fields
 from connectors.sales.checks import count_and_price
 from connectors.targets.fiken.amounts import RATES, SubØre, vat_of_net, øre
 from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
@@ -125,14 +126,8 @@ NOT_ACCEPTED = {**INVOICE_NOT_ACCEPTED, **{k: v for k, v in PAYMENT_NOT_ACCEPTED
 
 
 def not_accepted(document: SalesInvoice | Payment) -> tuple[str, ...]:
-    """The instances of fields Fiken has no place for, as a delivery names them."""
-    if isinstance(document, Payment):
-        return tuple(f for f in ("description", "bank_account", "receivable_account") if getattr(document, f))
-    fields = [f for f in ("kid", "receivable_account") if getattr(document, f)]
-    for i, line in enumerate(document.lines):
-        fields += [f"lines[{i}].product"] if line.product else []
-        fields += [f"lines[{i}].dimensions.{name}" for name in line.dimensions if name != "project"]
-    return tuple(fields)
+    """The instances of fields Fiken has no place for, as a delivery names them (from FIELD_MAP)."""
+    return fields.not_accepted(document, FIELD_MAP)
 
 
 def draft_uuid(tenant: str, reference: str) -> str:

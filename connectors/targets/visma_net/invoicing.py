@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from connectors.sales import fields
 from connectors.sales.checks import count_and_price, vat_in
 from connectors.targets.visma_net.mapping import REFERENCE_MAX, rate_on, short_reference
 from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
@@ -120,15 +121,10 @@ DEFAULT_PAYMENT_METHODS = {"bank": "BANK", "invoice": "BANK", "card": "KORT", "v
 
 
 def not_accepted(document: SalesInvoice | Payment) -> tuple[str, ...]:
-    """The instances of fields Visma.net has no place for, as a delivery names them."""
-    if isinstance(document, Payment):
-        return ("receivable_account",)
-    fields = ["receivable_account"]
-    if document.credits is not None:
-        fields += [name for name in ("due_date", "kid") if getattr(document, name) is not None]
-    for i, line in enumerate(document.lines):
-        fields += [f"lines[{i}].dimensions.{name}" for name in line.dimensions if name not in ("department", "project")]
-    return tuple(fields)
+    """The instances of fields Visma.net has no place for, as a delivery names them (from FIELD_MAP; a credit note's
+    due date and KID have no place on Visma.net's credit note)."""
+    return fields.not_accepted(document, FIELD_MAP,
+                               lambda d: isinstance(d, SalesInvoice) and d.credits is not None)
 
 
 def _v(value: Any) -> dict[str, Any]:
