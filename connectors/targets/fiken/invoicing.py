@@ -110,7 +110,9 @@ FIELD_MAP: FieldMap = {
         "description": NotAccepted(PAYMENT_NOT_ACCEPTED["description"]),
         "currency": Refused("only NOK payments", accepted=("NOK",)),
         "amount": Lands("payment.amount", "in whole øre; a shortfall within settings.payment_tolerance is the "
-                                          "payment's fee (fees and rounding)"),
+                                          "payment's fee (fees and rounding); an excess within it is booked to "
+                                          "settings.payment_difference_account in a journal entry beside the "
+                                          "payment, which pays the open amount"),
         "invoice_number": Lands("lookup.invoiceNumber", "finds the invoice paid: the one we delivered with that "
                                                         "number, else GET /invoices?orderReference=, else Fiken's "
                                                         "own invoiceNumber; its sale is what is paid"),
