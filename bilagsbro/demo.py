@@ -97,10 +97,10 @@ def _run(data_dir: Path, port: int, timeout: float, target: str, subscribed: str
             into = subscribed or target
             takes_invoices = into in invoicing
             if takes_invoices:  # the subscription system's events, posted and e-mailed by the accounting system
-                books = second or system
-                books_settings, books_credentials = books.connection()
-                if second is not None:
-                    print(f"  {books.title} sandbox on {books_settings.get('base_url')} for the subscriptions")
+                books_settings, books_credentials = settings, credentials
+                if second is not None:  # its own sandbox: its integration's credentials set as for the shop's
+                    books_settings, books_credentials = _integrations_own(stores, into, *second.connection())
+                    print(f"  {second.title} sandbox on {books_settings.get('base_url')} for the subscriptions")
                 change(stores, connectors.registry(), subscriptions.id, into, credentials=books_credentials,
                        settings={**books_settings, "direct_posting": True, "create_customers": True,
                                  "send_invoices": True})
