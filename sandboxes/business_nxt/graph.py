@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, parse, validate
-from graphql.execution import execute
+from graphql.execution import execute_sync
 from graphql.language import ast
 
 from sandboxes.business_nxt.company import Company, Refused
@@ -92,7 +92,9 @@ def connection(rows: Iterable[Mapping[str, Any]], filter: Mapping[str, Any] | No
     found = [dict(r) for r in rows if matches(r, filter)]
     start = int(base64.b64decode(after).decode()) + 1 if after else 0
     end = len(found) if first is None else min(len(found), start + max(0, first))
-    cursor = lambda i: base64.b64encode(str(i).encode()).decode()  # noqa: E731
+    def cursor(i: int) -> str:
+        return base64.b64encode(str(i).encode()).decode()
+
     return {"totalCount": len(found), "items": found[start:end],
             "pageInfo": {"hasNextPage": end < len(found), "hasPreviousPage": start > 0,
                          "startCursor": cursor(start) if end > start else None,
@@ -219,7 +221,7 @@ def run(schema: GraphQLSchema, root: Callable[[bool], Root], query: str, variabl
     kinds = [d.operation for d in document.definitions if isinstance(d, ast.OperationDefinitionNode)
              and (operation is None or (d.name and d.name.value == operation))]
     mutation = bool(kinds) and kinds[0] == ast.OperationType.MUTATION
-    result = execute(schema, document, root_value=root(mutation), variable_values=dict(variables or {}),
+    result = execute_sync(schema, document, root_value=root(mutation), variable_values=dict(variables or {}),
                      operation_name=operation)
     answer: dict[str, Any] = {}
     if result.errors:

@@ -25,12 +25,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 from sandboxes.business_nxt.company import Company
 from sandboxes.business_nxt.graph import Root, load_schema, run
+from sandboxes.loopback import Loopback
 
 SCOPE = "business-graphql-service-api:access-group-based"
 GRAPHQL_PATH = "/api/graphql-service"
@@ -85,7 +86,7 @@ class Faults:
         return None
 
 
-class BusinessNxtSandbox:
+class BusinessNxtSandbox(Loopback):
     """An in-process Business NXT: `BusinessNxtSandbox().start()` → `.base_url` (the GraphQL endpoint), `.token_url`."""
 
     def __init__(self, *, client_id: str = "bilagsbro-sandbox", client_secret: str = "sandbox-client-secret",
@@ -108,7 +109,6 @@ class BusinessNxtSandbox:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
 
     def seed_demo(self) -> None:
         """Customer 5000001 (a firm) with two companies the integration reaches and one it does not; customer
@@ -133,23 +133,11 @@ class BusinessNxtSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="business-nxt-sandbox",
-                         daemon=True).start()
+        self._serve(Handler, name="business-nxt-sandbox")
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
     def _origin(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     @property
     def base_url(self) -> str:

@@ -32,7 +32,7 @@ import secrets
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -40,6 +40,7 @@ from sandboxes.faults import Faults
 from sandboxes.fiken.company import Company
 from sandboxes.fiken.entries import Refused, check
 from sandboxes.fiken.routes import route
+from sandboxes.loopback import Loopback
 
 API = "/api/v2"
 
@@ -51,7 +52,7 @@ class Problem(Exception):
         self.status, self.message, self.body, self.headers = status, message, body, headers or {}
 
 
-class FikenSandbox:
+class FikenSandbox(Loopback):
     """An in-process Fiken: `FikenSandbox().start()` → `.base_url` (ends in /api/v2); `.stop()` when done."""
 
     def __init__(self, *, companies: list[Company] | None = None, personal_token: str = "sandbox-personal-token",
@@ -73,7 +74,6 @@ class FikenSandbox:
         self._inflight = 0
         self._lock = threading.Lock()
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def company(self) -> Company:
@@ -86,29 +86,12 @@ class FikenSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = _Server(self._address, Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fiken-sandbox", daemon=True).start()
+        self._serve(Handler, name="fiken-sandbox")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FikenSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def root(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     @property
     def base_url(self) -> str:
@@ -202,14 +185,6 @@ class FikenSandbox:
             return ""
         transaction = company.book(body, booked, open_entry=bool(body.get("open", False)))
         return f"{self.base_url}/companies/{company.slug}/transactions/{transaction}"
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

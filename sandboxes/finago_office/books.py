@@ -69,7 +69,7 @@ class Books:
                              (3100, "Salgsinntekt, avgiftsfri"), (4300, "Innkjøp av varer for videresalg"),
                              (6300, "Leie lokale"), (6800, "Kontorrekvisita"), (7770, "Bank- og kortgebyr")):
             self.add_account(number, name)
-        for number, name, rate, account in (("0", "Ingen mva-behandling", "0", None),
+        for code, name, rate, account in (("0", "Ingen mva-behandling", "0", None),
                                             ("1", "Inngående mva, høy sats", "25", 2710),
                                             ("11", "Inngående mva, middels sats", "15", 2710),
                                             ("13", "Inngående mva, lav sats", "12", 2710),
@@ -79,7 +79,7 @@ class Books:
                                             ("5", "Innenlands omsetning fritatt", "0", None),
                                             ("6", "Omsetning utenfor mva-loven", "0", None),
                                             ("52", "Utførsel av varer og tjenester", "0", None)):
-            self.tax_codes[number] = {"TaxId": 100 + len(self.tax_codes), "TaxNo": number, "TaxName": name,
+            self.tax_codes[code] = {"TaxId": 100 + len(self.tax_codes), "TaxNo": code, "TaxName": name,
                                       "TaxRate": Decimal(rate), "AccountNo": account}
         for type_id, title in enumerate(("Utgående faktura", "Inngående faktura", "Kasse", "Bank", "Diverse",
                                          "Lønn"), 1):

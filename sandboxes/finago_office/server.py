@@ -31,7 +31,7 @@ import re
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +43,7 @@ from sandboxes.finago_office import auth, operations, soap, wsdl
 from sandboxes.finago_office.auth import NOT_AUTHENTICATED, Account, Identity, Session
 from sandboxes.finago_office.books import Books
 from sandboxes.finago_office.soap import SoapFault
+from sandboxes.loopback import Loopback
 
 APPLICATION_ID = "5b7e3f2a-9c1d-4e8f-a6b0-24f7b110f1ce"
 USERNAME = "regnskap@demobutikk.no"
@@ -50,7 +51,7 @@ PASSWORD = "sandbox-passord-æøå"
 _ADDRESS = re.compile(rb'location="https://(?:api|webservices)\.24sevenoffice\.com')
 
 
-class FinagoOfficeSandbox:
+class FinagoOfficeSandbox(Loopback):
     """An in-process 24SevenOffice: `FinagoOfficeSandbox().start()` → `.base_url`; `.stop()` when done."""
 
     def __init__(self, *, books: Books | None = None, application_id: str = APPLICATION_ID,
@@ -74,7 +75,6 @@ class FinagoOfficeSandbox:
         self._lock = threading.Lock()
         self._schema_lock = threading.Lock()  # an lxml XMLSchema validates one document at a time
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -84,24 +84,12 @@ class FinagoOfficeSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = _Server(self._address, Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="finago-office-sandbox",
-                         daemon=True).start()
+        self._serve(Handler, name="finago-office-sandbox")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     # -- what tests change and look at --------------------------------------------------------------
 
@@ -141,14 +129,6 @@ class FinagoOfficeSandbox:
 
 def quota_message(over: int, ends: dt.datetime) -> str:
     return f"Limit exceeded by {over}. Request is blocked. Quarantine ends at {ends:%Y-%m-%d %H:%M:%S}"
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

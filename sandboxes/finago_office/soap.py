@@ -104,7 +104,8 @@ def answer(service: Service, operation: str, result: Any) -> bytes:
     envelope = etree.Element(f"{{{ENVELOPE}}}Envelope", nsmap={"soap": ENVELOPE, "xsi": XSI,
                                                                  "xsd": "http://www.w3.org/2001/XMLSchema"})
     etree.SubElement(envelope, f"{{{ENVELOPE}}}Body").append(body)
-    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+    written: bytes = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+    return written
 
 
 def fault(code: str, message: str) -> bytes:

@@ -90,7 +90,7 @@ class Service:
         return found
 
 
-class _Memory(etree.Resolver):
+class _Memory(etree.Resolver):  # type: ignore[misc]  # lxml ships no types here
     def __init__(self, documents: dict[str, bytes]) -> None:
         super().__init__()
         self.documents = documents

@@ -142,8 +142,10 @@ class FortnoxLedger:
     def _year(company: Any, query: dict[str, str]) -> int:
         from sandboxes.fortnox.routes import _year
 
-        return int(company.years[_year(company, query)][0].year)
+        start: dt.date = company.years[_year(company, query)][0]
+        return start.year
 
     @staticmethod
     def _ident(company: Any, year: int) -> int:
-        return next(i for i, (start, _) in company.years.items() if start.year == year)
+        found: int = next(i for i, (start, _) in company.years.items() if start.year == year)
+        return found

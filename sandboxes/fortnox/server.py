@@ -30,20 +30,21 @@ import threading
 import time
 import uuid
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sandboxes.faults import Faults
 from sandboxes.fortnox.company import Company, Refused
 from sandboxes.fortnox.routes import api
+from sandboxes.loopback import Loopback
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
 SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "supplier", "settings",
           "archive", "inbox"}
 
 
-class FortnoxSandbox:
+class FortnoxSandbox(Loopback):
     """An in-process Fortnox: `FortnoxSandbox().start()` → `.base_url` (ends in /3); `.stop()` when done."""
 
     def __init__(self, *, company: Company | None = None, client_id: str = "bilagsbro-sandbox-app",
@@ -70,7 +71,6 @@ class FortnoxSandbox:
         self.calls: dict[str, collections.deque[float]] = {}
         self.lock = threading.Lock()
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> FortnoxSandbox:
         sandbox = self
@@ -78,29 +78,12 @@ class FortnoxSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fortnox-sandbox", daemon=True).start()
+        self._serve(Handler, name="fortnox-sandbox")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FortnoxSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def root(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     @property
     def base_url(self) -> str:

@@ -293,7 +293,7 @@ def change_quantity(order: dict[str, Any], at: dt.datetime, *, extra: int = 1) -
         roundoff = (sub_total + shipping_total).quantize(Decimal("1"), rounding=ROUND_HALF_UP) - (
             sub_total + shipping_total)
     total = sub_total + shipping_total + roundoff
-    delta = total - form["total"]
+    delta: Decimal = total - form["total"]
     form["subTotal"], form["grossRoundoff"], form["total"] = sub_total, roundoff or None, total
     form["taxTotal"] = sum((item["taxTotal"] for item in form["lineItems"]), Decimal("0.00")) + sum(
         (s["shippingTax"] for s in form["shipments"]), Decimal("0.00"))

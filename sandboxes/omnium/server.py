@@ -26,10 +26,11 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandboxes.loopback import Loopback
 from sandboxes.omnium import orders as gen
 
 MAX_TAKE = 100
@@ -79,7 +80,7 @@ class Faults:
     page_hook: Callable[[int], None] | None = None  # called with the page count; raising answers 500
 
 
-class OmniumSandbox:
+class OmniumSandbox(Loopback):
     """An in-process Omnium: `OmniumSandbox().start()` → `.base_url`; `.stop()` when done."""
 
     def __init__(
@@ -113,8 +114,6 @@ class OmniumSandbox:
         self._rng = random.Random(0)
         self._next_number = 1
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -124,32 +123,12 @@ class OmniumSandbox:
         class Handler(_Handler):
             owner = sandbox
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="omnium-sandbox", daemon=True)
-        self._thread.start()
+        self._serve(Handler, name="omnium-sandbox")
         return self
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> OmniumSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.origin
 
     # -- data ---------------------------------------------------------------------------------------
 

@@ -24,10 +24,11 @@ import threading
 import time
 import uuid
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sandboxes.loopback import Loopback
 from sandboxes.poweroffice_go.company import ROLES, GoClient, Invalid
 from sandboxes.tripletex.server import Faults
 
@@ -61,7 +62,7 @@ class _Answer(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-class PowerOfficeSandbox:
+class PowerOfficeSandbox(Loopback):
     """An in-process PowerOffice GO: `PowerOfficeSandbox().start()` → `.base_url` (ends in /v2); `.stop()`."""
 
     def __init__(self, *, application_key: str = "sandbox-application-key", client_key: str = "sandbox-client-key",
@@ -84,7 +85,6 @@ class PowerOfficeSandbox:
         self._window: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> PowerOfficeSandbox:
         sandbox = self
@@ -92,30 +92,12 @@ class PowerOfficeSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="poweroffice-sandbox",
-                         daemon=True).start()
+        self._serve(Handler, name="poweroffice-sandbox")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> PowerOfficeSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def root(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     @property
     def base_url(self) -> str:

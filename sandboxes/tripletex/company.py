@@ -137,12 +137,12 @@ class Company:
         Balance accounts that never carry VAT are locked to VAT type 0, as public clients report of 1500, 1920
         and 2400 in real companies ("Kontoen er låst til mva-kode 0"). Revenue accounts stay unlocked here so
         the demo's own vouchers fit; tests lock them with `lock_vat`."""
-        for number, name, percentage, account in VAT_TYPES:
-            self.add_vat_type(number, name, Decimal(percentage), vat_account=account)
+        for code, name, percentage, account in VAT_TYPES:
+            self.add_vat_type(code, name, Decimal(percentage), vat_account=account)
         for number, name, ledger_type in CHART:
             self.add_account(number, name, ledger_type=ledger_type)
-        for number in LOCKED_TO_NO_VAT:
-            self.lock_vat(number, "0")
+        for locked in LOCKED_TO_NO_VAT:
+            self.lock_vat(locked, "0")
         return self
 
     def seed_demo(self) -> Company:
@@ -161,7 +161,7 @@ class Company:
     def add_account(self, number: int, name: str, *, ledger_type: str = "GENERAL", inactive: bool = False
                     ) -> dict[str, Any]:
         with self.lock:
-            account = {"id": self._next_id(), "version": 0, "number": number, "name": name,
+            account: dict[str, Any] = {"id": self._next_id(), "version": 0, "number": number, "name": name,
                        "ledgerType": ledger_type, "isInactive": inactive, "isBankAccount": 1900 <= number < 2000,
                        "requiresDepartment": False, "requiresProject": False,
                        "vatType": None, "vatLocked": False, "legalVatTypes": []}
@@ -186,7 +186,7 @@ class Company:
     def add_vat_type(self, number: str, name: str, percentage: Decimal, *, vat_account: int | None = None
                      ) -> dict[str, Any]:
         with self.lock:
-            vat = {"id": self._next_id(), "version": 0, "number": number, "name": name,
+            vat: dict[str, Any] = {"id": self._next_id(), "version": 0, "number": number, "name": name,
                    "displayName": f"{number} {name}", "percentage": percentage,
                    "deductionPercentage": Decimal("100"), "_vat_account": vat_account}
             self.vat_types[vat["id"]] = vat
@@ -196,7 +196,7 @@ class Company:
                      email: str | None = None, phone: str | None = None, mobile: str | None = None,
                      inactive: bool = False) -> dict[str, Any]:
         with self.lock:
-            customer = {"id": self._next_id(), "version": 0, "customerNumber": number, "name": name,
+            customer: dict[str, Any] = {"id": self._next_id(), "version": 0, "customerNumber": number, "name": name,
                         "organizationNumber": organization_number or "", "email": email or "",
                         "phoneNumber": phone or "", "phoneNumberMobile": mobile or "",
                         "isCustomer": True, "isInactive": inactive, "isPrivateIndividual": not organization_number}
@@ -238,7 +238,7 @@ class Company:
     def add_supplier(self, number: int, name: str, *, organization_number: str | None = None,
                      email: str | None = None, inactive: bool = False) -> dict[str, Any]:
         with self.lock:
-            supplier = {"id": self._next_id(), "version": 0, "supplierNumber": number, "name": name,
+            supplier: dict[str, Any] = {"id": self._next_id(), "version": 0, "supplierNumber": number, "name": name,
                         "organizationNumber": organization_number or "", "email": email or "",
                         "isSupplier": True, "isInactive": inactive}
             self.suppliers[supplier["id"]] = supplier
@@ -246,14 +246,14 @@ class Company:
 
     def add_department(self, number: str, name: str, *, inactive: bool = False) -> dict[str, Any]:
         with self.lock:
-            department = {"id": self._next_id(), "version": 0, "departmentNumber": number, "name": name,
+            department: dict[str, Any] = {"id": self._next_id(), "version": 0, "departmentNumber": number, "name": name,
                           "isInactive": inactive}
             self.departments[department["id"]] = department
             return department
 
     def add_project(self, number: str, name: str, *, closed: bool = False) -> dict[str, Any]:
         with self.lock:
-            project = {"id": self._next_id(), "version": 0, "number": number, "name": name, "isClosed": closed}
+            project: dict[str, Any] = {"id": self._next_id(), "version": 0, "number": number, "name": name, "isClosed": closed}
             self.projects[project["id"]] = project
             return project
 

@@ -96,7 +96,7 @@ class Invoicing:
     def add_payment_type(self, description: str, account: int) -> dict[str, Any]:
         with self.company.lock:
             found = next((a for a in self.company.accounts.values() if a["number"] == account), None)
-            kind = {"id": self.company._next_id(), "version": 0, "description": description,
+            kind: dict[str, Any] = {"id": self.company._next_id(), "version": 0, "description": description,
                     "displayName": description, "debitAccount": {"id": found["id"]} if found else None}
             self.payment_types[kind["id"]] = kind
             return kind

@@ -71,8 +71,10 @@ class Periods:
         years = sorted({d.year for d in bounds if d is not None} or {dt.date.today().year})
         years = list(range(max(years[0] - 1, 1900), min(years[-1], 2200) + 1))
         values = [p for y in years for p in self.year(y)]
-        for name, key, keep in (("startFrom", "start", lambda v, w: v >= w), ("startTo", "start", lambda v, w: v < w),
-                                ("endFrom", "end", lambda v, w: v >= w), ("endTo", "end", lambda v, w: v < w)):
+        filters: tuple[tuple[str, str, Callable[[dt.date, dt.date], bool]], ...] = (
+            ("startFrom", "start", lambda v, w: v >= w), ("startTo", "start", lambda v, w: v < w),
+            ("endFrom", "end", lambda v, w: v >= w), ("endTo", "end", lambda v, w: v < w))
+        for name, key, keep in filters:
             wanted = _date(query.get(name))
             if wanted is not None:
                 values = [p for p in values if keep(dt.date.fromisoformat(p[key]), wanted)]

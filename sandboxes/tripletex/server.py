@@ -31,11 +31,12 @@ import threading
 import time
 import uuid
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandboxes.faults import Faults
+from sandboxes.loopback import Loopback
 from sandboxes.tripletex import customers
 from sandboxes.tripletex.company import CUSTOMER_FIELDS, Company, Invalid
 from sandboxes.tripletex.invoices import Invoicing, Refused
@@ -78,7 +79,7 @@ class _Error(Exception):
         self.developer = "VALIDATION_ERROR" if code == 18000 else None
 
 
-class TripletexSandbox:
+class TripletexSandbox(Loopback):
     """An in-process Tripletex: `TripletexSandbox().start()` → `.base_url` (ends in /v2); `.stop()` when done."""
 
     def __init__(
@@ -119,8 +120,6 @@ class TripletexSandbox:
         self._window_used = 0
         self._lock = threading.Lock()
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -130,30 +129,12 @@ class TripletexSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = _Server(self._address, Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="tripletex-sandbox", daemon=True)
-        self._thread.start()
+        self._serve(Handler, name="tripletex-sandbox")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TripletexSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v2"
+        return f"{self.origin}/v2"
 
     # -- what tests look at -------------------------------------------------------------------------
 
@@ -194,15 +175,6 @@ class TripletexSandbox:
                        "X-Rate-Limit-Remaining": str(max(0, self.rate_limit - self._window_used)),
                        "X-Rate-Limit-Reset": str(reset)}
             return headers, allowed
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that vanished mid-request (a killed host) is no error of the sandbox's: stay quiet."""
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -141,7 +141,8 @@ def _vat_locks(company: Company, resolved: list[dict[str, Any]]) -> list[Message
         account, vat = posting.get("_account"), posting.get("_vat")
         if account is None:
             continue
-        locked = company.vat_types.get((account.get("vatType") or {}).get("id")) if account.get("vatLocked") else None
+        locked = company.vat_types.get(int((account.get("vatType") or {}).get("id") or 0)) \
+            if account.get("vatLocked") else None
         if locked is not None:
             if (vat is not None and vat["id"] != locked["id"]) or (vat is None and locked["number"] != "0"):
                 out.append(message("postings.vatType.id", f"Kontoen {account['number']} {account['name']} er låst "
@@ -168,9 +169,9 @@ def _periods(company: Company, body: dict[str, Any], resolved: list[dict[str, An
     reported = company.periods.vat_reported_through
     if reported is not None:
         for posting in resolved:
-            vat, day = posting.get("_vat"), parse_date(posting.get("date") or body.get("date"))
-            if vat is not None and vat["number"] != "0" and day is not None and day <= reported:
-                term = company.periods.vat_term(day)
+            vat, when = posting.get("_vat"), parse_date(posting.get("date") or body.get("date"))
+            if vat is not None and vat["number"] != "0" and when is not None and when <= reported:
+                term = company.periods.vat_term(when)
                 out.append(message("date", f"Mva-termin {term} er rapportert. Posteringer med mva-kode "
                                            f"{vat['number']} kan ikke registreres i en rapportert termin."))
                 break

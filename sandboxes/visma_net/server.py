@@ -26,11 +26,12 @@ import threading
 import time
 import uuid
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandboxes.faults import Faults
+from sandboxes.loopback import Loopback
 from sandboxes.visma_net import journal, receivables
 from sandboxes.visma_net.company import Company
 
@@ -56,7 +57,7 @@ class _Error(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-class VismaNetSandbox:
+class VismaNetSandbox(Loopback):
     """An in-process Visma.net: `VismaNetSandbox().start()` → `.base_url`, `.token_url`; `.stop()` when done."""
 
     def __init__(self, *, company: Company | None = None, client_id: str = "isv_bilagsbro",
@@ -79,7 +80,6 @@ class VismaNetSandbox:
         self._window = (time.monotonic(), 0)
         self._lock = threading.Lock()
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> VismaNetSandbox:
         sandbox = self
@@ -87,29 +87,12 @@ class VismaNetSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer(self._address, Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="visma-net-sandbox", daemon=True).start()
+        self._serve(Handler, name="visma-net-sandbox")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> VismaNetSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the sandbox first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     @property
     def token_url(self) -> str:

@@ -20,12 +20,13 @@ import time
 import uuid
 from collections import deque
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import graphql
 
+from sandboxes.loopback import Loopback
 from sandboxes.xledger.company import Entity, Refused
 from sandboxes.xledger.root import Root
 
@@ -34,7 +35,7 @@ FAULTS = ("429", "503", "500-after-commit", "timeout-after-commit")
 BURST = "BAD_REQUEST.BURST_RATE_LIMIT_REACHED"
 
 
-class XledgerSandbox:
+class XledgerSandbox(Loopback):
     """`XledgerSandbox().start()` → `.base_url` (ends in /graphql); `.stop()` when done."""
 
     def __init__(self, *, token: str = "sandbox-xledger-token", entity: Entity | None = None,
@@ -49,7 +50,6 @@ class XledgerSandbox:
         self._draws: Any = None  # (random.Random, rate) for faults drawn per mutation
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> XledgerSandbox:
         sandbox = self
@@ -57,16 +57,10 @@ class XledgerSandbox:
         class Handler(_Handler):
             owner = sandbox
 
-        self._server = _Server((self.host, self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._address = (self.host, self.port)
+        self._serve(Handler, name="xledger-sandbox")
+        self.port = int(self.origin.rsplit(":", 1)[1])  # the one picked when 0 was asked for
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     @property
     def base_url(self) -> str:
@@ -129,19 +123,12 @@ class XledgerSandbox:
             return len(self._times) > self.burst
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up on a stalled answer is what a timeout fault wants
-
-
 def _error(message: str, *, code: str | None = None, extensions: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"message": message, **({"code": code} if code else {}), **({"extensions": extensions} if extensions else {})}
 
 
 def _formatted(error: graphql.GraphQLError) -> dict[str, Any]:
-    out = error.formatted
+    out: dict[str, Any] = dict(error.formatted)
     original = error.original_error
     if isinstance(original, Refused):
         if original.code:
