@@ -220,7 +220,7 @@ def _dry_run_with_tenant(args: argparse.Namespace, conns: Any, path: Path, forma
 def cmd_demo(args: argparse.Namespace) -> int:
     from bilagsbro.demo import run_demo
 
-    return run_demo(port=args.port, target=args.target)
+    return run_demo(port=args.port, target=args.target, subscriptions=args.subscriptions)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=0)
     demo.add_argument("--target", default="tripletex",
                       help="the accounting system whose sandbox the shop delivers to (sandboxes/registry.py)")
+    demo.add_argument("--subscriptions", metavar="SYSTEM",
+                      help="the accounting system the subscription business's events go to, when not the shop's "
+                           "(e.g. fiken or visma-net: its sandbox is started too)")
     demo.set_defaults(fn=cmd_demo)
 
     args = parser.parse_args(argv)

@@ -2,8 +2,11 @@
 
 Starts Azurite, the local Functions host and an accounting system's sandbox (Tripletex unless
 `--target` names another from `sandboxes.registry`); creates two demo tenants — a shop on that system
-and a subscription business on the open-format file target — sends the sample documents over HTTP as
-a vendor would, and prints each document's four logged steps and what landed in the accounting system.
+and a subscription business — sends the sample documents over HTTP as a vendor would, and prints each
+document's four logged steps and what landed in the accounting system. The subscription business's
+events (renewal, Vipps payment, cancellation) go to the shop's system when it takes invoices, to another
+one with `--subscriptions SYSTEM` (e.g. Fiken or Visma.net beside a Tripletex shop: its sandbox started
+too), else its sample invoices go to the open-format file target.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ SAMPLES = Path(__file__).parent / "samples"
 FINAL = {"delivered", "blocked", "rejected", "failed"}
 
 
-def run_demo(port: int = 0, timeout: float = 120.0, target: str = "tripletex") -> int:
+def run_demo(port: int = 0, timeout: float = 120.0, target: str = "tripletex",
+             subscriptions: str | None = None) -> int:
     """The demo in a scratch folder (its secrets file included) that is gone when it ends, however it ends:
-    done, failed, Ctrl+C, or terminated."""
+    done, failed, Ctrl+C, or terminated. `subscriptions`: the subscription business's system, when not the shop's."""
     data_dir = Path(tempfile.mkdtemp(prefix="bilagsbro-demo-"))
     try:
         with _interrupted_by_termination():
-            return _run(data_dir, port, timeout, target)
+            return _run(data_dir, port, timeout, target, subscriptions)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -54,7 +58,7 @@ def _interrupted_by_termination() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
+def _run(data_dir: Path, port: int, timeout: float, target: str, subscribed: str | None = None) -> int:
     import connectors
     from bilagsbro.stack import local_stack, stores_for
     from pipeline import descriptors
@@ -62,10 +66,17 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
     from pipeline.records.tenants import TenantRegistry
     from sandboxes.registry import SANDBOXES
 
-    if target not in SANDBOXES:
-        print(f"no sandbox for {target!r}; the demo can deliver to: {', '.join(sorted(SANDBOXES))}")
+    for name in (target, subscribed or target):
+        if name not in SANDBOXES:
+            print(f"no sandbox for {name!r}; the demo can deliver to: {', '.join(sorted(SANDBOXES))}")
+            return 2
+    invoicing = {name for name, d in descriptors.targets(connectors.CONNECTORS).items()
+                 if "sales_invoice" in d.accepts.documents and name in SANDBOXES}
+    if subscribed is not None and subscribed not in invoicing:
+        print(f"{subscribed!r} takes no invoices; subscriptions can go to: {', '.join(sorted(invoicing))}")
         return 2
     system = SANDBOXES[target]()
+    second = SANDBOXES[subscribed]() if subscribed not in (None, target) else None
     try:
         with local_stack(port, data_dir=data_dir, in_memory=True, record=False) as host:
             base = f"http://127.0.0.1:{host.port}"
@@ -83,11 +94,17 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
             how = "drafts" if has_drafts else "direct posting: it has no drafts"
             print(f"  {shop.id} ({shop.name}) → {target} ({how}); connection test: "
                   f"{'passed, ' + str(connection.check.get('company')) if connection.activated else connection.check}")
-            takes_invoices = "sales_invoice" in descriptors.targets(connectors.CONNECTORS)[target].accepts.documents
+            into = subscribed or target
+            takes_invoices = into in invoicing
             if takes_invoices:  # the subscription system's events, posted and e-mailed by the accounting system
-                change(stores, connectors.registry(), subscriptions.id, target, credentials=credentials, settings={
-                    **settings, "direct_posting": True, "create_customers": True, "send_invoices": True})
-            print(f"  {subscriptions.id} ({subscriptions.name}) → {target if takes_invoices else 'file'}")
+                books_settings, books_credentials = settings, credentials
+                if second is not None:  # its own sandbox: its integration's credentials set as for the shop's
+                    books_settings, books_credentials = _integrations_own(stores, into, *second.connection())
+                    print(f"  {second.title} sandbox on {books_settings.get('base_url')} for the subscriptions")
+                change(stores, connectors.registry(), subscriptions.id, into, credentials=books_credentials,
+                       settings={**books_settings, "direct_posting": True, "create_customers": True,
+                                 "send_invoices": True})
+            print(f"  {subscriptions.id} ({subscriptions.name}) → {into if takes_invoices else 'file'}")
             ok = _send_and_show(base, registry.issue_key(shop.id), shop.name, SAMPLES / "documents.json", timeout)
             key = registry.issue_key(subscriptions.id)
             if takes_invoices:
@@ -103,6 +120,8 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
             return 0 if ok else 1
     finally:
         system.stop()
+        if second is not None:
+            second.stop()
 
 
 def _integrations_own(stores: Any, target: str, settings: dict[str, Any], credentials: dict[str, str]

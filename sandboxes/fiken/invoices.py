@@ -43,6 +43,9 @@ class Invoicing:
         self.credit_drafts: dict[int, dict[str, Any]] = {}
         self.invoices: dict[int, dict[str, Any]] = {}
         self.credit_notes: dict[int, dict[str, Any]] = {}
+        self.sales: dict[int, dict[str, Any]] = {}  # «Annet salg» by saleId, and their drafts (external.py)
+        self.sale_drafts: dict[int, dict[str, Any]] = {}
+        self.projects: dict[int, dict[str, Any]] = {}  # projectResult by projectId (external.py seeds them)
         self.sent: list[tuple[str, int, tuple[str, ...]]] = []  # ("invoice"|"creditNote", id, methods)
         self._ids = itertools.count(70_001)
         self._numbers = itertools.count(10_001)
@@ -99,6 +102,9 @@ class Invoicing:
             raise Problem(400, f"type {body['type']!r} hører ikke hjemme her")
         contact = self._customer(body["customerId"])
         lines = self._lines(body.get("lines"), credit=credit)
+        from sandboxes.fiken.external import project
+
+        named = project(self, body.get("projectId"))
         if not commit:
             return 0
         ident = next(self._ids)
@@ -107,7 +113,7 @@ class Invoicing:
                  "daysUntilDueDate": body["daysUntilDueDate"], "invoiceText": body.get("invoiceText"),
                  "orderReference": body.get("orderReference"), "currency": body.get("currency") or "NOK",
                  "lines": lines, "net": sum(x["net"] for x in lines), "gross": sum(x["gross"] for x in lines),
-                 "customers": [contact], "lastModifiedDate": dt.date.today().isoformat()}
+                 "customers": [contact], "lastModifiedDate": dt.date.today().isoformat(), "project": named}
         (self.credit_drafts if credit else self.drafts)[ident] = draft
         return ident
 
@@ -123,11 +129,12 @@ class Invoicing:
         issue = dt.date.fromisoformat(draft["issueDate"])
         return self._invoice(draft["customers"][0], draft["lines"], issue,
                              issue + dt.timedelta(days=int(draft["daysUntilDueDate"])), draft_uuid=draft["uuid"],
-                             text=draft.get("invoiceText"), order_reference=draft.get("orderReference"))
+                             text=draft.get("invoiceText"), order_reference=draft.get("orderReference"),
+                             project=draft.get("project"))
 
     def _invoice(self, contact: dict[str, Any], lines: list[dict[str, Any]], issue: dt.date, due: dt.date, *,
                  draft_uuid: str | None = None, text: str | None = None, order_reference: str | None = None,
-                 number: int | None = None) -> int:
+                 number: int | None = None, project: dict[str, Any] | None = None) -> int:
         ident, number = next(self._ids), number or next(self._numbers)
         net, vat = sum(x["net"] for x in lines), sum(x["vat"] for x in lines)
         sale = {"saleId": next(self._ids), "saleNumber": str(number), "date": issue.isoformat(), "kind": "invoice",
@@ -140,7 +147,7 @@ class Invoicing:
             "net": net, "vat": vat, "gross": net + vat, "netInNok": net, "vatInNok": vat, "grossInNok": net + vat,
             "cash": False, "invoiceText": text, "orderReference": order_reference, "invoiceDraftUuid": draft_uuid,
             "lines": lines, "currency": "NOK", "sentManually": False, "associatedCreditNotes": [], "customer": contact,
-            "sale": sale}
+            "sale": sale, "project": project}
         return ident
 
     def seed_invoice(self, contact_id: int, number: int, gross_øre: int) -> int:
@@ -167,6 +174,9 @@ class Invoicing:
         gross = sum(x["gross"] for x in lines)
         if invoice is not None and gross > invoice["sale"]["outstandingBalance"] + invoice["sale"]["totalPaid"]:
             raise Problem(400, "Kreditnotaen er større enn fakturaen")
+        from sandboxes.fiken.external import project
+
+        named = project(self, body.get("project")) if not whole else (invoice or {}).get("project")
         if not commit:
             return 0
         ident = next(self._ids)
@@ -178,7 +188,7 @@ class Invoicing:
             "creditNoteText": body.get("creditNoteText"), "orderReference": body.get("orderReference"),
             "address": contact.get("address") or {"country": "Norway"}, "lines": lines, "currency": "NOK",
             "issueDate": body["issueDate"], "settled": False,
-            "associatedInvoiceId": invoice["invoiceId"] if invoice else None}
+            "associatedInvoiceId": invoice["invoiceId"] if invoice else None, "project": named}
         if invoice is not None:
             invoice["associatedCreditNotes"].append(ident)
             sale = invoice["sale"]
@@ -188,18 +198,23 @@ class Invoicing:
 
     # -- payments -----------------------------------------------------------------------------------------------
 
+    def _sale(self, sale_id: int) -> dict[str, Any] | None:
+        """An invoice's sale, or an «Annet salg»."""
+        found = next((i["sale"] for i in self.invoices.values() if i["sale"]["saleId"] == sale_id), None)
+        return found if found is not None else self.sales.get(sale_id)
+
     def sale(self, sale_id: int) -> dict[str, Any]:
         from sandboxes.fiken.server import Problem
 
-        for invoice in self.invoices.values():
-            if invoice["sale"]["saleId"] == sale_id:
-                return dict(invoice["sale"])
-        raise Problem(404, f"Fant ikke salg {sale_id}")
+        found = self._sale(sale_id)
+        if found is None:
+            raise Problem(404, f"Fant ikke salg {sale_id}")
+        return dict(found)
 
     def pay(self, sale_id: int, body: Any, *, commit: bool) -> int:
         from sandboxes.fiken.server import Problem
 
-        sale = next((i["sale"] for i in self.invoices.values() if i["sale"]["saleId"] == sale_id), None)
+        sale = self._sale(sale_id)
         if sale is None:
             raise Problem(404, f"Fant ikke salg {sale_id}")
         if not isinstance(body, dict) or any(body.get(k) is None for k in ("date", "account", "amount")):
@@ -241,7 +256,12 @@ def route(box: FikenSandbox, company: Company, method: str, rest: str, query: di
 
     books: Invoicing = company.invoicing
     base = f"{box.base_url}/companies/{company.slug}"
+    from sandboxes.fiken.external import route as external_route
+
     with company.lock:
+        answer = external_route(books, base, method, rest, query, body, commit=commit)
+        if answer is not None:
+            return answer
         if method == "POST" and rest == "/contacts":
             if not isinstance(body, dict) or not str(body.get("name") or "").strip():
                 raise Problem(400, "name mangler")

@@ -56,6 +56,11 @@ def _row(number: str, description: str, kind: str, category: str | None, control
             "lastModifiedDateTime": "2026-01-01T00:00:00"}
 
 
+# Inventory items of the demo company (number, description, type); BLÅBÆR-1 is the contract suite's product.
+ITEMS = (("ABO-PAPIR", "Abonnement papir og digitalt", "NonStockItem"), ("PORTO", "Porto", "ChargeItem"),
+         ("BLÅBÆR-1", "Blåbær, 1 kg", "FinishedGoodItem"))
+
+
 class Company:
     """A Visma.net company: registers the sandbox serves and checks journal transactions against."""
 
@@ -67,6 +72,7 @@ class Company:
         self.categories: dict[str, dict[str, Any]] = {}
         self.segments: dict[int, dict[str, Any]] = {}  # SUBACCOUNT's segments by id
         self.projects: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, dict[str, Any]] = {}  # inventory number → InventoryDto (GET /v1/inventory/{number})
         self.branches: dict[str, dict[str, Any]] = {}
         self.periods: dict[str, dict[str, Any]] = {}  # "202611" → FinancialPeriodDto
         self.batches: dict[str, dict[str, Any]] = {}  # batch number → JournalTransactionDto
@@ -95,12 +101,23 @@ class Company:
         for project, text, status in PROJECTS:
             self.projects[project] = {"internalID": len(self.projects) + 1, "projectID": project, "description": text,
                                       "status": status, "hold": False, "tasks": []}
+        for number, text, kind in ITEMS:
+            self.add_item(number, text, kind=kind)
         self.branches["1"] = {"branchId": 1, "number": "1", "name": self.name, "isMainBranch": True, "isActive": True}
         this = dt.date.today().year
         for year in years or range(min(2024, this - 1), max(2030, this + 2)):
             for month in range(1, 13):
                 self.add_period(year, month)
         return self
+
+    def add_item(self, number: str, description: str, *, kind: str = "NonStockItem",
+                 status: str = "Active") -> dict[str, Any]:
+        """An inventory item as `GET /v1/inventory/{inventoryNumber}` answers (InventoryDto, the fields we read)."""
+        self.items[number] = {"inventoryId": len(self.items) + 1, "inventoryNumber": number, "status": status,
+                              "type": kind, "description": description, "salesUnit": "STK", "baseUnit": "STK",
+                              "stockItem": kind not in ("NonStockItem", "ServiceItem", "LaborItem", "ChargeItem",
+                                                        "ExpenseItem")}
+        return self.items[number]
 
     def add_period(self, year: int, month: int, *, closed: bool = False, active: bool = True) -> None:
         start = dt.date(year, month, 1)

@@ -23,6 +23,7 @@ from sandboxes.visma_net.company import Company
 from sandboxes.visma_net.journal import Refused, _money, _value
 
 OPEN = ("Open", "Closed")
+SELLABLE = ("Active", "NoPurchases", "NoRequest")  # InventoryDto.status an item may be sold in [unverified: NoRequest]
 PAYMENT_METHODS = [("BANK", "Bankinnbetaling", "DirectDeposit"), ("KORT", "Kortbetaling", "CreditCard"),
                    ("VIPPS", "Vipps", "DirectDeposit")]
 CUSTOMERS = [("10001", "Fjordkafé Ålesund AS", "913579240", "post@fjordkafe.no"),
@@ -124,12 +125,16 @@ class Receivables:
                 account = _value(line, "accountNumber")
                 if account is not None and not (company.accounts.get(account) or {}).get("active"):
                     errors.append(f"Account '{account}' is inactive or cannot be found.")
+                item = _value(line, "inventoryNumber")
+                if item is not None and (company.items.get(item) or {}).get("status") not in SELLABLE:
+                    errors.append(f"Inventory item '{item}' cannot be found or may not be sold.")
                 amount = (_money(_value(line, "quantity")) * _money(_value(line, "unitPriceInCurrency")))
                 net += amount
                 stored_lines.append({"lineNumber": _value(line, "lineNumber"), "description": _value(line, "description"),
                                      "quantity": _money(_value(line, "quantity")),
                                      "unitPriceInCurrency": _money(_value(line, "unitPriceInCurrency")),
                                      "amountInCurrency": amount, "account": {"number": account},
+                                     "inventory": {"number": item} if item is not None else None,
                                      "vatCode": {"id": category}})
             taxes = body.get("taxDetailLines" if kind == "invoice" else "taxDetails") or []
             vat = Decimal(0)
@@ -232,6 +237,11 @@ class Receivables:
                 errors.append(f"Payment method '{_value(body, 'paymentMethod')}' cannot be found or is inactive.")
             if str(_value(body, "cashAccount")) not in _cash_numbers(company):
                 errors.append(f"Cash account '{_value(body, 'cashAccount')}' cannot be found in the system.")
+            day = _date(_value(body, "applicationDate"))
+            period = company.period_on(day) if day else None
+            if period is None or period.get("closedInCustomerLedger") or not period.get("active", True):
+                errors.append(f"The application date {day} is not in an open financial period of the customer "
+                              "ledger.")
             amount = _money(_value(body, "paymentAmount"))
             applications, applied = [], Decimal(0)
             for line in body.get("paymentLines") or ():

@@ -288,6 +288,11 @@ class _Handler(BaseHTTPRequestHandler):
             if segment is None:
                 raise _Error(404, self._message(f"Segment '{parts[4]}' cannot be found in the system."))
             return segment
+        if len(parts) == 4 and parts[1:3] == ["v1", "inventory"]:
+            item = company.items.get(parts[3])
+            if item is None:
+                raise _Error(404, self._message(f"Inventory item '{parts[3]}' cannot be found in the system."))
+            return item
         if len(parts) == 4 and parts[1:3] == ["v1", "project"]:
             project = company.projects.get(parts[3])
             if project is None:

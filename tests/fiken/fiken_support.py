@@ -88,7 +88,7 @@ class Wiring:
         close(self.context)
 
 
-def wiring(sandbox: FikenSandbox, check: SpecCheck | None, *, tenant: str = "kunde-1", timeout: float = 5.0,
+def wiring(sandbox: FikenSandbox, check: SpecCheck | None, *, tenant: str = "kunde-1", timeout: float = 30.0,
            oauth: bool = False, direct_posting: bool = True, secrets_from: MemorySecrets | None = None,
            **settings: Any) -> Wiring:
     """A tenant connected to the sandbox: by personal API token, or by OAuth (refresh token and client secret);

@@ -78,7 +78,9 @@ def test_the_connection_test_says_which_company_and_how_entries_land(w: Wiring) 
                       "accounting_start": "2024-01-01", "direct_posting": True,
                       "drafts": "none in Fiken: vouchers are posted as general journal entries",
                       "invoice_counter": 10000,
-                      "entries": "open: deletable in Fiken without a counter entry"}
+                      "entries": "open: deletable in Fiken without a counter entry",
+                      "invoices": "invoices made at once (Fiken's number and KID), credit notes linked to the "
+                                  "invoice; payments on the invoice's sale (an invoice still a draft cannot be paid)"}
 
 
 def test_a_wrong_key_is_said_so_in_the_check_and_in_delivery(make_wiring: Any) -> None:
@@ -153,17 +155,19 @@ def stores(monkeypatch: pytest.MonkeyPatch) -> Stores:
     return made
 
 
-def test_bilagsbro_connect_fiken_needs_the_opt_in_and_then_tests_the_key(
+def test_bilagsbro_connect_fiken_is_green_without_the_opt_in_and_says_vouchers_wait_for_it(
         stores: Stores, sandbox: FikenSandbox, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tenant that only sends invoices (drafts) connects green; the answer says vouchers wait for the opt-in."""
     tenant = TenantRegistry(stores.tables).add("Fjordbakst AS")
     monkeypatch.setenv("FIKEN_TOKEN", "sandbox-personal-token")
     args = ["connect", tenant.id, "fiken", "--base-url", sandbox.base_url, "--company-slug", "fjordbakst-as",
             "--api-token-env", "FIKEN_TOKEN"]
-    assert cli.main(args) == 1
+    assert cli.main(args) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert not answer["activated"] and "opt in to direct posting" in json.dumps(answer["check"], ensure_ascii=False)
-    assert TenantRegistry(stores.tables).get(tenant.id).target == "file"
+    assert answer["activated"] and answer["check"]["direct_posting"] is False
+    assert "opt in to direct posting" in answer["check"]["vouchers"]
+    assert answer["check"]["invoices"].startswith("invoice drafts")
     assert cli.main([*args, "--direct-posting", "--no-open-entries"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["activated"] and answer["check"]["company"] == "Fjordbakst AS"

@@ -86,7 +86,7 @@ class Wired:
         close(self.context)
 
 
-def wire(sandbox: VismaNetSandbox, check: SpecCheck | None, *, tenant: str = "kunde-1", timeout: float = 5.0,
+def wire(sandbox: VismaNetSandbox, check: SpecCheck | None, *, tenant: str = "kunde-1", timeout: float = 30.0,
          **settings: Any) -> Wired:
     context = TargetContext(tenant=tenant, settings=settings_for(sandbox, timeout=timeout, **settings),
                             secrets=MemorySecrets({"visma-net-secret": sandbox.client_secret}), blobs=MemoryBlobs(),

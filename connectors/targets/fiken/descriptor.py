@@ -49,6 +49,10 @@ class FikenSettings(TargetSettings):
     timeout: float = Field(30.0, gt=0, le=300, description="Seconds to wait for Fiken's answer")
 
     # Sales invoices, credit notes and payments (invoicing.py, sales.py; docs/decisions/0013-fiken-invoices.md).
+    invoice_flow: Literal["invoice", "external_sale"] = Field("invoice", description=(
+        "invoice: Fiken's own invoice (an invoice draft; made an invoice, numbered and sent by Fiken on opt-in). "
+        "external_sale: «Annet salg», for a source that made and sent the invoice itself — Fiken books it with the "
+        "source's invoice number and KID (a sale draft; the sale on opt-in) and sends nothing"))
     create_customers: bool = Field(False, description="Create a customer contact Fiken lacks (exactly once) instead "
                                                       "of blocking the invoice")
     customer_match: Literal["number", "organization_number", "email", "phone"] | None = Field(
@@ -68,6 +72,10 @@ class FikenSettings(TargetSettings):
     payment_tolerance: str = Field("0.00", pattern=r"^\d{1,6}(\.\d{1,2})?$",
                                    description="The largest shortfall of a payment against the open amount "
                                                "registered as its fee (fees, rounding); more is a part payment")
+    payment_difference_account: str | None = Field(None, pattern=r"^\d{4}$", description=(
+        "The account an overpayment within payment_tolerance is booked to (rounding, e.g. 7790), in a journal entry "
+        "beside the payment; none: such an overpayment is refused (or, with overpayments accept, left on the "
+        "customer's account)"))
     overpayments: Literal["refuse", "accept"] = Field("refuse", description="A payment over the open amount: "
                                                       "refused, or registered (the customer in credit)")
     due_days: dict[str, int] = Field(default_factory=dict, description="Payment method (or 'default') → days from "
@@ -99,8 +107,8 @@ DESCRIPTOR = TargetDescriptor(
     ),
     platform_settings=("client_id",),
     connect=connect,
-    check="GET /companies: which companies the key reaches, whether the company has Fiken's API add-on, and that "
-          "direct posting is chosen (Fiken has no drafts)",
+    check="GET /companies: which companies the key reaches, whether the company has Fiken's API add-on, and what "
+          "becomes of vouchers (posted on the opt-in to direct posting: Fiken has no draft for them) and invoices",
     accepts=Accepts(
         documents=("voucher", "sales_invoice", "payment"),
         currencies=("NOK",),

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from connectors.sales import fields
 from connectors.sales.checks import count_and_price
 from connectors.targets.fiken.amounts import RATES, SubØre, vat_of_net, øre
 from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
@@ -43,9 +44,14 @@ INVOICE_NOT_ACCEPTED: dict[str, str] = {
     "receivable_account": "Fiken books an invoice on the customer's own receivable (1500:NNNNN) itself",
     "lines[].product": "products are not matched (an invoice line takes a Fiken product by its id); the line's "
                        "description carries the text",
-    "lines[].dimensions.*": "Fiken has no departments; projects are not matched yet (an invoice takes one projectId "
-                            "for the whole invoice)",
+    "lines[].dimensions.*": "Fiken has no departments, nor dimensions other than the project",
 }
+# The spec's credit-note draft (`POST /creditNotes/drafts`, invoiceishDraftRequest) has no field naming the invoice it
+# credits — it is Fiken's «uavhengig kreditnota» — so a draft is linked only in its text; posted, the credit note is
+# linked (`/creditNotes/full|partial` name invoiceId).
+DRAFT_UNLINKED = ("not linked in Fiken: a credit-note draft cannot name the invoice it credits (Fiken's API has no "
+                  "such field on a draft); its text names the invoice, and the credit note is linked when it is "
+                  "posted (direct_posting: /creditNotes/full or /partial with invoiceId)")
 PAYMENT_NOT_ACCEPTED: dict[str, str] = {
     "description": "a Fiken payment has no text",
     "bank_account": "the account a payment lands on is the one settings.payment_accounts names for its payment "
@@ -91,7 +97,10 @@ FIELD_MAP: FieldMap = {
         "lines[].vat_amount": Lands("draft.lines[].unitPrice", "decides the net amount sent (gross − VAT); preflight "
                                                                "checks that Fiken's own VAT on it is this figure"),
         "lines[].dimensions.department": NotAccepted(INVOICE_NOT_ACCEPTED["lines[].dimensions.*"]),
-        "lines[].dimensions.project": NotAccepted(INVOICE_NOT_ACCEPTED["lines[].dimensions.*"]),
+        "lines[].dimensions.project": Lands("draft.projectId", "the Fiken project with that number (GET /projects?"
+                                                               "number=, cached), for the whole invoice (Fiken's "
+                                                               "invoice and sale take one project; the lines of one "
+                                                               "invoice must agree); a partial credit note's project"),
         "lines[].dimensions.*": NotAccepted(INVOICE_NOT_ACCEPTED["lines[].dimensions.*"]),
     },
     "payment": {
@@ -101,7 +110,9 @@ FIELD_MAP: FieldMap = {
         "description": NotAccepted(PAYMENT_NOT_ACCEPTED["description"]),
         "currency": Refused("only NOK payments", accepted=("NOK",)),
         "amount": Lands("payment.amount", "in whole øre; a shortfall within settings.payment_tolerance is the "
-                                          "payment's fee (fees and rounding)"),
+                                          "payment's fee (fees and rounding); an excess within it is booked to "
+                                          "settings.payment_difference_account in a journal entry beside the "
+                                          "payment, which pays the open amount"),
         "invoice_number": Lands("lookup.invoiceNumber", "finds the invoice paid: the one we delivered with that "
                                                         "number, else GET /invoices?orderReference=, else Fiken's "
                                                         "own invoiceNumber; its sale is what is paid"),
@@ -117,14 +128,8 @@ NOT_ACCEPTED = {**INVOICE_NOT_ACCEPTED, **{k: v for k, v in PAYMENT_NOT_ACCEPTED
 
 
 def not_accepted(document: SalesInvoice | Payment) -> tuple[str, ...]:
-    """The instances of fields Fiken has no place for, as a delivery names them."""
-    if isinstance(document, Payment):
-        return tuple(f for f in ("description", "bank_account", "receivable_account") if getattr(document, f))
-    fields = [f for f in ("kid", "receivable_account") if getattr(document, f)]
-    for i, line in enumerate(document.lines):
-        fields += [f"lines[{i}].product"] if line.product else []
-        fields += [f"lines[{i}].dimensions.{name}" for name in line.dimensions]
-    return tuple(fields)
+    """The instances of fields Fiken has no place for, as a delivery names them (from FIELD_MAP)."""
+    return fields.not_accepted(document, FIELD_MAP)
 
 
 def draft_uuid(tenant: str, reference: str) -> str:
@@ -167,26 +172,32 @@ def _øre(amount: Decimal) -> int:
         return int((amount * 100).to_integral_value(ROUND_HALF_UP))  # preflight has refused it already
 
 
-def text(invoice: SalesInvoice) -> str:
+def text(invoice: SalesInvoice, credited: int | str | None = None) -> str:
+    """«Faktura 70001: …»; a credit-note draft also names what it credits («for faktura 70001 (Fiken 10001)»)."""
     said = f"{'Kreditnota' if invoice.credits else 'Faktura'} {invoice.invoice_number}"
+    if invoice.credits and credited is not None:
+        said += f" for faktura {invoice.credits}" + (f" (Fiken {credited})" if credited else "")
     return (said + (f": {invoice.description}" if invoice.description else ""))[:INVOICE_TEXT_MAX]
 
 
 def draft_payload(invoice: SalesInvoice, *, tenant: str, customer_id: int | None, due: dt.date,
-                  income_account: str) -> dict[str, Any]:
+                  income_account: str, project_id: int | None = None,
+                  credited: int | str | None = None) -> dict[str, Any]:
     """The body of `POST /invoices/drafts` (an invoice) or `POST /creditNotes/drafts` (a credit note)."""
     body: dict[str, Any] = {
         "type": "credit_note" if invoice.credits else "invoice", "uuid": draft_uuid(tenant, invoice.reference),
         "issueDate": invoice.date.isoformat(), "daysUntilDueDate": max(0, (due - invoice.date).days),
-        "invoiceText": text(invoice), "orderReference": invoice.invoice_number, "currency": "NOK",
-        "lines": [draft_line(line, income_account) for line in invoice.lines]}
+        "invoiceText": text(invoice, credited if invoice.credits else None), "orderReference": invoice.invoice_number,
+        "currency": "NOK", "lines": [draft_line(line, income_account) for line in invoice.lines]}
     if customer_id is not None:
         body["customerId"] = customer_id
+    if project_id is not None:
+        body["projectId"] = project_id
     return body
 
 
 def credit_payload(invoice: SalesInvoice, *, invoice_id: int | None, whole: bool, customer_id: int | None,
-                   income_account: str) -> dict[str, Any]:
+                   income_account: str, project_id: int | None = None) -> dict[str, Any]:
     """The body of `POST /creditNotes/full` (the whole invoice) or `/creditNotes/partial`."""
     body: dict[str, Any] = {"issueDate": invoice.date.isoformat(), "creditNoteText": text(invoice)}
     if invoice_id is not None:
@@ -197,6 +208,8 @@ def credit_payload(invoice: SalesInvoice, *, invoice_id: int | None, whole: bool
                 lines=[draft_line(line, income_account) for line in invoice.lines])
     if customer_id is not None:
         body["contactId"] = customer_id
+    if project_id is not None:
+        body["project"] = project_id
     return body
 
 

@@ -4,25 +4,24 @@ Every document has a progress row in the ledger table (partition `<tenant>|fiken
 written before each call; where a call's outcome is unknown the next attempt asks Fiken before calling again — by
 Fiken's own means where it has them: the draft by its UUID (`GET /invoices/drafts?uuid=`), the invoice by the draft
 it was made of (`GET /invoices?invoiceDraftUuid=`), a credit note by the invoice it credits and its text, a payment
-by the sale's payments against those before. Sending is never repeated: a send whose outcome is unknown is reported
+by the sale's payments against those before (payments.py). Sending is never repeated: a send whose outcome is unknown is reported
 as `sent: unknown`. Invoices we delivered are indexed by our invoice number and KID (partition
 `<tenant>|fiken|invoice-numbers`), which is how a payment or a credit note finds its invoice first.
 """
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from connectors.sales import checks as terms
 from connectors.sales import progress as rows
-from connectors.targets.fiken import invoicing
+from connectors.targets.fiken import external, invoicing
 from connectors.targets.fiken.customers import created as _created
 from connectors.targets.fiken.customers import customer
 from connectors.targets.fiken.mapping import NAME
-from pipeline.errors import DataError, Problem
-from pipeline.model import Payment, SalesInvoice
+from pipeline.errors import DataError
+from pipeline.model import SalesInvoice
 from pipeline.ports import Delivery, Entity
 from pipeline.records.names import TABLE_LEDGER
 
@@ -53,10 +52,15 @@ def _save(target: FikenTarget, row: Entity, **changes: Any) -> None:
 
 
 def _index(target: FikenTarget, invoice: SalesInvoice, *, draft_id: int, invoice_id: int | None) -> None:
+    index(target, invoice, {"DraftId": draft_id, "InvoiceId": invoice_id or 0,
+                            "Uuid": invoicing.draft_uuid(target.context.tenant, invoice.reference)})
+
+
+def index(target: FikenTarget, invoice: SalesInvoice, found: dict[str, Any]) -> None:
+    """Our invoice number and KID → what Fiken made of the invoice (`found`: its draft, invoice or sale ids)."""
     for key in [invoice.invoice_number] + ([f"kid:{invoice.kid}"] if invoice.kid else []):
         _tables(target).upsert(TABLE_LEDGER, {
-            "PartitionKey": _partition(target, "invoice-numbers"), "RowKey": _key(key), "DraftId": draft_id,
-            "InvoiceId": invoice_id or 0, "Uuid": invoicing.draft_uuid(target.context.tenant, invoice.reference),
+            "PartitionKey": _partition(target, "invoice-numbers"), "RowKey": _key(key), **found,
             "Reference": invoice.reference})
 
 
@@ -70,6 +74,10 @@ def locate(target: FikenTarget, number: str | None, kid: str | None) -> dict[str
         row = tables.get(TABLE_LEDGER, _partition(target, "invoice-numbers"), _key(key)) if tables else None
         if row is None:
             continue
+        if row.get("SaleId"):  # an «Annet salg» (external.py)
+            return {"sale": target._request("GET", f"{target.company}/sales/{int(row['SaleId'])}").json()}
+        if row.get("SaleDraftId"):
+            return {"draft": row["SaleDraftId"]}
         if row.get("InvoiceId"):
             return dict(target._request("GET", f"{target.company}/invoices/{int(row['InvoiceId'])}").json())
         made = list(target._pages(f"{target.company}/invoices", {"invoiceDraftUuid": str(row["Uuid"])}))
@@ -79,6 +87,11 @@ def locate(target: FikenTarget, number: str | None, kid: str | None) -> dict[str
         hits = list(target._pages(f"{target.company}/invoices", query))
         if len(hits) == 1:
             return dict(hits[0])
+    if number and target.settings.invoice_flow == "external_sale":  # an «Annet salg» booked by someone else
+        sales = [s for s in target._pages(f"{target.company}/sales", {"saleNumber": number})
+                 if s.get("kind") == "external_invoice"]
+        if len(sales) == 1:
+            return {"sale": sales[0]}
     return None
 
 
@@ -91,16 +104,30 @@ def render_invoice(target: FikenTarget, invoice: SalesInvoice, found: dict[str, 
     customer_id = int(found["contactId"]) if found else None
     settings = target.settings
     due = terms.due_date(invoice, settings.due_days)
+    project = target.project_of(invoice)
+    if settings.invoice_flow == "external_sale":
+        made = external.sale_payload if not target.draft else external.draft_payload
+        return {"sale" if not target.draft else "draft": made(invoice, customer_id=customer_id, due=due,
+                                                               income_account=settings.income_account,
+                                                               project_id=project)}
+    credited_number = None
+    if invoice.credits is not None and target.draft:  # Fiken's credit-note draft cannot name the invoice
+        credited = locate(target, invoice.credits, None)
+        credited_number = (credited or {}).get("invoiceNumber") or ""
     rendered: dict[str, Any] = {"draft": invoicing.draft_payload(invoice, tenant=target.context.tenant,
                                                                  customer_id=customer_id, due=due,
-                                                                 income_account=settings.income_account)}
-    if invoice.credits is not None:
+                                                                 income_account=settings.income_account,
+                                                                 project_id=project, credited=credited_number)}
+    if invoice.credits is not None and target.draft:
+        rendered["link"] = invoicing.DRAFT_UNLINKED
+    if invoice.credits is not None and not target.draft:
         credited = locate(target, invoice.credits, None)
         invoice_id = int(credited["invoiceId"]) if credited and "invoiceId" in credited else None
         whole = invoice_id is not None and Decimal(int(credited.get("gross") or 0)) / 100 == -invoice.total  # type: ignore[union-attr]
         rendered["creditNote"] = invoicing.credit_payload(invoice, invoice_id=invoice_id, whole=whole,
                                                           customer_id=customer_id,
-                                                          income_account=settings.income_account)
+                                                          income_account=settings.income_account,
+                                                          project_id=project)
         rendered["whole"] = whole
     return rendered
 
@@ -116,6 +143,11 @@ def deliver_invoice(target: FikenTarget, invoice: SalesInvoice) -> Delivery:
     row.setdefault("Customer", int(found["contactId"]))
     row.setdefault("CustomerWas", what)
     rendered = render_invoice(target, invoice, found)
+    project = target.project_of(invoice)
+    if project is not None:
+        row.setdefault("Project", project)
+    if target.settings.invoice_flow == "external_sale":
+        return external.deliver(target, invoice, row, rendered)
     kind = "credit" if invoice.credits else "invoice"
     drafts = f"{target.company}/{'creditNotes' if invoice.credits else 'invoices'}/drafts"
     uuid = rendered["draft"]["uuid"]
@@ -128,7 +160,7 @@ def deliver_invoice(target: FikenTarget, invoice: SalesInvoice) -> Delivery:
     if not draft_id:
         _save(target, row, Step="draft", Kind=kind)
         draft_id = _created(target._request("POST", drafts, body=rendered["draft"], reference=invoice.reference))
-    _save(target, row, Draft=draft_id, Kind=kind)
+    _save(target, row, Draft=draft_id, Kind=kind, **({"Credits": invoice.credits} if invoice.credits else {}))
     if kind == "invoice":
         _index(target, invoice, draft_id=draft_id, invoice_id=None)
     if target.draft:
@@ -191,102 +223,17 @@ def _send(target: FikenTarget, row: Entity, kind: str, id_field: str, invoice: S
 
 
 def _delivery(row: Entity) -> Delivery:
+    if str(row.get("Kind") or "").startswith("sale"):
+        return external.delivery(row)
     names = {"Kind": "kind", "Draft": "draft_id", "Invoice": "invoice_id", "InvoiceNumber": "invoice_number",
              "Kid": "kid", "Customer": "customer_id", "CustomerWas": "customer", "Credited": "credits_invoice_id",
-             "Sent": "sent"}
+             "Sent": "sent", "Project": "project_id", "Credits": "credits"}
     details = {name: row[k] for k, name in names.items() if row.get(k) not in (None, "")}
+    if row.get("Kind") == "credit" and row.get("IsDraft"):
+        details["credit_link"] = invoicing.DRAFT_UNLINKED
     what = "creditNote" if row.get("Kind") == "credit" else "invoice"
     remote = f"{what}:{row['Invoice']}" if row.get("Invoice") else f"draft:{row.get('Draft')}"
     return Delivery(remote_id=remote, draft=bool(row.get("IsDraft")), details=details)
-
-
-# -- payments -------------------------------------------------------------------------------------------------
-
-def _plan(target: FikenTarget, payment: Payment) -> tuple[dict[str, Any], list[Problem]]:
-    settings = target.settings
-
-    def problem(code: str, where: str, message: str) -> Problem:
-        return Problem(message, field=where, reference=payment.reference, code=code)
-
-    found: list[Problem] = []
-    if payment.currency != "NOK":
-        found.append(problem("unsupported-currency", "currency", "Fiken payments are registered in NOK only"))
-    method = payment.payment_method or "bank"
-    account = settings.payment_accounts.get(method)
-    if account is None:
-        found.append(problem("unknown-payment-method", "payment_method",
-                             f"payment method {method!r} has no account in settings.payment_accounts"))
-    elif account not in target.context.lookups.fill("accounts", [account], target._accounts):
-        found.append(problem("missing-account", "payment_method", f"the account {account} that payment method "
-                                                                  f"{method!r} lands on is not in Fiken"))
-    invoice = locate(target, payment.invoice_number, payment.kid)
-    if invoice is None:
-        found.append(problem("missing-invoice", "invoice_number", f"no Fiken invoice has number "
-                             f"{payment.invoice_number} or KID {payment.kid}"))
-        return {}, found
-    if "draft" in invoice:
-        found.append(problem("invoice-not-posted", "invoice_number", f"invoice {payment.invoice_number} is still a "
-                             "draft in Fiken: it is paid once it is made an invoice"))
-        return {}, found
-    sale = invoice.get("sale") or {}
-    outstanding = Decimal(int(sale.get("outstandingBalance") or 0)) / 100
-    over = payment.amount > outstanding
-    # A shortfall within the tolerance is the payment's fee (Fiken books it beside the payment); an excess is an
-    # overpayment by the tenant's rule (a payment has no negative fee).
-    steps, refusals = terms.payment_plan(payment, outstanding, tolerance=Decimal(0) if over else
-                                         Decimal(settings.payment_tolerance), difference_type=True,
-                                         overpayments=settings.overpayments)
-    found += [problem(code, "amount", message) for code, message in refusals]
-    fee = sum((amount for kind, amount in steps if kind == "difference"), Decimal(0))
-    return {"sale": sale.get("saleId"), "invoice": invoice.get("invoiceId"), "outstanding": outstanding,
-            "body": invoicing.payment_body(payment, account, fee)}, found
-
-
-def payment_problems(target: FikenTarget, payment: Payment) -> list[Problem]:
-    return _plan(target, payment)[1]
-
-
-def render_payment(target: FikenTarget, payment: Payment) -> dict[str, Any]:
-    plan, _ = _plan(target, payment)
-    return {"payment": plan.get("body") or invoicing.payment_body(payment, None, Decimal(0)),
-            "lookup": {"invoiceNumber": payment.invoice_number, "kid": payment.kid}, "sale": plan.get("sale")}
-
-
-def deliver_payment(target: FikenTarget, payment: Payment) -> Delivery:
-    row = progress(target, payment.reference)
-    if row.get("State") == "done":
-        return _paid(row)
-    path = ""
-    if not row.get("Body"):
-        plan, problems = _plan(target, payment)
-        if problems:
-            raise DataError(f"payment {payment.reference} cannot be registered: "
-                            + "; ".join(p.message for p in problems), tenant=target.context.tenant,
-                            reference=payment.reference, connector=NAME, problems=tuple(problems))
-        path = f"{target.company}/sales/{int(plan['sale'])}/payments"
-        before = [int(p["paymentId"]) for p in target._request("GET", path).json() or []]
-        _save(target, row, Kind="payment", Sale=int(plan["sale"]), InvoiceId=int(plan["invoice"] or 0),
-              Before=json.dumps(before), Open=f"{plan['outstanding']:.2f}", Body=json.dumps(plan["body"]))
-    path = f"{target.company}/sales/{int(row['Sale'])}/payments"
-    body = json.loads(str(row["Body"]))
-    payment_id = int(row.get("Payment") or 0)
-    if not payment_id and row.get("Step") == "pay":  # outcome unknown: a new payment of this amount is ours
-        earlier = set(json.loads(str(row["Before"])))
-        payment_id = next((int(p["paymentId"]) for p in target._request("GET", path).json() or []
-                           if int(p["paymentId"]) not in earlier and p.get("amount") == body["amount"]
-                           and p.get("date") == body["date"]), 0)
-    if not payment_id:
-        _save(target, row, Step="pay")
-        payment_id = _created(target._request("POST", path, body=body, reference=payment.reference))
-    _save(target, row, Payment=payment_id, State="done")
-    return _paid(row)
-
-
-def _paid(row: Entity) -> Delivery:
-    body = json.loads(str(row.get("Body") or "{}"))
-    return Delivery(remote_id=f"payment:{row['Payment']}", draft=False, details={
-        "kind": "payment", "sale_id": row.get("Sale"), "invoice_id": row.get("InvoiceId"), "open_before": row.get("Open"),
-        "account": body.get("account"), "amount_øre": body.get("amount"), "fee_øre": body.get("fee", 0)})
 
 
 def find(target: FikenTarget, reference: str) -> Delivery | None | Literal[False]:
@@ -300,5 +247,7 @@ def find(target: FikenTarget, reference: str) -> Delivery | None | Literal[False
         return False
     if row.get("State") != "done":
         return None
-    return _paid(dict(row)) if row.get("Kind") == "payment" else _delivery(dict(row))
+    from connectors.targets.fiken.payments import paid
+
+    return paid(dict(row)) if row.get("Kind") == "payment" else _delivery(dict(row))
 

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from connectors.http import client_for, kept, send
-from connectors.targets.fiken import customers, invoicing, notes, sales
+from connectors.targets.fiken import customers, invoicing, notes, payments, sales
 from connectors.targets.fiken.client import DIALECT, FikenAuth, OAuth
 from connectors.targets.fiken.descriptor import FikenSettings
 from connectors.targets.fiken.entry import entry, refusal
@@ -142,6 +142,27 @@ class FikenTarget:
                     raise
         return found
 
+    def _projects(self, numbers: list[str]) -> dict[str, dict[str, Any]]:
+        """Projects by number (`GET /projects?number=`); a number two projects share is ambiguous."""
+        found: dict[str, dict[str, Any]] = {}
+        for number in numbers:
+            hits = [p for p in self._pages(f"{self.company}/projects", {"number": number})
+                    if str(p.get("number")) == number]
+            if len(hits) == 1:
+                found[number] = hits[0]
+            elif hits:
+                found[number] = {"_ambiguous": sorted(int(p["projectId"]) for p in hits)}
+        return found
+
+    def project_of(self, invoice: SalesInvoice) -> int | None:
+        """The Fiken project id of the invoice's lines' project (one per invoice), None without one or when it is
+        missing (preflight says so)."""
+        numbers = sorted({line.dimensions["project"] for line in invoice.lines if "project" in line.dimensions})
+        if len(numbers) != 1:
+            return None
+        found = self.context.lookups.fill("projects", numbers, self._projects).get(numbers[0]) or {}
+        return int(found["projectId"]) if found.get("projectId") else None
+
     def _contacts(self, role: str) -> Callable[[list[tuple[str, ...]]], dict[str, dict[str, Any]]]:
         def fetch(batch: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
             found: dict[str, dict[str, Any]] = {}
@@ -189,7 +210,7 @@ class FikenTarget:
             if isinstance(document, SalesInvoice):
                 problems.extend(self._invoice_problems(document))
             elif isinstance(document, Payment):
-                problems.extend(sales.payment_problems(self, document))
+                problems.extend(payments.payment_problems(self, document))
         vouchers = [d for d in documents if isinstance(d, Voucher)]
         if not vouchers:
             return problems
@@ -216,12 +237,33 @@ class FikenTarget:
                                     "ambiguous in Fiken" + ("" if self.settings.create_customers else
                                     " (the connection may create missing customers: setting create_customers)"),
                                     field="customer", reference=invoice.reference, code="missing-customer"))
-        if invoice.credits is not None and not self.draft:
+        problems += self._project_problems(invoice)
+        if self.settings.invoice_flow == "external_sale" and self.settings.send_invoices:
+            problems.append(Problem("Fiken does not send an «Annet salg»: with invoice_flow external_sale the source "
+                                    "sends its invoices itself; turn send_invoices off", field="settings.send_invoices",
+                                    reference=invoice.reference, code="send-unsupported"))
+        if invoice.credits is not None and not self.draft and self.settings.invoice_flow == "invoice":
             credited = sales.locate(self, invoice.credits, None)
             if credited is None or "draft" in credited:
                 problems.append(Problem(f"the invoice credited, {invoice.credits}, is " + (
                     "not in Fiken" if credited is None else "still a draft in Fiken"),
                     field="credits", reference=invoice.reference, code="missing-invoice"))
+        return problems
+
+    def _project_problems(self, invoice: SalesInvoice) -> list[Problem]:
+        numbers = sorted({line.dimensions["project"] for line in invoice.lines if "project" in line.dimensions})
+        if len(numbers) > 1:
+            return [Problem(f"a Fiken invoice or sale has one project; the lines name {', '.join(numbers)}",
+                            field="lines[].dimensions.project", reference=invoice.reference, code="mixed-dimensions")]
+        found = self.context.lookups.fill("projects", numbers, self._projects)
+        problems = []
+        for number in numbers:
+            project = found.get(number)
+            why = ("is not in Fiken" if project is None else "is in Fiken twice" if project.get("_ambiguous")
+                   else "is completed in Fiken" if project.get("completed") else None)
+            if why:
+                problems.append(Problem(f"project {number} {why}", field="lines[].dimensions.project",
+                                        reference=invoice.reference, code="missing-project"))
         return problems
 
     def accounts_missing(self, numbers: Iterable[str]) -> dict[str, str]:
@@ -236,7 +278,7 @@ class FikenTarget:
         if isinstance(document, SalesInvoice):
             return sales.render_invoice(self, document)
         if isinstance(document, Payment):
-            return sales.render_payment(self, document)
+            return payments.render_payment(self, document)
         voucher = self._voucher(document)
         return entry(voucher, self.resolve([voucher]), open_entry=self.settings.open_entries).body
 
@@ -250,7 +292,7 @@ class FikenTarget:
         if isinstance(document, SalesInvoice):
             return replace(sales.deliver_invoice(self, document), not_accepted=invoicing.not_accepted(document))
         if isinstance(document, Payment):
-            return replace(sales.deliver_payment(self, document), not_accepted=invoicing.not_accepted(document))
+            return replace(payments.deliver_payment(self, document), not_accepted=invoicing.not_accepted(document))
         voucher = self._voucher(document)
         if not self.settings.direct_posting:
             raise ConfigError(OPT_IN, tenant=self.context.tenant, reference=voucher.reference, connector=NAME)
@@ -315,8 +357,6 @@ class FikenTarget:
                               "(Foretak → Tilleggstjenester → API, 99 kr a month)", tenant=self.context.tenant,
                               connector=NAME)
         detail = self._request("GET", f"companies/{slug}").json()
-        if not self.settings.direct_posting:
-            raise ConfigError(OPT_IN, tenant=self.context.tenant, connector=NAME)
         try:  # invoices are numbered from Fiken's counter: without one, Fiken makes no invoice [unverified: how it says so]
             counter: Any = self._request("GET", f"{self.company}/invoices/counter").json().get("value")
         except BilagsbroError as exc:
@@ -324,13 +364,33 @@ class FikenTarget:
                 raise
             counter = ("not set up: Fiken numbers invoices once its invoice counter exists (its first invoice, or "
                        "Innstillinger → Faktura)")
-        return {"target": NAME, "base_url": self.settings.base_url, "company_slug": slug,
-                "company": detail.get("name"), "organization_number": detail.get("organizationNumber"),
-                "test_company": detail.get("testCompany"), "accounting_start": detail.get("accountingStartDate"),
-                "direct_posting": True, "drafts": "none in Fiken: vouchers are posted as general journal entries",
-                "invoice_counter": counter,
-                "entries": "open: deletable in Fiken without a counter entry" if self.settings.open_entries
-                           else "closed: reversed in Fiken with a counter entry"}
+        answer = {"target": NAME, "base_url": self.settings.base_url, "company_slug": slug,
+                  "company": detail.get("name"), "organization_number": detail.get("organizationNumber"),
+                  "test_company": detail.get("testCompany"), "accounting_start": detail.get("accountingStartDate"),
+                  "direct_posting": self.settings.direct_posting}
+        if self.settings.direct_posting:
+            answer.update({"drafts": "none in Fiken: vouchers are posted as general journal entries",
+                           "invoice_counter": counter,
+                           "entries": "open: deletable in Fiken without a counter entry" if self.settings.open_entries
+                                      else "closed: reversed in Fiken with a counter entry"})
+        else:  # green: what it can do without the opt-in, and what it cannot
+            answer.update({"vouchers": "not sent: " + OPT_IN, "invoice_counter": counter})
+        answer["invoices"] = self._invoice_flow_said()
+        return answer
+
+    def _invoice_flow_said(self) -> str:
+        """What becomes of a sales invoice, credit note and payment with these settings, in the customer's words."""
+        s = self.settings
+        if s.invoice_flow == "external_sale":
+            return ("«Annet salg» with the source's invoice number and KID: " + (
+                "sale drafts someone books in Fiken" if self.draft else "booked as sales at once")
+                + "; Fiken sends nothing; credit notes are sales of their own, not linked; payments on the sale")
+        said = ("invoice drafts (fakturautkast) someone makes invoices in Fiken; credit notes as credit-note drafts, "
+                "not linked to the invoice by Fiken's API" if self.draft else
+                "invoices made at once (Fiken's number and KID), credit notes linked to the invoice")
+        if s.send_invoices:
+            said += "; " + ("sent by Fiken once made" if not self.draft else "not sent: drafts are sent by a person")
+        return said + "; payments on the invoice's sale (an invoice still a draft cannot be paid)"
 
 
 def connect(context: TargetContext) -> FikenTarget:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from connectors.sales import checks
+from connectors.sales import checks, fields
 from connectors.sales.checks import count_and_price
 from connectors.sales.checks import due_date as due_date  # re-exported: sales.py and tests use invoicing.due_date
 from connectors.sales.checks import payment_plan as payment_plan
@@ -107,14 +107,8 @@ NOT_ACCEPTED = {**INVOICE_NOT_ACCEPTED, **{k: v for k, v in PAYMENT_NOT_ACCEPTED
 
 
 def not_accepted(document: SalesInvoice | Payment) -> tuple[str, ...]:
-    """The instances of fields Tripletex has no place for, as a delivery names them."""
-    if isinstance(document, Payment):
-        return tuple(f for f in ("description", "bank_account", "receivable_account") if getattr(document, f))
-    fields = ["receivable_account"]
-    for i, line in enumerate(document.lines):
-        fields += [f"lines[{i}].{name}" for name in ("product", "account") if getattr(line, name)]
-        fields += [f"lines[{i}].dimensions.{name}" for name in line.dimensions if name not in ("department", "project")]
-    return tuple(fields)
+    """The instances of fields Tripletex has no place for, as a delivery names them (from FIELD_MAP)."""
+    return fields.not_accepted(document, FIELD_MAP)
 
 
 DEFAULT_PAYMENT_TYPES = {"card": "Kort", "vipps": "Vipps", "bank": "Betalt til bank", "invoice": "Betalt til bank"}

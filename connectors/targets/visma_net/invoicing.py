@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from connectors.sales import fields
 from connectors.sales.checks import count_and_price, vat_in
 from connectors.targets.visma_net.mapping import REFERENCE_MAX, rate_on, short_reference
 from pipeline.descriptors import Derived, FieldMap, Lands, NotAccepted, Refused
@@ -30,8 +31,6 @@ _TAX = "document.taxDetailLines[]|taxDetails[]"
 INVOICE_NOT_ACCEPTED: dict[str, str] = {
     "receivable_account": "Visma.net books a customer document on the customer's own ledger account (its customer "
                           "class); a customer invoice has no receivable account field",
-    "lines[].product": "items are not matched yet (a line takes an item by its inventory number); the line's "
-                       "description carries the text",
     "lines[].dimensions.*": "Visma.net customer document lines take department (a subaccount segment), and the "
                             "document a project; other dimensions are not sent",
     "due_date": "a Visma.net credit note has no due date (CustomerCreditNoteUpdateDto)",
@@ -74,7 +73,9 @@ FIELD_MAP: FieldMap = {
                                                               "else 1"),
         "lines[].unit_price": Derived("the unit price sent is the net amount divided by the quantity; preflight "
                                       "checks that the source's unit price times the quantity is the amount"),
-        "lines[].product": NotAccepted(INVOICE_NOT_ACCEPTED["lines[].product"]),
+        "lines[].product": Lands(f"{_LINES}.inventoryNumber.value", "the Visma.net inventory item with that number "
+                                                                    "(GET /v1/inventory/{number}, cached); an item "
+                                                                    "missing or not for sale is a preflight problem"),
         "lines[].account": Lands(f"{_LINES}.accountNumber.value", "as is; without one, the customer's or item's "
                                                                   "sales account in Visma.net"),
         "lines[].vat_code": Lands(f"{_LINES}.vatCodeId.value", "the VAT category holding the VAT ID "
@@ -120,16 +121,10 @@ DEFAULT_PAYMENT_METHODS = {"bank": "BANK", "invoice": "BANK", "card": "KORT", "v
 
 
 def not_accepted(document: SalesInvoice | Payment) -> tuple[str, ...]:
-    """The instances of fields Visma.net has no place for, as a delivery names them."""
-    if isinstance(document, Payment):
-        return ("receivable_account",)
-    fields = ["receivable_account"]
-    if document.credits is not None:
-        fields += [name for name in ("due_date", "kid") if getattr(document, name) is not None]
-    for i, line in enumerate(document.lines):
-        fields += [f"lines[{i}].product"] if line.product else []
-        fields += [f"lines[{i}].dimensions.{name}" for name in line.dimensions if name not in ("department", "project")]
-    return tuple(fields)
+    """The instances of fields Visma.net has no place for, as a delivery names them (from FIELD_MAP; a credit note's
+    due date and KID have no place on Visma.net's credit note)."""
+    return fields.not_accepted(document, FIELD_MAP,
+                               lambda d: isinstance(d, SalesInvoice) and d.credits is not None)
 
 
 def _v(value: Any) -> dict[str, Any]:
@@ -182,6 +177,8 @@ def document_body(invoice: SalesInvoice, *, customer: str | None, vats: Mapping[
         count, price = count_and_price(net * sign, line.quantity)
         body: dict[str, Any] = {"operation": "Insert", "lineNumber": _v(number), "description": _v(line.description),
                                 "quantity": _v(count), "unitPriceInCurrency": _v(price)}
+        if line.product:
+            body["inventoryNumber"] = _v(line.product)  # preflight found the item (register.items)
         if line.account:
             body["accountNumber"] = _v(line.account)
         category = vat_category(line.vat_code, categories, chosen)

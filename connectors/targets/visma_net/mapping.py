@@ -106,6 +106,7 @@ class Register:
     vat_categories: dict[str, dict[str, Any]] = field(default_factory=dict)  # "03" → VatCategoryDto
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)  # "1" → DtoSegmentValue
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)  # "100" → ProjectDto
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # "ABO-PAPIR" → InventoryDto (invoice lines)
     periods: list[dict[str, Any]] = field(default_factory=list)  # FinancialPeriodDto
 
 

@@ -7,7 +7,8 @@ the tolerance (fees, rounding): the shortfall is written off on the line (`balan
 code, whose account takes it). Over the open amount: refused, or on opt-in the surplus stays unapplied on the payment
 (the customer in credit) — Visma.net writes off an open balance, not a surplus. On hold (a draft) unless the tenant
 posts directly; then released (`…/action/release`). After an unknown outcome the payment is found by our
-`paymentRef` among the invoice's payments (`GET /v1/customerPayment?invoiceRefNbr=`).
+`paymentRef` among the invoice's payments (`GET /v1/customerPayment?invoiceRefNbr=`). A payment dated in a financial period closed in the customer ledger (or
+inactive) is refused in preflight, with the others (`GET /v1/financialPeriod`, kept per connection: register.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.sales import checks
-from connectors.targets.visma_net import invoicing, sales
-from connectors.targets.visma_net.mapping import NAME, short_reference
+from connectors.targets.visma_net import invoicing, register, sales
+from connectors.targets.visma_net.mapping import NAME, period_id, period_of, short_reference
 from pipeline.errors import DataError, OutcomeUnknown, Problem
 from pipeline.model import Payment
 from pipeline.ports import Delivery
@@ -35,6 +36,13 @@ def _plan(target: VismaNetTarget, payment: Payment) -> tuple[dict[str, Any], lis
     found: list[Problem] = []
     if payment.currency != "NOK":
         found.append(problem("unsupported-currency", "currency", "Visma.net payments are registered in NOK only"))
+    period = period_of(payment.date, register.periods(target))  # the connection's periods, kept PERIOD_SECONDS
+    if period is None or not period.get("active", True) or period.get("closedInCustomerLedger"):
+        said = "no financial period in Visma.net covers" if period is None else (
+            f"the financial period {period.get('description') or period_id(period)} is "
+            + ("inactive" if not period.get("active", True) else "closed in the customer ledger") + " for")
+        found.append(problem("closed-period", "date", f"{said} the payment date {payment.date}: reopen the period in "
+                                                      "Visma.net's customer ledger, or date the payment in an open one"))
     method = payment.payment_method or "bank"
     method_id = settings.payment_methods.get(method)
     methods = target.payment_methods()

@@ -34,7 +34,7 @@ def register(target: VismaNetTarget) -> Register:
     """The connection's register: views of its lookups' tables (filled by `resolve`)."""
     table = target.context.lookups.table
     return Register(accounts=table("accounts"), vats=table("vats"), vat_categories=table("vat_categories"),
-                    departments=table("departments"), projects=table("projects"))
+                    departments=table("departments"), projects=table("projects"), items=table("items"))
 
 
 def _all(target: VismaNetTarget, path: str, key: str) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
@@ -64,6 +64,19 @@ def _projects(target: VismaNetTarget) -> Callable[[list[str]], dict[str, dict[st
             record = _found(lambda p=project: target.get(f"v1/project/{quote(p, safe='')}"))  # type: ignore[misc]
             if record is not None:
                 found[project] = record
+        return found
+    return fetch
+
+
+def _items(target: VismaNetTarget) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
+    """Inventory items by number (`GET /v1/inventory/{inventoryNumber}`, a 404 a miss): an invoice names a few, and
+    the list endpoint filters by one number only."""
+    def fetch(numbers: list[str]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for number in numbers:
+            record = _found(lambda n=number: target.get(f"v1/inventory/{quote(n, safe='')}"))  # type: ignore[misc]
+            if record is not None:
+                found[number] = record
         return found
     return fetch
 

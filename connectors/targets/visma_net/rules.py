@@ -33,6 +33,9 @@ from pipeline.model import Posting, SalesInvoice, Voucher
 
 Report = Callable[[str, str, str], None]
 
+# InventoryDto.status values an item may be sold in (the others: NoSales, Inactive, MarkedForDeletion, Unknown);
+# [unverified] whether Visma.net sells a NoRequest item: allowed here, refused by Visma.net in its own words if not.
+SELLABLE = ("Active", "NoPurchases", "NoRequest")
 
 def problems_for(voucher: Voucher, register: Register) -> list[Problem]:
     """Everything this voucher needs and the company lacks or refuses, each located by field."""
@@ -161,6 +164,12 @@ def invoice_problems(invoice: SalesInvoice, register: Register, *, vat_categorie
         if department is not None and (register.departments.get(department) or {}).get("active", False) is False:
             problem("missing-department", f"{at}.dimensions.department", f"department {department} is no active "
                     "value of the subaccount's department segment in Visma.net")
+        if line.product is not None:
+            item = register.items.get(line.product)
+            if item is None or item.get("status") not in SELLABLE:
+                problem("missing-item", f"{at}.product", f"inventory item {line.product} is " + (
+                    "not in Visma.net" if item is None else f"{item.get('status')} in Visma.net (it may not be sold)")
+                    + ": add it in Visma.net (Inventory → Items), or send the line without a product code")
         project = line.dimensions.get("project")
         if project is not None and (register.projects.get(project) or {}).get("status") != "Active":
             problem("missing-project", f"{at}.dimensions.project", f"project {project} is missing or not active in "

@@ -124,7 +124,7 @@ class VismaNetTarget:
 
     def register_for_invoices(self, invoice: SalesInvoice) -> Register:
         """What an invoice needs from the company: VAT IDs, every VAT category, accounts, departments, projects,
-        financial periods (register.py: one lookup per kind and connection)."""
+        inventory items, financial periods (register.py: one lookup per kind and connection)."""
         lines = invoice.lines
         lookups = self.context.lookups
         found = register.register(self)
@@ -137,6 +137,7 @@ class VismaNetTarget:
                      register._segment(self))
         lookups.fill("projects", [line.dimensions["project"] for line in lines if "project" in line.dimensions],
                      register._projects(self))
+        lookups.fill("items", [line.product for line in lines if line.product], register._items(self))
         found.vat_categories = {k: v for k, v in found.vat_categories.items() if k != "*"}
         found.periods = register.periods(self)
         return found

@@ -9,6 +9,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.fiken import FikenSandbox
+from sandboxes.fiken.external import add_project
 from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
 from tests.fiken.fiken_support import spec_check
 from tests.specs import SpecCheckingTransport
@@ -28,6 +29,7 @@ class Harness:
         # The invoice the field map's credit note and payment name (number 10042), made in Fiken itself.
         fjordkafé = next(c for c in self.sandbox.company.contacts.values() if c.get("customerNumber") == 10001)
         self.sandbox.company.invoicing.seed_invoice(int(fjordkafé["contactId"]), 10042, 125_000)
+        add_project(self.sandbox.company.invoicing, "100", "Prosjekt 100")  # the field map's project
         self.transport = SpecCheckingTransport(spec_check())
         self.secrets = MemorySecrets({"fiken-token": "sandbox-personal-token"})
         self.cache: dict[str, Any] = {}
