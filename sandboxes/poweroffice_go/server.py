@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sandboxes.poweroffice_go import sales
 from sandboxes.poweroffice_go.company import ROLES, GoClient, Invalid
 from sandboxes.tripletex.server import Faults
 
@@ -78,6 +79,9 @@ class PowerOfficeSandbox:
         self.token_lifetime = token_lifetime
         self.roles: set[str] = set(ROLES)  # what the integration may do on this client
         self.faults = Faults()
+        self.sales = sales.GoSales(self.client)  # products, customers, sales orders, invoices, payments (sales.py)
+        if client is None and seed == "demo":
+            self.sales.seed_demo()
         self.tokens: dict[str, float] = {}  # token → monotonic expiry
         self.issued: list[str] = []
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -151,6 +155,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
 
     def _handle(self, method: str) -> None:
         self.trace = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"
@@ -253,6 +260,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, route: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         client = self.box.client
+        try:
+            handled = sales.route(self.box.sales, method, route, query, body, self._require,
+                                  lambda detail: _Answer(404, self._problem(404, "Object(s) not found", detail)), _moment)
+        except Invalid as exc:
+            raise _Answer(400, self._problem(400, exc.title, " ".join(exc.details))) from None
+        if handled is not None:
+            return self._page(handled[1], query) if method == "GET" and isinstance(handled[1], list) else handled
         if method == "POST" and route == "/JournalEntryVouchers/ManualJournals":
             self._require("JournalEntryVoucher_Full")
             return 201, self._created(client.create_draft, body)
