@@ -67,6 +67,7 @@ class GoSales:
         """Products a subscription business sells, one per VAT treatment (their sales accounts carry the codes)."""
         self.add_product("ABO", "Abonnement", 3000)
         self.add_product("ABO-MAT", "Abonnement, næringsmidler", 3010)
+        self.add_product("ABO-LAV", "Abonnement, lav sats (aviser, kringkasting)", 3020)
         self.add_product("ABO-FRI", "Abonnement, avgiftsfritt", 3100)
         return self
 
