@@ -49,6 +49,9 @@ class GoSales:
         self.states: dict[str, dict[str, Any]] = {}  # InvoiceSentStateDto by order Id
         self.deliveries: list[tuple[int, str, str]] = []  # (invoice no, how, to): what GO sent
         self.elma: set[str] = {"987654325"}  # organisation numbers registered for EHF
+        # How ProductUnitPrice is read: net of VAT (our reading, [unverified]); True reads it as VAT included, the
+        # other possible answer, so tests can show that a wrong reading is caught before anything is posted.
+        self.prices_include_vat = False
         self._order_numbers = itertools.count(1)
         self._invoice_numbers = itertools.count(10043)
 
@@ -180,8 +183,11 @@ class GoSales:
                     out.append(f"{at}.Quantity: required when the line has a product.")
                     continue
                 amount = (Decimal(quantity) * Decimal(price if price is not None else product["UnitPrice"] or 0))
+                rate = self._rate(product)
+                if self.prices_include_vat:
+                    amount = amount / (1 + rate)
                 amount = amount.quantize(CENT, ROUND_HALF_UP)
-                vat = (amount * self._rate(product)).quantize(CENT, ROUND_HALF_UP)
+                vat = (amount * rate).quantize(CENT, ROUND_HALF_UP)
                 net, gross = net + amount, gross + amount + vat
                 lines.append({**line, "Id": len(lines) + 1, "ProductId": product["Id"], "NetAmount": amount,
                               "VatAmount": vat, "SalesAccountNo": product["StandardSalesAccount"]})
