@@ -266,3 +266,20 @@ def test_a_missing_invoice_role_is_named_in_the_customers_words(go: Harness) -> 
     assert target(go, products={}).check()["roles"]["invoices_missing"] == ["SalesOrders_Full"]  # not set up for invoices: said
     with pytest.raises(ConfigError, match="needs the role SalesOrders_Full"):
         target(go, products=PRODUCTS).deliver(invoice())
+
+
+def test_a_payment_finds_an_invoice_made_in_go_by_gos_own_kid(go: Harness) -> None:
+    made_in_go = go.sandbox.sales.seed_invoice(10002, 10050, Decimal("500.00"))
+    by_kid = payment("BETALING-1", "500.00", number=None, kid=made_in_go["Cid"])
+    connection = target(go, products=PRODUCTS, direct_posting=True)
+    assert connection.preflight([by_kid]) == []
+    connection.deliver(by_kid)
+    assert made_in_go["Balance"] == Decimal("0.00")
+
+
+def test_an_invoice_posted_from_gos_own_screens_is_paid_against_its_number(go: Harness) -> None:
+    draft = target(go, products=PRODUCTS).deliver(invoice())
+    go.sandbox.sales.send(draft.remote_id, {"DeliveryType": "PdfPrintForDownload", "VoucherDate": "2026-11-05"})
+    billed = go.sandbox.sales.invoices[draft.remote_id]
+    delivery = target(go, products=PRODUCTS).deliver(payment())  # our invoice number, GO's invoice
+    assert billed["Balance"] == Decimal("0.00") and delivery.details["invoice"] == str(billed["InvoiceNo"])

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from sandboxes.poweroffice_go import PowerOfficeSandbox

@@ -27,7 +27,7 @@ from connectors.sales import progress as rows
 from connectors.targets.poweroffice_go import customers
 from connectors.targets.poweroffice_go.invoicing import order_body, send_body
 from connectors.targets.poweroffice_go.mapping import NAME, TITLE, external_reference
-from pipeline.errors import DataError, Problem, TransientError
+from pipeline.errors import DataError, TransientError
 from pipeline.model import SalesInvoice
 from pipeline.ports import Delivery, Entity
 from pipeline.records.names import TABLE_LEDGER
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from connectors.targets.poweroffice_go.target import PowerOfficeTarget
 
 DUPLICATE = "externalimportreference"
+PAGE = 5000
 POLLS = 10  # sentState asked this often, a second apart, before the delivery is retried later
 
 
@@ -84,13 +85,35 @@ def locate(target: PowerOfficeTarget, number: str | None, kid: str | None) -> di
         by_kid = _indexed(target, "kids", kid)
         row = _indexed(target, "invoice-numbers", str(by_kid["Number"])) if by_kid else None
     if row is not None:
-        found = outgoing(target, customMatchingReferences=external_reference(str(row["Number"])))
-        found = [f for f in found if f.get("ExternalImportReference") == row.get("Reference")] or found
-        return dict(found[0]) if found else {"_draft": row.get("OrderId")}
+        return _ours(target, row)
     if number and number.isdigit():
-        found = [f for f in outgoing(target, invoiceNos=number) if str(f.get("InvoiceNo")) == number]
-        return dict(found[0]) if found else None
+        found = _numbered(target, number)
+        if found is not None:
+            return found
+    if kid:  # GO's own KID: among the open invoices (GO has no KID filter)
+        open_ = [f for f in target.records("OutgoingInvoices", {"unpaid": "true"}, page_size=PAGE)
+                 if str(f.get("Cid") or "") == kid]
+        return dict(open_[0]) if len(open_) == 1 else None
     return None
+
+
+def _numbered(target: PowerOfficeTarget, number: str) -> dict[str, Any] | None:
+    found = [f for f in outgoing(target, invoiceNos=number) if str(f.get("InvoiceNo")) == number]
+    return dict(found[0]) if found else None
+
+
+def _ours(target: PowerOfficeTarget, row: Entity) -> dict[str, Any]:
+    """Our invoice as GO holds it: by our invoice number in its CustomMatchingReference (filtered again here: that
+    GO's filter matches exactly is [unverified]), else — posted from GO's own screens — by the number sentState
+    gives its sales order; `{"_draft": …}` while it is a sales order."""
+    cmr = external_reference(str(row["Number"]))
+    found = [f for f in outgoing(target, customMatchingReferences=cmr) if f.get("CustomMatchingReference") == cmr]
+    found = [f for f in found if f.get("ExternalImportReference") == row.get("Reference")] or found
+    if found:
+        return dict(found[0])
+    number = sent_state(target, str(row["OrderId"])).get("InvoiceNo") if row.get("OrderId") else None
+    posted = _numbered(target, str(number)) if number is not None else None
+    return posted if posted is not None else {"_draft": row.get("OrderId")}
 
 
 def _order_by_reference(target: PowerOfficeTarget, invoice: SalesInvoice, since: str | None
@@ -98,7 +121,7 @@ def _order_by_reference(target: PowerOfficeTarget, invoice: SalesInvoice, since:
     """(order id, GO's invoice if it was posted) of ours with this reference, after an unknown outcome."""
     ours = external_reference(invoice.reference)
     posted = [f for f in outgoing(target, customMatchingReferences=external_reference(invoice.invoice_number))
-              if f.get("ExternalImportReference") == ours]
+              if f.get("ExternalImportReference") == ours]  # filtered again: the filter's exactness is [unverified]
     if posted:
         return str(posted[0]["Id"]), dict(posted[0])
     moment = (dt.datetime.fromisoformat(since) if since else dt.datetime.now(dt.UTC)) - dt.timedelta(minutes=10)
@@ -257,57 +280,3 @@ def find(target: PowerOfficeTarget, reference: str) -> Delivery | None | Literal
     if row is None:
         return False
     return delivery(dict(row)) if row.get("State") == "done" else None
-
-
-def invoice_problems(target: PowerOfficeTarget, invoice: SalesInvoice) -> list[Problem]:
-    """Preflight: the shared checks, each line's product (its sales account and VAT code), the customer, and the
-    invoice a credit note credits (posted in GO: GO links a credit note to an invoice number)."""
-    settings = target.settings
-    rates = target.vat_rates()
-    problems = checks.invoice_problems(invoice, rates.get, settings.due_days, system=TITLE)
-    if invoice.currency != "NOK":
-        problems.append(Problem("PowerOffice GO invoices are made in NOK only", field="currency",
-                                reference=invoice.reference, code="unsupported-currency"))
-    products = target.products()
-    for i, line in enumerate(invoice.lines):
-        code = line.product or settings.products.get(line.vat_code)
-        product = products.get(code or "")
-        where = f"lines[{i}].product"
-        if code is None:
-            problems.append(Problem(f"no GO product for VAT code {line.vat_code}: name one in settings.products "
-                                    "(a GO sales-order line takes its account and VAT code from its product)",
-                                    field=where, reference=invoice.reference, code="missing-product"))
-            continue
-        if product is None or product.get("IsArchived"):
-            problems.append(Problem(f"product {code} is {'archived' if product else 'not'} in PowerOffice GO",
-                                    field=where, reference=invoice.reference, code="missing-product"))
-            continue
-        account = target.sales_account(product)
-        if account is None:
-            continue  # the product's account is GO's default (product group or settings): not checked [unverified]
-        if line.account and str(account.get("AccountNo")) != line.account:
-            problems.append(Problem(f"product {code} is sold on account {account.get('AccountNo')}, not "
-                                    f"{line.account}", field=f"lines[{i}].account", reference=invoice.reference,
-                                    code="product-account"))
-        if (target.account_vat_code(account) or line.vat_code) != line.vat_code:
-            problems.append(Problem(f"product {code}'s sales account {account.get('AccountNo')} has VAT code "
-                                    f"{target.account_vat_code(account)}, not {line.vat_code}", field=f"lines[{i}].vat_code",
-                                    reference=invoice.reference, code="product-vat-code"))
-    found, why = customers.customer(target, invoice.customer, invoice.reference, create=False)
-    creatable = why == "missing" and settings.create_customers and bool(customers.keys(
-        checks.matching_party(invoice.customer, settings.customer_match)))
-    if found is None and not creatable:
-        who = invoice.customer.name or invoice.customer.number
-        problems.append(Problem(f"customer {who} is {why} in PowerOffice GO" + (
-            " (the connection may create missing customers: setting create_customers)"
-            if why == "missing" and not settings.create_customers else
-            ": merge them in GO" if why == "ambiguous" else ""),
-            field="customer", reference=invoice.reference, code="missing-customer"))
-    if invoice.credits is not None:
-        credited = locate(target, invoice.credits, None)
-        if credited is None or "_draft" in credited:
-            problems.append(Problem(f"the invoice credited, {invoice.credits}, is " + (
-                "not in PowerOffice GO" if credited is None else
-                "still a sales order (a draft) in PowerOffice GO: GO links a credit note to a posted invoice"),
-                field="credits", reference=invoice.reference, code="missing-invoice"))
-    return problems

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from connectors.http import Sleep, client_for, kept, send
-from connectors.targets.poweroffice_go import invoicing, payments, sales, sent
+from connectors.targets.poweroffice_go import invoicing, payments, preflight, sales, sent
 from connectors.targets.poweroffice_go import register as lookups
 from connectors.targets.poweroffice_go.client import DIALECT, GoToken, pace_for
 from connectors.targets.poweroffice_go.descriptor import PowerOfficeSettings
@@ -189,7 +189,7 @@ class PowerOfficeTarget:
         problems: list[Problem] = []
         for document in documents:
             if isinstance(document, SalesInvoice):
-                problems.extend(sales.invoice_problems(self, document))
+                problems.extend(preflight.invoice_problems(self, document))
             elif isinstance(document, Payment):
                 problems.extend(payments.payment_problems(self, document))
         vouchers = [d for d in documents if isinstance(d, Voucher)]
