@@ -10,6 +10,8 @@ Contract (reference/target-apis.md §2; docs/fidelity.md lists every rule, its s
   again in 1 seconds."}` with `Retry-After`.
 - Lists are bare JSON arrays (paged by `PageNumber`/`PageSize`, `Fields` selects properties); an empty list is 204.
 - Refusals are ProblemDetails `{"type","title","status","detail","instance","traceId"}`; a missing role is 403.
+- The sales side (routes.py, sales.py): products, customers (POST, JSON Patch), sales orders, createAndSendInvoice
+  (202) and sentState, outgoing invoices with open amounts, bank vouchers that settle them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandboxes.poweroffice_go import sales
+from sandboxes.poweroffice_go import routes, sales
 from sandboxes.poweroffice_go.company import ROLES, GoClient, Invalid
 from sandboxes.tripletex.server import Faults
 
@@ -261,7 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, route: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         client = self.box.client
         try:
-            handled = sales.route(self.box.sales, method, route, query, body, self._require,
+            handled = routes.route(self.box.sales, method, route, query, body, self._require,
                                   lambda detail: _Answer(404, self._problem(404, "Object(s) not found", detail)), _moment)
         except Invalid as exc:
             raise _Answer(400, self._problem(400, exc.title, " ".join(exc.details))) from None
