@@ -41,6 +41,12 @@ def route(sales: GoSales, method: str, route: str, query: dict[str, str], body: 
         return 201, _strip(sales.create_order(_object(body)))
     if route == "/SalesOrders" and method == "GET":
         return 200, [_strip(o) for o in sales.list_orders(query, moment(query.get("lastChangedDateTimeOffsetGreaterThan")))]
+    if route.startswith("/SalesOrders/") and route.count("/") == 2 and method == "GET" and route != \
+            "/SalesOrders/sentState":
+        found = sales.orders.get(route.split("/")[2])
+        if found is None:
+            raise missing(f"Sales order with id = {route.split('/')[2]} not found.")
+        return 200, {k: v for k, v in _strip(found).items() if k != "SalesOrderLines"}  # SalesOrderDto: no lines
     if route == "/SalesOrders/sentState" and method == "GET":
         state = sales.states.get(query.get("id") or "")
         if state is None:

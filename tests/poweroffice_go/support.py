@@ -64,6 +64,7 @@ OPERATIONS: dict[tuple[str, str], set[str]] = {
                               "projectCodes", "showInherited"},
     ("POST", "/SalesOrders/{id}/createAndSendInvoice"): set(),
     ("GET", "/SalesOrders/sentState"): {"id"},
+    ("GET", "/SalesOrders/{id}"): {"showInherited"},
     ("GET", "/OutgoingInvoices"): {"customerNos", "invoiceNos", "fromDate", "toDate", "voucherNos",
                                    "customMatchingReferences", "createdByCurrentIntegration", "unpaid"},
     ("POST", "/Vouchers/BankJournals"): set(),

@@ -149,6 +149,16 @@ def test_a_sales_order_whose_answer_was_lost_is_found_by_its_reference(go: Harne
     assert delivery.remote_id == order["Id"] and go.held("invoice", "FAKTURA-1") == 1
 
 
+def test_an_order_found_again_is_held_to_our_total_before_it_is_posted(go: Harness) -> None:
+    go.sandbox.sales.prices_include_vat = True
+    go.sandbox.faults.add(r"^/SalesOrders/Complete$", "POST", "timeout", commit=True)
+    with pytest.raises(OutcomeUnknown):
+        DESCRIPTOR.connect(_short(go, products=PRODUCTS, direct_posting=True)).deliver(invoice())
+    with pytest.raises(DataError, match="not 349.00"):  # read from GET /SalesOrders/{id}, the answer being lost
+        target(go, products=PRODUCTS, direct_posting=True).deliver(invoice())
+    assert go.held("invoice", "FAKTURA-1") == 1 and go.invoices_with("FAKTURA-1") == 0
+
+
 def _short(go: Harness, **settings: Any) -> Any:
     context = go.connect(direct_posting=settings.pop("direct_posting", False))
     context.settings = {**context.settings, **settings}

@@ -180,7 +180,7 @@ def deliver_invoice(target: PowerOfficeTarget, invoice: SalesInvoice) -> Deliver
         again = _order_by_reference(target, invoice, row.get("Since"))
         if again is not None:
             order_id = again[0]
-            save(target, row, OrderId=order_id, **_posted(again[1]))
+            save(target, row, OrderId=order_id, GoTotal=_total(target, again), **_posted(again[1]))
     if not order_id:
         rendered = render_invoice(target, invoice, found)
         save(target, row, Step="create", Kind=kind, Since=_now(), Draft=True,
@@ -193,7 +193,8 @@ def deliver_invoice(target: PowerOfficeTarget, invoice: SalesInvoice) -> Deliver
                 if DUPLICATE in (exc.provider_message or "").lower() else None
             if again is None:
                 raise
-            created = {"Id": again[0]}
+            save(target, row, **_posted(again[1]))
+            created = {"Id": again[0], "TotalAmount": _total(target, again)}
         order_id = str(created["Id"])
         save(target, row, OrderId=order_id, GoTotal=str(created.get("TotalAmount") or ""))
     if kind == "invoice":
@@ -211,6 +212,17 @@ def deliver_invoice(target: PowerOfficeTarget, invoice: SalesInvoice) -> Deliver
         _post(target, row, invoice)
     save(target, row, State="done")
     return delivery(row)
+
+
+def _total(target: PowerOfficeTarget, found: tuple[str, dict[str, Any] | None]) -> str:
+    """GO's total of an order found again (VAT included): the posted invoice's, else the sales order's
+    (`GET /SalesOrders/{id}`; that its lightweight SalesOrderDto carries TotalAmount is [unverified] — without it the
+    check is GO's alone, as when the answer was never lost)."""
+    order_id, posted = found
+    if posted is not None:
+        return str(posted.get("TotalAmount") or "")
+    order = target.request("GET", f"SalesOrders/{order_id}", missing_ok=True) or {}
+    return str(order.get("TotalAmount") or "")
 
 
 def _posted(invoice: dict[str, Any] | None) -> dict[str, Any]:
