@@ -293,3 +293,12 @@ def test_an_invoice_posted_from_gos_own_screens_is_paid_against_its_number(go: H
     billed = go.sandbox.sales.invoices[draft.remote_id]
     delivery = target(go, products=PRODUCTS).deliver(payment())  # our invoice number, GO's invoice
     assert billed["Balance"] == Decimal("0.00") and delivery.details["invoice"] == str(billed["InvoiceNo"])
+
+
+def test_a_shortfall_without_a_fee_account_is_named_not_booked(go: Harness) -> None:
+    posted(go, products=PRODUCTS)
+    short = payment("BETALING-1", "348.50")
+    missing = target(go, products=PRODUCTS, payment_tolerance="1.00", fee_account="7771").preflight([short])
+    assert [(p.code, p.field) for p in missing] == [("missing-account", "amount")]
+    none = target(go, products=PRODUCTS, payment_tolerance="1.00", fee_account=None).preflight([short])
+    assert [p.code for p in none] == ["payment-difference"]

@@ -101,7 +101,7 @@ def customer(target: PowerOfficeTarget, party: Party, reference: str, *,
         operations = customer_patch(party, found)
         if operations:
             updated = target.request("PATCH", f"Customers/{found['Id']}", body=operations, reference=reference,
-                                     content_type="application/json-patch+json")
+                                     content_type="application/json-patch+json", role="Customer_Full")
             found = dict(updated) if isinstance(updated, dict) else {**found}
             _remember(target, wanted, found)
             return found, "updated"
@@ -123,7 +123,7 @@ def ensure(target: PowerOfficeTarget, wanted: Party, full: Party, reference: str
     def create() -> dict[str, Any]:
         body = customer_body(full, reference=ours(claimed[0]))
         try:
-            made = target.request("POST", "Customers", body=body, reference=reference)
+            made = target.request("POST", "Customers", body=body, reference=reference, role="Customer_Full")
         except DataError as exc:
             if DUPLICATE not in (exc.provider_message or "").lower():
                 raise

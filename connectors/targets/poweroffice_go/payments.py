@@ -65,6 +65,9 @@ def _plan(target: PowerOfficeTarget, payment: Payment) -> tuple[dict[str, Any], 
                                                              "(settings.fee_account)")
     found += [problem(code, "amount", message) for code, message in refusals]
     fee = next((amount for kind, amount in steps if kind == "difference"), Decimal(0))
+    if fee and settings.fee_account and settings.fee_account not in accounts:
+        found.append(problem("missing-account", "amount", f"the fee account {settings.fee_account} "
+                             "(settings.fee_account) is not in PowerOffice GO"))
     customer = target.customer_by_number(invoice.get("CustomerNo"))
     if customer is None:
         found.append(problem("missing-customer", "invoice_number", f"the customer of invoice "

@@ -66,7 +66,7 @@ def _indexed(target: PowerOfficeTarget, kind: str, key: str) -> Entity | None:
 # -- finding invoices -----------------------------------------------------------------------------------------
 
 def outgoing(target: PowerOfficeTarget, **params: str) -> list[dict[str, Any]]:
-    return target.records("OutgoingInvoices", params)
+    return target.records("OutgoingInvoices", params, role="OutgoingInvoices")
 
 
 def sent_state(target: PowerOfficeTarget, order_id: str) -> dict[str, Any]:
@@ -91,7 +91,8 @@ def locate(target: PowerOfficeTarget, number: str | None, kid: str | None) -> di
         if found is not None:
             return found
     if kid:  # GO's own KID: among the open invoices (GO has no KID filter)
-        open_ = [f for f in target.records("OutgoingInvoices", {"unpaid": "true"}, page_size=PAGE)
+        open_ = [f for f in target.records("OutgoingInvoices", {"unpaid": "true"}, page_size=PAGE,
+                                           role="OutgoingInvoices")
                  if str(f.get("Cid") or "") == kid]
         return dict(open_[0]) if len(open_) == 1 else None
     return None

@@ -115,15 +115,15 @@ class PowerOfficeTarget:
             return None
         return response.json(parse_float=Decimal)
 
-    def records(self, path: str, params: Mapping[str, Any], *, page_size: int | None = None
-             ) -> list[dict[str, Any]]:
+    def records(self, path: str, params: Mapping[str, Any], *, page_size: int | None = None,
+                role: str | None = None) -> list[dict[str, Any]]:
         """A list endpoint's records, every page (`PageNumber` from 1 [unverified]); 204 is an empty list."""
         if page_size is None:
-            return list(self.request("GET", path, params=params) or [])
+            return list(self.request("GET", path, params=params, role=role) or [])
         found: list[dict[str, Any]] = []
         for page in range(1, 1000):
             paged = {**params, "PageNumber": page, "PageSize": page_size}
-            rows = list(self.request("GET", path, params=paged) or [])
+            rows = list(self.request("GET", path, params=paged, role=role) or [])
             found.extend(rows)
             if len(rows) < page_size:
                 break
@@ -160,7 +160,7 @@ class PowerOfficeTarget:
     def products(self) -> dict[str, dict[str, Any]]:
         """GO's products by code (`GET /Products`, every page, once per connection)."""
         table = self.context.lookups.fill("products", ["*"], lambda _: {"*": {
-            str(p.get("Code")): p for p in self.records("Products", {}, page_size=lookups.PAGE)}})
+            str(p.get("Code")): p for p in self.records("Products", {}, page_size=lookups.PAGE, role="Product")}})
         return dict(table.get("*") or {})
 
     def sales_account(self, product: dict[str, Any]) -> dict[str, Any] | None:
