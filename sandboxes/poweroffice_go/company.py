@@ -21,7 +21,7 @@ CHART: tuple[tuple[int, str, str, bool], ...] = (
     (1500, "Kundefordringer", "0", True), (1900, "Kontanter", "0", False), (1920, "Bankinnskudd", "0", True),
     (2400, "Leverandørgjeld", "0", True), (2700, "Utgående merverdiavgift, høy sats", "0", True),
     (2710, "Inngående merverdiavgift, høy sats", "0", True), (2740, "Oppgjørskonto merverdiavgift", "0", True),
-    (2900, "Forskudd fra kunder", "0", False), (3000, "Salgsinntekt, avgiftspliktig", "3", False),
+    (1580, "Fordringer på betalingsformidlere (kort, Vipps)", "0", False), (2900, "Forskudd fra kunder", "0", False), (3000, "Salgsinntekt, avgiftspliktig", "3", False),
     (3010, "Salgsinntekt, avgiftspliktig, middels sats", "31", False),
     (3020, "Salgsinntekt, avgiftspliktig, lav sats", "33", False), (3100, "Salgsinntekt, avgiftsfri", "5", False),
     (4000, "Innkjøp av råvarer og halvfabrikata", "1", False), (4300, "Innkjøp av varer for videresalg", "1", False),
@@ -37,7 +37,8 @@ VAT_CODES: tuple[tuple[str, str, str], ...] = (
     ("5", "Ingen utgående mva (fritatt)", "0"), ("6", "Ingen utgående mva (utenfor loven)", "0"),
 )
 ROLES = ("JournalEntryVoucher_Full", "ManualVoucher_Full", "GeneralLedgerAccount", "CommonServices", "Customer",
-         "Supplier", "Department", "Project", "AccountTransaction")
+         "Supplier", "Department", "Project", "AccountTransaction", "SalesOrders_Full", "BankVoucher_Full",
+         "Customer_Full", "Product", "OutgoingInvoices")
 
 
 class Invalid(Exception):

@@ -10,6 +10,8 @@ Contract (reference/target-apis.md §2; docs/fidelity.md lists every rule, its s
   again in 1 seconds."}` with `Retry-After`.
 - Lists are bare JSON arrays (paged by `PageNumber`/`PageSize`, `Fields` selects properties); an empty list is 204.
 - Refusals are ProblemDetails `{"type","title","status","detail","instance","traceId"}`; a missing role is 403.
+- The sales side (routes.py, sales.py): products, customers (POST, JSON Patch), sales orders, createAndSendInvoice
+  (202) and sentState, outgoing invoices with open amounts, bank vouchers that settle them.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandboxes.loopback import Loopback
+from sandboxes.poweroffice_go import routes, sales
 from sandboxes.poweroffice_go.company import ROLES, GoClient, Invalid
-from sandboxes.tripletex.server import Faults
+from sandboxes.faults import Faults
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
 SUBSCRIPTION_INVALID = ("Access denied due to invalid subscription key. Make sure to provide a valid key for an "
@@ -79,6 +82,9 @@ class PowerOfficeSandbox(Loopback):
         self.token_lifetime = token_lifetime
         self.roles: set[str] = set(ROLES)  # what the integration may do on this client
         self.faults = Faults()
+        self.sales = sales.GoSales(self.client)  # products, customers, sales orders, invoices, payments (sales.py)
+        if client is None and seed == "demo":
+            self.sales.seed_demo()
         self.tokens: dict[str, float] = {}  # token → monotonic expiry
         self.issued: list[str] = []
         self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -133,6 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
 
     def _handle(self, method: str) -> None:
         self.trace = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"
@@ -235,6 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str, route: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         client = self.box.client
+        try:
+            handled = routes.route(self.box.sales, method, route, query, body, self._require,
+                                  lambda detail: _Answer(404, self._problem(404, "Object(s) not found", detail)), _moment)
+        except Invalid as exc:
+            raise _Answer(400, self._problem(400, exc.title, " ".join(exc.details))) from None
+        if handled is not None:
+            return self._page(handled[1], query) if method == "GET" and isinstance(handled[1], list) else handled
         if method == "POST" and route == "/JournalEntryVouchers/ManualJournals":
             self._require("JournalEntryVoucher_Full")
             return 201, self._created(client.create_draft, body)

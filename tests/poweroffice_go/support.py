@@ -51,6 +51,23 @@ OPERATIONS: dict[tuple[str, str], set[str]] = {
                                       "voucherNos", "voucherTypes"},
     ("POST", "/JournalEntryVouchers/ManualJournals"): set(),
     ("POST", "/Vouchers/ManualJournals"): set(),
+    # Sales (stianwe/PowerOfficeGoV2 docs/apis: ProductsApi, CustomersApi, SalesOrderCompleteApi, SalesOrdersApi,
+    # CreateAndSendInvoiceApi, OutgoingInvoicesApi, BankVoucherPostingApi).
+    ("GET", "/Products"): {"createdDateTimeOffsetGreaterThan", "lastChangedDateTimeOffsetGreaterThan",
+                           "productCodes", "productGroupIds"},
+    ("GET", "/Customers/{id}"): set(),
+    ("POST", "/Customers"): set(),
+    ("PATCH", "/Customers/{id}"): set(),
+    ("POST", "/SalesOrders/Complete"): set(),
+    ("GET", "/SalesOrders"): {"customerNos", "departmentCodes", "includeSubProject",
+                              "lastChangedDateTimeOffsetGreaterThan", "onlyCreatedByCurrentIntegration", "orderStatus",
+                              "projectCodes", "showInherited"},
+    ("POST", "/SalesOrders/{id}/createAndSendInvoice"): set(),
+    ("GET", "/SalesOrders/sentState"): {"id"},
+    ("GET", "/SalesOrders/{id}"): {"showInherited"},
+    ("GET", "/OutgoingInvoices"): {"customerNos", "invoiceNos", "fromDate", "toDate", "voucherNos",
+                                   "customMatchingReferences", "createdByCurrentIntegration", "unpaid"},
+    ("POST", "/Vouchers/BankJournals"): set(),
 }
 REQUIRED_QUERY = {("GET", "/AccountTransactions"): {"fromDate", "toDate"}}
 TIMESTAMP_PARAMS = re.compile(r"DateTimeOffsetGreaterThan$")
@@ -71,8 +88,50 @@ DIRECT_LINE = {"PostingDate": "date!", "AccountId": "id!", "CurrencyAmount": "nu
                "VatId": "id!", "VatReturnSpecification": "text"}
 DIRECT = {"CurrencyCode": "text!", "Description": "text", "ExternalImportReference": "text", "ImportedVoucherNo": "id",
           "SaftBatchId": "text", "SaftSourceId": "text", "VoucherDate": "date!", "VoucherLines": "lines"}
-BODIES = {"/JournalEntryVouchers/ManualJournals": (DRAFT, DRAFT_LINE, "ManualVoucherLines"),
-          "/Vouchers/ManualJournals": (DIRECT, DIRECT_LINE, "VoucherLines")}
+ORDER_LINE = {"Accrual": "object", "Allowance": "number", "DepartmentCode": "text", "DepartmentId": "id",
+              "Description": "text", "Dim1Code": "text", "Dim1Id": "id", "Dim2Code": "text", "Dim2Id": "id",
+              "Dim3Code": "text", "Dim3Id": "id", "ExternalImportReference": "text", "LineType": "text",
+              "LocationCode": "text", "LocationId": "id", "ProductCode": "text", "ProductId": "id",
+              "ProductUnitCost": "number", "ProductUnitPrice": "number", "ProjectCode": "text", "ProjectId": "id",
+              "Quantity": "number", "SellersReferenceEmployeeId": "id", "SellersReferenceEmployeeNo": "id",
+              "SortOrder": "id", "UnitOfMeasureCode": "text", "UseStandardSalesAccount": "bool",
+              "VatReturnSpecification": "text"}
+ORDER = {"BrandingThemeCode": "text", "BrandingThemeId": "id", "ContactDeliveryAddressId": "id", "ContractNo": "text",
+         "CurrencyCode": "text", "CurrencyExchangeRate": "number", "CustomMatchingReference": "text",
+         "CustomerId": "id", "CustomerNo": "id", "CustomerReference": "text", "CustomerReferenceContactPersonId": "id",
+         "DeliveryDate": "date", "DeliveryTerm": "text", "DeliveryTermId": "id", "DepartmentCode": "text",
+         "DepartmentId": "id", "Dim1Code": "text", "Dim1Id": "id", "Dim2Code": "text", "Dim2Id": "id",
+         "Dim3Code": "text", "Dim3Id": "id", "ExternalImportReference": "text", "ImportedOrderNo": "id",
+         "LocationCode": "text", "LocationId": "id", "PaymentTerm": "id", "PaymentTermId": "id", "ProjectCode": "text",
+         "ProjectId": "id", "PurchaseOrderReference": "text", "RelatedInvoiceNo": "id", "SalesOrderDate": "date",
+         "SalesOrderLines": "lines", "SalesOrderStatus": "text", "SalesPersonEmployeeId": "id",
+         "SalesPersonEmployeeNumber": "id"}
+SEND = {"DeliveryType": "text", "EmailAddress": "text", "OverrideDueDate": "date", "VoucherDate": "date"}
+BANK_LINE = {**DIRECT_LINE, "Cid": "text", "InvoiceNo": "text"}
+BANK = {k: v for k, v in DIRECT.items()}
+CUSTOMER = {name: "text" for name in (
+    "CurrencyCode", "DeliveryTerm", "DepartmentCode", "EmailAddress", "ExternalImportReference", "FirstName",
+    "InvoiceBrandingThemeCode", "InvoiceDeliveryType", "InvoiceEmailAddress", "InvoiceEmailAddressCC", "LastName",
+    "LegalName", "Name", "NationalIdNumber", "NoticeOfDebtCollectionDeliveryType", "OrganizationNumber",
+    "PaymentReminderEmailAddress", "PhoneNumber", "ReminderDeliveryType", "SubLedgerNumberSeriesId", "WebsiteUrl")}
+CUSTOMER.update({name: "bool" for name in (
+    "DoNotAddLatePaymentFees", "DoNotAddLatePaymentInterest", "DoNotAutomatePaymentNotifications", "IsArchived",
+    "IsPerson", "IsVatFree", "SendPaymentReminders", "TransferToDebtCollectionAgency", "UseInvoiceFee")})
+CUSTOMER.update({"Allowance": "number", "BillableRate": "number", "CustomerSince": "date", "DateOfBirth": "date",
+                 "DeliveryTermId": "id", "DepartmentId": "id", "ExternalNumber": "id", "InvoiceBrandingThemeId": "id",
+                 "MailAddress": "object", "Number": "id", "PaymentTerm": "id", "PaymentTermId": "id",
+                 "SalesPersonEmployeeId": "id", "SalesPersonEmployeeNumber": "id", "ContactGroupIds": "list"})
+ADDRESS = {"AddressLine1": "text", "AddressLine2": "text", "City": "text!", "CountryCode": "text",
+           "ExternalCode": "text", "ZipCode": "text!"}
+DELIVERY_TYPES = {"Auto", "PdfByEmail", "PdfPrintForDownload"}
+CUSTOMER_DELIVERY = {"PdfByEmail", "Print", "EHF", "AvtaleGiro", "External", "Efaktura", "Factoring"}
+BODIES: dict[str, tuple[dict[str, str], dict[str, str] | None, str | None]] = {
+    "/JournalEntryVouchers/ManualJournals": (DRAFT, DRAFT_LINE, "ManualVoucherLines"),
+    "/Vouchers/ManualJournals": (DIRECT, DIRECT_LINE, "VoucherLines"),
+    "/Vouchers/BankJournals": (BANK, BANK_LINE, "VoucherLines"),
+    "/SalesOrders/Complete": (ORDER, ORDER_LINE, "SalesOrderLines"),
+    "/SalesOrders/{id}/createAndSendInvoice": (SEND, None, None),
+    "/Customers": (CUSTOMER, None, None)}
 
 
 def _kind_problems(where: str, value: Any, kind: str) -> list[str]:
@@ -82,6 +141,7 @@ def _kind_problems(where: str, value: Any, kind: str) -> list[str]:
     ok = {"id": isinstance(value, int) and not isinstance(value, bool),
           "number": isinstance(value, (int, Decimal)) and not isinstance(value, bool),
           "text": isinstance(value, str), "object": isinstance(value, dict), "lines": isinstance(value, list),
+          "bool": isinstance(value, bool), "list": isinstance(value, list),
           "date": isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None}[base]
     return [] if ok else [f"{where}: {value!r} is not of kind {base}"]
 
@@ -121,8 +181,9 @@ class ContractCheckingTransport(httpx.BaseTransport):
             return out
         if not request.headers.get("Authorization", "").startswith("Bearer "):
             out.append(f"{where}: no Bearer token")
-        route = re.sub(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", "/{id}",
+        route = re.sub(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=/|$)", "/{id}",
                        path.split("/v2", 1)[-1])
+        route = re.sub(r"^/Customers/\d+$", "/Customers/{id}", route)
         declared = OPERATIONS.get((request.method, route))
         if declared is None or "/v2/" not in path:
             return [*out, f"{where}: no such operation in GO's API v2"]
@@ -137,12 +198,26 @@ class ContractCheckingTransport(httpx.BaseTransport):
                         out.append(f"{where}: {name} has no offset")
                 except ValueError:
                     out.append(f"{where}: {name}={value!r} is no timestamp")
+        if request.method == "PATCH":
+            body = json.loads(request.content, parse_float=Decimal)
+            if "application/json-patch+json" not in request.headers.get("Content-Type", ""):
+                out.append(f"{where}: a JSON Patch is sent as application/json-patch+json")
+            for i, op in enumerate(body if isinstance(body, list) else [None]):
+                name = str((op or {}).get("path") or "").strip("/")
+                if not isinstance(op, dict) or op.get("op") not in ("replace", "add", "remove") or name not in CUSTOMER:
+                    out.append(f"{where}: body[{i}] is no JSON Patch operation on a CustomerPatchDto property")
         if request.method == "POST":
             schema, line_schema, lines_key = BODIES[route]
             body = json.loads(request.content, parse_float=Decimal)
             out += [f"{where}: {p}" for p in body_problems(schema, body, "body")]
-            for i, line in enumerate(body.get(lines_key) or []):
-                out += [f"{where}: {p}" for p in body_problems(line_schema, line, f"body.{lines_key}[{i}]")]
+            for i, line in enumerate(body.get(lines_key) or [] if lines_key else []):
+                out += [f"{where}: {p}" for p in body_problems(line_schema or {}, line, f"body.{lines_key}[{i}]")]
+            if isinstance(body.get("MailAddress"), dict):
+                out += [f"{where}: {p}" for p in body_problems(ADDRESS, body["MailAddress"], "body.MailAddress")]
+            if route.endswith("createAndSendInvoice") and body.get("DeliveryType") not in DELIVERY_TYPES:
+                out.append(f"{where}: DeliveryType {body.get('DeliveryType')!r} is not a SendInvoiceDeliveryType")
+            if body.get("InvoiceDeliveryType") not in CUSTOMER_DELIVERY | {None}:
+                out.append(f"{where}: InvoiceDeliveryType {body.get('InvoiceDeliveryType')!r} is not one")
         return out
 
 

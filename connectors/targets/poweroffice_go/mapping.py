@@ -49,7 +49,6 @@ SUBSCRIPTION_PARAM = "subscription-key"
 # and 16 hex digits of its SHA-256 — deterministic, so `find` searches for the same value.
 REFERENCE_MAX = 50
 DIMENSIONS = ("department", "project")
-UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
 NO_VAT = "0"  # SAF-T "no VAT treatment": what a line without a VAT code is sent with (`VatId` is required)
 NOT_ACCEPTED: dict[str, str] = {
     "lines[].kid": "a manual voucher line in PowerOffice GO has no KID field (bank journals have Cid; not used)",
