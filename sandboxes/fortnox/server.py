@@ -40,7 +40,7 @@ from sandboxes.fortnox.routes import api
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
 SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "supplier", "settings",
-          "archive"}
+          "archive", "payment"}
 
 
 class FortnoxSandbox:
@@ -55,6 +55,10 @@ class FortnoxSandbox:
             from sandboxes.fortnox.ledger import FortnoxLedger
 
             self.company.ledger = FortnoxLedger()
+        if self.company.invoicing is None:
+            from sandboxes.fortnox.invoicing import Invoicing
+
+            self.company.invoicing = Invoicing().seed()
         self.clients = {client_id: client_secret}
         self.redirect_uris = set(redirect_uris)  # registered for the app; empty: any loopback URI (tests)
         self.app_scopes = set(SCOPES)

@@ -30,7 +30,7 @@ import httpx
 
 from api.http import Request, Response, admin_tenant, error, json_body
 from connectors.targets.fortnox.descriptor import DESCRIPTOR, FortnoxSettings
-from connectors.targets.fortnox.mapping import NAME, SCOPES
+from connectors.targets.fortnox.mapping import NAME, scopes
 from connectors.targets.fortnox.pages import TEXT, done_page, link_page, refused_page
 from pipeline import redaction
 from pipeline.errors import BilagsbroError, ConfigError, Problem
@@ -153,7 +153,7 @@ def start(stores: Stores, connectors: Connectors, request: Request) -> Response:
     except Conflict:  # a state is 256 random bits: never twice
         return _refused(request, 409, lang, "link")
     settings = FortnoxSettings.read({**json.loads(row["Settings"]), "direct_posting": True}, connector=NAME)
-    query = urlencode({"client_id": settings.client_id, "redirect_uri": _callback(request), "scope": " ".join(SCOPES),
+    query = urlencode({"client_id": settings.client_id, "redirect_uri": _callback(request), "scope": " ".join(scopes(settings.invoicing)),
                        "state": state, "access_type": "offline", "response_type": "code", "account_type": "service"})
     return Response(302, "", headers={"Location": f"{settings.auth_url}?{query}",
                                       "Set-Cookie": f"{COOKIE}={state}; Path={ROUTE}; HttpOnly; SameSite=Lax; "
