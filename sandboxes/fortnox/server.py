@@ -256,6 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(int(fault.kind), {"message": "Too many requests" if fault.kind == "429" else
                                              "Service Unavailable"})
                 return
+            if fault is not None and fault.kind == "slow":
+                time.sleep(box.faults.slow_seconds)
             body = json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw else None
             commit = fault is None or fault.kind != "timeout" or fault.commit
             status, payload = api(box.company, method, path[2:], query, body, scopes, commit=commit)

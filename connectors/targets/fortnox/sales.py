@@ -179,7 +179,8 @@ def deliver_invoice(target: FortnoxTarget, invoice: SalesInvoice) -> Delivery:
         rendered = render_invoice(target, invoice, who)
         if rendered["action"].startswith("PUT"):
             save(target, row, Step="credit", Kind=kind, Credited=rendered["credits"])
-            answer = target.request("PUT", f"invoices/{rendered['credits']}/credit", reference=invoice.reference)
+            answer = target.request("PUT", f"invoices/{rendered['credits']}/credit", reference=invoice.reference,
+                                    idempotent=False)
             number = str(((answer or {}).get("Invoice") or {}).get("CreditInvoiceReference") or "")
             number = "" if number in NONE else number
         else:
@@ -222,7 +223,7 @@ def bookkeep(target: FortnoxTarget, row: Entity, resource: str, reference: str) 
         return
     save(target, row, Step="bookkeep")
     try:
-        target.request("PUT", f"{resource}/{number}/bookkeep", reference=reference)
+        target.request("PUT", f"{resource}/{number}/bookkeep", reference=reference, idempotent=False)
     except (ConfigError, DataError) as exc:
         if (target.found(f"{resource}/{number}", key) or {}).get("Booked"):  # "already booked": booked it is
             save(target, row, Booked=True, Draft=False)
@@ -243,7 +244,7 @@ def send(target: FortnoxTarget, row: Entity, who: dict[str, Any], reference: str
     how = "einvoice" if (who.get("DefaultDeliveryTypes") or {}).get("Invoice") == "ELECTRONICINVOICE" else "email"
     save(target, row, Sending=how)
     try:
-        target.request("GET", f"invoices/{row['Number']}/{how}", reference=reference)
+        target.request("GET", f"invoices/{row['Number']}/{how}", reference=reference, idempotent=False)
     except (ConfigError, DataError) as exc:
         save(target, row, Sent=f"refused: {exc.provider_message or exc.message}")
         return

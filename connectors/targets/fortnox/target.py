@@ -80,13 +80,13 @@ class FortnoxTarget:
                           timeout=self.settings.timeout, headers={"Accept": "application/json"})
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
-                 reference: str | None = None) -> Any:
+                 reference: str | None = None, idempotent: bool | None = None) -> Any:
         content = encode(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
             response = send(self.client, method, path, params=params, content=content, headers=headers,
                             dialect=DIALECT, tenant=self.context.tenant, reference=reference,
-                            sleep=self.context.sleep, exchanges=self.context.exchanges)
+                            sleep=self.context.sleep, exchanges=self.context.exchanges, idempotent=idempotent)
         except ConfigError as exc:
             if exc.status == 401:
                 raise ConfigError("Fortnox refused Bilagsbro's access (401): the permission was withdrawn in "
@@ -127,9 +127,10 @@ class FortnoxTarget:
             page += 1
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
-                reference: str | None = None) -> Any:
-        """Fortnox's answer to one call (sales.py, payments.py, customers.py)."""
-        return self._request(method, path, params=params, body=body, reference=reference)
+                reference: str | None = None, idempotent: bool | None = None) -> Any:
+        """Fortnox's answer to one call (sales.py, payments.py, customers.py). Fortnox's actions — bookkeep, credit,
+        and the e-mail and e-invoice sends, a GET — are `idempotent=False`: never sent again on a lost answer."""
+        return self._request(method, path, params=params, body=body, reference=reference, idempotent=idempotent)
 
     def found(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         return self._found(path, key, params)
