@@ -302,9 +302,27 @@ def test_two_customers_sharing_an_email_are_never_guessed_between(sandbox: Fortn
     assert ours(sandbox) == [] and len(books.customers) == 5
 
 
-def test_the_consent_asks_for_the_invoice_scopes_when_the_tenant_invoices() -> None:
-    assert set(scopes(False)) == set(SCOPES)
-    assert {"invoice", "payment", "customer"} <= set(scopes(True)) and set(SCOPES) < set(scopes(True))
+@pytest.mark.parametrize("invoicing", [False, True])
+def test_the_consent_asks_for_the_invoice_scopes_when_the_tenant_invoices(invoicing: bool) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from api.http import Request
+    from connectors.targets.fortnox import consent
+    from pipeline.memory import MemoryBlobs, MemoryQueues, MemorySecrets, MemoryTables
+    from pipeline.ports import Stores
+    from pipeline.records.tenants import TenantRegistry
+
+    stores = Stores(blobs=MemoryBlobs(), tables=MemoryTables(), secrets=MemorySecrets(), queues=MemoryQueues())
+    tenant = TenantRegistry(stores.tables).add("Bygdebladet Røros AS")
+    made = consent.new_link(stores, tenant.id, {"client_id": "app", "invoicing": invoicing}, "hemmelig",
+                            "https://bilagsbro.example")
+    link = {"link": made["url"].rsplit("/", 1)[1]}
+    page = consent.show(stores, {}, Request("GET", link, {}, {}, b"", "https://bilagsbro.example"))
+    assert ("id='invoices'" in page.body) is invoicing
+    go = consent.start(stores, {}, Request("POST", link, {}, {}, b"direct_posting=yes", "https://bilagsbro.example"))
+    asked = set(parse_qs(urlsplit(go.headers["Location"]).query)["scope"][0].split())
+    assert asked == set(scopes(invoicing)) and set(SCOPES) <= asked
+    assert ({"invoice", "payment"} <= asked) is invoicing and "customer" in asked
 
 
 def test_the_sandbox_refuses_as_fortnox_does(sandbox: FortnoxSandbox, wire: Callable[..., Wiring]) -> None:

@@ -131,7 +131,9 @@ def show(stores: Stores, connectors: Connectors, request: Request) -> Response:
     if row is None:
         return _refused(request, 404, lang, "link")
     tenant = TenantRegistry(stores.tables).get(str(row["Tenant"]))
-    return link_page(lang, tenant.name, series=json.loads(row["Settings"]).get("voucher_series", "A"))
+    settings = json.loads(row["Settings"])
+    return link_page(lang, tenant.name, series=settings.get("voucher_series", "A"),
+                     invoicing=bool(settings.get("invoicing")))
 
 
 def start(stores: Stores, connectors: Connectors, request: Request) -> Response:
@@ -143,8 +145,9 @@ def start(stores: Stores, connectors: Connectors, request: Request) -> Response:
         return _refused(request, 404, lang, "link")
     if form.get("direct_posting") != "yes":
         tenant = TenantRegistry(stores.tables).get(str(row["Tenant"]))
-        return link_page(lang, tenant.name, series=json.loads(row["Settings"]).get("voucher_series", "A"),
-                         missing_opt_in=True)
+        given = json.loads(row["Settings"])
+        return link_page(lang, tenant.name, series=given.get("voucher_series", "A"), missing_opt_in=True,
+                         invoicing=bool(given.get("invoicing")))
     state = secrets.token_urlsafe(32)
     stores.tables.update(TABLE_LEDGER, {**row, "State": _digest(state), "Lang": lang}, etag=row["etag"])
     try:
@@ -153,7 +156,8 @@ def start(stores: Stores, connectors: Connectors, request: Request) -> Response:
     except Conflict:  # a state is 256 random bits: never twice
         return _refused(request, 409, lang, "link")
     settings = FortnoxSettings.read({**json.loads(row["Settings"]), "direct_posting": True}, connector=NAME)
-    query = urlencode({"client_id": settings.client_id, "redirect_uri": _callback(request), "scope": " ".join(scopes(settings.invoicing)),
+    wanted = " ".join(scopes(settings.invoicing))  # invoices need Fortnox's invoice and payment scopes too
+    query = urlencode({"client_id": settings.client_id, "redirect_uri": _callback(request), "scope": wanted,
                        "state": state, "access_type": "offline", "response_type": "code", "account_type": "service"})
     return Response(302, "", headers={"Location": f"{settings.auth_url}?{query}",
                                       "Set-Cookie": f"{COOKIE}={state}; Path={ROUTE}; HttpOnly; SameSite=Lax; "
