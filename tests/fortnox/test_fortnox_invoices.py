@@ -339,3 +339,36 @@ def test_the_sandbox_refuses_as_fortnox_does(sandbox: FortnoxSandbox, wire: Call
             "InvoiceNumber": int(invoice["DocumentNumber"]), "Amount": 10, "PaymentDate": "2026-11-12"}})
     assert "bokförd" in (unbooked.value.provider_message or "")
     assert not sandbox.company.invoicing.payments
+
+
+def test_the_rate_limit_is_waited_out_and_nothing_is_made_twice() -> None:
+    import time
+
+    with FortnoxSandbox(rate_limit=(3, 0.5)) as sandbox:  # Fortnox's 25 per 5 s, scaled down
+        wired = Wiring(sandbox, **POSTING, send_invoices=True)
+        target = wired.target()
+
+        def sleep(seconds: float) -> None:
+            wired.sleeps.append(seconds)
+            time.sleep(min(seconds, 0.5))
+        target.context.sleep = sleep
+        target.deliver(renewal())
+        target.deliver(paid("1250.00"))
+        wired.close()
+    books = sandbox.company.invoicing
+    assert len(ours(sandbox)) == 1 and len(books.payments) == 1 and len(books.sent) == 1
+    assert wired.sleeps  # 429s came and were waited out
+
+
+def test_the_connection_test_checks_the_invoice_scope_and_the_modes_of_payment(
+        sandbox: FortnoxSandbox, wire: Callable[..., Wiring]) -> None:
+    from pipeline.errors import ConfigError
+
+    said = wire(invoicing=True, modes_of_payment={"vipps": "VIPPS", "card": "SWISH"}).target().check()
+    assert said["invoices"]["modes_of_payment"] == {"vipps": "VIPPS"}
+    assert said["invoices"]["modes_of_payment_missing"] == {"card": "SWISH"}
+    assert "invoices" not in wire().target().check()  # a tenant that does not invoice is not asked
+    for token in sandbox.refresh_tokens.values():
+        token.discard("invoice")  # consented before it invoiced
+    with pytest.raises(ConfigError, match="onboarding link"):
+        wire(invoicing=True).target().check()

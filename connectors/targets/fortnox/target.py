@@ -325,11 +325,23 @@ class FortnoxTarget:
                 "financial_year": f"{year['FromDate']} – {year['ToDate']}" if year else
                                   "none for today: create it in Fortnox before vouchers of today are sent",
                 "direct_posting": True, "drafts": "none in Fortnox: vouchers are booked when created",
-                "invoices": "booked when created (book_invoices)" if self.book else
-                            "unbooked drafts: someone books them in Fortnox",
+                **({"invoices": self._invoicing()} if self.settings.invoicing else {}),
                 "facts": {k: v for k, v in {"organization_number": company.get("OrganizationNumber"),
                                             "fiscal_year_start": year.get("FromDate") if year else None,
                                             "fiscal_year_end": year.get("ToDate") if year else None}.items() if v}}
+
+
+    def _invoicing(self) -> dict[str, Any]:
+        """What invoices need beyond vouchers: the invoice scope and licence (a 403 or licence refusal is the
+        ConfigError `_request` words), and the modes of payment the tenant's payment methods name."""
+        self._request("GET", "invoices", params={"limit": 1})
+        codes = {str(m.get("Code")) for m in self._pages("modesofpayments", "ModesOfPayments", {})}
+        wanted = self.settings.modes_of_payment
+        return {"booking": "booked by Bilagsbro (book_invoices)" if self.book else
+                           "unbooked drafts: someone books them in Fortnox",
+                "modes_of_payment": {method: code for method, code in sorted(wanted.items()) if code in codes},
+                "modes_of_payment_missing": {method: code for method, code in sorted(wanted.items())
+                                             if code not in codes}}
 
 
 def _delivery(made: Mapping[str, Any], *, not_accepted: tuple[str, ...] = (),
