@@ -13,7 +13,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from connectors.targets.fortnox.invoicing import DEFAULT_MODES, INVOICE_NOT_ACCEPTED, SWEDISH_RATES
+from connectors.targets.fortnox.invoicing import (
+    DEFAULT_MODES,
+    INVOICE_NOT_ACCEPTED,
+    PAYMENT_NOT_ACCEPTED,
+    SWEDISH_RATES,
+)
 from connectors.targets.fortnox.invoicing import FIELD_MAP as INVOICE_FIELD_MAP
 from connectors.targets.fortnox.mapping import AUTH_URL, FIELD_MAP, NAME, NOT_ACCEPTED, PRODUCTION_URL, TOKEN_URL
 from pipeline.descriptors import Accepts, Code, Drafts, Secret, TargetDescriptor, TargetSettings, Url
@@ -120,7 +125,8 @@ DESCRIPTOR = TargetDescriptor(
         dimensions=("department", "project"),
         drafts=DRAFTS,
         checks=("accounts", "vat_codes", "departments", "projects"),
-        not_accepted={**INVOICE_NOT_ACCEPTED, **NOT_ACCEPTED},  # a voucher's reason where both name a field
+        # a voucher's reason where two name a field, an invoice's before a payment's
+        not_accepted={**PAYMENT_NOT_ACCEPTED, **INVOICE_NOT_ACCEPTED, **NOT_ACCEPTED},
         fields={**FIELD_MAP, **INVOICE_FIELD_MAP},
         invoice_drafts=INVOICE_DRAFTS,
     ),
