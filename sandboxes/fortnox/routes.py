@@ -9,8 +9,8 @@ from typing import Any
 from sandboxes.fortnox.company import Company, Refused
 
 NEEDS = {"companyinformation": "companyinformation", "costcenters": "costcenter", "projects": "project",
-         "archive": "archive", "customers": "customer", "suppliers": "supplier", "invoices": "invoice",
-         "invoicepayments": "payment", "modesofpayments": "payment"}
+         "archive": "archive", "customers": "customer", "suppliers": "supplier", "inbox": "inbox",
+         "invoices": "invoice", "invoicepayments": "payment", "modesofpayments": "payment"}
 
 
 def _scope(path: str, scopes: set[str], company: Company) -> None:

@@ -36,7 +36,7 @@ AUTH_URL = "https://apps.fortnox.se/oauth-v1/auth"
 TOKEN_URL = "https://apps.fortnox.se/oauth-v1/token"
 # `archive`, `customer`, `supplier`: the documents attached to vouchers and the parties, for reading the books back
 # (connectors/ledgers/fortnox.py).
-SCOPES = ("bookkeeping", "companyinformation", "costcenter", "project", "archive", "customer", "supplier")
+SCOPES = ("bookkeeping", "companyinformation", "costcenter", "project", "archive", "customer", "supplier", "inbox")
 # Sales invoices, credit notes and payments (settings.invoicing): Fortnox's invoice and payment scopes besides the
 # customer scope above (reference/target-apis.md §8.1; [unverified] that modes of payment need `payment`, not
 # `settings`: both are asked).
