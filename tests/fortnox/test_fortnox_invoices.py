@@ -101,7 +101,7 @@ def test_a_lost_bookkeep_answer_is_read_from_booked_not_booked_twice(sandbox: Fo
                                                                     wire: Callable[..., Wiring]) -> None:
     wired = wire(**POSTING)
     sandbox.faults.add(r"^/invoices/\d+/bookkeep$", "PUT", "commit_then_500", times=9)
-    with pytest.raises(Exception):  # noqa: B017 - the 500 is passing: the queue tries again
+    with pytest.raises(OutcomeUnknown):  # booked, then a 500: the action is never re-sent blindly
         wired.target().deliver(renewal())
     sandbox.faults.clear()
     delivery = wired.target().deliver(renewal())
