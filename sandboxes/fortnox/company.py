@@ -44,6 +44,7 @@ class Company:
     honours_dates: bool = True  # whether voucher lists honour fromdate/todate [unverified in Fortnox]
     lock: threading.Lock = field(default_factory=threading.Lock)
     ledger: Any = None  # the seeded books read back (ledger.py); FortnoxSandbox sets one
+    invoicing: Any = None  # customers, invoices and payments (invoicing.py); FortnoxSandbox sets one
 
     def seed(self) -> Company:
         for ident, year in ((1, 2025), (2, 2026)):

@@ -9,7 +9,8 @@ from typing import Any
 from sandboxes.fortnox.company import Company, Refused
 
 NEEDS = {"companyinformation": "companyinformation", "costcenters": "costcenter", "projects": "project",
-         "archive": "archive", "customers": "customer", "suppliers": "supplier", "inbox": "inbox"}
+         "archive": "archive", "customers": "customer", "suppliers": "supplier", "inbox": "inbox",
+         "invoices": "invoice", "invoicepayments": "payment", "modesofpayments": "payment"}
 
 
 def _scope(path: str, scopes: set[str], company: Company) -> None:
@@ -97,6 +98,10 @@ def api(company: Company, method: str, path: str, query: dict[str, str], body: A
         if found is None:
             raise Refused(404, "Kunde inte hitta verifikation", 2000463)
         return 200, {"Voucher": found}
+    if company.invoicing is not None:  # the customer ledger (invoicing.py): customers, invoices, payments
+        found = company.invoicing.route(company, method, parts, query, body, _paged, commit)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
     if company.ledger is not None:  # the books read back (ledger.py): SIE export, voucher lists, balances, files
         found = company.ledger.route(company, method, parts, query, _paged)
         if found is not None:

@@ -41,7 +41,7 @@ from sandboxes.loopback import Loopback
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
 SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "supplier", "settings",
-          "archive", "inbox"}
+          "archive", "inbox", "payment"}
 
 
 class FortnoxSandbox(Loopback):
@@ -56,6 +56,10 @@ class FortnoxSandbox(Loopback):
             from sandboxes.fortnox.ledger import FortnoxLedger
 
             self.company.ledger = FortnoxLedger()
+        if self.company.invoicing is None:
+            from sandboxes.fortnox.invoicing import Invoicing
+
+            self.company.invoicing = Invoicing().seed()
         self.clients = {client_id: client_secret}
         self.redirect_uris = set(redirect_uris)  # registered for the app; empty: any loopback URI (tests)
         self.app_scopes = set(SCOPES)
@@ -235,6 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(int(fault.kind), {"message": "Too many requests" if fault.kind == "429" else
                                              "Service Unavailable"})
                 return
+            if fault is not None and fault.kind == "slow":
+                time.sleep(box.faults.slow_seconds)
             body = json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw else None
             commit = fault is None or fault.kind != "timeout" or fault.commit
             status, payload = api(box.company, method, path[2:], query, body, scopes, commit=commit)

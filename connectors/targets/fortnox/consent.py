@@ -30,7 +30,7 @@ import httpx
 
 from api.http import Request, Response, admin_tenant, error, json_body
 from connectors.targets.fortnox.descriptor import DESCRIPTOR, FortnoxSettings
-from connectors.targets.fortnox.mapping import NAME, SCOPES
+from connectors.targets.fortnox.mapping import NAME, scopes
 from connectors.targets.fortnox.pages import TEXT, done_page, link_page, refused_page
 from pipeline import redaction
 from pipeline.errors import BilagsbroError, ConfigError, Problem
@@ -137,7 +137,9 @@ def show(stores: Stores, connectors: Connectors, request: Request) -> Response:
     if row is None:
         return _refused(request, 404, lang, "link")
     tenant = TenantRegistry(stores.tables).get(str(row["Tenant"]))
-    return link_page(lang, tenant.name, series=json.loads(row["Settings"]).get("voucher_series", "A"))
+    settings = json.loads(row["Settings"])
+    return link_page(lang, tenant.name, series=settings.get("voucher_series", "A"),
+                     invoicing=bool(settings.get("invoicing")))
 
 
 def start(stores: Stores, connectors: Connectors, request: Request) -> Response:
@@ -149,8 +151,9 @@ def start(stores: Stores, connectors: Connectors, request: Request) -> Response:
         return _refused(request, 404, lang, "link")
     if form.get("direct_posting") != "yes":
         tenant = TenantRegistry(stores.tables).get(str(row["Tenant"]))
-        return link_page(lang, tenant.name, series=json.loads(row["Settings"]).get("voucher_series", "A"),
-                         missing_opt_in=True)
+        given = json.loads(row["Settings"])
+        return link_page(lang, tenant.name, series=given.get("voucher_series", "A"), missing_opt_in=True,
+                         invoicing=bool(given.get("invoicing")))
     state = secrets.token_urlsafe(32)
     stores.tables.update(TABLE_LEDGER, {**row, "State": _digest(state), "Lang": lang}, etag=row["etag"])
     try:
@@ -159,7 +162,8 @@ def start(stores: Stores, connectors: Connectors, request: Request) -> Response:
     except Conflict:  # a state is 256 random bits: never twice
         return _refused(request, 409, lang, "link")
     settings = FortnoxSettings.read({**json.loads(row["Settings"]), "direct_posting": True}, connector=NAME)
-    query = urlencode({"client_id": settings.client_id, "redirect_uri": _callback(request), "scope": " ".join(SCOPES),
+    wanted = " ".join(scopes(settings.invoicing))  # invoices need Fortnox's invoice and payment scopes too
+    query = urlencode({"client_id": settings.client_id, "redirect_uri": _callback(request), "scope": wanted,
                        "state": state, "access_type": "offline", "response_type": "code", "account_type": "service"})
     return Response(302, "", headers={"Location": f"{settings.auth_url}?{query}",
                                       "Set-Cookie": f"{COOKIE}={state}; Path={ROUTE}; HttpOnly; SameSite=Lax; "

@@ -37,6 +37,15 @@ TOKEN_URL = "https://apps.fortnox.se/oauth-v1/token"
 # `archive`, `customer`, `supplier`: the documents attached to vouchers and the parties, for reading the books back
 # (connectors/ledgers/fortnox.py).
 SCOPES = ("bookkeeping", "companyinformation", "costcenter", "project", "archive", "customer", "supplier", "inbox")
+# Sales invoices, credit notes and payments (settings.invoicing): Fortnox's invoice and payment scopes besides the
+# customer scope above (reference/target-apis.md §8.1; [unverified] that modes of payment need `payment`, not
+# `settings`: both are asked).
+INVOICE_SCOPES = ("invoice", "payment", "settings")
+
+
+def scopes(invoicing: bool) -> tuple[str, ...]:
+    """The scopes the consent asks for: the bookkeeping ones, and the invoice ones when the tenant sends invoices."""
+    return SCOPES + INVOICE_SCOPES if invoicing else SCOPES
 DESCRIPTION_MAX = 200  # [unverified] Fortnox's limit on Voucher.Description; kept short either way
 MARKER_MAX = 60
 PAGE_LIMIT = 500  # the largest `limit` Fortnox's lists take [unverified: 500]
@@ -58,7 +67,6 @@ NOT_ACCEPTED: dict[str, str] = {
     "lines[].dimensions.*": "Fortnox takes a cost centre (our department) and a project on a row, nothing else",
     "voucher_type": "the connection's voucher series (setting voucher_series) decides where a voucher goes",
 }
-UNSUPPORTED_DOCUMENTS = ("sales_invoice", "payment")
 
 _ROW = "Voucher.VoucherRows[]"
 FIELD_MAP: FieldMap = {"voucher": {

@@ -16,6 +16,9 @@ TEXT: dict[str, dict[str, str]] = {
                  "og prosjekter — for å kontrollere hvert bilag før det sendes — og, når dere vil lese regnskapet "
                  "tilbake, bilag med vedlegg, dokumentene i innboksen, kunder og leverandører;",
         "writes": "<strong>skrive</strong> bilag i bilagsserien «{series}», med mva på egne rader.",
+        "invoices": "<strong>skrive</strong> kundefakturaer, kreditfakturaer og innbetalinger, og opprette og "
+                    "oppdatere kunder (fakturering). Fakturaene blir liggende ubokført til noen bokfører dem i "
+                    "Fortnox, med mindre dere har valgt at Bilagsbro bokfører og sender dem;",
         "never": "Bilagsbro leser ikke bankdata og endrer ikke innstillinger.",
         "nodraft": "Fortnox har ikke kladd for bilag: et bilag er bokført i det øyeblikket Bilagsbro oppretter det, "
                    "og rettes med et motbilag.",
@@ -42,6 +45,9 @@ TEXT: dict[str, dict[str, str]] = {
                  "cost centres and projects — to check every voucher before it is sent — and, when you want the books "
                  "read back, vouchers with their documents, the documents in the inbox, customers and suppliers;",
         "writes": "<strong>write</strong> vouchers in the voucher series «{series}», with VAT on rows of its own.",
+        "invoices": "<strong>write</strong> customer invoices, credit invoices and payments, and create and update "
+                    "customers (invoicing). Invoices stay unbooked until someone books them in Fortnox, unless you "
+                    "chose that Bilagsbro books and sends them;",
         "never": "Bilagsbro reads no bank data and changes no settings.",
         "nodraft": "Fortnox has no draft for a voucher: a voucher is booked the moment Bilagsbro creates it, and is "
                    "corrected with a reversing voucher.",
@@ -73,12 +79,14 @@ def _page(status: int, lang: str, title: str, body: str) -> Response:
                     content_type="text/html; charset=utf-8")
 
 
-def link_page(lang: str, company: str, *, series: str, missing_opt_in: bool = False) -> Response:
+def link_page(lang: str, company: str, *, series: str, missing_opt_in: bool = False,
+              invoicing: bool = False) -> Response:
     t = TEXT[lang]
     other = "en" if lang == "nb" else "nb"
     warn = f"<p id='missing' role='alert'>{t['missing']}</p>" if missing_opt_in else ""
+    invoices = f"<li id='invoices'>{t['invoices']}</li>" if invoicing else ""
     body = (f"<p>{t['intro']}</p><ul><li>{t['reads']}</li><li>{t['writes'].format(series=html.escape(series))}</li>"
-            f"</ul><p>{t['never']}</p><p id='nodraft'><strong>{t['nodraft']}</strong></p><p>{t['licence']}</p>{warn}"
+            f"{invoices}</ul><p>{t['never']}</p><p id='nodraft'><strong>{t['nodraft']}</strong></p><p>{t['licence']}</p>{warn}"
             f"<form method='post'><input type='hidden' name='lang' value='{lang}'><label><input type='checkbox' "
             f"name='direct_posting' value='yes' id='direct_posting'> {t['optin']}</label><p>"
             f"<button type='submit' id='go'>{t['go']}</button></p></form>"

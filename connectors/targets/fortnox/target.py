@@ -16,20 +16,21 @@ Facts and what is unverified: reference/target-apis.md §8, docs/fidelity.md. Th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from connectors.http import client_for, kept, send
-from connectors.targets.fortnox import notes
+from connectors.targets.fortnox import notes, payments, sales
 from connectors.targets.fortnox.client import DIALECT, FortnoxAuth, OAuth
 from connectors.targets.fortnox.descriptor import FortnoxSettings
+from connectors.targets.fortnox.invoicing import not_accepted
 from connectors.targets.fortnox.mapping import (
     ACCOUNT,
     NAME,
     OPT_IN,
     PAGE_LIMIT,
-    UNSUPPORTED_DOCUMENTS,
     Register,
     carries,
     encode,
@@ -37,7 +38,7 @@ from connectors.targets.fortnox.mapping import (
 )
 from connectors.targets.fortnox.voucher import Built, build
 from pipeline.errors import BilagsbroError, ConfigError, DataError, Problem
-from pipeline.model import Document, Voucher
+from pipeline.model import Document, Payment, SalesInvoice, Voucher
 from pipeline.ports import Delivery, TargetContext
 
 NOT_FOUND_WORDS = ("kunde inte hitta", "hittades inte", "finns inte")
@@ -52,6 +53,9 @@ class FortnoxTarget:
         self.context = context
         self.settings = FortnoxSettings.read(context.settings, tenant=context.tenant, connector=NAME)
         self.vat_accounts = {k: str(v) for k, v in self.settings.vat_accounts.items()}
+        # invoices, credit notes and payments: booked on opt-in (book_invoices, else direct_posting), else drafts
+        book = self.settings.book_invoices
+        self.book = self.settings.direct_posting if book is None else book
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
 
@@ -76,13 +80,13 @@ class FortnoxTarget:
                           timeout=self.settings.timeout, headers={"Accept": "application/json"})
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
-                 reference: str | None = None) -> Any:
+                 reference: str | None = None, idempotent: bool | None = None) -> Any:
         content = encode(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
             response = send(self.client, method, path, params=params, content=content, headers=headers,
                             dialect=DIALECT, tenant=self.context.tenant, reference=reference,
-                            sleep=self.context.sleep, exchanges=self.context.exchanges)
+                            sleep=self.context.sleep, exchanges=self.context.exchanges, idempotent=idempotent)
         except ConfigError as exc:
             if exc.status == 401:
                 raise ConfigError("Fortnox refused Bilagsbro's access (401): the permission was withdrawn in "
@@ -121,6 +125,37 @@ class FortnoxTarget:
             if page >= int(meta.get("@TotalPages") or 1):
                 return
             page += 1
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None,
+                reference: str | None = None, idempotent: bool | None = None) -> Any:
+        """Fortnox's answer to one call (sales.py, payments.py, customers.py). Fortnox's actions — bookkeep, credit,
+        and the e-mail and e-invoice sends, a GET — are `idempotent=False`: never sent again on a lost answer."""
+        return self._request(method, path, params=params, body=body, reference=reference, idempotent=idempotent)
+
+    def found(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        return self._found(path, key, params)
+
+    def pages(self, path: str, key: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        return self._pages(path, key, params)
+
+    # -- what an invoice needs -----------------------------------------------------------------------------------
+
+    def year_of(self, day: str) -> dict[str, Any] | None:
+        """The financial year holding `day`, once per connection."""
+        found: dict[str, Any] | None = self.context.lookups.fill("financial_years", [day], self._years).get(day)
+        return found
+
+    def account(self, year: Mapping[str, Any], number: str) -> dict[str, Any] | None:
+        key = f"{year['Id']}:{number}"
+        found: dict[str, Any] | None = self.context.lookups.fill(
+            "accounts", [key], self._one("accounts", "Account", with_year=True)).get(key)
+        return found
+
+    def mode_of_payment(self, code: str) -> dict[str, Any] | None:
+        """The company's mode of payment `code` (`GET /3/modesofpayments/{Code}`), once per connection."""
+        found: dict[str, Any] | None = self.context.lookups.fill(
+            "modes_of_payment", [code], self._one("modesofpayments", "ModeOfPayment")).get(code)
+        return found
 
     # -- what a voucher needs ------------------------------------------------------------------------------------
 
@@ -172,9 +207,12 @@ class FortnoxTarget:
     # -- the Target protocol -------------------------------------------------------------------------------------
 
     def preflight(self, documents: Sequence[Document]) -> list[Problem]:
-        problems = [Problem(f"the Fortnox connector does not deliver {d.type} yet: only vouchers",
-                            reference=d.reference, code="unsupported-document")
-                    for d in documents if d.type in UNSUPPORTED_DOCUMENTS]
+        problems: list[Problem] = []
+        for document in documents:
+            if isinstance(document, SalesInvoice):
+                problems.extend(sales.invoice_problems(self, document))
+            elif isinstance(document, Payment):
+                problems.extend(payments.payment_problems(self, document))
         vouchers = [d for d in documents if isinstance(d, Voucher)]
         if not vouchers:
             return problems
@@ -209,16 +247,29 @@ class FortnoxTarget:
         return dict(sorted(missing.items()))
 
     def render(self, document: Document) -> dict[str, Any]:
+        if isinstance(document, SalesInvoice):
+            return sales.render_invoice(self, document)
+        if isinstance(document, Payment):
+            return payments.render_payment(self, document)
         voucher = self._voucher(document)
         return self._built(voucher, self.resolve([voucher])[voucher.reference]).body
 
     def _voucher(self, document: Document) -> Voucher:
         if not isinstance(document, Voucher):
-            raise DataError(f"the Fortnox connector does not deliver {document.type} yet: only vouchers",
+            raise DataError(f"the Fortnox connector does not deliver {document.type}",
                             tenant=self.context.tenant, reference=document.reference, connector=NAME)
         return document
 
     def deliver(self, document: Document) -> Delivery:
+        if isinstance(document, SalesInvoice):
+            problems = sales.invoice_problems(self, document)
+            if problems:
+                raise DataError(f"invoice {document.reference} cannot be delivered: "
+                                + "; ".join(str(p) for p in problems), tenant=self.context.tenant,
+                                reference=document.reference, connector=NAME, problems=tuple(problems))
+            return replace(sales.deliver_invoice(self, document), not_accepted=not_accepted(document))
+        if isinstance(document, Payment):
+            return replace(payments.deliver_payment(self, document), not_accepted=not_accepted(document))
         voucher = self._voucher(document)
         if not self.settings.direct_posting:
             raise ConfigError(OPT_IN, tenant=self.context.tenant, reference=voucher.reference, connector=NAME)
@@ -236,6 +287,9 @@ class FortnoxTarget:
         return _delivery(made, not_accepted=built.not_accepted, details=built.details)
 
     def find(self, reference: str) -> Delivery | None:
+        sold = sales.find(self, reference)  # an invoice, credit note or payment: by its progress row
+        if sold is not False:
+            return sold
         for where in notes.recall(self.context, reference):
             ours = [v for v in self._pages(f"vouchers/sublist/{where.series}", "Vouchers",
                                            {"financialyear": where.year, "fromdate": where.day, "todate": where.day})
@@ -271,9 +325,23 @@ class FortnoxTarget:
                 "financial_year": f"{year['FromDate']} – {year['ToDate']}" if year else
                                   "none for today: create it in Fortnox before vouchers of today are sent",
                 "direct_posting": True, "drafts": "none in Fortnox: vouchers are booked when created",
+                **({"invoices": self._invoicing()} if self.settings.invoicing else {}),
                 "facts": {k: v for k, v in {"organization_number": company.get("OrganizationNumber"),
                                             "fiscal_year_start": year.get("FromDate") if year else None,
                                             "fiscal_year_end": year.get("ToDate") if year else None}.items() if v}}
+
+
+    def _invoicing(self) -> dict[str, Any]:
+        """What invoices need beyond vouchers: the invoice scope and licence (a 403 or licence refusal is the
+        ConfigError `_request` words), and the modes of payment the tenant's payment methods name."""
+        self._request("GET", "invoices", params={"limit": 1})
+        codes = {str(m.get("Code")) for m in self._pages("modesofpayments", "ModesOfPayments", {})}
+        wanted = self.settings.modes_of_payment
+        return {"booking": "booked by Bilagsbro (book_invoices)" if self.book else
+                           "unbooked drafts: someone books them in Fortnox",
+                "modes_of_payment": {method: code for method, code in sorted(wanted.items()) if code in codes},
+                "modes_of_payment_missing": {method: code for method, code in sorted(wanted.items())
+                                             if code not in codes}}
 
 
 def _delivery(made: Mapping[str, Any], *, not_accepted: tuple[str, ...] = (),

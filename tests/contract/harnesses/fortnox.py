@@ -7,10 +7,12 @@ requests are held against the contract the sandbox enforces (tests/fortnox/test_
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
 from pipeline.model import Voucher
+from pipeline.norway.kid import kid_mod10
 from pipeline.ports import TargetContext
 from sandboxes.fortnox import FortnoxSandbox
 from tests.contract.harness import HANG, TIMEOUT, Fault, Stored
@@ -27,6 +29,9 @@ class Harness:
     def __init__(self) -> None:
         self.sandbox = FortnoxSandbox(rate_limit=None).start()
         self.sandbox.faults.timeout_seconds = HANG
+        # The invoice the field map's credit note and payment name (our number 10042), made in Fortnox itself.
+        company = self.sandbox.company
+        company.invoicing.seed_invoice(company, "10001", "10042", Decimal("1250.00"), ocr=kid_mod10("1004203"))
         box = self.sandbox
         self.secrets = MemorySecrets({"fortnox-refresh": next(iter(box.refresh_tokens)),
                                       "fortnox-client": box.clients[box.client_id]})
@@ -54,6 +59,33 @@ class Harness:
     def fault(self, kind: Fault, *, times: int = 1) -> None:
         name, options = KINDS[kind]
         self.sandbox.faults.add(r"^/vouchers$", "POST", name, times=times, **options)
+
+    def invoice_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /3/invoices (the step that makes an invoice, or a credit invoice)."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/invoices$", "POST", name, times=times, **options)
+
+    credit_fault = invoice_fault  # the suite's credit note credits part of an invoice: a credit invoice of its own
+
+    def payment_fault(self, kind: Fault, *, times: int = 1) -> None:
+        """Misbehave on the next POST /3/invoicepayments."""
+        name, options = KINDS[kind]
+        self.sandbox.faults.add(r"^/invoicepayments$", "POST", name, times=times, **options)
+
+    def held(self, step: str, reference: str) -> int:
+        """How many of the document with our reference Fortnox holds: invoices and credit invoices by their
+        ExternalInvoiceReference1, payments on the invoice our invoice number 70001 became."""
+        books = self.sandbox.company.invoicing
+        if step in ("invoice", "credit"):
+            return self.invoices_with(reference)
+        [paid] = [i for i in books.invoices.values() if i["ExternalInvoiceReference2"] == "70001"
+                  and i["Credit"] != "true"]
+        return sum(1 for p in books.payments.values() if p["InvoiceNumber"] == paid["DocumentNumber"])
+
+    def invoices_with(self, reference: str) -> int:
+        """How many invoices Fortnox holds with our reference."""
+        return sum(1 for i in self.sandbox.company.invoicing.invoices.values()
+                   if i["ExternalInvoiceReference1"] == reference)
 
     def refusable(self) -> Voucher:
         # Our preflight passes (the lock date is not in Fortnox's API we read); Fortnox refuses: the period is locked.
