@@ -8,6 +8,7 @@ test's five tries take seconds, not minutes.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -32,9 +33,16 @@ def stack(tmp_path_factory):
     host_json = json.loads((ROOT / "host.json").read_text("utf-8"))
     host_json["extensions"]["queues"]["visibilityTimeout"] = "00:00:00.200"
     (data / "host.json").write_text(json.dumps(host_json), "utf-8")
-    with local_stack(0, data_dir=data, in_memory=True, record=False, host_json=data / "host.json") as host:
-        host.stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data)
-        yield host
+    # The stack puts its settings in the environment (as the Functions host does); they are put back afterwards, so
+    # that whatever this process runs next (under xdist: any package, in any order) starts its own storage.
+    environment = dict(os.environ)
+    try:
+        with local_stack(0, data_dir=data, in_memory=True, record=False, host_json=data / "host.json") as host:
+            host.stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data)
+            yield host
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 @pytest.fixture

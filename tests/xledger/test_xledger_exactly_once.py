@@ -17,6 +17,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.xledger import Entity, XledgerSandbox
+from tests.timing import FAULT_CLIENT_TIMEOUT, FAULT_STALL
 from tests.xledger.xledger_support import stored
 
 MODES = [("immediate", False), ("immediate", True), ("deferred", False), ("deferred", True)]
@@ -31,10 +32,10 @@ def voucher(reference: str, amount: str = "100.00", account: str = "3000") -> Vo
 class Connection:
     def __init__(self, entity: Entity) -> None:
         self.sandbox = XledgerSandbox(entity=entity).start()
-        self.sandbox.timeout_seconds = 1.0
-        # Our read timeout: short so that the timeout fault (the sandbox holding its answer 1 s) runs quickly; a test
-        # that injects no timeout raises it, so that a busy machine cannot turn a slow answer into an OutcomeUnknown.
-        self.read_timeout = 0.4
+        self.sandbox.timeout_seconds = FAULT_STALL
+        # Our read timeout: long enough for any ordinary answer on a busy machine, far shorter than the sandbox's stall
+        # on a timeout fault (tests/timing.py); a test that injects no timeout raises it further.
+        self.read_timeout = FAULT_CLIENT_TIMEOUT
         self.cache: dict[str, Any] = {}
         self.tables = MemoryTables()
         self.exchanges = MemoryExchanges()
@@ -111,7 +112,7 @@ def test_an_import_refused_when_xledger_processes_it_is_read_back_in_its_words(m
 
 def test_concurrent_deliveries_share_calls_and_each_voucher_lands_once(make: Any) -> None:
     xl = make(processing="immediate")
-    xl.read_timeout = 30.0  # no fault injected: 8 threads on a loaded CI machine may wait longer than 0.4 s
+    xl.read_timeout = 30.0  # no fault injected: 8 threads on a loaded CI machine may wait longer than 2 s
     xl.target().preflight([voucher("warm")])  # the register, looked up once
     documents = [voucher(f"P-{i:02d}", amount=f"{10 + i}.50") for i in range(40)]
     before = xl.sandbox.count()
