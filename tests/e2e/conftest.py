@@ -2,7 +2,7 @@
 
 No storage mocks here: everything goes over HTTP to the local host and through real Azurite queues,
 tables and blobs. host.json is the project's, with a shorter visibilityTimeout so that the poison
-test's five tries take seconds, not minutes.
+test's five tries take seconds, not minutes, and a shorter maxPollingInterval so that no step waits for a poll.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def stack(tmp_path_factory):
     data = tmp_path_factory.mktemp("stack")
     host_json = json.loads((ROOT / "host.json").read_text("utf-8"))
     host_json["extensions"]["queues"]["visibilityTimeout"] = "00:00:00.200"
+    # An idle queue is polled at least once a second (host.json: every 10 s at most, as in Azure). A message sent
+    # through an output binding wakes its poller at once either way; one that comes back by itself (a retry whose
+    # visibility ran out, a message the sweeper or a stage sent straight to storage) waits for the next poll.
+    host_json["extensions"]["queues"]["maxPollingInterval"] = "00:00:01"
     (data / "host.json").write_text(json.dumps(host_json), "utf-8")
     # The stack puts its settings in the environment (as the Functions host does); they are put back afterwards, so
     # that whatever this process runs next (under xdist: any package, in any order) starts its own storage.
