@@ -292,6 +292,13 @@ def ledger_document(req: func.HttpRequest) -> func.HttpResponse:
     return _http(ledger_document, req, {})
 
 
+@app.route(route="v1/ledger/inbox", methods=["GET"])
+def ledger_inbox(req: func.HttpRequest) -> func.HttpResponse:
+    from api.ledger import ledger_inbox
+
+    return _http(ledger_inbox, req, {})
+
+
 @app.route(route="v1/ledger/source", methods=["GET"])
 def ledger_source(req: func.HttpRequest) -> func.HttpResponse:
     from api.ledger import ledger_source

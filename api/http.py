@@ -49,6 +49,15 @@ class Response:
         return json.dumps(self.body, ensure_ascii=False, indent=1).encode("utf-8")
 
 
+def download_disposition(name: str) -> str:
+    """Content-Disposition of a download: an ASCII stand-in in `filename` for old clients, the name itself (æøå) in
+    `filename*` (RFC 6266, RFC 5987)."""
+    from urllib.parse import quote
+
+    plain = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in name) or "file"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def error(status: int, message: str, problems: list[Problem] | None = None, **extra: Any) -> Response:
     body: dict[str, Any] = {"error": message, **extra}
     if problems is not None:

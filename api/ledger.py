@@ -11,9 +11,9 @@ import datetime as dt
 import json
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from api.http import Request, Response, authenticate, error
+from api.http import Request, Response, authenticate, download_disposition, error
 from api.query import day
 from pipeline.errors import ConfigError, Problem
 from pipeline.ports import Stores
@@ -147,7 +147,7 @@ def ledger_balances(stores: Stores, connectors: Connectors, request: Request) ->
 
 
 def ledger_document(stores: Stores, connectors: Connectors, request: Request) -> Response:
-    """A document attached to a voucher, as it was read (PDF or image)."""
+    """A document attached to a voucher, or waiting in the system's inbox, as it was read (PDF or image)."""
     tenant, company, problems, denied = _common(stores, request)
     if denied or problems:
         return denied or error(400, "the parameters are not valid", problems)
@@ -155,10 +155,19 @@ def ledger_document(stores: Stores, connectors: Connectors, request: Request) ->
     if found is None:
         return error(404, "no such document in this company's ledger")
     document, content = found
-    name = re.sub(r'["\\\r\n]', "_", document.file_name)
+    where = {"X-Bilagsbro-Voucher": safe_key(document.voucher)} if document.voucher else {
+        "X-Bilagsbro-Inbox-Folder": quote(document.folder or "")}
     return Response(200, content, content_type=document.content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"',
-                             "X-Bilagsbro-Voucher": safe_key(document.voucher)})
+                    headers={"Content-Disposition": download_disposition(document.file_name), **where})
+
+
+def ledger_inbox(stores: Stores, connectors: Connectors, request: Request) -> Response:
+    """The documents waiting in the system's inbox at the last sync (receipts, supplier invoices not booked yet)."""
+    tenant, company, problems, denied = _common(stores, request)
+    if denied or problems:
+        return denied or error(400, "the parameters are not valid", problems)
+    listed = LedgerStore(stores.tables, stores.blobs, tenant, company).inbox()
+    return Response(200, {"company": company, "documents": [d.model_dump(mode="json") for d in listed]})
 
 
 def ledger_source(stores: Stores, connectors: Connectors, request: Request) -> Response:

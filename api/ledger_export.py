@@ -2,9 +2,11 @@
 
 The postings are regrouped into their vouchers (one date's vouchers in memory at a time) and handed to
 pipeline/export's `SaftFile` as entries "delivered" by the source they were read from. Amounts go as read (net, the
-VAT on its own postings): lines carry no VAT code, since the shared form's line with a code is gross — [not done]
-TaxInformation per line would need the export to take net lines with their code. A page covers whole days up to
-`limit` vouchers; the `Link` header names the next (`from` the day after).
+VAT on its own postings: `Entry.vat_posted`). A line carries TaxInformation where the source's VAT codes are the
+SAF-T standard codes — Tripletex's `vatType.number` ([unverified] that every Norwegian Tripletex company numbers
+its VAT types by the standard codes; a number that is no standard code is left out, never guessed); Fortnox's
+Swedish codes, SIE (no codes) and SAF-T files (read net, their codes folded away) give none. A page covers whole
+days up to `limit` vouchers; the `Link` header names the next (`from` the day after).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pipeline.errors import ConfigError, Problem
 from pipeline.export import Delivered, Entry, Period
 from pipeline.export.tenant_saft import saft_file, saft_file_name
 from pipeline.model import Party, Posting, Voucher
+from pipeline.norway.vat import VAT_CODES
 from pipeline.ports import Stores
 from pipeline.readback.model import GlPosting
 from pipeline.readback.store import LedgerStore
@@ -52,10 +55,14 @@ def vouchers(ledger: LedgerStore, start: dt.date, end: dt.date) -> Iterator[tupl
         yield from ((ref, day, rows) for ref, rows in pending.items())
 
 
-def as_voucher(reference: str, day: dt.date, rows: list[GlPosting]) -> Voucher:
+STANDARD_CODES = ("tripletex",)  # sources whose VAT codes are the SAF-T standard codes
+
+
+def as_voucher(reference: str, day: dt.date, rows: list[GlPosting], *, standard_codes: bool = False) -> Voucher:
     return Voucher(reference=reference, date=day, description=rows[0].text, currency=rows[0].currency or "NOK",
                    voucher_type=None, lines=tuple(
                        Posting(account=r.account, amount=r.amount, description=r.text, dimensions=dict(r.dimensions),
+                               vat_code=r.vat_code if standard_codes and r.vat_code in VAT_CODES else None,
                                customer=Party(number=r.customer) if r.customer else None,
                                supplier=Party(number=r.supplier) if r.supplier else None) for r in rows))
 
@@ -77,12 +84,12 @@ def answer(stores: Stores, connectors: Connectors, tenant_id: str, company: str,
             state["count"] += 1
             state["last"] = day
             try:
-                voucher = as_voucher(reference, day, rows)
+                voucher = as_voucher(reference, day, rows, standard_codes=source in STANDARD_CODES)
             except ValidationError as exc:
                 left_out.append({"voucher": reference, "date": day.isoformat(), "reason": str(exc.errors()[0]["msg"])})
                 continue
             yield Entry(id=f"gl-{reference}", document=voucher, received_at=now, status="delivered",
-                        delivered=Delivered(target=source, at=now))
+                        delivered=Delivered(target=source, at=now), vat_posted=True)
 
     tenant = TenantRegistry(stores.tables).get(tenant_id)
     try:

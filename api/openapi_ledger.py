@@ -41,7 +41,14 @@ def components() -> dict[str, Any]:
         "problem_count": {"type": "integer"}, "problems": {"type": "array", "items": _STR},
         "started": _NULL_STR, "finished": _NULL_STR, "error": _NULL_STR, "last_refresh": _NULL_STR,
         "file": {"type": "string", "description": "Where the uploaded file is kept (uploads only)"}}}
+    inbox = {"type": "object", "required": ["company", "documents"], "properties": {
+        "company": _STR, "documents": {"type": "array", "items": {
+            "type": "object", "required": ["id", "file_name"], "properties": {
+                "id": {"type": "string", "description": "GET /api/v1/ledger/documents/{id}"}, "voucher": {"type": "null"},
+                "file_name": _STR, "content_type": _STR, "size": {"type": ["integer", "null"]},
+                "folder": _NULL_STR}}}}}
     return {
+        "LedgerInbox": inbox,
         "LedgerPosting": posting,
         "LedgerTransactions": {"type": "object", "required": ["company", "transactions", "next_cursor"],
                                "properties": {"company": _STR, "transactions": {"type": "array",
@@ -113,6 +120,10 @@ def paths(answers: Any, path_id: Any) -> dict[str, Any]:
                 media: {"schema": {"type": "string", "format": "binary"}}
                 for media in ("application/pdf", "image/*", "application/octet-stream")}},
                 **answers(*errors, 404)}}},
+        "/api/v1/ledger/inbox": {"get": {
+            "summary": "The documents waiting in the accounting system's inbox at the last sync (receipts and supplier "
+                       "invoices not booked yet; Fortnox's «Inkorg»), each downloadable at /api/v1/ledger/documents/{id}",
+            "parameters": [COMPANY], "responses": answers(*errors, ok=(200, "The inbox", "LedgerInbox"))}},
         "/api/v1/ledger/source": {
             "get": {"summary": "Where the company's ledger is read from, since when, and every earlier choice",
                     "parameters": [COMPANY], "responses": answers(*errors, ok=(200, "The source", "LedgerSource"))},
@@ -154,6 +165,7 @@ OPERATIONS = {
     ("/api/v1/ledger/transactions", "get"): "ledger_transactions",
     ("/api/v1/ledger/balances", "get"): "ledger_balances",
     ("/api/v1/ledger/documents/{id}", "get"): "ledger_document",
+    ("/api/v1/ledger/inbox", "get"): "ledger_inbox",
     ("/api/v1/ledger/source", "get"): "ledger_source",
     ("/api/v1/ledger/source", "put"): "ledger_source_choose",
     ("/api/v1/ledger/files", "post"): "ledger_file",

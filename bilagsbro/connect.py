@@ -213,22 +213,59 @@ def cmd_onboarding_link(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"bilagsbro: {exc}", file=sys.stderr)
         return 2
-    if not client_secret:
-        print("bilagsbro: the link needs the operator's client secret (give --client-secret-file or "
-              "--client-secret-env, or run in a terminal to be prompted)", file=sys.stderr)
-        return 2
 
     def make(stores: Any) -> dict[str, Any]:
         tenant = TenantRegistry(stores.tables).get(args.tenant)
-        return new_link(stores, tenant.id, settings, client_secret, args.url)
+        return new_link(stores, tenant.id, settings, client_secret or "", args.url)
 
     try:
         made = _with_stores(make)
     except ConfigError as exc:
-        print(f"bilagsbro: {exc.message}", file=sys.stderr)
+        hint = (" (the operator's client secret: give --client-secret-file or --client-secret-env, run in a "
+                "terminal to be prompted, or set it once for every tenant: bilagsbro platform set fortnox "
+                "client_secret)"
+                if any(p.field == "credentials.client_secret" for p in exc.problems) else "")
+        print(f"bilagsbro: {exc.message}{hint}", file=sys.stderr)
         return 2
     _print_json(made)
     print(f"Send this link to the customer: it works once, until {made['expires']}", file=sys.stderr)
+    return 0
+
+
+def cmd_platform_set(args: argparse.Namespace) -> int:
+    """The integration's own credential (or client id) for a system, for every tenant: pipeline.records.platform."""
+    import connectors
+    from pipeline.records import platform
+
+    descriptor = connectors.CONNECTORS[args.system]
+    if args.key not in platform.keys(descriptor):
+        print(f"bilagsbro: {args.key} is not one of {descriptor.title}'s own (the integration's); known: "
+              f"{', '.join(platform.keys(descriptor))}", file=sys.stderr)
+        return 2
+    try:
+        value = read_secret(args, "value", f"{descriptor.title} {args.key}")
+    except ValueError as exc:
+        print(f"bilagsbro: {exc}", file=sys.stderr)
+        return 2
+    if not value:
+        print("bilagsbro: give the value with --value-file or --value-env, or run in a terminal to be prompted",
+              file=sys.stderr)
+        return 2
+    name = _with_stores(lambda stores: platform.set_value(stores.secrets, descriptor, args.key, value))
+    _print_json({"system": args.system, "key": args.key, "secret_name": name})
+    return 0
+
+
+def cmd_platform_list(args: argparse.Namespace) -> int:
+    """Which of each system's own credentials and settings the operator has set: names, never values."""
+    import connectors
+    from pipeline import descriptors
+    from pipeline.records import platform
+
+    def listed(stores: Any) -> dict[str, Any]:
+        return {name: {key: platform.value(stores.secrets, name, key) is not None for key in platform.keys(d)}
+                for name, d in descriptors.targets(connectors.CONNECTORS).items() if platform.keys(d)}
+    _print_json(_with_stores(listed))
     return 0
 
 
@@ -238,6 +275,7 @@ def add_connect_parsers(sub: Any) -> None:
     import connectors
     from bilagsbro.flags import add_secret_flags, add_setting_flags
     from pipeline import descriptors
+    from pipeline.records.platform import keys as platform_keys
 
     conn = sub.add_parser("connect", help="connect a tenant to its accounting system, then test the connection")
     conn.add_argument("tenant")
@@ -295,6 +333,22 @@ def add_connect_parsers(sub: Any) -> None:
         "Issue the tenant a signing secret for POST /api/v1/sources/subscriptions/TENANT/events "
         "(docs/sources/subscriptions.md); printed once. The previous secret stays active beside it (rotation)."))
     events.set_defaults(fn=cmd_subscriptions_add)
+
+    plat = sub.add_parser("platform", help="Bilagsbro's own credentials for a system (the integration's, not the "
+                                           "customer's), set once for every tenant").add_subparsers(
+        dest="action", required=True)
+    pset = plat.add_parser("set", help="set one: its value from --value-file, --value-env or a prompt (hidden)",
+                           description="Set Bilagsbro's own credential or setting for an accounting system once for "
+                                       "every tenant (e.g. Tripletex's consumer token, Fortnox's client id and "
+                                       "secret): connections not given their own use it, and the connect wizard "
+                                       "no longer asks for it. The value never goes on the command line.")
+    pset.add_argument("system", choices=sorted(n for n, d in descriptors.targets(connectors.CONNECTORS).items()
+                                               if platform_keys(d)))
+    pset.add_argument("key", help="e.g. consumer_token, application_key, subscription_key, client_id, client_secret")
+    add_secret_options(pset, "value", "value")
+    pset.set_defaults(fn=cmd_platform_set)
+    plist = plat.add_parser("list", help="which of the integration's credentials and settings are set (never values)")
+    plist.set_defaults(fn=cmd_platform_list)
 
     listed = sub.add_parser("connectors", help="the accounting systems, sources and file formats Bilagsbro connects")
     listed.add_argument("--json", action="store_true")

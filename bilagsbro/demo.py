@@ -72,7 +72,9 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
             stores = stores_for(host.settings["BILAGSBRO_STORAGE"], data_dir)
             registry = TenantRegistry(stores.tables)
             shop = registry.add("Demo Butikk Ærø AS", organization_number="999999999")
-            settings, credentials = system.connection()
+            # As an operator does once: the integration's own credentials (Tripletex's consumer token, ...) for
+            # every tenant; each tenant then gives only its company's, in the API, the CLI and the wizard alike.
+            settings, credentials = _integrations_own(stores, target, *system.connection())
             connection = change(stores, connectors.registry(), shop.id, target, settings=settings,
                                 credentials=credentials)
             subscriptions = registry.add("Demo Abonnement Øst AS")
@@ -101,6 +103,21 @@ def _run(data_dir: Path, port: int, timeout: float, target: str) -> int:
             return 0 if ok else 1
     finally:
         system.stop()
+
+
+def _integrations_own(stores: Any, target: str, settings: dict[str, Any], credentials: dict[str, str]
+                      ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Set the sandbox's integration-owned values once for every tenant (pipeline.records.platform); what is
+    left is the company's."""
+    import connectors
+    from pipeline.records import platform
+
+    descriptor = connectors.CONNECTORS[target]
+    ours = [key for key in platform.keys(descriptor) if key in settings or key in credentials]
+    for key in ours:
+        platform.set_value(stores.secrets, descriptor, key, str({**settings, **credentials}[key]))
+    return ({k: v for k, v in settings.items() if k not in ours},
+            {k: v for k, v in credentials.items() if k not in ours})
 
 
 def _workspace(stores: Any, base: str, system: Any, target: str, shop: str) -> None:

@@ -46,11 +46,14 @@ def _listed(text: str) -> list[str]:
 def add_setting_flags(parser: argparse.ArgumentParser, descriptor: Descriptor, *, skip: frozenset[str] = SKIP) -> None:
     """One flag per setting of the descriptor's model."""
     group = parser.add_argument_group(f"{descriptor.title} settings")
+    ours = set(getattr(descriptor, "platform_settings", ()))  # the operator may have set it for every tenant
     for name, field in descriptor.settings.model_fields.items():
         if name in skip:
             continue
         flag, kind, text = f"--{name.replace('_', '-')}", _kind(field.annotation), field.description or ""
-        required = {"required": True} if field.is_required() else {}
+        if name in ours:
+            text = f"{text} (the integration's: without it, the one set by `bilagsbro platform set`)"
+        required = {"required": True} if field.is_required() and name not in ours else {}
         if kind is bool:
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind in (int, float):

@@ -117,6 +117,9 @@ class Secret:
     # False for one of several ways in (Fiken: a personal API token, or OAuth's refresh token and client secret):
     # a connection is not refused for lacking it; the system's connection test names what is missing.
     required: bool = True
+    # The integration's own, not the customer's (Tripletex's consumer token, an OAuth app's client secret): the
+    # operator may set it once for every tenant (pipeline.records.platform); a connection given its own uses that.
+    platform: bool = False
 
     @property
     def flag(self) -> str:
@@ -227,6 +230,9 @@ class TargetDescriptor(Descriptor):
     # onboarding link ({"url", "expires"}); the secrets in `consent_gives` come from that consent, not from a form.
     consent: Callable[..., dict[str, Any]] | None = None
     consent_gives: tuple[str, ...] = ()
+    # Settings that are the integration's, not the customer's (an OAuth app's client id): like `Secret.platform`,
+    # the operator may set them once for every tenant (pipeline.records.platform).
+    platform_settings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from api.http import Response
 from pipeline.descriptors import TargetDescriptor
 from pipeline.errors import BilagsbroError, ConfigError
 from pipeline.ports import NotFound
+from pipeline.records import platform
 from pipeline.records.names import QUEUE_TRANSLATED
 from pipeline.records.tenants import Tenant, TenantRegistry
 from workspace.connect_words import WORDS, help_of, words
@@ -100,7 +101,9 @@ def inputs(visit: Visit, descriptor: TargetDescriptor, tenant: Tenant, mode: str
     """The form's fields, in the order the descriptor declares them: its credentials, then its settings."""
     from pipeline.records.connections import staged_names
 
-    current = _current(tenant, descriptor.name, mode)
+    current = platform.fill(visit.stores.secrets, descriptor, _current(tenant, descriptor.name, mode))
+    ours = set(platform.secret_names(visit.stores.secrets, descriptor)) - set(_current(
+        tenant, descriptor.name, mode).get("secrets") or {})  # the integration's, set by our operator: not asked
     kept = {**(current.get("secrets") or {}), **staged_names(tenant, descriptor.name)}
     given, problems = given or {}, problems or {}
     found: list[Input] = []
@@ -108,9 +111,11 @@ def inputs(visit: Visit, descriptor: TargetDescriptor, tenant: Tenant, mode: str
         if secret.name in (descriptor.consent_gives if descriptor.consent else ()):
             continue
         label, where = words(descriptor.name, secret.name, visit.lang, fallback=(secret.label, secret.where))
+        if secret.name in ours:  # Bilagsbro's own, set once by our operator: only a firm with its own gives one
+            where = visit.t("platform_secret")
         found.append(Input(f"c_{secret.name}", secret.name, "secret", label, where,
                            secret.required and secret.name not in kept, kept=secret.name in kept,
-                           problem=problems.get(f"credentials.{secret.name}", "")))
+                           advanced=secret.name in ours, problem=problems.get(f"credentials.{secret.name}", "")))
     for name, info in descriptor.settings.model_fields.items():
         if name in MANAGED:
             continue
@@ -154,8 +159,9 @@ def _read(descriptor: TargetDescriptor, visit: Visit) -> tuple[dict[str, Any], d
             values[name] = text
     credentials = {s.name: visit.form.get(f"c_{s.name}", "").strip() for s in descriptor.secrets}
     credentials = {k: v for k, v in credentials.items() if v}
-    try:
-        model = descriptor.settings.read(values, connector=descriptor.name)
+    try:  # the integration's own settings (set once by the operator) count as given; the connection fills them in
+        model = descriptor.settings.read({**platform.settings(visit.stores.secrets, descriptor), **values},
+                                         connector=descriptor.name)
     except ConfigError as exc:
         return {}, credentials, {p.field or "": p.message for p in exc.problems}
     typed = model.model_dump(mode="json", include=set(values))
@@ -232,7 +238,7 @@ def connect(visit: Visit) -> Response:
     if descriptor.consent is not None:
         return _consent(visit, descriptor, tenant, settings, credentials)
     given = staged(visit.stores, tenant.id, descriptor.name)
-    kept = _current(tenant, descriptor.name, mode).get("secrets") or {}
+    kept = platform.fill(visit.stores.secrets, descriptor, _current(tenant, descriptor.name, mode))["secrets"]
     missing = {f"credentials.{s.name}": visit.t("required") for s in descriptor.secrets
                if s.required and s.name not in given and s.name not in kept}
     if missing:

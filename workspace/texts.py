@@ -67,7 +67,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "mode_switch": "(bytte)", "mode_connect_title": "koble til", "mode_switch_title": "bytte til dette systemet",
         "mode_further_title": "ekstra tilkobling", "form_help": "Fyll inn det systemet trenger. Tilkoblingen "
         "testes før den lagres; går testen galt, fortsetter klienten som før.", "guide": "veiledning",
-        "secret_kept": "En er lagret: la feltet stå tomt for å beholde den.", "choose": "Velg …",
+        "secret_kept": "En er lagret: la feltet stå tomt for å beholde den.",
+        "platform_secret": "Bilagsbros egen, allerede satt opp av oss. Bare et selskap med sin egen integrasjon "
+                           "fyller inn sin.", "choose": "Velg …",
         "more_settings": "Flere innstillinger", "test_and_save": "Test og lagre", "show_preview": "Test og vis "
         "hva et bytte betyr", "direct_posting": "Bokfør direkte (ikke kladd)",
         "red_credentials": "Systemet godtok ikke nøklene. Sjekk at de er riktige, for riktig miljø, og at "
@@ -143,7 +145,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "mode_switch": "(switch)", "mode_connect_title": "connect", "mode_switch_title": "switch to this system",
         "mode_further_title": "further connection", "form_help": "Fill in what the system needs. The connection is "
         "tested before it is saved; if the test fails, the client goes on as before.", "guide": "guide",
-        "secret_kept": "One is stored: leave the field empty to keep it.", "choose": "Choose …",
+        "secret_kept": "One is stored: leave the field empty to keep it.",
+        "platform_secret": "Bilagsbro's own, already set up by us. Only a company with its own integration gives "
+                           "its own.", "choose": "Choose …",
         "more_settings": "More settings", "test_and_save": "Test and save", "show_preview": "Test and show what "
         "a switch means", "direct_posting": "Post directly (no drafts)",
         "red_credentials": "The system did not accept the keys. Check that they are right, for the right "

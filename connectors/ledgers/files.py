@@ -45,7 +45,7 @@ from pipeline.model import Voucher
 from pipeline.norway.text import SNIFF_BYTES, UndecodableText, settle, split_head
 from pipeline.ports import BlobStore, NotFound
 from pipeline.readback.model import FiscalYear, GlPosting, LedgerAccount, LedgerDimension, LedgerParty
-from pipeline.readback.ports import Attachment
+from pipeline.readback.ports import Attachment, InboxFile
 from pipeline.records.names import CONTAINER_GL
 
 _KINDS = {"T": "ASSETS", "S": "LIABILITY", "K": "COST", "I": "INCOME"}
@@ -108,6 +108,9 @@ class _FileLedger:
 
     def attachment(self, document: str) -> Attachment:
         raise ConfigError("an export file carries no documents")
+
+    def inbox(self) -> Iterator[InboxFile]:
+        return iter(())  # an export file has no inbox
 
     def fingerprint(self, start: dt.date, end: dt.date) -> str:
         return f"file:{self.path}"  # a file never changes: a new one is a new upload (and a new backfill)

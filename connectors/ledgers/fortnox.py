@@ -15,6 +15,12 @@ consent link, single-use refresh tokens, the licence check): a tenant connected 
 - Check: `GET /3/accounts?financialyear` → `BalanceCarriedForward − BalanceBroughtForward` per account is the
   system's own change for the year [spec-derived field names], compared with our sum per account and year.
 - Documents: `GET /3/voucherfileconnections` (FileId per voucher) and `GET /3/archive/{FileId}` (scope `archive`).
+- The inbox («Inkorg»: receipts and supplier invoices not booked yet): `GET /3/inbox` → `Folder{Id, Name, Folders[],
+  Files[]}` (the root and its folders, e.g. `inbox_ku` «Kvitton & utlägg», `inbox_s` «Leverantörsfakturor»), `GET
+  /3/inbox/{FolderId}` → that folder's `Files[{Id, Name, Size}]`, `GET /3/inbox/{FileId}` → the file (scope
+  `inbox`). [spec-derived from generated clients: the folder and file field names, and that a file id answers the
+  bytes; Fortnox gives inbox files no date.] A consent without the scope answers 403: the rest is read and a problem
+  says so, as for customers and suppliers.
 - Customers and suppliers: `GET /3/customers` (`CustomerNumber`, `Name`, `OrganisationNumber`; scope `customer`) and
   `GET /3/suppliers` (`SupplierNumber`, …; scope `supplier`), paged. A company that consented before these scopes
   were asked for answers 403: the sync goes on without them and says so among its problems (connect again through
@@ -38,9 +44,10 @@ from connectors.targets.fortnox.mapping import PAGE_LIMIT
 from connectors.targets.fortnox.target import FortnoxTarget
 from pipeline.errors import ConfigError
 from pipeline.readback.model import FiscalYear, GlPosting, LedgerAccount, LedgerDimension, LedgerParty
-from pipeline.readback.ports import Attachment
+from pipeline.readback.ports import Attachment, InboxFile
 
 NAME = "fortnox"
+INBOX = "inbox~"  # an inbox file's document id: the prefix tells `attachment` where to fetch it
 PER_WINDOW, WINDOW = 24, 5.0  # Fortnox: 25 requests per 5 s per client and company (one kept spare for the target)
 
 
@@ -164,7 +171,31 @@ class FortnoxLedger:
         answer = self.target._request("GET", "vouchers", params={"financialyear": ident, "limit": 1}) or {}
         return f"vouchers:{(answer.get('MetaInformation') or {}).get('@TotalResources')}"
 
+    def inbox(self) -> Iterator[InboxFile]:
+        try:
+            self._pace()
+            root = (self.target._request("GET", "inbox") or {}).get("Folder") or {}
+            yield from self._inbox_files(root)
+            for folder in root.get("Folders") or []:
+                self._pace()
+                listed = (self.target._request("GET", f"inbox/{folder['Id']}") or {}).get("Folder") or {}
+                yield from self._inbox_files({**folder, **listed})
+        except ConfigError as exc:  # the consent predates the scope: the books are still read
+            self.problems.append(f"Fortnox's inbox was not read: {exc.message} (scope inbox: connect again through "
+                                 "the consent link to read it)")
+
+    @staticmethod
+    def _inbox_files(folder: dict[str, Any]) -> Iterator[InboxFile]:
+        name = str(folder.get("Name") or folder.get("Id") or "")
+        for file in folder.get("Files") or []:
+            yield InboxFile(id=f"{INBOX}{file['Id']}", folder=name, file_name=str(file.get("Name") or file["Id"]),
+                            size=int(file["Size"]) if str(file.get("Size") or "").isdigit() else None)
+
     def attachment(self, document: str) -> Attachment:
+        if document.startswith(INBOX):
+            response = self._raw(f"inbox/{document.removeprefix(INBOX)}")
+            kind = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+            return Attachment(response.content, kind, document.removeprefix(INBOX))
         response = self._raw(f"archive/{document}")
         kind = response.headers.get("content-type", "application/octet-stream").split(";")[0]
         extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}.get(kind, "bin")

@@ -27,7 +27,7 @@ from connectors.http import send
 from connectors.targets.tripletex.client import DIALECT
 from connectors.targets.tripletex.target import TripletexTarget
 from pipeline.readback.model import FiscalYear, GlPosting, LedgerAccount, LedgerDimension, LedgerParty
-from pipeline.readback.ports import Attachment
+from pipeline.readback.ports import Attachment, InboxFile
 from pipeline.readback.store import months
 
 NAME = "tripletex"
@@ -150,6 +150,11 @@ class TripletexLedger:
         for pair in pairs:
             digest.update(f"{pair[0]}:{pair[1]};".encode())
         return f"{len(pairs)}:{digest.hexdigest()[:32]}"
+
+    def inbox(self) -> Iterator[InboxFile]:
+        # Tripletex's own inbox (Bilagsmottak, `GET /ledger/voucher/>voucherReception`) is not read yet: its documents
+        # reach the read model once they are attached to a voucher.
+        return iter(())
 
     def attachment(self, document: str) -> Attachment:
         meta = self._documents.pop(document, None) or {}

@@ -77,6 +77,9 @@ class Entry:
     delivered: Delivered | None = None
     problems: tuple[dict[str, Any], ...] = ()  # what blocked it (preflight), when its status is blocked
     error: dict[str, Any] | None = None  # why it failed, when its status is failed
+    # Its lines are net and their VAT is booked on lines of its own (a voucher read back from the books): a line's
+    # VAT code describes it (SAF-T's TaxInformation) without splitting VAT out of it (pipeline/export/saft.py).
+    vat_posted: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ The file (Norwegian_SAF-T_Financial_Schema_v_1.30.xsd; facts: reference/norway-s
 VAT, per decision 0001: a line with a VAT code is written net, with TaxInformation (code, rate, base, and the
 VAT — its `vat_amount`, or the VAT its gross amount holds at the code's rate), and the VAT is posted on the VAT
 account of its code (NS 4102 2700–2716; 2740 where the standard names none), one line per account. Our SAF-T
-reader folds these back into the same gross lines.
+reader folds these back into the same gross lines. A voucher read back from the books (`Entry.vat_posted`) already
+has its VAT on lines of its own: each line with a code is written as it is, with TaxInformation whose TaxAmount is
+its base at the code's rate, and no VAT line is added (a line on a VAT account carries none).
 
 Left out, and counted in the header's comment: documents not delivered (the JSON lines export has them), documents
 in another currency than the file's (the shared form holds no exchange rate, and SAF-T amounts are in one
@@ -36,7 +38,7 @@ import datetime as dt
 import importlib.metadata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from pipeline.export import OSLO, Company, Entry, Period
 from pipeline.export.bookings import as_voucher
@@ -57,6 +59,20 @@ def vat_of(line: Posting) -> Decimal:
     """The VAT a line with a VAT code holds: its `vat_amount`, else what its gross amount holds at the code's rate."""
     assert line.vat_code is not None
     return line.vat_amount if line.vat_amount is not None else vat_of_gross(line.amount, line.vat_code)
+
+
+_VAT_ACCOUNTS = {*STANDARD.output_vat.values(), *STANDARD.input_vat.values(), STANDARD.vat_settlement}
+
+
+def _vat_of_net(line: Posting) -> Decimal | None:
+    """The VAT on a net line read back from the books: its base at its code's rate (None: no code, or a line on a
+    VAT account — the VAT itself)."""
+    if line.vat_code is None or line.account in _VAT_ACCOUNTS:
+        return None
+    code = VAT_CODES[line.vat_code]
+    if line.vat_amount is not None:
+        return line.vat_amount
+    return (line.amount * code.rate / Decimal(100)).quantize(ZERO, rounding=ROUND_HALF_UP) + ZERO
 
 
 def vat_account(code: str) -> str:
@@ -169,6 +185,9 @@ class SaftFile:
         number = 0
         for line in voucher.lines:
             number += 1
+            if entry.vat_posted:
+                self._line(out, spool, number, line, _vat_of_net(line), net=True)
+                continue
             tax = vat_of(line) if line.vat_code is not None else None
             self._line(out, spool, number, line, tax)
             if tax and line.vat_code is not None:
@@ -181,8 +200,9 @@ class SaftFile:
                            None)
         out.close("Transaction")
 
-    def _line(self, out: Out, spool: Spool, number: int, line: Posting, tax: Decimal | None) -> None:
-        amount = line.amount - tax if tax is not None else line.amount
+    def _line(self, out: Out, spool: Spool, number: int, line: Posting, tax: Decimal | None, *,
+              net: bool = False) -> None:
+        amount = line.amount - tax if tax is not None and not net else line.amount
         account = short_id(line.account, 70)
         spool.account(account, amount)
         out.open("Line")

@@ -109,13 +109,15 @@ class AccountBalance(_Value):
 
 
 class LedgerDocument(_Value):
-    """A file attached to a voucher (PDF, image): kept in Blob Storage under the tenant and company."""
+    """A file attached to a voucher (PDF, image), or waiting in the system's inbox for one (a receipt or a supplier's
+    invoice not booked yet): kept in Blob Storage under the tenant and company."""
 
     id: str
-    voucher: str
+    voucher: str | None = Field(..., description="The voucher it is attached to; None while it is in the inbox")
     file_name: str
     content_type: str
     size: int | None = None
+    folder: str | None = Field(None, description="The inbox folder it waits in (e.g. «Kvitton & utlägg»)")
 
 
 Sources = Literal["tripletex", "fortnox", "sie4", "saft"]

@@ -17,6 +17,16 @@ from pipeline.readback.model import FiscalYear, GlPosting, LedgerAccount, Ledger
 
 
 @dataclass(frozen=True)
+class InboxFile:
+    """A document in the system's inbox, attached to no voucher yet, as the source lists it."""
+
+    id: str  # what `attachment` takes to fetch it
+    folder: str
+    file_name: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A voucher's document as the source hands it over."""
 
@@ -50,7 +60,12 @@ class LedgerSource(Protocol):
         ...
 
     def attachment(self, document: str) -> Attachment:
-        """The document attached to a voucher, by the id postings carry."""
+        """The document attached to a voucher, by the id postings carry, or an inbox file by its `InboxFile.id`."""
+        ...
+
+    def inbox(self) -> Iterator[InboxFile]:
+        """The documents waiting in the system's inbox, attached to no voucher yet (Fortnox's «Inkorg»); nothing
+        for a source without one (an export file, a system whose inbox is not read)."""
         ...
 
     def fingerprint(self, start: dt.date, end: dt.date) -> str:

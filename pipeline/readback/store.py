@@ -231,6 +231,28 @@ class LedgerStore:
         self.blobs.put(CONTAINER_GL, self._document_path(document.id), content, content_type=document.content_type)
         self._put_master("documents", [(document.id, {"Json": document.model_dump_json()})])
 
+    def put_inbox(self, listed: Iterable[LedgerDocument]) -> int:
+        """The system's inbox as it is now: what is listed is kept (its files already put), what left it (booked onto
+        a voucher, or deleted in the system) is dropped from the listing; its file stays with the documents."""
+        listed = list(listed)  # an inbox holds what waits to be booked: tens or hundreds of files, not a ledger
+        count = self._put_master("inbox", ((d.id, {"Json": d.model_dump_json()}) for d in listed))
+        keep = {safe_key(d.id) for d in listed}
+        batches = _Batches(self.tables, TABLE_GL_MASTER)
+        after = ""
+        while rows := self.tables.scan(TABLE_GL_MASTER, self.partition("inbox"), after=after, limit=1000):
+            for row in rows:
+                if row["RowKey"] not in keep:
+                    batches.add("delete", {"PartitionKey": row["PartitionKey"], "RowKey": row["RowKey"]})
+            if len(rows) < 1000:
+                break
+            after = rows[-1]["RowKey"]
+        batches.flush()
+        return count
+
+    def inbox(self) -> Iterator[LedgerDocument]:
+        """The documents waiting in the system's inbox at the last sync."""
+        return (LedgerDocument.model_validate_json(j) for j in self._master("inbox"))
+
     def _document_path(self, document: str) -> str:
         return f"{safe_key(self.tenant)}/{safe_key(self.company)}/documents/{safe_key(document)}"
 
@@ -266,6 +288,11 @@ class LedgerStore:
                                                                                    self._document_path(document))
         except NotFound:
             return None
+
+    def described(self, document: str) -> LedgerDocument | None:
+        """A stored document's description, without its file."""
+        row = self.tables.get(TABLE_GL_MASTER, self.partition("documents"), safe_key(document))
+        return LedgerDocument.model_validate_json(row["Json"]) if row else None
 
     def has_document(self, document: str) -> bool:
         return self.tables.get(TABLE_GL_MASTER, self.partition("documents"), safe_key(document)) is not None

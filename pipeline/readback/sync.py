@@ -196,6 +196,27 @@ def read_slice(stores: Stores, source: LedgerSource, tenant: str, company: str, 
         for m in mismatches], problems)
 
 
+def read_inbox(ledger: LedgerStore, source: LedgerSource) -> int:
+    """The system's inbox (documents waiting to be booked) as it is now; each file fetched once. Returns how many
+    files were fetched."""
+    listed, fetched = [], 0
+    for found in source.inbox():
+        document = LedgerDocument(id=found.id, voucher=None, file_name=found.file_name, content_type="",
+                                  size=found.size, folder=found.folder)
+        stored = ledger.described(found.id)
+        if stored is None:
+            attachment = source.attachment(found.id)
+            document = document.model_copy(update={"content_type": attachment.content_type,
+                                                   "size": len(attachment.content)})
+            ledger.put_document(document, attachment.content)
+            fetched += 1
+        else:
+            document = document.model_copy(update={"content_type": stored.content_type, "size": stored.size})
+        listed.append(document)
+    ledger.put_inbox(listed)
+    return fetched
+
+
 def step(stores: Stores, opener: Opener, message: str | bytes,
          emit: Callable[[Stores, str, str, str, Mapping[str, Any]], Any] | None = None,
          now: Callable[[], dt.datetime] = _now) -> str | None:
@@ -209,11 +230,13 @@ def step(stores: Stores, opener: Opener, message: str | bytes,
     try:
         choice, source = _open(stores, opener, tenant, company)
         ledger = LedgerStore(stores.tables, stores.blobs, tenant, company)
+        fetched_inbox = 0
         if index == 0:
             ledger.put_years(source.fiscal_years())
             ledger.put_accounts(source.accounts())
             ledger.put_parties(source.parties())
             ledger.put_dimensions(source.dimensions())
+            fetched_inbox = read_inbox(ledger, source)
         low, high = (dt.date.fromisoformat(d) for d in json.loads(state["Slices"])[index])
         # Taken before the read: a change made while we read shows as a new fingerprint on the next timer run.
         mark = source.fingerprint(low, high)
@@ -228,7 +251,7 @@ def step(stores: Stores, opener: Opener, message: str | bytes,
     problems = json.loads(state.get("Problems") or "[]")
     state.update({"Problems": json.dumps((problems + result.problems)[:MAX_MISMATCHES], ensure_ascii=False),
                   "ProblemCount": int(state.get("ProblemCount", 0)) + len(result.problems),"Done": index + 1, "Postings": int(state.get("Postings", 0)) + result.postings,
-                  "Documents": int(state.get("Documents", 0)) + result.documents,
+                  "Documents": int(state.get("Documents", 0)) + result.documents + fetched_inbox,
                   "MismatchCount": int(state.get("MismatchCount", 0)) + len(result.mismatches),
                   "Mismatches": json.dumps((listed + result.mismatches)[:MAX_MISMATCHES])})
     key = low.strftime("%Y-%m") if source.slice == "period" else _year_label(source, low, high)
@@ -294,6 +317,7 @@ class Refresh:
     postings: int
     mismatches: list[dict[str, str]]
     skipped: str | None = None
+    inbox_fetched: int = 0  # new files in the system's inbox, fetched this run
 
 
 def refresh(stores: Stores, opener: Opener, tenant: str, company: str, *,
@@ -306,8 +330,10 @@ def refresh(stores: Stores, opener: Opener, tenant: str, company: str, *,
         return Refresh(tenant, company, [], 0, [], skipped="another run holds the lease, or a backfill is running")
     choice, source = _open(stores, opener, tenant, company)
     fingerprints: dict[str, str] = json.loads(state.get("Fingerprints") or "{}")
-    read, postings, mismatches = [], 0, []
+    read, postings, mismatches, inbox = [], 0, [], 0
     try:
+        # The inbox changes apart from the books (a receipt photographed today): read at every run, its files once.
+        inbox = read_inbox(LedgerStore(stores.tables, stores.blobs, tenant, company), source)
         for year in open_years(source.fiscal_years(), now().date()):
             units = [(p.key, p.start, p.end) for p in year.periods()] if source.slice == "period" else [
                 (year.label, year.start, year.end)]
@@ -323,7 +349,8 @@ def refresh(stores: Stores, opener: Opener, tenant: str, company: str, *,
                     fingerprints[key] = mark
                 state.update({"Fingerprints": json.dumps(fingerprints), "LeaseUntil": (now() + LEASE).isoformat()})
                 if not _save(stores, state):
-                    return Refresh(tenant, company, read, postings, mismatches, skipped="lease lost")
+                    return Refresh(tenant, company, read, postings, mismatches, skipped="lease lost",
+                                   inbox_fetched=inbox)
     finally:
         state.update({"LeaseUntil": "", "Refreshed": now().isoformat()})
         _save(stores, state)
@@ -331,7 +358,7 @@ def refresh(stores: Stores, opener: Opener, tenant: str, company: str, *,
         emit(stores, tenant, "ledger.synced", f"{tenant}.{safe_key(company)}.refresh.{now():%Y%m%dT%H%M%S}",
              {"company": company, "source": choice.source, "kind": "refresh", "periods": read,
               "postings": postings, "mismatch_count": len(mismatches), "mismatches": mismatches[:MAX_MISMATCHES]})
-    return Refresh(tenant, company, read, postings, mismatches)
+    return Refresh(tenant, company, read, postings, mismatches, inbox_fetched=inbox)
 
 
 def _lease(stores: Stores, partition: str, row: str, now: dt.datetime) -> Entity | None:

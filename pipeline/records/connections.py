@@ -31,6 +31,7 @@ from typing import Any
 from pipeline.descriptors import Descriptor, FormatDescriptor, TargetDescriptor
 from pipeline.errors import BilagsbroError, ConfigError, Problem, SecretsMissing
 from pipeline.ports import ChartOfAccounts, Companies, NotFound, PulledSource, SecretStore, Stale, Stores, TargetContext
+from pipeline.records import platform
 from pipeline.records.history import BlobExchangeLog
 from pipeline.records.tenants import Tenant, TenantRegistry, secret_name
 from pipeline.registry import Connectors, close_all
@@ -137,11 +138,13 @@ def connect(
     `descriptor`, the settings are checked against the system's model all the same."""
     tenant = registry.get(tenant_id)
     active = _active_names(tenant, target)
-    missing = [name for name in required if not credentials.get(name) and name not in active]
-    if missing:
-        raise SecretsMissing(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     names = _pending_names(tenant, target, active, credentials)
     target_settings = _target_settings(tenant, target, settings, direct_posting, names)
+    if descriptor is not None:
+        target_settings = platform.fill(secrets, descriptor, target_settings)
+    missing = [name for name in required if name not in target_settings["secrets"]]
+    if missing:
+        raise SecretsMissing(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     if descriptor is not None:
         descriptor.settings.read(target_settings, tenant=tenant_id, connector=target)
     _write(secrets, names, credentials)
@@ -225,7 +228,8 @@ def change(
                           problems=(Problem("the primary system", field="target", code="invalid-setting"),))
     active = _active_names(tenant, target, further=further)
     names = _pending_names(tenant, target, active, credentials)
-    target_settings = _target_settings(tenant, target, settings, direct_posting, names, further=further)
+    target_settings = platform.fill(stores.secrets, descriptor, _target_settings(
+        tenant, target, settings, direct_posting, names, further=further))
     refused = refusals(descriptor, target_settings, credentials, strict=strict)
     if direct_posting is not None and "direct_posting" in settings:
         # The flag wins over `settings.direct_posting`, but a value of the wrong kind there is still refused.
@@ -234,8 +238,7 @@ def change(
     if refused:
         raise ConfigError(f"{descriptor.title}: " + "; ".join(str(p) for p in refused), tenant=tenant_id,
                           connector=target, problems=tuple(refused))
-    missing = [s.name for s in descriptor.secrets
-               if s.required and not credentials.get(s.name) and s.name not in active]
+    missing = [s.name for s in descriptor.secrets if s.required and s.name not in target_settings["secrets"]]
     if missing:
         raise SecretsMissing(f"{target} needs {', '.join(missing)}", tenant=tenant_id, connector=target)
     record = _record(target=target, settings=target_settings)
@@ -375,8 +378,9 @@ def companies(stores: Stores, connectors: Connectors, tenant_id: str, target: st
         raise ConfigError(f"{descriptor.title}'s credentials belong to one company: there is none to pick",
                           tenant=tenant_id, connector=target)
     tenant = TenantRegistry(stores.tables).get(tenant_id)
-    active = _active_names(tenant, target)
-    candidate = _target_settings(tenant, target, settings, None, active)
+    candidate = platform.fill(stores.secrets, descriptor, _target_settings(
+        tenant, target, settings, None, _active_names(tenant, target)))
+    active = dict(candidate["secrets"])
     refused = [p for p in refusals(descriptor, candidate, credentials) if p.field != f"settings.{descriptor.picks}"]
     if refused:
         raise ConfigError(f"{descriptor.title}: " + "; ".join(str(p) for p in refused), tenant=tenant_id,

@@ -14,6 +14,10 @@ stored here):
 - `GET /3/voucherfileconnections` → `VoucherFileConnections[{FileId, VoucherNumber, VoucherSeries, VoucherYear}]`;
   `GET /3/archive/{FileId}` → the file (scope `archive`). [unverified] that the archive answers the file's bytes
   with its content type, as here.
+- `GET /3/inbox` → `Folder{Id: "root", Name, Folders[{Id, Name}], Files[]}`, `GET /3/inbox/{FolderId}` → that folder
+  with `Files[{Id, Name, Size, Path}]`, `GET /3/inbox/{FileId}` → the file (scope `inbox`): documents not booked yet
+  (seeded: a receipt in «Kvitton & utlägg», a supplier invoice in «Leverantörsfakturor»). [spec-derived from
+  generated clients' Inbox/InboxFile models]
 Booked vouchers are never changed in Fortnox (a correction is a new voucher), so a year's voucher count tells
 whether it changed. `misreport` makes the accounts' balances disagree with the vouchers (a test of the check).
 """
@@ -28,6 +32,11 @@ from typing import Any
 from sandboxes.ledger_seed import ACCOUNT_NAMES, CUSTOMERS, SUPPLIERS, SeededBooks, pdf
 from sandboxes.sie_export import export
 
+# The inbox's folders as Fortnox names them [spec-derived: ids seen in generated clients and tools]
+INBOX_FOLDERS = {"inbox_v": "Verifikationer", "inbox_s": "Leverantörsfakturor", "inbox_ku": "Kvitton & utlägg",
+                 "inbox_kf": "Kundfakturor"}
+
+
 # Swedish organisation numbers of the seeded companies (a private customer has none)
 PARTY_NUMBERS = {"10001": "556677-8899", "10002": "556123-4567", "20001": "556000-1111", "20002": "556999-2222"}
 
@@ -36,6 +45,9 @@ class FortnoxLedger:
     def __init__(self, books: SeededBooks | None = None) -> None:
         self.books = books or SeededBooks(seed="fortnox", years=(2025, 2026))
         self.misreport: dict[tuple[int, str], Decimal] = {}  # (year, account) → added to BalanceCarriedForward
+        self.inbox_files: dict[str, tuple[str, str, bytes]] = {}  # file id → (folder id, name, content)
+        self.add_inbox_file("inbox_ku", "Kvittering Røros Kaffebrenneri.pdf", pdf("Kvittering: kaffe og blåbærmuffins"))
+        self.add_inbox_file("inbox_s", "Faktura Høvding Engros 2026-118.pdf", pdf("Faktura 2026-118 fra Høvding Engros"))
 
     def route(self, company: Any, method: str, parts: list[str], query: dict[str, str],
               paged: Any) -> tuple[int, Any] | None:
@@ -83,7 +95,32 @@ class FortnoxLedger:
                                for n, name in sorted(SUPPLIERS.items())], "Suppliers", query)
         if len(parts) == 2 and parts[0] == "archive":
             return self._file(parts[1])
+        if parts[0] == "inbox" and len(parts) <= 2:
+            return self._inbox(parts[1] if len(parts) == 2 else "root")
         return None
+
+    def add_inbox_file(self, folder: str, name: str, content: bytes) -> str:
+        """A file arrives in an inbox folder (scanned, e-mailed, uploaded in the app): its id."""
+        file_id = f"i{len(self.inbox_files) + 1:05d}"
+        self.inbox_files[file_id] = (folder, name, content)
+        return file_id
+
+    def book_inbox_file(self, file_id: str) -> None:
+        """The file is booked onto a voucher in Fortnox: it leaves the inbox (for the archive)."""
+        del self.inbox_files[file_id]
+
+    def _inbox(self, ident: str) -> tuple[int, Any] | None:
+        if ident in self.inbox_files:
+            return 200, self.inbox_files[ident][2]
+        folders = {"root": "root", **INBOX_FOLDERS}
+        if ident not in folders:
+            return None
+        files = [{"@url": f"/3/inbox/{i}", "Id": i, "Name": name, "Size": len(content), "Path": f"{folders[ident]}"}
+                 for i, (folder, name, content) in self.inbox_files.items() if folder == ident]
+        sub = [{"@url": f"/3/inbox/{k}", "Id": k, "Name": v} for k, v in INBOX_FOLDERS.items()] if ident == "root" \
+            else []
+        return 200, {"Folder": {"@url": f"/3/inbox/{ident}", "Id": ident, "Name": folders[ident], "Folders": sub,
+                                "Files": files}}
 
     @staticmethod
     def file_id(year: int, document: int | None) -> str:

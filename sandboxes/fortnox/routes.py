@@ -9,7 +9,7 @@ from typing import Any
 from sandboxes.fortnox.company import Company, Refused
 
 NEEDS = {"companyinformation": "companyinformation", "costcenters": "costcenter", "projects": "project",
-         "archive": "archive", "customers": "customer", "suppliers": "supplier"}
+         "archive": "archive", "customers": "customer", "suppliers": "supplier", "inbox": "inbox"}
 
 
 def _scope(path: str, scopes: set[str], company: Company) -> None:

@@ -40,7 +40,7 @@ from sandboxes.fortnox.routes import api
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
 SCOPES = {"bookkeeping", "companyinformation", "costcenter", "project", "invoice", "customer", "supplier", "settings",
-          "archive"}
+          "archive", "inbox"}
 
 
 class FortnoxSandbox:

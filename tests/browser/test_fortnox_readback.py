@@ -55,7 +55,16 @@ def test_consent_backfill_check_timer_and_pdf(stack: Any, page: Any, fortnox: Fo
         done = _sync_done(client)
         assert done["status"] == "done", done
         assert done["years"] == ["2025-01-01..2025-12-31", "2026-01-01..2026-12-31"]  # all Fortnox has, ≤ today
-        assert done["postings"] == 2_000 and done["documents"] == 20 and done["mismatch_count"] == 0
+        # 20 documents attached to vouchers, and the 2 waiting in Fortnox's inbox
+        assert done["postings"] == 2_000 and done["documents"] == 22 and done["mismatch_count"] == 0
+        inbox = client.get("/api/v1/ledger/inbox").json()["documents"]
+        assert sorted((d["folder"], d["file_name"], d["voucher"]) for d in inbox) == [
+            ("Kvitton & utlägg", "Kvittering Røros Kaffebrenneri.pdf", None),
+            ("Leverantörsfakturor", "Faktura Høvding Engros 2026-118.pdf", None)]
+        receipt = next(d for d in inbox if d["folder"] == "Kvitton & utlägg")
+        got = client.get(f"/api/v1/ledger/documents/{receipt['id']}")
+        assert got.status_code == 200 and got.content.startswith(b"%PDF-") and len(got.content) == receipt["size"]
+        assert "filename*=UTF-8''Kvittering%20R%C3%B8ros%20Kaffebrenneri.pdf" in got.headers["content-disposition"]
         yearly = [b for b in client.get("/api/v1/ledger/balances").json()["balances"] if ".." in b["period"]]
         assert len(yearly) > 10 and all(b["matches"] is True for b in yearly)  # Fortnox's own carried − brought
 
@@ -64,7 +73,13 @@ def test_consent_backfill_check_timer_and_pdf(stack: Any, page: Any, fortnox: Fo
         added = fortnox.company.ledger.books.add(booked, "Kaffemaskin till fikarummet",
                                                  [Row("6800", Decimal("4000.00")), Row("2710", Decimal("1000.00")),
                                                   Row("1920", Decimal("-5000.00"))], document=True)
+        ledger = fortnox.company.ledger
+        invoice_id = next(i for i, (folder, _, _) in ledger.inbox_files.items() if folder == "inbox_s")
+        ledger.book_inbox_file(invoice_id)  # the supplier invoice was booked in Fortnox: it left the inbox
+        ledger.add_inbox_file("inbox_ku", "Taxi Trondheim–Værnes.pdf", b"%PDF-1.4 taxi")
         stack.invoke_timer("ledger_refresh")
+        inbox = client.get("/api/v1/ledger/inbox").json()["documents"]
+        assert sorted(d["file_name"] for d in inbox) == ["Kvittering Røros Kaffebrenneri.pdf", "Taxi Trondheim–Værnes.pdf"]
         rows = client.get("/api/v1/ledger/transactions", params={
             "from": booked.isoformat(), "to": booked.isoformat(), "voucher": f"A-{added.number}"}).json()["transactions"]
         assert [r["amount"] for r in rows] == ["4000.00", "1000.00", "-5000.00"]

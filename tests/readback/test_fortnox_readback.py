@@ -54,7 +54,11 @@ def test_the_backfill_reads_both_fiscal_years_equal_to_fortnox_balances(box: For
     state = sync.read_state(s, TENANT, "main")  # type: ignore[arg-type]
     assert state is not None and state["status"] == "done", state
     assert state["years"] == ["2025-01-01..2025-12-31", "2026-01-01..2026-12-31"] and state["slices"] == 2
-    assert state["postings"] == 2_000 and state["documents"] == 40 and state["mismatch_count"] == 0
+    # 40 attached to vouchers, and the 2 in Fortnox's inbox («Kvitton & utlägg», «Leverantörsfakturor»)
+    assert state["postings"] == 2_000 and state["documents"] == 42 and state["mismatch_count"] == 0
+    inbox = list(LedgerStore(s.tables, s.blobs, TENANT).inbox())  # type: ignore[attr-defined]
+    assert sorted((d.folder, d.voucher, d.content_type) for d in inbox) == [
+        ("Kvitton & utlägg", None, "application/pdf"), ("Leverantörsfakturor", None, "application/pdf")]
     assert box.count("GET", "/sie/4") == 2  # a whole year in one request
     yearly = [b for b in LedgerStore(s.tables, s.blobs, TENANT).balances() if ".." in b.period]  # type: ignore[attr-defined]
     assert len(yearly) >= 2 * 12 and all(b.reported is not None and b.matches for b in yearly)
@@ -68,15 +72,17 @@ def test_the_backfill_reads_both_fiscal_years_equal_to_fortnox_balances(box: For
 
 
 def test_a_consent_given_before_the_party_scopes_reads_the_books_and_says_what_it_left(box: FortnoxSandbox) -> None:
-    """Consented without `customer` and `supplier` (the scopes the read direction added): 403 on those two lists."""
+    """Consented without `customer`, `supplier` and `inbox` (the scopes the read direction added): 403 on those."""
     for scopes in box.refresh_tokens.values():
-        scopes -= {"customer", "supplier"}
+        scopes -= {"customer", "supplier", "inbox"}
     s, _, _ = _backfill(box)
     state = sync.read_state(s, TENANT, "main")  # type: ignore[arg-type]
     assert state is not None and state["status"] == "done" and state["postings"] == 2_000, state
     assert list(LedgerStore(s.tables, s.blobs, TENANT).parties()) == []  # type: ignore[attr-defined]
     assert [p for p in state["problems"] if "customers were not read" in p and "scope customer" in p]
     assert [p for p in state["problems"] if "suppliers were not read" in p and "scope supplier" in p]
+    assert [p for p in state["problems"] if "inbox was not read" in p and "scope inbox" in p]
+    assert list(LedgerStore(s.tables, s.blobs, TENANT).inbox()) == []  # type: ignore[attr-defined]
 
 
 def test_a_new_voucher_appears_after_the_next_timer_run_and_its_pdf_downloads(box: FortnoxSandbox) -> None:
@@ -123,4 +129,4 @@ def test_fortnox_rate_limit_is_waited_out() -> None:
         while WIRED:
             WIRED.pop().close()
         state = sync.read_state(s, TENANT, "main")  # type: ignore[arg-type]
-        assert state is not None and state["status"] == "done" and state["documents"] == 32
+        assert state is not None and state["status"] == "done" and state["documents"] == 32 + 2  # and the inbox's 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from pipeline.readback.store import LedgerStore
 from pipeline.registry import Connectors
 from sandboxes.ledger_seed import SeededBooks
 from sandboxes.tripletex import TripletexSandbox
-from tests.export.saft_support import validate
+from tests.export.saft_support import check, validate
 from tests.readback.readback_support import body, drain, fixed, messages_of, request, stores, tenant
 from tests.tripletex.tripletex_support import harness, load_spec_check
 
@@ -134,6 +135,43 @@ def test_the_saft_export_of_what_was_read_is_valid_and_balances(synced: dict[str
     assert answer.headers["X-Bilagsbro-Left-Out"] == "0"
     paged = api.ledger_export(s, registry, request(key, query={"from": "2026-01-01", "to": "2026-03-31", "limit": "10"}))
     assert "from=2026-01-" in paged.headers["Link"] and int(paged.headers["X-Bilagsbro-Transactions"]) >= 10
+
+
+def test_the_saft_export_describes_each_net_line_with_its_standard_vat_code_and_adds_no_vat_line(
+        synced: dict[str, Any]) -> None:
+    """Tripletex's VAT types are the standard codes: each net line read back carries TaxInformation (its base, and
+    the VAT at its code's rate), the VAT lines stay as the books have them, and nothing is added."""
+    from lxml import etree
+
+    s, registry, key = synced["stores"], synced["registry"], synced["key"]
+    answer = api.ledger_export(s, registry, request(key, query={"from": "2026-01-01", "to": "2026-01-31"}))
+    assert isinstance(answer.body, bytes)
+    ns = {"n": "urn:StandardAuditFile-Taxation-Financial:NO"}
+    root = etree.fromstring(answer.body)
+    books = synced["books"].vouchers(dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+    written = root.findall(".//n:Transaction", ns)
+    assert len(written) == len(books)
+    taxed = 0  # no VAT line added: the books have their own
+    assert sum(len(t.findall("n:Line", ns)) for t in written) == sum(len(v.rows) for v in books)
+    for line in root.iter(f"{{{ns['n']}}}Line"):
+        account = line.findtext("n:AccountID", namespaces=ns)
+        info = line.find("n:TaxInformation", ns)
+        if account in ("2700", "2701", "2710"):
+            assert info is None  # the VAT itself
+            continue
+        if info is None:
+            continue
+        taxed += 1
+        base = Decimal(info.findtext("n:TaxBase", namespaces=ns))
+        rate = Decimal(info.findtext("n:TaxPercentage", namespaces=ns))
+        side = "Credit" if line.find("n:CreditAmount", ns) is not None else "Debit"
+        tax = Decimal(info.findtext(f"n:{side}TaxAmount/n:Amount", namespaces=ns))  # on the line's own side
+        assert info.findtext("n:TaxCode", namespaces=ns) in ("1", "3", "31")
+        assert tax == (base * rate / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert taxed > 10
+    codes = {c.findtext("n:TaxCode", namespaces=ns) for c in root.iter(f"{{{ns['n']}}}TaxCodeDetails")}
+    assert codes >= {"1", "3"}
+    assert check(answer.body) == []  # every code used is in the TaxTable; balances, movements and totals add up
 
 
 def test_the_saft_export_reads_back_as_a_saft_source_with_the_same_postings(synced: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import connectors
+from pipeline.records import platform
 from pipeline.records.names import TABLE_AUDIT
 from pipeline.records.tenants import TenantRegistry
 from sandboxes.registry import SANDBOXES
@@ -252,3 +253,74 @@ def test_every_system_connects_green_through_the_wizards_form(w: World, system: 
         assert json.loads(entry["Detail"])["credentials_changed"] == sorted(credentials)
     finally:
         running.stop()
+
+
+# Fiken's sandbox connects with a personal API token, which is the customer's: none of the integration's own (its
+# OAuth app's client id and secret) takes part there.
+@pytest.mark.parametrize("system", [s for s in FORM_SYSTEMS if platform.keys(connectors.CONNECTORS[s]) and s != "fiken"])
+def test_with_the_integrations_own_set_once_the_form_asks_only_for_the_customers(w: World, system: str) -> None:
+    """Bilagsbro's own credentials (Tripletex's consumer token, PowerOffice GO's application and subscription keys,
+    an OAuth app's client id and secret) set once by the operator: the bookkeeper gives only the company's, and the
+    connection uses the operator's by name."""
+    descriptor = connectors.CONNECTORS[system]
+    running = SANDBOXES[system]()
+    try:
+        settings, credentials = running.connection()
+        ours = platform.keys(descriptor)
+        for key in ours:
+            platform.set_value(w.stores.secrets, descriptor, key, str({**settings, **credentials}[key]))
+        page = _html(w.browser("owner").get(f"clients/{w.a2}/connect/{system}"))
+        for key in (k for k in ours if k in credentials):  # shown among the advanced fields, not required
+            field = re.search(rf'<input[^>]*name="c_{key}"[^>]*>', page)
+            assert field and "required" not in field.group(0), f"{system}: {key} is still asked for"
+            assert re.search(rf'id="c_{key}-help">Bilagsbros egen, allerede satt opp av oss', page)
+        form = {"_checks": "1", "reason": REASON,
+                **{f"c_{k}": str(v) for k, v in credentials.items() if k not in ours}}
+        for name, value in settings.items():
+            if name in ours:
+                continue
+            if isinstance(value, bool):
+                if value:
+                    form[name if name == "direct_posting" else f"s_{name}"] = "on"
+            else:
+                form[f"s_{name}"] = str(value)
+        answer = w.browser("owner").post(f"clients/{w.a2}/connect/{system}", form)
+        assert answer.status == 303 and answer.headers["Location"].endswith("notice=connected"), re.findall(r"<strong class=\"error\">[^<]*|<h2[^>]*>[^<]*</h2>\s*<p>[^<]*", _html(answer))
+        in_force = TenantRegistry(w.stores.tables).get(w.a2).target_settings
+        for key in ours:
+            if key in credentials:
+                assert in_force["secrets"][key] == platform.platform_name(system, key)
+            else:
+                assert in_force[key] == settings[key]
+        [entry] = [r for r in _audit(w) if r["Action"] == "connection changed"]
+        assert set(json.loads(entry["Detail"])["credentials_changed"]).isdisjoint(ours)
+    finally:
+        running.stop()
+
+
+def test_a_company_with_its_own_integration_still_gives_its_own(w: World, tripletex: Any) -> None:
+    platform.set_value(w.stores.secrets, connectors.CONNECTORS["tripletex"], "consumer_token", "feil-felles-nøkkel")
+    answer = _connect_tripletex(w, w.browser("owner"), tripletex)  # the company's own consumer token, typed in
+    assert answer.status == 303, _html(answer)[-1500:]
+    names = TenantRegistry(w.stores.tables).get(w.a2).target_settings["secrets"]
+    assert names["consumer_token"] != platform.platform_name("tripletex", "consumer_token")
+    assert w.stores.secrets.get(names["consumer_token"]) == tripletex.connection()[1]["consumer_token"]
+
+
+def test_without_the_integrations_own_the_form_still_asks_for_it(w: World, tripletex: Any) -> None:
+    page = _html(w.browser("owner").get(f"clients/{w.a2}/connect/tripletex"))
+    field = re.search(r'<input[^>]*name="c_consumer_token"[^>]*>', page)
+    assert field and "required" in field.group(0)
+
+
+def test_fortnox_consent_uses_the_operators_client_id_and_secret_set_once(w: World) -> None:
+    fortnox = connectors.CONNECTORS["fortnox"]
+    platform.set_value(w.stores.secrets, fortnox, "client_id", "bilagsbro-app")
+    platform.set_value(w.stores.secrets, fortnox, "client_secret", "operatørens-hemmelighet")
+    browser = w.browser("owner")
+    answer = browser.post(f"clients/{w.a2}/connect/fortnox", {"s_voucher_series": "A", "_checks": "1",
+                                                              "reason": REASON})
+    made = _html(answer)
+    assert answer.status == 201, made[:2000]
+    assert re.search(r'id="consent-link" href="[^"]+/api/onboarding/fortnox/links/', made)
+    assert "operatørens-hemmelighet" not in made

@@ -87,7 +87,9 @@ DESCRIPTOR = TargetDescriptor(
     settings=BusinessNxtSettings,
     secrets=(Secret(name="client_secret", label="Client secret",
                     where="Visma Developer Portal → My Applications → the integration → Credentials → «Generate "
-                          "secret» (shown once); Bilagsbro's own unless the firm runs its own integration"),),
+                          "secret» (shown once); Bilagsbro's own unless the firm runs its own integration",
+                    platform=True),),
+    platform_settings=("client_id",),
     connect=connect,
     check="availableCompanies for the customer ids, then the chosen company's information (organisation number, "
           "fiscal year, VAT term, period type) and voucher series",

@@ -94,8 +94,10 @@ DESCRIPTOR = TargetDescriptor(
                where="issued when the customer approves Bilagsbro's Fiken app (https://fiken.no/oauth/authorize); the "
                      "operator exchanges the code once (docs/connect/fiken.md)", required=False),
         Secret(name="client_secret", label="OAuth client secret",
-               where="the operator's: Bilagsbro's Fiken app (Fiken: Rediger konto → API → Apper)", required=False),
+               where="the operator's: Bilagsbro's Fiken app (Fiken: Rediger konto → API → Apper)", required=False,
+               platform=True),
     ),
+    platform_settings=("client_id",),
     connect=connect,
     check="GET /companies: which companies the key reaches, whether the company has Fiken's API add-on, and that "
           "direct posting is chosen (Fiken has no drafts)",

@@ -61,7 +61,7 @@ DESCRIPTOR = TargetDescriptor(
     secrets=(
         Secret(name="application_id", label="Application ID",
                where="24SevenOffice issues it to the integration, not to the customer (apisupport@24sevenoffice.com):"
-                     " Bilagsbro's own, from the operator"),
+                     " Bilagsbro's own, from the operator", platform=True),
         Secret(name="password", label="Passord for API-brukeren",
                where="Finago Office: the password of the user the customer made for Bilagsbro (Innstillinger → "
                      "Brukere; give it access to Regnskap for the client) [menu path unverified]"),

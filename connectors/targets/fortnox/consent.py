@@ -36,6 +36,7 @@ from pipeline import redaction
 from pipeline.errors import BilagsbroError, ConfigError, Problem
 from pipeline.names import TABLE_LEDGER
 from pipeline.ports import Conflict, Stale, Stores
+from pipeline.records import platform
 from pipeline.stages import Connectors
 from pipeline.tenants import TenantRegistry
 
@@ -64,13 +65,14 @@ def make_link(stores: Stores, connectors: Connectors, request: Request) -> Respo
     settings, credentials = body.get("settings") or {}, body.get("credentials") or {}
     if not isinstance(settings, dict) or not isinstance(credentials, dict) or set(body) - {"settings", "credentials"}:
         return error(400, "send {\"settings\": {...}, \"credentials\": {\"client_secret\": ...}}")
-    if set(credentials) != {"client_secret"} or not isinstance(credentials.get("client_secret"), str):
-        problem = Problem("the link takes the operator's client_secret, and nothing else (the refresh token comes "
-                          "from the customer's consent)", field="credentials", code="invalid-setting")
+    if set(credentials) - {"client_secret"} or not isinstance(credentials.get("client_secret", ""), str):
+        problem = Problem("the link takes the operator's client_secret (none: the one set for every tenant), and "
+                          "nothing else (the refresh token comes from the customer's consent)", field="credentials",
+                          code="invalid-setting")
         refused = [*_refusals(settings), problem]
         return error(422, "; ".join(str(p) for p in refused), refused)
     try:
-        made = new_link(stores, tenant.id, settings, credentials["client_secret"], request.base_url)
+        made = new_link(stores, tenant.id, settings, credentials.get("client_secret", ""), request.base_url)
     except ConfigError as exc:
         return error(422, exc.message, list(exc.problems))
     return Response(201, made)
@@ -87,7 +89,11 @@ def _refusals(settings: dict[str, Any]) -> list[Problem]:
 def new_link(stores: Stores, tenant_id: str, settings: dict[str, Any], client_secret: str, base_url: str
              ) -> dict[str, Any]:
     """A one-use onboarding link for `tenant_id`, valid 24 hours, served under `base_url` (the function app's);
-    the admin API and `bilagsbro onboarding-link TENANT fortnox` make it. ConfigError names each refused setting."""
+    the admin API and `bilagsbro onboarding-link TENANT fortnox` make it. ConfigError names each refused setting.
+    The operator's client id and secret, when not given, are those set once for every tenant (`bilagsbro platform
+    set fortnox client_secret`)."""
+    settings = {**platform.settings(stores.secrets, DESCRIPTOR), **{k: v for k, v in settings.items() if v}}
+    client_secret = client_secret or platform.value(stores.secrets, NAME, "client_secret") or ""
     problems = _refusals(settings)
     if not client_secret:
         problems.append(Problem("the operator's client_secret is required", field="credentials.client_secret",

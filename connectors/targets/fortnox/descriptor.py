@@ -67,8 +67,10 @@ DESCRIPTOR = TargetDescriptor(
                where="given by Fortnox when the customer approves Bilagsbro through the onboarding link "
                      "(GET /api/onboarding/fortnox/links/{link}); rotated at every use, so never typed in by hand"),
         Secret(name="client_secret", label="OAuth client secret",
-               where="the operator's: Bilagsbro's app in Fortnox's developer portal (Mina appar → OAuth)"),
+               where="the operator's: Bilagsbro's app in Fortnox's developer portal (Mina appar → OAuth)",
+               platform=True),
     ),
+    platform_settings=("client_id",),
     connect=connect,
     check="GET /3/companyinformation, /3/financialyears and /3/voucherseries: which company the consent reaches, "
           "whether its licence covers bookkeeping, that the voucher series exists, and that direct posting is "

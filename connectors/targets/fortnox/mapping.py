@@ -36,7 +36,7 @@ AUTH_URL = "https://apps.fortnox.se/oauth-v1/auth"
 TOKEN_URL = "https://apps.fortnox.se/oauth-v1/token"
 # `archive`, `customer`, `supplier`: the documents attached to vouchers and the parties, for reading the books back
 # (connectors/ledgers/fortnox.py).
-SCOPES = ("bookkeeping", "companyinformation", "costcenter", "project", "archive", "customer", "supplier")
+SCOPES = ("bookkeeping", "companyinformation", "costcenter", "project", "archive", "customer", "supplier", "inbox")
 DESCRIPTION_MAX = 200  # [unverified] Fortnox's limit on Voucher.Description; kept short either way
 MARKER_MAX = 60
 PAGE_LIMIT = 500  # the largest `limit` Fortnox's lists take [unverified: 500]

@@ -14,7 +14,7 @@ TEXT: dict[str, dict[str, str]] = {
                  "tillatelse i Fortnox, kan Bilagsbro:",
         "reads": "<strong>lese</strong> selskapsinformasjon, kontoplan, regnskapsår, bilagsserier, kostnadssteder "
                  "og prosjekter — for å kontrollere hvert bilag før det sendes — og, når dere vil lese regnskapet "
-                 "tilbake, bilag med vedlegg, kunder og leverandører;",
+                 "tilbake, bilag med vedlegg, dokumentene i innboksen, kunder og leverandører;",
         "writes": "<strong>skrive</strong> bilag i bilagsserien «{series}», med mva på egne rader.",
         "never": "Bilagsbro leser ikke bankdata og endrer ikke innstillinger.",
         "nodraft": "Fortnox har ikke kladd for bilag: et bilag er bokført i det øyeblikket Bilagsbro oppretter det, "
@@ -40,7 +40,7 @@ TEXT: dict[str, dict[str, str]] = {
                  "permission in Fortnox, Bilagsbro may:",
         "reads": "<strong>read</strong> company information, chart of accounts, financial years, voucher series, "
                  "cost centres and projects — to check every voucher before it is sent — and, when you want the books "
-                 "read back, vouchers with their documents, customers and suppliers;",
+                 "read back, vouchers with their documents, the documents in the inbox, customers and suppliers;",
         "writes": "<strong>write</strong> vouchers in the voucher series «{series}», with VAT on rows of its own.",
         "never": "Bilagsbro reads no bank data and changes no settings.",
         "nodraft": "Fortnox has no draft for a voucher: a voucher is booked the moment Bilagsbro creates it, and is "

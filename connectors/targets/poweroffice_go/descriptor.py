@@ -61,13 +61,13 @@ DESCRIPTOR = TargetDescriptor(
     secrets=(
         Secret(name="application_key", label="Application key",
                where="PowerOffice issues it to the integration, not to the customer: Bilagsbro's own, from the "
-                     "operator"),
+                     "operator", platform=True),
         Secret(name="client_key", label="Client key (klientnøkkel)",
                where="PowerOffice GO: Innstillinger → Utvidelser → «Legg til utvidelse» → Bilagsbro; copy the client "
                      "key shown after activation (needs an administrator)"),
         Secret(name="subscription_key", label="Subscription key",
                where="PowerOffice's developer portal issues it to the integration (Ocp-Apim-Subscription-Key): "
-                     "Bilagsbro's own, from the operator"),
+                     "Bilagsbro's own, from the operator", platform=True),
     ),
     secret_names=(SUBSCRIPTION_HEADER, SUBSCRIPTION_PARAM, "access_token"),
     connect=connect,

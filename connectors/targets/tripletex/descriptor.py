@@ -97,7 +97,7 @@ DESCRIPTOR = TargetDescriptor(
     secrets=(
         Secret(name="consumer_token", label="Consumer token",
                where="Tripletex issues it to the integration, not to the customer: Bilagsbro's own, from the "
-                     "operator (a company that runs its own Tripletex application gives its own)"),
+                     "operator (a company that runs its own Tripletex application gives its own)", platform=True),
         Secret(name="employee_token", label="Employee token (brukernøkkel)",
                where="Tripletex: the employee's «API-tilgang» tab → «Ny nøkkel», application Bilagsbro "
                      "(needs the «Integrasjoner» add-on; shown once)"),

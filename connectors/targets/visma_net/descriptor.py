@@ -104,8 +104,9 @@ DESCRIPTOR = TargetDescriptor(
         Secret(name="client_secret", label="Client secret",
                where="Visma Developer Portal issues it to the integration, not to the customer: Bilagsbro's own, "
                      "from the operator (a company with its own service integration gives its own: Developer "
-                     "Portal → the integration → Credentials → «Generate secret»; shown once)"),
+                     "Portal → the integration → Credentials → «Generate secret»; shown once)", platform=True),
     ),
+    platform_settings=("client_id",),
     connect=connect,
     check="a Visma Connect token for the tenant, then GET /v1/branch and /v1/financialPeriod: which company and "
           "branch the tenant id reaches, which scopes were granted, and which periods are open",
