@@ -33,3 +33,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop("BILAGSBRO_HOME", None)
         shutil.rmtree(home, ignore_errors=True)
     _HOME_SET_HERE.clear()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `long` (minutes each) go first, in their collected order, so that they run beside the rest
+    instead of after it: the suite ends when its last long test does."""
+    items[:] = sorted(items, key=lambda item: item.get_closest_marker("long") is None)
