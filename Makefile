@@ -3,6 +3,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pytest-xdist workers for `make test`: one per core (CI has two). Every fixture is per worker (tests/conftest.py);
+# worksteal keeps each worker on a run of neighbouring tests (shared fixtures start once) and evens out the end.
+TEST_WORKERS ?= auto
 
 .PHONY: setup browser demo serve test lint bench schema infra-check clean
 
@@ -34,7 +37,7 @@ test: setup browser  ## everything CI runs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	sh infra/check.sh
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -136,10 +136,31 @@ class Azurite:
 def start_azurite(
     *, location: Path | None = None, in_memory: bool = False, project_root: Path = PROJECT_ROOT
 ) -> Azurite:
-    """Start Azurite on three free loopback ports and wait until all accept connections."""
+    """Start Azurite on three free loopback ports and wait until all accept connections.
+
+    A free port is only free until someone binds it: when another process (a parallel test worker, say) takes
+    one of ours between our choice and Azurite's bind, Azurite exits with EADDRINUSE and we try fresh ports.
+    """
     if in_memory and location is not None:
         raise ValueError("Azurite rejects --inMemoryPersistence together with --location; pick one")
     binary = find_azurite(project_root)
+    for attempt in range(1, _PORT_ATTEMPTS + 1):
+        try:
+            return _start(binary, location=location, in_memory=in_memory)
+        except _PortTaken:
+            if attempt == _PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+_PORT_ATTEMPTS = 5
+
+
+class _PortTaken(RuntimeError):
+    """Azurite could not bind a port we chose: another process took it first."""
+
+
+def _start(binary: Path, *, location: Path | None, in_memory: bool) -> Azurite:
     ports = tuple(_free_ports(3))
     args = [
         str(binary),
@@ -169,8 +190,11 @@ def start_azurite(
         if process.poll() is not None:
             text = azurite.output()
             azurite.stop()
+            if "EADDRINUSE" in text:
+                raise _PortTaken(text)
             raise RuntimeError(f"Azurite exited with {process.returncode} while starting:\n{text}")
-        if reachable(azurite.connection_string, timeout=0.2):
+        # All three answer, and it is Azurite that answers: not a process that took one of our ports.
+        if reachable(azurite.connection_string, timeout=0.2) and process.poll() is None:
             return azurite
         if time.monotonic() > deadline:
             text = azurite.output()

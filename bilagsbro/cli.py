@@ -33,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bilagsbro.stack import local_stack
 
     _logging()
-    with local_stack(args.port) as host:
+    with local_stack(args.port, host_json=args.host_json) as host:
         print(f"Bilagsbro local stack on http://127.0.0.1:{host.port}/api  (docs: /api/docs)", flush=True)
         print("Create a tenant: bilagsbro tenant add --name 'Min Butikk AS'   Stop: Ctrl+C", flush=True)
         try:
@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = sub.add_parser("serve", help="run the local stack (starts Azurite when none is reachable)")
     serve.add_argument("--port", type=int, default=7071)
+    serve.add_argument("--host-json", type=Path, default=None,
+                       help="another host.json (default: the project's), e.g. shorter polling for a test")
     serve.set_defaults(fn=cmd_serve)
 
     tenant = sub.add_parser("tenant", help="tenants and their API keys").add_subparsers(dest="action", required=True)

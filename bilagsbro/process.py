@@ -22,8 +22,9 @@ _URL = re.compile(r"local stack on (http://127\.0\.0\.1:\d+)/api")
 class HostProcess:
     """`bilagsbro serve` on `storage`, with its secrets and logs under `home`."""
 
-    def __init__(self, home: Path, storage: str, env: Mapping[str, str] | None = None) -> None:
-        self.home, self.storage = home, storage
+    def __init__(self, home: Path, storage: str, env: Mapping[str, str] | None = None,
+                 host_json: Path | None = None) -> None:
+        self.home, self.storage, self.host_json = home, storage, host_json
         self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -37,7 +38,8 @@ class HostProcess:
         child_env = {**os.environ, names.STORAGE_CONNECTION: self.storage, "BILAGSBRO_HOME": str(self.home),
                      "PYTHONUNBUFFERED": "1", **self.env, **env}
         with open(out, "wb") as stdout, open(self.log, "wb") as stderr:
-            self.process = subprocess.Popen([sys.executable, "-m", "bilagsbro", "serve", "--port", "0"],
+            host_json = ["--host-json", str(self.host_json)] if self.host_json else []
+            self.process = subprocess.Popen([sys.executable, "-m", "bilagsbro", "serve", "--port", "0", *host_json],
                                             cwd=PROJECT_ROOT, env=child_env, stdout=stdout, stderr=stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -57,7 +57,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh browser context (its own cookies) and page per test."""
     context = browser.new_context(locale="nb-NO")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # a bound for a loaded machine, not a measurement
     try:
         yield context.new_page()
     finally:

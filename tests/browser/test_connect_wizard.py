@@ -77,7 +77,7 @@ def firm(stack: Any) -> Iterator[Firm]:
 def page(browser: Any) -> Iterator[Any]:
     """As in test_workspace: CSP bypassed only so the test can inject axe-core."""
     context = browser.new_context(locale="nb-NO", bypass_csp=True)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(30_000)
     try:
         yield context.new_page()
     finally:

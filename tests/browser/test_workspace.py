@@ -55,7 +55,7 @@ def page(browser: Any) -> Iterator[Any]:
     """As conftest's, but the pages' Content-Security-Policy (no inline script) is bypassed for the test's own
     injection of axe-core only; that the app sends the policy is checked in test_the_pages_send_their_security_headers."""
     context = browser.new_context(locale="nb-NO", bypass_csp=True)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     try:
         yield context.new_page()
     finally:

@@ -64,7 +64,7 @@ def bureau(stack: Any) -> Iterator[tuple[str, Any]]:
 def page(browser: Any) -> Iterator[Any]:
     """As test_workspace.py's: the CSP is bypassed for the test's own injection of axe-core only."""
     context = browser.new_context(locale="nb-NO", bypass_csp=True)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     try:
         yield context.new_page()
     finally:

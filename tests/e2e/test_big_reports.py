@@ -26,6 +26,7 @@ def gbat10(vouchers: int) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.long
 def test_a_file_of_100000_vouchers_with_a_problem_on_each_gets_its_whole_report(stack, tenant, client):
     response = client.post("/api/v1/files", params={"format": "gbat10", "name": "dagsoppgjør.csv"},
                            content=gbat10(VOUCHERS), timeout=120)

@@ -183,6 +183,7 @@ def _peak(*args: str, env: dict[str, str] | None = None) -> tuple[int, int, str]
     return code, peak, head
 
 
+@pytest.mark.long
 def test_dry_run_memory_stays_flat_as_the_file_grows(tmp_path):
     """A file four times as big (17 MB, 62,000 vouchers) costs dry-run no more memory, in every output."""
     small, big = tmp_path / "small.csv", tmp_path / "big.csv"

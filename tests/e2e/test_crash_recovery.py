@@ -3,7 +3,8 @@ process on its own Azurite, dies where a real host can die, and comes back on th
 
 The sweeper runs every second here and calls a document stalled after 8 s (production: every 15 s,
 45 s; the stall must stay above host.json's visibilityTimeout, 5 s, after which a failed message comes
-back by itself) so that each case takes seconds. Messages the dead host held stay invisible for 600 s, as in
+back by itself), and idle queues are polled each second (host.json: every 10 s at most), so that each case takes
+seconds. Messages the dead host held stay invisible for 600 s, as in
 Azure: every wait below is far shorter, so what brings the work back is the sweeper, not the queue.
 """
 
@@ -64,11 +65,21 @@ def world(storage: str, tripletex: TripletexSandbox, tmp_path: Path) -> Iterator
             settings={"base_url": tripletex.base_url, "timeout": 1.0},
             credentials={"consumer_token": tripletex.consumer_token, "employee_token": tripletex.employee_token},
             required=("consumer_token", "employee_token"))
-    host = HostProcess(tmp_path, storage, FAST_SWEEPER)
+    host = HostProcess(tmp_path, storage, FAST_SWEEPER, host_json=polled_each_second(tmp_path))
     try:
         yield {"stores": stores, "tenant": tenant, "key": registry.issue_key(tenant.id), "host": host}
     finally:
         host.stop(grace=5.0)  # a test's end need not wait out a delivery that is waiting out a dead claim's lease
+
+
+def polled_each_second(folder: Path) -> Path:
+    """The project's host.json with idle queues polled at least once a second (at most every 10 s there): what the
+    sweeper sends again goes straight to storage, and should not wait for a poller that has backed off."""
+    config = json.loads((Path(__file__).resolve().parents[2] / "host.json").read_text("utf-8"))
+    config["extensions"]["queues"]["maxPollingInterval"] = "00:00:01"
+    path = folder / "host.json"
+    path.write_text(json.dumps(config), "utf-8")
+    return path
 
 
 def sale(reference: str) -> dict[str, Any]:

@@ -148,6 +148,7 @@ def storage_text(connection_string: str) -> dict[str, str]:
     return found
 
 
+@pytest.mark.long
 def test_the_demo_and_an_end_to_end_run_at_debug_leave_no_secret_anywhere(own_azurite, debug_log, tmp_path,
                                                                            monkeypatch):
     import sandboxes.tripletex

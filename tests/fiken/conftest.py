@@ -10,6 +10,7 @@ from fiken_support import Wiring, spec_check, wiring
 
 from sandboxes.fiken import FikenSandbox
 from tests.specs import SpecCheck
+from tests.timing import FAULT_STALL
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,7 @@ def spec() -> SpecCheck | None:
 @pytest.fixture
 def sandbox() -> Iterator[FikenSandbox]:
     with FikenSandbox() as running:
-        running.faults.timeout_seconds = 1.0
+        running.faults.timeout_seconds = FAULT_STALL
         yield running
 
 

@@ -17,6 +17,7 @@ from pipeline.ledger import deliver_once
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
 from sandboxes.fiken import FikenSandbox
+from tests.timing import FAULT_CLIENT_TIMEOUT
 
 TILL = Voucher(reference="KASSE-2026-11-04 æøå", date="2026-11-04", description="Dagsoppgjør Bryggen — Ærlig Øl",
                lines=[{"account": "1920", "amount": "365.02", "description": "Kort på Røros"},
@@ -152,7 +153,7 @@ def test_a_double_made_outside_our_ledger_is_named(w: Wiring) -> None:
 def test_never_posted_twice_when_the_outcome_is_unknown(w: Wiring, sandbox: FikenSandbox, kind: str,
                                                         posted_again: bool) -> None:
     sandbox.faults.add(r"/generalJournalEntries$", "POST", kind)
-    target, tables = w.target(timeout=0.5), MemoryTables()
+    target, tables = w.target(timeout=FAULT_CLIENT_TIMEOUT), MemoryTables()
     with pytest.raises(OutcomeUnknown):
         once(target, TILL, tables)
     outcome = once(target, TILL, tables, "d-2")

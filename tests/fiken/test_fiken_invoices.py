@@ -15,6 +15,7 @@ from pipeline.errors import ClaimHeld, DataError, OutcomeUnknown, TransientError
 from pipeline.model import Payment, SalesInvoice
 from pipeline.norway.kid import kid_mod10
 from sandboxes.fiken import FikenSandbox
+from tests.timing import FAULT_CLIENT_TIMEOUT
 
 ÅSE = {"name": "Åse Ødegård", "email": "ase@bygdebladet.no", "number": "5501",
        "address": {"lines": ["Kjerkgata 12"], "postal_code": "7374", "city": "Røros"}}
@@ -100,7 +101,7 @@ def test_posted_invoice_is_sent_once_by_the_customers_delivery_method(w: Wiring,
 def test_a_send_whose_outcome_is_unknown_is_never_repeated(w: Wiring, sandbox: FikenSandbox) -> None:
     sandbox.faults.add(r"/invoices/send$", "POST", "timeout", commit=True)
     with pytest.raises((OutcomeUnknown, TransientError)):
-        w.target(send_invoices=True, timeout=0.5, **INVOICING).deliver(invoice())
+        w.target(send_invoices=True, timeout=FAULT_CLIENT_TIMEOUT, **INVOICING).deliver(invoice())
     delivery = w.target(send_invoices=True, **INVOICING).deliver(invoice())
     assert delivery.details["sent"] == "unknown"
     assert len(sandbox.company.invoicing.sent) == 1 and len(sandbox.company.invoicing.invoices) == 1
@@ -150,7 +151,7 @@ def test_a_payment_after_a_timeout_once_fiken_committed_is_registered_once(w: Wi
     w.target(**INVOICING).deliver(invoice())
     sandbox.faults.add(r"/payments$", "POST", "timeout", commit=True)
     with pytest.raises((OutcomeUnknown, TransientError)):
-        w.target(timeout=0.5, **INVOICING).deliver(payment("349.00"))
+        w.target(timeout=FAULT_CLIENT_TIMEOUT, **INVOICING).deliver(payment("349.00"))
     delivery = w.target(**INVOICING).deliver(payment("349.00"))
     [posted] = sandbox.company.invoicing.invoices.values()
     assert [p["paymentId"] for p in posted["sale"]["salePayments"]] == [int(delivery.remote_id.split(":")[1])]

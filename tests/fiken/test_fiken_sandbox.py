@@ -106,7 +106,9 @@ def test_lists_are_paged_as_fiken_pages_them(sandbox: FikenSandbox) -> None:
 
 
 def test_a_second_concurrent_request_is_refused_with_429(sandbox: FikenSandbox) -> None:
-    sandbox.faults.slow_seconds = 0.4
+    # Long enough that the second request is surely sent while the first is held, however busy the machine (0.4 s
+    # was not: the second client's set-up alone can take that long under load).
+    sandbox.faults.slow_seconds = 2.0
     sandbox.faults.add(r"/accounts/3000$", "GET", "slow")
     slow = threading.Thread(target=httpx.get, args=(f"{sandbox.base_url}/companies/fjordbakst-as/accounts/3000",),
                             kwargs={"headers": TOKEN})

@@ -11,12 +11,13 @@ from connectors.targets.fortnox.target import FortnoxTarget
 from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryTables
 from pipeline.ports import TargetContext
 from sandboxes.fortnox import FortnoxSandbox
+from tests.timing import FAULT_STALL
 
 
 @pytest.fixture
 def sandbox() -> Iterator[FortnoxSandbox]:
     with FortnoxSandbox(rate_limit=None) as running:
-        running.faults.timeout_seconds = 1.0
+        running.faults.timeout_seconds = FAULT_STALL
         yield running
 
 

@@ -49,7 +49,7 @@ def test_upload_is_noticed_without_an_event_and_not_refired_after_restart(azurit
         names: list[str] = []
         deadline = time.monotonic() + 15
         while "toy-inbox/skannet/bilag-ålesund.pdf" not in names and time.monotonic() < deadline:
-            host.wait_idle(timeout=10)
+            host.wait_idle(timeout=60)
             names += seen_names(azurite)
             time.sleep(0.1)
         assert names.count("toy-inbox/skannet/bilag-ålesund.pdf") == 1
@@ -59,7 +59,7 @@ def test_upload_is_noticed_without_an_event_and_not_refired_after_restart(azurit
     restarted = start_host(azurite)  # receipts come from azure-webjobs-hosts, not memory
     try:
         assert restarted.emit_blob_created("toy-inbox", "skannet/bilag-ålesund.pdf") == 0
-        restarted.wait_idle(timeout=10)
+        restarted.wait_idle(timeout=60)
         assert "toy-inbox/skannet/bilag-ålesund.pdf" not in seen_names(azurite)
     finally:
         restarted.stop()

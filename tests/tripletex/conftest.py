@@ -9,6 +9,7 @@ import pytest
 from tripletex_support import Harness, SpecCheck, harness, load_spec_check
 
 from sandboxes.tripletex import TripletexSandbox
+from tests.timing import FAULT_STALL
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +21,7 @@ def spec_check() -> SpecCheck | None:
 @pytest.fixture
 def sandbox() -> Iterator[TripletexSandbox]:
     with TripletexSandbox() as running:
-        running.faults.timeout_seconds = 1.0
+        running.faults.timeout_seconds = FAULT_STALL
         yield running
 
 

@@ -12,6 +12,7 @@ from connectors.targets import tripletex
 from pipeline.errors import ConfigError, DataError, OutcomeUnknown
 from pipeline.model import Payment, SalesInvoice, Voucher
 from sandboxes.tripletex import TripletexSandbox
+from tests.timing import FAULT_CLIENT_TIMEOUT
 
 
 def sale(reference: str, *, customer: dict[str, Any] | None = None, account: str = "1500",
@@ -218,7 +219,7 @@ def test_foreign_currency_is_refused_before_posting(h: Harness) -> None:
 
 
 def test_timeout_after_a_post_is_outcome_unknown(sandbox: TripletexSandbox, make_harness: Any) -> None:
-    wired = make_harness(timeout=0.3)
+    wired = make_harness(timeout=FAULT_CLIENT_TIMEOUT)
     target = wired.target()
     target.resolve([sale("F-1")])
     sandbox.faults.add(r"^/ledger/voucher$", "POST", "timeout", commit=True)

@@ -18,6 +18,7 @@ from pipeline.ledger import deliver_once, ledger_entry, ledger_key
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
 from pipeline.records.names import TABLE_LEDGER
+from tests.timing import FAULT_CLIENT_TIMEOUT
 
 TENANT = "kunde-1"
 
@@ -50,8 +51,8 @@ def assert_each_once(h: Harness, references: list[str]) -> None:
 
 @pytest.fixture
 def slow(make_harness: Any) -> Harness:
-    """A connector with a short timeout (the sandbox stalls 1 s on a "timeout" fault)."""
-    return make_harness(timeout=0.3)
+    """A connector with a short timeout (tests/timing.py: far shorter than the sandbox's stall on a "timeout" fault)."""
+    return make_harness(timeout=FAULT_CLIENT_TIMEOUT)
 
 
 def test_commit_then_500_is_looked_up_not_posted_again(h: Harness) -> None:

@@ -16,6 +16,7 @@ from pipeline.ledger import deliver_once
 from pipeline.model import Payment, SalesInvoice
 from pipeline.norway.kid import kid_mod10
 from sandboxes.tripletex import TripletexSandbox
+from tests.timing import FAULT_CLIENT_TIMEOUT
 
 POSTING = {"direct_posting": True, "create_customers": True}
 
@@ -147,7 +148,7 @@ def test_concurrent_invoices_for_one_new_customer_create_it_once(sandbox: Triple
 
 def test_a_timeout_after_tripletex_made_the_invoice_is_found_not_made_again(sandbox: TripletexSandbox,
                                                                             make_harness: Any) -> None:
-    wired = make_harness(timeout=0.3, **POSTING)
+    wired = make_harness(timeout=FAULT_CLIENT_TIMEOUT, **POSTING)
     target = wired.target()
     sandbox.faults.add(r"^/invoice$", "POST", "timeout", commit=True)
     with pytest.raises(OutcomeUnknown):
@@ -210,7 +211,7 @@ def test_a_payment_method_without_a_payment_type_is_a_problem(h: Harness) -> Non
 
 
 def test_a_timed_out_payment_is_not_registered_twice(sandbox: TripletexSandbox, make_harness: Any) -> None:
-    wired = make_harness(timeout=0.3, **POSTING)
+    wired = make_harness(timeout=FAULT_CLIENT_TIMEOUT, **POSTING)
     target = wired.target()
     target.deliver(renewal())
     sandbox.faults.add(r"^/invoice/\d+/:payment$", "PUT", "timeout", commit=True)

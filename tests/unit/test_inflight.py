@@ -316,7 +316,7 @@ def test_a_stage_that_runs_long_keeps_its_lease_and_is_left_alone(shop, monkeypa
             return {}
 
         def deliver(self, document):
-            release.wait(10)
+            release.wait(90)
             return Delivery(remote_id="1", draft=True)
 
         def find(self, reference):
@@ -331,7 +331,7 @@ def test_a_stage_that_runs_long_keeps_its_lease_and_is_left_alone(shop, monkeypa
     worker = threading.Thread(target=run, args=("deliver", stores, conns, adapted))
     worker.start()
     try:
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while not (inflight.pending(stores.tables, Envelope.from_json(adapted)) or {}).get("LeaseUntil"):
             assert time.monotonic() < deadline, "the running stage never renewed its lease"
             time.sleep(0.02)

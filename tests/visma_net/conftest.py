@@ -9,6 +9,7 @@ import pytest
 
 from sandboxes.visma_net import VismaNetSandbox
 from tests.specs import SpecCheck
+from tests.timing import FAULT_STALL
 from tests.visma_net.visma_net_support import Wired, spec_check, wire
 
 
@@ -22,7 +23,7 @@ def check() -> SpecCheck | None:
 @pytest.fixture
 def sandbox() -> Iterator[VismaNetSandbox]:
     with VismaNetSandbox() as running:
-        running.faults.timeout_seconds = 1.0
+        running.faults.timeout_seconds = FAULT_STALL
         yield running
 
 

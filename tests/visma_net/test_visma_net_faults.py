@@ -15,6 +15,7 @@ from pipeline.errors import OutcomeUnknown
 from pipeline.ledger import LedgerOutcome, deliver_once
 from pipeline.memory import MemoryTables
 from pipeline.model import Voucher
+from tests.timing import FAULT_CLIENT_TIMEOUT
 from tests.visma_net.visma_net_support import Wired
 
 SALE = Voucher(reference="ORDRE-77 æøå", date="2026-11-04", description="Nettordre fra Tromsø",
@@ -40,7 +41,7 @@ def until_delivered(w: Wired, voucher: Voucher, **settings: Any) -> list[Any]:
 
 @pytest.fixture
 def slow(make: Callable[..., Wired]) -> Wired:
-    return make(timeout=0.3)  # shorter than the sandbox's stall after a commit
+    return make(timeout=FAULT_CLIENT_TIMEOUT)  # shorter than the sandbox's stall after a commit
 
 
 @pytest.mark.parametrize("kind", ["commit_then_500", "timeout"])

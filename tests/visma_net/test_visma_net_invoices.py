@@ -16,6 +16,7 @@ from pipeline.errors import ClaimHeld, DataError, OutcomeUnknown
 from pipeline.model import Payment, SalesInvoice
 from pipeline.norway.kid import kid_mod10
 from sandboxes.visma_net import VismaNetSandbox
+from tests.timing import FAULT_CLIENT_TIMEOUT
 from tests.visma_net.visma_net_support import Wired
 
 POSTING = {"direct_posting": True, "create_customers": True}
@@ -73,7 +74,7 @@ def test_direct_posting_releases_and_autoinvoice_sends_it_once(make: Callable[..
 
 
 def test_a_send_whose_outcome_is_unknown_is_never_repeated(make: Callable[..., Wired]) -> None:
-    wired = make(send_invoices=True, timeout=0.5, **POSTING)
+    wired = make(send_invoices=True, timeout=FAULT_CLIENT_TIMEOUT, **POSTING)
     wired.sandbox.faults.add(r"/action/sendToAutoInvoice$", "POST", "timeout")
     with pytest.raises(OutcomeUnknown):
         wired.target().deliver(renewal())
@@ -84,7 +85,7 @@ def test_a_send_whose_outcome_is_unknown_is_never_repeated(make: Callable[..., W
 
 
 def test_a_timeout_after_visma_net_made_the_invoice_is_found_not_made_again(make: Callable[..., Wired]) -> None:
-    wired = make(timeout=0.5, **POSTING)
+    wired = make(timeout=FAULT_CLIENT_TIMEOUT, **POSTING)
     wired.sandbox.faults.add(r"^/v2/customerinvoice$", "POST", "timeout")
     target = wired.target()
     with pytest.raises(OutcomeUnknown):
@@ -97,7 +98,7 @@ def test_a_timeout_after_visma_net_made_the_invoice_is_found_not_made_again(make
 
 
 def test_a_lost_release_answer_is_read_from_the_status_not_released_twice(make: Callable[..., Wired]) -> None:
-    wired = make(timeout=0.5, **POSTING)
+    wired = make(timeout=FAULT_CLIENT_TIMEOUT, **POSTING)
     wired.sandbox.faults.add(r"/v1/customerinvoice/\d+/action/release$", "POST", "timeout")
     with pytest.raises(OutcomeUnknown):
         wired.target().deliver(renewal())

@@ -17,6 +17,7 @@ from pipeline.memory import MemoryBlobs, MemoryExchanges, MemorySecrets, MemoryT
 from pipeline.model import Voucher
 from pipeline.ports import TargetContext
 from sandboxes.xledger import Entity, XledgerSandbox
+from tests.timing import FAULT_CLIENT_TIMEOUT, FAULT_STALL
 from tests.xledger.xledger_support import stored
 
 MODES = [("immediate", False), ("immediate", True), ("deferred", False), ("deferred", True)]
@@ -31,9 +32,10 @@ def voucher(reference: str, amount: str = "100.00", account: str = "3000") -> Vo
 class Connection:
     def __init__(self, entity: Entity) -> None:
         self.sandbox = XledgerSandbox(entity=entity).start()
-        self.sandbox.timeout_seconds = 1.0
+        self.sandbox.timeout_seconds = FAULT_STALL
         # Our read timeout: generous, so that a busy machine cannot turn a slow answer into an OutcomeUnknown; a test
-        # that injects the timeout fault (the sandbox holding its answer 1 s) shortens it below the hold.
+        # that injects the timeout fault shortens it far below the sandbox's hold, to no less than a busy machine needs
+        # for an ordinary answer (tests/timing.py).
         self.read_timeout = 30.0
         self.cache: dict[str, Any] = {}
         self.tables = MemoryTables()
@@ -75,7 +77,7 @@ def make() -> Any:
 def test_a_committed_import_is_found_before_it_is_sent_again(make: Any, processing: str, keep: bool,
                                                              fault: str) -> None:
     xl = make(processing=processing, keep_processed=keep)
-    xl.read_timeout = 0.4 if fault.startswith("timeout") else xl.read_timeout
+    xl.read_timeout = FAULT_CLIENT_TIMEOUT if fault.startswith("timeout") else xl.read_timeout
     xl.sandbox.fault(fault)
     with pytest.raises(OutcomeUnknown):
         xl.once(voucher("V-1"))
