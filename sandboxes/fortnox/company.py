@@ -108,11 +108,11 @@ class Company:
         if debit != credit:
             raise Refused(400, f"Verifikationen är inte i balans (debet {debit}, kredit {credit})", 2000592)
         with self.lock:
-            number = 1 + max((int(v["VoucherNumber"]) for v in self.vouchers
-                              if v["VoucherSeries"] == series and v["Year"] == held), default=0)
-            booked = {"VoucherSeries": series, "VoucherNumber": number, "Year": held,
+            next_number = 1 + max((int(v["VoucherNumber"]) for v in self.vouchers
+                                   if v["VoucherSeries"] == series and v["Year"] == held), default=0)
+            booked = {"VoucherSeries": series, "VoucherNumber": next_number, "Year": held,
                       "TransactionDate": day.isoformat(), "Description": str(voucher["Description"]),
-                      "Comments": voucher.get("Comments"), "ReferenceNumber": str(number), "ReferenceType": "MANUAL",
+                      "Comments": voucher.get("Comments"), "ReferenceNumber": str(next_number), "ReferenceType": "MANUAL",
                       "ApprovalState": 0, "CostCenter": voucher.get("CostCenter") or "",
                       "Project": voucher.get("Project") or "",
                       "VoucherRows": [{**r, "Removed": False, "TransactionInformation": ""} for r in rows]}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -259,7 +260,7 @@ class Invoicing(Customers):
             return None
         if method == "GET" and len(rest) == 1:
             return 200, {"Invoice": self.invoice(rest[0])}
-        actions = {("PUT", "bookkeep"): self.bookkeep, ("PUT", "credit"): lambda n: self.credit(n, company),
+        actions: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {("PUT", "bookkeep"): self.bookkeep, ("PUT", "credit"): lambda n: self.credit(n, company),
                    ("GET", "email"): lambda n: self.send(n, "email"),
                    ("GET", "einvoice"): lambda n: self.send(n, "einvoice")}
         action = actions.get((method, rest[1])) if len(rest) == 2 else None

@@ -14,7 +14,7 @@ import itertools
 import threading
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 # A subset of NS 4102 as a new GO client has it, each account's default VAT code, and whether it is locked to it.
 CHART: tuple[tuple[int, str, str, bool], ...] = (
@@ -97,7 +97,7 @@ class GoClient:
     def add_vat_code(self, code: str, name: str, rate: Decimal, *, active: bool = True,
                      valid_to: str | None = None) -> dict[str, Any]:
         with self.lock:
-            vat = {"Id": next(self._ids), "Code": code, "Name": name, "Description": name, "Rate": rate,
+            vat: dict[str, Any] = {"Id": next(self._ids), "Code": code, "Name": name, "Description": name, "Rate": rate,
                    "IsActive": active, "IsCustom": False, "ValidFrom": "2016-01-01", "ValidTo": valid_to}
             self.vat_codes[vat["Id"]] = vat
             return vat
@@ -281,6 +281,7 @@ class GoClient:
                  Decimal(line["CurrencyAmount"]) * (1 if s == "Debit" else -1))
                 for s in ("Debit", "Credit") if line.get(f"{s}AccountId") is not None]
             for _, account_id, vat_id, amount in sides:
+                account_id, vat_id = cast(int, account_id), cast(int, vat_id)  # as GO's ids came in the body
                 sub = self._subledger(account_id)
                 account_no = sub[1] if sub else self.accounts[account_id]["AccountNo"]
                 self.transactions.append({

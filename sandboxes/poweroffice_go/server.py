@@ -30,10 +30,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sandboxes.faults import Faults
 from sandboxes.loopback import Loopback
 from sandboxes.poweroffice_go import routes, sales
 from sandboxes.poweroffice_go.company import ROLES, GoClient, Invalid
-from sandboxes.faults import Faults
 
 _NUMBER = re.compile(r'"\\u0000D(-?[0-9.]+)"')
 SUBSCRIPTION_INVALID = ("Access denied due to invalid subscription key. Make sure to provide a valid key for an "
