@@ -35,7 +35,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _HOME_SET_HERE.clear()
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping by fixture scope, which would move them back
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `long` (minutes each) go first, in their collected order, so that they run beside the rest
-    instead of after it: the suite ends when its last long test does."""
-    items[:] = sorted(items, key=lambda item: item.get_closest_marker("long") is None)
+    instead of after it: the suite ends when its last long test does. The longest first (`long(minutes=N)`)."""
+    def minutes(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("long")
+        return -1.0 if marker is None else float(marker.kwargs.get("minutes", 1))
+
+    items[:] = sorted(items, key=lambda item: -minutes(item))
