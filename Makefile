@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # pytest-xdist workers for `make test`: one per core (CI has two). Every fixture is per worker (tests/conftest.py);
-# worksteal keeps each worker on a run of neighbouring tests (shared fixtures start once) and evens out the end.
+# loadfile gives each test file whole to one worker, so a module's shared fixtures start once (worksteal split
+# files between workers and back again, starting a module's fixture twice in one worker on the same storage).
 TEST_WORKERS ?= auto
 
 .PHONY: setup browser demo serve test lint bench schema infra-check clean
@@ -37,7 +38,7 @@ test: setup browser  ## everything CI runs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	sh infra/check.sh
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(VENV)/bin/ruff check .

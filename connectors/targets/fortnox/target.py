@@ -316,15 +316,18 @@ class FortnoxTarget:
             raise ConfigError(f"{name} has no voucher series «{self.settings.voucher_series}» in Fortnox: create it "
                               "(Inställningar → Bokföring → Verifikationsserier) or choose another in the "
                               "connection", tenant=self.context.tenant, connector=NAME)
-        if not self.settings.direct_posting:
+        if not self.settings.direct_posting and not self.settings.invoicing:  # nothing it could send: red
             raise ConfigError(OPT_IN, tenant=self.context.tenant, connector=NAME)
         year = years[0] if years else None
+        # A tenant that invoices without the opt-in: green, its invoices go as unbooked drafts; vouchers wait.
+        vouchers = {} if self.settings.direct_posting else {"vouchers": "not sent: " + OPT_IN}
         return {"target": NAME, "base_url": self.settings.base_url, "company": company.get("CompanyName"),
                 "organization_number": company.get("OrganizationNumber"),
                 "voucher_series": f"{series.get('Code')} ({series.get('Description')})",
                 "financial_year": f"{year['FromDate']} – {year['ToDate']}" if year else
                                   "none for today: create it in Fortnox before vouchers of today are sent",
-                "direct_posting": True, "drafts": "none in Fortnox: vouchers are booked when created",
+                "direct_posting": self.settings.direct_posting,
+                "drafts": "none in Fortnox: vouchers are booked when created", **vouchers,
                 **({"invoices": self._invoicing()} if self.settings.invoicing else {}),
                 "facts": {k: v for k, v in {"organization_number": company.get("OrganizationNumber"),
                                             "fiscal_year_start": year.get("FromDate") if year else None,

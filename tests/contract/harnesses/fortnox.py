@@ -44,7 +44,7 @@ class Harness:
         return TargetContext(
             tenant="kunde-1",
             settings={"base_url": box.base_url, "token_url": box.token_url, "auth_url": box.auth_url,
-                      "client_id": box.client_id, "timeout": TIMEOUT, "direct_posting": direct_posting,
+                      "client_id": box.client_id, "timeout": TIMEOUT, "direct_posting": direct_posting, "invoicing": True,
                       "secrets": {"refresh_token": "fortnox-refresh", "client_secret": "fortnox-client"}},
             secrets=self.secrets, blobs=MemoryBlobs(), exchanges=MemoryExchanges(), cache=self.cache,
             tables=self.tables, sleep=self.sleeps.append)
