@@ -101,9 +101,11 @@ def inputs(visit: Visit, descriptor: TargetDescriptor, tenant: Tenant, mode: str
     """The form's fields, in the order the descriptor declares them: its credentials, then its settings."""
     from pipeline.records.connections import staged_names
 
-    current = platform.fill(visit.stores.secrets, descriptor, _current(tenant, descriptor.name, mode))
-    ours = set(platform.secret_names(visit.stores.secrets, descriptor)) - set(_current(
-        tenant, descriptor.name, mode).get("secrets") or {})  # the integration's, set by our operator: not asked
+    own = _current(tenant, descriptor.name, mode)
+    current = platform.fill(visit.stores.secrets, descriptor, own)
+    # The integration's, set by our operator (filled in where the connection has none of its own): not asked.
+    ours = {key for key, name in current["secrets"].items()
+            if key not in (own.get("secrets") or {}) and name == platform.platform_name(descriptor.name, key)}
     kept = {**(current.get("secrets") or {}), **staged_names(tenant, descriptor.name)}
     given, problems = given or {}, problems or {}
     found: list[Input] = []
